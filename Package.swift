@@ -1,0 +1,73 @@
+// swift-tools-version:6.0
+// recsys-sidecar: a gRPC model-serving sidecar for recommendation.
+// Data flows shim -> routing -> store/registry -> plugin host -> plugin -> kernels;
+// targets depend only downstream of that order.
+import PackageDescription
+
+/// Libraries the grpc++ shim links. Not `.systemLibrary(pkgConfig: "grpc++")`: SwiftPM
+/// expands absl's pkg-config graph into an argument list too long to run.
+let grpcLinkage: [LinkerSetting] = [
+  "grpc++", "grpc++_reflection", "grpc", "gpr", "protobuf", "absl_synchronization",
+].map { .linkedLibrary($0) }
+
+let package = Package(
+  name: "recsys-sidecar",
+  platforms: [.macOS(.v13)],
+  products: [
+    .executable(name: "recsys-sidecar", targets: ["recsys-sidecar"]),
+    // Each model kind is a plugin: a shared library the sidecar loads from --plugins.
+    .library(name: "recsys-mlp", type: .dynamic, targets: ["MLPPlugin"]),
+  ],
+  dependencies: [
+    .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+  ],
+  targets: [
+    // grpc++ callback server and protobuf <-> plain C views. include/ is a pure C header.
+    .target(
+      name: "CGRPCShim",
+      exclude: ["generated/README.md"],
+      cxxSettings: [.headerSearchPath("generated"), .unsafeFlags(["-Wno-deprecated-declarations"])],
+      linkerSettings: grpcLinkage
+    ),
+    // The plugin contract: recsys_plugin.h.
+    .target(name: "CRecSysPlugin"),
+    .systemLibrary(name: "COpenBLAS", path: "Sources/COpenBLAS"),
+
+    // Math every model composes; the only module that touches OpenBLAS.
+    .target(name: "RecSysKernels", dependencies: ["COpenBLAS"]),
+    // Author side of the plugin contract: a Swift protocol and its C export.
+    .target(name: "PluginAPI", dependencies: ["CRecSysPlugin"]),
+    // The safetensors file format: mmap and validate.
+    .target(name: "SafeTensors"),
+    // Host side of the plugin contract: dlopen, handshake, tensor-spec checks, instances.
+    .target(name: "PluginHost", dependencies: ["CRecSysPlugin"]),
+    // Versioned file store and the registry of loaded model instances.
+    .target(name: "ModelStore", dependencies: [
+      "SafeTensors", "PluginHost", .product(name: "Logging", package: "swift-log"),
+    ]),
+    // Which model serves a request: selectors, (later) experiments.
+    .target(name: "Routing"),
+    // Wiring: request -> route -> instance -> response.
+    .target(name: "Sidecar", dependencies: [
+      "CGRPCShim", "Routing", "ModelStore", "PluginHost",
+      .product(name: "Logging", package: "swift-log"),
+    ]),
+    .executableTarget(name: "recsys-sidecar", dependencies: [
+      "Sidecar",
+      .product(name: "ArgumentParser", package: "swift-argument-parser"),
+      .product(name: "Logging", package: "swift-log"),
+    ]),
+
+    // Model kinds, each built as a plugin.
+    .target(name: "MLPPlugin", dependencies: ["PluginAPI", "RecSysKernels"], path: "plugins/MLP"),
+
+    .testTarget(name: "RecSysKernelsTests", dependencies: ["RecSysKernels"]),
+    .testTarget(name: "SafeTensorsTests", dependencies: ["SafeTensors"]),
+    .testTarget(name: "RoutingTests", dependencies: ["Routing"]),
+    // Loads the built plugin libraries through PluginHost and checks them against PyTorch.
+    .testTarget(name: "PluginGoldenTests", dependencies: ["ModelStore", "PluginHost"]),
+  ],
+  swiftLanguageModes: [.v5],
+  cxxLanguageStandard: .cxx17
+)

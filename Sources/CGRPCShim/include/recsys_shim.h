@@ -1,0 +1,124 @@
+/*
+ * recsys_shim.h: the whole boundary between the grpc++ server (C++) and Swift.
+ *
+ * The C++ side owns every gRPC and protobuf object. Swift sees:
+ *   - an opaque server handle with create / set-serving / shutdown / wait;
+ *   - for each Recommend call, a read-only *view* of the parsed request (pointers
+ *     and lengths into the protobuf message, valid only during the handler call);
+ *   - an opaque response handle that the handler fills through setters.
+ *
+ * Threading: the handler runs on grpc's callback threads, several at once. It must
+ * be thread-safe and must not block. It returns a gRPC status code; for any code
+ * other than RS_STATUS_OK it should set a message with rs_response_set_error().
+ * The shim finishes every call exactly once with that status. No C++ exception
+ * crosses this header.
+ */
+#ifndef RECSYS_SHIM_H
+#define RECSYS_SHIM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* gRPC status codes (same numbers as grpc::StatusCode). */
+enum {
+  RS_STATUS_OK = 0,
+  RS_STATUS_CANCELLED = 1,
+  RS_STATUS_UNKNOWN = 2,
+  RS_STATUS_INVALID_ARGUMENT = 3,
+  RS_STATUS_DEADLINE_EXCEEDED = 4,
+  RS_STATUS_NOT_FOUND = 5,
+  RS_STATUS_FAILED_PRECONDITION = 9,
+  RS_STATUS_RESOURCE_EXHAUSTED = 8,
+  RS_STATUS_UNIMPLEMENTED = 12,
+  RS_STATUS_INTERNAL = 13,
+  RS_STATUS_UNAVAILABLE = 14,
+};
+
+/* A string that is not NUL-terminated. */
+typedef struct rs_string {
+  const char *data;
+  size_t length;
+} rs_string;
+
+/*
+ * A parsed RecommendRequest. Repeated scalar fields point straight into the
+ * protobuf message (no copies). History events are a repeated message, so the
+ * shim lays them out as three parallel arrays in per-call storage.
+ * Everything is valid only until the handler returns.
+ */
+typedef struct rs_recommend_request {
+  rs_string request_id;
+  rs_string user_id;
+  const int64_t *history_item_ids;
+  const int32_t *history_types;
+  const int64_t *history_timestamps_ms;
+  size_t history_count;
+  const int64_t *candidate_item_ids;
+  size_t candidate_count;
+  const float *candidate_features; /* row-major [candidate_count x F] */
+  size_t candidate_features_count;
+  const float *context;
+  size_t context_count;
+  int32_t top_k;
+  rs_string surface;
+  rs_string model;
+  bool exclude_history;
+} rs_recommend_request;
+
+/* The response of one call; filled by the handler, sent by the shim. */
+typedef struct rs_response rs_response;
+
+void rs_response_set_request_id(rs_response *response, const char *data, size_t length);
+void rs_response_set_model(rs_response *response, const char *data, size_t length, int64_t version);
+void rs_response_set_routing(rs_response *response, const char *experiment, size_t experiment_length,
+                             const char *arm, size_t arm_length);
+/* Replaces the items with `count` entries; `propensities` may be NULL (then all 1). */
+void rs_response_set_items(rs_response *response, const int64_t *item_ids, const float *scores,
+                           const float *propensities, size_t count);
+void rs_response_set_unknown_items(rs_response *response, const int64_t *item_ids, size_t count);
+/* The message sent with a non-OK status. */
+void rs_response_set_error(rs_response *response, const char *data, size_t length);
+/* True once the client cancelled the call or its deadline passed: stop early. */
+bool rs_response_is_cancelled(const rs_response *response);
+
+/* Handles one Recommend call; returns a gRPC status code. */
+typedef int32_t (*rs_recommend_handler)(void *context, const rs_recommend_request *request,
+                                        rs_response *response);
+
+typedef struct rs_server_options {
+  const char *listen_address;          /* "127.0.0.1:50051"; port 0 picks a free one */
+  int32_t max_receive_message_bytes;   /* <= 0: grpc's default (4 MiB) */
+  rs_recommend_handler recommend;
+  void *recommend_context;             /* passed back to `recommend` unchanged */
+} rs_server_options;
+
+typedef struct rs_server rs_server;
+
+/*
+ * Builds and starts the server: Recommender, grpc.health.v1.Health (NOT_SERVING
+ * until rs_server_set_serving(true)) and server reflection. Returns NULL and
+ * writes a message into `error` (capacity `error_capacity`) when it cannot start,
+ * e.g. the address is taken.
+ */
+rs_server *rs_server_start(const rs_server_options *options, char *error, size_t error_capacity);
+/* The port the server listens on (useful with port 0). */
+int32_t rs_server_port(const rs_server *server);
+/* Sets the overall ("") and "recsys.v1.Recommender" health status. */
+void rs_server_set_serving(rs_server *server, bool serving);
+/* Stops accepting calls; waits up to `deadline_ms` for running calls, then cancels them. */
+void rs_server_shutdown(rs_server *server, int64_t deadline_ms);
+/* Blocks until the server has shut down. */
+void rs_server_wait(rs_server *server);
+/* Frees the server; call after rs_server_wait. */
+void rs_server_destroy(rs_server *server);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* RECSYS_SHIM_H */

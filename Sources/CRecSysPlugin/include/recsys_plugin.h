@@ -1,0 +1,169 @@
+/*
+ * recsys_plugin.h: the whole contract between recsys-sidecar and a model plugin.
+ *
+ * A plugin is a shared library that exports one function,
+ *
+ *     const recsys_plugin *recsys_plugin_entry(void);
+ *
+ * returning a static registration record for one model *kind* ("mlp", "lstm", ...).
+ * The sidecar dlopen()s every library in its plugins directory, calls the entry
+ * point, checks the ABI version, and from then on creates model *instances* from
+ * the tensors of a store version and asks them to recommend.
+ *
+ * Versioning: RECSYS_PLUGIN_ABI_MAJOR changes when anything here changes
+ * incompatibly; a plugin whose major differs is refused. Additions (new fields
+ * appended to a struct, new optional function pointers) bump the minor; a host
+ * reads a field only if `struct_size` says the plugin's record has it.
+ *
+ * Lifecycle: create() -> recommend() any number of times, from several threads at
+ * once (instances are read-only once created) -> destroy(), after the last
+ * recommend() returned. The host keeps the tensor memory passed to create() valid
+ * until destroy(), so an instance may point into it instead of copying.
+ *
+ * Errors: every fallible call returns a status (gRPC code numbers, RECSYS_OK = 0)
+ * and writes a NUL-terminated message into the caller's `error` buffer. A plugin
+ * never aborts, exits or lets an exception escape.
+ *
+ * Only C types cross this header. Strings are NUL-terminated UTF-8 unless a length
+ * is given.
+ */
+#ifndef RECSYS_PLUGIN_H
+#define RECSYS_PLUGIN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define RECSYS_PLUGIN_ABI_MAJOR 1
+#define RECSYS_PLUGIN_ABI_MINOR 0
+
+/* The name of the one function a plugin exports. */
+#define RECSYS_PLUGIN_ENTRY_SYMBOL "recsys_plugin_entry"
+
+/* Status codes: gRPC's numbers, so the host maps them to the call's status as is. */
+typedef int32_t recsys_status;
+#define RECSYS_OK 0
+#define RECSYS_CANCELLED 1
+#define RECSYS_INVALID_ARGUMENT 3
+#define RECSYS_NOT_FOUND 5
+#define RECSYS_FAILED_PRECONDITION 9
+#define RECSYS_UNIMPLEMENTED 12
+#define RECSYS_INTERNAL 13
+
+/* Element types, named as in safetensors. */
+typedef enum recsys_dtype {
+  RECSYS_DTYPE_F32 = 1,
+  RECSYS_DTYPE_I64 = 2,
+} recsys_dtype;
+
+/*
+ * A tensor a kind needs. The host checks a store version against these before
+ * create() and refuses missing, extra, mistyped or misshapen tensors.
+ *
+ * name:  an exact tensor name, or a pattern with one "{n}" standing for a decimal
+ *        index ("mlp.{n}.weight"). A pattern matches the names no exact spec takes.
+ * shape: dimensions separated by ',': a number ("4"), a symbol ("N", "d") that must
+ *        take the same value wherever it appears in the kind's specs, a multiple of
+ *        a symbol ("4*H"), or "*" for any size. The rank is the number of dims.
+ * required: 1 if the tensor (or, for a pattern, at least one match) must exist.
+ * Relations the shapes cannot express (consecutive layer widths) are checked by
+ * create(), which rejects a version with RECSYS_INVALID_ARGUMENT.
+ */
+typedef struct recsys_tensor_spec {
+  const char *name;
+  recsys_dtype dtype;
+  const char *shape;
+  int32_t required;
+} recsys_tensor_spec;
+
+/* A tensor of a store version: memory owned by the host, valid until destroy(). */
+typedef struct recsys_tensor {
+  const char *name;
+  recsys_dtype dtype;
+  int32_t rank;
+  const int64_t *shape;
+  const void *data;       /* little-endian, row-major, aligned to its element size */
+  uint64_t byte_count;
+} recsys_tensor;
+
+/* What create() gets: the version's model.json and all its tensors. */
+typedef struct recsys_model_config {
+  const char *manifest_json; /* the text of model.json */
+  const recsys_tensor *tensors;
+  size_t tensor_count;
+} recsys_model_config;
+
+/*
+ * One request, as the host validated it. Pointers are valid during recommend() only.
+ * candidate_count == 0 means "no candidates": kinds that can rank the whole catalog
+ * do so; others return RECSYS_INVALID_ARGUMENT.
+ */
+typedef struct recsys_request {
+  const int64_t *history_item_ids;  /* oldest first */
+  const int32_t *history_types;     /* 0 view, 1 click, 2 add-to-cart, 3 purchase */
+  size_t history_count;
+  const int64_t *candidate_item_ids;
+  size_t candidate_count;
+  const float *candidate_features;  /* row-major [candidate_count x F] */
+  size_t candidate_feature_count;   /* candidate_count * F */
+  const float *context;
+  size_t context_count;
+  uint32_t top_k;                   /* >= 1 */
+  int32_t exclude_history;          /* nonzero: leave history items out of the result */
+  uint64_t seed;                    /* for exploration policies: same seed, same result */
+  const volatile int32_t *cancelled; /* may be NULL; nonzero: the caller gave up, stop early */
+} recsys_request;
+
+/*
+ * Caller-provided output buffers. The plugin writes at most `capacity` items
+ * (best first, ties broken by lower candidate index) and sets `count`; unknown
+ * candidates go to `unknown_item_ids` (room for candidate_count) and
+ * `unknown_count`.
+ */
+typedef struct recsys_result {
+  int64_t *item_ids;
+  float *scores;
+  float *propensities;
+  size_t capacity;
+  size_t count;
+  int64_t *unknown_item_ids;
+  size_t unknown_count;
+} recsys_result;
+
+typedef struct recsys_instance recsys_instance;
+
+/* Kind-level properties. */
+#define RECSYS_PLUGIN_NEEDS_CANDIDATES 1u /* cannot rank the whole catalog */
+
+typedef struct recsys_plugin {
+  /* Handshake: always first, never moved. */
+  uint32_t abi_major;
+  uint32_t abi_minor;
+  uint32_t struct_size;        /* sizeof(recsys_plugin) as the plugin was compiled */
+  const char *kind;            /* the model.json "kind" this plugin serves */
+  const char *plugin_version;  /* the plugin's own version, e.g. "1.2.0" */
+  uint32_t flags;              /* RECSYS_PLUGIN_* */
+  const recsys_tensor_spec *tensor_specs;
+  size_t tensor_spec_count;
+
+  /* Creates an instance, or returns an error and leaves *out NULL. */
+  recsys_status (*create)(const recsys_model_config *config, recsys_instance **out,
+                          char *error, size_t error_capacity);
+  /* Ranks for one request. Thread-safe: may run concurrently on one instance. */
+  recsys_status (*recommend)(const recsys_instance *instance, const recsys_request *request,
+                             recsys_result *result, char *error, size_t error_capacity);
+  /* Frees an instance; called once, after its last recommend() returned. */
+  void (*destroy)(recsys_instance *instance);
+} recsys_plugin;
+
+/* The entry point's type. */
+typedef const recsys_plugin *(*recsys_plugin_entry_fn)(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* RECSYS_PLUGIN_H */
