@@ -37,20 +37,20 @@ let package = Package(
     // Math every model composes; the only module that touches OpenBLAS.
     .target(name: "RecSysKernels", dependencies: ["COpenBLAS"]),
     // Author side of the plugin contract: a Swift protocol and its C export.
-    .target(name: "PluginAPI", dependencies: ["CRecSysPlugin"]),
+    .target(name: "PluginAPI", dependencies: ["CRecSysPlugin", "RecSysKernels"]),
     // The safetensors file format: mmap and validate.
     .target(name: "SafeTensors"),
     // Host side of the plugin contract: dlopen, handshake, tensor-spec checks, instances.
-    .target(name: "PluginHost", dependencies: ["CRecSysPlugin"]),
+    .target(name: "PluginHost", dependencies: ["CRecSysPlugin", .product(name: "Logging", package: "swift-log")]),
     // Versioned file store and the registry of loaded model instances.
     .target(name: "ModelStore", dependencies: [
       "SafeTensors", "PluginHost", .product(name: "Logging", package: "swift-log"),
     ]),
-    // Which model serves a request: selectors, (later) experiments.
-    .target(name: "Routing"),
+    // Which model serves a request: explicit selector, (later) experiments, default.
+    .target(name: "Routing", dependencies: ["ModelStore"]),
     // Wiring: request -> route -> instance -> response.
     .target(name: "Sidecar", dependencies: [
-      "CGRPCShim", "Routing", "ModelStore", "PluginHost",
+      "CGRPCShim", "Routing", "ModelStore", "PluginHost", "CRecSysPlugin",
       .product(name: "Logging", package: "swift-log"),
     ]),
     .executableTarget(name: "recsys-sidecar", dependencies: [
@@ -63,7 +63,8 @@ let package = Package(
     .target(name: "MLPPlugin", dependencies: ["PluginAPI", "RecSysKernels"], path: "plugins/MLP"),
 
     .testTarget(name: "RecSysKernelsTests", dependencies: ["RecSysKernels"]),
-    .testTarget(name: "SafeTensorsTests", dependencies: ["SafeTensors"]),
+    .testTarget(name: "SafeTensorsTests", dependencies: ["SafeTensors"], exclude: ["Fixtures"]),
+    .testTarget(name: "ModelStoreTests", dependencies: ["ModelStore"]),
     .testTarget(name: "RoutingTests", dependencies: ["Routing"]),
     // Loads the built plugin libraries through PluginHost and checks them against PyTorch.
     .testTarget(name: "PluginGoldenTests", dependencies: ["ModelStore", "PluginHost"]),

@@ -1,0 +1,206 @@
+// recsys.v1.Recommender: protobuf request -> rs_recommend_request view -> C handler ->
+// RecommendResponse. Every call finishes exactly once; no C++ exception leaves this file.
+#include "recommender_service.h"
+
+#include <climits>
+#include <exception>
+#include <string>
+#include <vector>
+
+struct rs_response {
+  recsys::v1::RecommendResponse *message;
+  const grpc::CallbackServerContext *context;
+  std::string error_message;
+  // The first setter misuse or failure, as a literal (recording it cannot throw). The call
+  // then finishes INTERNAL instead of sending a half-filled response.
+  const char *failure = nullptr;
+};
+
+namespace {
+
+// A NULL pointer is fine only for an empty range.
+bool IsValidRange(const void *data, size_t count) { return data != nullptr || count == 0; }
+
+void RecordFailure(rs_response *response, const char *failure) {
+  if (response->failure == nullptr) response->failure = failure;
+}
+
+// Runs a setter body; an exception (in practice std::bad_alloc) fails the call instead of
+// crossing into Swift.
+template <typename Body>
+void RunSetter(rs_response *response, const char *failure, Body body) noexcept {
+  try {
+    body();
+  } catch (...) {
+    RecordFailure(response, failure);
+  }
+}
+
+std::string MakeString(const char *data, size_t length) {
+  return length == 0 ? std::string() : std::string(data, length);
+}
+
+rs_string MakeView(const std::string &text) { return {text.data(), text.size()}; }
+
+// An empty RepeatedField's data() may be its arena pointer rather than NULL; Swift gets NULL.
+template <typename Element>
+const Element *DataOrNull(const google::protobuf::RepeatedField<Element> &field) {
+  return field.empty() ? nullptr : field.data();
+}
+
+grpc::Status InternalStatus(const char *what) {
+  return grpc::Status(grpc::StatusCode::INTERNAL, std::string("recsys shim: ") + what);
+}
+
+}  // namespace
+
+namespace recsys_shim {
+
+grpc::ServerUnaryReactor *RecommenderService::Recommend(grpc::CallbackServerContext *context,
+                                                        const recsys::v1::RecommendRequest *request,
+                                                        recsys::v1::RecommendResponse *response) {
+  grpc::ServerUnaryReactor *reactor = context->DefaultReactor();
+  grpc::Status status;
+  try {
+    status = Handle(*context, *request, *response);
+  } catch (const std::exception &exception) {
+    status = InternalStatus(exception.what());
+  } catch (...) {
+    status = InternalStatus("unknown exception");
+  }
+  reactor->Finish(status);
+  return reactor;
+}
+
+grpc::Status RecommenderService::Handle(const grpc::CallbackServerContext &context,
+                                        const recsys::v1::RecommendRequest &request,
+                                        recsys::v1::RecommendResponse &response) const {
+  // Events are a repeated message, so their fields are not contiguous: copy them into
+  // parallel arrays that live until the handler returns.
+  const auto &history = request.history();
+  const size_t history_count = static_cast<size_t>(history.size());
+  std::vector<int64_t> history_item_ids(history_count);
+  std::vector<int32_t> history_types(history_count);
+  std::vector<int64_t> history_timestamps_ms(history_count);
+  for (size_t index = 0; index < history_count; ++index) {
+    const recsys::v1::Event &event = history.Get(static_cast<int>(index));
+    history_item_ids[index] = event.item_id();
+    history_types[index] = static_cast<int32_t>(event.type());
+    history_timestamps_ms[index] = event.timestamp_ms();
+  }
+
+  rs_recommend_request view{};
+  view.request_id = MakeView(request.request_id());
+  view.user_id = MakeView(request.user_id());
+  view.history_item_ids = history_count == 0 ? nullptr : history_item_ids.data();
+  view.history_types = history_count == 0 ? nullptr : history_types.data();
+  view.history_timestamps_ms = history_count == 0 ? nullptr : history_timestamps_ms.data();
+  view.history_count = history_count;
+  view.candidate_item_ids = DataOrNull(request.candidate_item_ids());
+  view.candidate_count = static_cast<size_t>(request.candidate_item_ids_size());
+  view.candidate_features = DataOrNull(request.candidate_features());
+  view.candidate_features_count = static_cast<size_t>(request.candidate_features_size());
+  view.context = DataOrNull(request.context());
+  view.context_count = static_cast<size_t>(request.context_size());
+  view.top_k = request.top_k();
+  view.surface = MakeView(request.surface());
+  view.model = MakeView(request.model());
+  view.exclude_history = request.exclude_history();
+
+  rs_response handle{&response, &context, std::string(), nullptr};
+  const int32_t code = handler_(handler_context_, &view, &handle);
+
+  if (code != RS_STATUS_OK) {
+    if (code < 0 || code > grpc::StatusCode::UNAUTHENTICATED) {
+      return grpc::Status(grpc::StatusCode::INTERNAL,
+                          "recsys shim: the recommend handler returned the invalid status code " +
+                              std::to_string(code));
+    }
+    // grpc does not send the response message with a non-OK status.
+    return grpc::Status(static_cast<grpc::StatusCode>(code), handle.error_message);
+  }
+  if (handle.failure != nullptr) return InternalStatus(handle.failure);
+  return grpc::Status::OK;
+}
+
+}  // namespace recsys_shim
+
+extern "C" {
+
+void rs_response_set_request_id(rs_response *response, const char *data, size_t length) {
+  if (response == nullptr) return;
+  if (!IsValidRange(data, length)) return RecordFailure(response, "rs_response_set_request_id: NULL data");
+  RunSetter(response, "rs_response_set_request_id failed",
+            [&] { response->message->set_request_id(MakeString(data, length)); });
+}
+
+void rs_response_set_model(rs_response *response, const char *data, size_t length, int64_t version) {
+  if (response == nullptr) return;
+  if (!IsValidRange(data, length)) return RecordFailure(response, "rs_response_set_model: NULL data");
+  RunSetter(response, "rs_response_set_model failed", [&] {
+    response->message->set_model(MakeString(data, length));
+    response->message->set_model_version(version);
+  });
+}
+
+void rs_response_set_routing(rs_response *response, const char *experiment, size_t experiment_length,
+                             const char *arm, size_t arm_length) {
+  if (response == nullptr) return;
+  if (!IsValidRange(experiment, experiment_length) || !IsValidRange(arm, arm_length)) {
+    return RecordFailure(response, "rs_response_set_routing: NULL experiment or arm");
+  }
+  RunSetter(response, "rs_response_set_routing failed", [&] {
+    response->message->set_experiment(MakeString(experiment, experiment_length));
+    response->message->set_arm(MakeString(arm, arm_length));
+  });
+}
+
+void rs_response_set_items(rs_response *response, const int64_t *item_ids, const float *scores,
+                           const float *propensities, size_t count) {
+  if (response == nullptr) return;
+  if (!IsValidRange(item_ids, count) || !IsValidRange(scores, count)) {
+    return RecordFailure(response, "rs_response_set_items: NULL item_ids or scores");
+  }
+  if (count > static_cast<size_t>(INT_MAX)) {
+    return RecordFailure(response, "rs_response_set_items: more items than a repeated field holds");
+  }
+  RunSetter(response, "rs_response_set_items failed", [&] {
+    auto &items = *response->message->mutable_items();
+    items.Clear();
+    items.Reserve(static_cast<int>(count));
+    for (size_t index = 0; index < count; ++index) {
+      recsys::v1::ScoredItem &item = *items.Add();
+      item.set_item_id(item_ids[index]);
+      item.set_score(scores[index]);
+      item.set_propensity(propensities == nullptr ? 1.0f : propensities[index]);
+    }
+  });
+}
+
+void rs_response_set_unknown_items(rs_response *response, const int64_t *item_ids, size_t count) {
+  if (response == nullptr) return;
+  if (!IsValidRange(item_ids, count)) {
+    return RecordFailure(response, "rs_response_set_unknown_items: NULL item_ids");
+  }
+  if (count > static_cast<size_t>(INT_MAX)) {
+    return RecordFailure(response, "rs_response_set_unknown_items: more items than a repeated field holds");
+  }
+  RunSetter(response, "rs_response_set_unknown_items failed", [&] {
+    response->message->mutable_unknown_item_ids()->Assign(item_ids, item_ids + count);
+  });
+}
+
+void rs_response_set_error(rs_response *response, const char *data, size_t length) {
+  if (response == nullptr) return;
+  if (!IsValidRange(data, length)) return RecordFailure(response, "rs_response_set_error: NULL data");
+  // A failed copy leaves the message empty; the handler's status code still goes out.
+  RunSetter(response, "rs_response_set_error failed",
+            [&] { response->error_message.assign(MakeString(data, length)); });
+}
+
+bool rs_response_is_cancelled(const rs_response *response) {
+  if (response == nullptr) return false;
+  return response->context->IsCancelled();
+}
+
+}  // extern "C"

@@ -1,0 +1,228 @@
+import Foundation
+
+/// A version's `model.json`: the model kind, optional checksum and description, and the raw
+/// text, which plugins receive unchanged and read their own hyperparameters from.
+///
+/// Parsed once when a version is loaded; values are kept as plain Swift values so the manifest
+/// is `Sendable` and can be read from any thread.
+public struct ModelManifest: Sendable {
+  /// The plugin kind that serves this model, e.g. "mlp". Never empty.
+  public let kind: String
+  /// Expected SHA-256 of `weights.safetensors`, lowercase hex, when the manifest pins one.
+  public let sha256: String?
+  /// Free text for operators.
+  public let description: String?
+  /// The file's text exactly as read, handed to plugins.
+  public let json: String
+  /// Where the manifest came from, for messages.
+  public let path: String
+
+  private let fields: [String: Value]
+
+  /// Reads and parses the manifest at `path`.
+  public init(contentsOf path: String) throws {
+    let data: Data
+    do {
+      data = try Data(contentsOf: URL(fileURLWithPath: path))
+    } catch {
+      throw ModelManifestError(
+        .cannotRead, path: path,
+        message: "cannot read the file (\(error.localizedDescription)); check that it exists and is readable")
+    }
+    guard let text = String(data: data, encoding: .utf8) else {
+      throw ModelManifestError(
+        .invalidJSON, path: path, message: "the file is not UTF-8 text; save it as UTF-8 JSON")
+    }
+    try self.init(json: text, path: path)
+  }
+
+  /// Parses manifest text; `path` only names it in errors.
+  public init(json: String, path: String = "model.json") throws {
+    let parsed: Any
+    do {
+      parsed = try JSONSerialization.jsonObject(with: Data(json.utf8), options: [.fragmentsAllowed])
+    } catch {
+      let reason = (error as NSError).userInfo["NSDebugDescription"] as? String ?? "\(error)"
+      throw ModelManifestError(
+        .invalidJSON, path: path,
+        message: "not valid JSON (\(reason)); it must be an object such as {\"kind\": \"mlp\", ...}")
+    }
+    guard let object = parsed as? [String: Any] else {
+      throw ModelManifestError(
+        .invalidJSON, path: path,
+        message: "the JSON is \(Value(parsed).kindDescription), but must be an object such as {\"kind\": \"mlp\", ...}")
+    }
+    let fields = object.mapValues(Value.init)
+
+    guard case .string(let kind)? = fields["kind"], !kind.isEmpty else {
+      let found = fields["kind"].map { "it is \($0.kindDescription)" } ?? "it is missing"
+      throw ModelManifestError(
+        fields["kind"] == nil ? .missingKey : .wrongType, path: path, key: "kind",
+        message: "\"kind\" must be a non-empty string naming the model's plugin, such as \"mlp\"; \(found)")
+    }
+    self.kind = kind
+    self.sha256 = try Self.checksum(fields["sha256"], path: path)
+    self.description = try Self.optionalString("description", fields, path: path)
+    self.json = json
+    self.path = path
+    self.fields = fields
+  }
+
+  /// A whole-number value; `defaultValue` when the key is absent. Throws when the key is
+  /// absent without a default, or holds anything but a whole number (3.0 and true included).
+  public func integer(_ key: String, default defaultValue: Int? = nil) throws -> Int {
+    switch fields[key] {
+    case .integer(let value)?:
+      return value
+    case nil:
+      if let defaultValue { return defaultValue }
+      throw ModelManifestError(
+        .missingKey, path: path, key: key, message: "\"\(key)\" is required: add a whole number")
+    case let other?:
+      throw ModelManifestError(
+        .wrongType, path: path, key: key,
+        message: "\"\(key)\" must be a whole number, but is \(other.kindDescription)")
+    }
+  }
+
+  /// A numeric value (whole or not); `defaultValue` when the key is absent.
+  public func double(_ key: String, default defaultValue: Double? = nil) throws -> Double {
+    switch fields[key] {
+    case .integer(let value)?:
+      return Double(value)
+    case .number(let value)?:
+      return value
+    case nil:
+      if let defaultValue { return defaultValue }
+      throw ModelManifestError(
+        .missingKey, path: path, key: key, message: "\"\(key)\" is required: add a number")
+    case let other?:
+      throw ModelManifestError(
+        .wrongType, path: path, key: key,
+        message: "\"\(key)\" must be a number, but is \(other.kindDescription)")
+    }
+  }
+
+  /// Whether the manifest has `key` at all (with any value, null included).
+  public func contains(_ key: String) -> Bool {
+    fields[key] != nil
+  }
+
+  private static func optionalString(_ key: String, _ fields: [String: Value], path: String) throws
+    -> String?
+  {
+    switch fields[key] {
+    case nil, .null?:
+      return nil
+    case .string(let text)?:
+      return text
+    case let other?:
+      throw ModelManifestError(
+        .wrongType, path: path, key: key,
+        message: "\"\(key)\" must be a string, but is \(other.kindDescription)")
+    }
+  }
+
+  private static func checksum(_ value: Value?, path: String) throws -> String? {
+    guard let text = try optionalString("sha256", ["sha256": value ?? .null], path: path) else {
+      return nil
+    }
+    let hexDigits = Set("0123456789abcdefABCDEF")
+    guard text.count == 64, text.allSatisfy(hexDigits.contains) else {
+      throw ModelManifestError(
+        .invalidValue, path: path, key: "sha256",
+        message: "\"sha256\" must be 64 hexadecimal digits (the output of `sha256sum weights.safetensors`), but is \"\(text)\"")
+    }
+    // Lowercase so callers can compare with their own digest text directly.
+    return text.lowercased()
+  }
+}
+
+extension ModelManifest {
+  /// A JSON value reduced to what the accessors distinguish.
+  fileprivate enum Value: Sendable, Equatable {
+    case integer(Int)
+    case number(Double)
+    case bool(Bool)
+    case string(String)
+    case null
+    case array
+    case object
+
+    init(_ value: Any) {
+      switch value {
+      case is NSNull:
+        self = .null
+      case let text as String:
+        self = .string(text)
+      case is [Any]:
+        self = .array
+      case is [String: Any]:
+        self = .object
+      case let number as NSNumber:
+        // JSONSerialization returns booleans and numbers alike as NSNumber; the type encoding
+        // separates them ("c" boolean, "d" written with a fraction or exponent). Checking
+        // `is Bool` instead would also match the integers 0 and 1.
+        switch String(cString: number.objCType) {
+        case "c":
+          self = .bool(number.boolValue)
+        case "d", "f":
+          self = .number(number.doubleValue)
+        default:
+          if let integer = value as? Int {
+            self = .integer(integer)
+          } else {
+            // Above Int.max: still a number, just not one we can hand out as an Int.
+            self = .number(number.doubleValue)
+          }
+        }
+      default:
+        self = .object
+      }
+    }
+
+    var kindDescription: String {
+      switch self {
+      case .integer(let value): return "the number \(value)"
+      case .number(let value): return "the number \(value)"
+      case .bool(let value): return "the boolean \(value)"
+      case .string(let text): return "the string \"\(text)\""
+      case .null: return "null"
+      case .array: return "an array"
+      case .object: return "an object"
+      }
+    }
+  }
+}
+
+/// Why a `model.json` was rejected: which file, which key, what to change.
+public struct ModelManifestError: Error, CustomStringConvertible, Sendable {
+  /// Extendable: new codes can be added without breaking callers that compare with these.
+  public struct Code: Hashable, Sendable, CustomStringConvertible {
+    public let name: String
+    public init(_ name: String) { self.name = name }
+    public var description: String { name }
+
+    public static let cannotRead = Code("cannotRead")
+    public static let invalidJSON = Code("invalidJSON")
+    public static let missingKey = Code("missingKey")
+    public static let wrongType = Code("wrongType")
+    public static let invalidValue = Code("invalidValue")
+  }
+
+  public let code: Code
+  public let path: String
+  public let key: String?
+  public let message: String
+
+  public init(_ code: Code, path: String, key: String? = nil, message: String) {
+    self.code = code
+    self.path = path
+    self.key = key
+    self.message = message
+  }
+
+  public var description: String {
+    "model manifest '\(path)': \(message) [\(code)]"
+  }
+}

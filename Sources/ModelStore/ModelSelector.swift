@@ -1,0 +1,63 @@
+/// Names which model, and which of its versions, should serve: `name` (the version
+/// the model's policy serves), `name@7` (that version) or `name@stable` (a label).
+public struct ModelSelector: Hashable, Sendable, CustomStringConvertible {
+  public enum Version: Hashable, Sendable {
+    case serving
+    case number(Int)
+    case label(String)
+  }
+
+  public var model: String
+  public var version: Version
+
+  public init(model: String, version: Version = .serving) {
+    self.model = model
+    self.version = version
+  }
+
+  /// Parses a selector; the error says what a valid one looks like.
+  public init(parsing text: String) throws {
+    let parts = text.split(separator: "@", maxSplits: 1, omittingEmptySubsequences: false)
+    let name = String(parts[0])
+    guard Self.isName(name) else {
+      throw SelectorError(text, "the model name must be letters, digits, '_', '-' or '.'")
+    }
+    model = name
+    guard parts.count == 2 else {
+      version = .serving
+      return
+    }
+    let suffix = String(parts[1])
+    if let first = suffix.first, first.isASCII, first.isNumber {
+      guard let number = Int(suffix), number > 0, String(number) == suffix else {
+        throw SelectorError(text, "a version must be a positive integer without leading zeros")
+      }
+      version = .number(number)
+    } else if Self.isName(suffix) {
+      version = .label(suffix)
+    } else {
+      throw SelectorError(text, "after '@' put a version number or a label")
+    }
+  }
+
+  private static func isName(_ text: String) -> Bool {
+    !text.isEmpty && text.count <= 128
+      && text.unicodeScalars.allSatisfy { $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || "_-.".unicodeScalars.contains($0)) }
+  }
+
+  public var description: String {
+    switch version {
+    case .serving: return model
+    case .number(let number): return "\(model)@\(number)"
+    case .label(let label): return "\(model)@\(label)"
+    }
+  }
+}
+
+public struct SelectorError: Error, CustomStringConvertible {
+  public let description: String
+
+  init(_ text: String, _ reason: String) {
+    description = "model selector \"\(text)\" is not valid: \(reason) (examples: \"mlp\", \"mlp@3\", \"mlp@stable\")"
+  }
+}

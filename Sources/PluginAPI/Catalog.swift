@@ -1,0 +1,76 @@
+/// Maps external item ids (arbitrary int64 SKUs) to embedding rows, and turns a
+/// request's history and candidates into rows, as models.md specifies for all kinds.
+public struct Catalog {
+  public let itemIDs: UnsafeBufferPointer<Int64>
+  private let rowByItemID: [Int64: Int32]
+
+  public init(itemIDs: UnsafeBufferPointer<Int64>) throws {
+    guard itemIDs.count <= Int(Int32.max) else { throw ModelError.invalidArgument("item_ids has too many rows") }
+    var rows: [Int64: Int32] = [:]
+    rows.reserveCapacity(itemIDs.count)
+    for (row, id) in itemIDs.enumerated() {
+      if let earlier = rows.updateValue(Int32(row), forKey: id) {
+        throw ModelError.invalidArgument("item_ids holds item \(id) twice (rows \(earlier) and \(row)); ids must be unique")
+      }
+    }
+    self.itemIDs = itemIDs
+    rowByItemID = rows
+  }
+
+  public var count: Int { itemIDs.count }
+
+  public func row(of itemID: Int64) -> Int32? { rowByItemID[itemID] }
+
+  /// The rows of the history's known items, oldest first, keeping only the last `maxLength`.
+  public func historyRows(_ request: Request, maxLength: Int) -> [Int32] {
+    var rows: [Int32] = []
+    rows.reserveCapacity(min(request.historyItemIDs.count, maxLength))
+    for position in request.historyItemIDs.indices.reversed() where rows.count < maxLength {
+      if let row = rowByItemID[request.historyItemIDs[position]] { rows.append(row) }
+    }
+    rows.reverse()
+    return rows
+  }
+
+  /// Like `historyRows`, also returning each kept event's type.
+  public func historyEvents(_ request: Request, maxLength: Int) -> (rows: [Int32], types: [Int32]) {
+    var rows: [Int32] = []
+    var types: [Int32] = []
+    for position in request.historyItemIDs.indices.reversed() where rows.count < maxLength {
+      if let row = rowByItemID[request.historyItemIDs[position]] {
+        rows.append(row)
+        types.append(request.historyTypes[position])
+      }
+    }
+    return (rows.reversed(), types.reversed())
+  }
+
+  /// The known candidates: their catalog rows and their positions in the request.
+  /// Unknown candidates go to `result`'s unknown list.
+  public func candidates(_ request: Request, reportingUnknownTo result: inout Recommendations)
+    -> (rows: [Int32], positions: [Int32])
+  {
+    var rows: [Int32] = []
+    var positions: [Int32] = []
+    rows.reserveCapacity(request.candidateItemIDs.count)
+    positions.reserveCapacity(request.candidateItemIDs.count)
+    for (position, id) in request.candidateItemIDs.enumerated() {
+      if let row = rowByItemID[id] {
+        rows.append(row)
+        positions.append(Int32(position))
+      } else {
+        result.appendUnknown(id)
+      }
+    }
+    return (rows, positions)
+  }
+
+  /// Every row whose item appears anywhere in the request's history (for exclude_history).
+  public func allHistoryRows(_ request: Request) -> [Int32] {
+    var rows: [Int32] = []
+    for id in request.historyItemIDs {
+      if let row = rowByItemID[id], !rows.contains(row) { rows.append(row) }
+    }
+    return rows
+  }
+}

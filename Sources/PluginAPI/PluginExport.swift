@@ -1,0 +1,98 @@
+import CRecSysPlugin
+import Foundation
+
+/// Exports one `RecommenderModel` type through recsys_plugin.h. A plugin library
+/// serves one kind, so the type is kept in a global that the C entry points read.
+public enum PluginExport {
+  /// The body of a plugin's `recsys_plugin_entry`: returns the registration record
+  /// (built once, never freed).
+  public static func register<Model: RecommenderModel>(_ type: Model.Type) -> UnsafeRawPointer {
+    if let registration { return UnsafeRawPointer(registration) }
+    exportedType = type
+    let record = UnsafeMutablePointer<recsys_plugin>.allocate(capacity: 1)
+    let specs = UnsafeMutablePointer<recsys_tensor_spec>.allocate(capacity: max(type.tensorSpecs.count, 1))
+    for (index, spec) in type.tensorSpecs.enumerated() {
+      specs[index] = recsys_tensor_spec(
+        name: UnsafePointer(strdup(spec.name)), dtype: spec.dtype.raw,
+        shape: UnsafePointer(strdup(spec.shape)), required: spec.required ? 1 : 0)
+    }
+    record.initialize(to: recsys_plugin(
+      abi_major: UInt32(RECSYS_PLUGIN_ABI_MAJOR), abi_minor: UInt32(RECSYS_PLUGIN_ABI_MINOR),
+      struct_size: UInt32(MemoryLayout<recsys_plugin>.size),
+      kind: UnsafePointer(strdup(type.kind)), plugin_version: UnsafePointer(strdup(type.version)),
+      flags: type.needsCandidates ? RECSYS_PLUGIN_NEEDS_CANDIDATES : 0,
+      tensor_specs: UnsafePointer(specs), tensor_spec_count: type.tensorSpecs.count,
+      create: createInstance, recommend: recommend, destroy: destroyInstance))
+    registration = record
+    return UnsafeRawPointer(record)
+  }
+}
+
+private nonisolated(unsafe) var registration: UnsafeMutablePointer<recsys_plugin>?
+private nonisolated(unsafe) var exportedType: (any RecommenderModel.Type)?
+
+/// What an opaque `recsys_instance *` points at.
+private final class InstanceBox {
+  let model: any RecommenderModel
+  init(_ model: any RecommenderModel) { self.model = model }
+}
+
+/// Writes `message` as a NUL-terminated string, cut to the buffer.
+private func report(_ message: String, into buffer: UnsafeMutablePointer<CChar>?, capacity: Int) {
+  guard let buffer, capacity > 0 else { return }
+  let bytes = Array(message.utf8.prefix(capacity - 1))
+  for (index, byte) in bytes.enumerated() { buffer[index] = CChar(bitPattern: byte) }
+  buffer[bytes.count] = 0
+}
+
+private func status(of error: Error, into buffer: UnsafeMutablePointer<CChar>?, capacity: Int) -> recsys_status {
+  if let error = error as? ModelError {
+    report(error.message, into: buffer, capacity: capacity)
+    return error.code
+  }
+  report("\(error)", into: buffer, capacity: capacity)
+  return RECSYS_INTERNAL
+}
+
+private let createInstance: @convention(c) (
+  UnsafePointer<recsys_model_config>?, UnsafeMutablePointer<OpaquePointer?>?, UnsafeMutablePointer<CChar>?, Int
+) -> recsys_status = { config, out, errorBuffer, capacity in
+  guard let config, let out, let type = exportedType else {
+    report("create() called before recsys_plugin_entry() or with NULL arguments", into: errorBuffer, capacity: capacity)
+    return RECSYS_INTERNAL
+  }
+  out.pointee = nil
+  do {
+    let manifest = try Manifest(json: String(cString: config.pointee.manifest_json))
+    let model = try type.init(manifest: manifest, tensors: Tensors(config.pointee))
+    out.pointee = OpaquePointer(Unmanaged.passRetained(InstanceBox(model)).toOpaque())
+    return RECSYS_OK
+  } catch {
+    return status(of: error, into: errorBuffer, capacity: capacity)
+  }
+}
+
+private let recommend: @convention(c) (
+  OpaquePointer?, UnsafePointer<recsys_request>?, UnsafeMutablePointer<recsys_result>?,
+  UnsafeMutablePointer<CChar>?, Int
+) -> recsys_status = { instance, request, result, errorBuffer, capacity in
+  guard let instance, let request, let result else {
+    report("recommend() called with NULL arguments", into: errorBuffer, capacity: capacity)
+    return RECSYS_INTERNAL
+  }
+  let box = Unmanaged<InstanceBox>.fromOpaque(UnsafeRawPointer(instance)).takeUnretainedValue()
+  result.pointee.count = 0
+  result.pointee.unknown_count = 0
+  var recommendations = Recommendations(result)
+  do {
+    try box.model.recommend(Request(request.pointee), into: &recommendations)
+    return RECSYS_OK
+  } catch {
+    return status(of: error, into: errorBuffer, capacity: capacity)
+  }
+}
+
+private let destroyInstance: @convention(c) (OpaquePointer?) -> Void = { instance in
+  guard let instance else { return }
+  Unmanaged<InstanceBox>.fromOpaque(UnsafeRawPointer(instance)).release()
+}

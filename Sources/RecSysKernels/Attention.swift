@@ -1,0 +1,93 @@
+// Causal multi-head self-attention, as nn.MultiheadAttention(d, heads, batch_first=True) with
+// query = key = value = input and a causal mask.
+
+extension Kernels {
+  /// Floats of scratch `causalSelfAttention` needs: the packed q|k|v projections (`steps x 3d`), one
+  /// head's attention weights (`steps x steps`, reused per head) and the concatenated head outputs
+  /// (`steps x d`): `4 * steps * dim + steps * steps`.
+  public static func causalSelfAttentionScratchCount(steps: Int, dim: Int) -> Int {
+    precondition(steps >= 0 && dim >= 0, "negative dimension")
+    return 4 * steps * dim + steps * steps
+  }
+
+  /// `nn.MultiheadAttention(dim, heads, batch_first=True)(x, x, x, attn_mask=causal)` for one
+  /// sequence, where `input` is `x` (in SASRec, already layer-normed):
+  ///
+  ///     q | k | v   = x · inProjWeight^T + inProjBias                 [steps x 3d], split by columns
+  ///     per head h (columns h*hd ..< (h+1)*hd, hd = dim / heads):
+  ///       P_h       = softmax_row(q_h · k_h^T / sqrt(hd)), row i over columns 0...i only
+  ///       context_h = P_h · v_h
+  ///     output      = context · outProjWeight^T + outProjBias          [steps x d]
+  ///
+  /// Position i attends to positions 0 through i (PyTorch's `attn_mask` with `-inf` above the
+  /// diagonal). Dropout is not applied (eval mode). `heads` must divide `dim`. `output` may be the
+  /// same memory as `input` (the input is consumed by the first projection). `steps == 0` writes
+  /// nothing.
+  public static func causalSelfAttention(
+    input: UnsafeBufferPointer<Float>,  // [steps x dim]
+    inProjWeight: UnsafeBufferPointer<Float>,  // [3dim x dim]   (attn.in_proj_weight)
+    inProjBias: UnsafeBufferPointer<Float>,  // [3dim]         (attn.in_proj_bias)
+    outProjWeight: UnsafeBufferPointer<Float>,  // [dim x dim]    (attn.out_proj.weight)
+    outProjBias: UnsafeBufferPointer<Float>,  // [dim]          (attn.out_proj.bias)
+    heads: Int, steps: Int, dim: Int,
+    output: UnsafeMutableBufferPointer<Float>,  // [steps x dim]
+    scratch: UnsafeMutableBufferPointer<Float>  // [causalSelfAttentionScratchCount(steps:dim:)]
+  ) {
+    precondition(heads > 0 && dim % heads == 0, "causalSelfAttention: heads must divide dim")
+    let d3 = 3 * dim
+    requireMatrix(input.count, rows: steps, cols: dim, stride: max(1, dim), "causalSelfAttention: input too small")
+    requireMatrix(inProjWeight.count, rows: d3, cols: dim, stride: max(1, dim), "causalSelfAttention: inProjWeight too small")
+    requireCount(inProjBias.count, atLeast: d3, "causalSelfAttention: inProjBias too small")
+    requireMatrix(outProjWeight.count, rows: dim, cols: dim, stride: max(1, dim), "causalSelfAttention: outProjWeight too small")
+    requireCount(outProjBias.count, atLeast: dim, "causalSelfAttention: outProjBias too small")
+    requireMatrix(output.count, rows: steps, cols: dim, stride: max(1, dim), "causalSelfAttention: output too small")
+    requireCount(
+      scratch.count, atLeast: causalSelfAttentionScratchCount(steps: steps, dim: dim),
+      "causalSelfAttention: scratch too small")
+    if steps == 0 || dim == 0 { return }
+
+    let headDim = dim / heads
+    let base = scratch.baseAddress!
+    let qkv = UnsafeMutableBufferPointer(start: base, count: steps * d3)
+    let weights = base + steps * d3  // [steps x steps]
+    let context = UnsafeMutableBufferPointer(start: weights + steps * steps, count: steps * dim)
+
+    linear(
+      input: input, weight: inProjWeight, bias: inProjBias, output: qkv,
+      rows: steps, inFeatures: dim, outFeatures: d3)
+
+    let scaling = 1 / Float(headDim).squareRoot()
+    let qkvEnd = qkv.baseAddress! + qkv.count
+    func block(_ start: UnsafeMutablePointer<Float>) -> UnsafeBufferPointer<Float> {
+      UnsafeBufferPointer(start: start, count: qkvEnd - start)
+    }
+    for head in 0..<heads {
+      let q = qkv.baseAddress! + head * headDim
+      let k = q + dim
+      let v = q + 2 * dim
+      // weights = scaling * q_h · k_h^T   [steps x steps]
+      gemm(
+        transposeA: false, transposeB: true, m: steps, n: steps, k: headDim, alpha: scaling,
+        a: block(q), lda: d3, b: block(k), ldb: d3,
+        c: UnsafeMutableBufferPointer(start: weights, count: steps * steps), ldc: steps)
+      // Causal softmax: row i over 0...i, zeros after.
+      for i in 0..<steps {
+        let row = weights + i * steps
+        softmax(UnsafeMutableBufferPointer(start: row, count: i + 1))
+        (row + i + 1).update(repeating: 0, count: steps - i - 1)
+      }
+      // context[:, head block] = weights · v_h
+      gemm(
+        transposeA: false, transposeB: false, m: steps, n: headDim, k: steps,
+        a: UnsafeBufferPointer(start: weights, count: steps * steps), lda: steps,
+        b: block(v), ldb: d3,
+        c: UnsafeMutableBufferPointer(
+          start: context.baseAddress! + head * headDim, count: steps * dim - head * headDim),
+        ldc: dim)
+    }
+
+    linear(
+      input: UnsafeBufferPointer(context), weight: outProjWeight, bias: outProjBias, output: output,
+      rows: steps, inFeatures: dim, outFeatures: dim)
+  }
+}

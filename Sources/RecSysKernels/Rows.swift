@@ -1,0 +1,48 @@
+// Embedding lookups: copy or average selected rows of a table such as item_emb.weight.
+
+extension Kernels {
+  /// `output[i, :] = matrix[rowIndices[i], :]` (`nn.Embedding` lookup). Every index must be a row of
+  /// `matrix` (`0 <= index < matrix.count / dim`).
+  public static func gatherRows(
+    matrix: UnsafeBufferPointer<Float>,  // [N x dim]
+    rowIndices: UnsafeBufferPointer<Int32>,  // [n]
+    dim: Int,
+    output: UnsafeMutableBufferPointer<Float>  // [n x dim]
+  ) {
+    precondition(dim >= 0, "negative dimension")
+    requireCount(output.count, atLeast: rowIndices.count * dim, "gatherRows: output too small")
+    if dim == 0 || rowIndices.isEmpty { return }
+    let tableRows = matrix.count / dim
+    let source = matrix.baseAddress, destination = output.baseAddress!
+    for (i, index) in rowIndices.enumerated() {
+      precondition(index >= 0 && Int(index) < tableRows, "gatherRows: row index out of range")
+      (destination + i * dim).update(from: source! + Int(index) * dim, count: dim)
+    }
+  }
+
+  /// `output = mean(matrix[rowIndices], dim 0)` (the user vector of a history); zeros when
+  /// `rowIndices` is empty. Repeated indices count repeatedly. Sums in float, then divides, as
+  /// `torch.mean`.
+  public static func meanOfRows(
+    matrix: UnsafeBufferPointer<Float>,  // [N x dim]
+    rowIndices: UnsafeBufferPointer<Int32>,  // [n]
+    dim: Int,
+    output: UnsafeMutableBufferPointer<Float>  // [dim]
+  ) {
+    precondition(dim >= 0, "negative dimension")
+    requireCount(output.count, atLeast: dim, "meanOfRows: output too small")
+    if dim == 0 { return }
+    let y = output.baseAddress!
+    y.update(repeating: 0, count: dim)
+    if rowIndices.isEmpty { return }
+    let tableRows = matrix.count / dim
+    let source = matrix.baseAddress
+    for index in rowIndices {
+      precondition(index >= 0 && Int(index) < tableRows, "meanOfRows: row index out of range")
+      let row = source! + Int(index) * dim
+      for j in 0..<dim { y[j] += row[j] }
+    }
+    let count = Float(rowIndices.count)
+    for j in 0..<dim { y[j] /= count }
+  }
+}

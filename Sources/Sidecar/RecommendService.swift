@@ -1,0 +1,125 @@
+import CGRPCShim
+import CRecSysPlugin
+import Logging
+import ModelStore
+import Routing
+
+/// Serves Recommend: validates the request view, routes it to a model instance,
+/// lets the plugin rank straight from the request's memory, and fills the response.
+/// Runs on grpc's callback threads, several at once; it holds no lock while scoring.
+public final class RecommendService: @unchecked Sendable {
+  let router: Router
+  let registry: ModelRegistry
+  let limits: RequestLimits
+  let logger: Logger
+
+  public init(router: Router, registry: ModelRegistry, limits: RequestLimits, logger: Logger) {
+    self.router = router
+    self.registry = registry
+    self.limits = limits
+    self.logger = logger
+  }
+
+  /// Handles one call; returns the gRPC status code the shim finishes it with.
+  func handle(_ request: rs_recommend_request, _ response: OpaquePointer) -> Int32 {
+    let requestID = request.request_id.length > 0 ? string(request.request_id) : RequestID.generate()
+    requestID.withCString { rs_response_set_request_id(response, $0, strlen($0)) }
+    do {
+      try validate(request)
+      let route = try router.route(explicitModel: string(request.model))
+      let model = try registry.resolve(route.selector)
+      if model.instance.plugin.needsCandidates && request.candidate_count == 0 {
+        throw ServiceError.invalidArgument(
+          "candidate_item_ids is empty; model \"\(model.name)\" (kind \(model.kind)) scores given candidates only")
+      }
+      try rank(request, with: model, seed: RequestID.seed(requestID), into: response)
+      model.name.withCString { rs_response_set_model(response, $0, strlen($0), Int64(model.version)) }
+      return Int32(RS_STATUS_OK)
+    } catch {
+      let failure = ServiceError(error)
+      if failure.code == Int32(RS_STATUS_INTERNAL) {
+        logger.error("Recommend failed", metadata: ["request_id": "\(requestID)", "error": "\(failure.message)"])
+      }
+      failure.message.withCString { rs_response_set_error(response, $0, strlen($0)) }
+      return failure.code
+    }
+  }
+
+  /// Runs the plugin with output buffers sized to this request, then copies the
+  /// top-k (a few items) into the response.
+  private func rank(_ request: rs_recommend_request, with model: ServingModel, seed: UInt64, into response: OpaquePointer) throws {
+    let capacity = Int(request.top_k)
+    try withUnsafeTemporaryAllocation(of: Int64.self, capacity: capacity) { itemIDs in
+      try withUnsafeTemporaryAllocation(of: Float.self, capacity: 2 * capacity) { floats in
+        try withUnsafeTemporaryAllocation(of: Int64.self, capacity: max(request.candidate_count, 1)) { unknown in
+          var result = recsys_result(
+            item_ids: itemIDs.baseAddress, scores: floats.baseAddress, propensities: floats.baseAddress! + capacity,
+            capacity: capacity, count: 0, unknown_item_ids: unknown.baseAddress, unknown_count: 0)
+          var pluginRequest = recsys_request(
+            history_item_ids: request.history_item_ids, history_types: request.history_types,
+            history_count: request.history_count,
+            candidate_item_ids: request.candidate_item_ids, candidate_count: request.candidate_count,
+            candidate_features: request.candidate_features, candidate_feature_count: request.candidate_features_count,
+            context: request.context, context_count: request.context_count,
+            top_k: UInt32(request.top_k), exclude_history: request.exclude_history ? 1 : 0,
+            seed: seed, cancelled: nil)
+          try model.instance.recommend(&pluginRequest, into: &result)
+          rs_response_set_items(response, result.item_ids, result.scores, result.propensities, min(result.count, capacity))
+          rs_response_set_unknown_items(response, result.unknown_item_ids, min(result.unknown_count, request.candidate_count))
+        }
+      }
+    }
+  }
+
+  /// Checks what any model needs of a request; a model checks its own dimensions.
+  private func validate(_ request: rs_recommend_request) throws {
+    guard request.top_k >= 1 && Int(request.top_k) <= limits.maxTopK else {
+      throw ServiceError.invalidArgument("top_k is \(request.top_k); ask for between 1 and \(limits.maxTopK) items")
+    }
+    guard request.candidate_count <= limits.maxCandidates else {
+      throw ServiceError.invalidArgument(
+        "candidate_item_ids has \(request.candidate_count) items; the limit is \(limits.maxCandidates) per request")
+    }
+    guard request.history_count <= limits.maxHistory else {
+      throw ServiceError.invalidArgument(
+        "history has \(request.history_count) events; the limit is \(limits.maxHistory) (send the most recent ones)")
+    }
+    guard request.context_count <= limits.maxContext else {
+      throw ServiceError.invalidArgument("context has \(request.context_count) values; the limit is \(limits.maxContext)")
+    }
+    guard request.candidate_features_count <= limits.maxCandidateFeatures else {
+      throw ServiceError.invalidArgument(
+        "candidate_features has \(request.candidate_features_count) values; the limit is \(limits.maxCandidateFeatures)")
+    }
+    if request.candidate_features_count > 0
+      && (request.candidate_count == 0 || request.candidate_features_count % request.candidate_count != 0)
+    {
+      throw ServiceError.invalidArgument(
+        "candidate_features has \(request.candidate_features_count) values, not a whole number of rows for "
+          + "\(request.candidate_count) candidates (row-major [candidates x F])")
+    }
+    try requireFinite(request.candidate_features, request.candidate_features_count, field: "candidate_features")
+    try requireFinite(request.context, request.context_count, field: "context")
+    for index in 0..<request.history_count where !(0...3).contains(request.history_types[index]) {
+      throw ServiceError.invalidArgument(
+        "history[\(index)].type is \(request.history_types[index]); use VIEW, CLICK, ADD_TO_CART or PURCHASE")
+    }
+  }
+
+  private func requireFinite(_ values: UnsafePointer<Float>?, _ count: Int, field: String) throws {
+    guard let values, count > 0 else { return }
+    // One pass without branches in the common case; find the culprit only on failure.
+    var allFinite = true
+    for index in 0..<count { allFinite = allFinite && values[index].isFinite }
+    if allFinite { return }
+    let index = (0..<count).first { !values[$0].isFinite }!
+    throw ServiceError.invalidArgument("\(field)[\(index)] is \(values[index]); features must be finite numbers")
+  }
+
+  private func string(_ text: rs_string) -> String {
+    guard let data = text.data, text.length > 0 else { return "" }
+    return String(decoding: UnsafeRawBufferPointer(start: data, count: text.length), as: UTF8.self)
+  }
+}
+
+import Foundation  // strlen

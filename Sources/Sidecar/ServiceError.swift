@@ -1,0 +1,34 @@
+import CGRPCShim
+import ModelStore
+import PluginHost
+
+/// An error a call ends with: the gRPC status and a message that says what to fix.
+/// The one place where Swift errors, plugin status codes and gRPC statuses meet.
+struct ServiceError: Error, CustomStringConvertible {
+  var code: Int32
+  var message: String
+
+  static func invalidArgument(_ message: String) -> ServiceError {
+    ServiceError(code: Int32(RS_STATUS_INVALID_ARGUMENT), message: message)
+  }
+
+  static func notFound(_ message: String) -> ServiceError {
+    ServiceError(code: Int32(RS_STATUS_NOT_FOUND), message: message)
+  }
+
+  var description: String { message }
+}
+
+extension ServiceError {
+  /// Maps any error thrown while serving a call to its status.
+  init(_ error: Error) {
+    switch error {
+    case let error as ServiceError: self = error
+    // Plugins speak gRPC status numbers already.
+    case let error as PluginError: self.init(code: error.code, message: error.message)
+    case let error as RegistryError: self.init(code: Int32(RS_STATUS_NOT_FOUND), message: error.description)
+    case let error as SelectorError: self = .invalidArgument("model: \(error.description)")
+    default: self.init(code: Int32(RS_STATUS_INTERNAL), message: "internal error: \(error)")
+    }
+  }
+}

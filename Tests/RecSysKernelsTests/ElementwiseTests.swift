@@ -1,0 +1,94 @@
+// relu, gelu, addBias, add, scale, softmax against plain loops.
+
+import Foundation
+import RecSysKernels
+import XCTest
+
+final class ElementwiseTests: XCTestCase {
+  static let sizes = [0, 1, 2, 7, 64, 1001]
+
+  func testRelu() {
+    var rng = SeededGenerator(seed: 10)
+    for count in Self.sizes {
+      let x = Guarded(rng.floats(count, in: -3...3))
+      let expected = x.array.map { Double($0 < 0 ? 0 : $0) }
+      Kernels.relu(x.mutable)
+      assertClose(x.array, expected, "relu \(count)")
+      x.assertGuardsIntact("relu \(count)")
+    }
+    let special = Guarded([.nan, -.infinity, .infinity, -0.0, 0])
+    Kernels.relu(special.mutable)
+    XCTAssertTrue(special[0].isNaN, "relu keeps NaN, as torch.relu")
+    XCTAssertEqual(Array(special.array[1...]), [0, .infinity, 0, 0])
+  }
+
+  func testGelu() {
+    var rng = SeededGenerator(seed: 11)
+    for count in Self.sizes {
+      let x = Guarded(rng.floats(count, in: -6...6))
+      let expected = x.array.map { v -> Double in
+        let d = Double(v)
+        return 0.5 * d * (1 + erf(d / 2.0.squareRoot()))
+      }
+      Kernels.gelu(x.mutable)
+      assertClose(x.array, expected, tolerance: 1e-6, "gelu \(count)")
+      x.assertGuardsIntact("gelu \(count)")
+    }
+    // Known values of torch.nn.functional.gelu (exact form).
+    let known = Guarded([-3, -1, 0, 0.5, 1, 3])
+    Kernels.gelu(known.mutable)
+    assertClose(known.array, [-0.0040496, -0.1586553, 0, 0.3457312, 0.8413447, 2.9959502], tolerance: 1e-6, "gelu known")
+  }
+
+  func testAddBias() {
+    var rng = SeededGenerator(seed: 12)
+    for (rows, cols) in [(0, 3), (1, 1), (3, 0), (4, 7), (33, 64)] {
+      let m = Guarded(rng.floats(rows * cols)), bias = Guarded(rng.floats(cols))
+      var expected: [Double] = []
+      for r in 0..<rows { for c in 0..<cols { expected.append(Double(m[r * cols + c]) + Double(bias[c])) } }
+      Kernels.addBias(m.mutable, bias: bias.buffer, rows: rows, cols: cols)
+      assertClose(m.array, expected, "addBias \(rows)x\(cols)")
+      m.assertGuardsIntact("addBias \(rows)x\(cols)")
+    }
+  }
+
+  func testAddAndScale() {
+    var rng = SeededGenerator(seed: 13)
+    for count in Self.sizes {
+      for alpha: Float in [1, -0.5] {
+        let x = Guarded(rng.floats(count)), y = Guarded(rng.floats(count))
+        let expected = (0..<count).map { Double(x[$0]) + Double(alpha) * Double(y[$0]) }
+        Kernels.add(x.mutable, y.buffer, scaledBy: alpha)
+        assertClose(x.array, expected, "add \(count) alpha \(alpha)")
+        x.assertGuardsIntact("add \(count)")
+      }
+      let x = Guarded(rng.floats(count))
+      let expected = x.array.map { Double($0) * 8 }
+      Kernels.scale(x.mutable, by: 8)
+      assertClose(x.array, expected, "scale \(count)")
+      x.assertGuardsIntact("scale \(count)")
+    }
+  }
+
+  func testSoftmax() {
+    var rng = SeededGenerator(seed: 14)
+    var inputs: [[Float]] = Self.sizes.map { rng.floats($0, in: -5...5) }
+    inputs.append([1000, 999, 998])  // overflows exp without the max shift
+    inputs.append([-1000, -1001])
+    inputs.append([-.infinity, 0, -.infinity, 1])  // masked entries
+    inputs.append([3, 3, 3, 3])
+    for (n, values) in inputs.enumerated() {
+      let x = Guarded(values)
+      let m = values.map(Double.init).max() ?? 0
+      let exps = values.map { exp(Double($0) - m) }
+      let sum = exps.reduce(0, +)
+      Kernels.softmax(x.mutable)
+      assertClose(x.array, exps.map { $0 / sum }, tolerance: 1e-6, "softmax \(n)")
+      x.assertGuardsIntact("softmax \(n)")
+    }
+    let withNaN = Guarded([1, .nan, 2])
+    Kernels.softmax(withNaN.mutable)
+    XCTAssertTrue(withNaN.array.allSatisfy(\.isNaN), "NaN input gives NaNs, as torch.softmax")
+    Kernels.softmax(UnsafeMutableBufferPointer(start: nil, count: 0))
+  }
+}

@@ -1,0 +1,91 @@
+// lstmLayer against a plain step-by-step nn.LSTM reference (Double).
+
+import Foundation
+import RecSysKernels
+import XCTest
+
+/// One nn.LSTM layer, zero initial state, gate order i, f, g, o; returns h_t for every step.
+func naiveLSTMLayer(
+  input: [Double], steps: Int, inputSize: Int, hidden: Int,
+  wIH: [Float], wHH: [Float], bIH: [Float], bHH: [Float]
+) -> [Double] {
+  func sigmoid(_ x: Double) -> Double { 1 / (1 + exp(-x)) }
+  var h = [Double](repeating: 0, count: hidden), c = h
+  var out: [Double] = []
+  for t in 0..<steps {
+    var gates = [Double](repeating: 0, count: 4 * hidden)
+    for r in 0..<(4 * hidden) {
+      var s = Double(bIH[r]) + Double(bHH[r])
+      for j in 0..<inputSize { s += Double(wIH[r * inputSize + j]) * input[t * inputSize + j] }
+      for j in 0..<hidden { s += Double(wHH[r * hidden + j]) * h[j] }
+      gates[r] = s
+    }
+    for j in 0..<hidden {
+      let i = sigmoid(gates[j]), f = sigmoid(gates[hidden + j])
+      let g = tanh(gates[2 * hidden + j]), o = sigmoid(gates[3 * hidden + j])
+      c[j] = f * c[j] + i * g
+      h[j] = o * tanh(c[j])
+    }
+    out += h
+  }
+  return out
+}
+
+final class LSTMTests: XCTestCase {
+  override class func setUp() { Kernels.useSingleThread() }
+
+  struct Layer {
+    let wIH, wHH, bIH, bHH: Guarded
+    init(inputSize: Int, hidden: Int, rng: inout SeededGenerator) {
+      let bound = 1 / Float(max(1, hidden)).squareRoot() * 2  // a bit wider than PyTorch's init
+      wIH = Guarded(rng.floats(4 * hidden * inputSize, in: -bound...bound))
+      wHH = Guarded(rng.floats(4 * hidden * hidden, in: -bound...bound))
+      bIH = Guarded(rng.floats(4 * hidden, in: -bound...bound))
+      bHH = Guarded(rng.floats(4 * hidden, in: -bound...bound))
+    }
+    func run(_ input: Guarded, steps: Int, inputSize: Int, hidden: Int, output: Guarded, scratch: Guarded) {
+      Kernels.lstmLayer(
+        input: input.buffer, weightIH: wIH.buffer, weightHH: wHH.buffer, biasIH: bIH.buffer, biasHH: bHH.buffer,
+        steps: steps, inputSize: inputSize, hidden: hidden, output: output.mutable, scratch: scratch.mutable)
+    }
+    func naive(_ input: [Double], steps: Int, inputSize: Int, hidden: Int) -> [Double] {
+      naiveLSTMLayer(
+        input: input, steps: steps, inputSize: inputSize, hidden: hidden,
+        wIH: wIH.array, wHH: wHH.array, bIH: bIH.array, bHH: bHH.array)
+    }
+  }
+
+  func testLSTMLayer() {
+    let shapes = [(0, 3, 2), (1, 1, 1), (1, 5, 3), (2, 1, 4), (5, 3, 4), (7, 8, 16), (13, 17, 9), (50, 64, 64), (20, 32, 100)]
+    var rng = SeededGenerator(seed: 40)
+    for (steps, inputSize, hidden) in shapes {
+      let label = "lstm T=\(steps) in=\(inputSize) H=\(hidden)"
+      let layer = Layer(inputSize: inputSize, hidden: hidden, rng: &rng)
+      let input = Guarded(rng.floats(steps * inputSize, in: -2...2))
+      let output = Guarded(count: steps * hidden)
+      let scratch = Guarded(count: Kernels.lstmScratchCount(steps: steps, hidden: hidden))
+      layer.run(input, steps: steps, inputSize: inputSize, hidden: hidden, output: output, scratch: scratch)
+      let expected = layer.naive(input.array.map(Double.init), steps: steps, inputSize: inputSize, hidden: hidden)
+      assertClose(output.array, expected, label)
+      output.assertGuardsIntact(label)
+      scratch.assertGuardsIntact(label + " scratch")
+    }
+  }
+
+  /// Two stacked layers (num_layers = 2), the second running in place on the first's output.
+  func testStackedLayersInPlace() {
+    var rng = SeededGenerator(seed: 41)
+    let (steps, d, hidden) = (9, 12, 12)
+    let first = Layer(inputSize: d, hidden: hidden, rng: &rng)
+    let second = Layer(inputSize: hidden, hidden: hidden, rng: &rng)
+    let input = Guarded(rng.floats(steps * d))
+    let h = Guarded(count: steps * hidden)
+    let scratch = Guarded(count: Kernels.lstmScratchCount(steps: steps, hidden: hidden))
+    first.run(input, steps: steps, inputSize: d, hidden: hidden, output: h, scratch: scratch)
+    second.run(h, steps: steps, inputSize: hidden, hidden: hidden, output: h, scratch: scratch)  // aliasing
+    let h1 = first.naive(input.array.map(Double.init), steps: steps, inputSize: d, hidden: hidden)
+    let h2 = second.naive(h1, steps: steps, inputSize: hidden, hidden: hidden)
+    assertClose(h.array, h2, "stacked lstm")
+    h.assertGuardsIntact("stacked lstm")
+  }
+}

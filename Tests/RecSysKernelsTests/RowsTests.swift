@@ -1,0 +1,53 @@
+// gatherRows and meanOfRows against plain loops.
+
+import RecSysKernels
+import XCTest
+
+final class RowsTests: XCTestCase {
+  func testGatherRows() {
+    var rng = SeededGenerator(seed: 30)
+    let cases: [(rows: Int, dim: Int, indices: [Int32])] = [
+      (1, 1, [0]), (5, 3, []), (5, 3, [4, 0, 4, 2]), (100, 64, [99, 0, 17, 17, 50]), (7, 9, [6]),
+    ]
+    for (n, t) in cases.enumerated() {
+      let label = "gatherRows case \(n)"
+      let table = Guarded(rng.floats(t.rows * t.dim))
+      let indices = GuardedIndices(t.indices)
+      let out = Guarded(count: t.indices.count * t.dim)
+      var expected: [Double] = []
+      for index in t.indices { for j in 0..<t.dim { expected.append(Double(table[Int(index) * t.dim + j])) } }
+      Kernels.gatherRows(matrix: table.buffer, rowIndices: indices.buffer, dim: t.dim, output: out.mutable)
+      assertClose(out.array, expected, tolerance: 0, label)
+      out.assertGuardsIntact(label)
+    }
+  }
+
+  func testMeanOfRows() {
+    var rng = SeededGenerator(seed: 31)
+    let cases: [(rows: Int, dim: Int, indices: [Int32])] = [
+      (1, 1, [0]), (5, 3, []), (5, 3, [4, 0, 4, 2]), (1000, 64, (0..<200).map { Int32($0 * 5 % 1000) }),
+      (7, 9, [6]), (3, 5, [1, 1, 1]),
+    ]
+    for (n, t) in cases.enumerated() {
+      let label = "meanOfRows case \(n)"
+      let table = Guarded(rng.floats(t.rows * t.dim))
+      let indices = GuardedIndices(t.indices)
+      let out = Guarded(count: t.dim)
+      var expected = [Double](repeating: 0, count: t.dim)
+      for index in t.indices { for j in 0..<t.dim { expected[j] += Double(table[Int(index) * t.dim + j]) } }
+      if !t.indices.isEmpty { expected = expected.map { $0 / Double(t.indices.count) } }
+      Kernels.meanOfRows(matrix: table.buffer, rowIndices: indices.buffer, dim: t.dim, output: out.mutable)
+      assertClose(out.array, expected, tolerance: 1e-6, label)
+      out.assertGuardsIntact(label)
+    }
+  }
+
+  func testMeanOfNoRowsIsZeros() {
+    let out = Guarded(count: 4)
+    Kernels.meanOfRows(
+      matrix: UnsafeBufferPointer(start: nil, count: 0), rowIndices: UnsafeBufferPointer(start: nil, count: 0),
+      dim: 4, output: out.mutable)
+    XCTAssertEqual(out.array, [0, 0, 0, 0])
+    out.assertGuardsIntact("meanOfRows empty")
+  }
+}

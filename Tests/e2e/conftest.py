@@ -1,0 +1,111 @@
+"""End-to-end harness: builds Python stubs from protos/, starts the real
+recsys-sidecar binary on a free port and talks to it with grpcio."""
+import os
+import pathlib
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+import grpc
+import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+BINARY = os.environ.get("RECSYS_SIDECAR", str(ROOT / ".build/release/recsys-sidecar"))
+PLUGINS_DIR = os.environ.get("RECSYS_PLUGINS_DIR", str(ROOT / ".build/plugins"))
+GOLDEN = ROOT / "Tests/Fixtures/golden"
+
+
+def _generate_stubs() -> pathlib.Path:
+    from grpc_tools import protoc
+
+    out = pathlib.Path(tempfile.mkdtemp(prefix="recsys-stubs-"))
+    protos = sorted(str(p.relative_to(ROOT / "protos")) for p in (ROOT / "protos").rglob("*.proto"))
+    code = protoc.main(["protoc", f"-I{ROOT / 'protos'}", f"--python_out={out}", f"--grpc_python_out={out}", *protos])
+    assert code == 0, "protoc failed on protos/"
+    return out
+
+
+sys.path.insert(0, str(_generate_stubs()))
+from recsys.v1 import recommender_pb2, recommender_pb2_grpc  # noqa: E402
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Sidecar:
+    """One running sidecar process and a channel to it."""
+
+    def __init__(self, store, default_model="mlp", plugins=PLUGINS_DIR, extra_args=(), wait_serving=True):
+        self.port = free_port()
+        self.address = f"127.0.0.1:{self.port}"
+        self.log_path = pathlib.Path(tempfile.mkstemp(prefix="sidecar-", suffix=".log")[1])
+        self.log = open(self.log_path, "w")
+        args = [BINARY, "--listen", self.address, "--store", str(store), "--plugins", str(plugins),
+                "--default-model", default_model, *extra_args]
+        self.process = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT)
+        self.channel = grpc.insecure_channel(self.address)
+        self.stub = recommender_pb2_grpc.RecommenderStub(self.channel)
+        self.health = health_pb2_grpc.HealthStub(self.channel)
+        self._wait_until_listening(serving=wait_serving)
+
+    def _wait_until_listening(self, serving, timeout=30.0):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise AssertionError(f"sidecar exited with {self.process.returncode}:\n{self.logs()}")
+            try:
+                status = self.health.Check(health_pb2.HealthCheckRequest(service=""), timeout=1).status
+                if not serving or status == health_pb2.HealthCheckResponse.SERVING:
+                    return
+            except grpc.RpcError:
+                pass
+            time.sleep(0.05)
+        raise AssertionError(f"sidecar did not become ready in {timeout}s:\n{self.logs()}")
+
+    def recommend(self, timeout=10, **fields):
+        return self.stub.Recommend(recommender_pb2.RecommendRequest(**fields), timeout=timeout)
+
+    def logs(self) -> str:
+        self.log.flush()
+        return self.log_path.read_text()
+
+    def stop(self):
+        self.channel.close()
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.log.close()
+
+
+@pytest.fixture
+def start_sidecar():
+    started = []
+
+    def start(*args, **kwargs):
+        sidecar = Sidecar(*args, **kwargs)
+        started.append(sidecar)
+        return sidecar
+
+    yield start
+    for sidecar in started:
+        sidecar.stop()
+
+
+def store_with(tmp_path, **models):
+    """A store folder whose models are links to version folders: name=(version, source_dir)."""
+    store = tmp_path / "store"
+    for name, (version, source) in models.items():
+        (store / name).mkdir(parents=True, exist_ok=True)
+        (store / name / str(version)).symlink_to(pathlib.Path(source).resolve(), target_is_directory=True)
+    return store
