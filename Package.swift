@@ -17,6 +17,9 @@ let package = Package(
     .executable(name: "recsys-sidecar", targets: ["recsys-sidecar"]),
     // Each model kind is a plugin: a shared library the sidecar loads from --plugins.
     .library(name: "recsys-mlp", type: .dynamic, targets: ["MLPPlugin"]),
+    .library(name: "recsys-lstm", type: .dynamic, targets: ["LSTMPlugin"]),
+    .library(name: "recsys-sasrec", type: .dynamic, targets: ["SASRecPlugin"]),
+    .library(name: "recsys-dqn", type: .dynamic, targets: ["DQNPlugin"]),
   ],
   dependencies: [
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -61,13 +64,18 @@ let package = Package(
 
     // Model kinds, each built as a plugin.
     .target(name: "MLPPlugin", dependencies: ["PluginAPI", "RecSysKernels"], path: "plugins/MLP"),
+    .target(name: "LSTMPlugin", dependencies: ["PluginAPI", "RecSysKernels"], path: "plugins/LSTM"),
+    .target(name: "SASRecPlugin", dependencies: ["PluginAPI", "RecSysKernels"], path: "plugins/SASRec"),
+    .target(name: "DQNPlugin", dependencies: ["PluginAPI", "RecSysKernels"], path: "plugins/DQN"),
 
     .testTarget(name: "RecSysKernelsTests", dependencies: ["RecSysKernels"]),
     .testTarget(name: "SafeTensorsTests", dependencies: ["SafeTensors"], exclude: ["Fixtures"]),
     .testTarget(name: "ModelStoreTests", dependencies: ["ModelStore"]),
     .testTarget(name: "RoutingTests", dependencies: ["Routing"]),
     // Loads the built plugin libraries through PluginHost and checks them against PyTorch.
-    .testTarget(name: "PluginGoldenTests", dependencies: ["ModelStore", "PluginHost"]),
+    .testTarget(name: "PluginGoldenTests", dependencies: [
+      "ModelStore", "PluginHost", "SafeTensors", "CRecSysPlugin", .product(name: "Logging", package: "swift-log"),
+    ]),
   ],
   swiftLanguageModes: [.v5],
   cxxLanguageStandard: .cxx17

@@ -87,7 +87,7 @@ extension Kernels {
     inputStride: Int? = nil, weightStride: Int? = nil, outputStride: Int? = nil,
     accumulate: Bool = false
   ) {
-    let outStride = outFeatures
+    let outStride = outputStride ?? outFeatures
     gemm(
       transposeA: false, transposeB: true,
       m: rows, n: outFeatures, k: inFeatures,
