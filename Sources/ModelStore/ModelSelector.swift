@@ -33,10 +33,10 @@ public struct ModelSelector: Hashable, Sendable, CustomStringConvertible {
         throw SelectorError(text, "a version must be a positive integer without leading zeros")
       }
       version = .number(number)
-    } else if Self.isName(suffix) {
+    } else if Self.isName(suffix), let first = suffix.unicodeScalars.first, first.properties.isAlphabetic {
       version = .label(suffix)
     } else {
-      throw SelectorError(text, "after '@' put a version number or a label")
+      throw SelectorError(text, "after '@' put a version number or a label starting with a letter")
     }
   }
 
