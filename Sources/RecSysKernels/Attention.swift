@@ -35,12 +35,18 @@ extension Kernels {
   ) {
     precondition(heads > 0 && dim % heads == 0, "causalSelfAttention: heads must divide dim")
     let d3 = 3 * dim
-    requireMatrix(input.count, rows: steps, cols: dim, stride: max(1, dim), "causalSelfAttention: input too small")
-    requireMatrix(inProjWeight.count, rows: d3, cols: dim, stride: max(1, dim), "causalSelfAttention: inProjWeight too small")
+    requireMatrix(
+      input.count, rows: steps, cols: dim, stride: max(1, dim), "causalSelfAttention: input too small")
+    requireMatrix(
+      inProjWeight.count, rows: d3, cols: dim, stride: max(1, dim),
+      "causalSelfAttention: inProjWeight too small")
     requireCount(inProjBias.count, atLeast: d3, "causalSelfAttention: inProjBias too small")
-    requireMatrix(outProjWeight.count, rows: dim, cols: dim, stride: max(1, dim), "causalSelfAttention: outProjWeight too small")
+    requireMatrix(
+      outProjWeight.count, rows: dim, cols: dim, stride: max(1, dim),
+      "causalSelfAttention: outProjWeight too small")
     requireCount(outProjBias.count, atLeast: dim, "causalSelfAttention: outProjBias too small")
-    requireMatrix(output.count, rows: steps, cols: dim, stride: max(1, dim), "causalSelfAttention: output too small")
+    requireMatrix(
+      output.count, rows: steps, cols: dim, stride: max(1, dim), "causalSelfAttention: output too small")
     requireCount(
       scratch.count, atLeast: causalSelfAttentionScratchCount(steps: steps, dim: dim),
       "causalSelfAttention: scratch too small")

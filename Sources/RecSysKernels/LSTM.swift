@@ -37,13 +37,18 @@ extension Kernels {
     scratch: UnsafeMutableBufferPointer<Float>  // [lstmScratchCount(steps:hidden:)]
   ) {
     let h4 = 4 * hidden
-    requireMatrix(input.count, rows: steps, cols: inputSize, stride: max(1, inputSize), "lstmLayer: input too small")
-    requireMatrix(weightIH.count, rows: h4, cols: inputSize, stride: max(1, inputSize), "lstmLayer: weightIH too small")
-    requireMatrix(weightHH.count, rows: h4, cols: hidden, stride: max(1, hidden), "lstmLayer: weightHH too small")
+    requireMatrix(
+      input.count, rows: steps, cols: inputSize, stride: max(1, inputSize), "lstmLayer: input too small")
+    requireMatrix(
+      weightIH.count, rows: h4, cols: inputSize, stride: max(1, inputSize), "lstmLayer: weightIH too small")
+    requireMatrix(
+      weightHH.count, rows: h4, cols: hidden, stride: max(1, hidden), "lstmLayer: weightHH too small")
     requireCount(biasIH.count, atLeast: h4, "lstmLayer: biasIH too small")
     requireCount(biasHH.count, atLeast: h4, "lstmLayer: biasHH too small")
-    requireMatrix(output.count, rows: steps, cols: hidden, stride: max(1, hidden), "lstmLayer: output too small")
-    requireCount(scratch.count, atLeast: lstmScratchCount(steps: steps, hidden: hidden), "lstmLayer: scratch too small")
+    requireMatrix(
+      output.count, rows: steps, cols: hidden, stride: max(1, hidden), "lstmLayer: output too small")
+    requireCount(
+      scratch.count, atLeast: lstmScratchCount(steps: steps, hidden: hidden), "lstmLayer: scratch too small")
     if steps == 0 || hidden == 0 { return }
 
     let gates = UnsafeMutableBufferPointer(start: scratch.baseAddress!, count: steps * h4)

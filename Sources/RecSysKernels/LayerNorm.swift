@@ -18,10 +18,13 @@ extension Kernels {
     requireCount(weight.count, atLeast: dim, "layerNorm: weight too small")
     requireCount(bias.count, atLeast: dim, "layerNorm: bias too small")
     if rows == 0 || dim == 0 { return }
-    let x0 = input.baseAddress!, y0 = output.baseAddress!
-    let w = weight.baseAddress!, b = bias.baseAddress!
+    let x0 = input.baseAddress!
+    let y0 = output.baseAddress!
+    let w = weight.baseAddress!
+    let b = bias.baseAddress!
     for r in 0..<rows {
-      let x = x0 + r * dim, y = y0 + r * dim
+      let x = x0 + r * dim
+      let y = y0 + r * dim
       var sum = 0.0
       for j in 0..<dim { sum += Double(x[j]) }
       let mean = sum / Double(dim)

@@ -13,7 +13,8 @@ extension Kernels {
     requireCount(output.count, atLeast: rowIndices.count * dim, "gatherRows: output too small")
     if dim == 0 || rowIndices.isEmpty { return }
     let tableRows = matrix.count / dim
-    let source = matrix.baseAddress, destination = output.baseAddress!
+    let source = matrix.baseAddress
+    let destination = output.baseAddress!
     for (i, index) in rowIndices.enumerated() {
       precondition(index >= 0 && Int(index) < tableRows, "gatherRows: row index out of range")
       (destination + i * dim).update(from: source! + Int(index) * dim, count: dim)

@@ -52,14 +52,17 @@ final class AttentionTests: XCTestCase {
 
   func testCausalSelfAttention() {
     let shapes: [(steps: Int, dim: Int, heads: Int)] = [
-      (0, 4, 2), (1, 1, 1), (1, 4, 2), (2, 2, 2), (3, 4, 1), (5, 8, 2), (9, 12, 3), (17, 64, 2), (50, 64, 4), (33, 48, 1),
+      (0, 4, 2), (1, 1, 1), (1, 4, 2), (2, 2, 2), (3, 4, 1), (5, 8, 2), (9, 12, 3), (17, 64, 2), (50, 64, 4),
+      (33, 48, 1),
     ]
     var rng = SeededGenerator(seed: 50)
     for t in shapes {
       let label = "attention T=\(t.steps) d=\(t.dim) heads=\(t.heads)"
       let x = Guarded(rng.floats(t.steps * t.dim, in: -2...2))
-      let inW = Guarded(rng.floats(3 * t.dim * t.dim, in: -0.5...0.5)), inB = Guarded(rng.floats(3 * t.dim))
-      let outW = Guarded(rng.floats(t.dim * t.dim, in: -0.5...0.5)), outB = Guarded(rng.floats(t.dim))
+      let inW = Guarded(rng.floats(3 * t.dim * t.dim, in: -0.5...0.5))
+      let inB = Guarded(rng.floats(3 * t.dim))
+      let outW = Guarded(rng.floats(t.dim * t.dim, in: -0.5...0.5))
+      let outB = Guarded(rng.floats(t.dim))
       let out = Guarded(count: t.steps * t.dim)
       let scratch = Guarded(count: Kernels.causalSelfAttentionScratchCount(steps: t.steps, dim: t.dim))
       Kernels.causalSelfAttention(
@@ -80,8 +83,10 @@ final class AttentionTests: XCTestCase {
     var rng = SeededGenerator(seed: 51)
     let (steps, dim, heads) = (6, 8, 2)
     let x = Guarded(rng.floats(steps * dim))
-    let inW = Guarded(rng.floats(3 * dim * dim)), inB = Guarded(rng.floats(3 * dim))
-    let outW = Guarded(rng.floats(dim * dim)), outB = Guarded(rng.floats(dim))
+    let inW = Guarded(rng.floats(3 * dim * dim))
+    let inB = Guarded(rng.floats(3 * dim))
+    let outW = Guarded(rng.floats(dim * dim))
+    let outB = Guarded(rng.floats(dim))
     let scratch = Guarded(count: Kernels.causalSelfAttentionScratchCount(steps: steps, dim: dim))
     func run() -> [Float] {
       let out = Guarded(count: steps * dim)
@@ -102,10 +107,13 @@ final class AttentionTests: XCTestCase {
     var rng = SeededGenerator(seed: 52)
     let (steps, dim, heads) = (7, 12, 4)
     let x = Guarded(rng.floats(steps * dim))
-    let inW = Guarded(rng.floats(3 * dim * dim)), inB = Guarded(rng.floats(3 * dim))
-    let outW = Guarded(rng.floats(dim * dim)), outB = Guarded(rng.floats(dim))
+    let inW = Guarded(rng.floats(3 * dim * dim))
+    let inB = Guarded(rng.floats(3 * dim))
+    let outW = Guarded(rng.floats(dim * dim))
+    let outB = Guarded(rng.floats(dim))
     let expected = naiveCausalSelfAttention(
-      x: x.array, steps: steps, dim: dim, heads: heads, inW: inW.array, inB: inB.array, outW: outW.array, outB: outB.array)
+      x: x.array, steps: steps, dim: dim, heads: heads, inW: inW.array, inB: inB.array, outW: outW.array,
+      outB: outB.array)
     let scratch = Guarded(count: Kernels.causalSelfAttentionScratchCount(steps: steps, dim: dim))
     Kernels.causalSelfAttention(
       input: x.buffer, inProjWeight: inW.buffer, inProjBias: inB.buffer,

@@ -5,7 +5,9 @@ import XCTest
 
 /// A `[rows x cols]` matrix with row stride `stride`: elements random, the gaps between rows NaN
 /// (an input) or sentinels (an output, checked untouched).
-func stridedMatrix(rows: Int, cols: Int, stride: Int, rng: inout SeededGenerator, gap: Float = Guarded.unwritten) -> Guarded {
+func stridedMatrix(
+  rows: Int, cols: Int, stride: Int, rng: inout SeededGenerator, gap: Float = Guarded.unwritten
+) -> Guarded {
   let count = rows == 0 || cols == 0 ? 0 : (rows - 1) * stride + cols
   let m = Guarded(count: count, repeating: gap)
   for r in 0..<rows { for c in 0..<cols { m[r * stride + c] = Float.random(in: -1...1, using: &rng) } }
@@ -40,7 +42,13 @@ final class BLASTests: XCTestCase {
   }
 
   func testGemm() {
-    struct Case { var tA, tB: Bool; var m, n, k: Int; var alpha: Float = 1; var beta: Float = 0; var pad = 0 }
+    struct Case {
+      var tA, tB: Bool
+      var m, n, k: Int
+      var alpha: Float = 1
+      var beta: Float = 0
+      var pad = 0
+    }
     let cases: [Case] = [
       Case(tA: false, tB: false, m: 1, n: 1, k: 1),
       Case(tA: false, tB: true, m: 3, n: 5, k: 7),
@@ -61,7 +69,9 @@ final class BLASTests: XCTestCase {
       let label = "gemm case \(n) \(t)"
       let (aRows, aCols) = t.tA ? (t.k, t.m) : (t.m, t.k)
       let (bRows, bCols) = t.tB ? (t.n, t.k) : (t.k, t.n)
-      let lda = max(1, aCols) + t.pad, ldb = max(1, bCols) + t.pad, ldc = max(1, t.n) + t.pad
+      let lda = max(1, aCols) + t.pad
+      let ldb = max(1, bCols) + t.pad
+      let ldc = max(1, t.n) + t.pad
       let a = stridedMatrix(rows: aRows, cols: aCols, stride: lda, rng: &rng)
       let b = stridedMatrix(rows: bRows, cols: bCols, stride: ldb, rng: &rng)
       let c = stridedMatrix(rows: t.m, cols: t.n, stride: ldc, rng: &rng, gap: Guarded.sentinel)
@@ -91,7 +101,13 @@ final class BLASTests: XCTestCase {
   }
 
   func testGemv() {
-    struct Case { var rows, cols: Int; var transposed = false; var alpha: Float = 1; var beta: Float = 0; var pad = 0 }
+    struct Case {
+      var rows, cols: Int
+      var transposed = false
+      var alpha: Float = 1
+      var beta: Float = 0
+      var pad = 0
+    }
     let cases: [Case] = [
       Case(rows: 1, cols: 1),
       Case(rows: 7, cols: 3),
@@ -151,20 +167,25 @@ final class BLASTests: XCTestCase {
       Case(rows: 13, inFeatures: 33, outFeatures: 9, accumulate: true),
       Case(rows: 5, inFeatures: 16, outFeatures: 8, weightWidth: 40, columnOffset: 0),  // first 2d columns
       Case(rows: 5, inFeatures: 8, outFeatures: 8, weightWidth: 40, columnOffset: 16),  // a middle block
-      Case(rows: 6, inFeatures: 8, outFeatures: 4, bias: true, accumulate: true, inputPad: 3, outputPad: 5,
-           weightWidth: 20, columnOffset: 12),
+      Case(
+        rows: 6, inFeatures: 8, outFeatures: 4, bias: true, accumulate: true, inputPad: 3, outputPad: 5,
+        weightWidth: 20, columnOffset: 12),
       Case(rows: 100, inFeatures: 136, outFeatures: 64),
     ]
     var rng = SeededGenerator(seed: 3)
     for (n, t) in cases.enumerated() {
       let label = "linear case \(n) \(t)"
       let width = t.weightWidth ?? t.inFeatures
-      let inputStride = t.inFeatures + t.inputPad, outputStride = t.outFeatures + t.outputPad
+      let inputStride = t.inFeatures + t.inputPad
+      let outputStride = t.outFeatures + t.outputPad
       let input = stridedMatrix(rows: t.rows, cols: t.inFeatures, stride: inputStride, rng: &rng)
       let weight = stridedMatrix(rows: t.outFeatures, cols: width, stride: width, rng: &rng)
       let bias = Guarded(rng.floats(t.outFeatures))
-      let output = stridedMatrix(rows: t.rows, cols: t.outFeatures, stride: outputStride, rng: &rng, gap: Guarded.sentinel)
-      if !t.accumulate { for r in 0..<t.rows { for o in 0..<t.outFeatures { output[r * outputStride + o] = .nan } } }
+      let output = stridedMatrix(
+        rows: t.rows, cols: t.outFeatures, stride: outputStride, rng: &rng, gap: Guarded.sentinel)
+      if !t.accumulate {
+        for r in 0..<t.rows { for o in 0..<t.outFeatures { output[r * outputStride + o] = .nan } }
+      }
       let y0 = output.array
 
       var expected: [Double] = []
@@ -191,8 +212,10 @@ final class BLASTests: XCTestCase {
   func testLinearDefaultStrides() {
     var rng = SeededGenerator(seed: 4)
     let (rows, inF, outF) = (4, 6, 3)
-    let input = Guarded(rng.floats(rows * inF)), weight = Guarded(rng.floats(outF * inF))
-    let bias = Guarded(rng.floats(outF)), output = Guarded(count: rows * outF)
+    let input = Guarded(rng.floats(rows * inF))
+    let weight = Guarded(rng.floats(outF * inF))
+    let bias = Guarded(rng.floats(outF))
+    let output = Guarded(count: rows * outF)
     var expected: [Double] = []
     for r in 0..<rows {
       for o in 0..<outF {
@@ -211,7 +234,8 @@ final class BLASTests: XCTestCase {
   func testDot() {
     var rng = SeededGenerator(seed: 5)
     for count in [0, 1, 7, 64, 1000] {
-      let a = Guarded(rng.floats(count)), b = Guarded(rng.floats(count))
+      let a = Guarded(rng.floats(count))
+      let b = Guarded(rng.floats(count))
       var expected = 0.0
       for i in 0..<count { expected += Double(a[i]) * Double(b[i]) }
       assertClose([Kernels.dot(a.buffer, b.buffer)], [expected], "dot \(count)")

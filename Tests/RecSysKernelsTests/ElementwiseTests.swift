@@ -37,13 +37,16 @@ final class ElementwiseTests: XCTestCase {
     // Known values of torch.nn.functional.gelu (exact form).
     let known = Guarded([-3, -1, 0, 0.5, 1, 3])
     Kernels.gelu(known.mutable)
-    assertClose(known.array, [-0.0040496, -0.1586553, 0, 0.3457312, 0.8413447, 2.9959502], tolerance: 1e-6, "gelu known")
+    assertClose(
+      known.array, [-0.0040496, -0.1586553, 0, 0.3457312, 0.8413447, 2.9959502], tolerance: 1e-6, "gelu known"
+    )
   }
 
   func testAddBias() {
     var rng = SeededGenerator(seed: 12)
     for (rows, cols) in [(0, 3), (1, 1), (3, 0), (4, 7), (33, 64)] {
-      let m = Guarded(rng.floats(rows * cols)), bias = Guarded(rng.floats(cols))
+      let m = Guarded(rng.floats(rows * cols))
+      let bias = Guarded(rng.floats(cols))
       var expected: [Double] = []
       for r in 0..<rows { for c in 0..<cols { expected.append(Double(m[r * cols + c]) + Double(bias[c])) } }
       Kernels.addBias(m.mutable, bias: bias.buffer, rows: rows, cols: cols)
@@ -56,7 +59,8 @@ final class ElementwiseTests: XCTestCase {
     var rng = SeededGenerator(seed: 13)
     for count in Self.sizes {
       for alpha: Float in [1, -0.5] {
-        let x = Guarded(rng.floats(count)), y = Guarded(rng.floats(count))
+        let x = Guarded(rng.floats(count))
+        let y = Guarded(rng.floats(count))
         let expected = (0..<count).map { Double(x[$0]) + Double(alpha) * Double(y[$0]) }
         Kernels.add(x.mutable, y.buffer, scaledBy: alpha)
         assertClose(x.array, expected, "add \(count) alpha \(alpha)")

@@ -10,7 +10,8 @@ func naiveLSTMLayer(
   wIH: [Float], wHH: [Float], bIH: [Float], bHH: [Float]
 ) -> [Double] {
   func sigmoid(_ x: Double) -> Double { 1 / (1 + exp(-x)) }
-  var h = [Double](repeating: 0, count: hidden), c = h
+  var h = [Double](repeating: 0, count: hidden)
+  var c = h
   var out: [Double] = []
   for t in 0..<steps {
     var gates = [Double](repeating: 0, count: 4 * hidden)
@@ -21,8 +22,10 @@ func naiveLSTMLayer(
       gates[r] = s
     }
     for j in 0..<hidden {
-      let i = sigmoid(gates[j]), f = sigmoid(gates[hidden + j])
-      let g = tanh(gates[2 * hidden + j]), o = sigmoid(gates[3 * hidden + j])
+      let i = sigmoid(gates[j])
+      let f = sigmoid(gates[hidden + j])
+      let g = tanh(gates[2 * hidden + j])
+      let o = sigmoid(gates[3 * hidden + j])
       c[j] = f * c[j] + i * g
       h[j] = o * tanh(c[j])
     }
@@ -45,7 +48,8 @@ final class LSTMTests: XCTestCase {
     }
     func run(_ input: Guarded, steps: Int, inputSize: Int, hidden: Int, output: Guarded, scratch: Guarded) {
       Kernels.lstmLayer(
-        input: input.buffer, weightIH: wIH.buffer, weightHH: wHH.buffer, biasIH: bIH.buffer, biasHH: bHH.buffer,
+        input: input.buffer, weightIH: wIH.buffer, weightHH: wHH.buffer, biasIH: bIH.buffer,
+        biasHH: bHH.buffer,
         steps: steps, inputSize: inputSize, hidden: hidden, output: output.mutable, scratch: scratch.mutable)
     }
     func naive(_ input: [Double], steps: Int, inputSize: Int, hidden: Int) -> [Double] {
@@ -56,7 +60,10 @@ final class LSTMTests: XCTestCase {
   }
 
   func testLSTMLayer() {
-    let shapes = [(0, 3, 2), (1, 1, 1), (1, 5, 3), (2, 1, 4), (5, 3, 4), (7, 8, 16), (13, 17, 9), (50, 64, 64), (20, 32, 100)]
+    let shapes = [
+      (0, 3, 2), (1, 1, 1), (1, 5, 3), (2, 1, 4), (5, 3, 4), (7, 8, 16), (13, 17, 9), (50, 64, 64),
+      (20, 32, 100),
+    ]
     var rng = SeededGenerator(seed: 40)
     for (steps, inputSize, hidden) in shapes {
       let label = "lstm T=\(steps) in=\(inputSize) H=\(hidden)"
@@ -65,7 +72,8 @@ final class LSTMTests: XCTestCase {
       let output = Guarded(count: steps * hidden)
       let scratch = Guarded(count: Kernels.lstmScratchCount(steps: steps, hidden: hidden))
       layer.run(input, steps: steps, inputSize: inputSize, hidden: hidden, output: output, scratch: scratch)
-      let expected = layer.naive(input.array.map(Double.init), steps: steps, inputSize: inputSize, hidden: hidden)
+      let expected = layer.naive(
+        input.array.map(Double.init), steps: steps, inputSize: inputSize, hidden: hidden)
       assertClose(output.array, expected, label)
       output.assertGuardsIntact(label)
       scratch.assertGuardsIntact(label + " scratch")

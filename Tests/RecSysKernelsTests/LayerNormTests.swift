@@ -5,13 +5,16 @@ import RecSysKernels
 import XCTest
 
 final class LayerNormTests: XCTestCase {
-  func naiveLayerNorm(_ x: [Float], rows: Int, dim: Int, _ w: [Float], _ b: [Float], eps: Double) -> [Double] {
+  func naiveLayerNorm(_ x: [Float], rows: Int, dim: Int, _ w: [Float], _ b: [Float], eps: Double) -> [Double]
+  {
     var y: [Double] = []
     for r in 0..<rows {
       let row = x[(r * dim)..<((r + 1) * dim)].map(Double.init)
       let mean = row.reduce(0, +) / Double(dim)
       let variance = row.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(dim)  // biased
-      for j in 0..<dim { y.append((row[j] - mean) / (variance + eps).squareRoot() * Double(w[j]) + Double(b[j])) }
+      for j in 0..<dim {
+        y.append((row[j] - mean) / (variance + eps).squareRoot() * Double(w[j]) + Double(b[j]))
+      }
     }
     return y
   }
@@ -24,10 +27,13 @@ final class LayerNormTests: XCTestCase {
         let label = "layerNorm \(rows)x\(dim) eps \(eps)"
         // Offset and scale the inputs so the mean matters.
         let x = Guarded(rng.floats(rows * dim, in: -3...5))
-        let w = Guarded(rng.floats(dim, in: 0.5...1.5)), b = Guarded(rng.floats(dim))
+        let w = Guarded(rng.floats(dim, in: 0.5...1.5))
+        let b = Guarded(rng.floats(dim))
         let y = Guarded(count: rows * dim)
         let expected = naiveLayerNorm(x.array, rows: rows, dim: dim, w.array, b.array, eps: Double(eps))
-        Kernels.layerNorm(input: x.buffer, rows: rows, dim: dim, weight: w.buffer, bias: b.buffer, eps: eps, output: y.mutable)
+        Kernels.layerNorm(
+          input: x.buffer, rows: rows, dim: dim, weight: w.buffer, bias: b.buffer, eps: eps, output: y.mutable
+        )
         assertClose(y.array, expected, label)
         y.assertGuardsIntact(label)
         x.assertGuardsIntact(label)
@@ -38,7 +44,8 @@ final class LayerNormTests: XCTestCase {
   func testLayerNormInPlaceAndConstantRow() {
     let dim = 6
     let x = Guarded([1, 2, 3, 4, 5, 6, 7, 7, 7, 7, 7, 7])  // second row constant: (x - mean) = 0
-    let w = Guarded([Float](repeating: 2, count: dim)), b = Guarded([Float](repeating: 0.5, count: dim))
+    let w = Guarded([Float](repeating: 2, count: dim))
+    let b = Guarded([Float](repeating: 0.5, count: dim))
     let expected = naiveLayerNorm(x.array, rows: 2, dim: dim, w.array, b.array, eps: 1e-5)
     Kernels.layerNorm(input: x.buffer, rows: 2, dim: dim, weight: w.buffer, bias: b.buffer, output: x.mutable)
     assertClose(x.array, expected, "layerNorm in place")

@@ -45,7 +45,8 @@ final class RowsTests: XCTestCase {
   func testMeanOfNoRowsIsZeros() {
     let out = Guarded(count: 4)
     Kernels.meanOfRows(
-      matrix: UnsafeBufferPointer(start: nil, count: 0), rowIndices: UnsafeBufferPointer(start: nil, count: 0),
+      matrix: UnsafeBufferPointer(start: nil, count: 0),
+      rowIndices: UnsafeBufferPointer(start: nil, count: 0),
       dim: 4, output: out.mutable)
     XCTAssertEqual(out.array, [0, 0, 0, 0])
     out.assertGuardsIntact("meanOfRows empty")

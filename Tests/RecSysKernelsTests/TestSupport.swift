@@ -64,7 +64,9 @@ final class Guarded {
     set { storage[Guarded.guardCount + i] = newValue }
   }
 
-  func assertGuardsIntact(_ label: @autoclosure () -> String, file: StaticString = #filePath, line: UInt = #line) {
+  func assertGuardsIntact(
+    _ label: @autoclosure () -> String, file: StaticString = #filePath, line: UInt = #line
+  ) {
     for i in 0..<Guarded.guardCount {
       let before = storage[i].bitPattern
       let after = storage[Guarded.guardCount + count + i].bitPattern
@@ -99,9 +101,13 @@ final class GuardedIndices {
   }
   var buffer: UnsafeBufferPointer<Int32> { UnsafeBufferPointer(mutable) }
 
-  func assertGuardsIntact(_ label: @autoclosure () -> String, file: StaticString = #filePath, line: UInt = #line) {
+  func assertGuardsIntact(
+    _ label: @autoclosure () -> String, file: StaticString = #filePath, line: UInt = #line
+  ) {
     for i in 0..<GuardedIndices.guardCount
-    where storage[i] != GuardedIndices.sentinel || storage[GuardedIndices.guardCount + count + i] != GuardedIndices.sentinel {
+    where storage[i] != GuardedIndices.sentinel
+      || storage[GuardedIndices.guardCount + count + i] != GuardedIndices.sentinel
+    {
       XCTFail("\(label()): index guard overwritten", file: file, line: line)
       return
     }
@@ -119,7 +125,8 @@ func assertClose(
     return
   }
   for i in actual.indices {
-    let a = Double(actual[i]), e = expected[i]
+    let a = Double(actual[i])
+    let e = expected[i]
     if e.isNaN && a.isNaN { continue }
     if e.isInfinite && a == e { continue }
     if !(abs(a - e) <= tolerance * max(1, abs(e))) {

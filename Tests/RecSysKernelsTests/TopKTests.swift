@@ -9,7 +9,8 @@ final class TopKTests: XCTestCase {
     let excluded = Set((excluding ?? []).map(Int.init))
     let candidates = scores.indices.filter { !excluded.contains($0) }
     let sorted = candidates.sorted { a, b in
-      let sa = scores[a], sb = scores[b]
+      let sa = scores[a]
+      let sb = scores[b]
       if sa.isNaN != sb.isNaN { return sb.isNaN }  // numbers before NaNs
       if !sa.isNaN && sa != sb { return sa > sb }
       return a < b  // ties (and NaN vs NaN): lower index first, i.e. a stable sort
@@ -17,7 +18,10 @@ final class TopKTests: XCTestCase {
     return sorted.prefix(k).map { Int32($0) }
   }
 
-  func check(_ scores: [Float], k: Int, excluding: [Int32]?, _ label: String, file: StaticString = #filePath, line: UInt = #line) {
+  func check(
+    _ scores: [Float], k: Int, excluding: [Int32]?, _ label: String, file: StaticString = #filePath,
+    line: UInt = #line
+  ) {
     let expected = naiveTopK(scores, k: k, excluding: excluding)
     let capacity = min(k, scores.count)
     let result = GuardedIndices(count: capacity)
@@ -46,10 +50,14 @@ final class TopKTests: XCTestCase {
     for n in [17, 64, 1000, 4097] {
       inputs.append(("random \(n)", rng.floats(n)))
       inputs.append(("ties \(n)", (0..<n).map { _ in Float(Int.random(in: 0..<5, using: &rng)) }))
-      inputs.append(("ties+NaN \(n)", (0..<n).map { _ -> Float in
-        let r = Int.random(in: 0..<8, using: &rng)
-        return r == 0 ? .nan : r == 1 ? -.infinity : Float(r % 3)
-      }))
+      inputs.append(
+        (
+          "ties+NaN \(n)",
+          (0..<n).map { _ -> Float in
+            let r = Int.random(in: 0..<8, using: &rng)
+            return r == 0 ? .nan : r == 1 ? -.infinity : Float(r % 3)
+          }
+        ))
     }
     for (name, scores) in inputs {
       let n = scores.count
