@@ -15,15 +15,18 @@ let package = Package(
   platforms: [.macOS(.v13)],
   products: [
     .executable(name: "recsys-sidecar", targets: ["recsys-sidecar"]),
+    .executable(name: "recsysctl", targets: ["recsysctl"]),
     // Each model kind is a plugin: a shared library the sidecar loads from --plugins.
     .library(name: "recsys-mlp", type: .dynamic, targets: ["MLPPlugin"]),
     .library(name: "recsys-lstm", type: .dynamic, targets: ["LSTMPlugin"]),
     .library(name: "recsys-sasrec", type: .dynamic, targets: ["SASRecPlugin"]),
     .library(name: "recsys-dqn", type: .dynamic, targets: ["DQNPlugin"]),
+    .library(name: "recsys-popularity", type: .dynamic, targets: ["PopularityPlugin"]),
   ],
   dependencies: [
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
     .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+    .package(url: "https://github.com/jpsim/Yams", from: "5.0.0"),
   ],
   targets: [
     // grpc++ callback server and protobuf <-> plain C views. include/ is a pure C header.
@@ -36,6 +39,7 @@ let package = Package(
     // The plugin contract: recsys_plugin.h.
     .target(name: "CRecSysPlugin"),
     .systemLibrary(name: "COpenBLAS", path: "Sources/COpenBLAS"),
+    .systemLibrary(name: "COpenSSL", path: "Sources/COpenSSL"),
 
     // Math every model composes; the only module that touches OpenBLAS.
     .target(name: "RecSysKernels", dependencies: ["COpenBLAS"]),
@@ -43,18 +47,22 @@ let package = Package(
     .target(name: "PluginAPI", dependencies: ["CRecSysPlugin", "RecSysKernels"]),
     // The safetensors file format: mmap and validate.
     .target(name: "SafeTensors"),
+    // SHA-256 of weights and plugin files (OpenSSL).
+    .target(name: "Checksums", dependencies: ["COpenSSL"]),
     // Host side of the plugin contract: dlopen, handshake, tensor-spec checks, instances.
-    .target(name: "PluginHost", dependencies: ["CRecSysPlugin", .product(name: "Logging", package: "swift-log")]),
+    .target(name: "PluginHost", dependencies: [
+      "CRecSysPlugin", "Checksums", .product(name: "Logging", package: "swift-log"),
+    ]),
     // Versioned file store and the registry of loaded model instances.
     .target(name: "ModelStore", dependencies: [
-      "SafeTensors", "PluginHost", .product(name: "Logging", package: "swift-log"),
+      "SafeTensors", "PluginHost", "Checksums", .product(name: "Logging", package: "swift-log"),
     ]),
     // Which model serves a request: explicit selector, (later) experiments, default.
     .target(name: "Routing", dependencies: ["ModelStore"]),
     // Wiring: request -> route -> instance -> response.
     .target(name: "Sidecar", dependencies: [
       "CGRPCShim", "Routing", "ModelStore", "PluginHost", "CRecSysPlugin",
-      .product(name: "Logging", package: "swift-log"),
+      .product(name: "Logging", package: "swift-log"), .product(name: "Yams", package: "Yams"),
     ]),
     .executableTarget(name: "recsys-sidecar", dependencies: [
       "Sidecar",
@@ -62,16 +70,23 @@ let package = Package(
       .product(name: "Logging", package: "swift-log"),
     ]),
 
+    // The operator's CLI: ModelAdmin and Recommend over the shim's JSON client.
+    .executableTarget(name: "recsysctl", dependencies: [
+      "CGRPCShim", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+    ]),
+
     // Model kinds, each built as a plugin.
     .target(name: "MLPPlugin", dependencies: ["PluginAPI", "RecSysKernels"], path: "plugins/MLP"),
     .target(name: "LSTMPlugin", dependencies: ["PluginAPI", "RecSysKernels"], path: "plugins/LSTM"),
     .target(name: "SASRecPlugin", dependencies: ["PluginAPI", "RecSysKernels"], path: "plugins/SASRec"),
     .target(name: "DQNPlugin", dependencies: ["PluginAPI", "RecSysKernels"], path: "plugins/DQN"),
+    .target(name: "PopularityPlugin", dependencies: ["PluginAPI"], path: "plugins/Popularity"),
 
     .testTarget(name: "RecSysKernelsTests", dependencies: ["RecSysKernels"]),
     .testTarget(name: "SafeTensorsTests", dependencies: ["SafeTensors"], exclude: ["Fixtures"]),
     .testTarget(name: "ModelStoreTests", dependencies: ["ModelStore"]),
     .testTarget(name: "RoutingTests", dependencies: ["Routing"]),
+    .testTarget(name: "SidecarTests", dependencies: ["Sidecar", "ModelStore"]),
     // Loads the built plugin libraries through PluginHost and checks them against PyTorch.
     .testTarget(name: "PluginGoldenTests", dependencies: [
       "ModelStore", "PluginHost", "SafeTensors", "CRecSysPlugin", .product(name: "Logging", package: "swift-log"),

@@ -48,12 +48,22 @@ while IFS= read -r proto_file; do
 done < <(cd "$proto_root" && find . -name '*.proto' | sed 's|^\./||' | LC_ALL=C sort)
 [[ ${#proto_files[@]} -gt 0 ]] || { echo "error: no .proto files under $proto_root" >&2; exit 1; }
 
-(cd "$proto_root" && "$protoc" \
-  --proto_path=. \
-  --cpp_out="$scratch" \
-  --grpc_out="$scratch" \
-  --plugin=protoc-gen-grpc="$grpc_plugin" \
-  "${proto_files[@]}")
+# Messages for every file; service stubs only for the services the shim serves itself. Files
+# under grpc/ (health) describe services grpc++ already implements: compiling only their
+# messages lets reflection describe them without a second implementation.
+service_files=()
+for proto_file in "${proto_files[@]}"; do
+  [[ "$proto_file" == grpc/* ]] || service_files+=("$proto_file")
+done
+
+(cd "$proto_root" && "$protoc" --proto_path=. --cpp_out="$scratch" "${proto_files[@]}")
+if [[ ${#service_files[@]} -gt 0 ]]; then
+  (cd "$proto_root" && "$protoc" \
+    --proto_path=. \
+    --grpc_out="$scratch" \
+    --plugin=protoc-gen-grpc="$grpc_plugin" \
+    "${service_files[@]}")
+fi
 
 if $check; then
   if ! summary="$(diff -rq -x "$kept_file" "$generated_root" "$scratch")"; then

@@ -1,7 +1,6 @@
 import Foundation
 import Logging
 import PluginHost
-import SafeTensors
 
 /// A model version that serves: the plugin instance and where it came from.
 /// Requests hold a reference for their duration, so replacing a model never pulls
@@ -20,30 +19,156 @@ public final class ServingModel: @unchecked Sendable {
   }
 }
 
-/// A selector that no loaded model answers.
+/// A selector that no loaded model answers, or an operator request that cannot be done.
 public struct RegistryError: Error, CustomStringConvertible {
+  public enum Code: Sendable { case notFound, failedPrecondition, invalidArgument }
+  public let code: Code
   public let description: String
+
+  init(_ code: Code = .notFound, _ description: String) {
+    self.code = code
+    self.description = description
+  }
 }
 
-/// The models the sidecar serves, one instance per model: the highest version in the
-/// store. Lookups take a lock for a dictionary read only; scoring holds none.
+/// The models the sidecar serves and every version the store holds.
+///
+/// All loading happens on one serial queue, off the request path: scan the store,
+/// load what the policies want (LoadVersion's checks + warm-up), then publish a new
+/// immutable `ServingTable` in one pointer swap. Requests read the current table under
+/// a lock held only for that read; an instance lives until the last call using it ends,
+/// and weights stay mmapped, so a swap costs page cache, not a second heap copy.
 public final class ModelRegistry: @unchecked Sendable {
   private let layout: StoreLayout
   private let plugins: PluginSet
   private let logger: Logger
-  private let lock = NSLock()
-  private var serving: [String: ServingModel] = [:]
-  private var failures: [String: String] = [:]
+  private let queue = DispatchQueue(label: "recsys.model-registry")
 
-  public init(storePath: String, plugins: PluginSet, logger: Logger) {
+  // Published state, read by any thread under `lock`.
+  private let lock = NSLock()
+  private var table = ServingTable(models: [:])
+  private var statuses: [String: ModelStatus] = [:]
+
+  // Loader state, touched only on `queue`.
+  private var records: [String: ModelRecord] = [:]
+  private var policies: [String: VersionPolicy]
+  private var pollTimer: DispatchSourceTimer?
+
+  /// Called on the registry's queue after each swap of what serves (e.g. to update health).
+  private var onPublish: (@Sendable (ModelRegistry) -> Void)?
+
+  public func setOnPublish(_ callback: (@Sendable (ModelRegistry) -> Void)?) {
+    queue.sync { onPublish = callback }
+  }
+
+  public init(storePath: String, plugins: PluginSet, policies: [String: VersionPolicy] = [:], logger: Logger) {
     layout = StoreLayout(root: storePath)
     self.plugins = plugins
+    self.policies = policies
     self.logger = logger
   }
 
-  /// Loads the highest version of every model in the store; a failure is logged and
-  /// recorded for that model and does not stop the others.
-  public func loadAll() {
+  // MARK: Serving (any thread)
+
+  /// The instance a selector names, or an error saying what is served instead.
+  public func resolve(_ selector: ModelSelector) throws -> ServingModel {
+    let current = lock.withLock { table }
+    return try current.resolve(selector, statuses: { name in self.lock.withLock { self.statuses[name] } })
+  }
+
+  // MARK: Loading (serialised on the registry's queue)
+
+  /// Scans plugins and store, loads what the policies want, and publishes the result.
+  /// `retryFailed` also retries versions that failed before with unchanged files.
+  public func reload(retryFailed: Bool = true) {
+    queue.sync { reconcileAll(retryFailed: retryFailed) }
+  }
+
+  /// Like `reload`, without blocking the caller.
+  public func reloadAsync(retryFailed: Bool = true, then done: @escaping @Sendable ([ModelStatus]) -> Void) {
+    queue.async {
+      self.reconcileAll(retryFailed: retryFailed)
+      done(self.status(model: nil))
+    }
+  }
+
+  /// Rescans every `interval` seconds: new, changed and deleted versions and plugins.
+  public func startPolling(every interval: Double) {
+    let timer = DispatchSource.makeTimerSource(queue: queue)
+    timer.schedule(deadline: .now() + interval, repeating: interval, leeway: .milliseconds(100))
+    timer.setEventHandler { [weak self] in self?.reconcileAll(retryFailed: false) }
+    timer.resume()
+    queue.sync { pollTimer = timer }
+  }
+
+  public func stopPolling() {
+    queue.sync {
+      pollTimer?.cancel()
+      pollTimer = nil
+    }
+  }
+
+  /// Applies an operator's change; a pin or label naming a version that cannot load is refused.
+  public func setPolicy(model name: String, _ change: PolicyChange) throws -> ModelStatus {
+    try queue.sync {
+      guard records[name] != nil || (try? layout.scanVersions(of: name)) != nil else {
+        throw RegistryError(.notFound, "model \"\(name)\" is not in the store")
+      }
+      var policy = policies[name] ?? .latest
+      switch change {
+      case .latest:
+        policy.pinned = nil
+      case .pin(let version):
+        try requireLoadable(name, version, for: "pin")
+        policy.pinned = version
+      case .label(let label, 0):
+        policy.labels[label] = nil
+      case .label(let label, let version):
+        guard Self.isLabel(label) else {
+          throw RegistryError(.invalidArgument, "label \"\(label)\" must start with a letter and use letters, digits, '_' or '-'")
+        }
+        try requireLoadable(name, version, for: "label \(label)")
+        policy.labels[label] = version
+      }
+      policies[name] = policy
+      logger.info("version policy changed", metadata: ["model": "\(name)", "change": "\(change)"])
+      reconcile(name, retryFailed: false)
+      publish()
+      return lock.withLock { statuses[name]! }
+    }
+  }
+
+  public func status(model: String?) -> [ModelStatus] {
+    lock.withLock {
+      statuses.values.filter { model == nil || $0.name == model }.sorted { $0.name < $1.name }
+    }
+  }
+
+  /// The plugins and refused plugin files, read on the loader queue.
+  public func pluginEntries() -> (loaded: [PluginSet.Entry], refused: [String: String]) {
+    queue.sync { (plugins.entries.values.sorted { $0.plugin.path < $1.plugin.path }, plugins.refused) }
+  }
+
+  static func isLabel(_ text: String) -> Bool {
+    guard let first = text.unicodeScalars.first, first.properties.isAlphabetic, text.count <= 64 else { return false }
+    return text.unicodeScalars.allSatisfy { $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || $0 == "_" || $0 == "-") }
+  }
+
+  // MARK: Reconciling (queue only)
+
+  private func reconcileAll(retryFailed: Bool) {
+    let changedKinds = plugins.refresh()
+    if !changedKinds.isEmpty {
+      // A kind gained a plugin or a newer one: retry its failures and re-create its
+      // versions with the new code, through the same checks and warm-up.
+      for name in records.keys {
+        for (number, version) in records[name]!.versions where version.state == .failed || changedKinds.contains(version.kind) {
+          records[name]!.versions[number]!.state = .unloaded
+          records[name]!.versions[number]!.error = ""
+          records[name]!.versions[number]!.reloadReason = version.state == .available ? "plugin \(version.kind) updated" : nil
+        }
+      }
+    }
     let names: [String]
     do {
       names = try layout.modelNames()
@@ -51,70 +176,191 @@ public final class ModelRegistry: @unchecked Sendable {
       logger.error("cannot read the model store", metadata: ["store": "\(layout.root)", "error": "\(error)"])
       return
     }
-    for name in names {
-      do {
-        guard let version = try layout.highestVersion(of: name) else {
-          throw RegistryError(description: "no complete version folder (<store>/\(name)/<N>/ with model.json and weights.safetensors)")
-        }
-        let model = try load(name: name, version: version)
-        lock.withLock {
-          serving[name] = model
-          failures[name] = nil
-        }
-        logger.info("model loaded", metadata: ["model": "\(name)", "version": "\(model.version)", "kind": "\(model.kind)"])
-      } catch {
-        lock.withLock { failures[name] = "\(error)" }
-        logger.error("model failed to load", metadata: ["model": "\(name)", "error": "\(error)"])
-      }
+    for gone in Set(records.keys).subtracting(names) {
+      records[gone] = nil
+      logger.info("model removed from the store", metadata: ["model": "\(gone)"])
     }
+    for name in names { reconcile(name, retryFailed: retryFailed) }
+    publish()
   }
 
-  /// Reads a version's manifest, maps its weights and asks the kind's plugin for an instance.
-  func load(name: String, version: StoreLayout.Version) throws -> ServingModel {
-    let manifest = try ModelManifest(contentsOf: version.manifestPath)
-    guard let plugin = plugins.plugin(forKind: manifest.kind) else {
-      let known = plugins.byKind.keys.sorted().joined(separator: ", ")
-      throw RegistryError(description:
-        "no plugin serves kind \"\(manifest.kind)\" (loaded kinds: \(known.isEmpty ? "none" : known)); "
-          + "add its plugin to the plugins directory")
-    }
-    let weights = try SafeTensorsFile(path: version.weightsPath)
-    let views = weights.tensors.map { tensor in
-      TensorView(name: tensor.name, dtype: tensor.dtype.rawValue, shape: tensor.shape,
-                 data: tensor.data.baseAddress, byteCount: tensor.data.count)
-    }
+  /// Brings one model's records in line with the disk and its policy; loads happen
+  /// here, the table swap in `publish`.
+  private func reconcile(_ name: String, retryFailed: Bool) {
+    var record = records[name] ?? ModelRecord()
+    let scan: StoreLayout.VersionScan
     do {
-      let instance = try plugin.createInstance(manifestJSON: manifest.json, tensors: views, owner: weights)
-      return ServingModel(name: name, version: version.number, kind: manifest.kind, instance: instance)
-    } catch let error as PluginError {
-      throw RegistryError(description: "\(name) version \(version.number): \(error.message)")
+      scan = try layout.scanVersions(of: name)
+    } catch {
+      record.error = "\(error)"
+      records[name] = record
+      return
+    }
+    record.incomplete = Dictionary(scan.incomplete.map { ($0.number, "incomplete, ignored until complete: \($0)") },
+                                   uniquingKeysWith: { first, _ in first })
+    var onDisk: [Int: StoreLayout.Version] = [:]
+    for version in scan.complete { onDisk[version.number] = version }
+    for number in Set(record.versions.keys).subtracting(onDisk.keys) {
+      record.versions[number] = nil  // deleted; the published table keeps it serving until the swap
+      logger.info("version deleted", metadata: ["model": "\(name)", "version": "\(number)"])
+    }
+    for (number, version) in onDisk {
+      let fingerprint = VersionFingerprint(version)
+      if var existing = record.versions[number] {
+        if existing.fingerprint != fingerprint {
+          existing = VersionRecord(fingerprint: fingerprint)
+          existing.reloadReason = "files changed"
+        } else if retryFailed && existing.state == .failed {
+          existing.state = .unloaded
+        }
+        record.versions[number] = existing
+      } else {
+        record.versions[number] = VersionRecord(fingerprint: fingerprint)
+      }
+    }
+
+    let policy = policies[name] ?? .latest
+    var wanted = Set<Int>()
+    var problems: [String] = []
+    // The version that serves: the pin if it loads, else the highest version that loads.
+    var serving: Int?
+    if let pin = policy.pinned {
+      if onDisk[pin] == nil {
+        problems.append("pinned version \(pin) is not in the store; serving the latest good version instead")
+      } else if ensureLoaded(name, pin, &record, onDisk) {
+        serving = pin
+      } else {
+        problems.append("pinned version \(pin) failed to load; serving the latest good version instead")
+      }
+    }
+    if serving == nil {
+      for number in onDisk.keys.sorted(by: >) where ensureLoaded(name, number, &record, onDisk) {
+        serving = number
+        break
+      }
+    }
+    if let serving { wanted.insert(serving) }
+    for (label, number) in policy.labels.sorted(by: { $0.key < $1.key }) {
+      if onDisk[number] != nil && ensureLoaded(name, number, &record, onDisk) {
+        wanted.insert(number)
+      } else {
+        problems.append("label \(label) names version \(number), which is not available")
+      }
+    }
+    for (number, version) in record.versions where version.state == .available && !wanted.contains(number) {
+      record.versions[number]!.state = .unloaded
+      record.versions[number]!.loaded = nil
+      logger.info("version unloaded", metadata: ["model": "\(name)", "version": "\(number)"])
+    }
+    if serving == nil && !onDisk.isEmpty { problems.insert("no version loads", at: 0) }
+    if onDisk.isEmpty { problems.insert("no complete version folder (<store>/\(name)/<N>/ with model.json and weights.safetensors)", at: 0) }
+    record.serving = serving
+    record.error = problems.joined(separator: "; ")
+    records[name] = record
+  }
+
+  /// Loads `number` unless it is loaded, or failed with unchanged files. True when it can serve.
+  private func ensureLoaded(_ name: String, _ number: Int, _ record: inout ModelRecord, _ onDisk: [Int: StoreLayout.Version]) -> Bool {
+    guard var version = record.versions[number], let location = onDisk[number] else { return false }
+    switch version.state {
+    case .available: return true
+    case .failed: return false
+    case .loading, .unloaded: break
+    }
+    version.state = .loading
+    record.versions[number] = version
+    records[name] = record
+    publishStatus(name)
+    do {
+      let loaded = try VersionLoader(plugins: plugins).load(location)
+      version.state = .available
+      version.error = ""
+      version.loaded = loaded
+      version.kind = loaded.model.kind
+      logger.info("version loaded", metadata: [
+        "model": "\(name)", "version": "\(number)", "kind": "\(loaded.model.kind)",
+        "reason": "\(version.reloadReason ?? "new")",
+      ])
+    } catch {
+      version.state = .failed
+      version.error = "\(error)"
+      version.loaded = nil
+      logger.error("version failed to load; what served before keeps serving",
+                   metadata: ["model": "\(name)", "version": "\(number)", "error": "\(error)"])
+    }
+    version.reloadReason = nil
+    record.versions[number] = version
+    return version.state == .available
+  }
+
+  private func requireLoadable(_ name: String, _ version: Int, for purpose: String) throws {
+    guard version > 0 else { throw RegistryError(.invalidArgument, "version must be a positive integer, got \(version)") }
+    reconcile(name, retryFailed: false)
+    var record = records[name] ?? ModelRecord()
+    guard let scan = try? layout.scanVersions(of: name), let location = scan.complete.first(where: { $0.number == version })
+    else {
+      throw RegistryError(.failedPrecondition, "cannot \(purpose) \(name)@\(version): the store has no complete version \(version)")
+    }
+    if record.versions[version]?.state == .failed { record.versions[version]!.state = .unloaded }
+    let ok = ensureLoaded(name, version, &record, [version: location])
+    records[name] = record
+    guard ok else {
+      throw RegistryError(.failedPrecondition,
+        "cannot \(purpose) \(name)@\(version): it failed to load: \(record.versions[version]?.error ?? "unknown error")")
     }
   }
 
-  /// The instance a selector names, or an error saying what is served instead.
-  public func resolve(_ selector: ModelSelector) throws -> ServingModel {
-    let (model, failure, names) = lock.withLock {
-      (serving[selector.model], failures[selector.model], serving.keys.sorted())
+  /// Swaps in a new serving table and status view built from the records.
+  private func publish() {
+    var models: [String: ServingTable.Model] = [:]
+    for (name, record) in records {
+      var byVersion: [Int: ServingModel] = [:]
+      for (number, version) in record.versions { if let loaded = version.loaded { byVersion[number] = loaded.model } }
+      let policy = policies[name] ?? .latest
+      let labels = policy.labels.filter { byVersion[$0.value] != nil }
+      models[name] = ServingTable.Model(serving: record.serving.flatMap { byVersion[$0] }, byVersion: byVersion, labels: labels)
     }
-    guard let model else {
-      if let failure {
-        throw RegistryError(description: "model \"\(selector.model)\" is not serving: its load failed: \(failure)")
-      }
-      throw RegistryError(description:
-        "model \"\(selector.model)\" does not exist; serving models: \(names.isEmpty ? "none" : names.joined(separator: ", "))")
+    let newStatuses = Dictionary(uniqueKeysWithValues: records.keys.map { ($0, makeStatus($0)) })
+    lock.withLock {
+      table = ServingTable(models: models)
+      statuses = newStatuses
     }
-    switch selector.version {
-    case .serving:
-      return model
-    case .number(let number):
-      guard number == model.version else {
-        throw RegistryError(description:
-          "model \"\(selector.model)\" version \(number) is not loaded; version \(model.version) serves")
-      }
-      return model
-    case .label(let label):
-      throw RegistryError(description:
-        "model \"\(selector.model)\" has no label \"\(label)\"; use \"\(selector.model)\" or \"\(selector.model)@\(model.version)\"")
-    }
+    onPublish?(self)
   }
+
+  private func publishStatus(_ name: String) {
+    let status = makeStatus(name)
+    lock.withLock { statuses[name] = status }
+  }
+
+  private func makeStatus(_ name: String) -> ModelStatus {
+    let record = records[name] ?? ModelRecord()
+    let policy = policies[name] ?? .latest
+    var versions = record.versions.map { number, version in
+      ModelStatus.Version(
+        version: number, state: version.state, error: version.error,
+        labels: policy.labels.filter { $0.value == number }.keys.sorted(), kind: version.kind,
+        sha256: version.loaded?.sha256 ?? "", description: version.loaded?.description ?? "")
+    }
+    versions += record.incomplete.map { ModelStatus.Version(version: $0.key, state: .unloaded, error: $0.value) }
+    return ModelStatus(name: name, servingVersion: record.serving, policy: policy,
+                       versions: versions.sorted { $0.version < $1.version }, error: record.error)
+  }
+}
+
+/// What the loader knows of one model.
+struct ModelRecord {
+  var versions: [Int: VersionRecord] = [:]
+  var incomplete: [Int: String] = [:]
+  var serving: Int?
+  var error = ""
+}
+
+struct VersionRecord {
+  var fingerprint: VersionFingerprint?
+  var state: ModelStatus.State = .unloaded
+  var error = ""
+  var kind = ""
+  var loaded: LoadedVersion?
+  var reloadReason: String?
 }

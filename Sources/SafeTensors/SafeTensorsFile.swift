@@ -82,4 +82,9 @@ public final class SafeTensorsFile: @unchecked Sendable {
   public func tensor(named name: String) -> SafeTensor? {
     indexByName[name].map { tensors[$0] }
   }
+
+  /// The whole file's bytes (for checksums); valid while the file object lives.
+  public func withUnsafeBytes<Result>(_ body: (UnsafeRawBufferPointer) throws -> Result) rethrows -> Result {
+    try withExtendedLifetime(mapping) { try body(mapping.bytes) }
+  }
 }

@@ -26,7 +26,12 @@ extension ServiceError {
     case let error as ServiceError: self = error
     // Plugins speak gRPC status numbers already.
     case let error as PluginError: self.init(code: error.code, message: error.message)
-    case let error as RegistryError: self.init(code: Int32(RS_STATUS_NOT_FOUND), message: error.description)
+    case let error as RegistryError:
+      switch error.code {
+      case .notFound: self.init(code: Int32(RS_STATUS_NOT_FOUND), message: error.description)
+      case .failedPrecondition: self.init(code: Int32(RS_STATUS_FAILED_PRECONDITION), message: error.description)
+      case .invalidArgument: self = .invalidArgument(error.description)
+      }
     case let error as SelectorError: self = .invalidArgument("model: \(error.description)")
     default: self.init(code: Int32(RS_STATUS_INTERNAL), message: "internal error: \(error)")
     }

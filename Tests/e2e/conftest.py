@@ -16,6 +16,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 BINARY = os.environ.get("RECSYS_SIDECAR", str(ROOT / ".build/release/recsys-sidecar"))
 PLUGINS_DIR = os.environ.get("RECSYS_PLUGINS_DIR", str(ROOT / ".build/plugins"))
+CTL = os.environ.get("RECSYSCTL", str(pathlib.Path(BINARY).parent / "recsysctl"))
 GOLDEN = ROOT / "Tests/Fixtures/golden"
 
 
@@ -30,7 +31,7 @@ def _generate_stubs() -> pathlib.Path:
 
 
 sys.path.insert(0, str(_generate_stubs()))
-from recsys.v1 import recommender_pb2, recommender_pb2_grpc  # noqa: E402
+from recsys.v1 import admin_pb2, admin_pb2_grpc, recommender_pb2, recommender_pb2_grpc  # noqa: E402
 
 
 def free_port() -> int:
@@ -42,17 +43,22 @@ def free_port() -> int:
 class Sidecar:
     """One running sidecar process and a channel to it."""
 
-    def __init__(self, store, default_model="mlp", plugins=PLUGINS_DIR, extra_args=(), wait_serving=True):
+    def __init__(self, store, default_model="mlp", plugins=PLUGINS_DIR, extra_args=(), wait_serving=True,
+                 poll_interval=0):
         self.port = free_port()
         self.address = f"127.0.0.1:{self.port}"
+        self.admin_address = f"127.0.0.1:{free_port()}"
         self.log_path = pathlib.Path(tempfile.mkstemp(prefix="sidecar-", suffix=".log")[1])
         self.log = open(self.log_path, "w")
-        args = [BINARY, "--listen", self.address, "--store", str(store), "--plugins", str(plugins),
-                "--default-model", default_model, *extra_args]
+        args = [BINARY, "--listen", self.address, "--admin-listen", self.admin_address, "--store", str(store),
+                "--plugins", str(plugins), "--default-model", default_model, "--poll-interval", str(poll_interval),
+                *extra_args]
         self.process = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT)
         self.channel = grpc.insecure_channel(self.address)
         self.stub = recommender_pb2_grpc.RecommenderStub(self.channel)
         self.health = health_pb2_grpc.HealthStub(self.channel)
+        self.admin_channel = grpc.insecure_channel(self.admin_address)
+        self.admin = admin_pb2_grpc.ModelAdminStub(self.admin_channel)
         self._wait_until_listening(serving=wait_serving)
 
     def _wait_until_listening(self, serving, timeout=30.0):
@@ -76,7 +82,22 @@ class Sidecar:
         self.log.flush()
         return self.log_path.read_text()
 
+    def models(self):
+        """ListModels as {name: {version: ModelVersionStatus}} plus the raw statuses."""
+        reply = self.admin.ListModels(admin_pb2.ListModelsRequest(), timeout=30)
+        return {m.name: m for m in reply.models}
+
+    def reload(self):
+        return {m.name: m for m in self.admin.ReloadModels(admin_pb2.ReloadModelsRequest(), timeout=120).models}
+
+    def ctl(self, *args):
+        """Runs recsysctl against this sidecar; returns (exit code, stdout, stderr)."""
+        where = ["--address", self.address] if args[0] == "recommend" else ["--admin", self.admin_address]
+        done = subprocess.run([CTL, args[0], *where, *args[1:]], capture_output=True, text=True, timeout=120)
+        return done.returncode, done.stdout, done.stderr
+
     def stop(self):
+        self.admin_channel.close()
         self.channel.close()
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)

@@ -90,11 +90,35 @@ bool rs_response_is_cancelled(const rs_response *response);
 typedef int32_t (*rs_recommend_handler)(void *context, const rs_recommend_request *request,
                                         rs_response *response);
 
+/*
+ * ModelAdmin, bridged as JSON: admin calls are rare and may take seconds (a reload),
+ * so the shim converts the request to proto3 JSON (field names as in the .proto,
+ * int64 as JSON strings, default values printed) and hands it to one handler for
+ * all admin methods. The handler answers *asynchronously*: it must call
+ * rs_admin_finish exactly once, from any thread, possibly after it returned.
+ */
+typedef struct rs_admin_call rs_admin_call;
+
+/* `method` is the RPC's short name ("ListModels"); strings are valid until the handler returns. */
+typedef void (*rs_admin_handler)(void *context, rs_admin_call *call, const char *method,
+                                 const char *request_json, size_t request_json_length);
+
+/*
+ * Ends an admin call. With RS_STATUS_OK, `text` is the response as proto3 JSON
+ * (a JSON that does not fit the response message turns the call into INTERNAL);
+ * otherwise `text` is the error message. Frees the call.
+ */
+void rs_admin_finish(rs_admin_call *call, int32_t status, const char *text, size_t text_length);
+
 typedef struct rs_server_options {
   const char *listen_address;          /* "127.0.0.1:50051"; port 0 picks a free one */
   int32_t max_receive_message_bytes;   /* <= 0: grpc's default (4 MiB) */
   rs_recommend_handler recommend;
   void *recommend_context;             /* passed back to `recommend` unchanged */
+  /* ModelAdmin on its own listener (with reflection); NULL or "" serves no admin API. */
+  const char *admin_listen_address;
+  rs_admin_handler admin;
+  void *admin_context;
 } rs_server_options;
 
 typedef struct rs_server rs_server;
@@ -108,6 +132,8 @@ typedef struct rs_server rs_server;
 rs_server *rs_server_start(const rs_server_options *options, char *error, size_t error_capacity);
 /* The port the server listens on (useful with port 0). */
 int32_t rs_server_port(const rs_server *server);
+/* The admin listener's port; 0 when there is none. */
+int32_t rs_server_admin_port(const rs_server *server);
 /* Sets the overall ("") and "recsys.v1.Recommender" health status. */
 void rs_server_set_serving(rs_server *server, bool serving);
 /* Stops accepting calls; waits up to `deadline_ms` for running calls, then cancels them. */
@@ -116,6 +142,17 @@ void rs_server_shutdown(rs_server *server, int64_t deadline_ms);
 void rs_server_wait(rs_server *server);
 /* Frees the server; call after rs_server_wait. */
 void rs_server_destroy(rs_server *server);
+
+/*
+ * Client side, for recsysctl: calls a unary RPC of a service compiled into the shim
+ * (e.g. "recsys.v1.ModelAdmin/ListModels") with the request as proto3 JSON and gets
+ * the response as proto3 JSON (field names as in the .proto). Returns the gRPC status;
+ * `*text` receives the response JSON (OK) or the error message, allocated with
+ * malloc: free it with rs_free. `bearer_token` may be NULL.
+ */
+int32_t rs_call_json(const char *address, const char *full_method, const char *request_json,
+                     const char *bearer_token, int64_t timeout_ms, char **text);
+void rs_free(void *pointer);
 
 #ifdef __cplusplus
 }
