@@ -11,7 +11,7 @@ PYTHON := $(VENV)/bin/python
 TOOLS_VENV := .venv-tools
 LISTEN ?= 127.0.0.1:50051
 
-.PHONY: run test build deps venv unit-test e2e-test check-protos protos fixtures demo-store clean
+.PHONY: run test build deps venv unit-test e2e-test check-protos protos fixtures demo-store clean bench-swaps
 
 run: build
 	$(BIN)/recsys-sidecar --listen $(LISTEN) --store demo/store --plugins $(PLUGINS_DIR) --default-model mlp
@@ -67,3 +67,7 @@ demo-store: $(TOOLS_VENV)/.ready
 
 clean:
 	rm -rf .build $(VENV)
+
+# Latency during 20 model swaps vs. without, and memory before/after (issue 6's benchmark).
+bench-swaps: build venv
+	$(PYTHON) bench/swap_storm.py --binary $(BIN)/recsys-sidecar --plugins $(PLUGINS_DIR)

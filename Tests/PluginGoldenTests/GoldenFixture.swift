@@ -58,7 +58,7 @@ struct GoldenFixture {
     self.name = name
     let store = Self.root.appendingPathComponent(name)
     let registry = ModelRegistry(storePath: store.path, plugins: Self.plugins, logger: Logger(label: "golden-tests"))
-    registry.loadAll()
+    registry.reload(retryFailed: false)
     model = try registry.resolve(ModelSelector(model: "model"))
     let version = store.appendingPathComponent("model/1")
     manifest = try ModelManifest(contentsOf: version.appendingPathComponent("model.json").path)
