@@ -38,6 +38,9 @@
 //   LSTM.swift           lstmLayer (+ lstmScratchCount)
 //   Attention.swift      causalSelfAttention (+ causalSelfAttentionScratchCount)
 //   TopK.swift           topK (bounded heap; descending score, ties to the lower index, NaN lowest)
+//   SplitMix64.swift     a seeded, allocation-free random generator (exploration is reproducible per request)
+//   EpsilonGreedy.swift  epsilonGreedySlate: greedy top-k, each slot explored with probability epsilon,
+//                        with every pick's propensity
 
 import COpenBLAS
 

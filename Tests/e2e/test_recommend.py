@@ -6,6 +6,7 @@ import math
 import re
 
 import grpc
+import numpy as np
 import pytest
 from google.protobuf import json_format
 from grpc_health.v1 import health_pb2
@@ -163,3 +164,25 @@ def test_demo_store_answers_the_readme_request(start_sidecar):
     scores = [item.score for item in reply.items]
     assert scores == sorted(scores, reverse=True)
     assert set(i.item_id for i in reply.items) <= set(request.candidate_item_ids)
+
+
+@pytest.mark.parametrize("fixture", ["lstm", "lstm_2layer", "sasrec", "sasrec_1block"])
+def test_no_candidates_returns_the_true_top_k_of_the_whole_catalog(tmp_path, start_sidecar, fixture):
+    from safetensors.numpy import load_file
+    item_ids = load_file(str(GOLDEN / fixture / "model/1/weights.safetensors"))["item_ids"]
+    store = store_with(tmp_path, seq=(1, GOLDEN / fixture / "model/1"))
+    sidecar = start_sidecar(store, default_model="seq")
+    whole_catalog = [c for c in golden_cases(fixture) if not c["candidate_item_ids"]]
+    assert len(whole_catalog) >= 5
+    for case in whole_catalog:
+        reply = sidecar.recommend(**request_of(case))
+        # The true top-k from PyTorch's full score vector: descending, ties to the lower row,
+        # history items left out when asked.
+        scores = np.array(case["expected"]["scores"], dtype=np.float64)
+        eligible = np.ones(len(scores), bool)
+        if case["exclude_history"]:
+            eligible &= ~np.isin(item_ids, case["history_item_ids"])
+        rows = [r for r in np.lexsort((np.arange(len(scores)), -scores)) if eligible[r]][: case["top_k"]]
+        assert [i.item_id for i in reply.items] == item_ids[rows].tolist(), case["name"]
+        assert [i.score for i in reply.items] == pytest.approx(scores[rows].tolist(), abs=1e-4), case["name"]
+        assert list(reply.unknown_item_ids) == []

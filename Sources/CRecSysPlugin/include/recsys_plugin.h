@@ -119,7 +119,9 @@ typedef struct recsys_request {
 
 /*
  * Caller-provided output buffers. The plugin writes at most `capacity` items
- * (best first, ties broken by lower candidate index) and sets `count`; unknown
+ * (best first, ties broken by lower candidate index; an exploring policy writes its
+ * slate in slot order, each item with the probability it was chosen with) and sets
+ * `count`; unknown
  * candidates go to `unknown_item_ids` (room for candidate_count) and
  * `unknown_count`.
  */
