@@ -114,6 +114,8 @@ public final class ModelRegistry: @unchecked Sendable {
       guard records[name] != nil || (try? layout.scanVersions(of: name)) != nil else {
         throw RegistryError(.notFound, "model \"\(name)\" is not in the store")
       }
+      // A refused change still loaded (and failed) something: publish what is known either way.
+      defer { publish() }
       var policy = policies[name] ?? .latest
       switch change {
       case .latest:
@@ -133,8 +135,7 @@ public final class ModelRegistry: @unchecked Sendable {
       policies[name] = policy
       logger.info("version policy changed", metadata: ["model": "\(name)", "change": "\(change)"])
       reconcile(name, retryFailed: false)
-      publish()
-      return lock.withLock { statuses[name]! }
+      return makeStatus(name)
     }
   }
 

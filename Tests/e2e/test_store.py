@@ -163,7 +163,9 @@ def test_labels_and_pinning_route_and_roll_back_without_restart(tmp_path, start_
     publish(store, "mlp", 3, MANIFEST, with_bias_shift(TENSORS, 3))
     config = tmp_path / "sidecar.yaml"
     config.write_text("models:\n  mlp:\n    labels: {stable: 1, canary: 2}\n")
-    sidecar = start_sidecar(store, extra_args=("--config", str(config)), poll_interval=0.2)
+    # No polling: every rescan below is an explicit admin call, so what ListModels shows
+    # right after a refused change is what the registry published, not what a poll fixed up.
+    sidecar = start_sidecar(store, extra_args=("--config", str(config)), poll_interval=0)
     assert served_version(sidecar, "mlp@stable")[0] == 1
     assert served_version(sidecar, "mlp@canary")[0] == 2
     assert served_version(sidecar, "mlp@2")[0] == 2
@@ -179,7 +181,8 @@ def test_labels_and_pinning_route_and_roll_back_without_restart(tmp_path, start_
     assert served_version(sidecar)[0] == 1
     # A newer version published while pinned does not serve.
     publish(store, "mlp", 4, MANIFEST, with_bias_shift(TENSORS, 4))
-    time.sleep(0.6)
+    code, out, _ = sidecar.ctl("reload")
+    assert code == 0 and "serving=1" in out and "  4  UNLOADED" in out, out
     assert served_version(sidecar)[0] == 1
     code, out, _ = sidecar.ctl("unpin", "mlp")
     assert code == 0 and "serving=4" in out and "policy=latest" in out
@@ -198,9 +201,9 @@ def test_labels_and_pinning_route_and_roll_back_without_restart(tmp_path, start_
 
     # recsysctl models shows states, labels and what serves.
     code, out, _ = sidecar.ctl("models")
-    assert code == 0
-    assert "mlp  serving=4  policy=latest  labels=canary=4,stable=1" in out
-    assert "  5  FAILED" in out and "  4  AVAILABLE  mlp  [canary]" in out
+    assert code == 0, out
+    assert "mlp  serving=4  policy=latest  labels=canary=4,stable=1" in out, out
+    assert "  5  FAILED" in out and "  4  AVAILABLE  mlp  [canary]" in out, out
     code, out, _ = sidecar.ctl("models", "--json")
     assert json.loads(out)["models"][0]["serving_version"] in ("4", 4)
 
