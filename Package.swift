@@ -5,9 +5,10 @@
 import PackageDescription
 
 /// Libraries the grpc++ shim links. Not `.systemLibrary(pkgConfig: "grpc++")`: SwiftPM
-/// expands absl's pkg-config graph into an argument list too long to run.
+/// expands absl's pkg-config graph into an argument list too long to run. `crypto` (the
+/// OpenSSL grpc itself uses) checks TLS files at start and hashes the admin token.
 let grpcLinkage: [LinkerSetting] = [
-  "grpc++", "grpc++_reflection", "grpc", "gpr", "protobuf", "absl_synchronization",
+  "grpc++", "grpc++_reflection", "grpc", "gpr", "protobuf", "absl_synchronization", "crypto",
 ].map { .linkedLibrary($0) }
 
 let package = Package(
@@ -22,6 +23,7 @@ let package = Package(
     .library(name: "recsys-sasrec", type: .dynamic, targets: ["SASRecPlugin"]),
     .library(name: "recsys-dqn", type: .dynamic, targets: ["DQNPlugin"]),
     .library(name: "recsys-popularity", type: .dynamic, targets: ["PopularityPlugin"]),
+    .library(name: "recsys-echo", type: .dynamic, targets: ["EchoPlugin"]),
   ],
   dependencies: [
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -81,6 +83,7 @@ let package = Package(
     .target(name: "SASRecPlugin", dependencies: ["PluginAPI", "RecSysKernels"], path: "plugins/SASRec"),
     .target(name: "DQNPlugin", dependencies: ["PluginAPI", "RecSysKernels"], path: "plugins/DQN"),
     .target(name: "PopularityPlugin", dependencies: ["PluginAPI"], path: "plugins/Popularity"),
+    .target(name: "EchoPlugin", dependencies: ["PluginAPI"], path: "plugins/Echo"),
 
     .testTarget(name: "RecSysKernelsTests", dependencies: ["RecSysKernels"]),
     .testTarget(name: "SafeTensorsTests", dependencies: ["SafeTensors"], exclude: ["Fixtures"]),

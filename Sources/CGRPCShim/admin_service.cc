@@ -8,7 +8,8 @@
 // last one out deletes it. Whoever comes first of rs_admin_finish and OnCancel finishes the
 // call (under `mutex_`); the other finds `finished_` set and only drops its reference. So a
 // client that cancels, or a server shutdown, never waits for Swift, and a late
-// rs_admin_finish never touches a response message grpc already freed.
+// rs_admin_finish never touches a response message grpc already freed. An admitted call counts
+// as running in the server's CallGate until OnDone, so a drain waits for its answer.
 #include "admin_service.h"
 
 #include <google/protobuf/util/json_util.h>
@@ -21,8 +22,8 @@
 
 struct rs_admin_call final : public grpc::ServerUnaryReactor {
   // `method` is a string literal; `response` belongs to grpc and lives until OnDone.
-  rs_admin_call(const char *method, google::protobuf::Message *response)
-      : method_(method), response_(response) {}
+  rs_admin_call(const char *method, google::protobuf::Message *response, recsys_shim::CallGate &gate)
+      : method_(method), response_(response), gate_(gate) {}
 
   // Swift's answer (rs_admin_finish). Does nothing once the call was cancelled.
   void Answer(int32_t code, const char *text, size_t text_length) noexcept {
@@ -41,7 +42,10 @@ struct rs_admin_call final : public grpc::ServerUnaryReactor {
     });
   }
 
-  void OnDone() override { Release(); }
+  void OnDone() override {
+    gate_.Leave();
+    Release();
+  }
 
   template <typename MakeStatus>
   void FinishOnce(MakeStatus make_status) noexcept {
@@ -88,6 +92,7 @@ struct rs_admin_call final : public grpc::ServerUnaryReactor {
 
   const char *const method_;
   google::protobuf::Message *const response_;
+  recsys_shim::CallGate &gate_;
   std::atomic<int> references_{2};
   std::mutex mutex_;
   bool finished_ = false;  // guarded by mutex_
@@ -102,7 +107,11 @@ grpc::ServerUnaryReactor *AdminService::Bridge(grpc::CallbackServerContext *cont
   std::string json;
   rs_admin_call *call = nullptr;
   try {
-    if (handler_ == nullptr) {
+    if (!token_.Admits(*context)) {
+      // The same answer for a missing and a wrong token: nothing to learn from it.
+      failure = grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
+                             "ModelAdmin needs the metadata \"authorization: Bearer <admin token>\"");
+    } else if (handler_ == nullptr) {
       failure = grpc::Status(grpc::StatusCode::UNIMPLEMENTED, "this sidecar has no ModelAdmin handler");
     } else {
       google::protobuf::util::JsonPrintOptions options;
@@ -110,12 +119,19 @@ grpc::ServerUnaryReactor *AdminService::Bridge(grpc::CallbackServerContext *cont
       options.always_print_primitive_fields = true;
       const google::protobuf::util::Status printed =
           google::protobuf::util::MessageToJsonString(request, &json, options);
-      if (printed.ok()) {
-        call = new rs_admin_call(method, response);
-      } else {
+      if (!printed.ok()) {
         failure = grpc::Status(grpc::StatusCode::INTERNAL, std::string("recsys shim: cannot print the ") +
                                                                method + " request as JSON: " +
                                                                std::string(printed.message()));
+      } else if (!gate_.Enter()) {
+        failure = grpc::Status(grpc::StatusCode::UNAVAILABLE, "the sidecar is shutting down");
+      } else {
+        try {
+          call = new rs_admin_call(method, response, gate_);
+        } catch (...) {
+          gate_.Leave();
+          throw;
+        }
       }
     }
   } catch (const std::exception &exception) {

@@ -4,18 +4,25 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <string>
+
+#include "call_gate.h"
 #include "recsys/v1/admin.grpc.pb.h"
 #include "recsys_shim.h"
+#include "server_credentials.h"
 
 namespace recsys_shim {
 
 // Bridges every ModelAdmin call to one C handler as proto3 JSON. The handler answers later
-// through rs_admin_finish (admin_service.cc has the call's lifetime rules).
+// through rs_admin_finish (admin_service.cc has the call's lifetime rules). With a token, a
+// call without it finishes UNAUTHENTICATED before the handler hears of it; `gate` admits calls
+// until the server drains (then they finish UNAVAILABLE).
 class AdminService final : public recsys::v1::ModelAdmin::CallbackService {
  public:
-  // `handler` may be NULL: every call then finishes UNIMPLEMENTED.
-  AdminService(rs_admin_handler handler, void *handler_context)
-      : handler_(handler), handler_context_(handler_context) {}
+  // `handler` may be NULL: every call then finishes UNIMPLEMENTED. An empty `bearer_token`
+  // requires none.
+  AdminService(rs_admin_handler handler, void *handler_context, const std::string &bearer_token, CallGate &gate)
+      : handler_(handler), handler_context_(handler_context), token_(bearer_token), gate_(gate) {}
 
 // One line per RPC: the override forwards to Bridge with the method's short name.
 #define RECSYS_SHIM_ADMIN_RPC(Method)                                                        \
@@ -39,6 +46,8 @@ class AdminService final : public recsys::v1::ModelAdmin::CallbackService {
 
   const rs_admin_handler handler_;
   void *const handler_context_;
+  const BearerToken token_;
+  CallGate &gate_;
 };
 
 }  // namespace recsys_shim

@@ -4,12 +4,13 @@
 
 #include <climits>
 #include <exception>
+#include <new>
 #include <string>
 #include <vector>
 
 struct rs_response {
   recsys::v1::RecommendResponse *message;
-  const grpc::CallbackServerContext *context;
+  recsys_shim::CancellationWatch::Call *cancellation;
   std::string error_message;
   // The first setter misuse or failure, as a literal (recording it cannot throw). The call
   // then finishes INTERNAL instead of sending a half-filled response.
@@ -52,6 +53,23 @@ grpc::Status InternalStatus(const char *what) {
   return grpc::Status(grpc::StatusCode::INTERNAL, std::string("recsys shim: ") + what);
 }
 
+// An admitted call's reactor: the call counts as running in the gate until grpc is done with
+// it (its status sent), so a drain never shuts grpc down under an answer still on its way.
+class AdmittedReactor final : public grpc::ServerUnaryReactor {
+ public:
+  explicit AdmittedReactor(recsys_shim::CallGate &gate) : gate_(gate) {}
+
+ private:
+  void OnDone() override {
+    gate_.Leave();
+    delete this;
+  }
+  // Cancellation reaches a running handler through the watch; after it, nothing is left to stop.
+  void OnCancel() override {}
+
+  recsys_shim::CallGate &gate_;
+};
+
 }  // namespace
 
 namespace recsys_shim {
@@ -59,7 +77,18 @@ namespace recsys_shim {
 grpc::ServerUnaryReactor *RecommenderService::Recommend(grpc::CallbackServerContext *context,
                                                         const recsys::v1::RecommendRequest *request,
                                                         recsys::v1::RecommendResponse *response) {
-  grpc::ServerUnaryReactor *reactor = context->DefaultReactor();
+  if (!gate_.Enter()) {
+    grpc::ServerUnaryReactor *refusal = context->DefaultReactor();
+    refusal->Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, "the sidecar is shutting down; call another instance"));
+    return refusal;
+  }
+  grpc::ServerUnaryReactor *reactor = new (std::nothrow) AdmittedReactor(gate_);
+  if (reactor == nullptr) {
+    gate_.Leave();
+    grpc::ServerUnaryReactor *refusal = context->DefaultReactor();
+    refusal->Finish(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED, "recsys shim: out of memory"));
+    return refusal;
+  }
   grpc::Status status;
   try {
     status = Handle(*context, *request, *response);
@@ -107,8 +136,17 @@ grpc::Status RecommenderService::Handle(const grpc::CallbackServerContext &conte
   view.model = MakeView(request.model());
   view.exclude_history = request.exclude_history();
 
-  rs_response handle{&response, &context, std::string(), nullptr};
-  const int32_t code = handler_(handler_context_, &view, &handle);
+  // A call whose deadline passed before it got here (a 1 ms deadline usually has) starts
+  // cancelled; any other is watched until the handler returns.
+  recsys_shim::CancellationWatch::Call cancellation(context);
+  rs_response handle{&response, &cancellation, std::string(), nullptr};
+  int32_t code;
+  if (cancellation.CheckNow(CancellationWatch::Clock::now())) {
+    code = handler_(handler_context_, &view, &handle);
+  } else {
+    WatchedScope watched(watch_, cancellation);
+    code = handler_(handler_context_, &view, &handle);
+  }
 
   if (code != RS_STATUS_OK) {
     if (code < 0 || code > grpc::StatusCode::UNAUTHENTICATED) {
@@ -200,7 +238,17 @@ void rs_response_set_error(rs_response *response, const char *data, size_t lengt
 
 bool rs_response_is_cancelled(const rs_response *response) {
   if (response == nullptr) return false;
-  return response->context->IsCancelled();
+  return response->cancellation->reason() != RS_STATUS_OK;
+}
+
+const volatile int32_t *rs_response_cancelled_flag(rs_response *response) {
+  if (response == nullptr) return nullptr;
+  return response->cancellation->flag();
+}
+
+int32_t rs_response_cancellation(const rs_response *response) {
+  if (response == nullptr) return RS_STATUS_OK;
+  return response->cancellation->reason();
 }
 
 }  // extern "C"

@@ -4,17 +4,20 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include "call_gate.h"
+#include "cancellation_watch.h"
 #include "recsys/v1/recommender.grpc.pb.h"
 #include "recsys_shim.h"
 
 namespace recsys_shim {
 
 // Turns each Recommend call into one call of the C handler and finishes it with the
-// handler's status.
+// handler's status. While the handler runs, `watch_` raises the call's cancellation flag;
+// `gate` admits calls until the server drains (then they finish UNAVAILABLE).
 class RecommenderService final : public recsys::v1::Recommender::CallbackService {
  public:
-  RecommenderService(rs_recommend_handler handler, void *handler_context)
-      : handler_(handler), handler_context_(handler_context) {}
+  RecommenderService(rs_recommend_handler handler, void *handler_context, CallGate &gate)
+      : handler_(handler), handler_context_(handler_context), gate_(gate) {}
 
   grpc::ServerUnaryReactor *Recommend(grpc::CallbackServerContext *context,
                                       const recsys::v1::RecommendRequest *request,
@@ -27,6 +30,8 @@ class RecommenderService final : public recsys::v1::Recommender::CallbackService
 
   const rs_recommend_handler handler_;
   void *const handler_context_;
+  CallGate &gate_;
+  mutable CancellationWatch watch_;
 };
 
 }  // namespace recsys_shim

@@ -1,23 +1,32 @@
 // The server handle of recsys_shim.h: Recommender, grpc.health.v1.Health and reflection on
-// one grpc++ callback server, and optionally ModelAdmin (with reflection) on a second one with
-// its own listener. No C++ exception leaves this file.
+// one grpc++ callback server (plaintext or TLS), and optionally ModelAdmin (with reflection,
+// and a bearer token when one is set) on a second one with its own listener, TCP or a unix
+// socket. No C++ exception leaves this file.
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/health_check_service_interface.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <exception>
 #include <memory>
+#include <string>
 
 #include "admin_service.h"
+#include "call_gate.h"
 #include "recommender_service.h"
 #include "recsys_shim.h"
+#include "server_credentials.h"
 
 struct rs_server {
-  // Services are declared before the servers so that they are destroyed after them: grpc
-  // needs a service until its server is gone.
+  // The gate and services are declared before the servers so that they are destroyed after
+  // them: grpc needs a service until its server is gone, and a service its gate.
+  recsys_shim::CallGate gate;
   std::unique_ptr<recsys_shim::RecommenderService> service;
   std::unique_ptr<recsys_shim::AdminService> admin_service;
   std::unique_ptr<grpc::Server> server;
@@ -33,21 +42,56 @@ void WriteError(char *error, size_t error_capacity, const char *format, const ch
   std::snprintf(error, error_capacity, format, argument);
 }
 
+// How long refused clients must have been quiet before grpc shuts down: a client that got
+// UNAVAILABLE retries elsewhere within it, and a call already on its way gets refused rather than
+// cancelled by grpc.
+constexpr std::chrono::milliseconds kQuietPeriod{100};
+
+// grpc's unix-socket addresses have no port: a listener there reports 0.
+bool IsUnixSocket(const char *address) {
+  return std::strncmp(address, "unix:", 5) == 0 || std::strncmp(address, "unix-abstract:", 14) == 0;
+}
+
+// grpc unlinks an existing socket file before it binds, so a second sidecar on the same path
+// would silently take the socket from a running one (as SO_REUSEPORT would a port): refuse
+// when something answers there. A stale file nobody listens on is fine; grpc replaces it.
+bool IsUnixSocketInUse(const char *address) {
+  if (std::strncmp(address, "unix:", 5) != 0) return false;
+  const char *path = address + 5;
+  if (std::strncmp(path, "//", 2) == 0) path += 2;  // "unix:///absolute/path"
+  sockaddr_un socket_address{};
+  socket_address.sun_family = AF_UNIX;
+  if (std::strlen(path) >= sizeof(socket_address.sun_path)) return false;  // grpc reports it
+  std::strcpy(socket_address.sun_path, path);
+  const int descriptor = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (descriptor < 0) return false;
+  const bool answered =
+      connect(descriptor, reinterpret_cast<const sockaddr *>(&socket_address), sizeof(socket_address)) == 0;
+  close(descriptor);
+  return answered;
+}
+
 // Builds and starts a server on `address` alone; null (and `*port` 0) when it cannot listen.
 // Reflection and the default health service come with every server (both are process-wide
 // switches, set in rs_server_start).
-std::unique_ptr<grpc::Server> StartServer(const char *address, grpc::Service *service, int32_t max_receive_bytes,
-                                          int32_t *port) {
+std::unique_ptr<grpc::Server> StartServer(const char *address, std::shared_ptr<grpc::ServerCredentials> credentials,
+                                          grpc::Service *service, int32_t max_receive_bytes, int32_t *port) {
+  *port = 0;
+  if (IsUnixSocketInUse(address)) return nullptr;
   grpc::ServerBuilder builder;
   int selected_port = 0;
-  builder.AddListeningPort(address, grpc::InsecureServerCredentials(), &selected_port);
+  builder.AddListeningPort(address, std::move(credentials), &selected_port);
   // grpc sets SO_REUSEPORT by default on Linux: a second sidecar on a taken port would then
   // bind and silently share it instead of failing.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   if (max_receive_bytes > 0) builder.SetMaxReceiveMessageSize(max_receive_bytes);
   builder.RegisterService(service);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
-  *port = server == nullptr ? 0 : selected_port;
+  if (server == nullptr || (selected_port == 0 && !IsUnixSocket(address))) {
+    *port = 0;
+    return nullptr;  // a server that did not bind shuts down as it goes out of scope
+  }
+  *port = IsUnixSocket(address) ? 0 : selected_port;
   return server;
 }
 
@@ -77,12 +121,20 @@ rs_server *rs_server_start(const rs_server_options *options, char *error, size_t
     grpc::EnableDefaultHealthCheckService(true);
     grpc::reflection::InitProtoReflectionServerBuilderPlugin();
 
+    std::string credentials_error;
+    std::shared_ptr<grpc::ServerCredentials> credentials =
+        recsys_shim::MakeServerCredentials(*options, &credentials_error);
+    if (credentials == nullptr) {
+      WriteError(error, error_capacity, "%s", credentials_error.c_str());
+      return nullptr;
+    }
+
     auto server = std::make_unique<rs_server>();
     server->service =
-        std::make_unique<recsys_shim::RecommenderService>(options->recommend, options->recommend_context);
-    server->server = StartServer(options->listen_address, server->service.get(),
+        std::make_unique<recsys_shim::RecommenderService>(options->recommend, options->recommend_context, server->gate);
+    server->server = StartServer(options->listen_address, std::move(credentials), server->service.get(),
                                  options->max_receive_message_bytes, &server->port);
-    if (server->server == nullptr || server->port == 0) {
+    if (server->server == nullptr) {
       WriteError(error, error_capacity, "cannot listen on %s (address taken or invalid)", options->listen_address);
       return nullptr;
     }
@@ -94,9 +146,12 @@ rs_server *rs_server_start(const rs_server_options *options, char *error, size_t
     if (admin_address != nullptr && admin_address[0] != '\0') {
       // The admin listener has the default health service too ("" SERVING while it runs);
       // rs_server_set_serving speaks only for the Recommender listener.
-      server->admin_service = std::make_unique<recsys_shim::AdminService>(options->admin, options->admin_context);
-      server->admin_server = StartServer(admin_address, server->admin_service.get(), 0, &server->admin_port);
-      if (server->admin_server == nullptr || server->admin_port == 0) {
+      const char *token = options->admin_bearer_token;
+      server->admin_service = std::make_unique<recsys_shim::AdminService>(
+          options->admin, options->admin_context, token == nullptr ? std::string() : token, server->gate);
+      server->admin_server = StartServer(admin_address, grpc::InsecureServerCredentials(),
+                                         server->admin_service.get(), 0, &server->admin_port);
+      if (server->admin_server == nullptr) {
         WriteError(error, error_capacity, "cannot listen on the admin address %s (address taken or invalid)",
                    admin_address);
         // Nothing stays running: stop the Recommender listener at once (it has said
@@ -136,14 +191,27 @@ void rs_server_shutdown(rs_server *server, int64_t deadline_ms) {
     if (server->admin_server != nullptr) ShutdownHealth(*server->admin_server);
     // Clamped: a far deadline in milliseconds overflows system_clock's nanoseconds.
     const int64_t bounded_ms = std::clamp<int64_t>(deadline_ms, 0, int64_t{365} * 24 * 60 * 60 * 1000);
-    // One deadline for both: Shutdown blocks until its calls end, so the admin listener gets
-    // what is left. Admin calls Swift has not answered by then are cancelled (never waited for).
     const auto deadline = std::chrono::system_clock::now() + std::chrono::milliseconds(bounded_ms);
-    server->server->Shutdown(deadline);
-    if (server->admin_server != nullptr) server->admin_server->Shutdown(deadline);
+    // Drain ourselves first (call_gate.h says why): new calls are refused UNAVAILABLE while
+    // admitted ones, on both listeners, finish by the deadline.
+    server->gate.StartDraining();
+    server->gate.WaitUntilIdle(deadline, kQuietPeriod);
+    // Then grpc, at once: it closes the listeners and cancels what is left: streams such as
+    // health watches (which would otherwise hold the process until the deadline) and calls past
+    // the deadline, whose cancellation flags then stop their plugins. Shutdown returns when every
+    // handler has returned.
+    const auto now = std::chrono::system_clock::now();
+    server->server->Shutdown(now);
+    if (server->admin_server != nullptr) server->admin_server->Shutdown(now);
   } catch (...) {
     // Only std::bad_alloc is possible here; rs_server_destroy still shuts the server down.
   }
+}
+
+rs_call_counts rs_server_call_counts(rs_server *server) {
+  if (server == nullptr) return rs_call_counts{0, 0, 0};
+  const recsys_shim::CallGate::Counts counts = server->gate.counts();
+  return rs_call_counts{counts.admitted, counts.refused, counts.running_at_deadline};
 }
 
 void rs_server_wait(rs_server *server) {

@@ -14,9 +14,16 @@ public final class AdminService: @unchecked Sendable {
     self.registry = registry
   }
 
-  func handle(_ call: OpaquePointer, method: String, requestJSON: String) {
-    let request = (try? JSONSerialization.jsonObject(with: Data(requestJSON.utf8))) as? [String: Any] ?? [:]
+  /// The shim's handle of one admin call: finished exactly once, from any thread.
+  struct Call: @unchecked Sendable {
+    let handle: OpaquePointer
+  }
+
+  func handle(_ handle: OpaquePointer, method: String, requestJSON: String) {
+    let call = Call(handle: handle)
+    let requestText = requestJSON
     work.async {
+      let request = (try? JSONSerialization.jsonObject(with: Data(requestText.utf8))) as? [String: Any] ?? [:]
       do {
         let response: [String: Any]
         switch method {
@@ -50,9 +57,11 @@ public final class AdminService: @unchecked Sendable {
     }
   }
 
-  private static func finish(_ call: OpaquePointer, _ status: Int32, _ text: String) {
+  private static func finish(_ call: Call, _ status: Int32, _ text: String) {
     var text = text
-    text.withUTF8 { rs_admin_finish(call, status, UnsafeRawPointer($0.baseAddress)?.assumingMemoryBound(to: CChar.self), $0.count) }
+    text.withUTF8 {
+      rs_admin_finish(call.handle, status, UnsafeRawPointer($0.baseAddress)?.assumingMemoryBound(to: CChar.self), $0.count)
+    }
   }
 
   /// proto3 JSON prints int64 as strings; accept both.

@@ -22,8 +22,10 @@ public final class RecommendService: @unchecked Sendable {
 
   /// Handles one call; returns the gRPC status code the shim finishes it with.
   func handle(_ request: rs_recommend_request, _ response: OpaquePointer) -> Int32 {
+    let started = ContinuousClock.now
     let requestID = request.request_id.length > 0 ? string(request.request_id) : RequestID.generate()
     requestID.withCString { rs_response_set_request_id(response, $0, strlen($0)) }
+    var stage = "before scoring"
     do {
       try validate(request)
       let route = try router.route(explicitModel: string(request.model))
@@ -32,17 +34,55 @@ public final class RecommendService: @unchecked Sendable {
         throw ServiceError.invalidArgument(
           "candidate_item_ids is empty; model \"\(model.name)\" (kind \(model.kind)) scores given candidates only")
       }
-      try rank(request, with: model, seed: RequestID.seed(requestID), into: response)
+      let seed = RequestID.seed(requestID)
+      // Exploring kinds (dqn) draw from this seed: with the request id it replays the answer.
+      logger.debug("recommend", metadata: [
+        "request_id": "\(requestID)", "model": "\(model.name)@\(model.version)", "seed": "\(seed)",
+      ])
+      // A caller that already gave up (with a 1 ms deadline, usually before the call got
+      // here) costs no scoring; one that gives up later is seen by the plugin's own checks.
+      if let stopped = Self.cancellation(response, stage: stage) { throw stopped }
+      stage = "while scoring"
+      try rank(request, with: model, seed: seed, into: response)
       model.name.withCString { rs_response_set_model(response, $0, strlen($0), Int64(model.version)) }
       return Int32(RS_STATUS_OK)
     } catch {
-      let failure = ServiceError(error)
-      if failure.code == Int32(RS_STATUS_INTERNAL) {
+      var failure = ServiceError(error)
+      // A plugin that stopped early says CANCELLED; the shim knows whether it was the deadline.
+      if failure.code == Int32(RS_STATUS_CANCELLED), let stopped = Self.cancellation(response, stage: stage) {
+        failure = stopped
+      }
+      switch failure.code {
+      case Int32(RS_STATUS_INTERNAL):
         logger.error("Recommend failed", metadata: ["request_id": "\(requestID)", "error": "\(failure.message)"])
+      case Int32(RS_STATUS_CANCELLED), Int32(RS_STATUS_DEADLINE_EXCEEDED):
+        logger.debug("Recommend stopped early", metadata: [
+          "request_id": "\(requestID)",
+          "status": "\(failure.code == Int32(RS_STATUS_CANCELLED) ? "CANCELLED" : "DEADLINE_EXCEEDED")",
+          "stage": "\(stage)", "elapsed_ms": "\(Self.milliseconds(since: started))",
+        ])
+      default: break
       }
       failure.message.withCString { rs_response_set_error(response, $0, strlen($0)) }
       return failure.code
     }
+  }
+
+  /// The error a call the caller gave up on ends with; nil while the caller still waits.
+  private static func cancellation(_ response: OpaquePointer, stage: String) -> ServiceError? {
+    switch rs_response_cancellation(response) {
+    case Int32(RS_STATUS_DEADLINE_EXCEEDED):
+      return ServiceError(code: Int32(RS_STATUS_DEADLINE_EXCEEDED), message: "the call's deadline passed \(stage); stopped early")
+    case Int32(RS_STATUS_CANCELLED):
+      return ServiceError(code: Int32(RS_STATUS_CANCELLED), message: "the call was cancelled \(stage); stopped early")
+    default:
+      return nil
+    }
+  }
+
+  private static func milliseconds(since start: ContinuousClock.Instant) -> Int {
+    let elapsed = ContinuousClock.now - start
+    return Int(elapsed.components.seconds * 1_000 + elapsed.components.attoseconds / 1_000_000_000_000_000)
   }
 
   /// Runs the plugin with output buffers sized to this request, then copies the
@@ -62,7 +102,7 @@ public final class RecommendService: @unchecked Sendable {
             candidate_features: request.candidate_features, candidate_feature_count: request.candidate_features_count,
             context: request.context, context_count: request.context_count,
             top_k: UInt32(request.top_k), exclude_history: request.exclude_history ? 1 : 0,
-            seed: seed, cancelled: nil)
+            seed: seed, cancelled: rs_response_cancelled_flag(response))
           try model.instance.recommend(&pluginRequest, into: &result)
           rs_response_set_items(response, result.item_ids, result.scores, result.propensities, min(result.count, capacity))
           rs_response_set_unknown_items(response, result.unknown_item_ids, min(result.unknown_count, request.candidate_count))

@@ -1,5 +1,5 @@
 /// Per-request bounds that keep one call from taking the server's memory or time.
-public struct RequestLimits: Sendable {
+public struct RequestLimits: Equatable, Sendable {
   public var maxTopK = 1_000
   public var maxCandidates = 10_000
   public var maxHistory = 1_000

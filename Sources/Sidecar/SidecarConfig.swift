@@ -15,6 +15,25 @@ public struct SidecarConfig: Equatable, Sendable {
   public var pollIntervalSeconds = 2.0
   public var models: [String: VersionPolicy] = [:]
 
+  /// TLS for the Recommender listener: PEM certificate chain and key ("" for plaintext).
+  public var tlsCert = ""
+  public var tlsKey = ""
+  /// PEM CA bundle client certificates are checked against; with `tlsRequireClientCert`, mTLS.
+  public var tlsClientCA = ""
+  public var tlsRequireClientCert = false
+  /// The bearer token every ModelAdmin call must carry, inline or in a file ("" for none).
+  /// Required when `adminListen` is reachable from other machines.
+  public var adminToken = ""
+  public var adminTokenFile = ""
+  /// On SIGTERM/SIGINT, how long running calls get to finish before they are cancelled.
+  public var drainSeconds = 5.0
+  /// Largest request message the Recommender listener accepts (grpc's default: 4 MiB).
+  public var maxReceiveMessageBytes = 4 * 1024 * 1024
+  public var limits = RequestLimits()
+
+  /// The shortest admin token accepted: a guessable token is no protection.
+  public static let minimumAdminTokenLength = 16
+
   public init() {}
 
   public struct Invalid: Error, CustomStringConvertible {
@@ -33,7 +52,11 @@ public struct SidecarConfig: Equatable, Sendable {
       if root == nil { return }
       throw Invalid(description: "\(source): the top level must be a mapping of settings")
     }
-    let known = ["listen", "admin_listen", "store", "plugins", "default_model", "poll_interval_seconds", "models"]
+    let known = [
+      "listen", "admin_listen", "store", "plugins", "default_model", "poll_interval_seconds", "models",
+      "tls_cert", "tls_key", "tls_client_ca", "tls_require_client_cert", "admin_token", "admin_token_file",
+      "drain_seconds", "max_receive_message_bytes", "max_top_k", "max_candidates", "max_history",
+    ]
     for key in root.keys.sorted() where !known.contains(key) {
       throw Invalid(description: "\(source): unknown key \"\(key)\" (known: \(known.joined(separator: ", ")))")
     }
@@ -42,17 +65,42 @@ public struct SidecarConfig: Equatable, Sendable {
       guard let text = value as? String else { throw Invalid(description: "\(source): \"\(key)\" must be a string") }
       return text
     }
+    func seconds(_ key: String) throws -> Double? {
+      guard let value = root[key] else { return nil }
+      guard let seconds = (value as? Double) ?? (value as? Int).map(Double.init), seconds >= 0, seconds.isFinite else {
+        throw Invalid(description: "\(source): \"\(key)\" must be a number >= 0")
+      }
+      return seconds
+    }
+    func integer(_ key: String, in range: ClosedRange<Int>) throws -> Int? {
+      guard let value = root[key] else { return nil }
+      guard let number = value as? Int, range.contains(number) else {
+        throw Invalid(description: "\(source): \"\(key)\" must be a whole number from \(range.lowerBound) to \(range.upperBound)")
+      }
+      return number
+    }
     listen = try string("listen") ?? listen
     adminListen = try string("admin_listen") ?? adminListen
     store = try string("store") ?? store
     plugins = try string("plugins") ?? plugins
     defaultModel = try string("default_model") ?? defaultModel
-    if let value = root["poll_interval_seconds"] {
-      guard let seconds = (value as? Double) ?? (value as? Int).map(Double.init), seconds >= 0 else {
-        throw Invalid(description: "\(source): \"poll_interval_seconds\" must be a number >= 0")
+    pollIntervalSeconds = try seconds("poll_interval_seconds") ?? pollIntervalSeconds
+    tlsCert = try string("tls_cert") ?? tlsCert
+    tlsKey = try string("tls_key") ?? tlsKey
+    tlsClientCA = try string("tls_client_ca") ?? tlsClientCA
+    if let value = root["tls_require_client_cert"] {
+      guard let required = value as? Bool else {
+        throw Invalid(description: "\(source): \"tls_require_client_cert\" must be true or false")
       }
-      pollIntervalSeconds = seconds
+      tlsRequireClientCert = required
     }
+    adminToken = try string("admin_token") ?? adminToken
+    adminTokenFile = try string("admin_token_file") ?? adminTokenFile
+    drainSeconds = try seconds("drain_seconds") ?? drainSeconds
+    maxReceiveMessageBytes = try integer("max_receive_message_bytes", in: 1...Int(Int32.max)) ?? maxReceiveMessageBytes
+    limits.maxTopK = try integer("max_top_k", in: 1...Int(Int32.max)) ?? limits.maxTopK
+    limits.maxCandidates = try integer("max_candidates", in: 1...Int(Int32.max)) ?? limits.maxCandidates
+    limits.maxHistory = try integer("max_history", in: 1...Int(Int32.max)) ?? limits.maxHistory
     if let value = root["models"] {
       guard let models = value as? [String: Any] else {
         throw Invalid(description: "\(source): \"models\" must map model names to {pinned, labels}")
@@ -69,6 +117,62 @@ public struct SidecarConfig: Equatable, Sendable {
       throw Invalid(description: "cannot read config file \(path): \(error.localizedDescription)")
     }
     try self.init(yaml: text, source: path)
+  }
+
+  /// Checks settings that only make sense together; run on the final settings (file + flags).
+  public func validate() throws {
+    if !tlsKey.isEmpty && tlsCert.isEmpty { throw Invalid(description: "tls_key is set without tls_cert: TLS needs both") }
+    if !tlsCert.isEmpty && tlsKey.isEmpty { throw Invalid(description: "tls_cert is set without tls_key: TLS needs both") }
+    if !tlsClientCA.isEmpty && tlsCert.isEmpty {
+      throw Invalid(description: "tls_client_ca is set without tls_cert and tls_key: client certificates need TLS")
+    }
+    if tlsRequireClientCert && tlsClientCA.isEmpty {
+      throw Invalid(description: "tls_require_client_cert needs tls_client_ca, the CA client certificates must chain to")
+    }
+    if !drainSeconds.isFinite || drainSeconds < 0 { throw Invalid(description: "drain_seconds must be a number >= 0") }
+    if maxReceiveMessageBytes < 1 || maxReceiveMessageBytes > Int(Int32.max) {
+      throw Invalid(description: "max_receive_message_bytes must be from 1 to \(Int32.max)")
+    }
+    let token = try adminBearerToken()
+    if !adminListen.isEmpty && token.isEmpty && !ListenAddress.isLocal(adminListen) {
+      throw Invalid(description: """
+        admin_listen is \(adminListen), which other machines can reach, but no admin_token is set: \
+        set admin_token (or admin_token_file) so every ModelAdmin call must carry it, or bind admin_listen \
+        to 127.0.0.1, ::1, localhost or unix:PATH
+        """)
+    }
+  }
+
+  /// The admin token from `adminToken` or `adminTokenFile` (its trailing newline dropped);
+  /// "" when neither is set.
+  public func adminBearerToken() throws -> String {
+    if !adminToken.isEmpty && !adminTokenFile.isEmpty {
+      throw Invalid(description: "admin_token and admin_token_file are both set; set one")
+    }
+    var token = adminToken
+    var origin = "admin_token"
+    if !adminTokenFile.isEmpty {
+      do {
+        token = try String(contentsOfFile: adminTokenFile, encoding: .utf8)
+      } catch {
+        throw Invalid(description: "cannot read admin_token_file \(adminTokenFile): \(error.localizedDescription)")
+      }
+      while let last = token.last, last.isNewline || last == " " || last == "\t" { token.removeLast() }
+      origin = "admin_token_file \(adminTokenFile)"
+      if token.isEmpty { throw Invalid(description: "\(origin) is empty") }
+    }
+    if token.isEmpty { return "" }
+    // It travels as `authorization: Bearer <token>`: visible ASCII without spaces.
+    guard token.utf8.allSatisfy({ (0x21...0x7e).contains($0) }) else {
+      throw Invalid(description: "\(origin) may hold only visible ASCII characters, no spaces")
+    }
+    guard token.count >= Self.minimumAdminTokenLength else {
+      throw Invalid(description: """
+        \(origin) has \(token.count) characters; use at least \(Self.minimumAdminTokenLength) \
+        (e.g. the output of openssl rand -hex 32)
+        """)
+    }
+    return token
   }
 
   private static func policy(_ settings: Any, at place: String) throws -> VersionPolicy {

@@ -8,27 +8,51 @@ public final class SidecarServer {
   /// Retained for as long as the shim may call back into them.
   private let recommend: Unmanaged<RecommendService>
   private let admin: Unmanaged<AdminService>?
+  /// The counts as the server ended, read before it is freed.
+  private var finalCounts: (admitted: UInt64, refused: UInt64, runningAtDeadline: UInt64)?
 
   public struct StartError: Error, CustomStringConvertible {
     public let description: String
   }
 
+  /// TLS for the Recommender listener: PEM file paths; "" client CA for none.
+  public struct TLS: Equatable, Sendable {
+    public var certificateChain: String
+    public var privateKey: String
+    public var clientCA: String
+    public var requireClientCertificate: Bool
+
+    public init(certificateChain: String, privateKey: String, clientCA: String = "", requireClientCertificate: Bool = false) {
+      self.certificateChain = certificateChain
+      self.privateKey = privateKey
+      self.clientCA = clientCA
+      self.requireClientCertificate = requireClientCertificate
+    }
+  }
+
+  /// `adminToken`: "" lets ModelAdmin calls in without credentials; otherwise each must carry
+  /// `authorization: Bearer <adminToken>` or it is refused UNAUTHENTICATED before it reaches
+  /// `adminService`.
   public init(listen address: String, service: RecommendService, adminListen adminAddress: String? = nil,
-              admin adminService: AdminService? = nil, maxReceiveMessageBytes: Int32 = 0) throws {
+              admin adminService: AdminService? = nil, maxReceiveMessageBytes: Int32 = 0, tls: TLS? = nil,
+              adminToken: String = "") throws {
     let recommend = Unmanaged.passRetained(service)
     let admin = adminService.map { Unmanaged.passRetained($0) }
+    // C copies that outlive rs_server_start (which copies what it keeps).
+    let strings = [address, admin == nil ? nil : adminAddress, tls?.certificateChain, tls?.privateKey,
+                   tls?.clientCA, admin == nil ? nil : adminToken].map { $0.flatMap { strdup($0) } }
+    defer { strings.forEach { free($0) } }
     var errorBuffer = [CChar](repeating: 0, count: 512)
-    let started = address.withCString { address in
-      (adminAddress ?? "").withCString { adminAddress -> OpaquePointer? in
-        var options = rs_server_options(
-          listen_address: address, max_receive_message_bytes: maxReceiveMessageBytes,
-          recommend: recommendHandler, recommend_context: recommend.toOpaque(),
-          admin_listen_address: admin == nil ? nil : adminAddress,
-          admin: admin == nil ? nil : adminHandler, admin_context: admin?.toOpaque())
-        return rs_server_start(&options, &errorBuffer, errorBuffer.count)
-      }
-    }
-    guard let started else {
+    var options = rs_server_options(
+      listen_address: UnsafePointer(strings[0]), max_receive_message_bytes: maxReceiveMessageBytes,
+      recommend: recommendHandler, recommend_context: recommend.toOpaque(),
+      admin_listen_address: UnsafePointer(strings[1]),
+      admin: admin == nil ? nil : adminHandler, admin_context: admin?.toOpaque(),
+      tls_certificate_chain_path: UnsafePointer(strings[2]), tls_private_key_path: UnsafePointer(strings[3]),
+      tls_client_ca_path: UnsafePointer(strings[4]),
+      tls_require_client_certificate: tls?.requireClientCertificate ?? false,
+      admin_bearer_token: UnsafePointer(strings[5]))
+    guard let started = rs_server_start(&options, &errorBuffer, errorBuffer.count) else {
       recommend.release()
       admin?.release()
       throw StartError(description: "cannot start: \(String(cString: errorBuffer))")
@@ -44,12 +68,22 @@ public final class SidecarServer {
   /// Health answers SERVING only while this is true.
   public func setServing(_ serving: Bool) { rs_server_set_serving(server, serving) }
 
-  /// Stops taking calls and gives running ones `drainMilliseconds` to finish.
+  /// Health turns NOT_SERVING, both listeners refuse new calls (UNAVAILABLE), running calls get
+  /// `drainMilliseconds` to finish, then are cancelled; returns when none is left.
   public func shutdown(drainMilliseconds: Int64) { rs_server_shutdown(server, drainMilliseconds) }
+
+  /// Recommend and ModelAdmin calls so far: handed to a handler, refused while draining, and
+  /// cancelled because they still ran at the drain deadline.
+  public var callCounts: (admitted: UInt64, refused: UInt64, runningAtDeadline: UInt64) {
+    if let finalCounts { return finalCounts }
+    let counts = rs_server_call_counts(server)
+    return (counts.admitted, counts.refused, counts.running_at_deadline)
+  }
 
   /// Blocks until the server has shut down, then frees it.
   public func wait() {
     rs_server_wait(server)
+    finalCounts = callCounts
     rs_server_destroy(server)
     recommend.release()
     admin?.release()

@@ -7,21 +7,52 @@ import Routing
 import Sidecar
 
 /// The sidecar process: config file + flags -> plugins -> store -> gRPC servers,
-/// until SIGTERM/SIGINT.
+/// until SIGTERM/SIGINT; then health NOT_SERVING, no new calls, running calls drain, exit 0.
 struct RecsysSidecar: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "recsys-sidecar",
     abstract: "Serves recommendation models from a versioned store over gRPC.",
     discussion: "Settings come from --config (YAML), then flags override them.")
 
-  @Option(help: "YAML config file (listen, admin_listen, store, plugins, default_model, poll_interval_seconds, models).")
+  @Option(help: """
+    YAML config file: listen, admin_listen, store, plugins, default_model, poll_interval_seconds, models, \
+    tls_cert, tls_key, tls_client_ca, tls_require_client_cert, admin_token, admin_token_file, drain_seconds, \
+    max_receive_message_bytes, max_top_k, max_candidates, max_history.
+    """)
   var config: String?
 
   @Option(help: "Address the Recommender service listens on (host:port; port 0 picks one). Default 127.0.0.1:50051.")
   var listen: String?
 
-  @Option(help: "Address of the ModelAdmin service; \"\" for none. Default 127.0.0.1:50052.")
+  @Option(help: """
+    Address of the ModelAdmin service: host:port or unix:PATH; "" for none. Default 127.0.0.1:50052. \
+    Anything but loopback or a unix socket needs an admin token.
+    """)
   var adminListen: String?
+
+  @Option(help: "Bearer token every ModelAdmin call must carry (visible in process lists: prefer --admin-token-file).")
+  var adminToken: String?
+
+  @Option(help: "File holding the ModelAdmin bearer token (trailing newline ignored).")
+  var adminTokenFile: String?
+
+  @Option(help: "PEM certificate chain: the Recommender listener speaks TLS (needs --tls-key).")
+  var tlsCert: String?
+
+  @Option(help: "PEM private key of --tls-cert (unencrypted).")
+  var tlsKey: String?
+
+  @Option(help: "PEM CA bundle client certificates are checked against.")
+  var tlsClientCa: String?
+
+  @Flag(inversion: .prefixedNo, help: "Refuse clients without a certificate from --tls-client-ca (mTLS).")
+  var tlsRequireClientCert: Bool?
+
+  @Option(help: "Seconds running calls get to finish after SIGTERM/SIGINT before they are cancelled. Default 5.")
+  var drainSeconds: Double?
+
+  @Option(help: "Largest request message in bytes. Default 4194304 (4 MiB).")
+  var maxReceiveMessageBytes: Int?
 
   @Option(help: "Model store: <store>/<model>/<version>/{model.json,weights.safetensors}. Default demo/store.")
   var store: String?
@@ -35,14 +66,14 @@ struct RecsysSidecar: ParsableCommand {
   @Option(help: "Seconds between rescans of the store and plugins directory; 0 turns polling off. Default 2.")
   var pollInterval: Double?
 
-  @Option(help: "Most items a request may ask for (top_k).")
-  var maxTopK = 1_000
+  @Option(help: "Most items a request may ask for (top_k). Default 1000.")
+  var maxTopK: Int?
 
-  @Option(help: "Most candidates per request.")
-  var maxCandidates = 10_000
+  @Option(help: "Most candidates per request. Default 10000.")
+  var maxCandidates: Int?
 
-  @Option(help: "Most history events per request.")
-  var maxHistory = 1_000
+  @Option(help: "Most history events per request. Default 1000.")
+  var maxHistory: Int?
 
   @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
   var logLevel = "info"
@@ -52,10 +83,14 @@ struct RecsysSidecar: ParsableCommand {
       throw ValidationError("--log-level \(logLevel) is not one of trace, debug, info, notice, warning, error, critical")
     }
     for (flag, value) in [("--max-top-k", maxTopK), ("--max-candidates", maxCandidates), ("--max-history", maxHistory)]
-    where value < 1 {
-      throw ValidationError("\(flag) must be at least 1")
+    where value.map({ $0 < 1 || $0 > Int(Int32.max) }) ?? false {
+      throw ValidationError("\(flag) must be from 1 to \(Int32.max)")
     }
     if let pollInterval, pollInterval < 0 { throw ValidationError("--poll-interval must be >= 0") }
+    if let drainSeconds, !(drainSeconds >= 0 && drainSeconds.isFinite) { throw ValidationError("--drain-seconds must be >= 0") }
+    if let maxReceiveMessageBytes, maxReceiveMessageBytes < 1 || maxReceiveMessageBytes > Int(Int32.max) {
+      throw ValidationError("--max-receive-message-bytes must be from 1 to \(Int32.max)")
+    }
   }
 
   /// The file's settings with the flags on top.
@@ -67,7 +102,20 @@ struct RecsysSidecar: ParsableCommand {
     settings.plugins = plugins ?? settings.plugins
     settings.defaultModel = defaultModel ?? settings.defaultModel
     settings.pollIntervalSeconds = pollInterval ?? settings.pollIntervalSeconds
+    // A flag replaces the file's token, whichever way the file gave it.
+    if let adminToken { (settings.adminToken, settings.adminTokenFile) = (adminToken, "") }
+    if let adminTokenFile { (settings.adminToken, settings.adminTokenFile) = ("", adminTokenFile) }
+    settings.tlsCert = tlsCert ?? settings.tlsCert
+    settings.tlsKey = tlsKey ?? settings.tlsKey
+    settings.tlsClientCA = tlsClientCa ?? settings.tlsClientCA
+    settings.tlsRequireClientCert = tlsRequireClientCert ?? settings.tlsRequireClientCert
+    settings.drainSeconds = drainSeconds ?? settings.drainSeconds
+    settings.maxReceiveMessageBytes = maxReceiveMessageBytes ?? settings.maxReceiveMessageBytes
+    settings.limits.maxTopK = maxTopK ?? settings.limits.maxTopK
+    settings.limits.maxCandidates = maxCandidates ?? settings.limits.maxCandidates
+    settings.limits.maxHistory = maxHistory ?? settings.limits.maxHistory
     do { _ = try ModelSelector(parsing: settings.defaultModel) } catch { throw ValidationError("default model: \(error)") }
+    try settings.validate()
     return settings
   }
 
@@ -87,16 +135,18 @@ struct RecsysSidecar: ParsableCommand {
     registry.reload(retryFailed: false)
 
     let defaultSelector = try ModelSelector(parsing: settings.defaultModel)
-    var limits = RequestLimits()
-    limits.maxTopK = maxTopK
-    limits.maxCandidates = maxCandidates
-    limits.maxHistory = maxHistory
     let service = RecommendService(
-      router: Router(defaultModel: defaultSelector), registry: registry, limits: limits, logger: logger)
+      router: Router(defaultModel: defaultSelector), registry: registry, limits: settings.limits, logger: logger)
+    let tls = settings.tlsCert.isEmpty ? nil : SidecarServer.TLS(
+      certificateChain: settings.tlsCert, privateKey: settings.tlsKey, clientCA: settings.tlsClientCA,
+      requireClientCertificate: settings.tlsRequireClientCert)
+    let adminToken: String
+    do { adminToken = try settings.adminBearerToken() } catch { throw ValidationError("\(error)") }
     let server = try SidecarServer(
       listen: settings.listen, service: service,
       adminListen: settings.adminListen.isEmpty ? nil : settings.adminListen,
-      admin: settings.adminListen.isEmpty ? nil : AdminService(registry: registry))
+      admin: settings.adminListen.isEmpty ? nil : AdminService(registry: registry),
+      maxReceiveMessageBytes: Int32(settings.maxReceiveMessageBytes), tls: tls, adminToken: adminToken)
 
     // Health follows the default model: SERVING exactly while it has a version serving.
     let defaultServes: @Sendable (ModelRegistry) -> Bool = { (try? $0.resolve(defaultSelector)) != nil }
@@ -108,19 +158,35 @@ struct RecsysSidecar: ParsableCommand {
     }
     if settings.pollIntervalSeconds > 0 { registry.startPolling(every: settings.pollIntervalSeconds) }
     logger.info("serving", metadata: [
-      "listen": "\(Self.host(settings.listen)):\(server.port)",
-      "admin": "\(settings.adminListen.isEmpty ? "off" : "\(Self.host(settings.adminListen)):\(server.adminPort)")",
+      "listen": "\(Self.shown(settings.listen, port: server.port))", "tls": "\(Self.tlsMode(settings))",
+      "admin": "\(settings.adminListen.isEmpty ? "off" : Self.shown(settings.adminListen, port: server.adminPort))",
+      "admin_token": "\(adminToken.isEmpty ? "none" : "required")",
       "store": "\(settings.store)", "plugins": "\(settings.plugins)",
     ])
 
+    // The first signal drains: health NOT_SERVING (watchers hear it), no new calls, running
+    // calls get drain_seconds, then the process exits 0. A second one stops at once, for an
+    // operator who will not wait.
+    // Bounded to a year, so that a huge setting cannot overflow the conversion.
+    let drainMilliseconds = Int64((min(settings.drainSeconds, 365 * 24 * 3_600) * 1_000).rounded())
+    let signalQueue = DispatchQueue(label: "recsys.signals")
+    var draining = false  // only touched on signalQueue
     let signals = [SIGTERM, SIGINT].map { signalNumber -> DispatchSourceSignal in
       signal(signalNumber, SIG_IGN)
-      let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .global())
+      let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: signalQueue)
       source.setEventHandler {
-        logger.info("shutting down", metadata: ["signal": "\(signalNumber)"])
+        if draining {
+          logger.warning("second signal: exiting without waiting for running calls", metadata: ["signal": "\(signalNumber)"])
+          _exit(1)
+        }
+        draining = true
+        logger.info("shutting down: draining running calls", metadata: [
+          "signal": "\(signalNumber)", "drain_seconds": "\(settings.drainSeconds)",
+        ])
         registry.setOnPublish(nil)
         server.setServing(false)
-        server.shutdown(drainMilliseconds: 5_000)
+        // Off the signal queue, so that a second signal is heard while this blocks.
+        DispatchQueue.global().async { server.shutdown(drainMilliseconds: drainMilliseconds) }
       }
       source.resume()
       return source
@@ -128,11 +194,23 @@ struct RecsysSidecar: ParsableCommand {
     server.wait()
     registry.stopPolling()
     withExtendedLifetime(signals) {}
-    logger.info("stopped")
+    let counts = server.callCounts
+    logger.info("stopped", metadata: [
+      "calls_admitted": "\(counts.admitted)", "calls_refused_while_draining": "\(counts.refused)",
+      "calls_cut_at_drain_deadline": "\(counts.runningAtDeadline)",
+    ])
   }
 
-  private static func host(_ address: String) -> String {
-    address.split(separator: ":").dropLast().joined(separator: ":")
+  /// The address as it listens: the port filled in (port 0 picks one), a unix socket as is.
+  private static func shown(_ address: String, port: Int) -> String {
+    if address.hasPrefix("unix:") || address.hasPrefix("unix-abstract:") { return address }
+    return "\(address.split(separator: ":").dropLast().joined(separator: ":")):\(port)"
+  }
+
+  private static func tlsMode(_ settings: SidecarConfig) -> String {
+    if settings.tlsCert.isEmpty { return "off" }
+    if settings.tlsRequireClientCert { return "mtls" }
+    return settings.tlsClientCA.isEmpty ? "on" : "on, client certificates checked if sent"
   }
 }
 

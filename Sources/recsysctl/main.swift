@@ -14,7 +14,10 @@ struct AdminOptions: ParsableArguments {
   var admin = ProcessInfo.processInfo.environment["RECSYS_ADMIN"] ?? "127.0.0.1:50052"
 
   @Option(help: "Bearer token for an admin listener that requires one (or env RECSYS_ADMIN_TOKEN).")
-  var token = ProcessInfo.processInfo.environment["RECSYS_ADMIN_TOKEN"]
+  var token: String?
+
+  @Option(help: "File holding the bearer token, trailing newline ignored (or env RECSYS_ADMIN_TOKEN_FILE).")
+  var tokenFile: String?
 
   @Option(help: "Seconds to wait for an answer.")
   var timeout = 60.0
@@ -22,7 +25,20 @@ struct AdminOptions: ParsableArguments {
   @Flag(help: "Print the raw JSON response.")
   var json = false
 
+  /// --token, else --token-file, else the environment's; nil when none is given.
+  func bearerToken() throws -> String? {
+    let environment = ProcessInfo.processInfo.environment
+    if let token { return token }
+    guard let path = tokenFile ?? environment["RECSYS_ADMIN_TOKEN_FILE"] else { return environment["RECSYS_ADMIN_TOKEN"] }
+    guard var text = try? String(contentsOfFile: path, encoding: .utf8) else {
+      throw ValidationError("cannot read the token file \(path)")
+    }
+    while let last = text.last, last.isNewline || last == " " || last == "\t" { text.removeLast() }
+    return text
+  }
+
   func send(_ method: String, _ request: [String: Any] = [:]) throws -> [String: Any] {
+    let token = try bearerToken()
     do {
       let reply = try call(admin, "recsys.v1.ModelAdmin/\(method)", request, token: token, timeoutSeconds: timeout)
       if json {

@@ -40,26 +40,44 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def admin_target(admin_listen: str) -> str:
+    """Where a client on this machine reaches an admin listener: 0.0.0.0/[::] binds via loopback."""
+    for wildcard in ("0.0.0.0:", "[::]:"):
+        if admin_listen.startswith(wildcard):
+            return "127.0.0.1:" + admin_listen[len(wildcard):]
+    return admin_listen
+
+
 class Sidecar:
-    """One running sidecar process and a channel to it."""
+    """One running sidecar process and a channel to it.
+
+    admin_listen: the ModelAdmin address (default a free loopback port); admin_token: passed with
+    --admin-token and sent by models()/reload()/ctl(); credentials: grpc.ChannelCredentials for a
+    TLS listener."""
 
     def __init__(self, store, default_model="mlp", plugins=PLUGINS_DIR, extra_args=(), wait_serving=True,
-                 poll_interval=0):
+                 poll_interval=0, admin_listen=None, admin_token=None, credentials=None):
         self.port = free_port()
         self.address = f"127.0.0.1:{self.port}"
-        self.admin_address = f"127.0.0.1:{free_port()}"
+        self.admin_address = admin_target(admin_listen or f"127.0.0.1:{free_port()}")
+        self.admin_token = admin_token
         self.log_path = pathlib.Path(tempfile.mkstemp(prefix="sidecar-", suffix=".log")[1])
         self.log = open(self.log_path, "w")
-        args = [BINARY, "--listen", self.address, "--admin-listen", self.admin_address, "--store", str(store),
-                "--plugins", str(plugins), "--default-model", default_model, "--poll-interval", str(poll_interval),
+        args = [BINARY, "--listen", self.address, "--admin-listen", admin_listen or self.admin_address,
+                "--store", str(store), "--plugins", str(plugins), "--default-model", default_model,
+                "--poll-interval", str(poll_interval), *(["--admin-token", admin_token] if admin_token else []),
                 *extra_args]
         self.process = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT)
-        self.channel = grpc.insecure_channel(self.address)
+        self.channel = (grpc.secure_channel(self.address, credentials) if credentials
+                        else grpc.insecure_channel(self.address))
         self.stub = recommender_pb2_grpc.RecommenderStub(self.channel)
         self.health = health_pb2_grpc.HealthStub(self.channel)
         self.admin_channel = grpc.insecure_channel(self.admin_address)
         self.admin = admin_pb2_grpc.ModelAdminStub(self.admin_channel)
         self._wait_until_listening(serving=wait_serving)
+
+    def admin_metadata(self):
+        return [("authorization", f"Bearer {self.admin_token}")] if self.admin_token else None
 
     def _wait_until_listening(self, serving, timeout=30.0):
         deadline = time.monotonic() + timeout
@@ -84,15 +102,18 @@ class Sidecar:
 
     def models(self):
         """ListModels as {name: {version: ModelVersionStatus}} plus the raw statuses."""
-        reply = self.admin.ListModels(admin_pb2.ListModelsRequest(), timeout=30)
+        reply = self.admin.ListModels(admin_pb2.ListModelsRequest(), timeout=30, metadata=self.admin_metadata())
         return {m.name: m for m in reply.models}
 
     def reload(self):
-        return {m.name: m for m in self.admin.ReloadModels(admin_pb2.ReloadModelsRequest(), timeout=120).models}
+        reply = self.admin.ReloadModels(admin_pb2.ReloadModelsRequest(), timeout=120, metadata=self.admin_metadata())
+        return {m.name: m for m in reply.models}
 
     def ctl(self, *args):
         """Runs recsysctl against this sidecar; returns (exit code, stdout, stderr)."""
         where = ["--address", self.address] if args[0] == "recommend" else ["--admin", self.admin_address]
+        if self.admin_token and args[0] != "recommend":
+            where += ["--token", self.admin_token]
         done = subprocess.run([CTL, args[0], *where, *args[1:]], capture_output=True, text=True, timeout=120)
         return done.returncode, done.stdout, done.stderr
 

@@ -85,6 +85,18 @@ void rs_response_set_unknown_items(rs_response *response, const int64_t *item_id
 void rs_response_set_error(rs_response *response, const char *data, size_t length);
 /* True once the client cancelled the call or its deadline passed: stop early. */
 bool rs_response_is_cancelled(const rs_response *response);
+/*
+ * The call's cancellation flag, for recsys_request.cancelled: 0 while the caller waits; the
+ * shim sets it to 1 (from another thread) once the client cancelled the call, its deadline
+ * passed (also when it had passed before the handler started), or a server shutdown gave up
+ * on it. Never NULL for a valid response; valid until the handler returns.
+ */
+const volatile int32_t *rs_response_cancelled_flag(rs_response *response);
+/*
+ * Why the flag is set: RS_STATUS_OK (it is not), RS_STATUS_DEADLINE_EXCEEDED (the call's
+ * deadline passed) or RS_STATUS_CANCELLED (the client or the server gave up on it).
+ */
+int32_t rs_response_cancellation(const rs_response *response);
 
 /* Handles one Recommend call; returns a gRPC status code. */
 typedef int32_t (*rs_recommend_handler)(void *context, const rs_recommend_request *request,
@@ -111,7 +123,7 @@ typedef void (*rs_admin_handler)(void *context, rs_admin_call *call, const char 
 void rs_admin_finish(rs_admin_call *call, int32_t status, const char *text, size_t text_length);
 
 typedef struct rs_server_options {
-  const char *listen_address;          /* "127.0.0.1:50051"; port 0 picks a free one */
+  const char *listen_address;          /* "127.0.0.1:50051" (port 0 picks a free one) or "unix:/path" */
   int32_t max_receive_message_bytes;   /* <= 0: grpc's default (4 MiB) */
   rs_recommend_handler recommend;
   void *recommend_context;             /* passed back to `recommend` unchanged */
@@ -119,6 +131,24 @@ typedef struct rs_server_options {
   const char *admin_listen_address;
   rs_admin_handler admin;
   void *admin_context;
+  /*
+   * TLS for the Recommender listener: PEM files, read and checked (the key must belong to the
+   * certificate) at start. NULL or "" certificate: plaintext. The chain file may hold
+   * intermediates after the leaf.
+   */
+  const char *tls_certificate_chain_path;
+  const char *tls_private_key_path;
+  /* PEM CA bundle that client certificates must chain to; NULL or "": none are asked for. */
+  const char *tls_client_ca_path;
+  /* With a client CA: refuse clients without a valid certificate (mTLS). */
+  bool tls_require_client_certificate;
+  /*
+   * NULL or "": ModelAdmin takes calls without credentials (bind it to loopback or a unix
+   * socket). Otherwise every ModelAdmin call must carry the metadata
+   * `authorization: Bearer <token>` (compared in constant time); any other call finishes
+   * UNAUTHENTICATED without reaching the admin handler. Copied at start.
+   */
+  const char *admin_bearer_token;
 } rs_server_options;
 
 typedef struct rs_server rs_server;
@@ -127,17 +157,31 @@ typedef struct rs_server rs_server;
  * Builds and starts the server: Recommender, grpc.health.v1.Health (NOT_SERVING
  * until rs_server_set_serving(true)) and server reflection. Returns NULL and
  * writes a message into `error` (capacity `error_capacity`) when it cannot start,
- * e.g. the address is taken.
+ * e.g. the address is taken or a TLS file is unreadable or does not fit.
  */
 rs_server *rs_server_start(const rs_server_options *options, char *error, size_t error_capacity);
 /* The port the server listens on (useful with port 0). */
 int32_t rs_server_port(const rs_server *server);
-/* The admin listener's port; 0 when there is none. */
+/* The admin listener's port; 0 when there is none or it is a unix socket. */
 int32_t rs_server_admin_port(const rs_server *server);
 /* Sets the overall ("") and "recsys.v1.Recommender" health status. */
 void rs_server_set_serving(rs_server *server, bool serving);
-/* Stops accepting calls; waits up to `deadline_ms` for running calls, then cancels them. */
+/*
+ * Drains and stops both listeners: health turns NOT_SERVING for good (watchers hear it), new
+ * Recommend and ModelAdmin calls finish UNAVAILABLE, and running ones get up to `deadline_ms`
+ * to finish. Once none runs and refused clients have been quiet for 100 ms (or at the
+ * deadline), the listeners close and whatever is left is cancelled: long-lived streams such as
+ * health watches, and calls past the deadline (their cancellation flags turn 1, so plugins stop
+ * early). Blocks until no handler runs.
+ */
 void rs_server_shutdown(rs_server *server, int64_t deadline_ms);
+/* Recommend and ModelAdmin calls over the server's life, for the shutdown log. */
+typedef struct rs_call_counts {
+  uint64_t admitted;            /* handed to a handler (each is answered, or cut below) */
+  uint64_t refused;             /* refused UNAVAILABLE while draining */
+  uint64_t running_at_deadline; /* still running when the drain deadline passed: cancelled */
+} rs_call_counts;
+rs_call_counts rs_server_call_counts(rs_server *server);
 /* Blocks until the server has shut down. */
 void rs_server_wait(rs_server *server);
 /* Frees the server; call after rs_server_wait. */
