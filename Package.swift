@@ -29,6 +29,8 @@ let package = Package(
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
     .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
     .package(url: "https://github.com/jpsim/Yams", from: "5.0.0"),
+    // Prometheus series and their text exposition (brings swift-metrics' CoreMetrics and swift-atomics).
+    .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
   ],
   targets: [
     // grpc++ callback server and protobuf <-> plain C views. include/ is a pure C header.
@@ -65,6 +67,7 @@ let package = Package(
     .target(name: "Sidecar", dependencies: [
       "CGRPCShim", "Routing", "ModelStore", "PluginHost", "CRecSysPlugin",
       .product(name: "Logging", package: "swift-log"), .product(name: "Yams", package: "Yams"),
+      .product(name: "Prometheus", package: "swift-prometheus"),
     ]),
     .executableTarget(name: "recsys-sidecar", dependencies: [
       "Sidecar",

@@ -61,6 +61,20 @@ public final class ModelRegistry: @unchecked Sendable {
     queue.sync { onPublish = callback }
   }
 
+  /// How one attempt to load a version ended (for counters kept outside the store, e.g. metrics).
+  public struct LoadOutcome: Sendable {
+    public let model: String
+    public let version: Int
+    public let succeeded: Bool
+  }
+
+  /// Called on the registry's queue after each attempt to load a version.
+  private var onLoad: (@Sendable (LoadOutcome) -> Void)?
+
+  public func setOnLoad(_ callback: (@Sendable (LoadOutcome) -> Void)?) {
+    queue.sync { onLoad = callback }
+  }
+
   public init(storePath: String, plugins: PluginSet, policies: [String: VersionPolicy] = [:], logger: Logger) {
     layout = StoreLayout(root: storePath)
     self.plugins = plugins
@@ -291,6 +305,7 @@ public final class ModelRegistry: @unchecked Sendable {
     }
     version.reloadReason = nil
     record.versions[number] = version
+    onLoad?(LoadOutcome(model: name, version: number, succeeded: version.state == .available))
     return version.state == .available
   }
 

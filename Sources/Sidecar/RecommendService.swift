@@ -12,17 +12,35 @@ public final class RecommendService: @unchecked Sendable {
   let registry: ModelRegistry
   let limits: RequestLimits
   let logger: Logger
+  let metrics: SidecarMetrics?
 
-  public init(router: Router, registry: ModelRegistry, limits: RequestLimits, logger: Logger) {
+  public init(router: Router, registry: ModelRegistry, limits: RequestLimits, logger: Logger,
+              metrics: SidecarMetrics? = nil) {
     self.router = router
     self.registry = registry
     self.limits = limits
     self.logger = logger
+    self.metrics = metrics
   }
 
   /// Handles one call; returns the gRPC status code the shim finishes it with.
   func handle(_ request: rs_recommend_request, _ response: OpaquePointer) -> Int32 {
     let started = ContinuousClock.now
+    guard let metrics else {
+      var served: ServingModel?
+      return serve(request, response, started: started, served: &served)
+    }
+    metrics.requestStarted()
+    var served: ServingModel?
+    let code = serve(request, response, started: started, served: &served)
+    metrics.requestFinished(model: served?.name, version: served?.version ?? 0, code: code,
+                            elapsed: ContinuousClock.now - started)
+    return code
+  }
+
+  /// The call itself; `served` is set once a model version is chosen (for the metrics' labels).
+  private func serve(_ request: rs_recommend_request, _ response: OpaquePointer, started: ContinuousClock.Instant,
+                     served: inout ServingModel?) -> Int32 {
     let requestID = request.request_id.length > 0 ? string(request.request_id) : RequestID.generate()
     requestID.withCString { rs_response_set_request_id(response, $0, strlen($0)) }
     var stage = "before scoring"
@@ -30,6 +48,7 @@ public final class RecommendService: @unchecked Sendable {
       try validate(request)
       let route = try router.route(explicitModel: string(request.model))
       let model = try registry.resolve(route.selector)
+      served = model
       if model.instance.plugin.needsCandidates && request.candidate_count == 0 {
         throw ServiceError.invalidArgument(
           "candidate_item_ids is empty; model \"\(model.name)\" (kind \(model.kind)) scores given candidates only")

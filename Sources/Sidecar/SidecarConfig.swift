@@ -8,6 +8,9 @@ public struct SidecarConfig: Equatable, Sendable {
   public var listen = "127.0.0.1:50051"
   /// ModelAdmin's listener; loopback by default, "" for none.
   public var adminListen = "127.0.0.1:50052"
+  /// Prometheus scrapes: GET /metrics on this host:port; loopback by default, "" for none.
+  /// 9464 is the port Prometheus exporters of OpenTelemetry use; bind 0.0.0.0:9464 in a pod.
+  public var metricsListen = "127.0.0.1:9464"
   public var store = "demo/store"
   public var plugins = ".build/plugins"
   public var defaultModel = "mlp"
@@ -53,7 +56,7 @@ public struct SidecarConfig: Equatable, Sendable {
       throw Invalid(description: "\(source): the top level must be a mapping of settings")
     }
     let known = [
-      "listen", "admin_listen", "store", "plugins", "default_model", "poll_interval_seconds", "models",
+      "listen", "admin_listen", "metrics_listen", "store", "plugins", "default_model", "poll_interval_seconds", "models",
       "tls_cert", "tls_key", "tls_client_ca", "tls_require_client_cert", "admin_token", "admin_token_file",
       "drain_seconds", "max_receive_message_bytes", "max_top_k", "max_candidates", "max_history",
     ]
@@ -81,6 +84,7 @@ public struct SidecarConfig: Equatable, Sendable {
     }
     listen = try string("listen") ?? listen
     adminListen = try string("admin_listen") ?? adminListen
+    metricsListen = try string("metrics_listen") ?? metricsListen
     store = try string("store") ?? store
     plugins = try string("plugins") ?? plugins
     defaultModel = try string("default_model") ?? defaultModel
@@ -132,6 +136,9 @@ public struct SidecarConfig: Equatable, Sendable {
     if !drainSeconds.isFinite || drainSeconds < 0 { throw Invalid(description: "drain_seconds must be a number >= 0") }
     if maxReceiveMessageBytes < 1 || maxReceiveMessageBytes > Int(Int32.max) {
       throw Invalid(description: "max_receive_message_bytes must be from 1 to \(Int32.max)")
+    }
+    if !metricsListen.isEmpty {
+      do { _ = try MetricsServer.endpoint(metricsListen) } catch { throw Invalid(description: "\(error)") }
     }
     let token = try adminBearerToken()
     if !adminListen.isEmpty && token.isEmpty && !ListenAddress.isLocal(adminListen) {

@@ -15,7 +15,7 @@ struct RecsysSidecar: ParsableCommand {
     discussion: "Settings come from --config (YAML), then flags override them.")
 
   @Option(help: """
-    YAML config file: listen, admin_listen, store, plugins, default_model, poll_interval_seconds, models, \
+    YAML config file: listen, admin_listen, metrics_listen, store, plugins, default_model, poll_interval_seconds, models, \
     tls_cert, tls_key, tls_client_ca, tls_require_client_cert, admin_token, admin_token_file, drain_seconds, \
     max_receive_message_bytes, max_top_k, max_candidates, max_history.
     """)
@@ -29,6 +29,15 @@ struct RecsysSidecar: ParsableCommand {
     Anything but loopback or a unix socket needs an admin token.
     """)
   var adminListen: String?
+
+  @Option(help: """
+    Address of the Prometheus endpoint (GET /metrics): host:port, [v6]:port or :port; "" for none. \
+    Default 127.0.0.1:9464.
+    """)
+  var metricsListen: String?
+
+  @Flag(help: "Print the effective configuration (config file + flags) as YAML and exit.")
+  var printConfig = false
 
   @Option(help: "Bearer token every ModelAdmin call must carry (visible in process lists: prefer --admin-token-file).")
   var adminToken: String?
@@ -98,6 +107,7 @@ struct RecsysSidecar: ParsableCommand {
     var settings = try config.map { try SidecarConfig(contentsOf: $0) } ?? SidecarConfig()
     settings.listen = listen ?? settings.listen
     settings.adminListen = adminListen ?? settings.adminListen
+    settings.metricsListen = metricsListen ?? settings.metricsListen
     settings.store = store ?? settings.store
     settings.plugins = plugins ?? settings.plugins
     settings.defaultModel = defaultModel ?? settings.defaultModel
@@ -129,14 +139,37 @@ struct RecsysSidecar: ParsableCommand {
     let logger = Logger(label: "recsys-sidecar")
     let settings: SidecarConfig
     do { settings = try effectiveConfig() } catch { throw ValidationError("\(error)") }
+    if printConfig {
+      print(settings.yaml, terminator: "")
+      return
+    }
+
+    // Metrics first: a port already taken fails the start before models load.
+    let metrics = SidecarMetrics()
+    let metricsServer = try settings.metricsListen.isEmpty ? nil : MetricsServer(listen: settings.metricsListen) {
+      metrics.exposition()
+    }
 
     let pluginSet = PluginSet.load(directory: settings.plugins, logger: logger)
     let registry = ModelRegistry(storePath: settings.store, plugins: pluginSet, policies: settings.models, logger: logger)
+    registry.setOnLoad { metrics.modelLoadEnded(model: $0.model, succeeded: $0.succeeded) }
     registry.reload(retryFailed: false)
+    // Served versions and plugin counts, read after each publish on a queue of their own
+    // (the registry's accessors must not run on its queue).
+    let metricsQueue = DispatchQueue(label: "recsys.metrics")
+    let observeRegistry: @Sendable (ModelRegistry) -> Void = { registry in
+      metricsQueue.async {
+        let (loaded, refused) = registry.pluginEntries()
+        let serving = Dictionary(registry.status(model: nil).map { ($0.name, $0.servingVersion ?? 0) }, uniquingKeysWith: max)
+        metrics.observe(servingVersions: serving, pluginsLoaded: loaded.count, pluginsRefused: refused.count)
+      }
+    }
+    observeRegistry(registry)
 
     let defaultSelector = try ModelSelector(parsing: settings.defaultModel)
     let service = RecommendService(
-      router: Router(defaultModel: defaultSelector), registry: registry, limits: settings.limits, logger: logger)
+      router: Router(defaultModel: defaultSelector), registry: registry, limits: settings.limits, logger: logger,
+      metrics: metricsServer == nil ? nil : metrics)
     let tls = settings.tlsCert.isEmpty ? nil : SidecarServer.TLS(
       certificateChain: settings.tlsCert, privateKey: settings.tlsKey, clientCA: settings.tlsClientCA,
       requireClientCertificate: settings.tlsRequireClientCert)
@@ -151,7 +184,10 @@ struct RecsysSidecar: ParsableCommand {
     // Health follows the default model: SERVING exactly while it has a version serving.
     let defaultServes: @Sendable (ModelRegistry) -> Bool = { (try? $0.resolve(defaultSelector)) != nil }
     server.setServing(defaultServes(registry))
-    registry.setOnPublish { server.setServing(defaultServes($0)) }
+    registry.setOnPublish {
+      server.setServing(defaultServes($0))
+      observeRegistry($0)
+    }
     if !defaultServes(registry) {
       logger.error("default model is not serving; health stays NOT_SERVING until it does",
                    metadata: ["model": "\(settings.defaultModel)"])
@@ -161,6 +197,7 @@ struct RecsysSidecar: ParsableCommand {
       "listen": "\(Self.shown(settings.listen, port: server.port))", "tls": "\(Self.tlsMode(settings))",
       "admin": "\(settings.adminListen.isEmpty ? "off" : Self.shown(settings.adminListen, port: server.adminPort))",
       "admin_token": "\(adminToken.isEmpty ? "none" : "required")",
+      "metrics": "\(metricsServer.map { Self.shown(settings.metricsListen, port: $0.port) + "/metrics" } ?? "off")",
       "store": "\(settings.store)", "plugins": "\(settings.plugins)",
     ])
 
@@ -193,6 +230,7 @@ struct RecsysSidecar: ParsableCommand {
     }
     server.wait()
     registry.stopPolling()
+    metricsServer?.stop()
     withExtendedLifetime(signals) {}
     let counts = server.callCounts
     logger.info("stopped", metadata: [

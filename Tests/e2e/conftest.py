@@ -8,6 +8,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 
 import grpc
 import pytest
@@ -53,19 +54,21 @@ class Sidecar:
 
     admin_listen: the ModelAdmin address (default a free loopback port); admin_token: passed with
     --admin-token and sent by models()/reload()/ctl(); credentials: grpc.ChannelCredentials for a
-    TLS listener."""
+    TLS listener; metrics_listen: the Prometheus endpoint (default a free loopback port, "" for none)."""
 
     def __init__(self, store, default_model="mlp", plugins=PLUGINS_DIR, extra_args=(), wait_serving=True,
-                 poll_interval=0, admin_listen=None, admin_token=None, credentials=None):
+                 poll_interval=0, admin_listen=None, admin_token=None, credentials=None, metrics_listen=None):
         self.port = free_port()
         self.address = f"127.0.0.1:{self.port}"
         self.admin_address = admin_target(admin_listen or f"127.0.0.1:{free_port()}")
         self.admin_token = admin_token
+        self.metrics_address = f"127.0.0.1:{free_port()}" if metrics_listen is None else metrics_listen
         self.log_path = pathlib.Path(tempfile.mkstemp(prefix="sidecar-", suffix=".log")[1])
         self.log = open(self.log_path, "w")
         args = [BINARY, "--listen", self.address, "--admin-listen", admin_listen or self.admin_address,
                 "--store", str(store), "--plugins", str(plugins), "--default-model", default_model,
-                "--poll-interval", str(poll_interval), *(["--admin-token", admin_token] if admin_token else []),
+                "--poll-interval", str(poll_interval), "--metrics-listen", self.metrics_address,
+                *(["--admin-token", admin_token] if admin_token else []),
                 *extra_args]
         self.process = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT)
         self.channel = (grpc.secure_channel(self.address, credentials) if credentials
@@ -99,6 +102,13 @@ class Sidecar:
     def logs(self) -> str:
         self.log.flush()
         return self.log_path.read_text()
+
+    def metrics(self) -> str:
+        """GET /metrics: the Prometheus text exposition."""
+        with urllib.request.urlopen(f"http://{self.metrics_address}/metrics", timeout=10) as reply:
+            assert reply.status == 200
+            assert reply.headers["Content-Type"].startswith("text/plain; version=0.0.4")
+            return reply.read().decode()
 
     def models(self):
         """ListModels as {name: {version: ModelVersionStatus}} plus the raw statuses."""

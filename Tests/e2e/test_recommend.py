@@ -156,14 +156,27 @@ def test_concurrent_clients_get_consistent_answers(golden_mlp):
         assert all(pool.map(call, range(400)))
 
 
-def test_demo_store_answers_the_readme_request(start_sidecar):
-    sidecar = start_sidecar(ROOT / "demo/store", default_model="mlp")
-    request = json_format.Parse((ROOT / "demo/requests/mlp.json").read_text(), pb.RecommendRequest())
-    reply = sidecar.stub.Recommend(request, timeout=10)
+@pytest.fixture(scope="module")
+def demo_sidecar():
+    from conftest import Sidecar
+    sidecar = Sidecar(ROOT / "demo/store", default_model="mlp")
+    yield sidecar
+    sidecar.stop()
+
+
+@pytest.mark.parametrize("request_file", sorted(p.name for p in (ROOT / "demo/requests").glob("*.json")))
+def test_demo_store_answers_every_example_request(demo_sidecar, request_file):
+    """The README's examples work after `make run`: every demo request gets ranked items."""
+    request = json_format.Parse((ROOT / "demo/requests" / request_file).read_text(), pb.RecommendRequest())
+    reply = demo_sidecar.stub.Recommend(request, timeout=10)
     assert len(reply.items) == request.top_k
-    scores = [item.score for item in reply.items]
-    assert scores == sorted(scores, reverse=True)
-    assert set(i.item_id for i in reply.items) <= set(request.candidate_item_ids)
+    assert reply.model == (request.model.split("@")[0] or "mlp") and reply.model_version >= 1
+    if "epsilon" not in (ROOT / "demo/store" / reply.model / str(reply.model_version) / "model.json").read_text():
+        scores = [item.score for item in reply.items]
+        assert scores == sorted(scores, reverse=True)
+    if request.candidate_item_ids:
+        assert set(i.item_id for i in reply.items) <= set(request.candidate_item_ids)
+    assert all(0 < i.propensity <= 1 for i in reply.items)
 
 
 @pytest.mark.parametrize("fixture", ["lstm", "lstm_2layer", "sasrec", "sasrec_1block"])
