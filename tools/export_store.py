@@ -3,6 +3,10 @@
 
 Layout:  <store>/<model>/<version>/{model.json, weights.safetensors}
 
+The ``popularity`` kind (the A/B control, recsys_ref/popularity.py) has tensors item_ids int64 [N]
+and popularity float32 [N] and model.json {"kind": "popularity", "sha256", "created", ...}:
+write it with export_popularity().
+
 weights.safetensors is ``module.state_dict() | {"item_ids": int64 [N]}`` saved with
 ``safetensors.torch.save_file``; model.json holds "kind", the kind's hyperparameters exactly as
 /work/shared/models.md lists them, "sha256" (hex digest of weights.safetensors), "created" (ISO
@@ -11,6 +15,7 @@ weights.safetensors is ``module.state_dict() | {"item_ids": int64 [N]}`` saved w
 poller never sees a half-written version.
 
 Library use:   export_version(store, model, version, kind, module, item_ids, hparams, ...)
+               export_popularity(store, model, version, item_ids, popularity, ...)
                load_version(path) -> (RefModel, meta);  verify_version(path) -> meta
 CLI:
   python tools/export_store.py export --store S --model M --kind K --checkpoint ckpt.pt [--version V]
@@ -39,6 +44,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from recsys_ref.models import (  # noqa: E402
     HPARAM_KEYS, KINDS, DuelingDQN, LSTMSeq, MLPRanker, RefModel, SASRec, build_module,
 )
+from recsys_ref.popularity import KIND as POPULARITY, PopularityRef  # noqa: E402
+from recsys_ref.popularity import check_tensors as check_popularity_tensors  # noqa: E402
 
 MODEL_JSON = "model.json"
 WEIGHTS = "weights.safetensors"
@@ -97,6 +104,8 @@ def export_version(store, model: str, version: Optional[int], kind: str, module:
     store = Path(store)
     if not model or "/" in model or model.startswith("."):
         raise ValueError(f"bad model name {model!r}")
+    if kind == POPULARITY:
+        raise ValueError("use export_popularity() for the popularity kind")
     hp = normalize_hparams(kind, hparams)
     ids = torch.as_tensor(list(item_ids), dtype=torch.int64)
     if ids.ndim != 1 or len(set(ids.tolist())) != ids.numel():
@@ -111,6 +120,27 @@ def export_version(store, model: str, version: Optional[int], kind: str, module:
     if sd["item_emb.weight"].shape[0] != ids.numel():
         raise ValueError("item_ids length must equal item_emb rows")
 
+    return _write_version(store, model, version, sd | {"item_ids": ids}, {"kind": kind, **hp},
+                          description, created, overwrite)
+
+
+def export_popularity(store, model: str, version: Optional[int], item_ids: Sequence[int], popularity,
+                      description: Optional[str] = None, created: Optional[str] = None,
+                      overwrite: bool = False) -> Path:
+    """Write a ``popularity`` version (tensors item_ids int64 [N], popularity float32 [N];
+    model.json {"kind": "popularity", "sha256", "created", "description"}), atomically."""
+    store = Path(store)
+    tensors = {"item_ids": torch.as_tensor(list(item_ids), dtype=torch.int64),
+               "popularity": torch.as_tensor(popularity, dtype=torch.float32).detach().cpu().contiguous()}
+    check_popularity_tensors(tensors)
+    return _write_version(store, model, version, tensors, {"kind": POPULARITY}, description, created, overwrite)
+
+
+def _write_version(store: Path, model: str, version: Optional[int], tensors: dict, meta_head: dict,
+                   description: Optional[str], created: Optional[str], overwrite: bool) -> Path:
+    """<store>/<model>/.staging-<version>-<pid>/ -> fsync -> rename to <version>."""
+    if not model or "/" in model or model.startswith("."):
+        raise ValueError(f"bad model name {model!r}")
     model_dir = store / model
     model_dir.mkdir(parents=True, exist_ok=True)
     if version is None:
@@ -128,9 +158,9 @@ def export_version(store, model: str, version: Optional[int], kind: str, module:
     staging.mkdir()
     try:
         weights = staging / WEIGHTS
-        save_file(sd | {"item_ids": ids}, str(weights))
+        save_file(tensors, str(weights))
         os.chmod(weights, 0o644)
-        meta = {"kind": kind, **hp, "sha256": sha256_file(weights),
+        meta = {**meta_head, "sha256": sha256_file(weights),
                 "created": created or _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0)
                 .isoformat().replace("+00:00", "Z")}
         if description:
@@ -170,9 +200,14 @@ def verify_version(version_dir) -> dict:
 
 
 def load_version(version_dir) -> tuple[RefModel, dict]:
+    """(RefModel, model.json) -- or (PopularityRef, model.json) for the popularity kind."""
     version_dir = Path(version_dir)
     meta = read_meta(version_dir)
     kind = meta["kind"]
+    if kind == POPULARITY:
+        tensors = load_file(str(version_dir / WEIGHTS))
+        check_popularity_tensors(tensors)
+        return PopularityRef(tensors["item_ids"].tolist(), tensors["popularity"]), meta
     hp = normalize_hparams(kind, {k: meta[k] for k in HPARAM_KEYS[kind] if k in meta})
     tensors = load_file(str(version_dir / WEIGHTS))
     ids = tensors.pop("item_ids")
@@ -227,7 +262,7 @@ def main(argv=None) -> int:
 
     pe = sub.add_parser("export", help="export a torch.save'd checkpoint")
     common(pe)
-    pe.add_argument("--kind", choices=KINDS)
+    pe.add_argument("--kind", choices=KINDS + (POPULARITY,))
     pe.add_argument("--checkpoint", required=True, type=Path)
     pe.add_argument("--hparam", action="append", default=[], type=_parse_hparam, metavar="KEY=VALUE")
 
@@ -275,6 +310,11 @@ def main(argv=None) -> int:
         sd.pop("item_ids", None)
         if ids is None or kind is None:
             ap.error("checkpoint needs item_ids, and a kind (in the checkpoint or --kind)")
+        if kind == POPULARITY:  # {"kind": "popularity", "item_ids": ..., "state_dict": {"popularity": ...}}
+            out = export_popularity(a.store, a.model, a.version, torch.as_tensor(ids).tolist(), sd["popularity"],
+                                    a.description, a.created, a.overwrite)
+            print(out)
+            return 0
         hp.update(dict(a.hparam))
         hp = normalize_hparams(kind, hp)
         module = build_module(kind, sd, hp)
