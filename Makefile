@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := run
 
-APT_PACKAGES := libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc libopenblas-dev pkg-config libssl-dev
+APT_PACKAGES := libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc libopenblas-dev pkg-config libssl-dev openssl
 CONFIG ?= release
 BIN = $(shell swift build -c $(CONFIG) --show-bin-path)
 PLUGINS_DIR := .build/plugins
@@ -40,8 +40,11 @@ $(VENV)/.ready: Tests/e2e/requirements.txt
 	$(PYTHON) -m pip install -q --disable-pip-version-check -r Tests/e2e/requirements.txt
 	@touch $@
 
+# Tests build into the same products as `build` (a plain `swift test` would rebuild every
+# module with other settings, and `make run` after it would rebuild them again).
 unit-test: build
-	RECSYS_PLUGINS_DIR=$(abspath $(PLUGINS_DIR)) swift test -c $(CONFIG)
+	swift build -c $(CONFIG) --build-tests
+	RECSYS_PLUGINS_DIR=$(abspath $(PLUGINS_DIR)) swift test -c $(CONFIG) --skip-build
 
 e2e-test: build venv
 	RECSYS_SIDECAR=$(BIN)/recsys-sidecar RECSYS_PLUGINS_DIR=$(abspath $(PLUGINS_DIR)) $(PYTHON) -m pytest -q Tests/e2e
@@ -71,3 +74,67 @@ clean:
 # Latency during 20 model swaps vs. without, and memory before/after (issue 6's benchmark).
 bench-swaps: build venv
 	$(PYTHON) bench/swap_storm.py --binary $(BIN)/recsys-sidecar --plugins $(PLUGINS_DIR)
+
+# ---------------------------------------------------------------------------------------------
+# Benchmarks (issue 9): load generator and grpc++ echo floor (tools/loadgen), PyTorch and ONNX
+# Runtime peers (bench/peers, from PyPI into .venv-bench), sweeps, kernels, memory
+# -> docs/benchmarks.md and docs/bench-*.png. Work files go to out/bench/ (not committed).
+#   make bench                              the normal build (.build, $(PLUGINS_DIR))
+#   make bench BENCH_SCRATCH=.build-bench   the Swift side in its own scratch folder
+#   make bench BENCH_ARGS="--seconds 5"     more time per point (see bench/run.py --help)
+BENCH_VENV := .venv-bench
+BENCH_PY := $(BENCH_VENV)/bin/python
+BENCH_WORK := out/bench
+BENCH_TOOLS := $(BENCH_WORK)/bin
+BENCH_SCRATCH ?=
+BENCH_ARGS ?=
+BENCH_CXX ?= $(shell command -v g++ || command -v clang++)
+BENCH_CXXFLAGS := -O2 -std=c++17 -Wall -Wno-deprecated-declarations
+BENCH_GENERATED := Sources/CGRPCShim/generated
+BENCH_GRPC_LIBS := -lgrpc++ -lgrpc -lgpr -lprotobuf -labsl_synchronization
+ifeq ($(BENCH_SCRATCH),)
+BENCH_SWIFT := build
+BENCH_BIN = $(BIN)
+BENCH_PLUGINS := $(abspath $(PLUGINS_DIR))
+else
+BENCH_SWIFT := bench-swift
+BENCH_BIN = $(abspath $(BENCH_SCRATCH))/$(CONFIG)
+BENCH_PLUGINS := $(abspath $(BENCH_SCRATCH))/plugins
+endif
+
+.PHONY: bench bench-swift bench-venv bench-tools
+
+# The Swift build, the PyTorch download and the C++ tools run in parallel; then prepare, measure, report.
+bench:
+	@start=$$(date +%s); set -e; \
+	$(MAKE) --no-print-directory -j3 $(BENCH_SWIFT) bench-venv bench-tools; \
+	$(BENCH_PY) bench/prepare.py --work $(BENCH_WORK); \
+	$(BENCH_PY) bench/run.py --prepared $(BENCH_WORK)/prepared.json --out $(BENCH_WORK)/results.json \
+	  --sidecar $(BENCH_BIN)/recsys-sidecar --plugins $(BENCH_PLUGINS) --loadgen $(BENCH_TOOLS)/loadgen \
+	  --echo-server $(BENCH_TOOLS)/echo_server --kernels $(BENCH_TOOLS)/kernels $(BENCH_ARGS); \
+	$(BENCH_PY) bench/report.py --results $(BENCH_WORK)/results.json --docs docs --make-seconds $$(( $$(date +%s) - start ))
+
+bench-swift: deps
+	swift build -c $(CONFIG) --scratch-path $(BENCH_SCRATCH)
+	@mkdir -p -m 755 $(BENCH_PLUGINS)
+	@chmod 755 $(BENCH_PLUGINS)
+	@for library in $(BENCH_BIN)/librecsys-*.so; do install -m 755 $$library $(BENCH_PLUGINS)/; done
+
+bench-venv:
+	@if [ ! -f $(BENCH_VENV)/.ready ] || [ bench/requirements.txt -nt $(BENCH_VENV)/.ready ]; then \
+	  python3 -m venv $(BENCH_VENV) 2>/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv && python3 -m venv $(BENCH_VENV); }; \
+	  echo "installing bench/requirements.txt into $(BENCH_VENV) (torch from PyPI: several GB)"; \
+	  $(BENCH_VENV)/bin/pip install -q --disable-pip-version-check -r bench/requirements.txt && touch $(BENCH_VENV)/.ready; \
+	fi
+
+# Rebuilt only when a file they are built from is newer than the binary.
+bench-tools: deps
+	@mkdir -p $(BENCH_TOOLS)
+	@set -e; compile() { out=$$1; deps=$$2; shift 2; \
+	  if [ ! -x $$out ] || [ -n "$$(find $$deps -newer $$out 2>/dev/null)" ]; then echo "c++ -> $$out"; \
+	    $(BENCH_CXX) $(BENCH_CXXFLAGS) -I$(BENCH_GENERATED) "$$@" -o $$out $(BENCH_GRPC_LIBS) -lopenblas -ldl; fi; }; \
+	compile $(BENCH_TOOLS)/loadgen "tools/loadgen $(BENCH_GENERATED)/recsys/v1" \
+	  tools/loadgen/loadgen.cc $(BENCH_GENERATED)/recsys/v1/recommender.pb.cc; \
+	compile $(BENCH_TOOLS)/echo_server "tools/loadgen $(BENCH_GENERATED)/recsys/v1" \
+	  tools/loadgen/echo_server.cc $(BENCH_GENERATED)/recsys/v1/recommender.pb.cc $(BENCH_GENERATED)/recsys/v1/recommender.grpc.pb.cc; \
+	compile $(BENCH_TOOLS)/kernels "bench/kernels.cc Sources/CRecSysPlugin/include" bench/kernels.cc

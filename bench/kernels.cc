@@ -1,0 +1,474 @@
+// kernels: the kernel micro-benchmark of `make bench` (bench/run.py drives it; docs/benchmarks.md
+// explains the figures). Everything runs on one thread (OpenBLAS limited to 1 thread, as in the
+// sidecar). Each figure is the best of several timed repetitions: on a shared machine the best run
+// is the one least disturbed by others.
+//
+//   --fma                       single-core FMA peak: 16 (zmm, AVX-512) or 12 (ymm, AVX2) independent
+//                               chains of vfmadd on registers, FLOPs = 2 x lanes x chains x iterations
+//   --sgemm N                   cblas_sgemm N x N x N (the "large sgemm" rate)
+//   --gemm-chain M:W0,W1,...    cblas_sgemm of M rows through Linear layers W0->W1->... (out x in
+//                               weights, as Kernels.linear calls it: B transposed)
+//   --gemv N:D                  cblas_sgemv [N x D] . [D] (catalog scoring), bytes = N*D*4
+//   --gemv-mapped TABLE:TENSOR  the same on a [N x D] tensor of a store version, memory-mapped read-only
+//                               from its safetensors file as the sidecar maps it (page-cache pages, the
+//                               file's alignment) instead of a fresh heap buffer
+//   --copy BYTES                memcpy between two BYTES buffers; STREAM "copy" bandwidth counts
+//                               read + written bytes (2 x BYTES)
+//   --read BYTES                sum of a BYTES float buffer (AVX-512, 4 accumulators): read-only
+//                               bandwidth, the tighter roof for a GEMV that only reads its matrix
+//   --plugin NAME:LIB:TABLE:MANIFEST:REQUEST
+//                               dlopen a model plugin, create an instance from the tensors listed in
+//                               TABLE (name dtype rank dims... offset bytes, of the safetensors file
+//                               on its first line) and MANIFEST (model.json), then time recommend()
+//                               on the request in REQUEST (text: "history ids...", "types ...",
+//                               "candidates ...", "context ...", "features ...", "top_k k").
+//   --seconds S                 time budget per measurement (default 0.4)
+// Output: one JSON object on stdout.
+#include <cblas.h>
+#include <dlfcn.h>
+#include <fcntl.h>
+#include <immintrin.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <functional>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "../Sources/CRecSysPlugin/include/recsys_plugin.h"
+
+extern "C" void openblas_set_num_threads(int);
+
+namespace {
+
+double Now() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
+
+double budget_seconds = 0.4;
+
+// Seconds per call of `body`: calls are batched so a batch lasts >= ~20 ms; the best batch of those
+// that fit in the time budget (at least 5) wins.
+double BestSecondsPerCall(const std::function<void()> &body) {
+  body();  // warm caches and lazy initialisation
+  int per_batch = 1;
+  for (;;) {
+    double t = Now();
+    for (int i = 0; i < per_batch; ++i) body();
+    double elapsed = Now() - t;
+    if (elapsed > 0.02 || per_batch > (1 << 24)) break;
+    per_batch *= 2;
+  }
+  double best = 1e30, start = Now();
+  for (int batch = 0; batch < 5 || Now() - start < budget_seconds; ++batch) {
+    double t = Now();
+    for (int i = 0; i < per_batch; ++i) body();
+    best = std::min(best, (Now() - t) / per_batch);
+    if (batch > 1000) break;
+  }
+  return best;
+}
+
+// Independent accumulator chains: enough to cover FMA latency x throughput (4 cycles x 2 pipes), and
+// few enough to stay in registers (16 ymm registers without AVX-512, 32 zmm with it).
+constexpr int kChains512 = 16;
+constexpr int kChains256 = 12;
+constexpr long kFmaIterations = 20'000'000;
+
+__attribute__((target("avx512f"))) float FmaLoop512(long iterations) {
+  constexpr int kChains = kChains512;
+  __m512 acc[kChains];
+  for (int c = 0; c < kChains; ++c) acc[c] = _mm512_set1_ps(0.001f * c);
+  const __m512 a = _mm512_set1_ps(0.999999f), b = _mm512_set1_ps(1e-7f);
+  for (long i = 0; i < iterations; ++i) {
+#pragma GCC unroll 16
+    for (int c = 0; c < kChains; ++c) acc[c] = _mm512_fmadd_ps(acc[c], a, b);
+  }
+  __m512 sum = acc[0];
+  for (int c = 1; c < kChains; ++c) sum = _mm512_add_ps(sum, acc[c]);
+  float lanes[16];
+  _mm512_storeu_ps(lanes, sum);
+  float total = 0;
+  for (float lane : lanes) total += lane;
+  return total;
+}
+
+__attribute__((target("avx2,fma"))) float FmaLoop256(long iterations) {
+  constexpr int kChains = kChains256;
+  __m256 acc[kChains];
+  for (int c = 0; c < kChains; ++c) acc[c] = _mm256_set1_ps(0.001f * c);
+  const __m256 a = _mm256_set1_ps(0.999999f), b = _mm256_set1_ps(1e-7f);
+  for (long i = 0; i < iterations; ++i) {
+#pragma GCC unroll 16
+    for (int c = 0; c < kChains; ++c) acc[c] = _mm256_fmadd_ps(acc[c], a, b);
+  }
+  __m256 sum = acc[0];
+  for (int c = 1; c < kChains; ++c) sum = _mm256_add_ps(sum, acc[c]);
+  float lanes[8];
+  _mm256_storeu_ps(lanes, sum);
+  float total = 0;
+  for (float lane : lanes) total += lane;
+  return total;
+}
+
+volatile float sink;
+
+__attribute__((target("avx512f"))) float SumFloats(const float *data, size_t count) {
+  __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+  size_t i = 0;
+  for (; i + 64 <= count; i += 64) {
+    a0 = _mm512_add_ps(a0, _mm512_loadu_ps(data + i));
+    a1 = _mm512_add_ps(a1, _mm512_loadu_ps(data + i + 16));
+    a2 = _mm512_add_ps(a2, _mm512_loadu_ps(data + i + 32));
+    a3 = _mm512_add_ps(a3, _mm512_loadu_ps(data + i + 48));
+  }
+  float lanes[16];
+  _mm512_storeu_ps(lanes, _mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3)));
+  float total = 0;
+  for (float lane : lanes) total += lane;
+  for (; i < count; ++i) total += data[i];
+  return total;
+}
+
+__attribute__((target("avx2"))) float SumFloats256(const float *data, size_t count) {
+  __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+  size_t i = 0;
+  for (; i + 32 <= count; i += 32) {
+    a0 = _mm256_add_ps(a0, _mm256_loadu_ps(data + i));
+    a1 = _mm256_add_ps(a1, _mm256_loadu_ps(data + i + 8));
+    a2 = _mm256_add_ps(a2, _mm256_loadu_ps(data + i + 16));
+    a3 = _mm256_add_ps(a3, _mm256_loadu_ps(data + i + 24));
+  }
+  float lanes[8];
+  _mm256_storeu_ps(lanes, _mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
+  float total = 0;
+  for (float lane : lanes) total += lane;
+  for (; i < count; ++i) total += data[i];
+  return total;
+}
+
+double FmaGflops(int lanes) {
+  long iterations = kFmaIterations / 4;
+  double seconds = BestSecondsPerCall([&] { sink = lanes == 16 ? FmaLoop512(iterations) : FmaLoop256(iterations); });
+  return 2.0 * lanes * (lanes == 16 ? kChains512 : kChains256) * iterations / seconds / 1e9;
+}
+
+std::vector<float> RandomFloats(size_t count, unsigned seed) {
+  std::vector<float> v(count);
+  uint32_t state = seed * 2654435761u + 1;
+  for (auto &x : v) {
+    state = state * 1664525u + 1013904223u;
+    x = static_cast<float>((state >> 8) & 0xffff) / 65536.0f - 0.5f;
+  }
+  return v;
+}
+
+// ---------------------------------------------------------------- plugin cases
+
+struct MappedFile {
+  void *data = nullptr;
+  size_t size = 0;
+};
+
+MappedFile Map(const std::string &path) {
+  int fd = open(path.c_str(), O_RDONLY);
+  if (fd < 0) {
+    std::fprintf(stderr, "kernels: cannot open %s\n", path.c_str());
+    std::exit(1);
+  }
+  struct stat st {};
+  fstat(fd, &st);
+  MappedFile f;
+  f.size = static_cast<size_t>(st.st_size);
+  f.data = mmap(nullptr, f.size, PROT_READ, MAP_PRIVATE, fd, 0);
+  close(fd);
+  return f;
+}
+
+std::string ReadText(const std::string &path) {
+  std::ifstream in(path);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+std::vector<std::string> Split(const std::string &text, char separator) {
+  std::vector<std::string> parts;
+  std::stringstream s(text);
+  std::string part;
+  while (std::getline(s, part, separator)) parts.push_back(part);
+  return parts;
+}
+
+struct PluginCase {
+  std::string name;
+  double seconds_per_call = 0;
+  size_t result_count = 0;
+  std::string error;
+};
+
+PluginCase RunPlugin(const std::string &spec) {
+  auto parts = Split(spec, ':');
+  if (parts.size() != 5) {
+    std::fprintf(stderr, "kernels: --plugin NAME:LIB:TABLE:MANIFEST:REQUEST, got %s\n", spec.c_str());
+    std::exit(2);
+  }
+  PluginCase out;
+  out.name = parts[0];
+  void *library = dlopen(parts[1].c_str(), RTLD_NOW | RTLD_LOCAL);
+  if (!library) {
+    out.error = dlerror();
+    return out;
+  }
+  using Entry = const recsys_plugin *(*)();
+  auto entry = reinterpret_cast<Entry>(dlsym(library, RECSYS_PLUGIN_ENTRY_SYMBOL));
+  const recsys_plugin *plugin = entry();
+
+  // Tensor table: first line the safetensors path, then "name dtype rank dims... offset bytes".
+  std::ifstream table(parts[2]);
+  std::string weights_path;
+  std::getline(table, weights_path);
+  MappedFile weights = Map(weights_path);
+  std::vector<std::string> names;
+  std::vector<std::vector<int64_t>> shapes;
+  std::vector<recsys_tensor> tensors;
+  std::string line;
+  while (std::getline(table, line)) {
+    if (line.empty()) continue;
+    std::stringstream s(line);
+    std::string name, dtype;
+    int rank;
+    s >> name >> dtype >> rank;
+    std::vector<int64_t> shape(rank);
+    for (auto &d : shape) s >> d;
+    uint64_t offset, bytes;
+    s >> offset >> bytes;
+    names.push_back(name);
+    shapes.push_back(shape);
+    recsys_tensor t{};
+    t.dtype = dtype == "I64" ? RECSYS_DTYPE_I64 : RECSYS_DTYPE_F32;
+    t.rank = rank;
+    t.data = static_cast<const char *>(weights.data) + offset;
+    t.byte_count = bytes;
+    tensors.push_back(t);
+  }
+  for (size_t i = 0; i < tensors.size(); ++i) {
+    tensors[i].name = names[i].c_str();
+    tensors[i].shape = shapes[i].data();
+  }
+  std::string manifest = ReadText(parts[3]);
+  recsys_model_config config{manifest.c_str(), tensors.data(), tensors.size()};
+  recsys_instance *instance = nullptr;
+  char error[1024] = {0};
+  if (plugin->create(&config, &instance, error, sizeof error) != RECSYS_OK) {
+    out.error = error;
+    return out;
+  }
+
+  std::vector<int64_t> history, candidates;
+  std::vector<int32_t> types;
+  std::vector<float> context, features;
+  uint32_t top_k = 10;
+  std::ifstream request_file(parts[4]);
+  while (std::getline(request_file, line)) {
+    std::stringstream s(line);
+    std::string key;
+    s >> key;
+    if (key == "history") for (int64_t v; s >> v;) history.push_back(v);
+    else if (key == "types") for (int32_t v; s >> v;) types.push_back(v);
+    else if (key == "candidates") for (int64_t v; s >> v;) candidates.push_back(v);
+    else if (key == "context") for (float v; s >> v;) context.push_back(v);
+    else if (key == "features") for (float v; s >> v;) features.push_back(v);
+    else if (key == "top_k") s >> top_k;
+  }
+  recsys_request request{};
+  request.history_item_ids = history.data();
+  request.history_types = types.data();
+  request.history_count = history.size();
+  request.candidate_item_ids = candidates.data();
+  request.candidate_count = candidates.size();
+  request.candidate_features = features.data();
+  request.candidate_feature_count = features.size();
+  request.context = context.data();
+  request.context_count = context.size();
+  request.top_k = top_k;
+  request.seed = 42;
+  std::vector<int64_t> ids(top_k), unknown(candidates.size() + 1);
+  std::vector<float> scores(top_k), propensities(top_k);
+  recsys_result result{ids.data(), scores.data(), propensities.data(), top_k, 0, unknown.data(), 0};
+  recsys_status status = RECSYS_OK;
+  out.seconds_per_call = BestSecondsPerCall([&] {
+    result.count = 0;
+    result.unknown_count = 0;
+    status = plugin->recommend(instance, &request, &result, error, sizeof error);
+  });
+  if (status != RECSYS_OK) out.error = error;
+  out.result_count = result.count;
+  plugin->destroy(instance);  // the library stays loaded (Swift libraries are never dlclose'd)
+  return out;
+}
+
+}  // namespace
+
+int main(int argc, char **argv) {
+  openblas_set_num_threads(1);
+  std::vector<std::string> json;
+  char buffer[512];
+  for (int i = 1; i < argc; ++i) {
+    std::string flag = argv[i];
+    auto value = [&]() -> std::string {
+      if (i + 1 >= argc) {
+        std::fprintf(stderr, "kernels: %s needs a value\n", flag.c_str());
+        std::exit(2);
+      }
+      return argv[++i];
+    };
+    if (flag == "--seconds") {
+      budget_seconds = std::stod(value());
+    } else if (flag == "--fma") {
+      double avx2 = FmaGflops(8);
+      double avx512 = __builtin_cpu_supports("avx512f") ? FmaGflops(16) : 0.0;
+      std::snprintf(buffer, sizeof buffer,
+                    "\"fma\": {\"avx2_gflops\": %.2f, \"avx512_gflops\": %.2f, \"chains_avx2\": %d, \"chains_avx512\": %d}",
+                    avx2, avx512, kChains256, kChains512);
+      json.push_back(buffer);
+    } else if (flag == "--sgemm") {
+      int n = std::stoi(value());
+      auto a = RandomFloats(size_t(n) * n, 1), b = RandomFloats(size_t(n) * n, 2);
+      std::vector<float> c(size_t(n) * n);
+      double s = BestSecondsPerCall([&] {
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a.data(), n, b.data(), n, 0.0f,
+                    c.data(), n);
+      });
+      std::snprintf(buffer, sizeof buffer, "\"sgemm\": {\"n\": %d, \"seconds\": %.6e, \"gflops\": %.2f}", n, s,
+                    2.0 * n * n * double(n) / s / 1e9);
+      json.push_back(buffer);
+    } else if (flag == "--gemm-chain") {
+      auto spec = Split(value(), ':');
+      int m = std::stoi(spec[0]);
+      std::vector<int> widths;
+      for (auto &w : Split(spec[1], ',')) widths.push_back(std::stoi(w));
+      int widest = *std::max_element(widths.begin(), widths.end());
+      std::vector<std::vector<float>> weights;
+      double flops = 0;
+      for (size_t l = 0; l + 1 < widths.size(); ++l) {
+        weights.push_back(RandomFloats(size_t(widths[l]) * widths[l + 1], 3 + l));
+        flops += 2.0 * m * widths[l] * widths[l + 1];
+      }
+      auto x = RandomFloats(size_t(m) * widest, 9);
+      std::vector<float> y(size_t(m) * widest);
+      double s = BestSecondsPerCall([&] {
+        float *in = x.data(), *out = y.data();
+        for (size_t l = 0; l + 1 < widths.size(); ++l) {
+          cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, widths[l + 1], widths[l], 1.0f, in, widths[l],
+                      weights[l].data(), widths[l], 0.0f, out, widths[l + 1]);
+          std::swap(in, out);
+        }
+      });
+      std::snprintf(buffer, sizeof buffer,
+                    "\"gemm_chain\": {\"m\": %d, \"flops\": %.0f, \"seconds\": %.6e, \"gflops\": %.2f}", m, flops, s,
+                    flops / s / 1e9);
+      json.push_back(buffer);
+    } else if (flag == "--gemv") {
+      auto spec = Split(value(), ':');
+      long n = std::stol(spec[0]);
+      int d = std::stoi(spec[1]);
+      auto matrix = RandomFloats(size_t(n) * d, 4), vector = RandomFloats(d, 5);
+      std::vector<float> out(n);
+      double s = BestSecondsPerCall([&] {
+        cblas_sgemv(CblasRowMajor, CblasNoTrans, n, d, 1.0f, matrix.data(), d, vector.data(), 1, 0.0f, out.data(), 1);
+      });
+      double bytes = double(n) * d * 4;
+      std::snprintf(buffer, sizeof buffer,
+                    "\"gemv\": {\"n\": %ld, \"d\": %d, \"seconds\": %.6e, \"gflops\": %.2f, \"gbytes_per_s\": %.2f}",
+                    n, d, s, 2.0 * n * d / s / 1e9, bytes / s / 1e9);
+      json.push_back(buffer);
+    } else if (flag == "--gemv-mapped") {
+      auto spec = Split(value(), ':');
+      std::ifstream table(spec[0]);
+      std::string path, line;
+      std::getline(table, path);
+      const float *matrix = nullptr;
+      long n = 0;
+      int d = 0;
+      while (std::getline(table, line)) {
+        std::stringstream s(line);
+        std::string name, dtype;
+        int rank;
+        s >> name >> dtype >> rank;
+        std::vector<int64_t> shape(rank);
+        for (auto &x : shape) s >> x;
+        uint64_t offset, bytes;
+        s >> offset >> bytes;
+        if (name == spec[1] && rank == 2) {
+          int fd = open(path.c_str(), O_RDONLY);
+          struct stat st {};
+          fstat(fd, &st);
+          void *base = mmap(nullptr, static_cast<size_t>(st.st_size), PROT_READ, MAP_SHARED, fd, 0);
+          close(fd);
+          matrix = reinterpret_cast<const float *>(static_cast<const char *>(base) + offset);
+          n = shape[0];
+          d = static_cast<int>(shape[1]);
+        }
+      }
+      if (!matrix) {
+        std::fprintf(stderr, "kernels: no 2-D tensor %s in %s\n", spec[1].c_str(), spec[0].c_str());
+        return 2;
+      }
+      auto vector = RandomFloats(d, 5);
+      std::vector<float> out(n);
+      double s = BestSecondsPerCall([&] {
+        cblas_sgemv(CblasRowMajor, CblasNoTrans, n, d, 1.0f, matrix, d, vector.data(), 1, 0.0f, out.data(), 1);
+      });
+      double bytes = double(n) * d * 4;
+      std::snprintf(buffer, sizeof buffer,
+                    "\"gemv_mapped\": {\"n\": %ld, \"d\": %d, \"seconds\": %.6e, \"gflops\": %.2f, "
+                    "\"gbytes_per_s\": %.2f, \"address_mod_64\": %d}",
+                    n, d, s, 2.0 * n * d / s / 1e9, bytes / s / 1e9, static_cast<int>(reinterpret_cast<uintptr_t>(matrix) % 64));
+      json.push_back(buffer);
+    } else if (flag == "--copy") {
+      size_t bytes = std::stoull(value());
+      std::vector<char> a(bytes, 1), b(bytes, 2);
+      double s = BestSecondsPerCall([&] {
+        std::memcpy(b.data(), a.data(), bytes);
+        sink = b[bytes / 2];
+      });
+      std::snprintf(buffer, sizeof buffer,
+                    "\"copy_%zu\": {\"bytes\": %zu, \"seconds\": %.6e, \"stream_copy_gbytes_per_s\": %.2f}", bytes,
+                    bytes, s, 2.0 * bytes / s / 1e9);
+      json.push_back(buffer);
+    } else if (flag == "--read") {
+      size_t bytes = std::stoull(value());
+      auto data = RandomFloats(bytes / 4, 6);
+      bool wide = __builtin_cpu_supports("avx512f");
+      double s = BestSecondsPerCall([&] {
+        sink = wide ? SumFloats(data.data(), data.size()) : SumFloats256(data.data(), data.size());
+      });
+      std::snprintf(buffer, sizeof buffer, "\"read_%zu\": {\"bytes\": %zu, \"seconds\": %.6e, \"gbytes_per_s\": %.2f}",
+                    bytes, bytes, s, double(bytes) / s / 1e9);
+      json.push_back(buffer);
+    } else if (flag == "--plugin") {
+      PluginCase c = RunPlugin(value());
+      std::string error;
+      for (char ch : c.error) error += (ch == '"' || ch == '\\') ? '\'' : ch;
+      std::snprintf(buffer, sizeof buffer,
+                    "\"plugin_%s\": {\"seconds_per_call\": %.6e, \"result_count\": %zu, \"error\": \"%s\"}",
+                    c.name.c_str(), c.seconds_per_call, c.result_count, error.c_str());
+      json.push_back(buffer);
+    } else {
+      std::fprintf(stderr, "kernels: unknown flag %s\n", flag.c_str());
+      return 2;
+    }
+  }
+  std::printf("{");
+  for (size_t i = 0; i < json.size(); ++i) std::printf("%s%s", i ? ", " : "", json[i].c_str());
+  std::printf("}\n");
+  return 0;
+}
