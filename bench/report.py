@@ -30,7 +30,7 @@ def fmt_ratio(x) -> str:
         return "–"
     if math.isinf(x):
         return "∞"
-    if x < 1:
+    if x < 10:
         return f"{x:.2f}×"
     return f"{x:.1f}×" if x < 100 else f"{x:,.0f}×"
 
@@ -159,6 +159,25 @@ def main(argv=None) -> int:
         add("† other tenants kept more than half a core busy during most of this sweep's points "
             "(median over its points; per-point figures in out/bench/results.json): read it with care.")
         add("")
+    add("Server CPU per request (µs of CPU time of the server process, all its threads, divided by the "
+        "requests it answered) at the rate of the first table. Less sensitive to the 10 ms cut-off than QPS, "
+        "but it depends on the rate: at lower rates threads sleep and wake per request, at higher ones "
+        "they stay busy, so compare servers measured at similar rates (e.g. `echo` with the floor):")
+    add("")
+    add("| workload | sidecar | PyTorch | ONNX RT | floor |")
+    add("|---|---:|---:|---:|---:|")
+    for w in workloads:
+        s_ = sweeps.get(w["name"], {})
+        cpu = {}
+        for server in ("sidecar", "torch", "onnx", "floor"):
+            sweep = s_.get(server)
+            best = [p for p in (sweep or {}).get("points", [])
+                    if p["passes"] and p["offered_qps"] == sweep["qps_at_p99_limit"] and "cpu_cores" in p]
+            if best and best[0]["qps"] > 0:
+                cpu[server] = best[0]["cpu_cores"]["server"] / best[0]["qps"] * 1e6
+        add(f"| `{w['name']}` | " + " | ".join(f"{cpu[x]:.0f}" if x in cpu else "–"
+                                               for x in ("sidecar", "torch", "onnx", "floor")) + " |")
+    add("")
     add("Closed-loop capacity (8 calls in flight, the probe each sweep starts with), requests/s:")
     add("")
     add("| workload | sidecar | PyTorch | ONNX RT | floor |")
