@@ -11,7 +11,9 @@ extension Kernels {
   public static func relu(
     _ values: UnsafeMutableBufferPointer<Float>  // [count]
   ) {
-    for i in values.indices where values[i] < 0 { values[i] = 0 }
+    // A select, not a branch: mixed-sign activations mispredicted the branch, and this form
+    // vectorises. NaN < 0 is false, so NaN stays NaN.
+    for i in values.indices { values[i] = values[i] < 0 ? 0 : values[i] }
   }
 
   /// `nn.GELU()` (exact, not the tanh approximation) in place: `x = 0.5 * x * (1 + erf(x / sqrt(2)))`.
