@@ -14,7 +14,9 @@ LISTEN ?= 127.0.0.1:50051
 .PHONY: run test build deps venv unit-test e2e-test check-protos protos fixtures demo-store clean bench-swaps
 
 run: build
-	$(BIN)/recsys-sidecar --listen $(LISTEN) --store demo/store --plugins $(PLUGINS_DIR) --default-model mlp
+	mkdir -p out
+	$(BIN)/recsys-sidecar --listen $(LISTEN) --store demo/store --plugins $(PLUGINS_DIR) --default-model mlp \
+	  --experiments demo/experiments.yaml --exposure-log out/exposures.jsonl
 
 test: build venv check-protos unit-test e2e-test
 

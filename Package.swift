@@ -61,16 +61,21 @@ let package = Package(
     .target(name: "ModelStore", dependencies: [
       "SafeTensors", "PluginHost", "Checksums", .product(name: "Logging", package: "swift-log"),
     ]),
-    // Which model serves a request: explicit selector, (later) experiments, default.
-    .target(name: "Routing", dependencies: ["ModelStore"]),
+    // A/B experiments: config, deterministic assignment, Thompson arms, per-arm results from
+    // feedback, shadow agreement, the statistics of the report.
+    .target(name: "Experiments", dependencies: [
+      "ModelStore", "RecSysKernels", .product(name: "Yams", package: "Yams"),
+    ]),
+    // Which model serves a request: explicit selector, forced arm, experiments, default.
+    .target(name: "Routing", dependencies: ["ModelStore", "Experiments"]),
     // Wiring: request -> route -> instance -> response.
     .target(name: "Sidecar", dependencies: [
-      "CGRPCShim", "Routing", "ModelStore", "PluginHost", "CRecSysPlugin",
+      "CGRPCShim", "Routing", "Experiments", "ModelStore", "PluginHost", "CRecSysPlugin", "Checksums",
       .product(name: "Logging", package: "swift-log"), .product(name: "Yams", package: "Yams"),
       .product(name: "Prometheus", package: "swift-prometheus"),
     ]),
     .executableTarget(name: "recsys-sidecar", dependencies: [
-      "Sidecar",
+      "Sidecar", "Experiments",
       .product(name: "ArgumentParser", package: "swift-argument-parser"),
       .product(name: "Logging", package: "swift-log"),
     ]),
@@ -91,7 +96,8 @@ let package = Package(
     .testTarget(name: "RecSysKernelsTests", dependencies: ["RecSysKernels"]),
     .testTarget(name: "SafeTensorsTests", dependencies: ["SafeTensors"], exclude: ["Fixtures"]),
     .testTarget(name: "ModelStoreTests", dependencies: ["ModelStore"]),
-    .testTarget(name: "RoutingTests", dependencies: ["Routing"]),
+    .testTarget(name: "RoutingTests", dependencies: ["Routing", "Experiments", "ModelStore"]),
+    .testTarget(name: "ExperimentsTests", dependencies: ["Experiments"], resources: [.copy("Vectors")]),
     .testTarget(name: "SidecarTests", dependencies: ["Sidecar", "ModelStore"]),
     // Loads the built plugin libraries through PluginHost and checks them against PyTorch.
     .testTarget(name: "PluginGoldenTests", dependencies: [

@@ -25,17 +25,19 @@ class AdminService final : public recsys::v1::ModelAdmin::CallbackService {
       : handler_(handler), handler_context_(handler_context), token_(bearer_token), gate_(gate) {}
 
 // One line per RPC: the override forwards to Bridge with the method's short name.
-#define RECSYS_SHIM_ADMIN_RPC(Method)                                                        \
+#define RECSYS_SHIM_ADMIN_RPC(Method, Response)                                              \
   grpc::ServerUnaryReactor *Method(grpc::CallbackServerContext *context,                     \
                                    const recsys::v1::Method##Request *request,               \
-                                   recsys::v1::Method##Response *response) override {        \
+                                   recsys::v1::Response *response) override {                \
     return Bridge(context, #Method, *request, response);                                     \
   }
 
-  RECSYS_SHIM_ADMIN_RPC(ListModels)
-  RECSYS_SHIM_ADMIN_RPC(ReloadModels)
-  RECSYS_SHIM_ADMIN_RPC(SetVersionPolicy)
-  RECSYS_SHIM_ADMIN_RPC(ListPlugins)
+  RECSYS_SHIM_ADMIN_RPC(ListModels, ListModelsResponse)
+  RECSYS_SHIM_ADMIN_RPC(ReloadModels, ReloadModelsResponse)
+  RECSYS_SHIM_ADMIN_RPC(SetVersionPolicy, SetVersionPolicyResponse)
+  RECSYS_SHIM_ADMIN_RPC(ListPlugins, ListPluginsResponse)
+  RECSYS_SHIM_ADMIN_RPC(GetExperiments, ExperimentsStatus)
+  RECSYS_SHIM_ADMIN_RPC(ReloadExperiments, ExperimentsStatus)
 
 #undef RECSYS_SHIM_ADMIN_RPC
 

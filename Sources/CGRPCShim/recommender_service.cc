@@ -17,19 +17,26 @@ struct rs_response {
   const char *failure = nullptr;
 };
 
+struct rs_feedback_response {
+  recsys::v1::FeedbackResponse *message;
+  std::string error_message;
+  const char *failure = nullptr;
+};
+
 namespace {
 
 // A NULL pointer is fine only for an empty range.
 bool IsValidRange(const void *data, size_t count) { return data != nullptr || count == 0; }
 
-void RecordFailure(rs_response *response, const char *failure) {
+template <typename Response>
+void RecordFailure(Response *response, const char *failure) {
   if (response->failure == nullptr) response->failure = failure;
 }
 
 // Runs a setter body; an exception (in practice std::bad_alloc) fails the call instead of
 // crossing into Swift.
-template <typename Body>
-void RunSetter(rs_response *response, const char *failure, Body body) noexcept {
+template <typename Response, typename Body>
+void RunSetter(Response *response, const char *failure, Body body) noexcept {
   try {
     body();
   } catch (...) {
@@ -51,6 +58,22 @@ const Element *DataOrNull(const google::protobuf::RepeatedField<Element> &field)
 
 grpc::Status InternalStatus(const char *what) {
   return grpc::Status(grpc::StatusCode::INTERNAL, std::string("recsys shim: ") + what);
+}
+
+// The call's status from a handler's code: an out-of-range code or a failed setter is INTERNAL
+// (grpc does not send the response message with a non-OK status).
+template <typename Response>
+grpc::Status HandlerStatus(const char *handler, int32_t code, const Response &handle) {
+  if (code != RS_STATUS_OK) {
+    if (code < 0 || code > grpc::StatusCode::UNAUTHENTICATED) {
+      return grpc::Status(grpc::StatusCode::INTERNAL, std::string("recsys shim: the ") + handler +
+                                                          " handler returned the invalid status code " +
+                                                          std::to_string(code));
+    }
+    return grpc::Status(static_cast<grpc::StatusCode>(code), handle.error_message);
+  }
+  if (handle.failure != nullptr) return InternalStatus(handle.failure);
+  return grpc::Status::OK;
 }
 
 // An admitted call's reactor: the call counts as running in the gate until grpc is done with
@@ -135,6 +158,8 @@ grpc::Status RecommenderService::Handle(const grpc::CallbackServerContext &conte
   view.surface = MakeView(request.surface());
   view.model = MakeView(request.model());
   view.exclude_history = request.exclude_history();
+  view.forced_arm = MakeView(request.forced_arm());
+  response.set_bucket(-1);  // no experiment routed it, unless the handler says otherwise
 
   // A call whose deadline passed before it got here (a 1 ms deadline usually has) starts
   // cancelled; any other is watched until the handler returns.
@@ -148,22 +173,68 @@ grpc::Status RecommenderService::Handle(const grpc::CallbackServerContext &conte
     code = handler_(handler_context_, &view, &handle);
   }
 
-  if (code != RS_STATUS_OK) {
-    if (code < 0 || code > grpc::StatusCode::UNAUTHENTICATED) {
-      return grpc::Status(grpc::StatusCode::INTERNAL,
-                          "recsys shim: the recommend handler returned the invalid status code " +
-                              std::to_string(code));
-    }
-    // grpc does not send the response message with a non-OK status.
-    return grpc::Status(static_cast<grpc::StatusCode>(code), handle.error_message);
+  return HandlerStatus("recommend", code, handle);
+}
+
+grpc::ServerUnaryReactor *RecommenderService::Feedback(grpc::CallbackServerContext *context,
+                                                       const recsys::v1::FeedbackRequest *request,
+                                                       recsys::v1::FeedbackResponse *response) {
+  grpc::ServerUnaryReactor *reactor = context->DefaultReactor();
+  if (!gate_.Enter()) {
+    reactor->Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, "the sidecar is shutting down; call another instance"));
+    return reactor;
   }
-  if (handle.failure != nullptr) return InternalStatus(handle.failure);
-  return grpc::Status::OK;
+  grpc::Status status;
+  try {
+    status = HandleFeedback(*request, *response);
+  } catch (const std::exception &exception) {
+    status = InternalStatus(exception.what());
+  } catch (...) {
+    status = InternalStatus("unknown exception");
+  }
+  // The handler is done with the call: nothing is left for a drain to wait for.
+  gate_.Leave();
+  reactor->Finish(status);
+  return reactor;
+}
+
+grpc::Status RecommenderService::HandleFeedback(const recsys::v1::FeedbackRequest &request,
+                                                recsys::v1::FeedbackResponse &response) const {
+  if (feedback_ == nullptr) {
+    return grpc::Status(grpc::StatusCode::UNIMPLEMENTED, "this sidecar takes no Feedback");
+  }
+  rs_feedback_request view{};
+  view.request_id = MakeView(request.request_id());
+  view.item_id = request.item_id();
+  view.type = static_cast<int32_t>(request.type());
+  view.value = request.value();
+  rs_feedback_response handle{&response, std::string(), nullptr};
+  const int32_t code = feedback_(feedback_context_, &view, &handle);
+  return HandlerStatus("feedback", code, handle);
 }
 
 }  // namespace recsys_shim
 
 extern "C" {
+
+void rs_feedback_set_result(rs_feedback_response *response, const char *experiment, size_t experiment_length,
+                            const char *arm, size_t arm_length, bool duplicate) {
+  if (response == nullptr) return;
+  if (!IsValidRange(experiment, experiment_length) || !IsValidRange(arm, arm_length)) {
+    return RecordFailure(response, "rs_feedback_set_result: NULL experiment or arm");
+  }
+  RunSetter(response, "rs_feedback_set_result failed", [&] {
+    response->message->set_experiment(MakeString(experiment, experiment_length));
+    response->message->set_arm(MakeString(arm, arm_length));
+    response->message->set_duplicate(duplicate);
+  });
+}
+
+void rs_feedback_set_error(rs_feedback_response *response, const char *data, size_t length) {
+  if (response == nullptr) return;
+  if (!IsValidRange(data, length)) return RecordFailure(response, "rs_feedback_set_error: NULL data");
+  RunSetter(response, "rs_feedback_set_error failed", [&] { response->error_message.assign(MakeString(data, length)); });
+}
 
 void rs_response_set_request_id(rs_response *response, const char *data, size_t length) {
   if (response == nullptr) return;
@@ -182,7 +253,7 @@ void rs_response_set_model(rs_response *response, const char *data, size_t lengt
 }
 
 void rs_response_set_routing(rs_response *response, const char *experiment, size_t experiment_length,
-                             const char *arm, size_t arm_length) {
+                             const char *arm, size_t arm_length, int32_t bucket) {
   if (response == nullptr) return;
   if (!IsValidRange(experiment, experiment_length) || !IsValidRange(arm, arm_length)) {
     return RecordFailure(response, "rs_response_set_routing: NULL experiment or arm");
@@ -190,6 +261,7 @@ void rs_response_set_routing(rs_response *response, const char *experiment, size
   RunSetter(response, "rs_response_set_routing failed", [&] {
     response->message->set_experiment(MakeString(experiment, experiment_length));
     response->message->set_arm(MakeString(arm, arm_length));
+    response->message->set_bucket(bucket);
   });
 }
 

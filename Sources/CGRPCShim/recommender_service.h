@@ -16,20 +16,34 @@ namespace recsys_shim {
 // `gate` admits calls until the server drains (then they finish UNAVAILABLE).
 class RecommenderService final : public recsys::v1::Recommender::CallbackService {
  public:
-  RecommenderService(rs_recommend_handler handler, void *handler_context, CallGate &gate)
-      : handler_(handler), handler_context_(handler_context), gate_(gate) {}
+  RecommenderService(rs_recommend_handler handler, void *handler_context, rs_feedback_handler feedback,
+                     void *feedback_context, CallGate &gate)
+      : handler_(handler),
+        handler_context_(handler_context),
+        feedback_(feedback),
+        feedback_context_(feedback_context),
+        gate_(gate) {}
 
   grpc::ServerUnaryReactor *Recommend(grpc::CallbackServerContext *context,
                                       const recsys::v1::RecommendRequest *request,
                                       recsys::v1::RecommendResponse *response) override;
+
+  grpc::ServerUnaryReactor *Feedback(grpc::CallbackServerContext *context,
+                                     const recsys::v1::FeedbackRequest *request,
+                                     recsys::v1::FeedbackResponse *response) override;
 
  private:
   grpc::Status Handle(const grpc::CallbackServerContext &context,
                       const recsys::v1::RecommendRequest &request,
                       recsys::v1::RecommendResponse &response) const;
 
+  grpc::Status HandleFeedback(const recsys::v1::FeedbackRequest &request,
+                              recsys::v1::FeedbackResponse &response) const;
+
   const rs_recommend_handler handler_;
   void *const handler_context_;
+  const rs_feedback_handler feedback_;
+  void *const feedback_context_;
   CallGate &gate_;
   mutable CancellationWatch watch_;
 };

@@ -131,7 +131,8 @@ rs_server *rs_server_start(const rs_server_options *options, char *error, size_t
 
     auto server = std::make_unique<rs_server>();
     server->service =
-        std::make_unique<recsys_shim::RecommenderService>(options->recommend, options->recommend_context, server->gate);
+        std::make_unique<recsys_shim::RecommenderService>(options->recommend, options->recommend_context,
+                                                          options->feedback, options->feedback_context, server->gate);
     server->server = StartServer(options->listen_address, std::move(credentials), server->service.get(),
                                  options->max_receive_message_bytes, &server->port);
     if (server->server == nullptr) {

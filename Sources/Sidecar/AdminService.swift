@@ -1,17 +1,27 @@
 import CGRPCShim
+import Experiments
 import Foundation
 import ModelStore
 import PluginHost
+import Routing
 
 /// ModelAdmin over the shim's JSON bridge. Admin calls may take seconds (a reload
 /// loads and warms up models), so each runs off grpc's threads and finishes the
 /// call when done.
 public final class AdminService: @unchecked Sendable {
   let registry: ModelRegistry
+  let router: Router?
+  let experiments: ExperimentsFile?
+  let exposureLog: ExposureLog?
   private let work = DispatchQueue(label: "recsys.admin", attributes: .concurrent)
 
-  public init(registry: ModelRegistry) {
+  /// `router`, `experiments`, `exposureLog`: what GetExperiments reports (nil parts read empty).
+  public init(registry: ModelRegistry, router: Router? = nil, experiments: ExperimentsFile? = nil,
+              exposureLog: ExposureLog? = nil) {
     self.registry = registry
+    self.router = router
+    self.experiments = experiments
+    self.exposureLog = exposureLog
   }
 
   /// The shim's handle of one admin call: finished exactly once, from any thread.
@@ -45,6 +55,20 @@ public final class AdminService: @unchecked Sendable {
             },
             "refused": refused.sorted { $0.key < $1.key }.map { ["path": $0.key, "reason": $0.value] },
           ]
+        case "GetExperiments":
+          response = self.experimentsStatus()
+        case "ReloadExperiments":
+          guard let experiments = self.experiments else {
+            throw ServiceError(code: Int32(RS_STATUS_FAILED_PRECONDITION),
+                               message: "this sidecar runs without an experiments file (start it with --experiments PATH)")
+          }
+          do {
+            try experiments.reload()
+          } catch {
+            throw ServiceError(code: Int32(RS_STATUS_FAILED_PRECONDITION),
+                               message: "experiments file refused, the previous config keeps serving: \(error)")
+          }
+          response = self.experimentsStatus()
         default:
           throw ServiceError(code: Int32(RS_STATUS_UNIMPLEMENTED), message: "ModelAdmin has no method \(method)")
         }
@@ -78,6 +102,62 @@ public final class AdminService: @unchecked Sendable {
       return .label(name, integer(label["version"]) ?? 0)
     }
     throw ServiceError.invalidArgument("SetVersionPolicy needs one of: pin (a version), latest: true, or label {label, version}")
+  }
+
+  /// ExperimentsStatus as proto3 JSON: the config that serves with its live results.
+  private func experimentsStatus() -> [String: Any] {
+    let status = experiments?.currentStatus
+    let defaultModel = router?.defaultModel.description ?? ""
+    let reports = router?.currentExperiments?.report() ?? []
+    return [
+      "path": experiments?.path ?? "",
+      "sha256": status?.sha256 ?? "",
+      "loaded_at": status?.loadedAt.map { Self.timestamp($0) } ?? "",
+      "last_error": status?.lastError ?? "",
+      "default_model": defaultModel,
+      "experiments": reports.map { report -> [String: Any] in
+        [
+          "key": report.key, "salt": report.salt, "mode": report.mode, "match": report.match,
+          "holdout_percent": report.holdoutPercent, "min_share_percent": report.minSharePercent,
+          "control": report.control,
+          "arms": report.arms.map { arm -> [String: Any] in
+            [
+              "name": arm.name, "model": arm.holdout ? defaultModel : arm.model, "weight_percent": arm.weightPercent,
+              "holdout": arm.holdout, "impressions": arm.impressions, "clicks": arm.clicks,
+              "add_to_carts": arm.addToCarts, "purchases": arm.purchases, "revenue": arm.revenue,
+              "ctr": arm.ctr, "ctr_low": arm.ctrLow, "ctr_high": arm.ctrHigh,
+              "cvr": arm.cvr, "cvr_low": arm.cvrLow, "cvr_high": arm.cvrHigh,
+              "ctr_z": arm.ctrZ, "ctr_p_value": arm.ctrPValue, "cvr_z": arm.cvrZ, "cvr_p_value": arm.cvrPValue,
+              "traffic_share": arm.trafficShare, "serving_probability": arm.servingProbability,
+              "revenue_per_impression": arm.revenuePerImpression,
+            ].mapValues(Self.finite)
+          },
+          "shadow": [
+            "model": report.shadow.model, "compared": report.shadow.compared, "dropped": report.shadow.dropped,
+            "failed": report.shadow.failed, "mean_overlap_at_k": report.shadow.meanOverlapAtK,
+            "mean_rank_correlation": report.shadow.meanRankCorrelation,
+            "rank_correlation_count": report.shadow.rankCorrelationCount,
+          ].mapValues(Self.finite),
+        ]
+      },
+      "exposure_log": [
+        "path": exposureLog?.path ?? "", "written": Int(exposureLog?.written ?? 0), "dropped": Int(exposureLog?.dropped ?? 0),
+      ] as [String: Any],
+      "feedback_unjoined": experiments?.ledger.unjoinedFeedback ?? 0,
+      "feedback_window": experiments?.ledger.windowCapacity ?? 0,
+    ]
+  }
+
+  /// JSONSerialization refuses NaN and infinities; a statistic that is undefined reads 0.
+  private static func finite(_ value: Any) -> Any {
+    if let number = value as? Double, !number.isFinite { return 0.0 }
+    return value
+  }
+
+  private static func timestamp(_ date: Date) -> String {
+    let formatter = ISO8601DateFormatter()
+    formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+    return formatter.string(from: date)
   }
 
   static func json(_ status: ModelStatus) -> [String: Any] {

@@ -1,5 +1,7 @@
 import CGRPCShim
 import CRecSysPlugin
+import Experiments
+import Foundation
 import Logging
 import ModelStore
 import Routing
@@ -7,20 +9,38 @@ import Routing
 /// Serves Recommend: validates the request view, routes it to a model instance,
 /// lets the plugin rank straight from the request's memory, and fills the response.
 /// Runs on grpc's callback threads, several at once; it holds no lock while scoring.
+///
+/// After scoring, a served response is recorded where it is wanted: in the experiments'
+/// ledger (for Feedback and the per-arm results), the exposure log (a queue, never waited
+/// on) and the shadow scorer (a queue, never waited on).
 public final class RecommendService: @unchecked Sendable {
   let router: Router
   let registry: ModelRegistry
   let limits: RequestLimits
   let logger: Logger
   let metrics: SidecarMetrics?
+  let ledger: ExperimentLedger?
+  let exposureLog: ExposureLog?
+  private let shadow: ShadowScoring?
 
+  /// `ledger`: given when experiments run (the feedback window and per-arm counters);
+  /// `exposureLog`: where each served response is logged, if anywhere.
   public init(router: Router, registry: ModelRegistry, limits: RequestLimits, logger: Logger,
-              metrics: SidecarMetrics? = nil) {
+              metrics: SidecarMetrics? = nil, ledger: ExperimentLedger? = nil, exposureLog: ExposureLog? = nil) {
     self.router = router
     self.registry = registry
     self.limits = limits
     self.logger = logger
     self.metrics = metrics
+    self.ledger = ledger
+    self.exposureLog = exposureLog
+    shadow = ledger.map { ShadowScoring(registry: registry, ledger: $0) }
+  }
+
+  /// After the server drained: stops shadow scoring and writes out the exposure log.
+  public func shutdown() {
+    shadow?.stop()
+    exposureLog?.close()
   }
 
   /// Handles one call; returns the gRPC status code the shim finishes it with.
@@ -28,42 +48,62 @@ public final class RecommendService: @unchecked Sendable {
     let started = ContinuousClock.now
     guard let metrics else {
       var served: ServingModel?
-      return serve(request, response, started: started, served: &served)
+      var assignment: Assignment?
+      return serve(request, response, started: started, served: &served, assignment: &assignment)
     }
     metrics.requestStarted()
     var served: ServingModel?
-    let code = serve(request, response, started: started, served: &served)
-    metrics.requestFinished(model: served?.name, version: served?.version ?? 0, code: code,
+    var assignment: Assignment?
+    let code = serve(request, response, started: started, served: &served, assignment: &assignment)
+    metrics.requestFinished(model: served?.name, version: served?.version ?? 0,
+                            arm: assignment.map { "\($0.experimentKey)/\($0.armName)" } ?? "", code: code,
                             elapsed: ContinuousClock.now - started)
     return code
   }
 
-  /// The call itself; `served` is set once a model version is chosen (for the metrics' labels).
+  /// The call itself; `served` and `assignment` are set once chosen (for the metrics' labels).
   private func serve(_ request: rs_recommend_request, _ response: OpaquePointer, started: ContinuousClock.Instant,
-                     served: inout ServingModel?) -> Int32 {
+                     served: inout ServingModel?, assignment: inout Assignment?) -> Int32 {
     let requestID = request.request_id.length > 0 ? string(request.request_id) : RequestID.generate()
     requestID.withCString { rs_response_set_request_id(response, $0, strlen($0)) }
     var stage = "before scoring"
     do {
       try validate(request)
-      let route = try router.route(explicitModel: string(request.model))
+      // Exploring kinds (dqn) and Thompson arms draw from this seed: with the request id it
+      // replays the answer.
+      let seed = RequestID.seed(requestID)
+      let route = try router.route(Router.Request(
+        explicitModel: string(request.model), forcedArm: string(request.forced_arm),
+        traits: RequestTraits(userID: string(request.user_id), surface: string(request.surface),
+                              historyCount: request.history_count, candidateCount: request.candidate_count),
+        seed: seed))
       let model = try registry.resolve(route.selector)
       served = model
+      assignment = route.assignment
       if model.instance.plugin.needsCandidates && request.candidate_count == 0 {
         throw ServiceError.invalidArgument(
           "candidate_item_ids is empty; model \"\(model.name)\" (kind \(model.kind)) scores given candidates only")
       }
-      let seed = RequestID.seed(requestID)
-      // Exploring kinds (dqn) draw from this seed: with the request id it replays the answer.
       logger.debug("recommend", metadata: [
         "request_id": "\(requestID)", "model": "\(model.name)@\(model.version)", "seed": "\(seed)",
+        "experiment": "\(route.assignment?.experimentKey ?? "")", "arm": "\(route.assignment?.armName ?? "")",
       ])
       // A caller that already gave up (with a 1 ms deadline, usually before the call got
       // here) costs no scoring; one that gives up later is seen by the plugin's own checks.
       if let stopped = Self.cancellation(response, stage: stage) { throw stopped }
       stage = "while scoring"
-      try rank(request, with: model, seed: seed, into: response)
+      try rank(request, with: model, seed: seed, into: response) { items, scores, propensities in
+        record(request, requestID: requestID, route: route, model: model, seed: seed,
+               items: items, scores: scores, propensities: propensities)
+      }
       model.name.withCString { rs_response_set_model(response, $0, strlen($0), Int64(model.version)) }
+      if let routed = route.assignment {
+        routed.experimentKey.withCString { key in
+          routed.armName.withCString { arm in
+            rs_response_set_routing(response, key, strlen(key), arm, strlen(arm), Int32(routed.bucket))
+          }
+        }
+      }
       return Int32(RS_STATUS_OK)
     } catch {
       var failure = ServiceError(error)
@@ -104,9 +144,35 @@ public final class RecommendService: @unchecked Sendable {
     return Int(elapsed.components.seconds * 1_000 + elapsed.components.attoseconds / 1_000_000_000_000_000)
   }
 
-  /// Runs the plugin with output buffers sized to this request, then copies the
-  /// top-k (a few items) into the response.
-  private func rank(_ request: rs_recommend_request, with model: ServingModel, seed: UInt64, into response: OpaquePointer) throws {
+  /// One served response, recorded for the experiments (feedback join, per-arm counts), the
+  /// exposure log and the shadow model. Only queues and short locks: nothing here waits.
+  private func record(_ request: rs_recommend_request, requestID: String, route: Router.Route, model: ServingModel,
+                      seed: UInt64, items: UnsafeBufferPointer<Int64>, scores: UnsafeBufferPointer<Float>,
+                      propensities: UnsafeBufferPointer<Float>) {
+    let assignment = route.assignment
+    ledger?.recordExposure(requestID: requestID, assignment: assignment, itemIDs: items)
+    let shadowModel = assignment?.shadow
+    if let exposureLog {
+      exposureLog.append(Exposure(
+        requestID: requestID, timestamp: Date(), userID: string(request.user_id), surface: string(request.surface),
+        experiment: assignment?.experimentKey ?? "", arm: assignment?.armName ?? "", bucket: assignment?.bucket ?? -1,
+        armProbability: assignment?.probability ?? 1, forced: assignment?.forced ?? false,
+        model: model.name, modelVersion: model.version, itemIDs: Array(items), scores: Array(scores),
+        propensities: Array(propensities), shadow: shadowModel?.description ?? ""))
+    }
+    if let shadow, let assignment, let shadowModel,
+       let salt = route.experiments?.config.experiments.first(where: { $0.key == assignment.experimentKey })?.salt
+    {
+      shadow.submit(ShadowScoring.Job(
+        request: request, experimentKey: assignment.experimentKey, salt: salt, shadow: shadowModel, seed: seed,
+        served: items))
+    }
+  }
+
+  /// Runs the plugin with output buffers sized to this request, copies the top-k (a few
+  /// items) into the response, and hands them to `ranked` while the buffers live.
+  private func rank(_ request: rs_recommend_request, with model: ServingModel, seed: UInt64, into response: OpaquePointer,
+                    ranked: (UnsafeBufferPointer<Int64>, UnsafeBufferPointer<Float>, UnsafeBufferPointer<Float>) -> Void) throws {
     let capacity = Int(request.top_k)
     try withUnsafeTemporaryAllocation(of: Int64.self, capacity: capacity) { itemIDs in
       try withUnsafeTemporaryAllocation(of: Float.self, capacity: 2 * capacity) { floats in
@@ -123,7 +189,11 @@ public final class RecommendService: @unchecked Sendable {
             top_k: UInt32(request.top_k), exclude_history: request.exclude_history ? 1 : 0,
             seed: seed, cancelled: rs_response_cancelled_flag(response))
           try model.instance.recommend(&pluginRequest, into: &result)
-          rs_response_set_items(response, result.item_ids, result.scores, result.propensities, min(result.count, capacity))
+          let count = min(result.count, capacity)
+          rs_response_set_items(response, result.item_ids, result.scores, result.propensities, count)
+          ranked(UnsafeBufferPointer(start: result.item_ids, count: count),
+                 UnsafeBufferPointer(start: result.scores, count: count),
+                 UnsafeBufferPointer(start: result.propensities, count: count))
           rs_response_set_unknown_items(response, result.unknown_item_ids, min(result.unknown_count, request.candidate_count))
         }
       }
@@ -181,4 +251,3 @@ public final class RecommendService: @unchecked Sendable {
   }
 }
 
-import Foundation  // strlen

@@ -1,6 +1,8 @@
 import CGRPCShim
+import Experiments
 import ModelStore
 import PluginHost
+import Routing
 
 /// An error a call ends with: the gRPC status and a message that says what to fix.
 /// The one place where Swift errors, plugin status codes and gRPC statuses meet.
@@ -33,6 +35,12 @@ extension ServiceError {
       case .invalidArgument: self = .invalidArgument(error.description)
       }
     case let error as SelectorError: self = .invalidArgument("model: \(error.description)")
+    case let error as RoutingError: self = .invalidArgument(error.description)
+    case let error as ExperimentLedger.FeedbackError:
+      switch error {
+      case .unknownRequest: self.init(code: Int32(RS_STATUS_NOT_FOUND), message: error.description)
+      case .itemNotInResponse: self = .invalidArgument(error.description)
+      }
     default: self.init(code: Int32(RS_STATUS_INTERNAL), message: "internal error: \(error)")
     }
   }

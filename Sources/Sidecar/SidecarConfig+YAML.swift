@@ -30,6 +30,12 @@ extension SidecarConfig {
     add("max_top_k", "\(limits.maxTopK)")
     add("max_candidates", "\(limits.maxCandidates)")
     add("max_history", "\(limits.maxHistory)")
+    add("experiments", Self.quoted(experiments))
+    add("exposure_log", Self.quoted(exposureLog))
+    add("exposure_log_max_bytes", "\(exposureLogMaxBytes)")
+    add("exposure_log_keep", "\(exposureLogKeep)")
+    add("exposure_log_queue", "\(exposureLogQueue)")
+    add("feedback_window", "\(feedbackWindow)")
     if models.isEmpty {
       add("models", "{}")
     } else {

@@ -34,6 +34,19 @@ public struct SidecarConfig: Equatable, Sendable {
   public var maxReceiveMessageBytes = 4 * 1024 * 1024
   public var limits = RequestLimits()
 
+  /// The experiments file (A/B routing); "" runs no experiments. Reread when it changes, every
+  /// `pollIntervalSeconds`.
+  public var experiments = ""
+  /// Where each served response is logged as a JSON line; "" for no exposure log.
+  public var exposureLog = ""
+  /// The exposure log rotates past this size, keeping this many old files (path.1 newest).
+  public var exposureLogMaxBytes = 64 << 20
+  public var exposureLogKeep = 5
+  /// Exposure lines waiting to be written; beyond it lines are dropped (counted), never waited for.
+  public var exposureLogQueue = 65_536
+  /// How many recent responses Feedback can join to (with experiments).
+  public var feedbackWindow = 100_000
+
   /// The shortest admin token accepted: a guessable token is no protection.
   public static let minimumAdminTokenLength = 16
 
@@ -59,6 +72,8 @@ public struct SidecarConfig: Equatable, Sendable {
       "listen", "admin_listen", "metrics_listen", "store", "plugins", "default_model", "poll_interval_seconds", "models",
       "tls_cert", "tls_key", "tls_client_ca", "tls_require_client_cert", "admin_token", "admin_token_file",
       "drain_seconds", "max_receive_message_bytes", "max_top_k", "max_candidates", "max_history",
+      "experiments", "exposure_log", "exposure_log_max_bytes", "exposure_log_keep", "exposure_log_queue",
+      "feedback_window",
     ]
     for key in root.keys.sorted() where !known.contains(key) {
       throw Invalid(description: "\(source): unknown key \"\(key)\" (known: \(known.joined(separator: ", ")))")
@@ -105,6 +120,12 @@ public struct SidecarConfig: Equatable, Sendable {
     limits.maxTopK = try integer("max_top_k", in: 1...Int(Int32.max)) ?? limits.maxTopK
     limits.maxCandidates = try integer("max_candidates", in: 1...Int(Int32.max)) ?? limits.maxCandidates
     limits.maxHistory = try integer("max_history", in: 1...Int(Int32.max)) ?? limits.maxHistory
+    experiments = try string("experiments") ?? experiments
+    exposureLog = try string("exposure_log") ?? exposureLog
+    exposureLogMaxBytes = try integer("exposure_log_max_bytes", in: 4_096...Int(Int64.max)) ?? exposureLogMaxBytes
+    exposureLogKeep = try integer("exposure_log_keep", in: 1...1_000) ?? exposureLogKeep
+    exposureLogQueue = try integer("exposure_log_queue", in: 1...(1 << 24)) ?? exposureLogQueue
+    feedbackWindow = try integer("feedback_window", in: 1...(1 << 26)) ?? feedbackWindow
     if let value = root["models"] {
       guard let models = value as? [String: Any] else {
         throw Invalid(description: "\(source): \"models\" must map model names to {pinned, labels}")

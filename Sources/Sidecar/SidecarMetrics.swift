@@ -14,8 +14,7 @@ public final class SidecarMetrics: @unchecked Sendable {
   private let inFlight: Gauge
   private let pluginsLoaded: Gauge
   private let pluginsRefused: Gauge
-  /// 0 until the exposure log exists (issue 7): registered now so dashboards and alerts can
-  /// be written against it.
+  /// Exposure-log lines lost because its queue was full (the request path never waits for it).
   public let exposureLogDropped: Counter
 
   private let lock = NSLock()
@@ -39,7 +38,7 @@ public final class SidecarMetrics: @unchecked Sendable {
       descriptor: Self.name("plugins", "Plugin files by state (loaded: a model kind is available)."),
       labels: [("state", "refused")])
     exposureLogDropped = registry.makeCounter(descriptor: Self.name(
-      "exposure_log_dropped_total", "Exposure records dropped because the log could not keep up (0 until the exposure log exists)."))
+      "exposure_log_dropped_total", "Exposure records dropped because the log could not keep up."))
     registry.makeGauge(
       descriptor: Self.name("build_info", "Always 1; the labels say what is running."),
       labels: [("version", BuildInfo.version), ("commit", BuildInfo.commit), ("swift", BuildInfo.swiftVersion)]
@@ -59,6 +58,7 @@ public final class SidecarMetrics: @unchecked Sendable {
 
   private struct RequestKey: Hashable {
     var model: ModelKey
+    var arm: String
     var code: Int32
   }
 
@@ -67,15 +67,16 @@ public final class SidecarMetrics: @unchecked Sendable {
   /// One finished Recommend call. `model` is nil when it failed before a model was chosen:
   /// its series has model="" and version="" (never the name the caller sent, which would let
   /// callers mint series).
-  public func requestFinished(model: String?, version: Int, code: Int32, elapsed: Duration) {
+  /// `arm`: "experiment/arm" when an experiment routed the call, else "".
+  public func requestFinished(model: String?, version: Int, arm: String = "", code: Int32, elapsed: Duration) {
     inFlight.decrement()
     let key = ModelKey(model: model ?? "", version: model == nil ? 0 : version)
     let (counter, latency) = lock.withLock { () -> (Counter, DurationHistogram?) in
-      let requestKey = RequestKey(model: key, code: code)
+      let requestKey = RequestKey(model: key, arm: arm, code: code)
       let counter = requestCounters[requestKey] ?? {
         let made = registry.makeCounter(
-          descriptor: Self.name("requests_total", "Recommend calls by model, version, A/B arm (\"\" until experiments exist) and gRPC code."),
-          labels: [("model", key.model), ("version", Self.versionLabel(key)), ("arm", ""), ("code", Self.codeName(code))])
+          descriptor: Self.name("requests_total", "Recommend calls by model, version, A/B arm (\"experiment/arm\"; \"\" when no experiment routed it) and gRPC code."),
+          labels: [("model", key.model), ("version", Self.versionLabel(key)), ("arm", arm), ("code", Self.codeName(code))])
         requestCounters[requestKey] = made
         return made
       }()

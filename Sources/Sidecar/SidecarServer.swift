@@ -7,6 +7,7 @@ public final class SidecarServer {
   private let server: OpaquePointer
   /// Retained for as long as the shim may call back into them.
   private let recommend: Unmanaged<RecommendService>
+  private let feedback: Unmanaged<FeedbackService>
   private let admin: Unmanaged<AdminService>?
   /// The counts as the server ended, read before it is freed.
   private var finalCounts: (admitted: UInt64, refused: UInt64, runningAtDeadline: UInt64)?
@@ -33,10 +34,12 @@ public final class SidecarServer {
   /// `adminToken`: "" lets ModelAdmin calls in without credentials; otherwise each must carry
   /// `authorization: Bearer <adminToken>` or it is refused UNAUTHENTICATED before it reaches
   /// `adminService`.
-  public init(listen address: String, service: RecommendService, adminListen adminAddress: String? = nil,
+  public init(listen address: String, service: RecommendService, feedback feedbackService: FeedbackService? = nil,
+              adminListen adminAddress: String? = nil,
               admin adminService: AdminService? = nil, maxReceiveMessageBytes: Int32 = 0, tls: TLS? = nil,
               adminToken: String = "") throws {
     let recommend = Unmanaged.passRetained(service)
+    let feedback = Unmanaged.passRetained(feedbackService ?? FeedbackService(ledger: service.ledger))
     let admin = adminService.map { Unmanaged.passRetained($0) }
     // C copies that outlive rs_server_start (which copies what it keeps).
     let strings = [address, admin == nil ? nil : adminAddress, tls?.certificateChain, tls?.privateKey,
@@ -46,6 +49,7 @@ public final class SidecarServer {
     var options = rs_server_options(
       listen_address: UnsafePointer(strings[0]), max_receive_message_bytes: maxReceiveMessageBytes,
       recommend: recommendHandler, recommend_context: recommend.toOpaque(),
+      feedback: feedbackHandler, feedback_context: feedback.toOpaque(),
       admin_listen_address: UnsafePointer(strings[1]),
       admin: admin == nil ? nil : adminHandler, admin_context: admin?.toOpaque(),
       tls_certificate_chain_path: UnsafePointer(strings[2]), tls_private_key_path: UnsafePointer(strings[3]),
@@ -54,11 +58,13 @@ public final class SidecarServer {
       admin_bearer_token: UnsafePointer(strings[5]))
     guard let started = rs_server_start(&options, &errorBuffer, errorBuffer.count) else {
       recommend.release()
+      feedback.release()
       admin?.release()
       throw StartError(description: "cannot start: \(String(cString: errorBuffer))")
     }
     server = started
     self.recommend = recommend
+    self.feedback = feedback
     self.admin = admin
   }
 
@@ -86,6 +92,7 @@ public final class SidecarServer {
     finalCounts = callCounts
     rs_server_destroy(server)
     recommend.release()
+    feedback.release()
     admin?.release()
   }
 }
@@ -94,6 +101,13 @@ public final class SidecarServer {
 private let recommendHandler: rs_recommend_handler = { context, request, response in
   guard let context, let request, let response else { return Int32(RS_STATUS_INTERNAL) }
   let service = Unmanaged<RecommendService>.fromOpaque(context).takeUnretainedValue()
+  return service.handle(request.pointee, response)
+}
+
+/// The C entry point the shim calls for each Feedback.
+private let feedbackHandler: rs_feedback_handler = { context, request, response in
+  guard let context, let request, let response else { return Int32(RS_STATUS_INTERNAL) }
+  let service = Unmanaged<FeedbackService>.fromOpaque(context).takeUnretainedValue()
   return service.handle(request.pointee, response)
 }
 

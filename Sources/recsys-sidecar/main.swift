@@ -1,4 +1,5 @@
 import ArgumentParser
+import Experiments
 import Foundation
 import Logging
 import ModelStore
@@ -17,7 +18,8 @@ struct RecsysSidecar: ParsableCommand {
   @Option(help: """
     YAML config file: listen, admin_listen, metrics_listen, store, plugins, default_model, poll_interval_seconds, models, \
     tls_cert, tls_key, tls_client_ca, tls_require_client_cert, admin_token, admin_token_file, drain_seconds, \
-    max_receive_message_bytes, max_top_k, max_candidates, max_history.
+    max_receive_message_bytes, max_top_k, max_candidates, max_history, experiments, exposure_log, \
+    exposure_log_max_bytes, exposure_log_keep, exposure_log_queue, feedback_window.
     """)
   var config: String?
 
@@ -84,6 +86,27 @@ struct RecsysSidecar: ParsableCommand {
   @Option(help: "Most history events per request. Default 1000.")
   var maxHistory: Int?
 
+  @Option(help: """
+    Experiments file (YAML: A/B arms, holdout, Thompson sampling, shadow models); reread when it changes, \
+    every --poll-interval. An invalid file stops the start; later, it is refused and the old config serves.
+    """)
+  var experiments: String?
+
+  @Option(help: "Exposure log: one JSON line per served response, written off the request path. Default none.")
+  var exposureLog: String?
+
+  @Option(help: "Size at which the exposure log rotates (path -> path.1 -> ...). Default 67108864 (64 MiB).")
+  var exposureLogMaxBytes: Int?
+
+  @Option(help: "Rotated exposure-log files kept. Default 5.")
+  var exposureLogKeep: Int?
+
+  @Option(help: "Exposure lines that may wait to be written; beyond it lines are dropped and counted. Default 65536.")
+  var exposureLogQueue: Int?
+
+  @Option(help: "Recent responses Feedback can join to (with --experiments). Default 100000.")
+  var feedbackWindow: Int?
+
   @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
   var logLevel = "info"
 
@@ -99,6 +122,11 @@ struct RecsysSidecar: ParsableCommand {
     if let drainSeconds, !(drainSeconds >= 0 && drainSeconds.isFinite) { throw ValidationError("--drain-seconds must be >= 0") }
     if let maxReceiveMessageBytes, maxReceiveMessageBytes < 1 || maxReceiveMessageBytes > Int(Int32.max) {
       throw ValidationError("--max-receive-message-bytes must be from 1 to \(Int32.max)")
+    }
+    for (flag, value, lowest) in [("--exposure-log-max-bytes", exposureLogMaxBytes, 4_096), ("--exposure-log-keep", exposureLogKeep, 1),
+                                  ("--exposure-log-queue", exposureLogQueue, 1), ("--feedback-window", feedbackWindow, 1)]
+    where value.map({ $0 < lowest }) ?? false {
+      throw ValidationError("\(flag) must be at least \(lowest)")
     }
   }
 
@@ -124,6 +152,12 @@ struct RecsysSidecar: ParsableCommand {
     settings.limits.maxTopK = maxTopK ?? settings.limits.maxTopK
     settings.limits.maxCandidates = maxCandidates ?? settings.limits.maxCandidates
     settings.limits.maxHistory = maxHistory ?? settings.limits.maxHistory
+    settings.experiments = experiments ?? settings.experiments
+    settings.exposureLog = exposureLog ?? settings.exposureLog
+    settings.exposureLogMaxBytes = exposureLogMaxBytes ?? settings.exposureLogMaxBytes
+    settings.exposureLogKeep = exposureLogKeep ?? settings.exposureLogKeep
+    settings.exposureLogQueue = exposureLogQueue ?? settings.exposureLogQueue
+    settings.feedbackWindow = feedbackWindow ?? settings.feedbackWindow
     do { _ = try ModelSelector(parsing: settings.defaultModel) } catch { throw ValidationError("default model: \(error)") }
     try settings.validate()
     return settings
@@ -166,10 +200,24 @@ struct RecsysSidecar: ParsableCommand {
     }
     observeRegistry(registry)
 
-    let defaultSelector = try ModelSelector(parsing: settings.defaultModel)
+    let router = Router(defaultModel: try ModelSelector(parsing: settings.defaultModel))
+    // Experiments load after the models they name; an invalid file stops the start.
+    let experiments = settings.experiments.isEmpty ? nil : ExperimentsFile(
+      path: settings.experiments, router: router, registry: registry,
+      ledger: ExperimentLedger(windowCapacity: settings.feedbackWindow), logger: logger)
+    do { try experiments?.reload() } catch { throw ValidationError("experiments: \(error)") }
+    let exposureLog: ExposureLog?
+    do {
+      exposureLog = try settings.exposureLog.isEmpty ? nil : ExposureLog(
+        settings: .init(path: settings.exposureLog, maxFileBytes: settings.exposureLogMaxBytes,
+                        keepFiles: settings.exposureLogKeep, queueCapacity: settings.exposureLogQueue),
+        onDrop: { metrics.exposureLogDropped.increment() })
+    } catch {
+      throw ValidationError("exposure log: \(error)")
+    }
     let service = RecommendService(
-      router: Router(defaultModel: defaultSelector), registry: registry, limits: settings.limits, logger: logger,
-      metrics: metricsServer == nil ? nil : metrics)
+      router: router, registry: registry, limits: settings.limits, logger: logger,
+      metrics: metricsServer == nil ? nil : metrics, ledger: experiments?.ledger, exposureLog: exposureLog)
     let tls = settings.tlsCert.isEmpty ? nil : SidecarServer.TLS(
       certificateChain: settings.tlsCert, privateKey: settings.tlsKey, clientCA: settings.tlsClientCA,
       requireClientCertificate: settings.tlsRequireClientCert)
@@ -178,11 +226,13 @@ struct RecsysSidecar: ParsableCommand {
     let server = try SidecarServer(
       listen: settings.listen, service: service,
       adminListen: settings.adminListen.isEmpty ? nil : settings.adminListen,
-      admin: settings.adminListen.isEmpty ? nil : AdminService(registry: registry),
+      admin: settings.adminListen.isEmpty ? nil : AdminService(
+        registry: registry, router: router, experiments: experiments, exposureLog: exposureLog),
       maxReceiveMessageBytes: Int32(settings.maxReceiveMessageBytes), tls: tls, adminToken: adminToken)
 
-    // Health follows the default model: SERVING exactly while it has a version serving.
-    let defaultServes: @Sendable (ModelRegistry) -> Bool = { (try? $0.resolve(defaultSelector)) != nil }
+    // Health follows the default model (the experiments file's, when it names one): SERVING
+    // exactly while it has a version serving.
+    let defaultServes: @Sendable (ModelRegistry) -> Bool = { (try? $0.resolve(router.defaultModel)) != nil }
     server.setServing(defaultServes(registry))
     registry.setOnPublish {
       server.setServing(defaultServes($0))
@@ -190,15 +240,20 @@ struct RecsysSidecar: ParsableCommand {
     }
     if !defaultServes(registry) {
       logger.error("default model is not serving; health stays NOT_SERVING until it does",
-                   metadata: ["model": "\(settings.defaultModel)"])
+                   metadata: ["model": "\(router.defaultModel)"])
     }
-    if settings.pollIntervalSeconds > 0 { registry.startPolling(every: settings.pollIntervalSeconds) }
+    if settings.pollIntervalSeconds > 0 {
+      registry.startPolling(every: settings.pollIntervalSeconds)
+      experiments?.startPolling(every: settings.pollIntervalSeconds)
+    }
     logger.info("serving", metadata: [
       "listen": "\(Self.shown(settings.listen, port: server.port))", "tls": "\(Self.tlsMode(settings))",
       "admin": "\(settings.adminListen.isEmpty ? "off" : Self.shown(settings.adminListen, port: server.adminPort))",
       "admin_token": "\(adminToken.isEmpty ? "none" : "required")",
       "metrics": "\(metricsServer.map { Self.shown(settings.metricsListen, port: $0.port) + "/metrics" } ?? "off")",
       "store": "\(settings.store)", "plugins": "\(settings.plugins)",
+      "experiments": "\(settings.experiments.isEmpty ? "off" : settings.experiments)",
+      "exposure_log": "\(settings.exposureLog.isEmpty ? "off" : settings.exposureLog)",
     ])
 
     // The first signal drains: health NOT_SERVING (watchers hear it), no new calls, running
@@ -229,6 +284,9 @@ struct RecsysSidecar: ParsableCommand {
       return source
     }
     server.wait()
+    experiments?.stopPolling()
+    // Every answered call's exposure is queued by now: write them all before exiting.
+    service.shutdown()
     registry.stopPolling()
     metricsServer?.stop()
     withExtendedLifetime(signals) {}
@@ -236,6 +294,7 @@ struct RecsysSidecar: ParsableCommand {
     logger.info("stopped", metadata: [
       "calls_admitted": "\(counts.admitted)", "calls_refused_while_draining": "\(counts.refused)",
       "calls_cut_at_drain_deadline": "\(counts.runningAtDeadline)",
+      "exposures_written": "\(exposureLog?.written ?? 0)", "exposures_dropped": "\(exposureLog?.dropped ?? 0)",
     ])
   }
 

@@ -1,5 +1,4 @@
 import ModelStore
-import Routing
 import XCTest
 
 final class ModelSelectorTests: XCTestCase {
@@ -21,12 +20,5 @@ final class ModelSelectorTests: XCTestCase {
     for text in ["mlp", "mlp@12", "mlp@canary"] {
       XCTAssertEqual(try ModelSelector(parsing: text).description, text)
     }
-  }
-
-  func testRouterPrefersTheExplicitModelOverTheDefault() throws {
-    let router = Router(defaultModel: ModelSelector(model: "mlp"))
-    XCTAssertEqual(try router.route(explicitModel: "").selector, ModelSelector(model: "mlp"))
-    XCTAssertEqual(try router.route(explicitModel: "lstm@2").selector, ModelSelector(model: "lstm", version: .number(2)))
-    XCTAssertThrowsError(try router.route(explicitModel: "lstm@"))
   }
 }

@@ -68,6 +68,7 @@ typedef struct rs_recommend_request {
   rs_string surface;
   rs_string model;
   bool exclude_history;
+  rs_string forced_arm; /* "experiment_key/arm" or empty */
 } rs_recommend_request;
 
 /* The response of one call; filled by the handler, sent by the shim. */
@@ -75,8 +76,9 @@ typedef struct rs_response rs_response;
 
 void rs_response_set_request_id(rs_response *response, const char *data, size_t length);
 void rs_response_set_model(rs_response *response, const char *data, size_t length, int64_t version);
+/* The experiment, arm and bucket that routed the call (the bucket is -1 until this is called). */
 void rs_response_set_routing(rs_response *response, const char *experiment, size_t experiment_length,
-                             const char *arm, size_t arm_length);
+                             const char *arm, size_t arm_length, int32_t bucket);
 /* Replaces the items with `count` entries; `propensities` may be NULL (then all 1). */
 void rs_response_set_items(rs_response *response, const int64_t *item_ids, const float *scores,
                            const float *propensities, size_t count);
@@ -103,6 +105,28 @@ typedef int32_t (*rs_recommend_handler)(void *context, const rs_recommend_reques
                                         rs_response *response);
 
 /*
+ * Feedback: what a user did with a recommended item. A plain C view like Recommend's; the
+ * handler answers synchronously (it only joins the event to an in-memory window).
+ */
+typedef struct rs_feedback_request {
+  rs_string request_id;
+  int64_t item_id;
+  int32_t type; /* recsys.v1.EventType */
+  double value;
+} rs_feedback_request;
+
+typedef struct rs_feedback_response rs_feedback_response;
+
+void rs_feedback_set_result(rs_feedback_response *response, const char *experiment, size_t experiment_length,
+                            const char *arm, size_t arm_length, bool duplicate);
+/* The message sent with a non-OK status. */
+void rs_feedback_set_error(rs_feedback_response *response, const char *data, size_t length);
+
+/* Handles one Feedback call; returns a gRPC status code. Same threading rules as Recommend. */
+typedef int32_t (*rs_feedback_handler)(void *context, const rs_feedback_request *request,
+                                       rs_feedback_response *response);
+
+/*
  * ModelAdmin, bridged as JSON: admin calls are rare and may take seconds (a reload),
  * so the shim converts the request to proto3 JSON (field names as in the .proto,
  * int64 as JSON strings, default values printed) and hands it to one handler for
@@ -127,6 +151,8 @@ typedef struct rs_server_options {
   int32_t max_receive_message_bytes;   /* <= 0: grpc's default (4 MiB) */
   rs_recommend_handler recommend;
   void *recommend_context;             /* passed back to `recommend` unchanged */
+  rs_feedback_handler feedback;        /* NULL: Feedback calls finish UNIMPLEMENTED */
+  void *feedback_context;
   /* ModelAdmin on its own listener (with reflection); NULL or "" serves no admin API. */
   const char *admin_listen_address;
   rs_admin_handler admin;

@@ -27,6 +27,8 @@ static const char* ModelAdmin_method_names[] = {
   "/recsys.v1.ModelAdmin/ReloadModels",
   "/recsys.v1.ModelAdmin/SetVersionPolicy",
   "/recsys.v1.ModelAdmin/ListPlugins",
+  "/recsys.v1.ModelAdmin/GetExperiments",
+  "/recsys.v1.ModelAdmin/ReloadExperiments",
 };
 
 std::unique_ptr< ModelAdmin::Stub> ModelAdmin::NewStub(const std::shared_ptr< ::grpc::ChannelInterface>& channel, const ::grpc::StubOptions& options) {
@@ -40,6 +42,8 @@ ModelAdmin::Stub::Stub(const std::shared_ptr< ::grpc::ChannelInterface>& channel
   , rpcmethod_ReloadModels_(ModelAdmin_method_names[1], options.suffix_for_stats(),::grpc::internal::RpcMethod::NORMAL_RPC, channel)
   , rpcmethod_SetVersionPolicy_(ModelAdmin_method_names[2], options.suffix_for_stats(),::grpc::internal::RpcMethod::NORMAL_RPC, channel)
   , rpcmethod_ListPlugins_(ModelAdmin_method_names[3], options.suffix_for_stats(),::grpc::internal::RpcMethod::NORMAL_RPC, channel)
+  , rpcmethod_GetExperiments_(ModelAdmin_method_names[4], options.suffix_for_stats(),::grpc::internal::RpcMethod::NORMAL_RPC, channel)
+  , rpcmethod_ReloadExperiments_(ModelAdmin_method_names[5], options.suffix_for_stats(),::grpc::internal::RpcMethod::NORMAL_RPC, channel)
   {}
 
 ::grpc::Status ModelAdmin::Stub::ListModels(::grpc::ClientContext* context, const ::recsys::v1::ListModelsRequest& request, ::recsys::v1::ListModelsResponse* response) {
@@ -134,6 +138,52 @@ void ModelAdmin::Stub::async::ListPlugins(::grpc::ClientContext* context, const 
   return result;
 }
 
+::grpc::Status ModelAdmin::Stub::GetExperiments(::grpc::ClientContext* context, const ::recsys::v1::GetExperimentsRequest& request, ::recsys::v1::ExperimentsStatus* response) {
+  return ::grpc::internal::BlockingUnaryCall< ::recsys::v1::GetExperimentsRequest, ::recsys::v1::ExperimentsStatus, ::grpc::protobuf::MessageLite, ::grpc::protobuf::MessageLite>(channel_.get(), rpcmethod_GetExperiments_, context, request, response);
+}
+
+void ModelAdmin::Stub::async::GetExperiments(::grpc::ClientContext* context, const ::recsys::v1::GetExperimentsRequest* request, ::recsys::v1::ExperimentsStatus* response, std::function<void(::grpc::Status)> f) {
+  ::grpc::internal::CallbackUnaryCall< ::recsys::v1::GetExperimentsRequest, ::recsys::v1::ExperimentsStatus, ::grpc::protobuf::MessageLite, ::grpc::protobuf::MessageLite>(stub_->channel_.get(), stub_->rpcmethod_GetExperiments_, context, request, response, std::move(f));
+}
+
+void ModelAdmin::Stub::async::GetExperiments(::grpc::ClientContext* context, const ::recsys::v1::GetExperimentsRequest* request, ::recsys::v1::ExperimentsStatus* response, ::grpc::ClientUnaryReactor* reactor) {
+  ::grpc::internal::ClientCallbackUnaryFactory::Create< ::grpc::protobuf::MessageLite, ::grpc::protobuf::MessageLite>(stub_->channel_.get(), stub_->rpcmethod_GetExperiments_, context, request, response, reactor);
+}
+
+::grpc::ClientAsyncResponseReader< ::recsys::v1::ExperimentsStatus>* ModelAdmin::Stub::PrepareAsyncGetExperimentsRaw(::grpc::ClientContext* context, const ::recsys::v1::GetExperimentsRequest& request, ::grpc::CompletionQueue* cq) {
+  return ::grpc::internal::ClientAsyncResponseReaderHelper::Create< ::recsys::v1::ExperimentsStatus, ::recsys::v1::GetExperimentsRequest, ::grpc::protobuf::MessageLite, ::grpc::protobuf::MessageLite>(channel_.get(), cq, rpcmethod_GetExperiments_, context, request);
+}
+
+::grpc::ClientAsyncResponseReader< ::recsys::v1::ExperimentsStatus>* ModelAdmin::Stub::AsyncGetExperimentsRaw(::grpc::ClientContext* context, const ::recsys::v1::GetExperimentsRequest& request, ::grpc::CompletionQueue* cq) {
+  auto* result =
+    this->PrepareAsyncGetExperimentsRaw(context, request, cq);
+  result->StartCall();
+  return result;
+}
+
+::grpc::Status ModelAdmin::Stub::ReloadExperiments(::grpc::ClientContext* context, const ::recsys::v1::ReloadExperimentsRequest& request, ::recsys::v1::ExperimentsStatus* response) {
+  return ::grpc::internal::BlockingUnaryCall< ::recsys::v1::ReloadExperimentsRequest, ::recsys::v1::ExperimentsStatus, ::grpc::protobuf::MessageLite, ::grpc::protobuf::MessageLite>(channel_.get(), rpcmethod_ReloadExperiments_, context, request, response);
+}
+
+void ModelAdmin::Stub::async::ReloadExperiments(::grpc::ClientContext* context, const ::recsys::v1::ReloadExperimentsRequest* request, ::recsys::v1::ExperimentsStatus* response, std::function<void(::grpc::Status)> f) {
+  ::grpc::internal::CallbackUnaryCall< ::recsys::v1::ReloadExperimentsRequest, ::recsys::v1::ExperimentsStatus, ::grpc::protobuf::MessageLite, ::grpc::protobuf::MessageLite>(stub_->channel_.get(), stub_->rpcmethod_ReloadExperiments_, context, request, response, std::move(f));
+}
+
+void ModelAdmin::Stub::async::ReloadExperiments(::grpc::ClientContext* context, const ::recsys::v1::ReloadExperimentsRequest* request, ::recsys::v1::ExperimentsStatus* response, ::grpc::ClientUnaryReactor* reactor) {
+  ::grpc::internal::ClientCallbackUnaryFactory::Create< ::grpc::protobuf::MessageLite, ::grpc::protobuf::MessageLite>(stub_->channel_.get(), stub_->rpcmethod_ReloadExperiments_, context, request, response, reactor);
+}
+
+::grpc::ClientAsyncResponseReader< ::recsys::v1::ExperimentsStatus>* ModelAdmin::Stub::PrepareAsyncReloadExperimentsRaw(::grpc::ClientContext* context, const ::recsys::v1::ReloadExperimentsRequest& request, ::grpc::CompletionQueue* cq) {
+  return ::grpc::internal::ClientAsyncResponseReaderHelper::Create< ::recsys::v1::ExperimentsStatus, ::recsys::v1::ReloadExperimentsRequest, ::grpc::protobuf::MessageLite, ::grpc::protobuf::MessageLite>(channel_.get(), cq, rpcmethod_ReloadExperiments_, context, request);
+}
+
+::grpc::ClientAsyncResponseReader< ::recsys::v1::ExperimentsStatus>* ModelAdmin::Stub::AsyncReloadExperimentsRaw(::grpc::ClientContext* context, const ::recsys::v1::ReloadExperimentsRequest& request, ::grpc::CompletionQueue* cq) {
+  auto* result =
+    this->PrepareAsyncReloadExperimentsRaw(context, request, cq);
+  result->StartCall();
+  return result;
+}
+
 ModelAdmin::Service::Service() {
   AddMethod(new ::grpc::internal::RpcServiceMethod(
       ModelAdmin_method_names[0],
@@ -175,6 +225,26 @@ ModelAdmin::Service::Service() {
              ::recsys::v1::ListPluginsResponse* resp) {
                return service->ListPlugins(ctx, req, resp);
              }, this)));
+  AddMethod(new ::grpc::internal::RpcServiceMethod(
+      ModelAdmin_method_names[4],
+      ::grpc::internal::RpcMethod::NORMAL_RPC,
+      new ::grpc::internal::RpcMethodHandler< ModelAdmin::Service, ::recsys::v1::GetExperimentsRequest, ::recsys::v1::ExperimentsStatus, ::grpc::protobuf::MessageLite, ::grpc::protobuf::MessageLite>(
+          [](ModelAdmin::Service* service,
+             ::grpc::ServerContext* ctx,
+             const ::recsys::v1::GetExperimentsRequest* req,
+             ::recsys::v1::ExperimentsStatus* resp) {
+               return service->GetExperiments(ctx, req, resp);
+             }, this)));
+  AddMethod(new ::grpc::internal::RpcServiceMethod(
+      ModelAdmin_method_names[5],
+      ::grpc::internal::RpcMethod::NORMAL_RPC,
+      new ::grpc::internal::RpcMethodHandler< ModelAdmin::Service, ::recsys::v1::ReloadExperimentsRequest, ::recsys::v1::ExperimentsStatus, ::grpc::protobuf::MessageLite, ::grpc::protobuf::MessageLite>(
+          [](ModelAdmin::Service* service,
+             ::grpc::ServerContext* ctx,
+             const ::recsys::v1::ReloadExperimentsRequest* req,
+             ::recsys::v1::ExperimentsStatus* resp) {
+               return service->ReloadExperiments(ctx, req, resp);
+             }, this)));
 }
 
 ModelAdmin::Service::~Service() {
@@ -202,6 +272,20 @@ ModelAdmin::Service::~Service() {
 }
 
 ::grpc::Status ModelAdmin::Service::ListPlugins(::grpc::ServerContext* context, const ::recsys::v1::ListPluginsRequest* request, ::recsys::v1::ListPluginsResponse* response) {
+  (void) context;
+  (void) request;
+  (void) response;
+  return ::grpc::Status(::grpc::StatusCode::UNIMPLEMENTED, "");
+}
+
+::grpc::Status ModelAdmin::Service::GetExperiments(::grpc::ServerContext* context, const ::recsys::v1::GetExperimentsRequest* request, ::recsys::v1::ExperimentsStatus* response) {
+  (void) context;
+  (void) request;
+  (void) response;
+  return ::grpc::Status(::grpc::StatusCode::UNIMPLEMENTED, "");
+}
+
+::grpc::Status ModelAdmin::Service::ReloadExperiments(::grpc::ServerContext* context, const ::recsys::v1::ReloadExperimentsRequest* request, ::recsys::v1::ExperimentsStatus* response) {
   (void) context;
   (void) request;
   (void) response;

@@ -71,6 +71,24 @@ class ModelAdmin final {
     std::unique_ptr< ::grpc::ClientAsyncResponseReaderInterface< ::recsys::v1::ListPluginsResponse>> PrepareAsyncListPlugins(::grpc::ClientContext* context, const ::recsys::v1::ListPluginsRequest& request, ::grpc::CompletionQueue* cq) {
       return std::unique_ptr< ::grpc::ClientAsyncResponseReaderInterface< ::recsys::v1::ListPluginsResponse>>(PrepareAsyncListPluginsRaw(context, request, cq));
     }
+    // The experiments config that serves, with live per-arm results, shadow agreement and
+    // exposure-log counters.
+    virtual ::grpc::Status GetExperiments(::grpc::ClientContext* context, const ::recsys::v1::GetExperimentsRequest& request, ::recsys::v1::ExperimentsStatus* response) = 0;
+    std::unique_ptr< ::grpc::ClientAsyncResponseReaderInterface< ::recsys::v1::ExperimentsStatus>> AsyncGetExperiments(::grpc::ClientContext* context, const ::recsys::v1::GetExperimentsRequest& request, ::grpc::CompletionQueue* cq) {
+      return std::unique_ptr< ::grpc::ClientAsyncResponseReaderInterface< ::recsys::v1::ExperimentsStatus>>(AsyncGetExperimentsRaw(context, request, cq));
+    }
+    std::unique_ptr< ::grpc::ClientAsyncResponseReaderInterface< ::recsys::v1::ExperimentsStatus>> PrepareAsyncGetExperiments(::grpc::ClientContext* context, const ::recsys::v1::GetExperimentsRequest& request, ::grpc::CompletionQueue* cq) {
+      return std::unique_ptr< ::grpc::ClientAsyncResponseReaderInterface< ::recsys::v1::ExperimentsStatus>>(PrepareAsyncGetExperimentsRaw(context, request, cq));
+    }
+    // Reads the experiments file now. An invalid file is refused with FAILED_PRECONDITION and a
+    // message saying what to fix; the config that served before keeps serving.
+    virtual ::grpc::Status ReloadExperiments(::grpc::ClientContext* context, const ::recsys::v1::ReloadExperimentsRequest& request, ::recsys::v1::ExperimentsStatus* response) = 0;
+    std::unique_ptr< ::grpc::ClientAsyncResponseReaderInterface< ::recsys::v1::ExperimentsStatus>> AsyncReloadExperiments(::grpc::ClientContext* context, const ::recsys::v1::ReloadExperimentsRequest& request, ::grpc::CompletionQueue* cq) {
+      return std::unique_ptr< ::grpc::ClientAsyncResponseReaderInterface< ::recsys::v1::ExperimentsStatus>>(AsyncReloadExperimentsRaw(context, request, cq));
+    }
+    std::unique_ptr< ::grpc::ClientAsyncResponseReaderInterface< ::recsys::v1::ExperimentsStatus>> PrepareAsyncReloadExperiments(::grpc::ClientContext* context, const ::recsys::v1::ReloadExperimentsRequest& request, ::grpc::CompletionQueue* cq) {
+      return std::unique_ptr< ::grpc::ClientAsyncResponseReaderInterface< ::recsys::v1::ExperimentsStatus>>(PrepareAsyncReloadExperimentsRaw(context, request, cq));
+    }
     class async_interface {
      public:
       virtual ~async_interface() {}
@@ -86,6 +104,14 @@ class ModelAdmin final {
       // The plugins loaded (path, kind, version, sha256) and the files refused, with why.
       virtual void ListPlugins(::grpc::ClientContext* context, const ::recsys::v1::ListPluginsRequest* request, ::recsys::v1::ListPluginsResponse* response, std::function<void(::grpc::Status)>) = 0;
       virtual void ListPlugins(::grpc::ClientContext* context, const ::recsys::v1::ListPluginsRequest* request, ::recsys::v1::ListPluginsResponse* response, ::grpc::ClientUnaryReactor* reactor) = 0;
+      // The experiments config that serves, with live per-arm results, shadow agreement and
+      // exposure-log counters.
+      virtual void GetExperiments(::grpc::ClientContext* context, const ::recsys::v1::GetExperimentsRequest* request, ::recsys::v1::ExperimentsStatus* response, std::function<void(::grpc::Status)>) = 0;
+      virtual void GetExperiments(::grpc::ClientContext* context, const ::recsys::v1::GetExperimentsRequest* request, ::recsys::v1::ExperimentsStatus* response, ::grpc::ClientUnaryReactor* reactor) = 0;
+      // Reads the experiments file now. An invalid file is refused with FAILED_PRECONDITION and a
+      // message saying what to fix; the config that served before keeps serving.
+      virtual void ReloadExperiments(::grpc::ClientContext* context, const ::recsys::v1::ReloadExperimentsRequest* request, ::recsys::v1::ExperimentsStatus* response, std::function<void(::grpc::Status)>) = 0;
+      virtual void ReloadExperiments(::grpc::ClientContext* context, const ::recsys::v1::ReloadExperimentsRequest* request, ::recsys::v1::ExperimentsStatus* response, ::grpc::ClientUnaryReactor* reactor) = 0;
     };
     typedef class async_interface experimental_async_interface;
     virtual class async_interface* async() { return nullptr; }
@@ -99,6 +125,10 @@ class ModelAdmin final {
     virtual ::grpc::ClientAsyncResponseReaderInterface< ::recsys::v1::SetVersionPolicyResponse>* PrepareAsyncSetVersionPolicyRaw(::grpc::ClientContext* context, const ::recsys::v1::SetVersionPolicyRequest& request, ::grpc::CompletionQueue* cq) = 0;
     virtual ::grpc::ClientAsyncResponseReaderInterface< ::recsys::v1::ListPluginsResponse>* AsyncListPluginsRaw(::grpc::ClientContext* context, const ::recsys::v1::ListPluginsRequest& request, ::grpc::CompletionQueue* cq) = 0;
     virtual ::grpc::ClientAsyncResponseReaderInterface< ::recsys::v1::ListPluginsResponse>* PrepareAsyncListPluginsRaw(::grpc::ClientContext* context, const ::recsys::v1::ListPluginsRequest& request, ::grpc::CompletionQueue* cq) = 0;
+    virtual ::grpc::ClientAsyncResponseReaderInterface< ::recsys::v1::ExperimentsStatus>* AsyncGetExperimentsRaw(::grpc::ClientContext* context, const ::recsys::v1::GetExperimentsRequest& request, ::grpc::CompletionQueue* cq) = 0;
+    virtual ::grpc::ClientAsyncResponseReaderInterface< ::recsys::v1::ExperimentsStatus>* PrepareAsyncGetExperimentsRaw(::grpc::ClientContext* context, const ::recsys::v1::GetExperimentsRequest& request, ::grpc::CompletionQueue* cq) = 0;
+    virtual ::grpc::ClientAsyncResponseReaderInterface< ::recsys::v1::ExperimentsStatus>* AsyncReloadExperimentsRaw(::grpc::ClientContext* context, const ::recsys::v1::ReloadExperimentsRequest& request, ::grpc::CompletionQueue* cq) = 0;
+    virtual ::grpc::ClientAsyncResponseReaderInterface< ::recsys::v1::ExperimentsStatus>* PrepareAsyncReloadExperimentsRaw(::grpc::ClientContext* context, const ::recsys::v1::ReloadExperimentsRequest& request, ::grpc::CompletionQueue* cq) = 0;
   };
   class Stub final : public StubInterface {
    public:
@@ -131,6 +161,20 @@ class ModelAdmin final {
     std::unique_ptr< ::grpc::ClientAsyncResponseReader< ::recsys::v1::ListPluginsResponse>> PrepareAsyncListPlugins(::grpc::ClientContext* context, const ::recsys::v1::ListPluginsRequest& request, ::grpc::CompletionQueue* cq) {
       return std::unique_ptr< ::grpc::ClientAsyncResponseReader< ::recsys::v1::ListPluginsResponse>>(PrepareAsyncListPluginsRaw(context, request, cq));
     }
+    ::grpc::Status GetExperiments(::grpc::ClientContext* context, const ::recsys::v1::GetExperimentsRequest& request, ::recsys::v1::ExperimentsStatus* response) override;
+    std::unique_ptr< ::grpc::ClientAsyncResponseReader< ::recsys::v1::ExperimentsStatus>> AsyncGetExperiments(::grpc::ClientContext* context, const ::recsys::v1::GetExperimentsRequest& request, ::grpc::CompletionQueue* cq) {
+      return std::unique_ptr< ::grpc::ClientAsyncResponseReader< ::recsys::v1::ExperimentsStatus>>(AsyncGetExperimentsRaw(context, request, cq));
+    }
+    std::unique_ptr< ::grpc::ClientAsyncResponseReader< ::recsys::v1::ExperimentsStatus>> PrepareAsyncGetExperiments(::grpc::ClientContext* context, const ::recsys::v1::GetExperimentsRequest& request, ::grpc::CompletionQueue* cq) {
+      return std::unique_ptr< ::grpc::ClientAsyncResponseReader< ::recsys::v1::ExperimentsStatus>>(PrepareAsyncGetExperimentsRaw(context, request, cq));
+    }
+    ::grpc::Status ReloadExperiments(::grpc::ClientContext* context, const ::recsys::v1::ReloadExperimentsRequest& request, ::recsys::v1::ExperimentsStatus* response) override;
+    std::unique_ptr< ::grpc::ClientAsyncResponseReader< ::recsys::v1::ExperimentsStatus>> AsyncReloadExperiments(::grpc::ClientContext* context, const ::recsys::v1::ReloadExperimentsRequest& request, ::grpc::CompletionQueue* cq) {
+      return std::unique_ptr< ::grpc::ClientAsyncResponseReader< ::recsys::v1::ExperimentsStatus>>(AsyncReloadExperimentsRaw(context, request, cq));
+    }
+    std::unique_ptr< ::grpc::ClientAsyncResponseReader< ::recsys::v1::ExperimentsStatus>> PrepareAsyncReloadExperiments(::grpc::ClientContext* context, const ::recsys::v1::ReloadExperimentsRequest& request, ::grpc::CompletionQueue* cq) {
+      return std::unique_ptr< ::grpc::ClientAsyncResponseReader< ::recsys::v1::ExperimentsStatus>>(PrepareAsyncReloadExperimentsRaw(context, request, cq));
+    }
     class async final :
       public StubInterface::async_interface {
      public:
@@ -142,6 +186,10 @@ class ModelAdmin final {
       void SetVersionPolicy(::grpc::ClientContext* context, const ::recsys::v1::SetVersionPolicyRequest* request, ::recsys::v1::SetVersionPolicyResponse* response, ::grpc::ClientUnaryReactor* reactor) override;
       void ListPlugins(::grpc::ClientContext* context, const ::recsys::v1::ListPluginsRequest* request, ::recsys::v1::ListPluginsResponse* response, std::function<void(::grpc::Status)>) override;
       void ListPlugins(::grpc::ClientContext* context, const ::recsys::v1::ListPluginsRequest* request, ::recsys::v1::ListPluginsResponse* response, ::grpc::ClientUnaryReactor* reactor) override;
+      void GetExperiments(::grpc::ClientContext* context, const ::recsys::v1::GetExperimentsRequest* request, ::recsys::v1::ExperimentsStatus* response, std::function<void(::grpc::Status)>) override;
+      void GetExperiments(::grpc::ClientContext* context, const ::recsys::v1::GetExperimentsRequest* request, ::recsys::v1::ExperimentsStatus* response, ::grpc::ClientUnaryReactor* reactor) override;
+      void ReloadExperiments(::grpc::ClientContext* context, const ::recsys::v1::ReloadExperimentsRequest* request, ::recsys::v1::ExperimentsStatus* response, std::function<void(::grpc::Status)>) override;
+      void ReloadExperiments(::grpc::ClientContext* context, const ::recsys::v1::ReloadExperimentsRequest* request, ::recsys::v1::ExperimentsStatus* response, ::grpc::ClientUnaryReactor* reactor) override;
      private:
       friend class Stub;
       explicit async(Stub* stub): stub_(stub) { }
@@ -161,10 +209,16 @@ class ModelAdmin final {
     ::grpc::ClientAsyncResponseReader< ::recsys::v1::SetVersionPolicyResponse>* PrepareAsyncSetVersionPolicyRaw(::grpc::ClientContext* context, const ::recsys::v1::SetVersionPolicyRequest& request, ::grpc::CompletionQueue* cq) override;
     ::grpc::ClientAsyncResponseReader< ::recsys::v1::ListPluginsResponse>* AsyncListPluginsRaw(::grpc::ClientContext* context, const ::recsys::v1::ListPluginsRequest& request, ::grpc::CompletionQueue* cq) override;
     ::grpc::ClientAsyncResponseReader< ::recsys::v1::ListPluginsResponse>* PrepareAsyncListPluginsRaw(::grpc::ClientContext* context, const ::recsys::v1::ListPluginsRequest& request, ::grpc::CompletionQueue* cq) override;
+    ::grpc::ClientAsyncResponseReader< ::recsys::v1::ExperimentsStatus>* AsyncGetExperimentsRaw(::grpc::ClientContext* context, const ::recsys::v1::GetExperimentsRequest& request, ::grpc::CompletionQueue* cq) override;
+    ::grpc::ClientAsyncResponseReader< ::recsys::v1::ExperimentsStatus>* PrepareAsyncGetExperimentsRaw(::grpc::ClientContext* context, const ::recsys::v1::GetExperimentsRequest& request, ::grpc::CompletionQueue* cq) override;
+    ::grpc::ClientAsyncResponseReader< ::recsys::v1::ExperimentsStatus>* AsyncReloadExperimentsRaw(::grpc::ClientContext* context, const ::recsys::v1::ReloadExperimentsRequest& request, ::grpc::CompletionQueue* cq) override;
+    ::grpc::ClientAsyncResponseReader< ::recsys::v1::ExperimentsStatus>* PrepareAsyncReloadExperimentsRaw(::grpc::ClientContext* context, const ::recsys::v1::ReloadExperimentsRequest& request, ::grpc::CompletionQueue* cq) override;
     const ::grpc::internal::RpcMethod rpcmethod_ListModels_;
     const ::grpc::internal::RpcMethod rpcmethod_ReloadModels_;
     const ::grpc::internal::RpcMethod rpcmethod_SetVersionPolicy_;
     const ::grpc::internal::RpcMethod rpcmethod_ListPlugins_;
+    const ::grpc::internal::RpcMethod rpcmethod_GetExperiments_;
+    const ::grpc::internal::RpcMethod rpcmethod_ReloadExperiments_;
   };
   static std::unique_ptr<Stub> NewStub(const std::shared_ptr< ::grpc::ChannelInterface>& channel, const ::grpc::StubOptions& options = ::grpc::StubOptions());
 
@@ -180,6 +234,12 @@ class ModelAdmin final {
     virtual ::grpc::Status SetVersionPolicy(::grpc::ServerContext* context, const ::recsys::v1::SetVersionPolicyRequest* request, ::recsys::v1::SetVersionPolicyResponse* response);
     // The plugins loaded (path, kind, version, sha256) and the files refused, with why.
     virtual ::grpc::Status ListPlugins(::grpc::ServerContext* context, const ::recsys::v1::ListPluginsRequest* request, ::recsys::v1::ListPluginsResponse* response);
+    // The experiments config that serves, with live per-arm results, shadow agreement and
+    // exposure-log counters.
+    virtual ::grpc::Status GetExperiments(::grpc::ServerContext* context, const ::recsys::v1::GetExperimentsRequest* request, ::recsys::v1::ExperimentsStatus* response);
+    // Reads the experiments file now. An invalid file is refused with FAILED_PRECONDITION and a
+    // message saying what to fix; the config that served before keeps serving.
+    virtual ::grpc::Status ReloadExperiments(::grpc::ServerContext* context, const ::recsys::v1::ReloadExperimentsRequest* request, ::recsys::v1::ExperimentsStatus* response);
   };
   template <class BaseClass>
   class WithAsyncMethod_ListModels : public BaseClass {
@@ -261,7 +321,47 @@ class ModelAdmin final {
       ::grpc::Service::RequestAsyncUnary(3, context, request, response, new_call_cq, notification_cq, tag);
     }
   };
-  typedef WithAsyncMethod_ListModels<WithAsyncMethod_ReloadModels<WithAsyncMethod_SetVersionPolicy<WithAsyncMethod_ListPlugins<Service > > > > AsyncService;
+  template <class BaseClass>
+  class WithAsyncMethod_GetExperiments : public BaseClass {
+   private:
+    void BaseClassMustBeDerivedFromService(const Service* /*service*/) {}
+   public:
+    WithAsyncMethod_GetExperiments() {
+      ::grpc::Service::MarkMethodAsync(4);
+    }
+    ~WithAsyncMethod_GetExperiments() override {
+      BaseClassMustBeDerivedFromService(this);
+    }
+    // disable synchronous version of this method
+    ::grpc::Status GetExperiments(::grpc::ServerContext* /*context*/, const ::recsys::v1::GetExperimentsRequest* /*request*/, ::recsys::v1::ExperimentsStatus* /*response*/) override {
+      abort();
+      return ::grpc::Status(::grpc::StatusCode::UNIMPLEMENTED, "");
+    }
+    void RequestGetExperiments(::grpc::ServerContext* context, ::recsys::v1::GetExperimentsRequest* request, ::grpc::ServerAsyncResponseWriter< ::recsys::v1::ExperimentsStatus>* response, ::grpc::CompletionQueue* new_call_cq, ::grpc::ServerCompletionQueue* notification_cq, void *tag) {
+      ::grpc::Service::RequestAsyncUnary(4, context, request, response, new_call_cq, notification_cq, tag);
+    }
+  };
+  template <class BaseClass>
+  class WithAsyncMethod_ReloadExperiments : public BaseClass {
+   private:
+    void BaseClassMustBeDerivedFromService(const Service* /*service*/) {}
+   public:
+    WithAsyncMethod_ReloadExperiments() {
+      ::grpc::Service::MarkMethodAsync(5);
+    }
+    ~WithAsyncMethod_ReloadExperiments() override {
+      BaseClassMustBeDerivedFromService(this);
+    }
+    // disable synchronous version of this method
+    ::grpc::Status ReloadExperiments(::grpc::ServerContext* /*context*/, const ::recsys::v1::ReloadExperimentsRequest* /*request*/, ::recsys::v1::ExperimentsStatus* /*response*/) override {
+      abort();
+      return ::grpc::Status(::grpc::StatusCode::UNIMPLEMENTED, "");
+    }
+    void RequestReloadExperiments(::grpc::ServerContext* context, ::recsys::v1::ReloadExperimentsRequest* request, ::grpc::ServerAsyncResponseWriter< ::recsys::v1::ExperimentsStatus>* response, ::grpc::CompletionQueue* new_call_cq, ::grpc::ServerCompletionQueue* notification_cq, void *tag) {
+      ::grpc::Service::RequestAsyncUnary(5, context, request, response, new_call_cq, notification_cq, tag);
+    }
+  };
+  typedef WithAsyncMethod_ListModels<WithAsyncMethod_ReloadModels<WithAsyncMethod_SetVersionPolicy<WithAsyncMethod_ListPlugins<WithAsyncMethod_GetExperiments<WithAsyncMethod_ReloadExperiments<Service > > > > > > AsyncService;
   template <class BaseClass>
   class WithCallbackMethod_ListModels : public BaseClass {
    private:
@@ -370,7 +470,61 @@ class ModelAdmin final {
     virtual ::grpc::ServerUnaryReactor* ListPlugins(
       ::grpc::CallbackServerContext* /*context*/, const ::recsys::v1::ListPluginsRequest* /*request*/, ::recsys::v1::ListPluginsResponse* /*response*/)  { return nullptr; }
   };
-  typedef WithCallbackMethod_ListModels<WithCallbackMethod_ReloadModels<WithCallbackMethod_SetVersionPolicy<WithCallbackMethod_ListPlugins<Service > > > > CallbackService;
+  template <class BaseClass>
+  class WithCallbackMethod_GetExperiments : public BaseClass {
+   private:
+    void BaseClassMustBeDerivedFromService(const Service* /*service*/) {}
+   public:
+    WithCallbackMethod_GetExperiments() {
+      ::grpc::Service::MarkMethodCallback(4,
+          new ::grpc::internal::CallbackUnaryHandler< ::recsys::v1::GetExperimentsRequest, ::recsys::v1::ExperimentsStatus>(
+            [this](
+                   ::grpc::CallbackServerContext* context, const ::recsys::v1::GetExperimentsRequest* request, ::recsys::v1::ExperimentsStatus* response) { return this->GetExperiments(context, request, response); }));}
+    void SetMessageAllocatorFor_GetExperiments(
+        ::grpc::MessageAllocator< ::recsys::v1::GetExperimentsRequest, ::recsys::v1::ExperimentsStatus>* allocator) {
+      ::grpc::internal::MethodHandler* const handler = ::grpc::Service::GetHandler(4);
+      static_cast<::grpc::internal::CallbackUnaryHandler< ::recsys::v1::GetExperimentsRequest, ::recsys::v1::ExperimentsStatus>*>(handler)
+              ->SetMessageAllocator(allocator);
+    }
+    ~WithCallbackMethod_GetExperiments() override {
+      BaseClassMustBeDerivedFromService(this);
+    }
+    // disable synchronous version of this method
+    ::grpc::Status GetExperiments(::grpc::ServerContext* /*context*/, const ::recsys::v1::GetExperimentsRequest* /*request*/, ::recsys::v1::ExperimentsStatus* /*response*/) override {
+      abort();
+      return ::grpc::Status(::grpc::StatusCode::UNIMPLEMENTED, "");
+    }
+    virtual ::grpc::ServerUnaryReactor* GetExperiments(
+      ::grpc::CallbackServerContext* /*context*/, const ::recsys::v1::GetExperimentsRequest* /*request*/, ::recsys::v1::ExperimentsStatus* /*response*/)  { return nullptr; }
+  };
+  template <class BaseClass>
+  class WithCallbackMethod_ReloadExperiments : public BaseClass {
+   private:
+    void BaseClassMustBeDerivedFromService(const Service* /*service*/) {}
+   public:
+    WithCallbackMethod_ReloadExperiments() {
+      ::grpc::Service::MarkMethodCallback(5,
+          new ::grpc::internal::CallbackUnaryHandler< ::recsys::v1::ReloadExperimentsRequest, ::recsys::v1::ExperimentsStatus>(
+            [this](
+                   ::grpc::CallbackServerContext* context, const ::recsys::v1::ReloadExperimentsRequest* request, ::recsys::v1::ExperimentsStatus* response) { return this->ReloadExperiments(context, request, response); }));}
+    void SetMessageAllocatorFor_ReloadExperiments(
+        ::grpc::MessageAllocator< ::recsys::v1::ReloadExperimentsRequest, ::recsys::v1::ExperimentsStatus>* allocator) {
+      ::grpc::internal::MethodHandler* const handler = ::grpc::Service::GetHandler(5);
+      static_cast<::grpc::internal::CallbackUnaryHandler< ::recsys::v1::ReloadExperimentsRequest, ::recsys::v1::ExperimentsStatus>*>(handler)
+              ->SetMessageAllocator(allocator);
+    }
+    ~WithCallbackMethod_ReloadExperiments() override {
+      BaseClassMustBeDerivedFromService(this);
+    }
+    // disable synchronous version of this method
+    ::grpc::Status ReloadExperiments(::grpc::ServerContext* /*context*/, const ::recsys::v1::ReloadExperimentsRequest* /*request*/, ::recsys::v1::ExperimentsStatus* /*response*/) override {
+      abort();
+      return ::grpc::Status(::grpc::StatusCode::UNIMPLEMENTED, "");
+    }
+    virtual ::grpc::ServerUnaryReactor* ReloadExperiments(
+      ::grpc::CallbackServerContext* /*context*/, const ::recsys::v1::ReloadExperimentsRequest* /*request*/, ::recsys::v1::ExperimentsStatus* /*response*/)  { return nullptr; }
+  };
+  typedef WithCallbackMethod_ListModels<WithCallbackMethod_ReloadModels<WithCallbackMethod_SetVersionPolicy<WithCallbackMethod_ListPlugins<WithCallbackMethod_GetExperiments<WithCallbackMethod_ReloadExperiments<Service > > > > > > CallbackService;
   typedef CallbackService ExperimentalCallbackService;
   template <class BaseClass>
   class WithGenericMethod_ListModels : public BaseClass {
@@ -436,6 +590,40 @@ class ModelAdmin final {
     }
     // disable synchronous version of this method
     ::grpc::Status ListPlugins(::grpc::ServerContext* /*context*/, const ::recsys::v1::ListPluginsRequest* /*request*/, ::recsys::v1::ListPluginsResponse* /*response*/) override {
+      abort();
+      return ::grpc::Status(::grpc::StatusCode::UNIMPLEMENTED, "");
+    }
+  };
+  template <class BaseClass>
+  class WithGenericMethod_GetExperiments : public BaseClass {
+   private:
+    void BaseClassMustBeDerivedFromService(const Service* /*service*/) {}
+   public:
+    WithGenericMethod_GetExperiments() {
+      ::grpc::Service::MarkMethodGeneric(4);
+    }
+    ~WithGenericMethod_GetExperiments() override {
+      BaseClassMustBeDerivedFromService(this);
+    }
+    // disable synchronous version of this method
+    ::grpc::Status GetExperiments(::grpc::ServerContext* /*context*/, const ::recsys::v1::GetExperimentsRequest* /*request*/, ::recsys::v1::ExperimentsStatus* /*response*/) override {
+      abort();
+      return ::grpc::Status(::grpc::StatusCode::UNIMPLEMENTED, "");
+    }
+  };
+  template <class BaseClass>
+  class WithGenericMethod_ReloadExperiments : public BaseClass {
+   private:
+    void BaseClassMustBeDerivedFromService(const Service* /*service*/) {}
+   public:
+    WithGenericMethod_ReloadExperiments() {
+      ::grpc::Service::MarkMethodGeneric(5);
+    }
+    ~WithGenericMethod_ReloadExperiments() override {
+      BaseClassMustBeDerivedFromService(this);
+    }
+    // disable synchronous version of this method
+    ::grpc::Status ReloadExperiments(::grpc::ServerContext* /*context*/, const ::recsys::v1::ReloadExperimentsRequest* /*request*/, ::recsys::v1::ExperimentsStatus* /*response*/) override {
       abort();
       return ::grpc::Status(::grpc::StatusCode::UNIMPLEMENTED, "");
     }
@@ -518,6 +706,46 @@ class ModelAdmin final {
     }
     void RequestListPlugins(::grpc::ServerContext* context, ::grpc::ByteBuffer* request, ::grpc::ServerAsyncResponseWriter< ::grpc::ByteBuffer>* response, ::grpc::CompletionQueue* new_call_cq, ::grpc::ServerCompletionQueue* notification_cq, void *tag) {
       ::grpc::Service::RequestAsyncUnary(3, context, request, response, new_call_cq, notification_cq, tag);
+    }
+  };
+  template <class BaseClass>
+  class WithRawMethod_GetExperiments : public BaseClass {
+   private:
+    void BaseClassMustBeDerivedFromService(const Service* /*service*/) {}
+   public:
+    WithRawMethod_GetExperiments() {
+      ::grpc::Service::MarkMethodRaw(4);
+    }
+    ~WithRawMethod_GetExperiments() override {
+      BaseClassMustBeDerivedFromService(this);
+    }
+    // disable synchronous version of this method
+    ::grpc::Status GetExperiments(::grpc::ServerContext* /*context*/, const ::recsys::v1::GetExperimentsRequest* /*request*/, ::recsys::v1::ExperimentsStatus* /*response*/) override {
+      abort();
+      return ::grpc::Status(::grpc::StatusCode::UNIMPLEMENTED, "");
+    }
+    void RequestGetExperiments(::grpc::ServerContext* context, ::grpc::ByteBuffer* request, ::grpc::ServerAsyncResponseWriter< ::grpc::ByteBuffer>* response, ::grpc::CompletionQueue* new_call_cq, ::grpc::ServerCompletionQueue* notification_cq, void *tag) {
+      ::grpc::Service::RequestAsyncUnary(4, context, request, response, new_call_cq, notification_cq, tag);
+    }
+  };
+  template <class BaseClass>
+  class WithRawMethod_ReloadExperiments : public BaseClass {
+   private:
+    void BaseClassMustBeDerivedFromService(const Service* /*service*/) {}
+   public:
+    WithRawMethod_ReloadExperiments() {
+      ::grpc::Service::MarkMethodRaw(5);
+    }
+    ~WithRawMethod_ReloadExperiments() override {
+      BaseClassMustBeDerivedFromService(this);
+    }
+    // disable synchronous version of this method
+    ::grpc::Status ReloadExperiments(::grpc::ServerContext* /*context*/, const ::recsys::v1::ReloadExperimentsRequest* /*request*/, ::recsys::v1::ExperimentsStatus* /*response*/) override {
+      abort();
+      return ::grpc::Status(::grpc::StatusCode::UNIMPLEMENTED, "");
+    }
+    void RequestReloadExperiments(::grpc::ServerContext* context, ::grpc::ByteBuffer* request, ::grpc::ServerAsyncResponseWriter< ::grpc::ByteBuffer>* response, ::grpc::CompletionQueue* new_call_cq, ::grpc::ServerCompletionQueue* notification_cq, void *tag) {
+      ::grpc::Service::RequestAsyncUnary(5, context, request, response, new_call_cq, notification_cq, tag);
     }
   };
   template <class BaseClass>
@@ -606,6 +834,50 @@ class ModelAdmin final {
       return ::grpc::Status(::grpc::StatusCode::UNIMPLEMENTED, "");
     }
     virtual ::grpc::ServerUnaryReactor* ListPlugins(
+      ::grpc::CallbackServerContext* /*context*/, const ::grpc::ByteBuffer* /*request*/, ::grpc::ByteBuffer* /*response*/)  { return nullptr; }
+  };
+  template <class BaseClass>
+  class WithRawCallbackMethod_GetExperiments : public BaseClass {
+   private:
+    void BaseClassMustBeDerivedFromService(const Service* /*service*/) {}
+   public:
+    WithRawCallbackMethod_GetExperiments() {
+      ::grpc::Service::MarkMethodRawCallback(4,
+          new ::grpc::internal::CallbackUnaryHandler< ::grpc::ByteBuffer, ::grpc::ByteBuffer>(
+            [this](
+                   ::grpc::CallbackServerContext* context, const ::grpc::ByteBuffer* request, ::grpc::ByteBuffer* response) { return this->GetExperiments(context, request, response); }));
+    }
+    ~WithRawCallbackMethod_GetExperiments() override {
+      BaseClassMustBeDerivedFromService(this);
+    }
+    // disable synchronous version of this method
+    ::grpc::Status GetExperiments(::grpc::ServerContext* /*context*/, const ::recsys::v1::GetExperimentsRequest* /*request*/, ::recsys::v1::ExperimentsStatus* /*response*/) override {
+      abort();
+      return ::grpc::Status(::grpc::StatusCode::UNIMPLEMENTED, "");
+    }
+    virtual ::grpc::ServerUnaryReactor* GetExperiments(
+      ::grpc::CallbackServerContext* /*context*/, const ::grpc::ByteBuffer* /*request*/, ::grpc::ByteBuffer* /*response*/)  { return nullptr; }
+  };
+  template <class BaseClass>
+  class WithRawCallbackMethod_ReloadExperiments : public BaseClass {
+   private:
+    void BaseClassMustBeDerivedFromService(const Service* /*service*/) {}
+   public:
+    WithRawCallbackMethod_ReloadExperiments() {
+      ::grpc::Service::MarkMethodRawCallback(5,
+          new ::grpc::internal::CallbackUnaryHandler< ::grpc::ByteBuffer, ::grpc::ByteBuffer>(
+            [this](
+                   ::grpc::CallbackServerContext* context, const ::grpc::ByteBuffer* request, ::grpc::ByteBuffer* response) { return this->ReloadExperiments(context, request, response); }));
+    }
+    ~WithRawCallbackMethod_ReloadExperiments() override {
+      BaseClassMustBeDerivedFromService(this);
+    }
+    // disable synchronous version of this method
+    ::grpc::Status ReloadExperiments(::grpc::ServerContext* /*context*/, const ::recsys::v1::ReloadExperimentsRequest* /*request*/, ::recsys::v1::ExperimentsStatus* /*response*/) override {
+      abort();
+      return ::grpc::Status(::grpc::StatusCode::UNIMPLEMENTED, "");
+    }
+    virtual ::grpc::ServerUnaryReactor* ReloadExperiments(
       ::grpc::CallbackServerContext* /*context*/, const ::grpc::ByteBuffer* /*request*/, ::grpc::ByteBuffer* /*response*/)  { return nullptr; }
   };
   template <class BaseClass>
@@ -716,9 +988,63 @@ class ModelAdmin final {
     // replace default version of method with streamed unary
     virtual ::grpc::Status StreamedListPlugins(::grpc::ServerContext* context, ::grpc::ServerUnaryStreamer< ::recsys::v1::ListPluginsRequest,::recsys::v1::ListPluginsResponse>* server_unary_streamer) = 0;
   };
-  typedef WithStreamedUnaryMethod_ListModels<WithStreamedUnaryMethod_ReloadModels<WithStreamedUnaryMethod_SetVersionPolicy<WithStreamedUnaryMethod_ListPlugins<Service > > > > StreamedUnaryService;
+  template <class BaseClass>
+  class WithStreamedUnaryMethod_GetExperiments : public BaseClass {
+   private:
+    void BaseClassMustBeDerivedFromService(const Service* /*service*/) {}
+   public:
+    WithStreamedUnaryMethod_GetExperiments() {
+      ::grpc::Service::MarkMethodStreamed(4,
+        new ::grpc::internal::StreamedUnaryHandler<
+          ::recsys::v1::GetExperimentsRequest, ::recsys::v1::ExperimentsStatus>(
+            [this](::grpc::ServerContext* context,
+                   ::grpc::ServerUnaryStreamer<
+                     ::recsys::v1::GetExperimentsRequest, ::recsys::v1::ExperimentsStatus>* streamer) {
+                       return this->StreamedGetExperiments(context,
+                         streamer);
+                  }));
+    }
+    ~WithStreamedUnaryMethod_GetExperiments() override {
+      BaseClassMustBeDerivedFromService(this);
+    }
+    // disable regular version of this method
+    ::grpc::Status GetExperiments(::grpc::ServerContext* /*context*/, const ::recsys::v1::GetExperimentsRequest* /*request*/, ::recsys::v1::ExperimentsStatus* /*response*/) override {
+      abort();
+      return ::grpc::Status(::grpc::StatusCode::UNIMPLEMENTED, "");
+    }
+    // replace default version of method with streamed unary
+    virtual ::grpc::Status StreamedGetExperiments(::grpc::ServerContext* context, ::grpc::ServerUnaryStreamer< ::recsys::v1::GetExperimentsRequest,::recsys::v1::ExperimentsStatus>* server_unary_streamer) = 0;
+  };
+  template <class BaseClass>
+  class WithStreamedUnaryMethod_ReloadExperiments : public BaseClass {
+   private:
+    void BaseClassMustBeDerivedFromService(const Service* /*service*/) {}
+   public:
+    WithStreamedUnaryMethod_ReloadExperiments() {
+      ::grpc::Service::MarkMethodStreamed(5,
+        new ::grpc::internal::StreamedUnaryHandler<
+          ::recsys::v1::ReloadExperimentsRequest, ::recsys::v1::ExperimentsStatus>(
+            [this](::grpc::ServerContext* context,
+                   ::grpc::ServerUnaryStreamer<
+                     ::recsys::v1::ReloadExperimentsRequest, ::recsys::v1::ExperimentsStatus>* streamer) {
+                       return this->StreamedReloadExperiments(context,
+                         streamer);
+                  }));
+    }
+    ~WithStreamedUnaryMethod_ReloadExperiments() override {
+      BaseClassMustBeDerivedFromService(this);
+    }
+    // disable regular version of this method
+    ::grpc::Status ReloadExperiments(::grpc::ServerContext* /*context*/, const ::recsys::v1::ReloadExperimentsRequest* /*request*/, ::recsys::v1::ExperimentsStatus* /*response*/) override {
+      abort();
+      return ::grpc::Status(::grpc::StatusCode::UNIMPLEMENTED, "");
+    }
+    // replace default version of method with streamed unary
+    virtual ::grpc::Status StreamedReloadExperiments(::grpc::ServerContext* context, ::grpc::ServerUnaryStreamer< ::recsys::v1::ReloadExperimentsRequest,::recsys::v1::ExperimentsStatus>* server_unary_streamer) = 0;
+  };
+  typedef WithStreamedUnaryMethod_ListModels<WithStreamedUnaryMethod_ReloadModels<WithStreamedUnaryMethod_SetVersionPolicy<WithStreamedUnaryMethod_ListPlugins<WithStreamedUnaryMethod_GetExperiments<WithStreamedUnaryMethod_ReloadExperiments<Service > > > > > > StreamedUnaryService;
   typedef Service SplitStreamedService;
-  typedef WithStreamedUnaryMethod_ListModels<WithStreamedUnaryMethod_ReloadModels<WithStreamedUnaryMethod_SetVersionPolicy<WithStreamedUnaryMethod_ListPlugins<Service > > > > StreamedService;
+  typedef WithStreamedUnaryMethod_ListModels<WithStreamedUnaryMethod_ReloadModels<WithStreamedUnaryMethod_SetVersionPolicy<WithStreamedUnaryMethod_ListPlugins<WithStreamedUnaryMethod_GetExperiments<WithStreamedUnaryMethod_ReloadExperiments<Service > > > > > > StreamedService;
 };
 
 }  // namespace v1

@@ -220,9 +220,141 @@ struct ListPluginsResponseDefaultTypeInternal {
   };
 };
 PROTOBUF_ATTRIBUTE_NO_DESTROY PROTOBUF_CONSTINIT PROTOBUF_ATTRIBUTE_INIT_PRIORITY1 ListPluginsResponseDefaultTypeInternal _ListPluginsResponse_default_instance_;
+PROTOBUF_CONSTEXPR GetExperimentsRequest::GetExperimentsRequest(
+    ::_pbi::ConstantInitialized) {}
+struct GetExperimentsRequestDefaultTypeInternal {
+  PROTOBUF_CONSTEXPR GetExperimentsRequestDefaultTypeInternal()
+      : _instance(::_pbi::ConstantInitialized{}) {}
+  ~GetExperimentsRequestDefaultTypeInternal() {}
+  union {
+    GetExperimentsRequest _instance;
+  };
+};
+PROTOBUF_ATTRIBUTE_NO_DESTROY PROTOBUF_CONSTINIT PROTOBUF_ATTRIBUTE_INIT_PRIORITY1 GetExperimentsRequestDefaultTypeInternal _GetExperimentsRequest_default_instance_;
+PROTOBUF_CONSTEXPR ReloadExperimentsRequest::ReloadExperimentsRequest(
+    ::_pbi::ConstantInitialized) {}
+struct ReloadExperimentsRequestDefaultTypeInternal {
+  PROTOBUF_CONSTEXPR ReloadExperimentsRequestDefaultTypeInternal()
+      : _instance(::_pbi::ConstantInitialized{}) {}
+  ~ReloadExperimentsRequestDefaultTypeInternal() {}
+  union {
+    ReloadExperimentsRequest _instance;
+  };
+};
+PROTOBUF_ATTRIBUTE_NO_DESTROY PROTOBUF_CONSTINIT PROTOBUF_ATTRIBUTE_INIT_PRIORITY1 ReloadExperimentsRequestDefaultTypeInternal _ReloadExperimentsRequest_default_instance_;
+PROTOBUF_CONSTEXPR ExperimentsStatus::ExperimentsStatus(
+    ::_pbi::ConstantInitialized): _impl_{
+    /*decltype(_impl_.experiments_)*/{}
+  , /*decltype(_impl_.path_)*/{&::_pbi::fixed_address_empty_string, ::_pbi::ConstantInitialized{}}
+  , /*decltype(_impl_.sha256_)*/{&::_pbi::fixed_address_empty_string, ::_pbi::ConstantInitialized{}}
+  , /*decltype(_impl_.loaded_at_)*/{&::_pbi::fixed_address_empty_string, ::_pbi::ConstantInitialized{}}
+  , /*decltype(_impl_.last_error_)*/{&::_pbi::fixed_address_empty_string, ::_pbi::ConstantInitialized{}}
+  , /*decltype(_impl_.default_model_)*/{&::_pbi::fixed_address_empty_string, ::_pbi::ConstantInitialized{}}
+  , /*decltype(_impl_.exposure_log_)*/nullptr
+  , /*decltype(_impl_.feedback_unjoined_)*/int64_t{0}
+  , /*decltype(_impl_.feedback_window_)*/int64_t{0}
+  , /*decltype(_impl_._cached_size_)*/{}} {}
+struct ExperimentsStatusDefaultTypeInternal {
+  PROTOBUF_CONSTEXPR ExperimentsStatusDefaultTypeInternal()
+      : _instance(::_pbi::ConstantInitialized{}) {}
+  ~ExperimentsStatusDefaultTypeInternal() {}
+  union {
+    ExperimentsStatus _instance;
+  };
+};
+PROTOBUF_ATTRIBUTE_NO_DESTROY PROTOBUF_CONSTINIT PROTOBUF_ATTRIBUTE_INIT_PRIORITY1 ExperimentsStatusDefaultTypeInternal _ExperimentsStatus_default_instance_;
+PROTOBUF_CONSTEXPR ExperimentStatus::ExperimentStatus(
+    ::_pbi::ConstantInitialized): _impl_{
+    /*decltype(_impl_.arms_)*/{}
+  , /*decltype(_impl_.key_)*/{&::_pbi::fixed_address_empty_string, ::_pbi::ConstantInitialized{}}
+  , /*decltype(_impl_.salt_)*/{&::_pbi::fixed_address_empty_string, ::_pbi::ConstantInitialized{}}
+  , /*decltype(_impl_.mode_)*/{&::_pbi::fixed_address_empty_string, ::_pbi::ConstantInitialized{}}
+  , /*decltype(_impl_.match_)*/{&::_pbi::fixed_address_empty_string, ::_pbi::ConstantInitialized{}}
+  , /*decltype(_impl_.control_)*/{&::_pbi::fixed_address_empty_string, ::_pbi::ConstantInitialized{}}
+  , /*decltype(_impl_.shadow_)*/nullptr
+  , /*decltype(_impl_.holdout_percent_)*/0
+  , /*decltype(_impl_.min_share_percent_)*/0
+  , /*decltype(_impl_._cached_size_)*/{}} {}
+struct ExperimentStatusDefaultTypeInternal {
+  PROTOBUF_CONSTEXPR ExperimentStatusDefaultTypeInternal()
+      : _instance(::_pbi::ConstantInitialized{}) {}
+  ~ExperimentStatusDefaultTypeInternal() {}
+  union {
+    ExperimentStatus _instance;
+  };
+};
+PROTOBUF_ATTRIBUTE_NO_DESTROY PROTOBUF_CONSTINIT PROTOBUF_ATTRIBUTE_INIT_PRIORITY1 ExperimentStatusDefaultTypeInternal _ExperimentStatus_default_instance_;
+PROTOBUF_CONSTEXPR ArmStatus::ArmStatus(
+    ::_pbi::ConstantInitialized): _impl_{
+    /*decltype(_impl_.name_)*/{&::_pbi::fixed_address_empty_string, ::_pbi::ConstantInitialized{}}
+  , /*decltype(_impl_.model_)*/{&::_pbi::fixed_address_empty_string, ::_pbi::ConstantInitialized{}}
+  , /*decltype(_impl_.weight_percent_)*/0
+  , /*decltype(_impl_.impressions_)*/int64_t{0}
+  , /*decltype(_impl_.clicks_)*/int64_t{0}
+  , /*decltype(_impl_.add_to_carts_)*/int64_t{0}
+  , /*decltype(_impl_.purchases_)*/int64_t{0}
+  , /*decltype(_impl_.revenue_)*/0
+  , /*decltype(_impl_.ctr_)*/0
+  , /*decltype(_impl_.ctr_low_)*/0
+  , /*decltype(_impl_.ctr_high_)*/0
+  , /*decltype(_impl_.cvr_)*/0
+  , /*decltype(_impl_.cvr_low_)*/0
+  , /*decltype(_impl_.cvr_high_)*/0
+  , /*decltype(_impl_.ctr_z_)*/0
+  , /*decltype(_impl_.ctr_p_value_)*/0
+  , /*decltype(_impl_.cvr_z_)*/0
+  , /*decltype(_impl_.cvr_p_value_)*/0
+  , /*decltype(_impl_.traffic_share_)*/0
+  , /*decltype(_impl_.serving_probability_)*/0
+  , /*decltype(_impl_.revenue_per_impression_)*/0
+  , /*decltype(_impl_.holdout_)*/false
+  , /*decltype(_impl_._cached_size_)*/{}} {}
+struct ArmStatusDefaultTypeInternal {
+  PROTOBUF_CONSTEXPR ArmStatusDefaultTypeInternal()
+      : _instance(::_pbi::ConstantInitialized{}) {}
+  ~ArmStatusDefaultTypeInternal() {}
+  union {
+    ArmStatus _instance;
+  };
+};
+PROTOBUF_ATTRIBUTE_NO_DESTROY PROTOBUF_CONSTINIT PROTOBUF_ATTRIBUTE_INIT_PRIORITY1 ArmStatusDefaultTypeInternal _ArmStatus_default_instance_;
+PROTOBUF_CONSTEXPR ShadowStatus::ShadowStatus(
+    ::_pbi::ConstantInitialized): _impl_{
+    /*decltype(_impl_.model_)*/{&::_pbi::fixed_address_empty_string, ::_pbi::ConstantInitialized{}}
+  , /*decltype(_impl_.compared_)*/int64_t{0}
+  , /*decltype(_impl_.dropped_)*/int64_t{0}
+  , /*decltype(_impl_.failed_)*/int64_t{0}
+  , /*decltype(_impl_.mean_overlap_at_k_)*/0
+  , /*decltype(_impl_.mean_rank_correlation_)*/0
+  , /*decltype(_impl_.rank_correlation_count_)*/int64_t{0}
+  , /*decltype(_impl_._cached_size_)*/{}} {}
+struct ShadowStatusDefaultTypeInternal {
+  PROTOBUF_CONSTEXPR ShadowStatusDefaultTypeInternal()
+      : _instance(::_pbi::ConstantInitialized{}) {}
+  ~ShadowStatusDefaultTypeInternal() {}
+  union {
+    ShadowStatus _instance;
+  };
+};
+PROTOBUF_ATTRIBUTE_NO_DESTROY PROTOBUF_CONSTINIT PROTOBUF_ATTRIBUTE_INIT_PRIORITY1 ShadowStatusDefaultTypeInternal _ShadowStatus_default_instance_;
+PROTOBUF_CONSTEXPR ExposureLogStatus::ExposureLogStatus(
+    ::_pbi::ConstantInitialized): _impl_{
+    /*decltype(_impl_.path_)*/{&::_pbi::fixed_address_empty_string, ::_pbi::ConstantInitialized{}}
+  , /*decltype(_impl_.written_)*/int64_t{0}
+  , /*decltype(_impl_.dropped_)*/int64_t{0}
+  , /*decltype(_impl_._cached_size_)*/{}} {}
+struct ExposureLogStatusDefaultTypeInternal {
+  PROTOBUF_CONSTEXPR ExposureLogStatusDefaultTypeInternal()
+      : _instance(::_pbi::ConstantInitialized{}) {}
+  ~ExposureLogStatusDefaultTypeInternal() {}
+  union {
+    ExposureLogStatus _instance;
+  };
+};
+PROTOBUF_ATTRIBUTE_NO_DESTROY PROTOBUF_CONSTINIT PROTOBUF_ATTRIBUTE_INIT_PRIORITY1 ExposureLogStatusDefaultTypeInternal _ExposureLogStatus_default_instance_;
 }  // namespace v1
 }  // namespace recsys
-static ::_pb::Metadata file_level_metadata_recsys_2fv1_2fadmin_2eproto[14];
+static ::_pb::Metadata file_level_metadata_recsys_2fv1_2fadmin_2eproto[21];
 static const ::_pb::EnumDescriptor* file_level_enum_descriptors_recsys_2fv1_2fadmin_2eproto[1];
 static constexpr ::_pb::ServiceDescriptor const** file_level_service_descriptors_recsys_2fv1_2fadmin_2eproto = nullptr;
 
@@ -350,6 +482,98 @@ const uint32_t TableStruct_recsys_2fv1_2fadmin_2eproto::offsets[] PROTOBUF_SECTI
   ~0u,  // no _inlined_string_donated_
   PROTOBUF_FIELD_OFFSET(::recsys::v1::ListPluginsResponse, _impl_.plugins_),
   PROTOBUF_FIELD_OFFSET(::recsys::v1::ListPluginsResponse, _impl_.refused_),
+  ~0u,  // no _has_bits_
+  PROTOBUF_FIELD_OFFSET(::recsys::v1::GetExperimentsRequest, _internal_metadata_),
+  ~0u,  // no _extensions_
+  ~0u,  // no _oneof_case_
+  ~0u,  // no _weak_field_map_
+  ~0u,  // no _inlined_string_donated_
+  ~0u,  // no _has_bits_
+  PROTOBUF_FIELD_OFFSET(::recsys::v1::ReloadExperimentsRequest, _internal_metadata_),
+  ~0u,  // no _extensions_
+  ~0u,  // no _oneof_case_
+  ~0u,  // no _weak_field_map_
+  ~0u,  // no _inlined_string_donated_
+  ~0u,  // no _has_bits_
+  PROTOBUF_FIELD_OFFSET(::recsys::v1::ExperimentsStatus, _internal_metadata_),
+  ~0u,  // no _extensions_
+  ~0u,  // no _oneof_case_
+  ~0u,  // no _weak_field_map_
+  ~0u,  // no _inlined_string_donated_
+  PROTOBUF_FIELD_OFFSET(::recsys::v1::ExperimentsStatus, _impl_.path_),
+  PROTOBUF_FIELD_OFFSET(::recsys::v1::ExperimentsStatus, _impl_.sha256_),
+  PROTOBUF_FIELD_OFFSET(::recsys::v1::ExperimentsStatus, _impl_.loaded_at_),
+  PROTOBUF_FIELD_OFFSET(::recsys::v1::ExperimentsStatus, _impl_.last_error_),
+  PROTOBUF_FIELD_OFFSET(::recsys::v1::ExperimentsStatus, _impl_.default_model_),
+  PROTOBUF_FIELD_OFFSET(::recsys::v1::ExperimentsStatus, _impl_.experiments_),
+  PROTOBUF_FIELD_OFFSET(::recsys::v1::ExperimentsStatus, _impl_.exposure_log_),
+  PROTOBUF_FIELD_OFFSET(::recsys::v1::ExperimentsStatus, _impl_.feedback_unjoined_),
+  PROTOBUF_FIELD_OFFSET(::recsys::v1::ExperimentsStatus, _impl_.feedback_window_),
+  ~0u,  // no _has_bits_
+  PROTOBUF_FIELD_OFFSET(::recsys::v1::ExperimentStatus, _internal_metadata_),
+  ~0u,  // no _extensions_
+  ~0u,  // no _oneof_case_
+  ~0u,  // no _weak_field_map_
+  ~0u,  // no _inlined_string_donated_
+  PROTOBUF_FIELD_OFFSET(::recsys::v1::ExperimentStatus, _impl_.key_),
+  PROTOBUF_FIELD_OFFSET(::recsys::v1::ExperimentStatus, _impl_.salt_),
+  PROTOBUF_FIELD_OFFSET(::recsys::v1::ExperimentStatus, _impl_.mode_),
+  PROTOBUF_FIELD_OFFSET(::recsys::v1::ExperimentStatus, _impl_.match_),
+  PROTOBUF_FIELD_OFFSET(::recsys::v1::ExperimentStatus, _impl_.holdout_percent_),
+  PROTOBUF_FIELD_OFFSET(::recsys::v1::ExperimentStatus, _impl_.min_share_percent_),
+  PROTOBUF_FIELD_OFFSET(::recsys::v1::ExperimentStatus, _impl_.control_),
+  PROTOBUF_FIELD_OFFSET(::recsys::v1::ExperimentStatus, _impl_.arms_),
+  PROTOBUF_FIELD_OFFSET(::recsys::v1::ExperimentStatus, _impl_.shadow_),
+  ~0u,  // no _has_bits_
+  PROTOBUF_FIELD_OFFSET(::recsys::v1::ArmStatus, _internal_metadata_),
+  ~0u,  // no _extensions_
+  ~0u,  // no _oneof_case_
+  ~0u,  // no _weak_field_map_
+  ~0u,  // no _inlined_string_donated_
+  PROTOBUF_FIELD_OFFSET(::recsys::v1::ArmStatus, _impl_.name_),
+  PROTOBUF_FIELD_OFFSET(::recsys::v1::ArmStatus, _impl_.model_),
+  PROTOBUF_FIELD_OFFSET(::recsys::v1::ArmStatus, _impl_.weight_percent_),
+  PROTOBUF_FIELD_OFFSET(::recsys::v1::ArmStatus, _impl_.holdout_),
+  PROTOBUF_FIELD_OFFSET(::recsys::v1::ArmStatus, _impl_.impressions_),
+  PROTOBUF_FIELD_OFFSET(::recsys::v1::ArmStatus, _impl_.clicks_),
+  PROTOBUF_FIELD_OFFSET(::recsys::v1::ArmStatus, _impl_.add_to_carts_),
+  PROTOBUF_FIELD_OFFSET(::recsys::v1::ArmStatus, _impl_.purchases_),
+  PROTOBUF_FIELD_OFFSET(::recsys::v1::ArmStatus, _impl_.revenue_),
+  PROTOBUF_FIELD_OFFSET(::recsys::v1::ArmStatus, _impl_.ctr_),
+  PROTOBUF_FIELD_OFFSET(::recsys::v1::ArmStatus, _impl_.ctr_low_),
+  PROTOBUF_FIELD_OFFSET(::recsys::v1::ArmStatus, _impl_.ctr_high_),
+  PROTOBUF_FIELD_OFFSET(::recsys::v1::ArmStatus, _impl_.cvr_),
+  PROTOBUF_FIELD_OFFSET(::recsys::v1::ArmStatus, _impl_.cvr_low_),
+  PROTOBUF_FIELD_OFFSET(::recsys::v1::ArmStatus, _impl_.cvr_high_),
+  PROTOBUF_FIELD_OFFSET(::recsys::v1::ArmStatus, _impl_.ctr_z_),
+  PROTOBUF_FIELD_OFFSET(::recsys::v1::ArmStatus, _impl_.ctr_p_value_),
+  PROTOBUF_FIELD_OFFSET(::recsys::v1::ArmStatus, _impl_.cvr_z_),
+  PROTOBUF_FIELD_OFFSET(::recsys::v1::ArmStatus, _impl_.cvr_p_value_),
+  PROTOBUF_FIELD_OFFSET(::recsys::v1::ArmStatus, _impl_.traffic_share_),
+  PROTOBUF_FIELD_OFFSET(::recsys::v1::ArmStatus, _impl_.serving_probability_),
+  PROTOBUF_FIELD_OFFSET(::recsys::v1::ArmStatus, _impl_.revenue_per_impression_),
+  ~0u,  // no _has_bits_
+  PROTOBUF_FIELD_OFFSET(::recsys::v1::ShadowStatus, _internal_metadata_),
+  ~0u,  // no _extensions_
+  ~0u,  // no _oneof_case_
+  ~0u,  // no _weak_field_map_
+  ~0u,  // no _inlined_string_donated_
+  PROTOBUF_FIELD_OFFSET(::recsys::v1::ShadowStatus, _impl_.model_),
+  PROTOBUF_FIELD_OFFSET(::recsys::v1::ShadowStatus, _impl_.compared_),
+  PROTOBUF_FIELD_OFFSET(::recsys::v1::ShadowStatus, _impl_.dropped_),
+  PROTOBUF_FIELD_OFFSET(::recsys::v1::ShadowStatus, _impl_.failed_),
+  PROTOBUF_FIELD_OFFSET(::recsys::v1::ShadowStatus, _impl_.mean_overlap_at_k_),
+  PROTOBUF_FIELD_OFFSET(::recsys::v1::ShadowStatus, _impl_.mean_rank_correlation_),
+  PROTOBUF_FIELD_OFFSET(::recsys::v1::ShadowStatus, _impl_.rank_correlation_count_),
+  ~0u,  // no _has_bits_
+  PROTOBUF_FIELD_OFFSET(::recsys::v1::ExposureLogStatus, _internal_metadata_),
+  ~0u,  // no _extensions_
+  ~0u,  // no _oneof_case_
+  ~0u,  // no _weak_field_map_
+  ~0u,  // no _inlined_string_donated_
+  PROTOBUF_FIELD_OFFSET(::recsys::v1::ExposureLogStatus, _impl_.path_),
+  PROTOBUF_FIELD_OFFSET(::recsys::v1::ExposureLogStatus, _impl_.written_),
+  PROTOBUF_FIELD_OFFSET(::recsys::v1::ExposureLogStatus, _impl_.dropped_),
 };
 static const ::_pbi::MigrationSchema schemas[] PROTOBUF_SECTION_VARIABLE(protodesc_cold) = {
   { 0, -1, -1, sizeof(::recsys::v1::ModelVersionStatus)},
@@ -366,6 +590,13 @@ static const ::_pbi::MigrationSchema schemas[] PROTOBUF_SECTION_VARIABLE(protode
   { 95, -1, -1, sizeof(::recsys::v1::PluginStatus)},
   { 107, -1, -1, sizeof(::recsys::v1::RefusedPlugin)},
   { 115, -1, -1, sizeof(::recsys::v1::ListPluginsResponse)},
+  { 123, -1, -1, sizeof(::recsys::v1::GetExperimentsRequest)},
+  { 129, -1, -1, sizeof(::recsys::v1::ReloadExperimentsRequest)},
+  { 135, -1, -1, sizeof(::recsys::v1::ExperimentsStatus)},
+  { 150, -1, -1, sizeof(::recsys::v1::ExperimentStatus)},
+  { 165, -1, -1, sizeof(::recsys::v1::ArmStatus)},
+  { 193, -1, -1, sizeof(::recsys::v1::ShadowStatus)},
+  { 206, -1, -1, sizeof(::recsys::v1::ExposureLogStatus)},
 };
 
 static const ::_pb::Message* const file_default_instances[] = {
@@ -383,6 +614,13 @@ static const ::_pb::Message* const file_default_instances[] = {
   &::recsys::v1::_PluginStatus_default_instance_._instance,
   &::recsys::v1::_RefusedPlugin_default_instance_._instance,
   &::recsys::v1::_ListPluginsResponse_default_instance_._instance,
+  &::recsys::v1::_GetExperimentsRequest_default_instance_._instance,
+  &::recsys::v1::_ReloadExperimentsRequest_default_instance_._instance,
+  &::recsys::v1::_ExperimentsStatus_default_instance_._instance,
+  &::recsys::v1::_ExperimentStatus_default_instance_._instance,
+  &::recsys::v1::_ArmStatus_default_instance_._instance,
+  &::recsys::v1::_ShadowStatus_default_instance_._instance,
+  &::recsys::v1::_ExposureLogStatus_default_instance_._instance,
 };
 
 const char descriptor_table_protodef_recsys_2fv1_2fadmin_2eproto[] PROTOBUF_SECTION_VARIABLE(protodesc_cold) =
@@ -415,24 +653,59 @@ const char descriptor_table_protodef_recsys_2fv1_2fadmin_2eproto[] PROTOBUF_SECT
   "\030\001 \001(\t\022\016\n\006reason\030\002 \001(\t\"j\n\023ListPluginsRes"
   "ponse\022(\n\007plugins\030\001 \003(\0132\027.recsys.v1.Plugi"
   "nStatus\022)\n\007refused\030\002 \003(\0132\030.recsys.v1.Ref"
-  "usedPlugin*c\n\014VersionState\022\035\n\031VERSION_ST"
-  "ATE_UNSPECIFIED\020\000\022\013\n\007LOADING\020\001\022\r\n\tAVAILA"
-  "BLE\020\002\022\n\n\006FAILED\020\003\022\014\n\010UNLOADED\020\0042\323\002\n\nMode"
-  "lAdmin\022I\n\nListModels\022\034.recsys.v1.ListMod"
-  "elsRequest\032\035.recsys.v1.ListModelsRespons"
-  "e\022O\n\014ReloadModels\022\036.recsys.v1.ReloadMode"
-  "lsRequest\032\037.recsys.v1.ReloadModelsRespon"
-  "se\022[\n\020SetVersionPolicy\022\".recsys.v1.SetVe"
-  "rsionPolicyRequest\032#.recsys.v1.SetVersio"
-  "nPolicyResponse\022L\n\013ListPlugins\022\035.recsys."
-  "v1.ListPluginsRequest\032\036.recsys.v1.ListPl"
-  "uginsResponseb\006proto3"
+  "usedPlugin\"\027\n\025GetExperimentsRequest\"\032\n\030R"
+  "eloadExperimentsRequest\"\211\002\n\021ExperimentsS"
+  "tatus\022\014\n\004path\030\001 \001(\t\022\016\n\006sha256\030\002 \001(\t\022\021\n\tl"
+  "oaded_at\030\003 \001(\t\022\022\n\nlast_error\030\004 \001(\t\022\025\n\rde"
+  "fault_model\030\005 \001(\t\0220\n\013experiments\030\006 \003(\0132\033"
+  ".recsys.v1.ExperimentStatus\0222\n\014exposure_"
+  "log\030\007 \001(\0132\034.recsys.v1.ExposureLogStatus\022"
+  "\031\n\021feedback_unjoined\030\010 \001(\003\022\027\n\017feedback_w"
+  "indow\030\t \001(\003\"\334\001\n\020ExperimentStatus\022\013\n\003key\030"
+  "\001 \001(\t\022\014\n\004salt\030\002 \001(\t\022\014\n\004mode\030\003 \001(\t\022\r\n\005mat"
+  "ch\030\004 \001(\t\022\027\n\017holdout_percent\030\005 \001(\001\022\031\n\021min"
+  "_share_percent\030\006 \001(\001\022\017\n\007control\030\007 \001(\t\022\"\n"
+  "\004arms\030\010 \003(\0132\024.recsys.v1.ArmStatus\022\'\n\006sha"
+  "dow\030\t \001(\0132\027.recsys.v1.ShadowStatus\"\254\003\n\tA"
+  "rmStatus\022\014\n\004name\030\001 \001(\t\022\r\n\005model\030\002 \001(\t\022\026\n"
+  "\016weight_percent\030\003 \001(\001\022\017\n\007holdout\030\004 \001(\010\022\023"
+  "\n\013impressions\030\005 \001(\003\022\016\n\006clicks\030\006 \001(\003\022\024\n\014a"
+  "dd_to_carts\030\007 \001(\003\022\021\n\tpurchases\030\010 \001(\003\022\017\n\007"
+  "revenue\030\t \001(\001\022\013\n\003ctr\030\n \001(\001\022\017\n\007ctr_low\030\013 "
+  "\001(\001\022\020\n\010ctr_high\030\014 \001(\001\022\013\n\003cvr\030\r \001(\001\022\017\n\007cv"
+  "r_low\030\016 \001(\001\022\020\n\010cvr_high\030\017 \001(\001\022\r\n\005ctr_z\030\020"
+  " \001(\001\022\023\n\013ctr_p_value\030\021 \001(\001\022\r\n\005cvr_z\030\022 \001(\001"
+  "\022\023\n\013cvr_p_value\030\023 \001(\001\022\025\n\rtraffic_share\030\024"
+  " \001(\001\022\033\n\023serving_probability\030\025 \001(\001\022\036\n\026rev"
+  "enue_per_impression\030\026 \001(\001\"\252\001\n\014ShadowStat"
+  "us\022\r\n\005model\030\001 \001(\t\022\020\n\010compared\030\002 \001(\003\022\017\n\007d"
+  "ropped\030\003 \001(\003\022\016\n\006failed\030\004 \001(\003\022\031\n\021mean_ove"
+  "rlap_at_k\030\005 \001(\001\022\035\n\025mean_rank_correlation"
+  "\030\006 \001(\001\022\036\n\026rank_correlation_count\030\007 \001(\003\"C"
+  "\n\021ExposureLogStatus\022\014\n\004path\030\001 \001(\t\022\017\n\007wri"
+  "tten\030\002 \001(\003\022\017\n\007dropped\030\003 \001(\003*c\n\014VersionSt"
+  "ate\022\035\n\031VERSION_STATE_UNSPECIFIED\020\000\022\013\n\007LO"
+  "ADING\020\001\022\r\n\tAVAILABLE\020\002\022\n\n\006FAILED\020\003\022\014\n\010UN"
+  "LOADED\020\0042\375\003\n\nModelAdmin\022I\n\nListModels\022\034."
+  "recsys.v1.ListModelsRequest\032\035.recsys.v1."
+  "ListModelsResponse\022O\n\014ReloadModels\022\036.rec"
+  "sys.v1.ReloadModelsRequest\032\037.recsys.v1.R"
+  "eloadModelsResponse\022[\n\020SetVersionPolicy\022"
+  "\".recsys.v1.SetVersionPolicyRequest\032#.re"
+  "csys.v1.SetVersionPolicyResponse\022L\n\013List"
+  "Plugins\022\035.recsys.v1.ListPluginsRequest\032\036"
+  ".recsys.v1.ListPluginsResponse\022P\n\016GetExp"
+  "eriments\022 .recsys.v1.GetExperimentsReque"
+  "st\032\034.recsys.v1.ExperimentsStatus\022V\n\021Relo"
+  "adExperiments\022#.recsys.v1.ReloadExperime"
+  "ntsRequest\032\034.recsys.v1.ExperimentsStatus"
+  "b\006proto3"
   ;
 static ::_pbi::once_flag descriptor_table_recsys_2fv1_2fadmin_2eproto_once;
 const ::_pbi::DescriptorTable descriptor_table_recsys_2fv1_2fadmin_2eproto = {
-    false, false, 1621, descriptor_table_protodef_recsys_2fv1_2fadmin_2eproto,
+    false, false, 3008, descriptor_table_protodef_recsys_2fv1_2fadmin_2eproto,
     "recsys/v1/admin.proto",
-    &descriptor_table_recsys_2fv1_2fadmin_2eproto_once, nullptr, 0, 14,
+    &descriptor_table_recsys_2fv1_2fadmin_2eproto_once, nullptr, 0, 21,
     schemas, file_default_instances, TableStruct_recsys_2fv1_2fadmin_2eproto::offsets,
     file_level_metadata_recsys_2fv1_2fadmin_2eproto, file_level_enum_descriptors_recsys_2fv1_2fadmin_2eproto,
     file_level_service_descriptors_recsys_2fv1_2fadmin_2eproto,
@@ -3732,6 +4005,2757 @@ void ListPluginsResponse::InternalSwap(ListPluginsResponse* other) {
       file_level_metadata_recsys_2fv1_2fadmin_2eproto[13]);
 }
 
+// ===================================================================
+
+class GetExperimentsRequest::_Internal {
+ public:
+};
+
+GetExperimentsRequest::GetExperimentsRequest(::PROTOBUF_NAMESPACE_ID::Arena* arena,
+                         bool is_message_owned)
+  : ::PROTOBUF_NAMESPACE_ID::internal::ZeroFieldsBase(arena, is_message_owned) {
+  // @@protoc_insertion_point(arena_constructor:recsys.v1.GetExperimentsRequest)
+}
+GetExperimentsRequest::GetExperimentsRequest(const GetExperimentsRequest& from)
+  : ::PROTOBUF_NAMESPACE_ID::internal::ZeroFieldsBase() {
+  GetExperimentsRequest* const _this = this; (void)_this;
+  _internal_metadata_.MergeFrom<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(from._internal_metadata_);
+  // @@protoc_insertion_point(copy_constructor:recsys.v1.GetExperimentsRequest)
+}
+
+
+
+
+
+const ::PROTOBUF_NAMESPACE_ID::Message::ClassData GetExperimentsRequest::_class_data_ = {
+    ::PROTOBUF_NAMESPACE_ID::internal::ZeroFieldsBase::CopyImpl,
+    ::PROTOBUF_NAMESPACE_ID::internal::ZeroFieldsBase::MergeImpl,
+};
+const ::PROTOBUF_NAMESPACE_ID::Message::ClassData*GetExperimentsRequest::GetClassData() const { return &_class_data_; }
+
+
+
+
+
+
+
+::PROTOBUF_NAMESPACE_ID::Metadata GetExperimentsRequest::GetMetadata() const {
+  return ::_pbi::AssignDescriptors(
+      &descriptor_table_recsys_2fv1_2fadmin_2eproto_getter, &descriptor_table_recsys_2fv1_2fadmin_2eproto_once,
+      file_level_metadata_recsys_2fv1_2fadmin_2eproto[14]);
+}
+
+// ===================================================================
+
+class ReloadExperimentsRequest::_Internal {
+ public:
+};
+
+ReloadExperimentsRequest::ReloadExperimentsRequest(::PROTOBUF_NAMESPACE_ID::Arena* arena,
+                         bool is_message_owned)
+  : ::PROTOBUF_NAMESPACE_ID::internal::ZeroFieldsBase(arena, is_message_owned) {
+  // @@protoc_insertion_point(arena_constructor:recsys.v1.ReloadExperimentsRequest)
+}
+ReloadExperimentsRequest::ReloadExperimentsRequest(const ReloadExperimentsRequest& from)
+  : ::PROTOBUF_NAMESPACE_ID::internal::ZeroFieldsBase() {
+  ReloadExperimentsRequest* const _this = this; (void)_this;
+  _internal_metadata_.MergeFrom<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(from._internal_metadata_);
+  // @@protoc_insertion_point(copy_constructor:recsys.v1.ReloadExperimentsRequest)
+}
+
+
+
+
+
+const ::PROTOBUF_NAMESPACE_ID::Message::ClassData ReloadExperimentsRequest::_class_data_ = {
+    ::PROTOBUF_NAMESPACE_ID::internal::ZeroFieldsBase::CopyImpl,
+    ::PROTOBUF_NAMESPACE_ID::internal::ZeroFieldsBase::MergeImpl,
+};
+const ::PROTOBUF_NAMESPACE_ID::Message::ClassData*ReloadExperimentsRequest::GetClassData() const { return &_class_data_; }
+
+
+
+
+
+
+
+::PROTOBUF_NAMESPACE_ID::Metadata ReloadExperimentsRequest::GetMetadata() const {
+  return ::_pbi::AssignDescriptors(
+      &descriptor_table_recsys_2fv1_2fadmin_2eproto_getter, &descriptor_table_recsys_2fv1_2fadmin_2eproto_once,
+      file_level_metadata_recsys_2fv1_2fadmin_2eproto[15]);
+}
+
+// ===================================================================
+
+class ExperimentsStatus::_Internal {
+ public:
+  static const ::recsys::v1::ExposureLogStatus& exposure_log(const ExperimentsStatus* msg);
+};
+
+const ::recsys::v1::ExposureLogStatus&
+ExperimentsStatus::_Internal::exposure_log(const ExperimentsStatus* msg) {
+  return *msg->_impl_.exposure_log_;
+}
+ExperimentsStatus::ExperimentsStatus(::PROTOBUF_NAMESPACE_ID::Arena* arena,
+                         bool is_message_owned)
+  : ::PROTOBUF_NAMESPACE_ID::Message(arena, is_message_owned) {
+  SharedCtor(arena, is_message_owned);
+  // @@protoc_insertion_point(arena_constructor:recsys.v1.ExperimentsStatus)
+}
+ExperimentsStatus::ExperimentsStatus(const ExperimentsStatus& from)
+  : ::PROTOBUF_NAMESPACE_ID::Message() {
+  ExperimentsStatus* const _this = this; (void)_this;
+  new (&_impl_) Impl_{
+      decltype(_impl_.experiments_){from._impl_.experiments_}
+    , decltype(_impl_.path_){}
+    , decltype(_impl_.sha256_){}
+    , decltype(_impl_.loaded_at_){}
+    , decltype(_impl_.last_error_){}
+    , decltype(_impl_.default_model_){}
+    , decltype(_impl_.exposure_log_){nullptr}
+    , decltype(_impl_.feedback_unjoined_){}
+    , decltype(_impl_.feedback_window_){}
+    , /*decltype(_impl_._cached_size_)*/{}};
+
+  _internal_metadata_.MergeFrom<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(from._internal_metadata_);
+  _impl_.path_.InitDefault();
+  #ifdef PROTOBUF_FORCE_COPY_DEFAULT_STRING
+    _impl_.path_.Set("", GetArenaForAllocation());
+  #endif // PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  if (!from._internal_path().empty()) {
+    _this->_impl_.path_.Set(from._internal_path(), 
+      _this->GetArenaForAllocation());
+  }
+  _impl_.sha256_.InitDefault();
+  #ifdef PROTOBUF_FORCE_COPY_DEFAULT_STRING
+    _impl_.sha256_.Set("", GetArenaForAllocation());
+  #endif // PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  if (!from._internal_sha256().empty()) {
+    _this->_impl_.sha256_.Set(from._internal_sha256(), 
+      _this->GetArenaForAllocation());
+  }
+  _impl_.loaded_at_.InitDefault();
+  #ifdef PROTOBUF_FORCE_COPY_DEFAULT_STRING
+    _impl_.loaded_at_.Set("", GetArenaForAllocation());
+  #endif // PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  if (!from._internal_loaded_at().empty()) {
+    _this->_impl_.loaded_at_.Set(from._internal_loaded_at(), 
+      _this->GetArenaForAllocation());
+  }
+  _impl_.last_error_.InitDefault();
+  #ifdef PROTOBUF_FORCE_COPY_DEFAULT_STRING
+    _impl_.last_error_.Set("", GetArenaForAllocation());
+  #endif // PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  if (!from._internal_last_error().empty()) {
+    _this->_impl_.last_error_.Set(from._internal_last_error(), 
+      _this->GetArenaForAllocation());
+  }
+  _impl_.default_model_.InitDefault();
+  #ifdef PROTOBUF_FORCE_COPY_DEFAULT_STRING
+    _impl_.default_model_.Set("", GetArenaForAllocation());
+  #endif // PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  if (!from._internal_default_model().empty()) {
+    _this->_impl_.default_model_.Set(from._internal_default_model(), 
+      _this->GetArenaForAllocation());
+  }
+  if (from._internal_has_exposure_log()) {
+    _this->_impl_.exposure_log_ = new ::recsys::v1::ExposureLogStatus(*from._impl_.exposure_log_);
+  }
+  ::memcpy(&_impl_.feedback_unjoined_, &from._impl_.feedback_unjoined_,
+    static_cast<size_t>(reinterpret_cast<char*>(&_impl_.feedback_window_) -
+    reinterpret_cast<char*>(&_impl_.feedback_unjoined_)) + sizeof(_impl_.feedback_window_));
+  // @@protoc_insertion_point(copy_constructor:recsys.v1.ExperimentsStatus)
+}
+
+inline void ExperimentsStatus::SharedCtor(
+    ::_pb::Arena* arena, bool is_message_owned) {
+  (void)arena;
+  (void)is_message_owned;
+  new (&_impl_) Impl_{
+      decltype(_impl_.experiments_){arena}
+    , decltype(_impl_.path_){}
+    , decltype(_impl_.sha256_){}
+    , decltype(_impl_.loaded_at_){}
+    , decltype(_impl_.last_error_){}
+    , decltype(_impl_.default_model_){}
+    , decltype(_impl_.exposure_log_){nullptr}
+    , decltype(_impl_.feedback_unjoined_){int64_t{0}}
+    , decltype(_impl_.feedback_window_){int64_t{0}}
+    , /*decltype(_impl_._cached_size_)*/{}
+  };
+  _impl_.path_.InitDefault();
+  #ifdef PROTOBUF_FORCE_COPY_DEFAULT_STRING
+    _impl_.path_.Set("", GetArenaForAllocation());
+  #endif // PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  _impl_.sha256_.InitDefault();
+  #ifdef PROTOBUF_FORCE_COPY_DEFAULT_STRING
+    _impl_.sha256_.Set("", GetArenaForAllocation());
+  #endif // PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  _impl_.loaded_at_.InitDefault();
+  #ifdef PROTOBUF_FORCE_COPY_DEFAULT_STRING
+    _impl_.loaded_at_.Set("", GetArenaForAllocation());
+  #endif // PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  _impl_.last_error_.InitDefault();
+  #ifdef PROTOBUF_FORCE_COPY_DEFAULT_STRING
+    _impl_.last_error_.Set("", GetArenaForAllocation());
+  #endif // PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  _impl_.default_model_.InitDefault();
+  #ifdef PROTOBUF_FORCE_COPY_DEFAULT_STRING
+    _impl_.default_model_.Set("", GetArenaForAllocation());
+  #endif // PROTOBUF_FORCE_COPY_DEFAULT_STRING
+}
+
+ExperimentsStatus::~ExperimentsStatus() {
+  // @@protoc_insertion_point(destructor:recsys.v1.ExperimentsStatus)
+  if (auto *arena = _internal_metadata_.DeleteReturnArena<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>()) {
+  (void)arena;
+    return;
+  }
+  SharedDtor();
+}
+
+inline void ExperimentsStatus::SharedDtor() {
+  GOOGLE_DCHECK(GetArenaForAllocation() == nullptr);
+  _impl_.experiments_.~RepeatedPtrField();
+  _impl_.path_.Destroy();
+  _impl_.sha256_.Destroy();
+  _impl_.loaded_at_.Destroy();
+  _impl_.last_error_.Destroy();
+  _impl_.default_model_.Destroy();
+  if (this != internal_default_instance()) delete _impl_.exposure_log_;
+}
+
+void ExperimentsStatus::SetCachedSize(int size) const {
+  _impl_._cached_size_.Set(size);
+}
+
+void ExperimentsStatus::Clear() {
+// @@protoc_insertion_point(message_clear_start:recsys.v1.ExperimentsStatus)
+  uint32_t cached_has_bits = 0;
+  // Prevent compiler warnings about cached_has_bits being unused
+  (void) cached_has_bits;
+
+  _impl_.experiments_.Clear();
+  _impl_.path_.ClearToEmpty();
+  _impl_.sha256_.ClearToEmpty();
+  _impl_.loaded_at_.ClearToEmpty();
+  _impl_.last_error_.ClearToEmpty();
+  _impl_.default_model_.ClearToEmpty();
+  if (GetArenaForAllocation() == nullptr && _impl_.exposure_log_ != nullptr) {
+    delete _impl_.exposure_log_;
+  }
+  _impl_.exposure_log_ = nullptr;
+  ::memset(&_impl_.feedback_unjoined_, 0, static_cast<size_t>(
+      reinterpret_cast<char*>(&_impl_.feedback_window_) -
+      reinterpret_cast<char*>(&_impl_.feedback_unjoined_)) + sizeof(_impl_.feedback_window_));
+  _internal_metadata_.Clear<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>();
+}
+
+const char* ExperimentsStatus::_InternalParse(const char* ptr, ::_pbi::ParseContext* ctx) {
+#define CHK_(x) if (PROTOBUF_PREDICT_FALSE(!(x))) goto failure
+  while (!ctx->Done(&ptr)) {
+    uint32_t tag;
+    ptr = ::_pbi::ReadTag(ptr, &tag);
+    switch (tag >> 3) {
+      // string path = 1;
+      case 1:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 10)) {
+          auto str = _internal_mutable_path();
+          ptr = ::_pbi::InlineGreedyStringParser(str, ptr, ctx);
+          CHK_(ptr);
+          CHK_(::_pbi::VerifyUTF8(str, "recsys.v1.ExperimentsStatus.path"));
+        } else
+          goto handle_unusual;
+        continue;
+      // string sha256 = 2;
+      case 2:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 18)) {
+          auto str = _internal_mutable_sha256();
+          ptr = ::_pbi::InlineGreedyStringParser(str, ptr, ctx);
+          CHK_(ptr);
+          CHK_(::_pbi::VerifyUTF8(str, "recsys.v1.ExperimentsStatus.sha256"));
+        } else
+          goto handle_unusual;
+        continue;
+      // string loaded_at = 3;
+      case 3:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 26)) {
+          auto str = _internal_mutable_loaded_at();
+          ptr = ::_pbi::InlineGreedyStringParser(str, ptr, ctx);
+          CHK_(ptr);
+          CHK_(::_pbi::VerifyUTF8(str, "recsys.v1.ExperimentsStatus.loaded_at"));
+        } else
+          goto handle_unusual;
+        continue;
+      // string last_error = 4;
+      case 4:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 34)) {
+          auto str = _internal_mutable_last_error();
+          ptr = ::_pbi::InlineGreedyStringParser(str, ptr, ctx);
+          CHK_(ptr);
+          CHK_(::_pbi::VerifyUTF8(str, "recsys.v1.ExperimentsStatus.last_error"));
+        } else
+          goto handle_unusual;
+        continue;
+      // string default_model = 5;
+      case 5:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 42)) {
+          auto str = _internal_mutable_default_model();
+          ptr = ::_pbi::InlineGreedyStringParser(str, ptr, ctx);
+          CHK_(ptr);
+          CHK_(::_pbi::VerifyUTF8(str, "recsys.v1.ExperimentsStatus.default_model"));
+        } else
+          goto handle_unusual;
+        continue;
+      // repeated .recsys.v1.ExperimentStatus experiments = 6;
+      case 6:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 50)) {
+          ptr -= 1;
+          do {
+            ptr += 1;
+            ptr = ctx->ParseMessage(_internal_add_experiments(), ptr);
+            CHK_(ptr);
+            if (!ctx->DataAvailable(ptr)) break;
+          } while (::PROTOBUF_NAMESPACE_ID::internal::ExpectTag<50>(ptr));
+        } else
+          goto handle_unusual;
+        continue;
+      // .recsys.v1.ExposureLogStatus exposure_log = 7;
+      case 7:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 58)) {
+          ptr = ctx->ParseMessage(_internal_mutable_exposure_log(), ptr);
+          CHK_(ptr);
+        } else
+          goto handle_unusual;
+        continue;
+      // int64 feedback_unjoined = 8;
+      case 8:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 64)) {
+          _impl_.feedback_unjoined_ = ::PROTOBUF_NAMESPACE_ID::internal::ReadVarint64(&ptr);
+          CHK_(ptr);
+        } else
+          goto handle_unusual;
+        continue;
+      // int64 feedback_window = 9;
+      case 9:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 72)) {
+          _impl_.feedback_window_ = ::PROTOBUF_NAMESPACE_ID::internal::ReadVarint64(&ptr);
+          CHK_(ptr);
+        } else
+          goto handle_unusual;
+        continue;
+      default:
+        goto handle_unusual;
+    }  // switch
+  handle_unusual:
+    if ((tag == 0) || ((tag & 7) == 4)) {
+      CHK_(ptr);
+      ctx->SetLastTag(tag);
+      goto message_done;
+    }
+    ptr = UnknownFieldParse(
+        tag,
+        _internal_metadata_.mutable_unknown_fields<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(),
+        ptr, ctx);
+    CHK_(ptr != nullptr);
+  }  // while
+message_done:
+  return ptr;
+failure:
+  ptr = nullptr;
+  goto message_done;
+#undef CHK_
+}
+
+uint8_t* ExperimentsStatus::_InternalSerialize(
+    uint8_t* target, ::PROTOBUF_NAMESPACE_ID::io::EpsCopyOutputStream* stream) const {
+  // @@protoc_insertion_point(serialize_to_array_start:recsys.v1.ExperimentsStatus)
+  uint32_t cached_has_bits = 0;
+  (void) cached_has_bits;
+
+  // string path = 1;
+  if (!this->_internal_path().empty()) {
+    ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::VerifyUtf8String(
+      this->_internal_path().data(), static_cast<int>(this->_internal_path().length()),
+      ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::SERIALIZE,
+      "recsys.v1.ExperimentsStatus.path");
+    target = stream->WriteStringMaybeAliased(
+        1, this->_internal_path(), target);
+  }
+
+  // string sha256 = 2;
+  if (!this->_internal_sha256().empty()) {
+    ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::VerifyUtf8String(
+      this->_internal_sha256().data(), static_cast<int>(this->_internal_sha256().length()),
+      ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::SERIALIZE,
+      "recsys.v1.ExperimentsStatus.sha256");
+    target = stream->WriteStringMaybeAliased(
+        2, this->_internal_sha256(), target);
+  }
+
+  // string loaded_at = 3;
+  if (!this->_internal_loaded_at().empty()) {
+    ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::VerifyUtf8String(
+      this->_internal_loaded_at().data(), static_cast<int>(this->_internal_loaded_at().length()),
+      ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::SERIALIZE,
+      "recsys.v1.ExperimentsStatus.loaded_at");
+    target = stream->WriteStringMaybeAliased(
+        3, this->_internal_loaded_at(), target);
+  }
+
+  // string last_error = 4;
+  if (!this->_internal_last_error().empty()) {
+    ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::VerifyUtf8String(
+      this->_internal_last_error().data(), static_cast<int>(this->_internal_last_error().length()),
+      ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::SERIALIZE,
+      "recsys.v1.ExperimentsStatus.last_error");
+    target = stream->WriteStringMaybeAliased(
+        4, this->_internal_last_error(), target);
+  }
+
+  // string default_model = 5;
+  if (!this->_internal_default_model().empty()) {
+    ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::VerifyUtf8String(
+      this->_internal_default_model().data(), static_cast<int>(this->_internal_default_model().length()),
+      ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::SERIALIZE,
+      "recsys.v1.ExperimentsStatus.default_model");
+    target = stream->WriteStringMaybeAliased(
+        5, this->_internal_default_model(), target);
+  }
+
+  // repeated .recsys.v1.ExperimentStatus experiments = 6;
+  for (unsigned i = 0,
+      n = static_cast<unsigned>(this->_internal_experiments_size()); i < n; i++) {
+    const auto& repfield = this->_internal_experiments(i);
+    target = ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::
+        InternalWriteMessage(6, repfield, repfield.GetCachedSize(), target, stream);
+  }
+
+  // .recsys.v1.ExposureLogStatus exposure_log = 7;
+  if (this->_internal_has_exposure_log()) {
+    target = ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::
+      InternalWriteMessage(7, _Internal::exposure_log(this),
+        _Internal::exposure_log(this).GetCachedSize(), target, stream);
+  }
+
+  // int64 feedback_unjoined = 8;
+  if (this->_internal_feedback_unjoined() != 0) {
+    target = stream->EnsureSpace(target);
+    target = ::_pbi::WireFormatLite::WriteInt64ToArray(8, this->_internal_feedback_unjoined(), target);
+  }
+
+  // int64 feedback_window = 9;
+  if (this->_internal_feedback_window() != 0) {
+    target = stream->EnsureSpace(target);
+    target = ::_pbi::WireFormatLite::WriteInt64ToArray(9, this->_internal_feedback_window(), target);
+  }
+
+  if (PROTOBUF_PREDICT_FALSE(_internal_metadata_.have_unknown_fields())) {
+    target = ::_pbi::WireFormat::InternalSerializeUnknownFieldsToArray(
+        _internal_metadata_.unknown_fields<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(::PROTOBUF_NAMESPACE_ID::UnknownFieldSet::default_instance), target, stream);
+  }
+  // @@protoc_insertion_point(serialize_to_array_end:recsys.v1.ExperimentsStatus)
+  return target;
+}
+
+size_t ExperimentsStatus::ByteSizeLong() const {
+// @@protoc_insertion_point(message_byte_size_start:recsys.v1.ExperimentsStatus)
+  size_t total_size = 0;
+
+  uint32_t cached_has_bits = 0;
+  // Prevent compiler warnings about cached_has_bits being unused
+  (void) cached_has_bits;
+
+  // repeated .recsys.v1.ExperimentStatus experiments = 6;
+  total_size += 1UL * this->_internal_experiments_size();
+  for (const auto& msg : this->_impl_.experiments_) {
+    total_size +=
+      ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::MessageSize(msg);
+  }
+
+  // string path = 1;
+  if (!this->_internal_path().empty()) {
+    total_size += 1 +
+      ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::StringSize(
+        this->_internal_path());
+  }
+
+  // string sha256 = 2;
+  if (!this->_internal_sha256().empty()) {
+    total_size += 1 +
+      ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::StringSize(
+        this->_internal_sha256());
+  }
+
+  // string loaded_at = 3;
+  if (!this->_internal_loaded_at().empty()) {
+    total_size += 1 +
+      ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::StringSize(
+        this->_internal_loaded_at());
+  }
+
+  // string last_error = 4;
+  if (!this->_internal_last_error().empty()) {
+    total_size += 1 +
+      ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::StringSize(
+        this->_internal_last_error());
+  }
+
+  // string default_model = 5;
+  if (!this->_internal_default_model().empty()) {
+    total_size += 1 +
+      ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::StringSize(
+        this->_internal_default_model());
+  }
+
+  // .recsys.v1.ExposureLogStatus exposure_log = 7;
+  if (this->_internal_has_exposure_log()) {
+    total_size += 1 +
+      ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::MessageSize(
+        *_impl_.exposure_log_);
+  }
+
+  // int64 feedback_unjoined = 8;
+  if (this->_internal_feedback_unjoined() != 0) {
+    total_size += ::_pbi::WireFormatLite::Int64SizePlusOne(this->_internal_feedback_unjoined());
+  }
+
+  // int64 feedback_window = 9;
+  if (this->_internal_feedback_window() != 0) {
+    total_size += ::_pbi::WireFormatLite::Int64SizePlusOne(this->_internal_feedback_window());
+  }
+
+  return MaybeComputeUnknownFieldsSize(total_size, &_impl_._cached_size_);
+}
+
+const ::PROTOBUF_NAMESPACE_ID::Message::ClassData ExperimentsStatus::_class_data_ = {
+    ::PROTOBUF_NAMESPACE_ID::Message::CopyWithSourceCheck,
+    ExperimentsStatus::MergeImpl
+};
+const ::PROTOBUF_NAMESPACE_ID::Message::ClassData*ExperimentsStatus::GetClassData() const { return &_class_data_; }
+
+
+void ExperimentsStatus::MergeImpl(::PROTOBUF_NAMESPACE_ID::Message& to_msg, const ::PROTOBUF_NAMESPACE_ID::Message& from_msg) {
+  auto* const _this = static_cast<ExperimentsStatus*>(&to_msg);
+  auto& from = static_cast<const ExperimentsStatus&>(from_msg);
+  // @@protoc_insertion_point(class_specific_merge_from_start:recsys.v1.ExperimentsStatus)
+  GOOGLE_DCHECK_NE(&from, _this);
+  uint32_t cached_has_bits = 0;
+  (void) cached_has_bits;
+
+  _this->_impl_.experiments_.MergeFrom(from._impl_.experiments_);
+  if (!from._internal_path().empty()) {
+    _this->_internal_set_path(from._internal_path());
+  }
+  if (!from._internal_sha256().empty()) {
+    _this->_internal_set_sha256(from._internal_sha256());
+  }
+  if (!from._internal_loaded_at().empty()) {
+    _this->_internal_set_loaded_at(from._internal_loaded_at());
+  }
+  if (!from._internal_last_error().empty()) {
+    _this->_internal_set_last_error(from._internal_last_error());
+  }
+  if (!from._internal_default_model().empty()) {
+    _this->_internal_set_default_model(from._internal_default_model());
+  }
+  if (from._internal_has_exposure_log()) {
+    _this->_internal_mutable_exposure_log()->::recsys::v1::ExposureLogStatus::MergeFrom(
+        from._internal_exposure_log());
+  }
+  if (from._internal_feedback_unjoined() != 0) {
+    _this->_internal_set_feedback_unjoined(from._internal_feedback_unjoined());
+  }
+  if (from._internal_feedback_window() != 0) {
+    _this->_internal_set_feedback_window(from._internal_feedback_window());
+  }
+  _this->_internal_metadata_.MergeFrom<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(from._internal_metadata_);
+}
+
+void ExperimentsStatus::CopyFrom(const ExperimentsStatus& from) {
+// @@protoc_insertion_point(class_specific_copy_from_start:recsys.v1.ExperimentsStatus)
+  if (&from == this) return;
+  Clear();
+  MergeFrom(from);
+}
+
+bool ExperimentsStatus::IsInitialized() const {
+  return true;
+}
+
+void ExperimentsStatus::InternalSwap(ExperimentsStatus* other) {
+  using std::swap;
+  auto* lhs_arena = GetArenaForAllocation();
+  auto* rhs_arena = other->GetArenaForAllocation();
+  _internal_metadata_.InternalSwap(&other->_internal_metadata_);
+  _impl_.experiments_.InternalSwap(&other->_impl_.experiments_);
+  ::PROTOBUF_NAMESPACE_ID::internal::ArenaStringPtr::InternalSwap(
+      &_impl_.path_, lhs_arena,
+      &other->_impl_.path_, rhs_arena
+  );
+  ::PROTOBUF_NAMESPACE_ID::internal::ArenaStringPtr::InternalSwap(
+      &_impl_.sha256_, lhs_arena,
+      &other->_impl_.sha256_, rhs_arena
+  );
+  ::PROTOBUF_NAMESPACE_ID::internal::ArenaStringPtr::InternalSwap(
+      &_impl_.loaded_at_, lhs_arena,
+      &other->_impl_.loaded_at_, rhs_arena
+  );
+  ::PROTOBUF_NAMESPACE_ID::internal::ArenaStringPtr::InternalSwap(
+      &_impl_.last_error_, lhs_arena,
+      &other->_impl_.last_error_, rhs_arena
+  );
+  ::PROTOBUF_NAMESPACE_ID::internal::ArenaStringPtr::InternalSwap(
+      &_impl_.default_model_, lhs_arena,
+      &other->_impl_.default_model_, rhs_arena
+  );
+  ::PROTOBUF_NAMESPACE_ID::internal::memswap<
+      PROTOBUF_FIELD_OFFSET(ExperimentsStatus, _impl_.feedback_window_)
+      + sizeof(ExperimentsStatus::_impl_.feedback_window_)
+      - PROTOBUF_FIELD_OFFSET(ExperimentsStatus, _impl_.exposure_log_)>(
+          reinterpret_cast<char*>(&_impl_.exposure_log_),
+          reinterpret_cast<char*>(&other->_impl_.exposure_log_));
+}
+
+::PROTOBUF_NAMESPACE_ID::Metadata ExperimentsStatus::GetMetadata() const {
+  return ::_pbi::AssignDescriptors(
+      &descriptor_table_recsys_2fv1_2fadmin_2eproto_getter, &descriptor_table_recsys_2fv1_2fadmin_2eproto_once,
+      file_level_metadata_recsys_2fv1_2fadmin_2eproto[16]);
+}
+
+// ===================================================================
+
+class ExperimentStatus::_Internal {
+ public:
+  static const ::recsys::v1::ShadowStatus& shadow(const ExperimentStatus* msg);
+};
+
+const ::recsys::v1::ShadowStatus&
+ExperimentStatus::_Internal::shadow(const ExperimentStatus* msg) {
+  return *msg->_impl_.shadow_;
+}
+ExperimentStatus::ExperimentStatus(::PROTOBUF_NAMESPACE_ID::Arena* arena,
+                         bool is_message_owned)
+  : ::PROTOBUF_NAMESPACE_ID::Message(arena, is_message_owned) {
+  SharedCtor(arena, is_message_owned);
+  // @@protoc_insertion_point(arena_constructor:recsys.v1.ExperimentStatus)
+}
+ExperimentStatus::ExperimentStatus(const ExperimentStatus& from)
+  : ::PROTOBUF_NAMESPACE_ID::Message() {
+  ExperimentStatus* const _this = this; (void)_this;
+  new (&_impl_) Impl_{
+      decltype(_impl_.arms_){from._impl_.arms_}
+    , decltype(_impl_.key_){}
+    , decltype(_impl_.salt_){}
+    , decltype(_impl_.mode_){}
+    , decltype(_impl_.match_){}
+    , decltype(_impl_.control_){}
+    , decltype(_impl_.shadow_){nullptr}
+    , decltype(_impl_.holdout_percent_){}
+    , decltype(_impl_.min_share_percent_){}
+    , /*decltype(_impl_._cached_size_)*/{}};
+
+  _internal_metadata_.MergeFrom<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(from._internal_metadata_);
+  _impl_.key_.InitDefault();
+  #ifdef PROTOBUF_FORCE_COPY_DEFAULT_STRING
+    _impl_.key_.Set("", GetArenaForAllocation());
+  #endif // PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  if (!from._internal_key().empty()) {
+    _this->_impl_.key_.Set(from._internal_key(), 
+      _this->GetArenaForAllocation());
+  }
+  _impl_.salt_.InitDefault();
+  #ifdef PROTOBUF_FORCE_COPY_DEFAULT_STRING
+    _impl_.salt_.Set("", GetArenaForAllocation());
+  #endif // PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  if (!from._internal_salt().empty()) {
+    _this->_impl_.salt_.Set(from._internal_salt(), 
+      _this->GetArenaForAllocation());
+  }
+  _impl_.mode_.InitDefault();
+  #ifdef PROTOBUF_FORCE_COPY_DEFAULT_STRING
+    _impl_.mode_.Set("", GetArenaForAllocation());
+  #endif // PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  if (!from._internal_mode().empty()) {
+    _this->_impl_.mode_.Set(from._internal_mode(), 
+      _this->GetArenaForAllocation());
+  }
+  _impl_.match_.InitDefault();
+  #ifdef PROTOBUF_FORCE_COPY_DEFAULT_STRING
+    _impl_.match_.Set("", GetArenaForAllocation());
+  #endif // PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  if (!from._internal_match().empty()) {
+    _this->_impl_.match_.Set(from._internal_match(), 
+      _this->GetArenaForAllocation());
+  }
+  _impl_.control_.InitDefault();
+  #ifdef PROTOBUF_FORCE_COPY_DEFAULT_STRING
+    _impl_.control_.Set("", GetArenaForAllocation());
+  #endif // PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  if (!from._internal_control().empty()) {
+    _this->_impl_.control_.Set(from._internal_control(), 
+      _this->GetArenaForAllocation());
+  }
+  if (from._internal_has_shadow()) {
+    _this->_impl_.shadow_ = new ::recsys::v1::ShadowStatus(*from._impl_.shadow_);
+  }
+  ::memcpy(&_impl_.holdout_percent_, &from._impl_.holdout_percent_,
+    static_cast<size_t>(reinterpret_cast<char*>(&_impl_.min_share_percent_) -
+    reinterpret_cast<char*>(&_impl_.holdout_percent_)) + sizeof(_impl_.min_share_percent_));
+  // @@protoc_insertion_point(copy_constructor:recsys.v1.ExperimentStatus)
+}
+
+inline void ExperimentStatus::SharedCtor(
+    ::_pb::Arena* arena, bool is_message_owned) {
+  (void)arena;
+  (void)is_message_owned;
+  new (&_impl_) Impl_{
+      decltype(_impl_.arms_){arena}
+    , decltype(_impl_.key_){}
+    , decltype(_impl_.salt_){}
+    , decltype(_impl_.mode_){}
+    , decltype(_impl_.match_){}
+    , decltype(_impl_.control_){}
+    , decltype(_impl_.shadow_){nullptr}
+    , decltype(_impl_.holdout_percent_){0}
+    , decltype(_impl_.min_share_percent_){0}
+    , /*decltype(_impl_._cached_size_)*/{}
+  };
+  _impl_.key_.InitDefault();
+  #ifdef PROTOBUF_FORCE_COPY_DEFAULT_STRING
+    _impl_.key_.Set("", GetArenaForAllocation());
+  #endif // PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  _impl_.salt_.InitDefault();
+  #ifdef PROTOBUF_FORCE_COPY_DEFAULT_STRING
+    _impl_.salt_.Set("", GetArenaForAllocation());
+  #endif // PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  _impl_.mode_.InitDefault();
+  #ifdef PROTOBUF_FORCE_COPY_DEFAULT_STRING
+    _impl_.mode_.Set("", GetArenaForAllocation());
+  #endif // PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  _impl_.match_.InitDefault();
+  #ifdef PROTOBUF_FORCE_COPY_DEFAULT_STRING
+    _impl_.match_.Set("", GetArenaForAllocation());
+  #endif // PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  _impl_.control_.InitDefault();
+  #ifdef PROTOBUF_FORCE_COPY_DEFAULT_STRING
+    _impl_.control_.Set("", GetArenaForAllocation());
+  #endif // PROTOBUF_FORCE_COPY_DEFAULT_STRING
+}
+
+ExperimentStatus::~ExperimentStatus() {
+  // @@protoc_insertion_point(destructor:recsys.v1.ExperimentStatus)
+  if (auto *arena = _internal_metadata_.DeleteReturnArena<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>()) {
+  (void)arena;
+    return;
+  }
+  SharedDtor();
+}
+
+inline void ExperimentStatus::SharedDtor() {
+  GOOGLE_DCHECK(GetArenaForAllocation() == nullptr);
+  _impl_.arms_.~RepeatedPtrField();
+  _impl_.key_.Destroy();
+  _impl_.salt_.Destroy();
+  _impl_.mode_.Destroy();
+  _impl_.match_.Destroy();
+  _impl_.control_.Destroy();
+  if (this != internal_default_instance()) delete _impl_.shadow_;
+}
+
+void ExperimentStatus::SetCachedSize(int size) const {
+  _impl_._cached_size_.Set(size);
+}
+
+void ExperimentStatus::Clear() {
+// @@protoc_insertion_point(message_clear_start:recsys.v1.ExperimentStatus)
+  uint32_t cached_has_bits = 0;
+  // Prevent compiler warnings about cached_has_bits being unused
+  (void) cached_has_bits;
+
+  _impl_.arms_.Clear();
+  _impl_.key_.ClearToEmpty();
+  _impl_.salt_.ClearToEmpty();
+  _impl_.mode_.ClearToEmpty();
+  _impl_.match_.ClearToEmpty();
+  _impl_.control_.ClearToEmpty();
+  if (GetArenaForAllocation() == nullptr && _impl_.shadow_ != nullptr) {
+    delete _impl_.shadow_;
+  }
+  _impl_.shadow_ = nullptr;
+  ::memset(&_impl_.holdout_percent_, 0, static_cast<size_t>(
+      reinterpret_cast<char*>(&_impl_.min_share_percent_) -
+      reinterpret_cast<char*>(&_impl_.holdout_percent_)) + sizeof(_impl_.min_share_percent_));
+  _internal_metadata_.Clear<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>();
+}
+
+const char* ExperimentStatus::_InternalParse(const char* ptr, ::_pbi::ParseContext* ctx) {
+#define CHK_(x) if (PROTOBUF_PREDICT_FALSE(!(x))) goto failure
+  while (!ctx->Done(&ptr)) {
+    uint32_t tag;
+    ptr = ::_pbi::ReadTag(ptr, &tag);
+    switch (tag >> 3) {
+      // string key = 1;
+      case 1:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 10)) {
+          auto str = _internal_mutable_key();
+          ptr = ::_pbi::InlineGreedyStringParser(str, ptr, ctx);
+          CHK_(ptr);
+          CHK_(::_pbi::VerifyUTF8(str, "recsys.v1.ExperimentStatus.key"));
+        } else
+          goto handle_unusual;
+        continue;
+      // string salt = 2;
+      case 2:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 18)) {
+          auto str = _internal_mutable_salt();
+          ptr = ::_pbi::InlineGreedyStringParser(str, ptr, ctx);
+          CHK_(ptr);
+          CHK_(::_pbi::VerifyUTF8(str, "recsys.v1.ExperimentStatus.salt"));
+        } else
+          goto handle_unusual;
+        continue;
+      // string mode = 3;
+      case 3:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 26)) {
+          auto str = _internal_mutable_mode();
+          ptr = ::_pbi::InlineGreedyStringParser(str, ptr, ctx);
+          CHK_(ptr);
+          CHK_(::_pbi::VerifyUTF8(str, "recsys.v1.ExperimentStatus.mode"));
+        } else
+          goto handle_unusual;
+        continue;
+      // string match = 4;
+      case 4:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 34)) {
+          auto str = _internal_mutable_match();
+          ptr = ::_pbi::InlineGreedyStringParser(str, ptr, ctx);
+          CHK_(ptr);
+          CHK_(::_pbi::VerifyUTF8(str, "recsys.v1.ExperimentStatus.match"));
+        } else
+          goto handle_unusual;
+        continue;
+      // double holdout_percent = 5;
+      case 5:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 41)) {
+          _impl_.holdout_percent_ = ::PROTOBUF_NAMESPACE_ID::internal::UnalignedLoad<double>(ptr);
+          ptr += sizeof(double);
+        } else
+          goto handle_unusual;
+        continue;
+      // double min_share_percent = 6;
+      case 6:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 49)) {
+          _impl_.min_share_percent_ = ::PROTOBUF_NAMESPACE_ID::internal::UnalignedLoad<double>(ptr);
+          ptr += sizeof(double);
+        } else
+          goto handle_unusual;
+        continue;
+      // string control = 7;
+      case 7:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 58)) {
+          auto str = _internal_mutable_control();
+          ptr = ::_pbi::InlineGreedyStringParser(str, ptr, ctx);
+          CHK_(ptr);
+          CHK_(::_pbi::VerifyUTF8(str, "recsys.v1.ExperimentStatus.control"));
+        } else
+          goto handle_unusual;
+        continue;
+      // repeated .recsys.v1.ArmStatus arms = 8;
+      case 8:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 66)) {
+          ptr -= 1;
+          do {
+            ptr += 1;
+            ptr = ctx->ParseMessage(_internal_add_arms(), ptr);
+            CHK_(ptr);
+            if (!ctx->DataAvailable(ptr)) break;
+          } while (::PROTOBUF_NAMESPACE_ID::internal::ExpectTag<66>(ptr));
+        } else
+          goto handle_unusual;
+        continue;
+      // .recsys.v1.ShadowStatus shadow = 9;
+      case 9:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 74)) {
+          ptr = ctx->ParseMessage(_internal_mutable_shadow(), ptr);
+          CHK_(ptr);
+        } else
+          goto handle_unusual;
+        continue;
+      default:
+        goto handle_unusual;
+    }  // switch
+  handle_unusual:
+    if ((tag == 0) || ((tag & 7) == 4)) {
+      CHK_(ptr);
+      ctx->SetLastTag(tag);
+      goto message_done;
+    }
+    ptr = UnknownFieldParse(
+        tag,
+        _internal_metadata_.mutable_unknown_fields<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(),
+        ptr, ctx);
+    CHK_(ptr != nullptr);
+  }  // while
+message_done:
+  return ptr;
+failure:
+  ptr = nullptr;
+  goto message_done;
+#undef CHK_
+}
+
+uint8_t* ExperimentStatus::_InternalSerialize(
+    uint8_t* target, ::PROTOBUF_NAMESPACE_ID::io::EpsCopyOutputStream* stream) const {
+  // @@protoc_insertion_point(serialize_to_array_start:recsys.v1.ExperimentStatus)
+  uint32_t cached_has_bits = 0;
+  (void) cached_has_bits;
+
+  // string key = 1;
+  if (!this->_internal_key().empty()) {
+    ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::VerifyUtf8String(
+      this->_internal_key().data(), static_cast<int>(this->_internal_key().length()),
+      ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::SERIALIZE,
+      "recsys.v1.ExperimentStatus.key");
+    target = stream->WriteStringMaybeAliased(
+        1, this->_internal_key(), target);
+  }
+
+  // string salt = 2;
+  if (!this->_internal_salt().empty()) {
+    ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::VerifyUtf8String(
+      this->_internal_salt().data(), static_cast<int>(this->_internal_salt().length()),
+      ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::SERIALIZE,
+      "recsys.v1.ExperimentStatus.salt");
+    target = stream->WriteStringMaybeAliased(
+        2, this->_internal_salt(), target);
+  }
+
+  // string mode = 3;
+  if (!this->_internal_mode().empty()) {
+    ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::VerifyUtf8String(
+      this->_internal_mode().data(), static_cast<int>(this->_internal_mode().length()),
+      ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::SERIALIZE,
+      "recsys.v1.ExperimentStatus.mode");
+    target = stream->WriteStringMaybeAliased(
+        3, this->_internal_mode(), target);
+  }
+
+  // string match = 4;
+  if (!this->_internal_match().empty()) {
+    ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::VerifyUtf8String(
+      this->_internal_match().data(), static_cast<int>(this->_internal_match().length()),
+      ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::SERIALIZE,
+      "recsys.v1.ExperimentStatus.match");
+    target = stream->WriteStringMaybeAliased(
+        4, this->_internal_match(), target);
+  }
+
+  // double holdout_percent = 5;
+  static_assert(sizeof(uint64_t) == sizeof(double), "Code assumes uint64_t and double are the same size.");
+  double tmp_holdout_percent = this->_internal_holdout_percent();
+  uint64_t raw_holdout_percent;
+  memcpy(&raw_holdout_percent, &tmp_holdout_percent, sizeof(tmp_holdout_percent));
+  if (raw_holdout_percent != 0) {
+    target = stream->EnsureSpace(target);
+    target = ::_pbi::WireFormatLite::WriteDoubleToArray(5, this->_internal_holdout_percent(), target);
+  }
+
+  // double min_share_percent = 6;
+  static_assert(sizeof(uint64_t) == sizeof(double), "Code assumes uint64_t and double are the same size.");
+  double tmp_min_share_percent = this->_internal_min_share_percent();
+  uint64_t raw_min_share_percent;
+  memcpy(&raw_min_share_percent, &tmp_min_share_percent, sizeof(tmp_min_share_percent));
+  if (raw_min_share_percent != 0) {
+    target = stream->EnsureSpace(target);
+    target = ::_pbi::WireFormatLite::WriteDoubleToArray(6, this->_internal_min_share_percent(), target);
+  }
+
+  // string control = 7;
+  if (!this->_internal_control().empty()) {
+    ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::VerifyUtf8String(
+      this->_internal_control().data(), static_cast<int>(this->_internal_control().length()),
+      ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::SERIALIZE,
+      "recsys.v1.ExperimentStatus.control");
+    target = stream->WriteStringMaybeAliased(
+        7, this->_internal_control(), target);
+  }
+
+  // repeated .recsys.v1.ArmStatus arms = 8;
+  for (unsigned i = 0,
+      n = static_cast<unsigned>(this->_internal_arms_size()); i < n; i++) {
+    const auto& repfield = this->_internal_arms(i);
+    target = ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::
+        InternalWriteMessage(8, repfield, repfield.GetCachedSize(), target, stream);
+  }
+
+  // .recsys.v1.ShadowStatus shadow = 9;
+  if (this->_internal_has_shadow()) {
+    target = ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::
+      InternalWriteMessage(9, _Internal::shadow(this),
+        _Internal::shadow(this).GetCachedSize(), target, stream);
+  }
+
+  if (PROTOBUF_PREDICT_FALSE(_internal_metadata_.have_unknown_fields())) {
+    target = ::_pbi::WireFormat::InternalSerializeUnknownFieldsToArray(
+        _internal_metadata_.unknown_fields<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(::PROTOBUF_NAMESPACE_ID::UnknownFieldSet::default_instance), target, stream);
+  }
+  // @@protoc_insertion_point(serialize_to_array_end:recsys.v1.ExperimentStatus)
+  return target;
+}
+
+size_t ExperimentStatus::ByteSizeLong() const {
+// @@protoc_insertion_point(message_byte_size_start:recsys.v1.ExperimentStatus)
+  size_t total_size = 0;
+
+  uint32_t cached_has_bits = 0;
+  // Prevent compiler warnings about cached_has_bits being unused
+  (void) cached_has_bits;
+
+  // repeated .recsys.v1.ArmStatus arms = 8;
+  total_size += 1UL * this->_internal_arms_size();
+  for (const auto& msg : this->_impl_.arms_) {
+    total_size +=
+      ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::MessageSize(msg);
+  }
+
+  // string key = 1;
+  if (!this->_internal_key().empty()) {
+    total_size += 1 +
+      ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::StringSize(
+        this->_internal_key());
+  }
+
+  // string salt = 2;
+  if (!this->_internal_salt().empty()) {
+    total_size += 1 +
+      ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::StringSize(
+        this->_internal_salt());
+  }
+
+  // string mode = 3;
+  if (!this->_internal_mode().empty()) {
+    total_size += 1 +
+      ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::StringSize(
+        this->_internal_mode());
+  }
+
+  // string match = 4;
+  if (!this->_internal_match().empty()) {
+    total_size += 1 +
+      ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::StringSize(
+        this->_internal_match());
+  }
+
+  // string control = 7;
+  if (!this->_internal_control().empty()) {
+    total_size += 1 +
+      ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::StringSize(
+        this->_internal_control());
+  }
+
+  // .recsys.v1.ShadowStatus shadow = 9;
+  if (this->_internal_has_shadow()) {
+    total_size += 1 +
+      ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::MessageSize(
+        *_impl_.shadow_);
+  }
+
+  // double holdout_percent = 5;
+  static_assert(sizeof(uint64_t) == sizeof(double), "Code assumes uint64_t and double are the same size.");
+  double tmp_holdout_percent = this->_internal_holdout_percent();
+  uint64_t raw_holdout_percent;
+  memcpy(&raw_holdout_percent, &tmp_holdout_percent, sizeof(tmp_holdout_percent));
+  if (raw_holdout_percent != 0) {
+    total_size += 1 + 8;
+  }
+
+  // double min_share_percent = 6;
+  static_assert(sizeof(uint64_t) == sizeof(double), "Code assumes uint64_t and double are the same size.");
+  double tmp_min_share_percent = this->_internal_min_share_percent();
+  uint64_t raw_min_share_percent;
+  memcpy(&raw_min_share_percent, &tmp_min_share_percent, sizeof(tmp_min_share_percent));
+  if (raw_min_share_percent != 0) {
+    total_size += 1 + 8;
+  }
+
+  return MaybeComputeUnknownFieldsSize(total_size, &_impl_._cached_size_);
+}
+
+const ::PROTOBUF_NAMESPACE_ID::Message::ClassData ExperimentStatus::_class_data_ = {
+    ::PROTOBUF_NAMESPACE_ID::Message::CopyWithSourceCheck,
+    ExperimentStatus::MergeImpl
+};
+const ::PROTOBUF_NAMESPACE_ID::Message::ClassData*ExperimentStatus::GetClassData() const { return &_class_data_; }
+
+
+void ExperimentStatus::MergeImpl(::PROTOBUF_NAMESPACE_ID::Message& to_msg, const ::PROTOBUF_NAMESPACE_ID::Message& from_msg) {
+  auto* const _this = static_cast<ExperimentStatus*>(&to_msg);
+  auto& from = static_cast<const ExperimentStatus&>(from_msg);
+  // @@protoc_insertion_point(class_specific_merge_from_start:recsys.v1.ExperimentStatus)
+  GOOGLE_DCHECK_NE(&from, _this);
+  uint32_t cached_has_bits = 0;
+  (void) cached_has_bits;
+
+  _this->_impl_.arms_.MergeFrom(from._impl_.arms_);
+  if (!from._internal_key().empty()) {
+    _this->_internal_set_key(from._internal_key());
+  }
+  if (!from._internal_salt().empty()) {
+    _this->_internal_set_salt(from._internal_salt());
+  }
+  if (!from._internal_mode().empty()) {
+    _this->_internal_set_mode(from._internal_mode());
+  }
+  if (!from._internal_match().empty()) {
+    _this->_internal_set_match(from._internal_match());
+  }
+  if (!from._internal_control().empty()) {
+    _this->_internal_set_control(from._internal_control());
+  }
+  if (from._internal_has_shadow()) {
+    _this->_internal_mutable_shadow()->::recsys::v1::ShadowStatus::MergeFrom(
+        from._internal_shadow());
+  }
+  static_assert(sizeof(uint64_t) == sizeof(double), "Code assumes uint64_t and double are the same size.");
+  double tmp_holdout_percent = from._internal_holdout_percent();
+  uint64_t raw_holdout_percent;
+  memcpy(&raw_holdout_percent, &tmp_holdout_percent, sizeof(tmp_holdout_percent));
+  if (raw_holdout_percent != 0) {
+    _this->_internal_set_holdout_percent(from._internal_holdout_percent());
+  }
+  static_assert(sizeof(uint64_t) == sizeof(double), "Code assumes uint64_t and double are the same size.");
+  double tmp_min_share_percent = from._internal_min_share_percent();
+  uint64_t raw_min_share_percent;
+  memcpy(&raw_min_share_percent, &tmp_min_share_percent, sizeof(tmp_min_share_percent));
+  if (raw_min_share_percent != 0) {
+    _this->_internal_set_min_share_percent(from._internal_min_share_percent());
+  }
+  _this->_internal_metadata_.MergeFrom<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(from._internal_metadata_);
+}
+
+void ExperimentStatus::CopyFrom(const ExperimentStatus& from) {
+// @@protoc_insertion_point(class_specific_copy_from_start:recsys.v1.ExperimentStatus)
+  if (&from == this) return;
+  Clear();
+  MergeFrom(from);
+}
+
+bool ExperimentStatus::IsInitialized() const {
+  return true;
+}
+
+void ExperimentStatus::InternalSwap(ExperimentStatus* other) {
+  using std::swap;
+  auto* lhs_arena = GetArenaForAllocation();
+  auto* rhs_arena = other->GetArenaForAllocation();
+  _internal_metadata_.InternalSwap(&other->_internal_metadata_);
+  _impl_.arms_.InternalSwap(&other->_impl_.arms_);
+  ::PROTOBUF_NAMESPACE_ID::internal::ArenaStringPtr::InternalSwap(
+      &_impl_.key_, lhs_arena,
+      &other->_impl_.key_, rhs_arena
+  );
+  ::PROTOBUF_NAMESPACE_ID::internal::ArenaStringPtr::InternalSwap(
+      &_impl_.salt_, lhs_arena,
+      &other->_impl_.salt_, rhs_arena
+  );
+  ::PROTOBUF_NAMESPACE_ID::internal::ArenaStringPtr::InternalSwap(
+      &_impl_.mode_, lhs_arena,
+      &other->_impl_.mode_, rhs_arena
+  );
+  ::PROTOBUF_NAMESPACE_ID::internal::ArenaStringPtr::InternalSwap(
+      &_impl_.match_, lhs_arena,
+      &other->_impl_.match_, rhs_arena
+  );
+  ::PROTOBUF_NAMESPACE_ID::internal::ArenaStringPtr::InternalSwap(
+      &_impl_.control_, lhs_arena,
+      &other->_impl_.control_, rhs_arena
+  );
+  ::PROTOBUF_NAMESPACE_ID::internal::memswap<
+      PROTOBUF_FIELD_OFFSET(ExperimentStatus, _impl_.min_share_percent_)
+      + sizeof(ExperimentStatus::_impl_.min_share_percent_)
+      - PROTOBUF_FIELD_OFFSET(ExperimentStatus, _impl_.shadow_)>(
+          reinterpret_cast<char*>(&_impl_.shadow_),
+          reinterpret_cast<char*>(&other->_impl_.shadow_));
+}
+
+::PROTOBUF_NAMESPACE_ID::Metadata ExperimentStatus::GetMetadata() const {
+  return ::_pbi::AssignDescriptors(
+      &descriptor_table_recsys_2fv1_2fadmin_2eproto_getter, &descriptor_table_recsys_2fv1_2fadmin_2eproto_once,
+      file_level_metadata_recsys_2fv1_2fadmin_2eproto[17]);
+}
+
+// ===================================================================
+
+class ArmStatus::_Internal {
+ public:
+};
+
+ArmStatus::ArmStatus(::PROTOBUF_NAMESPACE_ID::Arena* arena,
+                         bool is_message_owned)
+  : ::PROTOBUF_NAMESPACE_ID::Message(arena, is_message_owned) {
+  SharedCtor(arena, is_message_owned);
+  // @@protoc_insertion_point(arena_constructor:recsys.v1.ArmStatus)
+}
+ArmStatus::ArmStatus(const ArmStatus& from)
+  : ::PROTOBUF_NAMESPACE_ID::Message() {
+  ArmStatus* const _this = this; (void)_this;
+  new (&_impl_) Impl_{
+      decltype(_impl_.name_){}
+    , decltype(_impl_.model_){}
+    , decltype(_impl_.weight_percent_){}
+    , decltype(_impl_.impressions_){}
+    , decltype(_impl_.clicks_){}
+    , decltype(_impl_.add_to_carts_){}
+    , decltype(_impl_.purchases_){}
+    , decltype(_impl_.revenue_){}
+    , decltype(_impl_.ctr_){}
+    , decltype(_impl_.ctr_low_){}
+    , decltype(_impl_.ctr_high_){}
+    , decltype(_impl_.cvr_){}
+    , decltype(_impl_.cvr_low_){}
+    , decltype(_impl_.cvr_high_){}
+    , decltype(_impl_.ctr_z_){}
+    , decltype(_impl_.ctr_p_value_){}
+    , decltype(_impl_.cvr_z_){}
+    , decltype(_impl_.cvr_p_value_){}
+    , decltype(_impl_.traffic_share_){}
+    , decltype(_impl_.serving_probability_){}
+    , decltype(_impl_.revenue_per_impression_){}
+    , decltype(_impl_.holdout_){}
+    , /*decltype(_impl_._cached_size_)*/{}};
+
+  _internal_metadata_.MergeFrom<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(from._internal_metadata_);
+  _impl_.name_.InitDefault();
+  #ifdef PROTOBUF_FORCE_COPY_DEFAULT_STRING
+    _impl_.name_.Set("", GetArenaForAllocation());
+  #endif // PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  if (!from._internal_name().empty()) {
+    _this->_impl_.name_.Set(from._internal_name(), 
+      _this->GetArenaForAllocation());
+  }
+  _impl_.model_.InitDefault();
+  #ifdef PROTOBUF_FORCE_COPY_DEFAULT_STRING
+    _impl_.model_.Set("", GetArenaForAllocation());
+  #endif // PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  if (!from._internal_model().empty()) {
+    _this->_impl_.model_.Set(from._internal_model(), 
+      _this->GetArenaForAllocation());
+  }
+  ::memcpy(&_impl_.weight_percent_, &from._impl_.weight_percent_,
+    static_cast<size_t>(reinterpret_cast<char*>(&_impl_.holdout_) -
+    reinterpret_cast<char*>(&_impl_.weight_percent_)) + sizeof(_impl_.holdout_));
+  // @@protoc_insertion_point(copy_constructor:recsys.v1.ArmStatus)
+}
+
+inline void ArmStatus::SharedCtor(
+    ::_pb::Arena* arena, bool is_message_owned) {
+  (void)arena;
+  (void)is_message_owned;
+  new (&_impl_) Impl_{
+      decltype(_impl_.name_){}
+    , decltype(_impl_.model_){}
+    , decltype(_impl_.weight_percent_){0}
+    , decltype(_impl_.impressions_){int64_t{0}}
+    , decltype(_impl_.clicks_){int64_t{0}}
+    , decltype(_impl_.add_to_carts_){int64_t{0}}
+    , decltype(_impl_.purchases_){int64_t{0}}
+    , decltype(_impl_.revenue_){0}
+    , decltype(_impl_.ctr_){0}
+    , decltype(_impl_.ctr_low_){0}
+    , decltype(_impl_.ctr_high_){0}
+    , decltype(_impl_.cvr_){0}
+    , decltype(_impl_.cvr_low_){0}
+    , decltype(_impl_.cvr_high_){0}
+    , decltype(_impl_.ctr_z_){0}
+    , decltype(_impl_.ctr_p_value_){0}
+    , decltype(_impl_.cvr_z_){0}
+    , decltype(_impl_.cvr_p_value_){0}
+    , decltype(_impl_.traffic_share_){0}
+    , decltype(_impl_.serving_probability_){0}
+    , decltype(_impl_.revenue_per_impression_){0}
+    , decltype(_impl_.holdout_){false}
+    , /*decltype(_impl_._cached_size_)*/{}
+  };
+  _impl_.name_.InitDefault();
+  #ifdef PROTOBUF_FORCE_COPY_DEFAULT_STRING
+    _impl_.name_.Set("", GetArenaForAllocation());
+  #endif // PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  _impl_.model_.InitDefault();
+  #ifdef PROTOBUF_FORCE_COPY_DEFAULT_STRING
+    _impl_.model_.Set("", GetArenaForAllocation());
+  #endif // PROTOBUF_FORCE_COPY_DEFAULT_STRING
+}
+
+ArmStatus::~ArmStatus() {
+  // @@protoc_insertion_point(destructor:recsys.v1.ArmStatus)
+  if (auto *arena = _internal_metadata_.DeleteReturnArena<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>()) {
+  (void)arena;
+    return;
+  }
+  SharedDtor();
+}
+
+inline void ArmStatus::SharedDtor() {
+  GOOGLE_DCHECK(GetArenaForAllocation() == nullptr);
+  _impl_.name_.Destroy();
+  _impl_.model_.Destroy();
+}
+
+void ArmStatus::SetCachedSize(int size) const {
+  _impl_._cached_size_.Set(size);
+}
+
+void ArmStatus::Clear() {
+// @@protoc_insertion_point(message_clear_start:recsys.v1.ArmStatus)
+  uint32_t cached_has_bits = 0;
+  // Prevent compiler warnings about cached_has_bits being unused
+  (void) cached_has_bits;
+
+  _impl_.name_.ClearToEmpty();
+  _impl_.model_.ClearToEmpty();
+  ::memset(&_impl_.weight_percent_, 0, static_cast<size_t>(
+      reinterpret_cast<char*>(&_impl_.holdout_) -
+      reinterpret_cast<char*>(&_impl_.weight_percent_)) + sizeof(_impl_.holdout_));
+  _internal_metadata_.Clear<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>();
+}
+
+const char* ArmStatus::_InternalParse(const char* ptr, ::_pbi::ParseContext* ctx) {
+#define CHK_(x) if (PROTOBUF_PREDICT_FALSE(!(x))) goto failure
+  while (!ctx->Done(&ptr)) {
+    uint32_t tag;
+    ptr = ::_pbi::ReadTag(ptr, &tag);
+    switch (tag >> 3) {
+      // string name = 1;
+      case 1:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 10)) {
+          auto str = _internal_mutable_name();
+          ptr = ::_pbi::InlineGreedyStringParser(str, ptr, ctx);
+          CHK_(ptr);
+          CHK_(::_pbi::VerifyUTF8(str, "recsys.v1.ArmStatus.name"));
+        } else
+          goto handle_unusual;
+        continue;
+      // string model = 2;
+      case 2:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 18)) {
+          auto str = _internal_mutable_model();
+          ptr = ::_pbi::InlineGreedyStringParser(str, ptr, ctx);
+          CHK_(ptr);
+          CHK_(::_pbi::VerifyUTF8(str, "recsys.v1.ArmStatus.model"));
+        } else
+          goto handle_unusual;
+        continue;
+      // double weight_percent = 3;
+      case 3:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 25)) {
+          _impl_.weight_percent_ = ::PROTOBUF_NAMESPACE_ID::internal::UnalignedLoad<double>(ptr);
+          ptr += sizeof(double);
+        } else
+          goto handle_unusual;
+        continue;
+      // bool holdout = 4;
+      case 4:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 32)) {
+          _impl_.holdout_ = ::PROTOBUF_NAMESPACE_ID::internal::ReadVarint64(&ptr);
+          CHK_(ptr);
+        } else
+          goto handle_unusual;
+        continue;
+      // int64 impressions = 5;
+      case 5:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 40)) {
+          _impl_.impressions_ = ::PROTOBUF_NAMESPACE_ID::internal::ReadVarint64(&ptr);
+          CHK_(ptr);
+        } else
+          goto handle_unusual;
+        continue;
+      // int64 clicks = 6;
+      case 6:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 48)) {
+          _impl_.clicks_ = ::PROTOBUF_NAMESPACE_ID::internal::ReadVarint64(&ptr);
+          CHK_(ptr);
+        } else
+          goto handle_unusual;
+        continue;
+      // int64 add_to_carts = 7;
+      case 7:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 56)) {
+          _impl_.add_to_carts_ = ::PROTOBUF_NAMESPACE_ID::internal::ReadVarint64(&ptr);
+          CHK_(ptr);
+        } else
+          goto handle_unusual;
+        continue;
+      // int64 purchases = 8;
+      case 8:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 64)) {
+          _impl_.purchases_ = ::PROTOBUF_NAMESPACE_ID::internal::ReadVarint64(&ptr);
+          CHK_(ptr);
+        } else
+          goto handle_unusual;
+        continue;
+      // double revenue = 9;
+      case 9:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 73)) {
+          _impl_.revenue_ = ::PROTOBUF_NAMESPACE_ID::internal::UnalignedLoad<double>(ptr);
+          ptr += sizeof(double);
+        } else
+          goto handle_unusual;
+        continue;
+      // double ctr = 10;
+      case 10:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 81)) {
+          _impl_.ctr_ = ::PROTOBUF_NAMESPACE_ID::internal::UnalignedLoad<double>(ptr);
+          ptr += sizeof(double);
+        } else
+          goto handle_unusual;
+        continue;
+      // double ctr_low = 11;
+      case 11:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 89)) {
+          _impl_.ctr_low_ = ::PROTOBUF_NAMESPACE_ID::internal::UnalignedLoad<double>(ptr);
+          ptr += sizeof(double);
+        } else
+          goto handle_unusual;
+        continue;
+      // double ctr_high = 12;
+      case 12:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 97)) {
+          _impl_.ctr_high_ = ::PROTOBUF_NAMESPACE_ID::internal::UnalignedLoad<double>(ptr);
+          ptr += sizeof(double);
+        } else
+          goto handle_unusual;
+        continue;
+      // double cvr = 13;
+      case 13:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 105)) {
+          _impl_.cvr_ = ::PROTOBUF_NAMESPACE_ID::internal::UnalignedLoad<double>(ptr);
+          ptr += sizeof(double);
+        } else
+          goto handle_unusual;
+        continue;
+      // double cvr_low = 14;
+      case 14:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 113)) {
+          _impl_.cvr_low_ = ::PROTOBUF_NAMESPACE_ID::internal::UnalignedLoad<double>(ptr);
+          ptr += sizeof(double);
+        } else
+          goto handle_unusual;
+        continue;
+      // double cvr_high = 15;
+      case 15:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 121)) {
+          _impl_.cvr_high_ = ::PROTOBUF_NAMESPACE_ID::internal::UnalignedLoad<double>(ptr);
+          ptr += sizeof(double);
+        } else
+          goto handle_unusual;
+        continue;
+      // double ctr_z = 16;
+      case 16:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 129)) {
+          _impl_.ctr_z_ = ::PROTOBUF_NAMESPACE_ID::internal::UnalignedLoad<double>(ptr);
+          ptr += sizeof(double);
+        } else
+          goto handle_unusual;
+        continue;
+      // double ctr_p_value = 17;
+      case 17:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 137)) {
+          _impl_.ctr_p_value_ = ::PROTOBUF_NAMESPACE_ID::internal::UnalignedLoad<double>(ptr);
+          ptr += sizeof(double);
+        } else
+          goto handle_unusual;
+        continue;
+      // double cvr_z = 18;
+      case 18:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 145)) {
+          _impl_.cvr_z_ = ::PROTOBUF_NAMESPACE_ID::internal::UnalignedLoad<double>(ptr);
+          ptr += sizeof(double);
+        } else
+          goto handle_unusual;
+        continue;
+      // double cvr_p_value = 19;
+      case 19:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 153)) {
+          _impl_.cvr_p_value_ = ::PROTOBUF_NAMESPACE_ID::internal::UnalignedLoad<double>(ptr);
+          ptr += sizeof(double);
+        } else
+          goto handle_unusual;
+        continue;
+      // double traffic_share = 20;
+      case 20:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 161)) {
+          _impl_.traffic_share_ = ::PROTOBUF_NAMESPACE_ID::internal::UnalignedLoad<double>(ptr);
+          ptr += sizeof(double);
+        } else
+          goto handle_unusual;
+        continue;
+      // double serving_probability = 21;
+      case 21:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 169)) {
+          _impl_.serving_probability_ = ::PROTOBUF_NAMESPACE_ID::internal::UnalignedLoad<double>(ptr);
+          ptr += sizeof(double);
+        } else
+          goto handle_unusual;
+        continue;
+      // double revenue_per_impression = 22;
+      case 22:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 177)) {
+          _impl_.revenue_per_impression_ = ::PROTOBUF_NAMESPACE_ID::internal::UnalignedLoad<double>(ptr);
+          ptr += sizeof(double);
+        } else
+          goto handle_unusual;
+        continue;
+      default:
+        goto handle_unusual;
+    }  // switch
+  handle_unusual:
+    if ((tag == 0) || ((tag & 7) == 4)) {
+      CHK_(ptr);
+      ctx->SetLastTag(tag);
+      goto message_done;
+    }
+    ptr = UnknownFieldParse(
+        tag,
+        _internal_metadata_.mutable_unknown_fields<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(),
+        ptr, ctx);
+    CHK_(ptr != nullptr);
+  }  // while
+message_done:
+  return ptr;
+failure:
+  ptr = nullptr;
+  goto message_done;
+#undef CHK_
+}
+
+uint8_t* ArmStatus::_InternalSerialize(
+    uint8_t* target, ::PROTOBUF_NAMESPACE_ID::io::EpsCopyOutputStream* stream) const {
+  // @@protoc_insertion_point(serialize_to_array_start:recsys.v1.ArmStatus)
+  uint32_t cached_has_bits = 0;
+  (void) cached_has_bits;
+
+  // string name = 1;
+  if (!this->_internal_name().empty()) {
+    ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::VerifyUtf8String(
+      this->_internal_name().data(), static_cast<int>(this->_internal_name().length()),
+      ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::SERIALIZE,
+      "recsys.v1.ArmStatus.name");
+    target = stream->WriteStringMaybeAliased(
+        1, this->_internal_name(), target);
+  }
+
+  // string model = 2;
+  if (!this->_internal_model().empty()) {
+    ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::VerifyUtf8String(
+      this->_internal_model().data(), static_cast<int>(this->_internal_model().length()),
+      ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::SERIALIZE,
+      "recsys.v1.ArmStatus.model");
+    target = stream->WriteStringMaybeAliased(
+        2, this->_internal_model(), target);
+  }
+
+  // double weight_percent = 3;
+  static_assert(sizeof(uint64_t) == sizeof(double), "Code assumes uint64_t and double are the same size.");
+  double tmp_weight_percent = this->_internal_weight_percent();
+  uint64_t raw_weight_percent;
+  memcpy(&raw_weight_percent, &tmp_weight_percent, sizeof(tmp_weight_percent));
+  if (raw_weight_percent != 0) {
+    target = stream->EnsureSpace(target);
+    target = ::_pbi::WireFormatLite::WriteDoubleToArray(3, this->_internal_weight_percent(), target);
+  }
+
+  // bool holdout = 4;
+  if (this->_internal_holdout() != 0) {
+    target = stream->EnsureSpace(target);
+    target = ::_pbi::WireFormatLite::WriteBoolToArray(4, this->_internal_holdout(), target);
+  }
+
+  // int64 impressions = 5;
+  if (this->_internal_impressions() != 0) {
+    target = stream->EnsureSpace(target);
+    target = ::_pbi::WireFormatLite::WriteInt64ToArray(5, this->_internal_impressions(), target);
+  }
+
+  // int64 clicks = 6;
+  if (this->_internal_clicks() != 0) {
+    target = stream->EnsureSpace(target);
+    target = ::_pbi::WireFormatLite::WriteInt64ToArray(6, this->_internal_clicks(), target);
+  }
+
+  // int64 add_to_carts = 7;
+  if (this->_internal_add_to_carts() != 0) {
+    target = stream->EnsureSpace(target);
+    target = ::_pbi::WireFormatLite::WriteInt64ToArray(7, this->_internal_add_to_carts(), target);
+  }
+
+  // int64 purchases = 8;
+  if (this->_internal_purchases() != 0) {
+    target = stream->EnsureSpace(target);
+    target = ::_pbi::WireFormatLite::WriteInt64ToArray(8, this->_internal_purchases(), target);
+  }
+
+  // double revenue = 9;
+  static_assert(sizeof(uint64_t) == sizeof(double), "Code assumes uint64_t and double are the same size.");
+  double tmp_revenue = this->_internal_revenue();
+  uint64_t raw_revenue;
+  memcpy(&raw_revenue, &tmp_revenue, sizeof(tmp_revenue));
+  if (raw_revenue != 0) {
+    target = stream->EnsureSpace(target);
+    target = ::_pbi::WireFormatLite::WriteDoubleToArray(9, this->_internal_revenue(), target);
+  }
+
+  // double ctr = 10;
+  static_assert(sizeof(uint64_t) == sizeof(double), "Code assumes uint64_t and double are the same size.");
+  double tmp_ctr = this->_internal_ctr();
+  uint64_t raw_ctr;
+  memcpy(&raw_ctr, &tmp_ctr, sizeof(tmp_ctr));
+  if (raw_ctr != 0) {
+    target = stream->EnsureSpace(target);
+    target = ::_pbi::WireFormatLite::WriteDoubleToArray(10, this->_internal_ctr(), target);
+  }
+
+  // double ctr_low = 11;
+  static_assert(sizeof(uint64_t) == sizeof(double), "Code assumes uint64_t and double are the same size.");
+  double tmp_ctr_low = this->_internal_ctr_low();
+  uint64_t raw_ctr_low;
+  memcpy(&raw_ctr_low, &tmp_ctr_low, sizeof(tmp_ctr_low));
+  if (raw_ctr_low != 0) {
+    target = stream->EnsureSpace(target);
+    target = ::_pbi::WireFormatLite::WriteDoubleToArray(11, this->_internal_ctr_low(), target);
+  }
+
+  // double ctr_high = 12;
+  static_assert(sizeof(uint64_t) == sizeof(double), "Code assumes uint64_t and double are the same size.");
+  double tmp_ctr_high = this->_internal_ctr_high();
+  uint64_t raw_ctr_high;
+  memcpy(&raw_ctr_high, &tmp_ctr_high, sizeof(tmp_ctr_high));
+  if (raw_ctr_high != 0) {
+    target = stream->EnsureSpace(target);
+    target = ::_pbi::WireFormatLite::WriteDoubleToArray(12, this->_internal_ctr_high(), target);
+  }
+
+  // double cvr = 13;
+  static_assert(sizeof(uint64_t) == sizeof(double), "Code assumes uint64_t and double are the same size.");
+  double tmp_cvr = this->_internal_cvr();
+  uint64_t raw_cvr;
+  memcpy(&raw_cvr, &tmp_cvr, sizeof(tmp_cvr));
+  if (raw_cvr != 0) {
+    target = stream->EnsureSpace(target);
+    target = ::_pbi::WireFormatLite::WriteDoubleToArray(13, this->_internal_cvr(), target);
+  }
+
+  // double cvr_low = 14;
+  static_assert(sizeof(uint64_t) == sizeof(double), "Code assumes uint64_t and double are the same size.");
+  double tmp_cvr_low = this->_internal_cvr_low();
+  uint64_t raw_cvr_low;
+  memcpy(&raw_cvr_low, &tmp_cvr_low, sizeof(tmp_cvr_low));
+  if (raw_cvr_low != 0) {
+    target = stream->EnsureSpace(target);
+    target = ::_pbi::WireFormatLite::WriteDoubleToArray(14, this->_internal_cvr_low(), target);
+  }
+
+  // double cvr_high = 15;
+  static_assert(sizeof(uint64_t) == sizeof(double), "Code assumes uint64_t and double are the same size.");
+  double tmp_cvr_high = this->_internal_cvr_high();
+  uint64_t raw_cvr_high;
+  memcpy(&raw_cvr_high, &tmp_cvr_high, sizeof(tmp_cvr_high));
+  if (raw_cvr_high != 0) {
+    target = stream->EnsureSpace(target);
+    target = ::_pbi::WireFormatLite::WriteDoubleToArray(15, this->_internal_cvr_high(), target);
+  }
+
+  // double ctr_z = 16;
+  static_assert(sizeof(uint64_t) == sizeof(double), "Code assumes uint64_t and double are the same size.");
+  double tmp_ctr_z = this->_internal_ctr_z();
+  uint64_t raw_ctr_z;
+  memcpy(&raw_ctr_z, &tmp_ctr_z, sizeof(tmp_ctr_z));
+  if (raw_ctr_z != 0) {
+    target = stream->EnsureSpace(target);
+    target = ::_pbi::WireFormatLite::WriteDoubleToArray(16, this->_internal_ctr_z(), target);
+  }
+
+  // double ctr_p_value = 17;
+  static_assert(sizeof(uint64_t) == sizeof(double), "Code assumes uint64_t and double are the same size.");
+  double tmp_ctr_p_value = this->_internal_ctr_p_value();
+  uint64_t raw_ctr_p_value;
+  memcpy(&raw_ctr_p_value, &tmp_ctr_p_value, sizeof(tmp_ctr_p_value));
+  if (raw_ctr_p_value != 0) {
+    target = stream->EnsureSpace(target);
+    target = ::_pbi::WireFormatLite::WriteDoubleToArray(17, this->_internal_ctr_p_value(), target);
+  }
+
+  // double cvr_z = 18;
+  static_assert(sizeof(uint64_t) == sizeof(double), "Code assumes uint64_t and double are the same size.");
+  double tmp_cvr_z = this->_internal_cvr_z();
+  uint64_t raw_cvr_z;
+  memcpy(&raw_cvr_z, &tmp_cvr_z, sizeof(tmp_cvr_z));
+  if (raw_cvr_z != 0) {
+    target = stream->EnsureSpace(target);
+    target = ::_pbi::WireFormatLite::WriteDoubleToArray(18, this->_internal_cvr_z(), target);
+  }
+
+  // double cvr_p_value = 19;
+  static_assert(sizeof(uint64_t) == sizeof(double), "Code assumes uint64_t and double are the same size.");
+  double tmp_cvr_p_value = this->_internal_cvr_p_value();
+  uint64_t raw_cvr_p_value;
+  memcpy(&raw_cvr_p_value, &tmp_cvr_p_value, sizeof(tmp_cvr_p_value));
+  if (raw_cvr_p_value != 0) {
+    target = stream->EnsureSpace(target);
+    target = ::_pbi::WireFormatLite::WriteDoubleToArray(19, this->_internal_cvr_p_value(), target);
+  }
+
+  // double traffic_share = 20;
+  static_assert(sizeof(uint64_t) == sizeof(double), "Code assumes uint64_t and double are the same size.");
+  double tmp_traffic_share = this->_internal_traffic_share();
+  uint64_t raw_traffic_share;
+  memcpy(&raw_traffic_share, &tmp_traffic_share, sizeof(tmp_traffic_share));
+  if (raw_traffic_share != 0) {
+    target = stream->EnsureSpace(target);
+    target = ::_pbi::WireFormatLite::WriteDoubleToArray(20, this->_internal_traffic_share(), target);
+  }
+
+  // double serving_probability = 21;
+  static_assert(sizeof(uint64_t) == sizeof(double), "Code assumes uint64_t and double are the same size.");
+  double tmp_serving_probability = this->_internal_serving_probability();
+  uint64_t raw_serving_probability;
+  memcpy(&raw_serving_probability, &tmp_serving_probability, sizeof(tmp_serving_probability));
+  if (raw_serving_probability != 0) {
+    target = stream->EnsureSpace(target);
+    target = ::_pbi::WireFormatLite::WriteDoubleToArray(21, this->_internal_serving_probability(), target);
+  }
+
+  // double revenue_per_impression = 22;
+  static_assert(sizeof(uint64_t) == sizeof(double), "Code assumes uint64_t and double are the same size.");
+  double tmp_revenue_per_impression = this->_internal_revenue_per_impression();
+  uint64_t raw_revenue_per_impression;
+  memcpy(&raw_revenue_per_impression, &tmp_revenue_per_impression, sizeof(tmp_revenue_per_impression));
+  if (raw_revenue_per_impression != 0) {
+    target = stream->EnsureSpace(target);
+    target = ::_pbi::WireFormatLite::WriteDoubleToArray(22, this->_internal_revenue_per_impression(), target);
+  }
+
+  if (PROTOBUF_PREDICT_FALSE(_internal_metadata_.have_unknown_fields())) {
+    target = ::_pbi::WireFormat::InternalSerializeUnknownFieldsToArray(
+        _internal_metadata_.unknown_fields<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(::PROTOBUF_NAMESPACE_ID::UnknownFieldSet::default_instance), target, stream);
+  }
+  // @@protoc_insertion_point(serialize_to_array_end:recsys.v1.ArmStatus)
+  return target;
+}
+
+size_t ArmStatus::ByteSizeLong() const {
+// @@protoc_insertion_point(message_byte_size_start:recsys.v1.ArmStatus)
+  size_t total_size = 0;
+
+  uint32_t cached_has_bits = 0;
+  // Prevent compiler warnings about cached_has_bits being unused
+  (void) cached_has_bits;
+
+  // string name = 1;
+  if (!this->_internal_name().empty()) {
+    total_size += 1 +
+      ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::StringSize(
+        this->_internal_name());
+  }
+
+  // string model = 2;
+  if (!this->_internal_model().empty()) {
+    total_size += 1 +
+      ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::StringSize(
+        this->_internal_model());
+  }
+
+  // double weight_percent = 3;
+  static_assert(sizeof(uint64_t) == sizeof(double), "Code assumes uint64_t and double are the same size.");
+  double tmp_weight_percent = this->_internal_weight_percent();
+  uint64_t raw_weight_percent;
+  memcpy(&raw_weight_percent, &tmp_weight_percent, sizeof(tmp_weight_percent));
+  if (raw_weight_percent != 0) {
+    total_size += 1 + 8;
+  }
+
+  // int64 impressions = 5;
+  if (this->_internal_impressions() != 0) {
+    total_size += ::_pbi::WireFormatLite::Int64SizePlusOne(this->_internal_impressions());
+  }
+
+  // int64 clicks = 6;
+  if (this->_internal_clicks() != 0) {
+    total_size += ::_pbi::WireFormatLite::Int64SizePlusOne(this->_internal_clicks());
+  }
+
+  // int64 add_to_carts = 7;
+  if (this->_internal_add_to_carts() != 0) {
+    total_size += ::_pbi::WireFormatLite::Int64SizePlusOne(this->_internal_add_to_carts());
+  }
+
+  // int64 purchases = 8;
+  if (this->_internal_purchases() != 0) {
+    total_size += ::_pbi::WireFormatLite::Int64SizePlusOne(this->_internal_purchases());
+  }
+
+  // double revenue = 9;
+  static_assert(sizeof(uint64_t) == sizeof(double), "Code assumes uint64_t and double are the same size.");
+  double tmp_revenue = this->_internal_revenue();
+  uint64_t raw_revenue;
+  memcpy(&raw_revenue, &tmp_revenue, sizeof(tmp_revenue));
+  if (raw_revenue != 0) {
+    total_size += 1 + 8;
+  }
+
+  // double ctr = 10;
+  static_assert(sizeof(uint64_t) == sizeof(double), "Code assumes uint64_t and double are the same size.");
+  double tmp_ctr = this->_internal_ctr();
+  uint64_t raw_ctr;
+  memcpy(&raw_ctr, &tmp_ctr, sizeof(tmp_ctr));
+  if (raw_ctr != 0) {
+    total_size += 1 + 8;
+  }
+
+  // double ctr_low = 11;
+  static_assert(sizeof(uint64_t) == sizeof(double), "Code assumes uint64_t and double are the same size.");
+  double tmp_ctr_low = this->_internal_ctr_low();
+  uint64_t raw_ctr_low;
+  memcpy(&raw_ctr_low, &tmp_ctr_low, sizeof(tmp_ctr_low));
+  if (raw_ctr_low != 0) {
+    total_size += 1 + 8;
+  }
+
+  // double ctr_high = 12;
+  static_assert(sizeof(uint64_t) == sizeof(double), "Code assumes uint64_t and double are the same size.");
+  double tmp_ctr_high = this->_internal_ctr_high();
+  uint64_t raw_ctr_high;
+  memcpy(&raw_ctr_high, &tmp_ctr_high, sizeof(tmp_ctr_high));
+  if (raw_ctr_high != 0) {
+    total_size += 1 + 8;
+  }
+
+  // double cvr = 13;
+  static_assert(sizeof(uint64_t) == sizeof(double), "Code assumes uint64_t and double are the same size.");
+  double tmp_cvr = this->_internal_cvr();
+  uint64_t raw_cvr;
+  memcpy(&raw_cvr, &tmp_cvr, sizeof(tmp_cvr));
+  if (raw_cvr != 0) {
+    total_size += 1 + 8;
+  }
+
+  // double cvr_low = 14;
+  static_assert(sizeof(uint64_t) == sizeof(double), "Code assumes uint64_t and double are the same size.");
+  double tmp_cvr_low = this->_internal_cvr_low();
+  uint64_t raw_cvr_low;
+  memcpy(&raw_cvr_low, &tmp_cvr_low, sizeof(tmp_cvr_low));
+  if (raw_cvr_low != 0) {
+    total_size += 1 + 8;
+  }
+
+  // double cvr_high = 15;
+  static_assert(sizeof(uint64_t) == sizeof(double), "Code assumes uint64_t and double are the same size.");
+  double tmp_cvr_high = this->_internal_cvr_high();
+  uint64_t raw_cvr_high;
+  memcpy(&raw_cvr_high, &tmp_cvr_high, sizeof(tmp_cvr_high));
+  if (raw_cvr_high != 0) {
+    total_size += 1 + 8;
+  }
+
+  // double ctr_z = 16;
+  static_assert(sizeof(uint64_t) == sizeof(double), "Code assumes uint64_t and double are the same size.");
+  double tmp_ctr_z = this->_internal_ctr_z();
+  uint64_t raw_ctr_z;
+  memcpy(&raw_ctr_z, &tmp_ctr_z, sizeof(tmp_ctr_z));
+  if (raw_ctr_z != 0) {
+    total_size += 2 + 8;
+  }
+
+  // double ctr_p_value = 17;
+  static_assert(sizeof(uint64_t) == sizeof(double), "Code assumes uint64_t and double are the same size.");
+  double tmp_ctr_p_value = this->_internal_ctr_p_value();
+  uint64_t raw_ctr_p_value;
+  memcpy(&raw_ctr_p_value, &tmp_ctr_p_value, sizeof(tmp_ctr_p_value));
+  if (raw_ctr_p_value != 0) {
+    total_size += 2 + 8;
+  }
+
+  // double cvr_z = 18;
+  static_assert(sizeof(uint64_t) == sizeof(double), "Code assumes uint64_t and double are the same size.");
+  double tmp_cvr_z = this->_internal_cvr_z();
+  uint64_t raw_cvr_z;
+  memcpy(&raw_cvr_z, &tmp_cvr_z, sizeof(tmp_cvr_z));
+  if (raw_cvr_z != 0) {
+    total_size += 2 + 8;
+  }
+
+  // double cvr_p_value = 19;
+  static_assert(sizeof(uint64_t) == sizeof(double), "Code assumes uint64_t and double are the same size.");
+  double tmp_cvr_p_value = this->_internal_cvr_p_value();
+  uint64_t raw_cvr_p_value;
+  memcpy(&raw_cvr_p_value, &tmp_cvr_p_value, sizeof(tmp_cvr_p_value));
+  if (raw_cvr_p_value != 0) {
+    total_size += 2 + 8;
+  }
+
+  // double traffic_share = 20;
+  static_assert(sizeof(uint64_t) == sizeof(double), "Code assumes uint64_t and double are the same size.");
+  double tmp_traffic_share = this->_internal_traffic_share();
+  uint64_t raw_traffic_share;
+  memcpy(&raw_traffic_share, &tmp_traffic_share, sizeof(tmp_traffic_share));
+  if (raw_traffic_share != 0) {
+    total_size += 2 + 8;
+  }
+
+  // double serving_probability = 21;
+  static_assert(sizeof(uint64_t) == sizeof(double), "Code assumes uint64_t and double are the same size.");
+  double tmp_serving_probability = this->_internal_serving_probability();
+  uint64_t raw_serving_probability;
+  memcpy(&raw_serving_probability, &tmp_serving_probability, sizeof(tmp_serving_probability));
+  if (raw_serving_probability != 0) {
+    total_size += 2 + 8;
+  }
+
+  // double revenue_per_impression = 22;
+  static_assert(sizeof(uint64_t) == sizeof(double), "Code assumes uint64_t and double are the same size.");
+  double tmp_revenue_per_impression = this->_internal_revenue_per_impression();
+  uint64_t raw_revenue_per_impression;
+  memcpy(&raw_revenue_per_impression, &tmp_revenue_per_impression, sizeof(tmp_revenue_per_impression));
+  if (raw_revenue_per_impression != 0) {
+    total_size += 2 + 8;
+  }
+
+  // bool holdout = 4;
+  if (this->_internal_holdout() != 0) {
+    total_size += 1 + 1;
+  }
+
+  return MaybeComputeUnknownFieldsSize(total_size, &_impl_._cached_size_);
+}
+
+const ::PROTOBUF_NAMESPACE_ID::Message::ClassData ArmStatus::_class_data_ = {
+    ::PROTOBUF_NAMESPACE_ID::Message::CopyWithSourceCheck,
+    ArmStatus::MergeImpl
+};
+const ::PROTOBUF_NAMESPACE_ID::Message::ClassData*ArmStatus::GetClassData() const { return &_class_data_; }
+
+
+void ArmStatus::MergeImpl(::PROTOBUF_NAMESPACE_ID::Message& to_msg, const ::PROTOBUF_NAMESPACE_ID::Message& from_msg) {
+  auto* const _this = static_cast<ArmStatus*>(&to_msg);
+  auto& from = static_cast<const ArmStatus&>(from_msg);
+  // @@protoc_insertion_point(class_specific_merge_from_start:recsys.v1.ArmStatus)
+  GOOGLE_DCHECK_NE(&from, _this);
+  uint32_t cached_has_bits = 0;
+  (void) cached_has_bits;
+
+  if (!from._internal_name().empty()) {
+    _this->_internal_set_name(from._internal_name());
+  }
+  if (!from._internal_model().empty()) {
+    _this->_internal_set_model(from._internal_model());
+  }
+  static_assert(sizeof(uint64_t) == sizeof(double), "Code assumes uint64_t and double are the same size.");
+  double tmp_weight_percent = from._internal_weight_percent();
+  uint64_t raw_weight_percent;
+  memcpy(&raw_weight_percent, &tmp_weight_percent, sizeof(tmp_weight_percent));
+  if (raw_weight_percent != 0) {
+    _this->_internal_set_weight_percent(from._internal_weight_percent());
+  }
+  if (from._internal_impressions() != 0) {
+    _this->_internal_set_impressions(from._internal_impressions());
+  }
+  if (from._internal_clicks() != 0) {
+    _this->_internal_set_clicks(from._internal_clicks());
+  }
+  if (from._internal_add_to_carts() != 0) {
+    _this->_internal_set_add_to_carts(from._internal_add_to_carts());
+  }
+  if (from._internal_purchases() != 0) {
+    _this->_internal_set_purchases(from._internal_purchases());
+  }
+  static_assert(sizeof(uint64_t) == sizeof(double), "Code assumes uint64_t and double are the same size.");
+  double tmp_revenue = from._internal_revenue();
+  uint64_t raw_revenue;
+  memcpy(&raw_revenue, &tmp_revenue, sizeof(tmp_revenue));
+  if (raw_revenue != 0) {
+    _this->_internal_set_revenue(from._internal_revenue());
+  }
+  static_assert(sizeof(uint64_t) == sizeof(double), "Code assumes uint64_t and double are the same size.");
+  double tmp_ctr = from._internal_ctr();
+  uint64_t raw_ctr;
+  memcpy(&raw_ctr, &tmp_ctr, sizeof(tmp_ctr));
+  if (raw_ctr != 0) {
+    _this->_internal_set_ctr(from._internal_ctr());
+  }
+  static_assert(sizeof(uint64_t) == sizeof(double), "Code assumes uint64_t and double are the same size.");
+  double tmp_ctr_low = from._internal_ctr_low();
+  uint64_t raw_ctr_low;
+  memcpy(&raw_ctr_low, &tmp_ctr_low, sizeof(tmp_ctr_low));
+  if (raw_ctr_low != 0) {
+    _this->_internal_set_ctr_low(from._internal_ctr_low());
+  }
+  static_assert(sizeof(uint64_t) == sizeof(double), "Code assumes uint64_t and double are the same size.");
+  double tmp_ctr_high = from._internal_ctr_high();
+  uint64_t raw_ctr_high;
+  memcpy(&raw_ctr_high, &tmp_ctr_high, sizeof(tmp_ctr_high));
+  if (raw_ctr_high != 0) {
+    _this->_internal_set_ctr_high(from._internal_ctr_high());
+  }
+  static_assert(sizeof(uint64_t) == sizeof(double), "Code assumes uint64_t and double are the same size.");
+  double tmp_cvr = from._internal_cvr();
+  uint64_t raw_cvr;
+  memcpy(&raw_cvr, &tmp_cvr, sizeof(tmp_cvr));
+  if (raw_cvr != 0) {
+    _this->_internal_set_cvr(from._internal_cvr());
+  }
+  static_assert(sizeof(uint64_t) == sizeof(double), "Code assumes uint64_t and double are the same size.");
+  double tmp_cvr_low = from._internal_cvr_low();
+  uint64_t raw_cvr_low;
+  memcpy(&raw_cvr_low, &tmp_cvr_low, sizeof(tmp_cvr_low));
+  if (raw_cvr_low != 0) {
+    _this->_internal_set_cvr_low(from._internal_cvr_low());
+  }
+  static_assert(sizeof(uint64_t) == sizeof(double), "Code assumes uint64_t and double are the same size.");
+  double tmp_cvr_high = from._internal_cvr_high();
+  uint64_t raw_cvr_high;
+  memcpy(&raw_cvr_high, &tmp_cvr_high, sizeof(tmp_cvr_high));
+  if (raw_cvr_high != 0) {
+    _this->_internal_set_cvr_high(from._internal_cvr_high());
+  }
+  static_assert(sizeof(uint64_t) == sizeof(double), "Code assumes uint64_t and double are the same size.");
+  double tmp_ctr_z = from._internal_ctr_z();
+  uint64_t raw_ctr_z;
+  memcpy(&raw_ctr_z, &tmp_ctr_z, sizeof(tmp_ctr_z));
+  if (raw_ctr_z != 0) {
+    _this->_internal_set_ctr_z(from._internal_ctr_z());
+  }
+  static_assert(sizeof(uint64_t) == sizeof(double), "Code assumes uint64_t and double are the same size.");
+  double tmp_ctr_p_value = from._internal_ctr_p_value();
+  uint64_t raw_ctr_p_value;
+  memcpy(&raw_ctr_p_value, &tmp_ctr_p_value, sizeof(tmp_ctr_p_value));
+  if (raw_ctr_p_value != 0) {
+    _this->_internal_set_ctr_p_value(from._internal_ctr_p_value());
+  }
+  static_assert(sizeof(uint64_t) == sizeof(double), "Code assumes uint64_t and double are the same size.");
+  double tmp_cvr_z = from._internal_cvr_z();
+  uint64_t raw_cvr_z;
+  memcpy(&raw_cvr_z, &tmp_cvr_z, sizeof(tmp_cvr_z));
+  if (raw_cvr_z != 0) {
+    _this->_internal_set_cvr_z(from._internal_cvr_z());
+  }
+  static_assert(sizeof(uint64_t) == sizeof(double), "Code assumes uint64_t and double are the same size.");
+  double tmp_cvr_p_value = from._internal_cvr_p_value();
+  uint64_t raw_cvr_p_value;
+  memcpy(&raw_cvr_p_value, &tmp_cvr_p_value, sizeof(tmp_cvr_p_value));
+  if (raw_cvr_p_value != 0) {
+    _this->_internal_set_cvr_p_value(from._internal_cvr_p_value());
+  }
+  static_assert(sizeof(uint64_t) == sizeof(double), "Code assumes uint64_t and double are the same size.");
+  double tmp_traffic_share = from._internal_traffic_share();
+  uint64_t raw_traffic_share;
+  memcpy(&raw_traffic_share, &tmp_traffic_share, sizeof(tmp_traffic_share));
+  if (raw_traffic_share != 0) {
+    _this->_internal_set_traffic_share(from._internal_traffic_share());
+  }
+  static_assert(sizeof(uint64_t) == sizeof(double), "Code assumes uint64_t and double are the same size.");
+  double tmp_serving_probability = from._internal_serving_probability();
+  uint64_t raw_serving_probability;
+  memcpy(&raw_serving_probability, &tmp_serving_probability, sizeof(tmp_serving_probability));
+  if (raw_serving_probability != 0) {
+    _this->_internal_set_serving_probability(from._internal_serving_probability());
+  }
+  static_assert(sizeof(uint64_t) == sizeof(double), "Code assumes uint64_t and double are the same size.");
+  double tmp_revenue_per_impression = from._internal_revenue_per_impression();
+  uint64_t raw_revenue_per_impression;
+  memcpy(&raw_revenue_per_impression, &tmp_revenue_per_impression, sizeof(tmp_revenue_per_impression));
+  if (raw_revenue_per_impression != 0) {
+    _this->_internal_set_revenue_per_impression(from._internal_revenue_per_impression());
+  }
+  if (from._internal_holdout() != 0) {
+    _this->_internal_set_holdout(from._internal_holdout());
+  }
+  _this->_internal_metadata_.MergeFrom<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(from._internal_metadata_);
+}
+
+void ArmStatus::CopyFrom(const ArmStatus& from) {
+// @@protoc_insertion_point(class_specific_copy_from_start:recsys.v1.ArmStatus)
+  if (&from == this) return;
+  Clear();
+  MergeFrom(from);
+}
+
+bool ArmStatus::IsInitialized() const {
+  return true;
+}
+
+void ArmStatus::InternalSwap(ArmStatus* other) {
+  using std::swap;
+  auto* lhs_arena = GetArenaForAllocation();
+  auto* rhs_arena = other->GetArenaForAllocation();
+  _internal_metadata_.InternalSwap(&other->_internal_metadata_);
+  ::PROTOBUF_NAMESPACE_ID::internal::ArenaStringPtr::InternalSwap(
+      &_impl_.name_, lhs_arena,
+      &other->_impl_.name_, rhs_arena
+  );
+  ::PROTOBUF_NAMESPACE_ID::internal::ArenaStringPtr::InternalSwap(
+      &_impl_.model_, lhs_arena,
+      &other->_impl_.model_, rhs_arena
+  );
+  ::PROTOBUF_NAMESPACE_ID::internal::memswap<
+      PROTOBUF_FIELD_OFFSET(ArmStatus, _impl_.holdout_)
+      + sizeof(ArmStatus::_impl_.holdout_)
+      - PROTOBUF_FIELD_OFFSET(ArmStatus, _impl_.weight_percent_)>(
+          reinterpret_cast<char*>(&_impl_.weight_percent_),
+          reinterpret_cast<char*>(&other->_impl_.weight_percent_));
+}
+
+::PROTOBUF_NAMESPACE_ID::Metadata ArmStatus::GetMetadata() const {
+  return ::_pbi::AssignDescriptors(
+      &descriptor_table_recsys_2fv1_2fadmin_2eproto_getter, &descriptor_table_recsys_2fv1_2fadmin_2eproto_once,
+      file_level_metadata_recsys_2fv1_2fadmin_2eproto[18]);
+}
+
+// ===================================================================
+
+class ShadowStatus::_Internal {
+ public:
+};
+
+ShadowStatus::ShadowStatus(::PROTOBUF_NAMESPACE_ID::Arena* arena,
+                         bool is_message_owned)
+  : ::PROTOBUF_NAMESPACE_ID::Message(arena, is_message_owned) {
+  SharedCtor(arena, is_message_owned);
+  // @@protoc_insertion_point(arena_constructor:recsys.v1.ShadowStatus)
+}
+ShadowStatus::ShadowStatus(const ShadowStatus& from)
+  : ::PROTOBUF_NAMESPACE_ID::Message() {
+  ShadowStatus* const _this = this; (void)_this;
+  new (&_impl_) Impl_{
+      decltype(_impl_.model_){}
+    , decltype(_impl_.compared_){}
+    , decltype(_impl_.dropped_){}
+    , decltype(_impl_.failed_){}
+    , decltype(_impl_.mean_overlap_at_k_){}
+    , decltype(_impl_.mean_rank_correlation_){}
+    , decltype(_impl_.rank_correlation_count_){}
+    , /*decltype(_impl_._cached_size_)*/{}};
+
+  _internal_metadata_.MergeFrom<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(from._internal_metadata_);
+  _impl_.model_.InitDefault();
+  #ifdef PROTOBUF_FORCE_COPY_DEFAULT_STRING
+    _impl_.model_.Set("", GetArenaForAllocation());
+  #endif // PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  if (!from._internal_model().empty()) {
+    _this->_impl_.model_.Set(from._internal_model(), 
+      _this->GetArenaForAllocation());
+  }
+  ::memcpy(&_impl_.compared_, &from._impl_.compared_,
+    static_cast<size_t>(reinterpret_cast<char*>(&_impl_.rank_correlation_count_) -
+    reinterpret_cast<char*>(&_impl_.compared_)) + sizeof(_impl_.rank_correlation_count_));
+  // @@protoc_insertion_point(copy_constructor:recsys.v1.ShadowStatus)
+}
+
+inline void ShadowStatus::SharedCtor(
+    ::_pb::Arena* arena, bool is_message_owned) {
+  (void)arena;
+  (void)is_message_owned;
+  new (&_impl_) Impl_{
+      decltype(_impl_.model_){}
+    , decltype(_impl_.compared_){int64_t{0}}
+    , decltype(_impl_.dropped_){int64_t{0}}
+    , decltype(_impl_.failed_){int64_t{0}}
+    , decltype(_impl_.mean_overlap_at_k_){0}
+    , decltype(_impl_.mean_rank_correlation_){0}
+    , decltype(_impl_.rank_correlation_count_){int64_t{0}}
+    , /*decltype(_impl_._cached_size_)*/{}
+  };
+  _impl_.model_.InitDefault();
+  #ifdef PROTOBUF_FORCE_COPY_DEFAULT_STRING
+    _impl_.model_.Set("", GetArenaForAllocation());
+  #endif // PROTOBUF_FORCE_COPY_DEFAULT_STRING
+}
+
+ShadowStatus::~ShadowStatus() {
+  // @@protoc_insertion_point(destructor:recsys.v1.ShadowStatus)
+  if (auto *arena = _internal_metadata_.DeleteReturnArena<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>()) {
+  (void)arena;
+    return;
+  }
+  SharedDtor();
+}
+
+inline void ShadowStatus::SharedDtor() {
+  GOOGLE_DCHECK(GetArenaForAllocation() == nullptr);
+  _impl_.model_.Destroy();
+}
+
+void ShadowStatus::SetCachedSize(int size) const {
+  _impl_._cached_size_.Set(size);
+}
+
+void ShadowStatus::Clear() {
+// @@protoc_insertion_point(message_clear_start:recsys.v1.ShadowStatus)
+  uint32_t cached_has_bits = 0;
+  // Prevent compiler warnings about cached_has_bits being unused
+  (void) cached_has_bits;
+
+  _impl_.model_.ClearToEmpty();
+  ::memset(&_impl_.compared_, 0, static_cast<size_t>(
+      reinterpret_cast<char*>(&_impl_.rank_correlation_count_) -
+      reinterpret_cast<char*>(&_impl_.compared_)) + sizeof(_impl_.rank_correlation_count_));
+  _internal_metadata_.Clear<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>();
+}
+
+const char* ShadowStatus::_InternalParse(const char* ptr, ::_pbi::ParseContext* ctx) {
+#define CHK_(x) if (PROTOBUF_PREDICT_FALSE(!(x))) goto failure
+  while (!ctx->Done(&ptr)) {
+    uint32_t tag;
+    ptr = ::_pbi::ReadTag(ptr, &tag);
+    switch (tag >> 3) {
+      // string model = 1;
+      case 1:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 10)) {
+          auto str = _internal_mutable_model();
+          ptr = ::_pbi::InlineGreedyStringParser(str, ptr, ctx);
+          CHK_(ptr);
+          CHK_(::_pbi::VerifyUTF8(str, "recsys.v1.ShadowStatus.model"));
+        } else
+          goto handle_unusual;
+        continue;
+      // int64 compared = 2;
+      case 2:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 16)) {
+          _impl_.compared_ = ::PROTOBUF_NAMESPACE_ID::internal::ReadVarint64(&ptr);
+          CHK_(ptr);
+        } else
+          goto handle_unusual;
+        continue;
+      // int64 dropped = 3;
+      case 3:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 24)) {
+          _impl_.dropped_ = ::PROTOBUF_NAMESPACE_ID::internal::ReadVarint64(&ptr);
+          CHK_(ptr);
+        } else
+          goto handle_unusual;
+        continue;
+      // int64 failed = 4;
+      case 4:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 32)) {
+          _impl_.failed_ = ::PROTOBUF_NAMESPACE_ID::internal::ReadVarint64(&ptr);
+          CHK_(ptr);
+        } else
+          goto handle_unusual;
+        continue;
+      // double mean_overlap_at_k = 5;
+      case 5:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 41)) {
+          _impl_.mean_overlap_at_k_ = ::PROTOBUF_NAMESPACE_ID::internal::UnalignedLoad<double>(ptr);
+          ptr += sizeof(double);
+        } else
+          goto handle_unusual;
+        continue;
+      // double mean_rank_correlation = 6;
+      case 6:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 49)) {
+          _impl_.mean_rank_correlation_ = ::PROTOBUF_NAMESPACE_ID::internal::UnalignedLoad<double>(ptr);
+          ptr += sizeof(double);
+        } else
+          goto handle_unusual;
+        continue;
+      // int64 rank_correlation_count = 7;
+      case 7:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 56)) {
+          _impl_.rank_correlation_count_ = ::PROTOBUF_NAMESPACE_ID::internal::ReadVarint64(&ptr);
+          CHK_(ptr);
+        } else
+          goto handle_unusual;
+        continue;
+      default:
+        goto handle_unusual;
+    }  // switch
+  handle_unusual:
+    if ((tag == 0) || ((tag & 7) == 4)) {
+      CHK_(ptr);
+      ctx->SetLastTag(tag);
+      goto message_done;
+    }
+    ptr = UnknownFieldParse(
+        tag,
+        _internal_metadata_.mutable_unknown_fields<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(),
+        ptr, ctx);
+    CHK_(ptr != nullptr);
+  }  // while
+message_done:
+  return ptr;
+failure:
+  ptr = nullptr;
+  goto message_done;
+#undef CHK_
+}
+
+uint8_t* ShadowStatus::_InternalSerialize(
+    uint8_t* target, ::PROTOBUF_NAMESPACE_ID::io::EpsCopyOutputStream* stream) const {
+  // @@protoc_insertion_point(serialize_to_array_start:recsys.v1.ShadowStatus)
+  uint32_t cached_has_bits = 0;
+  (void) cached_has_bits;
+
+  // string model = 1;
+  if (!this->_internal_model().empty()) {
+    ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::VerifyUtf8String(
+      this->_internal_model().data(), static_cast<int>(this->_internal_model().length()),
+      ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::SERIALIZE,
+      "recsys.v1.ShadowStatus.model");
+    target = stream->WriteStringMaybeAliased(
+        1, this->_internal_model(), target);
+  }
+
+  // int64 compared = 2;
+  if (this->_internal_compared() != 0) {
+    target = stream->EnsureSpace(target);
+    target = ::_pbi::WireFormatLite::WriteInt64ToArray(2, this->_internal_compared(), target);
+  }
+
+  // int64 dropped = 3;
+  if (this->_internal_dropped() != 0) {
+    target = stream->EnsureSpace(target);
+    target = ::_pbi::WireFormatLite::WriteInt64ToArray(3, this->_internal_dropped(), target);
+  }
+
+  // int64 failed = 4;
+  if (this->_internal_failed() != 0) {
+    target = stream->EnsureSpace(target);
+    target = ::_pbi::WireFormatLite::WriteInt64ToArray(4, this->_internal_failed(), target);
+  }
+
+  // double mean_overlap_at_k = 5;
+  static_assert(sizeof(uint64_t) == sizeof(double), "Code assumes uint64_t and double are the same size.");
+  double tmp_mean_overlap_at_k = this->_internal_mean_overlap_at_k();
+  uint64_t raw_mean_overlap_at_k;
+  memcpy(&raw_mean_overlap_at_k, &tmp_mean_overlap_at_k, sizeof(tmp_mean_overlap_at_k));
+  if (raw_mean_overlap_at_k != 0) {
+    target = stream->EnsureSpace(target);
+    target = ::_pbi::WireFormatLite::WriteDoubleToArray(5, this->_internal_mean_overlap_at_k(), target);
+  }
+
+  // double mean_rank_correlation = 6;
+  static_assert(sizeof(uint64_t) == sizeof(double), "Code assumes uint64_t and double are the same size.");
+  double tmp_mean_rank_correlation = this->_internal_mean_rank_correlation();
+  uint64_t raw_mean_rank_correlation;
+  memcpy(&raw_mean_rank_correlation, &tmp_mean_rank_correlation, sizeof(tmp_mean_rank_correlation));
+  if (raw_mean_rank_correlation != 0) {
+    target = stream->EnsureSpace(target);
+    target = ::_pbi::WireFormatLite::WriteDoubleToArray(6, this->_internal_mean_rank_correlation(), target);
+  }
+
+  // int64 rank_correlation_count = 7;
+  if (this->_internal_rank_correlation_count() != 0) {
+    target = stream->EnsureSpace(target);
+    target = ::_pbi::WireFormatLite::WriteInt64ToArray(7, this->_internal_rank_correlation_count(), target);
+  }
+
+  if (PROTOBUF_PREDICT_FALSE(_internal_metadata_.have_unknown_fields())) {
+    target = ::_pbi::WireFormat::InternalSerializeUnknownFieldsToArray(
+        _internal_metadata_.unknown_fields<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(::PROTOBUF_NAMESPACE_ID::UnknownFieldSet::default_instance), target, stream);
+  }
+  // @@protoc_insertion_point(serialize_to_array_end:recsys.v1.ShadowStatus)
+  return target;
+}
+
+size_t ShadowStatus::ByteSizeLong() const {
+// @@protoc_insertion_point(message_byte_size_start:recsys.v1.ShadowStatus)
+  size_t total_size = 0;
+
+  uint32_t cached_has_bits = 0;
+  // Prevent compiler warnings about cached_has_bits being unused
+  (void) cached_has_bits;
+
+  // string model = 1;
+  if (!this->_internal_model().empty()) {
+    total_size += 1 +
+      ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::StringSize(
+        this->_internal_model());
+  }
+
+  // int64 compared = 2;
+  if (this->_internal_compared() != 0) {
+    total_size += ::_pbi::WireFormatLite::Int64SizePlusOne(this->_internal_compared());
+  }
+
+  // int64 dropped = 3;
+  if (this->_internal_dropped() != 0) {
+    total_size += ::_pbi::WireFormatLite::Int64SizePlusOne(this->_internal_dropped());
+  }
+
+  // int64 failed = 4;
+  if (this->_internal_failed() != 0) {
+    total_size += ::_pbi::WireFormatLite::Int64SizePlusOne(this->_internal_failed());
+  }
+
+  // double mean_overlap_at_k = 5;
+  static_assert(sizeof(uint64_t) == sizeof(double), "Code assumes uint64_t and double are the same size.");
+  double tmp_mean_overlap_at_k = this->_internal_mean_overlap_at_k();
+  uint64_t raw_mean_overlap_at_k;
+  memcpy(&raw_mean_overlap_at_k, &tmp_mean_overlap_at_k, sizeof(tmp_mean_overlap_at_k));
+  if (raw_mean_overlap_at_k != 0) {
+    total_size += 1 + 8;
+  }
+
+  // double mean_rank_correlation = 6;
+  static_assert(sizeof(uint64_t) == sizeof(double), "Code assumes uint64_t and double are the same size.");
+  double tmp_mean_rank_correlation = this->_internal_mean_rank_correlation();
+  uint64_t raw_mean_rank_correlation;
+  memcpy(&raw_mean_rank_correlation, &tmp_mean_rank_correlation, sizeof(tmp_mean_rank_correlation));
+  if (raw_mean_rank_correlation != 0) {
+    total_size += 1 + 8;
+  }
+
+  // int64 rank_correlation_count = 7;
+  if (this->_internal_rank_correlation_count() != 0) {
+    total_size += ::_pbi::WireFormatLite::Int64SizePlusOne(this->_internal_rank_correlation_count());
+  }
+
+  return MaybeComputeUnknownFieldsSize(total_size, &_impl_._cached_size_);
+}
+
+const ::PROTOBUF_NAMESPACE_ID::Message::ClassData ShadowStatus::_class_data_ = {
+    ::PROTOBUF_NAMESPACE_ID::Message::CopyWithSourceCheck,
+    ShadowStatus::MergeImpl
+};
+const ::PROTOBUF_NAMESPACE_ID::Message::ClassData*ShadowStatus::GetClassData() const { return &_class_data_; }
+
+
+void ShadowStatus::MergeImpl(::PROTOBUF_NAMESPACE_ID::Message& to_msg, const ::PROTOBUF_NAMESPACE_ID::Message& from_msg) {
+  auto* const _this = static_cast<ShadowStatus*>(&to_msg);
+  auto& from = static_cast<const ShadowStatus&>(from_msg);
+  // @@protoc_insertion_point(class_specific_merge_from_start:recsys.v1.ShadowStatus)
+  GOOGLE_DCHECK_NE(&from, _this);
+  uint32_t cached_has_bits = 0;
+  (void) cached_has_bits;
+
+  if (!from._internal_model().empty()) {
+    _this->_internal_set_model(from._internal_model());
+  }
+  if (from._internal_compared() != 0) {
+    _this->_internal_set_compared(from._internal_compared());
+  }
+  if (from._internal_dropped() != 0) {
+    _this->_internal_set_dropped(from._internal_dropped());
+  }
+  if (from._internal_failed() != 0) {
+    _this->_internal_set_failed(from._internal_failed());
+  }
+  static_assert(sizeof(uint64_t) == sizeof(double), "Code assumes uint64_t and double are the same size.");
+  double tmp_mean_overlap_at_k = from._internal_mean_overlap_at_k();
+  uint64_t raw_mean_overlap_at_k;
+  memcpy(&raw_mean_overlap_at_k, &tmp_mean_overlap_at_k, sizeof(tmp_mean_overlap_at_k));
+  if (raw_mean_overlap_at_k != 0) {
+    _this->_internal_set_mean_overlap_at_k(from._internal_mean_overlap_at_k());
+  }
+  static_assert(sizeof(uint64_t) == sizeof(double), "Code assumes uint64_t and double are the same size.");
+  double tmp_mean_rank_correlation = from._internal_mean_rank_correlation();
+  uint64_t raw_mean_rank_correlation;
+  memcpy(&raw_mean_rank_correlation, &tmp_mean_rank_correlation, sizeof(tmp_mean_rank_correlation));
+  if (raw_mean_rank_correlation != 0) {
+    _this->_internal_set_mean_rank_correlation(from._internal_mean_rank_correlation());
+  }
+  if (from._internal_rank_correlation_count() != 0) {
+    _this->_internal_set_rank_correlation_count(from._internal_rank_correlation_count());
+  }
+  _this->_internal_metadata_.MergeFrom<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(from._internal_metadata_);
+}
+
+void ShadowStatus::CopyFrom(const ShadowStatus& from) {
+// @@protoc_insertion_point(class_specific_copy_from_start:recsys.v1.ShadowStatus)
+  if (&from == this) return;
+  Clear();
+  MergeFrom(from);
+}
+
+bool ShadowStatus::IsInitialized() const {
+  return true;
+}
+
+void ShadowStatus::InternalSwap(ShadowStatus* other) {
+  using std::swap;
+  auto* lhs_arena = GetArenaForAllocation();
+  auto* rhs_arena = other->GetArenaForAllocation();
+  _internal_metadata_.InternalSwap(&other->_internal_metadata_);
+  ::PROTOBUF_NAMESPACE_ID::internal::ArenaStringPtr::InternalSwap(
+      &_impl_.model_, lhs_arena,
+      &other->_impl_.model_, rhs_arena
+  );
+  ::PROTOBUF_NAMESPACE_ID::internal::memswap<
+      PROTOBUF_FIELD_OFFSET(ShadowStatus, _impl_.rank_correlation_count_)
+      + sizeof(ShadowStatus::_impl_.rank_correlation_count_)
+      - PROTOBUF_FIELD_OFFSET(ShadowStatus, _impl_.compared_)>(
+          reinterpret_cast<char*>(&_impl_.compared_),
+          reinterpret_cast<char*>(&other->_impl_.compared_));
+}
+
+::PROTOBUF_NAMESPACE_ID::Metadata ShadowStatus::GetMetadata() const {
+  return ::_pbi::AssignDescriptors(
+      &descriptor_table_recsys_2fv1_2fadmin_2eproto_getter, &descriptor_table_recsys_2fv1_2fadmin_2eproto_once,
+      file_level_metadata_recsys_2fv1_2fadmin_2eproto[19]);
+}
+
+// ===================================================================
+
+class ExposureLogStatus::_Internal {
+ public:
+};
+
+ExposureLogStatus::ExposureLogStatus(::PROTOBUF_NAMESPACE_ID::Arena* arena,
+                         bool is_message_owned)
+  : ::PROTOBUF_NAMESPACE_ID::Message(arena, is_message_owned) {
+  SharedCtor(arena, is_message_owned);
+  // @@protoc_insertion_point(arena_constructor:recsys.v1.ExposureLogStatus)
+}
+ExposureLogStatus::ExposureLogStatus(const ExposureLogStatus& from)
+  : ::PROTOBUF_NAMESPACE_ID::Message() {
+  ExposureLogStatus* const _this = this; (void)_this;
+  new (&_impl_) Impl_{
+      decltype(_impl_.path_){}
+    , decltype(_impl_.written_){}
+    , decltype(_impl_.dropped_){}
+    , /*decltype(_impl_._cached_size_)*/{}};
+
+  _internal_metadata_.MergeFrom<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(from._internal_metadata_);
+  _impl_.path_.InitDefault();
+  #ifdef PROTOBUF_FORCE_COPY_DEFAULT_STRING
+    _impl_.path_.Set("", GetArenaForAllocation());
+  #endif // PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  if (!from._internal_path().empty()) {
+    _this->_impl_.path_.Set(from._internal_path(), 
+      _this->GetArenaForAllocation());
+  }
+  ::memcpy(&_impl_.written_, &from._impl_.written_,
+    static_cast<size_t>(reinterpret_cast<char*>(&_impl_.dropped_) -
+    reinterpret_cast<char*>(&_impl_.written_)) + sizeof(_impl_.dropped_));
+  // @@protoc_insertion_point(copy_constructor:recsys.v1.ExposureLogStatus)
+}
+
+inline void ExposureLogStatus::SharedCtor(
+    ::_pb::Arena* arena, bool is_message_owned) {
+  (void)arena;
+  (void)is_message_owned;
+  new (&_impl_) Impl_{
+      decltype(_impl_.path_){}
+    , decltype(_impl_.written_){int64_t{0}}
+    , decltype(_impl_.dropped_){int64_t{0}}
+    , /*decltype(_impl_._cached_size_)*/{}
+  };
+  _impl_.path_.InitDefault();
+  #ifdef PROTOBUF_FORCE_COPY_DEFAULT_STRING
+    _impl_.path_.Set("", GetArenaForAllocation());
+  #endif // PROTOBUF_FORCE_COPY_DEFAULT_STRING
+}
+
+ExposureLogStatus::~ExposureLogStatus() {
+  // @@protoc_insertion_point(destructor:recsys.v1.ExposureLogStatus)
+  if (auto *arena = _internal_metadata_.DeleteReturnArena<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>()) {
+  (void)arena;
+    return;
+  }
+  SharedDtor();
+}
+
+inline void ExposureLogStatus::SharedDtor() {
+  GOOGLE_DCHECK(GetArenaForAllocation() == nullptr);
+  _impl_.path_.Destroy();
+}
+
+void ExposureLogStatus::SetCachedSize(int size) const {
+  _impl_._cached_size_.Set(size);
+}
+
+void ExposureLogStatus::Clear() {
+// @@protoc_insertion_point(message_clear_start:recsys.v1.ExposureLogStatus)
+  uint32_t cached_has_bits = 0;
+  // Prevent compiler warnings about cached_has_bits being unused
+  (void) cached_has_bits;
+
+  _impl_.path_.ClearToEmpty();
+  ::memset(&_impl_.written_, 0, static_cast<size_t>(
+      reinterpret_cast<char*>(&_impl_.dropped_) -
+      reinterpret_cast<char*>(&_impl_.written_)) + sizeof(_impl_.dropped_));
+  _internal_metadata_.Clear<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>();
+}
+
+const char* ExposureLogStatus::_InternalParse(const char* ptr, ::_pbi::ParseContext* ctx) {
+#define CHK_(x) if (PROTOBUF_PREDICT_FALSE(!(x))) goto failure
+  while (!ctx->Done(&ptr)) {
+    uint32_t tag;
+    ptr = ::_pbi::ReadTag(ptr, &tag);
+    switch (tag >> 3) {
+      // string path = 1;
+      case 1:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 10)) {
+          auto str = _internal_mutable_path();
+          ptr = ::_pbi::InlineGreedyStringParser(str, ptr, ctx);
+          CHK_(ptr);
+          CHK_(::_pbi::VerifyUTF8(str, "recsys.v1.ExposureLogStatus.path"));
+        } else
+          goto handle_unusual;
+        continue;
+      // int64 written = 2;
+      case 2:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 16)) {
+          _impl_.written_ = ::PROTOBUF_NAMESPACE_ID::internal::ReadVarint64(&ptr);
+          CHK_(ptr);
+        } else
+          goto handle_unusual;
+        continue;
+      // int64 dropped = 3;
+      case 3:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 24)) {
+          _impl_.dropped_ = ::PROTOBUF_NAMESPACE_ID::internal::ReadVarint64(&ptr);
+          CHK_(ptr);
+        } else
+          goto handle_unusual;
+        continue;
+      default:
+        goto handle_unusual;
+    }  // switch
+  handle_unusual:
+    if ((tag == 0) || ((tag & 7) == 4)) {
+      CHK_(ptr);
+      ctx->SetLastTag(tag);
+      goto message_done;
+    }
+    ptr = UnknownFieldParse(
+        tag,
+        _internal_metadata_.mutable_unknown_fields<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(),
+        ptr, ctx);
+    CHK_(ptr != nullptr);
+  }  // while
+message_done:
+  return ptr;
+failure:
+  ptr = nullptr;
+  goto message_done;
+#undef CHK_
+}
+
+uint8_t* ExposureLogStatus::_InternalSerialize(
+    uint8_t* target, ::PROTOBUF_NAMESPACE_ID::io::EpsCopyOutputStream* stream) const {
+  // @@protoc_insertion_point(serialize_to_array_start:recsys.v1.ExposureLogStatus)
+  uint32_t cached_has_bits = 0;
+  (void) cached_has_bits;
+
+  // string path = 1;
+  if (!this->_internal_path().empty()) {
+    ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::VerifyUtf8String(
+      this->_internal_path().data(), static_cast<int>(this->_internal_path().length()),
+      ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::SERIALIZE,
+      "recsys.v1.ExposureLogStatus.path");
+    target = stream->WriteStringMaybeAliased(
+        1, this->_internal_path(), target);
+  }
+
+  // int64 written = 2;
+  if (this->_internal_written() != 0) {
+    target = stream->EnsureSpace(target);
+    target = ::_pbi::WireFormatLite::WriteInt64ToArray(2, this->_internal_written(), target);
+  }
+
+  // int64 dropped = 3;
+  if (this->_internal_dropped() != 0) {
+    target = stream->EnsureSpace(target);
+    target = ::_pbi::WireFormatLite::WriteInt64ToArray(3, this->_internal_dropped(), target);
+  }
+
+  if (PROTOBUF_PREDICT_FALSE(_internal_metadata_.have_unknown_fields())) {
+    target = ::_pbi::WireFormat::InternalSerializeUnknownFieldsToArray(
+        _internal_metadata_.unknown_fields<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(::PROTOBUF_NAMESPACE_ID::UnknownFieldSet::default_instance), target, stream);
+  }
+  // @@protoc_insertion_point(serialize_to_array_end:recsys.v1.ExposureLogStatus)
+  return target;
+}
+
+size_t ExposureLogStatus::ByteSizeLong() const {
+// @@protoc_insertion_point(message_byte_size_start:recsys.v1.ExposureLogStatus)
+  size_t total_size = 0;
+
+  uint32_t cached_has_bits = 0;
+  // Prevent compiler warnings about cached_has_bits being unused
+  (void) cached_has_bits;
+
+  // string path = 1;
+  if (!this->_internal_path().empty()) {
+    total_size += 1 +
+      ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::StringSize(
+        this->_internal_path());
+  }
+
+  // int64 written = 2;
+  if (this->_internal_written() != 0) {
+    total_size += ::_pbi::WireFormatLite::Int64SizePlusOne(this->_internal_written());
+  }
+
+  // int64 dropped = 3;
+  if (this->_internal_dropped() != 0) {
+    total_size += ::_pbi::WireFormatLite::Int64SizePlusOne(this->_internal_dropped());
+  }
+
+  return MaybeComputeUnknownFieldsSize(total_size, &_impl_._cached_size_);
+}
+
+const ::PROTOBUF_NAMESPACE_ID::Message::ClassData ExposureLogStatus::_class_data_ = {
+    ::PROTOBUF_NAMESPACE_ID::Message::CopyWithSourceCheck,
+    ExposureLogStatus::MergeImpl
+};
+const ::PROTOBUF_NAMESPACE_ID::Message::ClassData*ExposureLogStatus::GetClassData() const { return &_class_data_; }
+
+
+void ExposureLogStatus::MergeImpl(::PROTOBUF_NAMESPACE_ID::Message& to_msg, const ::PROTOBUF_NAMESPACE_ID::Message& from_msg) {
+  auto* const _this = static_cast<ExposureLogStatus*>(&to_msg);
+  auto& from = static_cast<const ExposureLogStatus&>(from_msg);
+  // @@protoc_insertion_point(class_specific_merge_from_start:recsys.v1.ExposureLogStatus)
+  GOOGLE_DCHECK_NE(&from, _this);
+  uint32_t cached_has_bits = 0;
+  (void) cached_has_bits;
+
+  if (!from._internal_path().empty()) {
+    _this->_internal_set_path(from._internal_path());
+  }
+  if (from._internal_written() != 0) {
+    _this->_internal_set_written(from._internal_written());
+  }
+  if (from._internal_dropped() != 0) {
+    _this->_internal_set_dropped(from._internal_dropped());
+  }
+  _this->_internal_metadata_.MergeFrom<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(from._internal_metadata_);
+}
+
+void ExposureLogStatus::CopyFrom(const ExposureLogStatus& from) {
+// @@protoc_insertion_point(class_specific_copy_from_start:recsys.v1.ExposureLogStatus)
+  if (&from == this) return;
+  Clear();
+  MergeFrom(from);
+}
+
+bool ExposureLogStatus::IsInitialized() const {
+  return true;
+}
+
+void ExposureLogStatus::InternalSwap(ExposureLogStatus* other) {
+  using std::swap;
+  auto* lhs_arena = GetArenaForAllocation();
+  auto* rhs_arena = other->GetArenaForAllocation();
+  _internal_metadata_.InternalSwap(&other->_internal_metadata_);
+  ::PROTOBUF_NAMESPACE_ID::internal::ArenaStringPtr::InternalSwap(
+      &_impl_.path_, lhs_arena,
+      &other->_impl_.path_, rhs_arena
+  );
+  ::PROTOBUF_NAMESPACE_ID::internal::memswap<
+      PROTOBUF_FIELD_OFFSET(ExposureLogStatus, _impl_.dropped_)
+      + sizeof(ExposureLogStatus::_impl_.dropped_)
+      - PROTOBUF_FIELD_OFFSET(ExposureLogStatus, _impl_.written_)>(
+          reinterpret_cast<char*>(&_impl_.written_),
+          reinterpret_cast<char*>(&other->_impl_.written_));
+}
+
+::PROTOBUF_NAMESPACE_ID::Metadata ExposureLogStatus::GetMetadata() const {
+  return ::_pbi::AssignDescriptors(
+      &descriptor_table_recsys_2fv1_2fadmin_2eproto_getter, &descriptor_table_recsys_2fv1_2fadmin_2eproto_once,
+      file_level_metadata_recsys_2fv1_2fadmin_2eproto[20]);
+}
+
 // @@protoc_insertion_point(namespace_scope)
 }  // namespace v1
 }  // namespace recsys
@@ -3791,6 +6815,34 @@ Arena::CreateMaybeMessage< ::recsys::v1::RefusedPlugin >(Arena* arena) {
 template<> PROTOBUF_NOINLINE ::recsys::v1::ListPluginsResponse*
 Arena::CreateMaybeMessage< ::recsys::v1::ListPluginsResponse >(Arena* arena) {
   return Arena::CreateMessageInternal< ::recsys::v1::ListPluginsResponse >(arena);
+}
+template<> PROTOBUF_NOINLINE ::recsys::v1::GetExperimentsRequest*
+Arena::CreateMaybeMessage< ::recsys::v1::GetExperimentsRequest >(Arena* arena) {
+  return Arena::CreateMessageInternal< ::recsys::v1::GetExperimentsRequest >(arena);
+}
+template<> PROTOBUF_NOINLINE ::recsys::v1::ReloadExperimentsRequest*
+Arena::CreateMaybeMessage< ::recsys::v1::ReloadExperimentsRequest >(Arena* arena) {
+  return Arena::CreateMessageInternal< ::recsys::v1::ReloadExperimentsRequest >(arena);
+}
+template<> PROTOBUF_NOINLINE ::recsys::v1::ExperimentsStatus*
+Arena::CreateMaybeMessage< ::recsys::v1::ExperimentsStatus >(Arena* arena) {
+  return Arena::CreateMessageInternal< ::recsys::v1::ExperimentsStatus >(arena);
+}
+template<> PROTOBUF_NOINLINE ::recsys::v1::ExperimentStatus*
+Arena::CreateMaybeMessage< ::recsys::v1::ExperimentStatus >(Arena* arena) {
+  return Arena::CreateMessageInternal< ::recsys::v1::ExperimentStatus >(arena);
+}
+template<> PROTOBUF_NOINLINE ::recsys::v1::ArmStatus*
+Arena::CreateMaybeMessage< ::recsys::v1::ArmStatus >(Arena* arena) {
+  return Arena::CreateMessageInternal< ::recsys::v1::ArmStatus >(arena);
+}
+template<> PROTOBUF_NOINLINE ::recsys::v1::ShadowStatus*
+Arena::CreateMaybeMessage< ::recsys::v1::ShadowStatus >(Arena* arena) {
+  return Arena::CreateMessageInternal< ::recsys::v1::ShadowStatus >(arena);
+}
+template<> PROTOBUF_NOINLINE ::recsys::v1::ExposureLogStatus*
+Arena::CreateMaybeMessage< ::recsys::v1::ExposureLogStatus >(Arena* arena) {
+  return Arena::CreateMessageInternal< ::recsys::v1::ExposureLogStatus >(arena);
 }
 PROTOBUF_NAMESPACE_CLOSE
 

@@ -51,6 +51,21 @@ struct TableStruct_recsys_2fv1_2fadmin_2eproto {
 extern const ::PROTOBUF_NAMESPACE_ID::internal::DescriptorTable descriptor_table_recsys_2fv1_2fadmin_2eproto;
 namespace recsys {
 namespace v1 {
+class ArmStatus;
+struct ArmStatusDefaultTypeInternal;
+extern ArmStatusDefaultTypeInternal _ArmStatus_default_instance_;
+class ExperimentStatus;
+struct ExperimentStatusDefaultTypeInternal;
+extern ExperimentStatusDefaultTypeInternal _ExperimentStatus_default_instance_;
+class ExperimentsStatus;
+struct ExperimentsStatusDefaultTypeInternal;
+extern ExperimentsStatusDefaultTypeInternal _ExperimentsStatus_default_instance_;
+class ExposureLogStatus;
+struct ExposureLogStatusDefaultTypeInternal;
+extern ExposureLogStatusDefaultTypeInternal _ExposureLogStatus_default_instance_;
+class GetExperimentsRequest;
+struct GetExperimentsRequestDefaultTypeInternal;
+extern GetExperimentsRequestDefaultTypeInternal _GetExperimentsRequest_default_instance_;
 class LabelChange;
 struct LabelChangeDefaultTypeInternal;
 extern LabelChangeDefaultTypeInternal _LabelChange_default_instance_;
@@ -81,6 +96,9 @@ extern PluginStatusDefaultTypeInternal _PluginStatus_default_instance_;
 class RefusedPlugin;
 struct RefusedPluginDefaultTypeInternal;
 extern RefusedPluginDefaultTypeInternal _RefusedPlugin_default_instance_;
+class ReloadExperimentsRequest;
+struct ReloadExperimentsRequestDefaultTypeInternal;
+extern ReloadExperimentsRequestDefaultTypeInternal _ReloadExperimentsRequest_default_instance_;
 class ReloadModelsRequest;
 struct ReloadModelsRequestDefaultTypeInternal;
 extern ReloadModelsRequestDefaultTypeInternal _ReloadModelsRequest_default_instance_;
@@ -93,9 +111,17 @@ extern SetVersionPolicyRequestDefaultTypeInternal _SetVersionPolicyRequest_defau
 class SetVersionPolicyResponse;
 struct SetVersionPolicyResponseDefaultTypeInternal;
 extern SetVersionPolicyResponseDefaultTypeInternal _SetVersionPolicyResponse_default_instance_;
+class ShadowStatus;
+struct ShadowStatusDefaultTypeInternal;
+extern ShadowStatusDefaultTypeInternal _ShadowStatus_default_instance_;
 }  // namespace v1
 }  // namespace recsys
 PROTOBUF_NAMESPACE_OPEN
+template<> ::recsys::v1::ArmStatus* Arena::CreateMaybeMessage<::recsys::v1::ArmStatus>(Arena*);
+template<> ::recsys::v1::ExperimentStatus* Arena::CreateMaybeMessage<::recsys::v1::ExperimentStatus>(Arena*);
+template<> ::recsys::v1::ExperimentsStatus* Arena::CreateMaybeMessage<::recsys::v1::ExperimentsStatus>(Arena*);
+template<> ::recsys::v1::ExposureLogStatus* Arena::CreateMaybeMessage<::recsys::v1::ExposureLogStatus>(Arena*);
+template<> ::recsys::v1::GetExperimentsRequest* Arena::CreateMaybeMessage<::recsys::v1::GetExperimentsRequest>(Arena*);
 template<> ::recsys::v1::LabelChange* Arena::CreateMaybeMessage<::recsys::v1::LabelChange>(Arena*);
 template<> ::recsys::v1::ListModelsRequest* Arena::CreateMaybeMessage<::recsys::v1::ListModelsRequest>(Arena*);
 template<> ::recsys::v1::ListModelsResponse* Arena::CreateMaybeMessage<::recsys::v1::ListModelsResponse>(Arena*);
@@ -106,10 +132,12 @@ template<> ::recsys::v1::ModelStatus_LabelsEntry_DoNotUse* Arena::CreateMaybeMes
 template<> ::recsys::v1::ModelVersionStatus* Arena::CreateMaybeMessage<::recsys::v1::ModelVersionStatus>(Arena*);
 template<> ::recsys::v1::PluginStatus* Arena::CreateMaybeMessage<::recsys::v1::PluginStatus>(Arena*);
 template<> ::recsys::v1::RefusedPlugin* Arena::CreateMaybeMessage<::recsys::v1::RefusedPlugin>(Arena*);
+template<> ::recsys::v1::ReloadExperimentsRequest* Arena::CreateMaybeMessage<::recsys::v1::ReloadExperimentsRequest>(Arena*);
 template<> ::recsys::v1::ReloadModelsRequest* Arena::CreateMaybeMessage<::recsys::v1::ReloadModelsRequest>(Arena*);
 template<> ::recsys::v1::ReloadModelsResponse* Arena::CreateMaybeMessage<::recsys::v1::ReloadModelsResponse>(Arena*);
 template<> ::recsys::v1::SetVersionPolicyRequest* Arena::CreateMaybeMessage<::recsys::v1::SetVersionPolicyRequest>(Arena*);
 template<> ::recsys::v1::SetVersionPolicyResponse* Arena::CreateMaybeMessage<::recsys::v1::SetVersionPolicyResponse>(Arena*);
+template<> ::recsys::v1::ShadowStatus* Arena::CreateMaybeMessage<::recsys::v1::ShadowStatus>(Arena*);
 PROTOBUF_NAMESPACE_CLOSE
 namespace recsys {
 namespace v1 {
@@ -2492,6 +2520,1583 @@ class ListPluginsResponse final :
   union { Impl_ _impl_; };
   friend struct ::TableStruct_recsys_2fv1_2fadmin_2eproto;
 };
+// -------------------------------------------------------------------
+
+class GetExperimentsRequest final :
+    public ::PROTOBUF_NAMESPACE_ID::internal::ZeroFieldsBase /* @@protoc_insertion_point(class_definition:recsys.v1.GetExperimentsRequest) */ {
+ public:
+  inline GetExperimentsRequest() : GetExperimentsRequest(nullptr) {}
+  explicit PROTOBUF_CONSTEXPR GetExperimentsRequest(::PROTOBUF_NAMESPACE_ID::internal::ConstantInitialized);
+
+  GetExperimentsRequest(const GetExperimentsRequest& from);
+  GetExperimentsRequest(GetExperimentsRequest&& from) noexcept
+    : GetExperimentsRequest() {
+    *this = ::std::move(from);
+  }
+
+  inline GetExperimentsRequest& operator=(const GetExperimentsRequest& from) {
+    CopyFrom(from);
+    return *this;
+  }
+  inline GetExperimentsRequest& operator=(GetExperimentsRequest&& from) noexcept {
+    if (this == &from) return *this;
+    if (GetOwningArena() == from.GetOwningArena()
+  #ifdef PROTOBUF_FORCE_COPY_IN_MOVE
+        && GetOwningArena() != nullptr
+  #endif  // !PROTOBUF_FORCE_COPY_IN_MOVE
+    ) {
+      InternalSwap(&from);
+    } else {
+      CopyFrom(from);
+    }
+    return *this;
+  }
+
+  static const ::PROTOBUF_NAMESPACE_ID::Descriptor* descriptor() {
+    return GetDescriptor();
+  }
+  static const ::PROTOBUF_NAMESPACE_ID::Descriptor* GetDescriptor() {
+    return default_instance().GetMetadata().descriptor;
+  }
+  static const ::PROTOBUF_NAMESPACE_ID::Reflection* GetReflection() {
+    return default_instance().GetMetadata().reflection;
+  }
+  static const GetExperimentsRequest& default_instance() {
+    return *internal_default_instance();
+  }
+  static inline const GetExperimentsRequest* internal_default_instance() {
+    return reinterpret_cast<const GetExperimentsRequest*>(
+               &_GetExperimentsRequest_default_instance_);
+  }
+  static constexpr int kIndexInFileMessages =
+    14;
+
+  friend void swap(GetExperimentsRequest& a, GetExperimentsRequest& b) {
+    a.Swap(&b);
+  }
+  inline void Swap(GetExperimentsRequest* other) {
+    if (other == this) return;
+  #ifdef PROTOBUF_FORCE_COPY_IN_SWAP
+    if (GetOwningArena() != nullptr &&
+        GetOwningArena() == other->GetOwningArena()) {
+   #else  // PROTOBUF_FORCE_COPY_IN_SWAP
+    if (GetOwningArena() == other->GetOwningArena()) {
+  #endif  // !PROTOBUF_FORCE_COPY_IN_SWAP
+      InternalSwap(other);
+    } else {
+      ::PROTOBUF_NAMESPACE_ID::internal::GenericSwap(this, other);
+    }
+  }
+  void UnsafeArenaSwap(GetExperimentsRequest* other) {
+    if (other == this) return;
+    GOOGLE_DCHECK(GetOwningArena() == other->GetOwningArena());
+    InternalSwap(other);
+  }
+
+  // implements Message ----------------------------------------------
+
+  GetExperimentsRequest* New(::PROTOBUF_NAMESPACE_ID::Arena* arena = nullptr) const final {
+    return CreateMaybeMessage<GetExperimentsRequest>(arena);
+  }
+  using ::PROTOBUF_NAMESPACE_ID::internal::ZeroFieldsBase::CopyFrom;
+  inline void CopyFrom(const GetExperimentsRequest& from) {
+    ::PROTOBUF_NAMESPACE_ID::internal::ZeroFieldsBase::CopyImpl(*this, from);
+  }
+  using ::PROTOBUF_NAMESPACE_ID::internal::ZeroFieldsBase::MergeFrom;
+  void MergeFrom(const GetExperimentsRequest& from) {
+    ::PROTOBUF_NAMESPACE_ID::internal::ZeroFieldsBase::MergeImpl(*this, from);
+  }
+  public:
+
+  private:
+  friend class ::PROTOBUF_NAMESPACE_ID::internal::AnyMetadata;
+  static ::PROTOBUF_NAMESPACE_ID::StringPiece FullMessageName() {
+    return "recsys.v1.GetExperimentsRequest";
+  }
+  protected:
+  explicit GetExperimentsRequest(::PROTOBUF_NAMESPACE_ID::Arena* arena,
+                       bool is_message_owned = false);
+  public:
+
+  static const ClassData _class_data_;
+  const ::PROTOBUF_NAMESPACE_ID::Message::ClassData*GetClassData() const final;
+
+  ::PROTOBUF_NAMESPACE_ID::Metadata GetMetadata() const final;
+
+  // nested types ----------------------------------------------------
+
+  // accessors -------------------------------------------------------
+
+  // @@protoc_insertion_point(class_scope:recsys.v1.GetExperimentsRequest)
+ private:
+  class _Internal;
+
+  template <typename T> friend class ::PROTOBUF_NAMESPACE_ID::Arena::InternalHelper;
+  typedef void InternalArenaConstructable_;
+  typedef void DestructorSkippable_;
+  struct Impl_ {
+  };
+  friend struct ::TableStruct_recsys_2fv1_2fadmin_2eproto;
+};
+// -------------------------------------------------------------------
+
+class ReloadExperimentsRequest final :
+    public ::PROTOBUF_NAMESPACE_ID::internal::ZeroFieldsBase /* @@protoc_insertion_point(class_definition:recsys.v1.ReloadExperimentsRequest) */ {
+ public:
+  inline ReloadExperimentsRequest() : ReloadExperimentsRequest(nullptr) {}
+  explicit PROTOBUF_CONSTEXPR ReloadExperimentsRequest(::PROTOBUF_NAMESPACE_ID::internal::ConstantInitialized);
+
+  ReloadExperimentsRequest(const ReloadExperimentsRequest& from);
+  ReloadExperimentsRequest(ReloadExperimentsRequest&& from) noexcept
+    : ReloadExperimentsRequest() {
+    *this = ::std::move(from);
+  }
+
+  inline ReloadExperimentsRequest& operator=(const ReloadExperimentsRequest& from) {
+    CopyFrom(from);
+    return *this;
+  }
+  inline ReloadExperimentsRequest& operator=(ReloadExperimentsRequest&& from) noexcept {
+    if (this == &from) return *this;
+    if (GetOwningArena() == from.GetOwningArena()
+  #ifdef PROTOBUF_FORCE_COPY_IN_MOVE
+        && GetOwningArena() != nullptr
+  #endif  // !PROTOBUF_FORCE_COPY_IN_MOVE
+    ) {
+      InternalSwap(&from);
+    } else {
+      CopyFrom(from);
+    }
+    return *this;
+  }
+
+  static const ::PROTOBUF_NAMESPACE_ID::Descriptor* descriptor() {
+    return GetDescriptor();
+  }
+  static const ::PROTOBUF_NAMESPACE_ID::Descriptor* GetDescriptor() {
+    return default_instance().GetMetadata().descriptor;
+  }
+  static const ::PROTOBUF_NAMESPACE_ID::Reflection* GetReflection() {
+    return default_instance().GetMetadata().reflection;
+  }
+  static const ReloadExperimentsRequest& default_instance() {
+    return *internal_default_instance();
+  }
+  static inline const ReloadExperimentsRequest* internal_default_instance() {
+    return reinterpret_cast<const ReloadExperimentsRequest*>(
+               &_ReloadExperimentsRequest_default_instance_);
+  }
+  static constexpr int kIndexInFileMessages =
+    15;
+
+  friend void swap(ReloadExperimentsRequest& a, ReloadExperimentsRequest& b) {
+    a.Swap(&b);
+  }
+  inline void Swap(ReloadExperimentsRequest* other) {
+    if (other == this) return;
+  #ifdef PROTOBUF_FORCE_COPY_IN_SWAP
+    if (GetOwningArena() != nullptr &&
+        GetOwningArena() == other->GetOwningArena()) {
+   #else  // PROTOBUF_FORCE_COPY_IN_SWAP
+    if (GetOwningArena() == other->GetOwningArena()) {
+  #endif  // !PROTOBUF_FORCE_COPY_IN_SWAP
+      InternalSwap(other);
+    } else {
+      ::PROTOBUF_NAMESPACE_ID::internal::GenericSwap(this, other);
+    }
+  }
+  void UnsafeArenaSwap(ReloadExperimentsRequest* other) {
+    if (other == this) return;
+    GOOGLE_DCHECK(GetOwningArena() == other->GetOwningArena());
+    InternalSwap(other);
+  }
+
+  // implements Message ----------------------------------------------
+
+  ReloadExperimentsRequest* New(::PROTOBUF_NAMESPACE_ID::Arena* arena = nullptr) const final {
+    return CreateMaybeMessage<ReloadExperimentsRequest>(arena);
+  }
+  using ::PROTOBUF_NAMESPACE_ID::internal::ZeroFieldsBase::CopyFrom;
+  inline void CopyFrom(const ReloadExperimentsRequest& from) {
+    ::PROTOBUF_NAMESPACE_ID::internal::ZeroFieldsBase::CopyImpl(*this, from);
+  }
+  using ::PROTOBUF_NAMESPACE_ID::internal::ZeroFieldsBase::MergeFrom;
+  void MergeFrom(const ReloadExperimentsRequest& from) {
+    ::PROTOBUF_NAMESPACE_ID::internal::ZeroFieldsBase::MergeImpl(*this, from);
+  }
+  public:
+
+  private:
+  friend class ::PROTOBUF_NAMESPACE_ID::internal::AnyMetadata;
+  static ::PROTOBUF_NAMESPACE_ID::StringPiece FullMessageName() {
+    return "recsys.v1.ReloadExperimentsRequest";
+  }
+  protected:
+  explicit ReloadExperimentsRequest(::PROTOBUF_NAMESPACE_ID::Arena* arena,
+                       bool is_message_owned = false);
+  public:
+
+  static const ClassData _class_data_;
+  const ::PROTOBUF_NAMESPACE_ID::Message::ClassData*GetClassData() const final;
+
+  ::PROTOBUF_NAMESPACE_ID::Metadata GetMetadata() const final;
+
+  // nested types ----------------------------------------------------
+
+  // accessors -------------------------------------------------------
+
+  // @@protoc_insertion_point(class_scope:recsys.v1.ReloadExperimentsRequest)
+ private:
+  class _Internal;
+
+  template <typename T> friend class ::PROTOBUF_NAMESPACE_ID::Arena::InternalHelper;
+  typedef void InternalArenaConstructable_;
+  typedef void DestructorSkippable_;
+  struct Impl_ {
+  };
+  friend struct ::TableStruct_recsys_2fv1_2fadmin_2eproto;
+};
+// -------------------------------------------------------------------
+
+class ExperimentsStatus final :
+    public ::PROTOBUF_NAMESPACE_ID::Message /* @@protoc_insertion_point(class_definition:recsys.v1.ExperimentsStatus) */ {
+ public:
+  inline ExperimentsStatus() : ExperimentsStatus(nullptr) {}
+  ~ExperimentsStatus() override;
+  explicit PROTOBUF_CONSTEXPR ExperimentsStatus(::PROTOBUF_NAMESPACE_ID::internal::ConstantInitialized);
+
+  ExperimentsStatus(const ExperimentsStatus& from);
+  ExperimentsStatus(ExperimentsStatus&& from) noexcept
+    : ExperimentsStatus() {
+    *this = ::std::move(from);
+  }
+
+  inline ExperimentsStatus& operator=(const ExperimentsStatus& from) {
+    CopyFrom(from);
+    return *this;
+  }
+  inline ExperimentsStatus& operator=(ExperimentsStatus&& from) noexcept {
+    if (this == &from) return *this;
+    if (GetOwningArena() == from.GetOwningArena()
+  #ifdef PROTOBUF_FORCE_COPY_IN_MOVE
+        && GetOwningArena() != nullptr
+  #endif  // !PROTOBUF_FORCE_COPY_IN_MOVE
+    ) {
+      InternalSwap(&from);
+    } else {
+      CopyFrom(from);
+    }
+    return *this;
+  }
+
+  static const ::PROTOBUF_NAMESPACE_ID::Descriptor* descriptor() {
+    return GetDescriptor();
+  }
+  static const ::PROTOBUF_NAMESPACE_ID::Descriptor* GetDescriptor() {
+    return default_instance().GetMetadata().descriptor;
+  }
+  static const ::PROTOBUF_NAMESPACE_ID::Reflection* GetReflection() {
+    return default_instance().GetMetadata().reflection;
+  }
+  static const ExperimentsStatus& default_instance() {
+    return *internal_default_instance();
+  }
+  static inline const ExperimentsStatus* internal_default_instance() {
+    return reinterpret_cast<const ExperimentsStatus*>(
+               &_ExperimentsStatus_default_instance_);
+  }
+  static constexpr int kIndexInFileMessages =
+    16;
+
+  friend void swap(ExperimentsStatus& a, ExperimentsStatus& b) {
+    a.Swap(&b);
+  }
+  inline void Swap(ExperimentsStatus* other) {
+    if (other == this) return;
+  #ifdef PROTOBUF_FORCE_COPY_IN_SWAP
+    if (GetOwningArena() != nullptr &&
+        GetOwningArena() == other->GetOwningArena()) {
+   #else  // PROTOBUF_FORCE_COPY_IN_SWAP
+    if (GetOwningArena() == other->GetOwningArena()) {
+  #endif  // !PROTOBUF_FORCE_COPY_IN_SWAP
+      InternalSwap(other);
+    } else {
+      ::PROTOBUF_NAMESPACE_ID::internal::GenericSwap(this, other);
+    }
+  }
+  void UnsafeArenaSwap(ExperimentsStatus* other) {
+    if (other == this) return;
+    GOOGLE_DCHECK(GetOwningArena() == other->GetOwningArena());
+    InternalSwap(other);
+  }
+
+  // implements Message ----------------------------------------------
+
+  ExperimentsStatus* New(::PROTOBUF_NAMESPACE_ID::Arena* arena = nullptr) const final {
+    return CreateMaybeMessage<ExperimentsStatus>(arena);
+  }
+  using ::PROTOBUF_NAMESPACE_ID::Message::CopyFrom;
+  void CopyFrom(const ExperimentsStatus& from);
+  using ::PROTOBUF_NAMESPACE_ID::Message::MergeFrom;
+  void MergeFrom( const ExperimentsStatus& from) {
+    ExperimentsStatus::MergeImpl(*this, from);
+  }
+  private:
+  static void MergeImpl(::PROTOBUF_NAMESPACE_ID::Message& to_msg, const ::PROTOBUF_NAMESPACE_ID::Message& from_msg);
+  public:
+  PROTOBUF_ATTRIBUTE_REINITIALIZES void Clear() final;
+  bool IsInitialized() const final;
+
+  size_t ByteSizeLong() const final;
+  const char* _InternalParse(const char* ptr, ::PROTOBUF_NAMESPACE_ID::internal::ParseContext* ctx) final;
+  uint8_t* _InternalSerialize(
+      uint8_t* target, ::PROTOBUF_NAMESPACE_ID::io::EpsCopyOutputStream* stream) const final;
+  int GetCachedSize() const final { return _impl_._cached_size_.Get(); }
+
+  private:
+  void SharedCtor(::PROTOBUF_NAMESPACE_ID::Arena* arena, bool is_message_owned);
+  void SharedDtor();
+  void SetCachedSize(int size) const final;
+  void InternalSwap(ExperimentsStatus* other);
+
+  private:
+  friend class ::PROTOBUF_NAMESPACE_ID::internal::AnyMetadata;
+  static ::PROTOBUF_NAMESPACE_ID::StringPiece FullMessageName() {
+    return "recsys.v1.ExperimentsStatus";
+  }
+  protected:
+  explicit ExperimentsStatus(::PROTOBUF_NAMESPACE_ID::Arena* arena,
+                       bool is_message_owned = false);
+  public:
+
+  static const ClassData _class_data_;
+  const ::PROTOBUF_NAMESPACE_ID::Message::ClassData*GetClassData() const final;
+
+  ::PROTOBUF_NAMESPACE_ID::Metadata GetMetadata() const final;
+
+  // nested types ----------------------------------------------------
+
+  // accessors -------------------------------------------------------
+
+  enum : int {
+    kExperimentsFieldNumber = 6,
+    kPathFieldNumber = 1,
+    kSha256FieldNumber = 2,
+    kLoadedAtFieldNumber = 3,
+    kLastErrorFieldNumber = 4,
+    kDefaultModelFieldNumber = 5,
+    kExposureLogFieldNumber = 7,
+    kFeedbackUnjoinedFieldNumber = 8,
+    kFeedbackWindowFieldNumber = 9,
+  };
+  // repeated .recsys.v1.ExperimentStatus experiments = 6;
+  int experiments_size() const;
+  private:
+  int _internal_experiments_size() const;
+  public:
+  void clear_experiments();
+  ::recsys::v1::ExperimentStatus* mutable_experiments(int index);
+  ::PROTOBUF_NAMESPACE_ID::RepeatedPtrField< ::recsys::v1::ExperimentStatus >*
+      mutable_experiments();
+  private:
+  const ::recsys::v1::ExperimentStatus& _internal_experiments(int index) const;
+  ::recsys::v1::ExperimentStatus* _internal_add_experiments();
+  public:
+  const ::recsys::v1::ExperimentStatus& experiments(int index) const;
+  ::recsys::v1::ExperimentStatus* add_experiments();
+  const ::PROTOBUF_NAMESPACE_ID::RepeatedPtrField< ::recsys::v1::ExperimentStatus >&
+      experiments() const;
+
+  // string path = 1;
+  void clear_path();
+  const std::string& path() const;
+  template <typename ArgT0 = const std::string&, typename... ArgT>
+  void set_path(ArgT0&& arg0, ArgT... args);
+  std::string* mutable_path();
+  PROTOBUF_NODISCARD std::string* release_path();
+  void set_allocated_path(std::string* path);
+  private:
+  const std::string& _internal_path() const;
+  inline PROTOBUF_ALWAYS_INLINE void _internal_set_path(const std::string& value);
+  std::string* _internal_mutable_path();
+  public:
+
+  // string sha256 = 2;
+  void clear_sha256();
+  const std::string& sha256() const;
+  template <typename ArgT0 = const std::string&, typename... ArgT>
+  void set_sha256(ArgT0&& arg0, ArgT... args);
+  std::string* mutable_sha256();
+  PROTOBUF_NODISCARD std::string* release_sha256();
+  void set_allocated_sha256(std::string* sha256);
+  private:
+  const std::string& _internal_sha256() const;
+  inline PROTOBUF_ALWAYS_INLINE void _internal_set_sha256(const std::string& value);
+  std::string* _internal_mutable_sha256();
+  public:
+
+  // string loaded_at = 3;
+  void clear_loaded_at();
+  const std::string& loaded_at() const;
+  template <typename ArgT0 = const std::string&, typename... ArgT>
+  void set_loaded_at(ArgT0&& arg0, ArgT... args);
+  std::string* mutable_loaded_at();
+  PROTOBUF_NODISCARD std::string* release_loaded_at();
+  void set_allocated_loaded_at(std::string* loaded_at);
+  private:
+  const std::string& _internal_loaded_at() const;
+  inline PROTOBUF_ALWAYS_INLINE void _internal_set_loaded_at(const std::string& value);
+  std::string* _internal_mutable_loaded_at();
+  public:
+
+  // string last_error = 4;
+  void clear_last_error();
+  const std::string& last_error() const;
+  template <typename ArgT0 = const std::string&, typename... ArgT>
+  void set_last_error(ArgT0&& arg0, ArgT... args);
+  std::string* mutable_last_error();
+  PROTOBUF_NODISCARD std::string* release_last_error();
+  void set_allocated_last_error(std::string* last_error);
+  private:
+  const std::string& _internal_last_error() const;
+  inline PROTOBUF_ALWAYS_INLINE void _internal_set_last_error(const std::string& value);
+  std::string* _internal_mutable_last_error();
+  public:
+
+  // string default_model = 5;
+  void clear_default_model();
+  const std::string& default_model() const;
+  template <typename ArgT0 = const std::string&, typename... ArgT>
+  void set_default_model(ArgT0&& arg0, ArgT... args);
+  std::string* mutable_default_model();
+  PROTOBUF_NODISCARD std::string* release_default_model();
+  void set_allocated_default_model(std::string* default_model);
+  private:
+  const std::string& _internal_default_model() const;
+  inline PROTOBUF_ALWAYS_INLINE void _internal_set_default_model(const std::string& value);
+  std::string* _internal_mutable_default_model();
+  public:
+
+  // .recsys.v1.ExposureLogStatus exposure_log = 7;
+  bool has_exposure_log() const;
+  private:
+  bool _internal_has_exposure_log() const;
+  public:
+  void clear_exposure_log();
+  const ::recsys::v1::ExposureLogStatus& exposure_log() const;
+  PROTOBUF_NODISCARD ::recsys::v1::ExposureLogStatus* release_exposure_log();
+  ::recsys::v1::ExposureLogStatus* mutable_exposure_log();
+  void set_allocated_exposure_log(::recsys::v1::ExposureLogStatus* exposure_log);
+  private:
+  const ::recsys::v1::ExposureLogStatus& _internal_exposure_log() const;
+  ::recsys::v1::ExposureLogStatus* _internal_mutable_exposure_log();
+  public:
+  void unsafe_arena_set_allocated_exposure_log(
+      ::recsys::v1::ExposureLogStatus* exposure_log);
+  ::recsys::v1::ExposureLogStatus* unsafe_arena_release_exposure_log();
+
+  // int64 feedback_unjoined = 8;
+  void clear_feedback_unjoined();
+  int64_t feedback_unjoined() const;
+  void set_feedback_unjoined(int64_t value);
+  private:
+  int64_t _internal_feedback_unjoined() const;
+  void _internal_set_feedback_unjoined(int64_t value);
+  public:
+
+  // int64 feedback_window = 9;
+  void clear_feedback_window();
+  int64_t feedback_window() const;
+  void set_feedback_window(int64_t value);
+  private:
+  int64_t _internal_feedback_window() const;
+  void _internal_set_feedback_window(int64_t value);
+  public:
+
+  // @@protoc_insertion_point(class_scope:recsys.v1.ExperimentsStatus)
+ private:
+  class _Internal;
+
+  template <typename T> friend class ::PROTOBUF_NAMESPACE_ID::Arena::InternalHelper;
+  typedef void InternalArenaConstructable_;
+  typedef void DestructorSkippable_;
+  struct Impl_ {
+    ::PROTOBUF_NAMESPACE_ID::RepeatedPtrField< ::recsys::v1::ExperimentStatus > experiments_;
+    ::PROTOBUF_NAMESPACE_ID::internal::ArenaStringPtr path_;
+    ::PROTOBUF_NAMESPACE_ID::internal::ArenaStringPtr sha256_;
+    ::PROTOBUF_NAMESPACE_ID::internal::ArenaStringPtr loaded_at_;
+    ::PROTOBUF_NAMESPACE_ID::internal::ArenaStringPtr last_error_;
+    ::PROTOBUF_NAMESPACE_ID::internal::ArenaStringPtr default_model_;
+    ::recsys::v1::ExposureLogStatus* exposure_log_;
+    int64_t feedback_unjoined_;
+    int64_t feedback_window_;
+    mutable ::PROTOBUF_NAMESPACE_ID::internal::CachedSize _cached_size_;
+  };
+  union { Impl_ _impl_; };
+  friend struct ::TableStruct_recsys_2fv1_2fadmin_2eproto;
+};
+// -------------------------------------------------------------------
+
+class ExperimentStatus final :
+    public ::PROTOBUF_NAMESPACE_ID::Message /* @@protoc_insertion_point(class_definition:recsys.v1.ExperimentStatus) */ {
+ public:
+  inline ExperimentStatus() : ExperimentStatus(nullptr) {}
+  ~ExperimentStatus() override;
+  explicit PROTOBUF_CONSTEXPR ExperimentStatus(::PROTOBUF_NAMESPACE_ID::internal::ConstantInitialized);
+
+  ExperimentStatus(const ExperimentStatus& from);
+  ExperimentStatus(ExperimentStatus&& from) noexcept
+    : ExperimentStatus() {
+    *this = ::std::move(from);
+  }
+
+  inline ExperimentStatus& operator=(const ExperimentStatus& from) {
+    CopyFrom(from);
+    return *this;
+  }
+  inline ExperimentStatus& operator=(ExperimentStatus&& from) noexcept {
+    if (this == &from) return *this;
+    if (GetOwningArena() == from.GetOwningArena()
+  #ifdef PROTOBUF_FORCE_COPY_IN_MOVE
+        && GetOwningArena() != nullptr
+  #endif  // !PROTOBUF_FORCE_COPY_IN_MOVE
+    ) {
+      InternalSwap(&from);
+    } else {
+      CopyFrom(from);
+    }
+    return *this;
+  }
+
+  static const ::PROTOBUF_NAMESPACE_ID::Descriptor* descriptor() {
+    return GetDescriptor();
+  }
+  static const ::PROTOBUF_NAMESPACE_ID::Descriptor* GetDescriptor() {
+    return default_instance().GetMetadata().descriptor;
+  }
+  static const ::PROTOBUF_NAMESPACE_ID::Reflection* GetReflection() {
+    return default_instance().GetMetadata().reflection;
+  }
+  static const ExperimentStatus& default_instance() {
+    return *internal_default_instance();
+  }
+  static inline const ExperimentStatus* internal_default_instance() {
+    return reinterpret_cast<const ExperimentStatus*>(
+               &_ExperimentStatus_default_instance_);
+  }
+  static constexpr int kIndexInFileMessages =
+    17;
+
+  friend void swap(ExperimentStatus& a, ExperimentStatus& b) {
+    a.Swap(&b);
+  }
+  inline void Swap(ExperimentStatus* other) {
+    if (other == this) return;
+  #ifdef PROTOBUF_FORCE_COPY_IN_SWAP
+    if (GetOwningArena() != nullptr &&
+        GetOwningArena() == other->GetOwningArena()) {
+   #else  // PROTOBUF_FORCE_COPY_IN_SWAP
+    if (GetOwningArena() == other->GetOwningArena()) {
+  #endif  // !PROTOBUF_FORCE_COPY_IN_SWAP
+      InternalSwap(other);
+    } else {
+      ::PROTOBUF_NAMESPACE_ID::internal::GenericSwap(this, other);
+    }
+  }
+  void UnsafeArenaSwap(ExperimentStatus* other) {
+    if (other == this) return;
+    GOOGLE_DCHECK(GetOwningArena() == other->GetOwningArena());
+    InternalSwap(other);
+  }
+
+  // implements Message ----------------------------------------------
+
+  ExperimentStatus* New(::PROTOBUF_NAMESPACE_ID::Arena* arena = nullptr) const final {
+    return CreateMaybeMessage<ExperimentStatus>(arena);
+  }
+  using ::PROTOBUF_NAMESPACE_ID::Message::CopyFrom;
+  void CopyFrom(const ExperimentStatus& from);
+  using ::PROTOBUF_NAMESPACE_ID::Message::MergeFrom;
+  void MergeFrom( const ExperimentStatus& from) {
+    ExperimentStatus::MergeImpl(*this, from);
+  }
+  private:
+  static void MergeImpl(::PROTOBUF_NAMESPACE_ID::Message& to_msg, const ::PROTOBUF_NAMESPACE_ID::Message& from_msg);
+  public:
+  PROTOBUF_ATTRIBUTE_REINITIALIZES void Clear() final;
+  bool IsInitialized() const final;
+
+  size_t ByteSizeLong() const final;
+  const char* _InternalParse(const char* ptr, ::PROTOBUF_NAMESPACE_ID::internal::ParseContext* ctx) final;
+  uint8_t* _InternalSerialize(
+      uint8_t* target, ::PROTOBUF_NAMESPACE_ID::io::EpsCopyOutputStream* stream) const final;
+  int GetCachedSize() const final { return _impl_._cached_size_.Get(); }
+
+  private:
+  void SharedCtor(::PROTOBUF_NAMESPACE_ID::Arena* arena, bool is_message_owned);
+  void SharedDtor();
+  void SetCachedSize(int size) const final;
+  void InternalSwap(ExperimentStatus* other);
+
+  private:
+  friend class ::PROTOBUF_NAMESPACE_ID::internal::AnyMetadata;
+  static ::PROTOBUF_NAMESPACE_ID::StringPiece FullMessageName() {
+    return "recsys.v1.ExperimentStatus";
+  }
+  protected:
+  explicit ExperimentStatus(::PROTOBUF_NAMESPACE_ID::Arena* arena,
+                       bool is_message_owned = false);
+  public:
+
+  static const ClassData _class_data_;
+  const ::PROTOBUF_NAMESPACE_ID::Message::ClassData*GetClassData() const final;
+
+  ::PROTOBUF_NAMESPACE_ID::Metadata GetMetadata() const final;
+
+  // nested types ----------------------------------------------------
+
+  // accessors -------------------------------------------------------
+
+  enum : int {
+    kArmsFieldNumber = 8,
+    kKeyFieldNumber = 1,
+    kSaltFieldNumber = 2,
+    kModeFieldNumber = 3,
+    kMatchFieldNumber = 4,
+    kControlFieldNumber = 7,
+    kShadowFieldNumber = 9,
+    kHoldoutPercentFieldNumber = 5,
+    kMinSharePercentFieldNumber = 6,
+  };
+  // repeated .recsys.v1.ArmStatus arms = 8;
+  int arms_size() const;
+  private:
+  int _internal_arms_size() const;
+  public:
+  void clear_arms();
+  ::recsys::v1::ArmStatus* mutable_arms(int index);
+  ::PROTOBUF_NAMESPACE_ID::RepeatedPtrField< ::recsys::v1::ArmStatus >*
+      mutable_arms();
+  private:
+  const ::recsys::v1::ArmStatus& _internal_arms(int index) const;
+  ::recsys::v1::ArmStatus* _internal_add_arms();
+  public:
+  const ::recsys::v1::ArmStatus& arms(int index) const;
+  ::recsys::v1::ArmStatus* add_arms();
+  const ::PROTOBUF_NAMESPACE_ID::RepeatedPtrField< ::recsys::v1::ArmStatus >&
+      arms() const;
+
+  // string key = 1;
+  void clear_key();
+  const std::string& key() const;
+  template <typename ArgT0 = const std::string&, typename... ArgT>
+  void set_key(ArgT0&& arg0, ArgT... args);
+  std::string* mutable_key();
+  PROTOBUF_NODISCARD std::string* release_key();
+  void set_allocated_key(std::string* key);
+  private:
+  const std::string& _internal_key() const;
+  inline PROTOBUF_ALWAYS_INLINE void _internal_set_key(const std::string& value);
+  std::string* _internal_mutable_key();
+  public:
+
+  // string salt = 2;
+  void clear_salt();
+  const std::string& salt() const;
+  template <typename ArgT0 = const std::string&, typename... ArgT>
+  void set_salt(ArgT0&& arg0, ArgT... args);
+  std::string* mutable_salt();
+  PROTOBUF_NODISCARD std::string* release_salt();
+  void set_allocated_salt(std::string* salt);
+  private:
+  const std::string& _internal_salt() const;
+  inline PROTOBUF_ALWAYS_INLINE void _internal_set_salt(const std::string& value);
+  std::string* _internal_mutable_salt();
+  public:
+
+  // string mode = 3;
+  void clear_mode();
+  const std::string& mode() const;
+  template <typename ArgT0 = const std::string&, typename... ArgT>
+  void set_mode(ArgT0&& arg0, ArgT... args);
+  std::string* mutable_mode();
+  PROTOBUF_NODISCARD std::string* release_mode();
+  void set_allocated_mode(std::string* mode);
+  private:
+  const std::string& _internal_mode() const;
+  inline PROTOBUF_ALWAYS_INLINE void _internal_set_mode(const std::string& value);
+  std::string* _internal_mutable_mode();
+  public:
+
+  // string match = 4;
+  void clear_match();
+  const std::string& match() const;
+  template <typename ArgT0 = const std::string&, typename... ArgT>
+  void set_match(ArgT0&& arg0, ArgT... args);
+  std::string* mutable_match();
+  PROTOBUF_NODISCARD std::string* release_match();
+  void set_allocated_match(std::string* match);
+  private:
+  const std::string& _internal_match() const;
+  inline PROTOBUF_ALWAYS_INLINE void _internal_set_match(const std::string& value);
+  std::string* _internal_mutable_match();
+  public:
+
+  // string control = 7;
+  void clear_control();
+  const std::string& control() const;
+  template <typename ArgT0 = const std::string&, typename... ArgT>
+  void set_control(ArgT0&& arg0, ArgT... args);
+  std::string* mutable_control();
+  PROTOBUF_NODISCARD std::string* release_control();
+  void set_allocated_control(std::string* control);
+  private:
+  const std::string& _internal_control() const;
+  inline PROTOBUF_ALWAYS_INLINE void _internal_set_control(const std::string& value);
+  std::string* _internal_mutable_control();
+  public:
+
+  // .recsys.v1.ShadowStatus shadow = 9;
+  bool has_shadow() const;
+  private:
+  bool _internal_has_shadow() const;
+  public:
+  void clear_shadow();
+  const ::recsys::v1::ShadowStatus& shadow() const;
+  PROTOBUF_NODISCARD ::recsys::v1::ShadowStatus* release_shadow();
+  ::recsys::v1::ShadowStatus* mutable_shadow();
+  void set_allocated_shadow(::recsys::v1::ShadowStatus* shadow);
+  private:
+  const ::recsys::v1::ShadowStatus& _internal_shadow() const;
+  ::recsys::v1::ShadowStatus* _internal_mutable_shadow();
+  public:
+  void unsafe_arena_set_allocated_shadow(
+      ::recsys::v1::ShadowStatus* shadow);
+  ::recsys::v1::ShadowStatus* unsafe_arena_release_shadow();
+
+  // double holdout_percent = 5;
+  void clear_holdout_percent();
+  double holdout_percent() const;
+  void set_holdout_percent(double value);
+  private:
+  double _internal_holdout_percent() const;
+  void _internal_set_holdout_percent(double value);
+  public:
+
+  // double min_share_percent = 6;
+  void clear_min_share_percent();
+  double min_share_percent() const;
+  void set_min_share_percent(double value);
+  private:
+  double _internal_min_share_percent() const;
+  void _internal_set_min_share_percent(double value);
+  public:
+
+  // @@protoc_insertion_point(class_scope:recsys.v1.ExperimentStatus)
+ private:
+  class _Internal;
+
+  template <typename T> friend class ::PROTOBUF_NAMESPACE_ID::Arena::InternalHelper;
+  typedef void InternalArenaConstructable_;
+  typedef void DestructorSkippable_;
+  struct Impl_ {
+    ::PROTOBUF_NAMESPACE_ID::RepeatedPtrField< ::recsys::v1::ArmStatus > arms_;
+    ::PROTOBUF_NAMESPACE_ID::internal::ArenaStringPtr key_;
+    ::PROTOBUF_NAMESPACE_ID::internal::ArenaStringPtr salt_;
+    ::PROTOBUF_NAMESPACE_ID::internal::ArenaStringPtr mode_;
+    ::PROTOBUF_NAMESPACE_ID::internal::ArenaStringPtr match_;
+    ::PROTOBUF_NAMESPACE_ID::internal::ArenaStringPtr control_;
+    ::recsys::v1::ShadowStatus* shadow_;
+    double holdout_percent_;
+    double min_share_percent_;
+    mutable ::PROTOBUF_NAMESPACE_ID::internal::CachedSize _cached_size_;
+  };
+  union { Impl_ _impl_; };
+  friend struct ::TableStruct_recsys_2fv1_2fadmin_2eproto;
+};
+// -------------------------------------------------------------------
+
+class ArmStatus final :
+    public ::PROTOBUF_NAMESPACE_ID::Message /* @@protoc_insertion_point(class_definition:recsys.v1.ArmStatus) */ {
+ public:
+  inline ArmStatus() : ArmStatus(nullptr) {}
+  ~ArmStatus() override;
+  explicit PROTOBUF_CONSTEXPR ArmStatus(::PROTOBUF_NAMESPACE_ID::internal::ConstantInitialized);
+
+  ArmStatus(const ArmStatus& from);
+  ArmStatus(ArmStatus&& from) noexcept
+    : ArmStatus() {
+    *this = ::std::move(from);
+  }
+
+  inline ArmStatus& operator=(const ArmStatus& from) {
+    CopyFrom(from);
+    return *this;
+  }
+  inline ArmStatus& operator=(ArmStatus&& from) noexcept {
+    if (this == &from) return *this;
+    if (GetOwningArena() == from.GetOwningArena()
+  #ifdef PROTOBUF_FORCE_COPY_IN_MOVE
+        && GetOwningArena() != nullptr
+  #endif  // !PROTOBUF_FORCE_COPY_IN_MOVE
+    ) {
+      InternalSwap(&from);
+    } else {
+      CopyFrom(from);
+    }
+    return *this;
+  }
+
+  static const ::PROTOBUF_NAMESPACE_ID::Descriptor* descriptor() {
+    return GetDescriptor();
+  }
+  static const ::PROTOBUF_NAMESPACE_ID::Descriptor* GetDescriptor() {
+    return default_instance().GetMetadata().descriptor;
+  }
+  static const ::PROTOBUF_NAMESPACE_ID::Reflection* GetReflection() {
+    return default_instance().GetMetadata().reflection;
+  }
+  static const ArmStatus& default_instance() {
+    return *internal_default_instance();
+  }
+  static inline const ArmStatus* internal_default_instance() {
+    return reinterpret_cast<const ArmStatus*>(
+               &_ArmStatus_default_instance_);
+  }
+  static constexpr int kIndexInFileMessages =
+    18;
+
+  friend void swap(ArmStatus& a, ArmStatus& b) {
+    a.Swap(&b);
+  }
+  inline void Swap(ArmStatus* other) {
+    if (other == this) return;
+  #ifdef PROTOBUF_FORCE_COPY_IN_SWAP
+    if (GetOwningArena() != nullptr &&
+        GetOwningArena() == other->GetOwningArena()) {
+   #else  // PROTOBUF_FORCE_COPY_IN_SWAP
+    if (GetOwningArena() == other->GetOwningArena()) {
+  #endif  // !PROTOBUF_FORCE_COPY_IN_SWAP
+      InternalSwap(other);
+    } else {
+      ::PROTOBUF_NAMESPACE_ID::internal::GenericSwap(this, other);
+    }
+  }
+  void UnsafeArenaSwap(ArmStatus* other) {
+    if (other == this) return;
+    GOOGLE_DCHECK(GetOwningArena() == other->GetOwningArena());
+    InternalSwap(other);
+  }
+
+  // implements Message ----------------------------------------------
+
+  ArmStatus* New(::PROTOBUF_NAMESPACE_ID::Arena* arena = nullptr) const final {
+    return CreateMaybeMessage<ArmStatus>(arena);
+  }
+  using ::PROTOBUF_NAMESPACE_ID::Message::CopyFrom;
+  void CopyFrom(const ArmStatus& from);
+  using ::PROTOBUF_NAMESPACE_ID::Message::MergeFrom;
+  void MergeFrom( const ArmStatus& from) {
+    ArmStatus::MergeImpl(*this, from);
+  }
+  private:
+  static void MergeImpl(::PROTOBUF_NAMESPACE_ID::Message& to_msg, const ::PROTOBUF_NAMESPACE_ID::Message& from_msg);
+  public:
+  PROTOBUF_ATTRIBUTE_REINITIALIZES void Clear() final;
+  bool IsInitialized() const final;
+
+  size_t ByteSizeLong() const final;
+  const char* _InternalParse(const char* ptr, ::PROTOBUF_NAMESPACE_ID::internal::ParseContext* ctx) final;
+  uint8_t* _InternalSerialize(
+      uint8_t* target, ::PROTOBUF_NAMESPACE_ID::io::EpsCopyOutputStream* stream) const final;
+  int GetCachedSize() const final { return _impl_._cached_size_.Get(); }
+
+  private:
+  void SharedCtor(::PROTOBUF_NAMESPACE_ID::Arena* arena, bool is_message_owned);
+  void SharedDtor();
+  void SetCachedSize(int size) const final;
+  void InternalSwap(ArmStatus* other);
+
+  private:
+  friend class ::PROTOBUF_NAMESPACE_ID::internal::AnyMetadata;
+  static ::PROTOBUF_NAMESPACE_ID::StringPiece FullMessageName() {
+    return "recsys.v1.ArmStatus";
+  }
+  protected:
+  explicit ArmStatus(::PROTOBUF_NAMESPACE_ID::Arena* arena,
+                       bool is_message_owned = false);
+  public:
+
+  static const ClassData _class_data_;
+  const ::PROTOBUF_NAMESPACE_ID::Message::ClassData*GetClassData() const final;
+
+  ::PROTOBUF_NAMESPACE_ID::Metadata GetMetadata() const final;
+
+  // nested types ----------------------------------------------------
+
+  // accessors -------------------------------------------------------
+
+  enum : int {
+    kNameFieldNumber = 1,
+    kModelFieldNumber = 2,
+    kWeightPercentFieldNumber = 3,
+    kImpressionsFieldNumber = 5,
+    kClicksFieldNumber = 6,
+    kAddToCartsFieldNumber = 7,
+    kPurchasesFieldNumber = 8,
+    kRevenueFieldNumber = 9,
+    kCtrFieldNumber = 10,
+    kCtrLowFieldNumber = 11,
+    kCtrHighFieldNumber = 12,
+    kCvrFieldNumber = 13,
+    kCvrLowFieldNumber = 14,
+    kCvrHighFieldNumber = 15,
+    kCtrZFieldNumber = 16,
+    kCtrPValueFieldNumber = 17,
+    kCvrZFieldNumber = 18,
+    kCvrPValueFieldNumber = 19,
+    kTrafficShareFieldNumber = 20,
+    kServingProbabilityFieldNumber = 21,
+    kRevenuePerImpressionFieldNumber = 22,
+    kHoldoutFieldNumber = 4,
+  };
+  // string name = 1;
+  void clear_name();
+  const std::string& name() const;
+  template <typename ArgT0 = const std::string&, typename... ArgT>
+  void set_name(ArgT0&& arg0, ArgT... args);
+  std::string* mutable_name();
+  PROTOBUF_NODISCARD std::string* release_name();
+  void set_allocated_name(std::string* name);
+  private:
+  const std::string& _internal_name() const;
+  inline PROTOBUF_ALWAYS_INLINE void _internal_set_name(const std::string& value);
+  std::string* _internal_mutable_name();
+  public:
+
+  // string model = 2;
+  void clear_model();
+  const std::string& model() const;
+  template <typename ArgT0 = const std::string&, typename... ArgT>
+  void set_model(ArgT0&& arg0, ArgT... args);
+  std::string* mutable_model();
+  PROTOBUF_NODISCARD std::string* release_model();
+  void set_allocated_model(std::string* model);
+  private:
+  const std::string& _internal_model() const;
+  inline PROTOBUF_ALWAYS_INLINE void _internal_set_model(const std::string& value);
+  std::string* _internal_mutable_model();
+  public:
+
+  // double weight_percent = 3;
+  void clear_weight_percent();
+  double weight_percent() const;
+  void set_weight_percent(double value);
+  private:
+  double _internal_weight_percent() const;
+  void _internal_set_weight_percent(double value);
+  public:
+
+  // int64 impressions = 5;
+  void clear_impressions();
+  int64_t impressions() const;
+  void set_impressions(int64_t value);
+  private:
+  int64_t _internal_impressions() const;
+  void _internal_set_impressions(int64_t value);
+  public:
+
+  // int64 clicks = 6;
+  void clear_clicks();
+  int64_t clicks() const;
+  void set_clicks(int64_t value);
+  private:
+  int64_t _internal_clicks() const;
+  void _internal_set_clicks(int64_t value);
+  public:
+
+  // int64 add_to_carts = 7;
+  void clear_add_to_carts();
+  int64_t add_to_carts() const;
+  void set_add_to_carts(int64_t value);
+  private:
+  int64_t _internal_add_to_carts() const;
+  void _internal_set_add_to_carts(int64_t value);
+  public:
+
+  // int64 purchases = 8;
+  void clear_purchases();
+  int64_t purchases() const;
+  void set_purchases(int64_t value);
+  private:
+  int64_t _internal_purchases() const;
+  void _internal_set_purchases(int64_t value);
+  public:
+
+  // double revenue = 9;
+  void clear_revenue();
+  double revenue() const;
+  void set_revenue(double value);
+  private:
+  double _internal_revenue() const;
+  void _internal_set_revenue(double value);
+  public:
+
+  // double ctr = 10;
+  void clear_ctr();
+  double ctr() const;
+  void set_ctr(double value);
+  private:
+  double _internal_ctr() const;
+  void _internal_set_ctr(double value);
+  public:
+
+  // double ctr_low = 11;
+  void clear_ctr_low();
+  double ctr_low() const;
+  void set_ctr_low(double value);
+  private:
+  double _internal_ctr_low() const;
+  void _internal_set_ctr_low(double value);
+  public:
+
+  // double ctr_high = 12;
+  void clear_ctr_high();
+  double ctr_high() const;
+  void set_ctr_high(double value);
+  private:
+  double _internal_ctr_high() const;
+  void _internal_set_ctr_high(double value);
+  public:
+
+  // double cvr = 13;
+  void clear_cvr();
+  double cvr() const;
+  void set_cvr(double value);
+  private:
+  double _internal_cvr() const;
+  void _internal_set_cvr(double value);
+  public:
+
+  // double cvr_low = 14;
+  void clear_cvr_low();
+  double cvr_low() const;
+  void set_cvr_low(double value);
+  private:
+  double _internal_cvr_low() const;
+  void _internal_set_cvr_low(double value);
+  public:
+
+  // double cvr_high = 15;
+  void clear_cvr_high();
+  double cvr_high() const;
+  void set_cvr_high(double value);
+  private:
+  double _internal_cvr_high() const;
+  void _internal_set_cvr_high(double value);
+  public:
+
+  // double ctr_z = 16;
+  void clear_ctr_z();
+  double ctr_z() const;
+  void set_ctr_z(double value);
+  private:
+  double _internal_ctr_z() const;
+  void _internal_set_ctr_z(double value);
+  public:
+
+  // double ctr_p_value = 17;
+  void clear_ctr_p_value();
+  double ctr_p_value() const;
+  void set_ctr_p_value(double value);
+  private:
+  double _internal_ctr_p_value() const;
+  void _internal_set_ctr_p_value(double value);
+  public:
+
+  // double cvr_z = 18;
+  void clear_cvr_z();
+  double cvr_z() const;
+  void set_cvr_z(double value);
+  private:
+  double _internal_cvr_z() const;
+  void _internal_set_cvr_z(double value);
+  public:
+
+  // double cvr_p_value = 19;
+  void clear_cvr_p_value();
+  double cvr_p_value() const;
+  void set_cvr_p_value(double value);
+  private:
+  double _internal_cvr_p_value() const;
+  void _internal_set_cvr_p_value(double value);
+  public:
+
+  // double traffic_share = 20;
+  void clear_traffic_share();
+  double traffic_share() const;
+  void set_traffic_share(double value);
+  private:
+  double _internal_traffic_share() const;
+  void _internal_set_traffic_share(double value);
+  public:
+
+  // double serving_probability = 21;
+  void clear_serving_probability();
+  double serving_probability() const;
+  void set_serving_probability(double value);
+  private:
+  double _internal_serving_probability() const;
+  void _internal_set_serving_probability(double value);
+  public:
+
+  // double revenue_per_impression = 22;
+  void clear_revenue_per_impression();
+  double revenue_per_impression() const;
+  void set_revenue_per_impression(double value);
+  private:
+  double _internal_revenue_per_impression() const;
+  void _internal_set_revenue_per_impression(double value);
+  public:
+
+  // bool holdout = 4;
+  void clear_holdout();
+  bool holdout() const;
+  void set_holdout(bool value);
+  private:
+  bool _internal_holdout() const;
+  void _internal_set_holdout(bool value);
+  public:
+
+  // @@protoc_insertion_point(class_scope:recsys.v1.ArmStatus)
+ private:
+  class _Internal;
+
+  template <typename T> friend class ::PROTOBUF_NAMESPACE_ID::Arena::InternalHelper;
+  typedef void InternalArenaConstructable_;
+  typedef void DestructorSkippable_;
+  struct Impl_ {
+    ::PROTOBUF_NAMESPACE_ID::internal::ArenaStringPtr name_;
+    ::PROTOBUF_NAMESPACE_ID::internal::ArenaStringPtr model_;
+    double weight_percent_;
+    int64_t impressions_;
+    int64_t clicks_;
+    int64_t add_to_carts_;
+    int64_t purchases_;
+    double revenue_;
+    double ctr_;
+    double ctr_low_;
+    double ctr_high_;
+    double cvr_;
+    double cvr_low_;
+    double cvr_high_;
+    double ctr_z_;
+    double ctr_p_value_;
+    double cvr_z_;
+    double cvr_p_value_;
+    double traffic_share_;
+    double serving_probability_;
+    double revenue_per_impression_;
+    bool holdout_;
+    mutable ::PROTOBUF_NAMESPACE_ID::internal::CachedSize _cached_size_;
+  };
+  union { Impl_ _impl_; };
+  friend struct ::TableStruct_recsys_2fv1_2fadmin_2eproto;
+};
+// -------------------------------------------------------------------
+
+class ShadowStatus final :
+    public ::PROTOBUF_NAMESPACE_ID::Message /* @@protoc_insertion_point(class_definition:recsys.v1.ShadowStatus) */ {
+ public:
+  inline ShadowStatus() : ShadowStatus(nullptr) {}
+  ~ShadowStatus() override;
+  explicit PROTOBUF_CONSTEXPR ShadowStatus(::PROTOBUF_NAMESPACE_ID::internal::ConstantInitialized);
+
+  ShadowStatus(const ShadowStatus& from);
+  ShadowStatus(ShadowStatus&& from) noexcept
+    : ShadowStatus() {
+    *this = ::std::move(from);
+  }
+
+  inline ShadowStatus& operator=(const ShadowStatus& from) {
+    CopyFrom(from);
+    return *this;
+  }
+  inline ShadowStatus& operator=(ShadowStatus&& from) noexcept {
+    if (this == &from) return *this;
+    if (GetOwningArena() == from.GetOwningArena()
+  #ifdef PROTOBUF_FORCE_COPY_IN_MOVE
+        && GetOwningArena() != nullptr
+  #endif  // !PROTOBUF_FORCE_COPY_IN_MOVE
+    ) {
+      InternalSwap(&from);
+    } else {
+      CopyFrom(from);
+    }
+    return *this;
+  }
+
+  static const ::PROTOBUF_NAMESPACE_ID::Descriptor* descriptor() {
+    return GetDescriptor();
+  }
+  static const ::PROTOBUF_NAMESPACE_ID::Descriptor* GetDescriptor() {
+    return default_instance().GetMetadata().descriptor;
+  }
+  static const ::PROTOBUF_NAMESPACE_ID::Reflection* GetReflection() {
+    return default_instance().GetMetadata().reflection;
+  }
+  static const ShadowStatus& default_instance() {
+    return *internal_default_instance();
+  }
+  static inline const ShadowStatus* internal_default_instance() {
+    return reinterpret_cast<const ShadowStatus*>(
+               &_ShadowStatus_default_instance_);
+  }
+  static constexpr int kIndexInFileMessages =
+    19;
+
+  friend void swap(ShadowStatus& a, ShadowStatus& b) {
+    a.Swap(&b);
+  }
+  inline void Swap(ShadowStatus* other) {
+    if (other == this) return;
+  #ifdef PROTOBUF_FORCE_COPY_IN_SWAP
+    if (GetOwningArena() != nullptr &&
+        GetOwningArena() == other->GetOwningArena()) {
+   #else  // PROTOBUF_FORCE_COPY_IN_SWAP
+    if (GetOwningArena() == other->GetOwningArena()) {
+  #endif  // !PROTOBUF_FORCE_COPY_IN_SWAP
+      InternalSwap(other);
+    } else {
+      ::PROTOBUF_NAMESPACE_ID::internal::GenericSwap(this, other);
+    }
+  }
+  void UnsafeArenaSwap(ShadowStatus* other) {
+    if (other == this) return;
+    GOOGLE_DCHECK(GetOwningArena() == other->GetOwningArena());
+    InternalSwap(other);
+  }
+
+  // implements Message ----------------------------------------------
+
+  ShadowStatus* New(::PROTOBUF_NAMESPACE_ID::Arena* arena = nullptr) const final {
+    return CreateMaybeMessage<ShadowStatus>(arena);
+  }
+  using ::PROTOBUF_NAMESPACE_ID::Message::CopyFrom;
+  void CopyFrom(const ShadowStatus& from);
+  using ::PROTOBUF_NAMESPACE_ID::Message::MergeFrom;
+  void MergeFrom( const ShadowStatus& from) {
+    ShadowStatus::MergeImpl(*this, from);
+  }
+  private:
+  static void MergeImpl(::PROTOBUF_NAMESPACE_ID::Message& to_msg, const ::PROTOBUF_NAMESPACE_ID::Message& from_msg);
+  public:
+  PROTOBUF_ATTRIBUTE_REINITIALIZES void Clear() final;
+  bool IsInitialized() const final;
+
+  size_t ByteSizeLong() const final;
+  const char* _InternalParse(const char* ptr, ::PROTOBUF_NAMESPACE_ID::internal::ParseContext* ctx) final;
+  uint8_t* _InternalSerialize(
+      uint8_t* target, ::PROTOBUF_NAMESPACE_ID::io::EpsCopyOutputStream* stream) const final;
+  int GetCachedSize() const final { return _impl_._cached_size_.Get(); }
+
+  private:
+  void SharedCtor(::PROTOBUF_NAMESPACE_ID::Arena* arena, bool is_message_owned);
+  void SharedDtor();
+  void SetCachedSize(int size) const final;
+  void InternalSwap(ShadowStatus* other);
+
+  private:
+  friend class ::PROTOBUF_NAMESPACE_ID::internal::AnyMetadata;
+  static ::PROTOBUF_NAMESPACE_ID::StringPiece FullMessageName() {
+    return "recsys.v1.ShadowStatus";
+  }
+  protected:
+  explicit ShadowStatus(::PROTOBUF_NAMESPACE_ID::Arena* arena,
+                       bool is_message_owned = false);
+  public:
+
+  static const ClassData _class_data_;
+  const ::PROTOBUF_NAMESPACE_ID::Message::ClassData*GetClassData() const final;
+
+  ::PROTOBUF_NAMESPACE_ID::Metadata GetMetadata() const final;
+
+  // nested types ----------------------------------------------------
+
+  // accessors -------------------------------------------------------
+
+  enum : int {
+    kModelFieldNumber = 1,
+    kComparedFieldNumber = 2,
+    kDroppedFieldNumber = 3,
+    kFailedFieldNumber = 4,
+    kMeanOverlapAtKFieldNumber = 5,
+    kMeanRankCorrelationFieldNumber = 6,
+    kRankCorrelationCountFieldNumber = 7,
+  };
+  // string model = 1;
+  void clear_model();
+  const std::string& model() const;
+  template <typename ArgT0 = const std::string&, typename... ArgT>
+  void set_model(ArgT0&& arg0, ArgT... args);
+  std::string* mutable_model();
+  PROTOBUF_NODISCARD std::string* release_model();
+  void set_allocated_model(std::string* model);
+  private:
+  const std::string& _internal_model() const;
+  inline PROTOBUF_ALWAYS_INLINE void _internal_set_model(const std::string& value);
+  std::string* _internal_mutable_model();
+  public:
+
+  // int64 compared = 2;
+  void clear_compared();
+  int64_t compared() const;
+  void set_compared(int64_t value);
+  private:
+  int64_t _internal_compared() const;
+  void _internal_set_compared(int64_t value);
+  public:
+
+  // int64 dropped = 3;
+  void clear_dropped();
+  int64_t dropped() const;
+  void set_dropped(int64_t value);
+  private:
+  int64_t _internal_dropped() const;
+  void _internal_set_dropped(int64_t value);
+  public:
+
+  // int64 failed = 4;
+  void clear_failed();
+  int64_t failed() const;
+  void set_failed(int64_t value);
+  private:
+  int64_t _internal_failed() const;
+  void _internal_set_failed(int64_t value);
+  public:
+
+  // double mean_overlap_at_k = 5;
+  void clear_mean_overlap_at_k();
+  double mean_overlap_at_k() const;
+  void set_mean_overlap_at_k(double value);
+  private:
+  double _internal_mean_overlap_at_k() const;
+  void _internal_set_mean_overlap_at_k(double value);
+  public:
+
+  // double mean_rank_correlation = 6;
+  void clear_mean_rank_correlation();
+  double mean_rank_correlation() const;
+  void set_mean_rank_correlation(double value);
+  private:
+  double _internal_mean_rank_correlation() const;
+  void _internal_set_mean_rank_correlation(double value);
+  public:
+
+  // int64 rank_correlation_count = 7;
+  void clear_rank_correlation_count();
+  int64_t rank_correlation_count() const;
+  void set_rank_correlation_count(int64_t value);
+  private:
+  int64_t _internal_rank_correlation_count() const;
+  void _internal_set_rank_correlation_count(int64_t value);
+  public:
+
+  // @@protoc_insertion_point(class_scope:recsys.v1.ShadowStatus)
+ private:
+  class _Internal;
+
+  template <typename T> friend class ::PROTOBUF_NAMESPACE_ID::Arena::InternalHelper;
+  typedef void InternalArenaConstructable_;
+  typedef void DestructorSkippable_;
+  struct Impl_ {
+    ::PROTOBUF_NAMESPACE_ID::internal::ArenaStringPtr model_;
+    int64_t compared_;
+    int64_t dropped_;
+    int64_t failed_;
+    double mean_overlap_at_k_;
+    double mean_rank_correlation_;
+    int64_t rank_correlation_count_;
+    mutable ::PROTOBUF_NAMESPACE_ID::internal::CachedSize _cached_size_;
+  };
+  union { Impl_ _impl_; };
+  friend struct ::TableStruct_recsys_2fv1_2fadmin_2eproto;
+};
+// -------------------------------------------------------------------
+
+class ExposureLogStatus final :
+    public ::PROTOBUF_NAMESPACE_ID::Message /* @@protoc_insertion_point(class_definition:recsys.v1.ExposureLogStatus) */ {
+ public:
+  inline ExposureLogStatus() : ExposureLogStatus(nullptr) {}
+  ~ExposureLogStatus() override;
+  explicit PROTOBUF_CONSTEXPR ExposureLogStatus(::PROTOBUF_NAMESPACE_ID::internal::ConstantInitialized);
+
+  ExposureLogStatus(const ExposureLogStatus& from);
+  ExposureLogStatus(ExposureLogStatus&& from) noexcept
+    : ExposureLogStatus() {
+    *this = ::std::move(from);
+  }
+
+  inline ExposureLogStatus& operator=(const ExposureLogStatus& from) {
+    CopyFrom(from);
+    return *this;
+  }
+  inline ExposureLogStatus& operator=(ExposureLogStatus&& from) noexcept {
+    if (this == &from) return *this;
+    if (GetOwningArena() == from.GetOwningArena()
+  #ifdef PROTOBUF_FORCE_COPY_IN_MOVE
+        && GetOwningArena() != nullptr
+  #endif  // !PROTOBUF_FORCE_COPY_IN_MOVE
+    ) {
+      InternalSwap(&from);
+    } else {
+      CopyFrom(from);
+    }
+    return *this;
+  }
+
+  static const ::PROTOBUF_NAMESPACE_ID::Descriptor* descriptor() {
+    return GetDescriptor();
+  }
+  static const ::PROTOBUF_NAMESPACE_ID::Descriptor* GetDescriptor() {
+    return default_instance().GetMetadata().descriptor;
+  }
+  static const ::PROTOBUF_NAMESPACE_ID::Reflection* GetReflection() {
+    return default_instance().GetMetadata().reflection;
+  }
+  static const ExposureLogStatus& default_instance() {
+    return *internal_default_instance();
+  }
+  static inline const ExposureLogStatus* internal_default_instance() {
+    return reinterpret_cast<const ExposureLogStatus*>(
+               &_ExposureLogStatus_default_instance_);
+  }
+  static constexpr int kIndexInFileMessages =
+    20;
+
+  friend void swap(ExposureLogStatus& a, ExposureLogStatus& b) {
+    a.Swap(&b);
+  }
+  inline void Swap(ExposureLogStatus* other) {
+    if (other == this) return;
+  #ifdef PROTOBUF_FORCE_COPY_IN_SWAP
+    if (GetOwningArena() != nullptr &&
+        GetOwningArena() == other->GetOwningArena()) {
+   #else  // PROTOBUF_FORCE_COPY_IN_SWAP
+    if (GetOwningArena() == other->GetOwningArena()) {
+  #endif  // !PROTOBUF_FORCE_COPY_IN_SWAP
+      InternalSwap(other);
+    } else {
+      ::PROTOBUF_NAMESPACE_ID::internal::GenericSwap(this, other);
+    }
+  }
+  void UnsafeArenaSwap(ExposureLogStatus* other) {
+    if (other == this) return;
+    GOOGLE_DCHECK(GetOwningArena() == other->GetOwningArena());
+    InternalSwap(other);
+  }
+
+  // implements Message ----------------------------------------------
+
+  ExposureLogStatus* New(::PROTOBUF_NAMESPACE_ID::Arena* arena = nullptr) const final {
+    return CreateMaybeMessage<ExposureLogStatus>(arena);
+  }
+  using ::PROTOBUF_NAMESPACE_ID::Message::CopyFrom;
+  void CopyFrom(const ExposureLogStatus& from);
+  using ::PROTOBUF_NAMESPACE_ID::Message::MergeFrom;
+  void MergeFrom( const ExposureLogStatus& from) {
+    ExposureLogStatus::MergeImpl(*this, from);
+  }
+  private:
+  static void MergeImpl(::PROTOBUF_NAMESPACE_ID::Message& to_msg, const ::PROTOBUF_NAMESPACE_ID::Message& from_msg);
+  public:
+  PROTOBUF_ATTRIBUTE_REINITIALIZES void Clear() final;
+  bool IsInitialized() const final;
+
+  size_t ByteSizeLong() const final;
+  const char* _InternalParse(const char* ptr, ::PROTOBUF_NAMESPACE_ID::internal::ParseContext* ctx) final;
+  uint8_t* _InternalSerialize(
+      uint8_t* target, ::PROTOBUF_NAMESPACE_ID::io::EpsCopyOutputStream* stream) const final;
+  int GetCachedSize() const final { return _impl_._cached_size_.Get(); }
+
+  private:
+  void SharedCtor(::PROTOBUF_NAMESPACE_ID::Arena* arena, bool is_message_owned);
+  void SharedDtor();
+  void SetCachedSize(int size) const final;
+  void InternalSwap(ExposureLogStatus* other);
+
+  private:
+  friend class ::PROTOBUF_NAMESPACE_ID::internal::AnyMetadata;
+  static ::PROTOBUF_NAMESPACE_ID::StringPiece FullMessageName() {
+    return "recsys.v1.ExposureLogStatus";
+  }
+  protected:
+  explicit ExposureLogStatus(::PROTOBUF_NAMESPACE_ID::Arena* arena,
+                       bool is_message_owned = false);
+  public:
+
+  static const ClassData _class_data_;
+  const ::PROTOBUF_NAMESPACE_ID::Message::ClassData*GetClassData() const final;
+
+  ::PROTOBUF_NAMESPACE_ID::Metadata GetMetadata() const final;
+
+  // nested types ----------------------------------------------------
+
+  // accessors -------------------------------------------------------
+
+  enum : int {
+    kPathFieldNumber = 1,
+    kWrittenFieldNumber = 2,
+    kDroppedFieldNumber = 3,
+  };
+  // string path = 1;
+  void clear_path();
+  const std::string& path() const;
+  template <typename ArgT0 = const std::string&, typename... ArgT>
+  void set_path(ArgT0&& arg0, ArgT... args);
+  std::string* mutable_path();
+  PROTOBUF_NODISCARD std::string* release_path();
+  void set_allocated_path(std::string* path);
+  private:
+  const std::string& _internal_path() const;
+  inline PROTOBUF_ALWAYS_INLINE void _internal_set_path(const std::string& value);
+  std::string* _internal_mutable_path();
+  public:
+
+  // int64 written = 2;
+  void clear_written();
+  int64_t written() const;
+  void set_written(int64_t value);
+  private:
+  int64_t _internal_written() const;
+  void _internal_set_written(int64_t value);
+  public:
+
+  // int64 dropped = 3;
+  void clear_dropped();
+  int64_t dropped() const;
+  void set_dropped(int64_t value);
+  private:
+  int64_t _internal_dropped() const;
+  void _internal_set_dropped(int64_t value);
+  public:
+
+  // @@protoc_insertion_point(class_scope:recsys.v1.ExposureLogStatus)
+ private:
+  class _Internal;
+
+  template <typename T> friend class ::PROTOBUF_NAMESPACE_ID::Arena::InternalHelper;
+  typedef void InternalArenaConstructable_;
+  typedef void DestructorSkippable_;
+  struct Impl_ {
+    ::PROTOBUF_NAMESPACE_ID::internal::ArenaStringPtr path_;
+    int64_t written_;
+    int64_t dropped_;
+    mutable ::PROTOBUF_NAMESPACE_ID::internal::CachedSize _cached_size_;
+  };
+  union { Impl_ _impl_; };
+  friend struct ::TableStruct_recsys_2fv1_2fadmin_2eproto;
+};
 // ===================================================================
 
 
@@ -4076,9 +5681,1651 @@ ListPluginsResponse::refused() const {
   return _impl_.refused_;
 }
 
+// -------------------------------------------------------------------
+
+// GetExperimentsRequest
+
+// -------------------------------------------------------------------
+
+// ReloadExperimentsRequest
+
+// -------------------------------------------------------------------
+
+// ExperimentsStatus
+
+// string path = 1;
+inline void ExperimentsStatus::clear_path() {
+  _impl_.path_.ClearToEmpty();
+}
+inline const std::string& ExperimentsStatus::path() const {
+  // @@protoc_insertion_point(field_get:recsys.v1.ExperimentsStatus.path)
+  return _internal_path();
+}
+template <typename ArgT0, typename... ArgT>
+inline PROTOBUF_ALWAYS_INLINE
+void ExperimentsStatus::set_path(ArgT0&& arg0, ArgT... args) {
+ 
+ _impl_.path_.Set(static_cast<ArgT0 &&>(arg0), args..., GetArenaForAllocation());
+  // @@protoc_insertion_point(field_set:recsys.v1.ExperimentsStatus.path)
+}
+inline std::string* ExperimentsStatus::mutable_path() {
+  std::string* _s = _internal_mutable_path();
+  // @@protoc_insertion_point(field_mutable:recsys.v1.ExperimentsStatus.path)
+  return _s;
+}
+inline const std::string& ExperimentsStatus::_internal_path() const {
+  return _impl_.path_.Get();
+}
+inline void ExperimentsStatus::_internal_set_path(const std::string& value) {
+  
+  _impl_.path_.Set(value, GetArenaForAllocation());
+}
+inline std::string* ExperimentsStatus::_internal_mutable_path() {
+  
+  return _impl_.path_.Mutable(GetArenaForAllocation());
+}
+inline std::string* ExperimentsStatus::release_path() {
+  // @@protoc_insertion_point(field_release:recsys.v1.ExperimentsStatus.path)
+  return _impl_.path_.Release();
+}
+inline void ExperimentsStatus::set_allocated_path(std::string* path) {
+  if (path != nullptr) {
+    
+  } else {
+    
+  }
+  _impl_.path_.SetAllocated(path, GetArenaForAllocation());
+#ifdef PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  if (_impl_.path_.IsDefault()) {
+    _impl_.path_.Set("", GetArenaForAllocation());
+  }
+#endif // PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  // @@protoc_insertion_point(field_set_allocated:recsys.v1.ExperimentsStatus.path)
+}
+
+// string sha256 = 2;
+inline void ExperimentsStatus::clear_sha256() {
+  _impl_.sha256_.ClearToEmpty();
+}
+inline const std::string& ExperimentsStatus::sha256() const {
+  // @@protoc_insertion_point(field_get:recsys.v1.ExperimentsStatus.sha256)
+  return _internal_sha256();
+}
+template <typename ArgT0, typename... ArgT>
+inline PROTOBUF_ALWAYS_INLINE
+void ExperimentsStatus::set_sha256(ArgT0&& arg0, ArgT... args) {
+ 
+ _impl_.sha256_.Set(static_cast<ArgT0 &&>(arg0), args..., GetArenaForAllocation());
+  // @@protoc_insertion_point(field_set:recsys.v1.ExperimentsStatus.sha256)
+}
+inline std::string* ExperimentsStatus::mutable_sha256() {
+  std::string* _s = _internal_mutable_sha256();
+  // @@protoc_insertion_point(field_mutable:recsys.v1.ExperimentsStatus.sha256)
+  return _s;
+}
+inline const std::string& ExperimentsStatus::_internal_sha256() const {
+  return _impl_.sha256_.Get();
+}
+inline void ExperimentsStatus::_internal_set_sha256(const std::string& value) {
+  
+  _impl_.sha256_.Set(value, GetArenaForAllocation());
+}
+inline std::string* ExperimentsStatus::_internal_mutable_sha256() {
+  
+  return _impl_.sha256_.Mutable(GetArenaForAllocation());
+}
+inline std::string* ExperimentsStatus::release_sha256() {
+  // @@protoc_insertion_point(field_release:recsys.v1.ExperimentsStatus.sha256)
+  return _impl_.sha256_.Release();
+}
+inline void ExperimentsStatus::set_allocated_sha256(std::string* sha256) {
+  if (sha256 != nullptr) {
+    
+  } else {
+    
+  }
+  _impl_.sha256_.SetAllocated(sha256, GetArenaForAllocation());
+#ifdef PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  if (_impl_.sha256_.IsDefault()) {
+    _impl_.sha256_.Set("", GetArenaForAllocation());
+  }
+#endif // PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  // @@protoc_insertion_point(field_set_allocated:recsys.v1.ExperimentsStatus.sha256)
+}
+
+// string loaded_at = 3;
+inline void ExperimentsStatus::clear_loaded_at() {
+  _impl_.loaded_at_.ClearToEmpty();
+}
+inline const std::string& ExperimentsStatus::loaded_at() const {
+  // @@protoc_insertion_point(field_get:recsys.v1.ExperimentsStatus.loaded_at)
+  return _internal_loaded_at();
+}
+template <typename ArgT0, typename... ArgT>
+inline PROTOBUF_ALWAYS_INLINE
+void ExperimentsStatus::set_loaded_at(ArgT0&& arg0, ArgT... args) {
+ 
+ _impl_.loaded_at_.Set(static_cast<ArgT0 &&>(arg0), args..., GetArenaForAllocation());
+  // @@protoc_insertion_point(field_set:recsys.v1.ExperimentsStatus.loaded_at)
+}
+inline std::string* ExperimentsStatus::mutable_loaded_at() {
+  std::string* _s = _internal_mutable_loaded_at();
+  // @@protoc_insertion_point(field_mutable:recsys.v1.ExperimentsStatus.loaded_at)
+  return _s;
+}
+inline const std::string& ExperimentsStatus::_internal_loaded_at() const {
+  return _impl_.loaded_at_.Get();
+}
+inline void ExperimentsStatus::_internal_set_loaded_at(const std::string& value) {
+  
+  _impl_.loaded_at_.Set(value, GetArenaForAllocation());
+}
+inline std::string* ExperimentsStatus::_internal_mutable_loaded_at() {
+  
+  return _impl_.loaded_at_.Mutable(GetArenaForAllocation());
+}
+inline std::string* ExperimentsStatus::release_loaded_at() {
+  // @@protoc_insertion_point(field_release:recsys.v1.ExperimentsStatus.loaded_at)
+  return _impl_.loaded_at_.Release();
+}
+inline void ExperimentsStatus::set_allocated_loaded_at(std::string* loaded_at) {
+  if (loaded_at != nullptr) {
+    
+  } else {
+    
+  }
+  _impl_.loaded_at_.SetAllocated(loaded_at, GetArenaForAllocation());
+#ifdef PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  if (_impl_.loaded_at_.IsDefault()) {
+    _impl_.loaded_at_.Set("", GetArenaForAllocation());
+  }
+#endif // PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  // @@protoc_insertion_point(field_set_allocated:recsys.v1.ExperimentsStatus.loaded_at)
+}
+
+// string last_error = 4;
+inline void ExperimentsStatus::clear_last_error() {
+  _impl_.last_error_.ClearToEmpty();
+}
+inline const std::string& ExperimentsStatus::last_error() const {
+  // @@protoc_insertion_point(field_get:recsys.v1.ExperimentsStatus.last_error)
+  return _internal_last_error();
+}
+template <typename ArgT0, typename... ArgT>
+inline PROTOBUF_ALWAYS_INLINE
+void ExperimentsStatus::set_last_error(ArgT0&& arg0, ArgT... args) {
+ 
+ _impl_.last_error_.Set(static_cast<ArgT0 &&>(arg0), args..., GetArenaForAllocation());
+  // @@protoc_insertion_point(field_set:recsys.v1.ExperimentsStatus.last_error)
+}
+inline std::string* ExperimentsStatus::mutable_last_error() {
+  std::string* _s = _internal_mutable_last_error();
+  // @@protoc_insertion_point(field_mutable:recsys.v1.ExperimentsStatus.last_error)
+  return _s;
+}
+inline const std::string& ExperimentsStatus::_internal_last_error() const {
+  return _impl_.last_error_.Get();
+}
+inline void ExperimentsStatus::_internal_set_last_error(const std::string& value) {
+  
+  _impl_.last_error_.Set(value, GetArenaForAllocation());
+}
+inline std::string* ExperimentsStatus::_internal_mutable_last_error() {
+  
+  return _impl_.last_error_.Mutable(GetArenaForAllocation());
+}
+inline std::string* ExperimentsStatus::release_last_error() {
+  // @@protoc_insertion_point(field_release:recsys.v1.ExperimentsStatus.last_error)
+  return _impl_.last_error_.Release();
+}
+inline void ExperimentsStatus::set_allocated_last_error(std::string* last_error) {
+  if (last_error != nullptr) {
+    
+  } else {
+    
+  }
+  _impl_.last_error_.SetAllocated(last_error, GetArenaForAllocation());
+#ifdef PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  if (_impl_.last_error_.IsDefault()) {
+    _impl_.last_error_.Set("", GetArenaForAllocation());
+  }
+#endif // PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  // @@protoc_insertion_point(field_set_allocated:recsys.v1.ExperimentsStatus.last_error)
+}
+
+// string default_model = 5;
+inline void ExperimentsStatus::clear_default_model() {
+  _impl_.default_model_.ClearToEmpty();
+}
+inline const std::string& ExperimentsStatus::default_model() const {
+  // @@protoc_insertion_point(field_get:recsys.v1.ExperimentsStatus.default_model)
+  return _internal_default_model();
+}
+template <typename ArgT0, typename... ArgT>
+inline PROTOBUF_ALWAYS_INLINE
+void ExperimentsStatus::set_default_model(ArgT0&& arg0, ArgT... args) {
+ 
+ _impl_.default_model_.Set(static_cast<ArgT0 &&>(arg0), args..., GetArenaForAllocation());
+  // @@protoc_insertion_point(field_set:recsys.v1.ExperimentsStatus.default_model)
+}
+inline std::string* ExperimentsStatus::mutable_default_model() {
+  std::string* _s = _internal_mutable_default_model();
+  // @@protoc_insertion_point(field_mutable:recsys.v1.ExperimentsStatus.default_model)
+  return _s;
+}
+inline const std::string& ExperimentsStatus::_internal_default_model() const {
+  return _impl_.default_model_.Get();
+}
+inline void ExperimentsStatus::_internal_set_default_model(const std::string& value) {
+  
+  _impl_.default_model_.Set(value, GetArenaForAllocation());
+}
+inline std::string* ExperimentsStatus::_internal_mutable_default_model() {
+  
+  return _impl_.default_model_.Mutable(GetArenaForAllocation());
+}
+inline std::string* ExperimentsStatus::release_default_model() {
+  // @@protoc_insertion_point(field_release:recsys.v1.ExperimentsStatus.default_model)
+  return _impl_.default_model_.Release();
+}
+inline void ExperimentsStatus::set_allocated_default_model(std::string* default_model) {
+  if (default_model != nullptr) {
+    
+  } else {
+    
+  }
+  _impl_.default_model_.SetAllocated(default_model, GetArenaForAllocation());
+#ifdef PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  if (_impl_.default_model_.IsDefault()) {
+    _impl_.default_model_.Set("", GetArenaForAllocation());
+  }
+#endif // PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  // @@protoc_insertion_point(field_set_allocated:recsys.v1.ExperimentsStatus.default_model)
+}
+
+// repeated .recsys.v1.ExperimentStatus experiments = 6;
+inline int ExperimentsStatus::_internal_experiments_size() const {
+  return _impl_.experiments_.size();
+}
+inline int ExperimentsStatus::experiments_size() const {
+  return _internal_experiments_size();
+}
+inline void ExperimentsStatus::clear_experiments() {
+  _impl_.experiments_.Clear();
+}
+inline ::recsys::v1::ExperimentStatus* ExperimentsStatus::mutable_experiments(int index) {
+  // @@protoc_insertion_point(field_mutable:recsys.v1.ExperimentsStatus.experiments)
+  return _impl_.experiments_.Mutable(index);
+}
+inline ::PROTOBUF_NAMESPACE_ID::RepeatedPtrField< ::recsys::v1::ExperimentStatus >*
+ExperimentsStatus::mutable_experiments() {
+  // @@protoc_insertion_point(field_mutable_list:recsys.v1.ExperimentsStatus.experiments)
+  return &_impl_.experiments_;
+}
+inline const ::recsys::v1::ExperimentStatus& ExperimentsStatus::_internal_experiments(int index) const {
+  return _impl_.experiments_.Get(index);
+}
+inline const ::recsys::v1::ExperimentStatus& ExperimentsStatus::experiments(int index) const {
+  // @@protoc_insertion_point(field_get:recsys.v1.ExperimentsStatus.experiments)
+  return _internal_experiments(index);
+}
+inline ::recsys::v1::ExperimentStatus* ExperimentsStatus::_internal_add_experiments() {
+  return _impl_.experiments_.Add();
+}
+inline ::recsys::v1::ExperimentStatus* ExperimentsStatus::add_experiments() {
+  ::recsys::v1::ExperimentStatus* _add = _internal_add_experiments();
+  // @@protoc_insertion_point(field_add:recsys.v1.ExperimentsStatus.experiments)
+  return _add;
+}
+inline const ::PROTOBUF_NAMESPACE_ID::RepeatedPtrField< ::recsys::v1::ExperimentStatus >&
+ExperimentsStatus::experiments() const {
+  // @@protoc_insertion_point(field_list:recsys.v1.ExperimentsStatus.experiments)
+  return _impl_.experiments_;
+}
+
+// .recsys.v1.ExposureLogStatus exposure_log = 7;
+inline bool ExperimentsStatus::_internal_has_exposure_log() const {
+  return this != internal_default_instance() && _impl_.exposure_log_ != nullptr;
+}
+inline bool ExperimentsStatus::has_exposure_log() const {
+  return _internal_has_exposure_log();
+}
+inline void ExperimentsStatus::clear_exposure_log() {
+  if (GetArenaForAllocation() == nullptr && _impl_.exposure_log_ != nullptr) {
+    delete _impl_.exposure_log_;
+  }
+  _impl_.exposure_log_ = nullptr;
+}
+inline const ::recsys::v1::ExposureLogStatus& ExperimentsStatus::_internal_exposure_log() const {
+  const ::recsys::v1::ExposureLogStatus* p = _impl_.exposure_log_;
+  return p != nullptr ? *p : reinterpret_cast<const ::recsys::v1::ExposureLogStatus&>(
+      ::recsys::v1::_ExposureLogStatus_default_instance_);
+}
+inline const ::recsys::v1::ExposureLogStatus& ExperimentsStatus::exposure_log() const {
+  // @@protoc_insertion_point(field_get:recsys.v1.ExperimentsStatus.exposure_log)
+  return _internal_exposure_log();
+}
+inline void ExperimentsStatus::unsafe_arena_set_allocated_exposure_log(
+    ::recsys::v1::ExposureLogStatus* exposure_log) {
+  if (GetArenaForAllocation() == nullptr) {
+    delete reinterpret_cast<::PROTOBUF_NAMESPACE_ID::MessageLite*>(_impl_.exposure_log_);
+  }
+  _impl_.exposure_log_ = exposure_log;
+  if (exposure_log) {
+    
+  } else {
+    
+  }
+  // @@protoc_insertion_point(field_unsafe_arena_set_allocated:recsys.v1.ExperimentsStatus.exposure_log)
+}
+inline ::recsys::v1::ExposureLogStatus* ExperimentsStatus::release_exposure_log() {
+  
+  ::recsys::v1::ExposureLogStatus* temp = _impl_.exposure_log_;
+  _impl_.exposure_log_ = nullptr;
+#ifdef PROTOBUF_FORCE_COPY_IN_RELEASE
+  auto* old =  reinterpret_cast<::PROTOBUF_NAMESPACE_ID::MessageLite*>(temp);
+  temp = ::PROTOBUF_NAMESPACE_ID::internal::DuplicateIfNonNull(temp);
+  if (GetArenaForAllocation() == nullptr) { delete old; }
+#else  // PROTOBUF_FORCE_COPY_IN_RELEASE
+  if (GetArenaForAllocation() != nullptr) {
+    temp = ::PROTOBUF_NAMESPACE_ID::internal::DuplicateIfNonNull(temp);
+  }
+#endif  // !PROTOBUF_FORCE_COPY_IN_RELEASE
+  return temp;
+}
+inline ::recsys::v1::ExposureLogStatus* ExperimentsStatus::unsafe_arena_release_exposure_log() {
+  // @@protoc_insertion_point(field_release:recsys.v1.ExperimentsStatus.exposure_log)
+  
+  ::recsys::v1::ExposureLogStatus* temp = _impl_.exposure_log_;
+  _impl_.exposure_log_ = nullptr;
+  return temp;
+}
+inline ::recsys::v1::ExposureLogStatus* ExperimentsStatus::_internal_mutable_exposure_log() {
+  
+  if (_impl_.exposure_log_ == nullptr) {
+    auto* p = CreateMaybeMessage<::recsys::v1::ExposureLogStatus>(GetArenaForAllocation());
+    _impl_.exposure_log_ = p;
+  }
+  return _impl_.exposure_log_;
+}
+inline ::recsys::v1::ExposureLogStatus* ExperimentsStatus::mutable_exposure_log() {
+  ::recsys::v1::ExposureLogStatus* _msg = _internal_mutable_exposure_log();
+  // @@protoc_insertion_point(field_mutable:recsys.v1.ExperimentsStatus.exposure_log)
+  return _msg;
+}
+inline void ExperimentsStatus::set_allocated_exposure_log(::recsys::v1::ExposureLogStatus* exposure_log) {
+  ::PROTOBUF_NAMESPACE_ID::Arena* message_arena = GetArenaForAllocation();
+  if (message_arena == nullptr) {
+    delete _impl_.exposure_log_;
+  }
+  if (exposure_log) {
+    ::PROTOBUF_NAMESPACE_ID::Arena* submessage_arena =
+        ::PROTOBUF_NAMESPACE_ID::Arena::InternalGetOwningArena(exposure_log);
+    if (message_arena != submessage_arena) {
+      exposure_log = ::PROTOBUF_NAMESPACE_ID::internal::GetOwnedMessage(
+          message_arena, exposure_log, submessage_arena);
+    }
+    
+  } else {
+    
+  }
+  _impl_.exposure_log_ = exposure_log;
+  // @@protoc_insertion_point(field_set_allocated:recsys.v1.ExperimentsStatus.exposure_log)
+}
+
+// int64 feedback_unjoined = 8;
+inline void ExperimentsStatus::clear_feedback_unjoined() {
+  _impl_.feedback_unjoined_ = int64_t{0};
+}
+inline int64_t ExperimentsStatus::_internal_feedback_unjoined() const {
+  return _impl_.feedback_unjoined_;
+}
+inline int64_t ExperimentsStatus::feedback_unjoined() const {
+  // @@protoc_insertion_point(field_get:recsys.v1.ExperimentsStatus.feedback_unjoined)
+  return _internal_feedback_unjoined();
+}
+inline void ExperimentsStatus::_internal_set_feedback_unjoined(int64_t value) {
+  
+  _impl_.feedback_unjoined_ = value;
+}
+inline void ExperimentsStatus::set_feedback_unjoined(int64_t value) {
+  _internal_set_feedback_unjoined(value);
+  // @@protoc_insertion_point(field_set:recsys.v1.ExperimentsStatus.feedback_unjoined)
+}
+
+// int64 feedback_window = 9;
+inline void ExperimentsStatus::clear_feedback_window() {
+  _impl_.feedback_window_ = int64_t{0};
+}
+inline int64_t ExperimentsStatus::_internal_feedback_window() const {
+  return _impl_.feedback_window_;
+}
+inline int64_t ExperimentsStatus::feedback_window() const {
+  // @@protoc_insertion_point(field_get:recsys.v1.ExperimentsStatus.feedback_window)
+  return _internal_feedback_window();
+}
+inline void ExperimentsStatus::_internal_set_feedback_window(int64_t value) {
+  
+  _impl_.feedback_window_ = value;
+}
+inline void ExperimentsStatus::set_feedback_window(int64_t value) {
+  _internal_set_feedback_window(value);
+  // @@protoc_insertion_point(field_set:recsys.v1.ExperimentsStatus.feedback_window)
+}
+
+// -------------------------------------------------------------------
+
+// ExperimentStatus
+
+// string key = 1;
+inline void ExperimentStatus::clear_key() {
+  _impl_.key_.ClearToEmpty();
+}
+inline const std::string& ExperimentStatus::key() const {
+  // @@protoc_insertion_point(field_get:recsys.v1.ExperimentStatus.key)
+  return _internal_key();
+}
+template <typename ArgT0, typename... ArgT>
+inline PROTOBUF_ALWAYS_INLINE
+void ExperimentStatus::set_key(ArgT0&& arg0, ArgT... args) {
+ 
+ _impl_.key_.Set(static_cast<ArgT0 &&>(arg0), args..., GetArenaForAllocation());
+  // @@protoc_insertion_point(field_set:recsys.v1.ExperimentStatus.key)
+}
+inline std::string* ExperimentStatus::mutable_key() {
+  std::string* _s = _internal_mutable_key();
+  // @@protoc_insertion_point(field_mutable:recsys.v1.ExperimentStatus.key)
+  return _s;
+}
+inline const std::string& ExperimentStatus::_internal_key() const {
+  return _impl_.key_.Get();
+}
+inline void ExperimentStatus::_internal_set_key(const std::string& value) {
+  
+  _impl_.key_.Set(value, GetArenaForAllocation());
+}
+inline std::string* ExperimentStatus::_internal_mutable_key() {
+  
+  return _impl_.key_.Mutable(GetArenaForAllocation());
+}
+inline std::string* ExperimentStatus::release_key() {
+  // @@protoc_insertion_point(field_release:recsys.v1.ExperimentStatus.key)
+  return _impl_.key_.Release();
+}
+inline void ExperimentStatus::set_allocated_key(std::string* key) {
+  if (key != nullptr) {
+    
+  } else {
+    
+  }
+  _impl_.key_.SetAllocated(key, GetArenaForAllocation());
+#ifdef PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  if (_impl_.key_.IsDefault()) {
+    _impl_.key_.Set("", GetArenaForAllocation());
+  }
+#endif // PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  // @@protoc_insertion_point(field_set_allocated:recsys.v1.ExperimentStatus.key)
+}
+
+// string salt = 2;
+inline void ExperimentStatus::clear_salt() {
+  _impl_.salt_.ClearToEmpty();
+}
+inline const std::string& ExperimentStatus::salt() const {
+  // @@protoc_insertion_point(field_get:recsys.v1.ExperimentStatus.salt)
+  return _internal_salt();
+}
+template <typename ArgT0, typename... ArgT>
+inline PROTOBUF_ALWAYS_INLINE
+void ExperimentStatus::set_salt(ArgT0&& arg0, ArgT... args) {
+ 
+ _impl_.salt_.Set(static_cast<ArgT0 &&>(arg0), args..., GetArenaForAllocation());
+  // @@protoc_insertion_point(field_set:recsys.v1.ExperimentStatus.salt)
+}
+inline std::string* ExperimentStatus::mutable_salt() {
+  std::string* _s = _internal_mutable_salt();
+  // @@protoc_insertion_point(field_mutable:recsys.v1.ExperimentStatus.salt)
+  return _s;
+}
+inline const std::string& ExperimentStatus::_internal_salt() const {
+  return _impl_.salt_.Get();
+}
+inline void ExperimentStatus::_internal_set_salt(const std::string& value) {
+  
+  _impl_.salt_.Set(value, GetArenaForAllocation());
+}
+inline std::string* ExperimentStatus::_internal_mutable_salt() {
+  
+  return _impl_.salt_.Mutable(GetArenaForAllocation());
+}
+inline std::string* ExperimentStatus::release_salt() {
+  // @@protoc_insertion_point(field_release:recsys.v1.ExperimentStatus.salt)
+  return _impl_.salt_.Release();
+}
+inline void ExperimentStatus::set_allocated_salt(std::string* salt) {
+  if (salt != nullptr) {
+    
+  } else {
+    
+  }
+  _impl_.salt_.SetAllocated(salt, GetArenaForAllocation());
+#ifdef PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  if (_impl_.salt_.IsDefault()) {
+    _impl_.salt_.Set("", GetArenaForAllocation());
+  }
+#endif // PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  // @@protoc_insertion_point(field_set_allocated:recsys.v1.ExperimentStatus.salt)
+}
+
+// string mode = 3;
+inline void ExperimentStatus::clear_mode() {
+  _impl_.mode_.ClearToEmpty();
+}
+inline const std::string& ExperimentStatus::mode() const {
+  // @@protoc_insertion_point(field_get:recsys.v1.ExperimentStatus.mode)
+  return _internal_mode();
+}
+template <typename ArgT0, typename... ArgT>
+inline PROTOBUF_ALWAYS_INLINE
+void ExperimentStatus::set_mode(ArgT0&& arg0, ArgT... args) {
+ 
+ _impl_.mode_.Set(static_cast<ArgT0 &&>(arg0), args..., GetArenaForAllocation());
+  // @@protoc_insertion_point(field_set:recsys.v1.ExperimentStatus.mode)
+}
+inline std::string* ExperimentStatus::mutable_mode() {
+  std::string* _s = _internal_mutable_mode();
+  // @@protoc_insertion_point(field_mutable:recsys.v1.ExperimentStatus.mode)
+  return _s;
+}
+inline const std::string& ExperimentStatus::_internal_mode() const {
+  return _impl_.mode_.Get();
+}
+inline void ExperimentStatus::_internal_set_mode(const std::string& value) {
+  
+  _impl_.mode_.Set(value, GetArenaForAllocation());
+}
+inline std::string* ExperimentStatus::_internal_mutable_mode() {
+  
+  return _impl_.mode_.Mutable(GetArenaForAllocation());
+}
+inline std::string* ExperimentStatus::release_mode() {
+  // @@protoc_insertion_point(field_release:recsys.v1.ExperimentStatus.mode)
+  return _impl_.mode_.Release();
+}
+inline void ExperimentStatus::set_allocated_mode(std::string* mode) {
+  if (mode != nullptr) {
+    
+  } else {
+    
+  }
+  _impl_.mode_.SetAllocated(mode, GetArenaForAllocation());
+#ifdef PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  if (_impl_.mode_.IsDefault()) {
+    _impl_.mode_.Set("", GetArenaForAllocation());
+  }
+#endif // PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  // @@protoc_insertion_point(field_set_allocated:recsys.v1.ExperimentStatus.mode)
+}
+
+// string match = 4;
+inline void ExperimentStatus::clear_match() {
+  _impl_.match_.ClearToEmpty();
+}
+inline const std::string& ExperimentStatus::match() const {
+  // @@protoc_insertion_point(field_get:recsys.v1.ExperimentStatus.match)
+  return _internal_match();
+}
+template <typename ArgT0, typename... ArgT>
+inline PROTOBUF_ALWAYS_INLINE
+void ExperimentStatus::set_match(ArgT0&& arg0, ArgT... args) {
+ 
+ _impl_.match_.Set(static_cast<ArgT0 &&>(arg0), args..., GetArenaForAllocation());
+  // @@protoc_insertion_point(field_set:recsys.v1.ExperimentStatus.match)
+}
+inline std::string* ExperimentStatus::mutable_match() {
+  std::string* _s = _internal_mutable_match();
+  // @@protoc_insertion_point(field_mutable:recsys.v1.ExperimentStatus.match)
+  return _s;
+}
+inline const std::string& ExperimentStatus::_internal_match() const {
+  return _impl_.match_.Get();
+}
+inline void ExperimentStatus::_internal_set_match(const std::string& value) {
+  
+  _impl_.match_.Set(value, GetArenaForAllocation());
+}
+inline std::string* ExperimentStatus::_internal_mutable_match() {
+  
+  return _impl_.match_.Mutable(GetArenaForAllocation());
+}
+inline std::string* ExperimentStatus::release_match() {
+  // @@protoc_insertion_point(field_release:recsys.v1.ExperimentStatus.match)
+  return _impl_.match_.Release();
+}
+inline void ExperimentStatus::set_allocated_match(std::string* match) {
+  if (match != nullptr) {
+    
+  } else {
+    
+  }
+  _impl_.match_.SetAllocated(match, GetArenaForAllocation());
+#ifdef PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  if (_impl_.match_.IsDefault()) {
+    _impl_.match_.Set("", GetArenaForAllocation());
+  }
+#endif // PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  // @@protoc_insertion_point(field_set_allocated:recsys.v1.ExperimentStatus.match)
+}
+
+// double holdout_percent = 5;
+inline void ExperimentStatus::clear_holdout_percent() {
+  _impl_.holdout_percent_ = 0;
+}
+inline double ExperimentStatus::_internal_holdout_percent() const {
+  return _impl_.holdout_percent_;
+}
+inline double ExperimentStatus::holdout_percent() const {
+  // @@protoc_insertion_point(field_get:recsys.v1.ExperimentStatus.holdout_percent)
+  return _internal_holdout_percent();
+}
+inline void ExperimentStatus::_internal_set_holdout_percent(double value) {
+  
+  _impl_.holdout_percent_ = value;
+}
+inline void ExperimentStatus::set_holdout_percent(double value) {
+  _internal_set_holdout_percent(value);
+  // @@protoc_insertion_point(field_set:recsys.v1.ExperimentStatus.holdout_percent)
+}
+
+// double min_share_percent = 6;
+inline void ExperimentStatus::clear_min_share_percent() {
+  _impl_.min_share_percent_ = 0;
+}
+inline double ExperimentStatus::_internal_min_share_percent() const {
+  return _impl_.min_share_percent_;
+}
+inline double ExperimentStatus::min_share_percent() const {
+  // @@protoc_insertion_point(field_get:recsys.v1.ExperimentStatus.min_share_percent)
+  return _internal_min_share_percent();
+}
+inline void ExperimentStatus::_internal_set_min_share_percent(double value) {
+  
+  _impl_.min_share_percent_ = value;
+}
+inline void ExperimentStatus::set_min_share_percent(double value) {
+  _internal_set_min_share_percent(value);
+  // @@protoc_insertion_point(field_set:recsys.v1.ExperimentStatus.min_share_percent)
+}
+
+// string control = 7;
+inline void ExperimentStatus::clear_control() {
+  _impl_.control_.ClearToEmpty();
+}
+inline const std::string& ExperimentStatus::control() const {
+  // @@protoc_insertion_point(field_get:recsys.v1.ExperimentStatus.control)
+  return _internal_control();
+}
+template <typename ArgT0, typename... ArgT>
+inline PROTOBUF_ALWAYS_INLINE
+void ExperimentStatus::set_control(ArgT0&& arg0, ArgT... args) {
+ 
+ _impl_.control_.Set(static_cast<ArgT0 &&>(arg0), args..., GetArenaForAllocation());
+  // @@protoc_insertion_point(field_set:recsys.v1.ExperimentStatus.control)
+}
+inline std::string* ExperimentStatus::mutable_control() {
+  std::string* _s = _internal_mutable_control();
+  // @@protoc_insertion_point(field_mutable:recsys.v1.ExperimentStatus.control)
+  return _s;
+}
+inline const std::string& ExperimentStatus::_internal_control() const {
+  return _impl_.control_.Get();
+}
+inline void ExperimentStatus::_internal_set_control(const std::string& value) {
+  
+  _impl_.control_.Set(value, GetArenaForAllocation());
+}
+inline std::string* ExperimentStatus::_internal_mutable_control() {
+  
+  return _impl_.control_.Mutable(GetArenaForAllocation());
+}
+inline std::string* ExperimentStatus::release_control() {
+  // @@protoc_insertion_point(field_release:recsys.v1.ExperimentStatus.control)
+  return _impl_.control_.Release();
+}
+inline void ExperimentStatus::set_allocated_control(std::string* control) {
+  if (control != nullptr) {
+    
+  } else {
+    
+  }
+  _impl_.control_.SetAllocated(control, GetArenaForAllocation());
+#ifdef PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  if (_impl_.control_.IsDefault()) {
+    _impl_.control_.Set("", GetArenaForAllocation());
+  }
+#endif // PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  // @@protoc_insertion_point(field_set_allocated:recsys.v1.ExperimentStatus.control)
+}
+
+// repeated .recsys.v1.ArmStatus arms = 8;
+inline int ExperimentStatus::_internal_arms_size() const {
+  return _impl_.arms_.size();
+}
+inline int ExperimentStatus::arms_size() const {
+  return _internal_arms_size();
+}
+inline void ExperimentStatus::clear_arms() {
+  _impl_.arms_.Clear();
+}
+inline ::recsys::v1::ArmStatus* ExperimentStatus::mutable_arms(int index) {
+  // @@protoc_insertion_point(field_mutable:recsys.v1.ExperimentStatus.arms)
+  return _impl_.arms_.Mutable(index);
+}
+inline ::PROTOBUF_NAMESPACE_ID::RepeatedPtrField< ::recsys::v1::ArmStatus >*
+ExperimentStatus::mutable_arms() {
+  // @@protoc_insertion_point(field_mutable_list:recsys.v1.ExperimentStatus.arms)
+  return &_impl_.arms_;
+}
+inline const ::recsys::v1::ArmStatus& ExperimentStatus::_internal_arms(int index) const {
+  return _impl_.arms_.Get(index);
+}
+inline const ::recsys::v1::ArmStatus& ExperimentStatus::arms(int index) const {
+  // @@protoc_insertion_point(field_get:recsys.v1.ExperimentStatus.arms)
+  return _internal_arms(index);
+}
+inline ::recsys::v1::ArmStatus* ExperimentStatus::_internal_add_arms() {
+  return _impl_.arms_.Add();
+}
+inline ::recsys::v1::ArmStatus* ExperimentStatus::add_arms() {
+  ::recsys::v1::ArmStatus* _add = _internal_add_arms();
+  // @@protoc_insertion_point(field_add:recsys.v1.ExperimentStatus.arms)
+  return _add;
+}
+inline const ::PROTOBUF_NAMESPACE_ID::RepeatedPtrField< ::recsys::v1::ArmStatus >&
+ExperimentStatus::arms() const {
+  // @@protoc_insertion_point(field_list:recsys.v1.ExperimentStatus.arms)
+  return _impl_.arms_;
+}
+
+// .recsys.v1.ShadowStatus shadow = 9;
+inline bool ExperimentStatus::_internal_has_shadow() const {
+  return this != internal_default_instance() && _impl_.shadow_ != nullptr;
+}
+inline bool ExperimentStatus::has_shadow() const {
+  return _internal_has_shadow();
+}
+inline void ExperimentStatus::clear_shadow() {
+  if (GetArenaForAllocation() == nullptr && _impl_.shadow_ != nullptr) {
+    delete _impl_.shadow_;
+  }
+  _impl_.shadow_ = nullptr;
+}
+inline const ::recsys::v1::ShadowStatus& ExperimentStatus::_internal_shadow() const {
+  const ::recsys::v1::ShadowStatus* p = _impl_.shadow_;
+  return p != nullptr ? *p : reinterpret_cast<const ::recsys::v1::ShadowStatus&>(
+      ::recsys::v1::_ShadowStatus_default_instance_);
+}
+inline const ::recsys::v1::ShadowStatus& ExperimentStatus::shadow() const {
+  // @@protoc_insertion_point(field_get:recsys.v1.ExperimentStatus.shadow)
+  return _internal_shadow();
+}
+inline void ExperimentStatus::unsafe_arena_set_allocated_shadow(
+    ::recsys::v1::ShadowStatus* shadow) {
+  if (GetArenaForAllocation() == nullptr) {
+    delete reinterpret_cast<::PROTOBUF_NAMESPACE_ID::MessageLite*>(_impl_.shadow_);
+  }
+  _impl_.shadow_ = shadow;
+  if (shadow) {
+    
+  } else {
+    
+  }
+  // @@protoc_insertion_point(field_unsafe_arena_set_allocated:recsys.v1.ExperimentStatus.shadow)
+}
+inline ::recsys::v1::ShadowStatus* ExperimentStatus::release_shadow() {
+  
+  ::recsys::v1::ShadowStatus* temp = _impl_.shadow_;
+  _impl_.shadow_ = nullptr;
+#ifdef PROTOBUF_FORCE_COPY_IN_RELEASE
+  auto* old =  reinterpret_cast<::PROTOBUF_NAMESPACE_ID::MessageLite*>(temp);
+  temp = ::PROTOBUF_NAMESPACE_ID::internal::DuplicateIfNonNull(temp);
+  if (GetArenaForAllocation() == nullptr) { delete old; }
+#else  // PROTOBUF_FORCE_COPY_IN_RELEASE
+  if (GetArenaForAllocation() != nullptr) {
+    temp = ::PROTOBUF_NAMESPACE_ID::internal::DuplicateIfNonNull(temp);
+  }
+#endif  // !PROTOBUF_FORCE_COPY_IN_RELEASE
+  return temp;
+}
+inline ::recsys::v1::ShadowStatus* ExperimentStatus::unsafe_arena_release_shadow() {
+  // @@protoc_insertion_point(field_release:recsys.v1.ExperimentStatus.shadow)
+  
+  ::recsys::v1::ShadowStatus* temp = _impl_.shadow_;
+  _impl_.shadow_ = nullptr;
+  return temp;
+}
+inline ::recsys::v1::ShadowStatus* ExperimentStatus::_internal_mutable_shadow() {
+  
+  if (_impl_.shadow_ == nullptr) {
+    auto* p = CreateMaybeMessage<::recsys::v1::ShadowStatus>(GetArenaForAllocation());
+    _impl_.shadow_ = p;
+  }
+  return _impl_.shadow_;
+}
+inline ::recsys::v1::ShadowStatus* ExperimentStatus::mutable_shadow() {
+  ::recsys::v1::ShadowStatus* _msg = _internal_mutable_shadow();
+  // @@protoc_insertion_point(field_mutable:recsys.v1.ExperimentStatus.shadow)
+  return _msg;
+}
+inline void ExperimentStatus::set_allocated_shadow(::recsys::v1::ShadowStatus* shadow) {
+  ::PROTOBUF_NAMESPACE_ID::Arena* message_arena = GetArenaForAllocation();
+  if (message_arena == nullptr) {
+    delete _impl_.shadow_;
+  }
+  if (shadow) {
+    ::PROTOBUF_NAMESPACE_ID::Arena* submessage_arena =
+        ::PROTOBUF_NAMESPACE_ID::Arena::InternalGetOwningArena(shadow);
+    if (message_arena != submessage_arena) {
+      shadow = ::PROTOBUF_NAMESPACE_ID::internal::GetOwnedMessage(
+          message_arena, shadow, submessage_arena);
+    }
+    
+  } else {
+    
+  }
+  _impl_.shadow_ = shadow;
+  // @@protoc_insertion_point(field_set_allocated:recsys.v1.ExperimentStatus.shadow)
+}
+
+// -------------------------------------------------------------------
+
+// ArmStatus
+
+// string name = 1;
+inline void ArmStatus::clear_name() {
+  _impl_.name_.ClearToEmpty();
+}
+inline const std::string& ArmStatus::name() const {
+  // @@protoc_insertion_point(field_get:recsys.v1.ArmStatus.name)
+  return _internal_name();
+}
+template <typename ArgT0, typename... ArgT>
+inline PROTOBUF_ALWAYS_INLINE
+void ArmStatus::set_name(ArgT0&& arg0, ArgT... args) {
+ 
+ _impl_.name_.Set(static_cast<ArgT0 &&>(arg0), args..., GetArenaForAllocation());
+  // @@protoc_insertion_point(field_set:recsys.v1.ArmStatus.name)
+}
+inline std::string* ArmStatus::mutable_name() {
+  std::string* _s = _internal_mutable_name();
+  // @@protoc_insertion_point(field_mutable:recsys.v1.ArmStatus.name)
+  return _s;
+}
+inline const std::string& ArmStatus::_internal_name() const {
+  return _impl_.name_.Get();
+}
+inline void ArmStatus::_internal_set_name(const std::string& value) {
+  
+  _impl_.name_.Set(value, GetArenaForAllocation());
+}
+inline std::string* ArmStatus::_internal_mutable_name() {
+  
+  return _impl_.name_.Mutable(GetArenaForAllocation());
+}
+inline std::string* ArmStatus::release_name() {
+  // @@protoc_insertion_point(field_release:recsys.v1.ArmStatus.name)
+  return _impl_.name_.Release();
+}
+inline void ArmStatus::set_allocated_name(std::string* name) {
+  if (name != nullptr) {
+    
+  } else {
+    
+  }
+  _impl_.name_.SetAllocated(name, GetArenaForAllocation());
+#ifdef PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  if (_impl_.name_.IsDefault()) {
+    _impl_.name_.Set("", GetArenaForAllocation());
+  }
+#endif // PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  // @@protoc_insertion_point(field_set_allocated:recsys.v1.ArmStatus.name)
+}
+
+// string model = 2;
+inline void ArmStatus::clear_model() {
+  _impl_.model_.ClearToEmpty();
+}
+inline const std::string& ArmStatus::model() const {
+  // @@protoc_insertion_point(field_get:recsys.v1.ArmStatus.model)
+  return _internal_model();
+}
+template <typename ArgT0, typename... ArgT>
+inline PROTOBUF_ALWAYS_INLINE
+void ArmStatus::set_model(ArgT0&& arg0, ArgT... args) {
+ 
+ _impl_.model_.Set(static_cast<ArgT0 &&>(arg0), args..., GetArenaForAllocation());
+  // @@protoc_insertion_point(field_set:recsys.v1.ArmStatus.model)
+}
+inline std::string* ArmStatus::mutable_model() {
+  std::string* _s = _internal_mutable_model();
+  // @@protoc_insertion_point(field_mutable:recsys.v1.ArmStatus.model)
+  return _s;
+}
+inline const std::string& ArmStatus::_internal_model() const {
+  return _impl_.model_.Get();
+}
+inline void ArmStatus::_internal_set_model(const std::string& value) {
+  
+  _impl_.model_.Set(value, GetArenaForAllocation());
+}
+inline std::string* ArmStatus::_internal_mutable_model() {
+  
+  return _impl_.model_.Mutable(GetArenaForAllocation());
+}
+inline std::string* ArmStatus::release_model() {
+  // @@protoc_insertion_point(field_release:recsys.v1.ArmStatus.model)
+  return _impl_.model_.Release();
+}
+inline void ArmStatus::set_allocated_model(std::string* model) {
+  if (model != nullptr) {
+    
+  } else {
+    
+  }
+  _impl_.model_.SetAllocated(model, GetArenaForAllocation());
+#ifdef PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  if (_impl_.model_.IsDefault()) {
+    _impl_.model_.Set("", GetArenaForAllocation());
+  }
+#endif // PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  // @@protoc_insertion_point(field_set_allocated:recsys.v1.ArmStatus.model)
+}
+
+// double weight_percent = 3;
+inline void ArmStatus::clear_weight_percent() {
+  _impl_.weight_percent_ = 0;
+}
+inline double ArmStatus::_internal_weight_percent() const {
+  return _impl_.weight_percent_;
+}
+inline double ArmStatus::weight_percent() const {
+  // @@protoc_insertion_point(field_get:recsys.v1.ArmStatus.weight_percent)
+  return _internal_weight_percent();
+}
+inline void ArmStatus::_internal_set_weight_percent(double value) {
+  
+  _impl_.weight_percent_ = value;
+}
+inline void ArmStatus::set_weight_percent(double value) {
+  _internal_set_weight_percent(value);
+  // @@protoc_insertion_point(field_set:recsys.v1.ArmStatus.weight_percent)
+}
+
+// bool holdout = 4;
+inline void ArmStatus::clear_holdout() {
+  _impl_.holdout_ = false;
+}
+inline bool ArmStatus::_internal_holdout() const {
+  return _impl_.holdout_;
+}
+inline bool ArmStatus::holdout() const {
+  // @@protoc_insertion_point(field_get:recsys.v1.ArmStatus.holdout)
+  return _internal_holdout();
+}
+inline void ArmStatus::_internal_set_holdout(bool value) {
+  
+  _impl_.holdout_ = value;
+}
+inline void ArmStatus::set_holdout(bool value) {
+  _internal_set_holdout(value);
+  // @@protoc_insertion_point(field_set:recsys.v1.ArmStatus.holdout)
+}
+
+// int64 impressions = 5;
+inline void ArmStatus::clear_impressions() {
+  _impl_.impressions_ = int64_t{0};
+}
+inline int64_t ArmStatus::_internal_impressions() const {
+  return _impl_.impressions_;
+}
+inline int64_t ArmStatus::impressions() const {
+  // @@protoc_insertion_point(field_get:recsys.v1.ArmStatus.impressions)
+  return _internal_impressions();
+}
+inline void ArmStatus::_internal_set_impressions(int64_t value) {
+  
+  _impl_.impressions_ = value;
+}
+inline void ArmStatus::set_impressions(int64_t value) {
+  _internal_set_impressions(value);
+  // @@protoc_insertion_point(field_set:recsys.v1.ArmStatus.impressions)
+}
+
+// int64 clicks = 6;
+inline void ArmStatus::clear_clicks() {
+  _impl_.clicks_ = int64_t{0};
+}
+inline int64_t ArmStatus::_internal_clicks() const {
+  return _impl_.clicks_;
+}
+inline int64_t ArmStatus::clicks() const {
+  // @@protoc_insertion_point(field_get:recsys.v1.ArmStatus.clicks)
+  return _internal_clicks();
+}
+inline void ArmStatus::_internal_set_clicks(int64_t value) {
+  
+  _impl_.clicks_ = value;
+}
+inline void ArmStatus::set_clicks(int64_t value) {
+  _internal_set_clicks(value);
+  // @@protoc_insertion_point(field_set:recsys.v1.ArmStatus.clicks)
+}
+
+// int64 add_to_carts = 7;
+inline void ArmStatus::clear_add_to_carts() {
+  _impl_.add_to_carts_ = int64_t{0};
+}
+inline int64_t ArmStatus::_internal_add_to_carts() const {
+  return _impl_.add_to_carts_;
+}
+inline int64_t ArmStatus::add_to_carts() const {
+  // @@protoc_insertion_point(field_get:recsys.v1.ArmStatus.add_to_carts)
+  return _internal_add_to_carts();
+}
+inline void ArmStatus::_internal_set_add_to_carts(int64_t value) {
+  
+  _impl_.add_to_carts_ = value;
+}
+inline void ArmStatus::set_add_to_carts(int64_t value) {
+  _internal_set_add_to_carts(value);
+  // @@protoc_insertion_point(field_set:recsys.v1.ArmStatus.add_to_carts)
+}
+
+// int64 purchases = 8;
+inline void ArmStatus::clear_purchases() {
+  _impl_.purchases_ = int64_t{0};
+}
+inline int64_t ArmStatus::_internal_purchases() const {
+  return _impl_.purchases_;
+}
+inline int64_t ArmStatus::purchases() const {
+  // @@protoc_insertion_point(field_get:recsys.v1.ArmStatus.purchases)
+  return _internal_purchases();
+}
+inline void ArmStatus::_internal_set_purchases(int64_t value) {
+  
+  _impl_.purchases_ = value;
+}
+inline void ArmStatus::set_purchases(int64_t value) {
+  _internal_set_purchases(value);
+  // @@protoc_insertion_point(field_set:recsys.v1.ArmStatus.purchases)
+}
+
+// double revenue = 9;
+inline void ArmStatus::clear_revenue() {
+  _impl_.revenue_ = 0;
+}
+inline double ArmStatus::_internal_revenue() const {
+  return _impl_.revenue_;
+}
+inline double ArmStatus::revenue() const {
+  // @@protoc_insertion_point(field_get:recsys.v1.ArmStatus.revenue)
+  return _internal_revenue();
+}
+inline void ArmStatus::_internal_set_revenue(double value) {
+  
+  _impl_.revenue_ = value;
+}
+inline void ArmStatus::set_revenue(double value) {
+  _internal_set_revenue(value);
+  // @@protoc_insertion_point(field_set:recsys.v1.ArmStatus.revenue)
+}
+
+// double ctr = 10;
+inline void ArmStatus::clear_ctr() {
+  _impl_.ctr_ = 0;
+}
+inline double ArmStatus::_internal_ctr() const {
+  return _impl_.ctr_;
+}
+inline double ArmStatus::ctr() const {
+  // @@protoc_insertion_point(field_get:recsys.v1.ArmStatus.ctr)
+  return _internal_ctr();
+}
+inline void ArmStatus::_internal_set_ctr(double value) {
+  
+  _impl_.ctr_ = value;
+}
+inline void ArmStatus::set_ctr(double value) {
+  _internal_set_ctr(value);
+  // @@protoc_insertion_point(field_set:recsys.v1.ArmStatus.ctr)
+}
+
+// double ctr_low = 11;
+inline void ArmStatus::clear_ctr_low() {
+  _impl_.ctr_low_ = 0;
+}
+inline double ArmStatus::_internal_ctr_low() const {
+  return _impl_.ctr_low_;
+}
+inline double ArmStatus::ctr_low() const {
+  // @@protoc_insertion_point(field_get:recsys.v1.ArmStatus.ctr_low)
+  return _internal_ctr_low();
+}
+inline void ArmStatus::_internal_set_ctr_low(double value) {
+  
+  _impl_.ctr_low_ = value;
+}
+inline void ArmStatus::set_ctr_low(double value) {
+  _internal_set_ctr_low(value);
+  // @@protoc_insertion_point(field_set:recsys.v1.ArmStatus.ctr_low)
+}
+
+// double ctr_high = 12;
+inline void ArmStatus::clear_ctr_high() {
+  _impl_.ctr_high_ = 0;
+}
+inline double ArmStatus::_internal_ctr_high() const {
+  return _impl_.ctr_high_;
+}
+inline double ArmStatus::ctr_high() const {
+  // @@protoc_insertion_point(field_get:recsys.v1.ArmStatus.ctr_high)
+  return _internal_ctr_high();
+}
+inline void ArmStatus::_internal_set_ctr_high(double value) {
+  
+  _impl_.ctr_high_ = value;
+}
+inline void ArmStatus::set_ctr_high(double value) {
+  _internal_set_ctr_high(value);
+  // @@protoc_insertion_point(field_set:recsys.v1.ArmStatus.ctr_high)
+}
+
+// double cvr = 13;
+inline void ArmStatus::clear_cvr() {
+  _impl_.cvr_ = 0;
+}
+inline double ArmStatus::_internal_cvr() const {
+  return _impl_.cvr_;
+}
+inline double ArmStatus::cvr() const {
+  // @@protoc_insertion_point(field_get:recsys.v1.ArmStatus.cvr)
+  return _internal_cvr();
+}
+inline void ArmStatus::_internal_set_cvr(double value) {
+  
+  _impl_.cvr_ = value;
+}
+inline void ArmStatus::set_cvr(double value) {
+  _internal_set_cvr(value);
+  // @@protoc_insertion_point(field_set:recsys.v1.ArmStatus.cvr)
+}
+
+// double cvr_low = 14;
+inline void ArmStatus::clear_cvr_low() {
+  _impl_.cvr_low_ = 0;
+}
+inline double ArmStatus::_internal_cvr_low() const {
+  return _impl_.cvr_low_;
+}
+inline double ArmStatus::cvr_low() const {
+  // @@protoc_insertion_point(field_get:recsys.v1.ArmStatus.cvr_low)
+  return _internal_cvr_low();
+}
+inline void ArmStatus::_internal_set_cvr_low(double value) {
+  
+  _impl_.cvr_low_ = value;
+}
+inline void ArmStatus::set_cvr_low(double value) {
+  _internal_set_cvr_low(value);
+  // @@protoc_insertion_point(field_set:recsys.v1.ArmStatus.cvr_low)
+}
+
+// double cvr_high = 15;
+inline void ArmStatus::clear_cvr_high() {
+  _impl_.cvr_high_ = 0;
+}
+inline double ArmStatus::_internal_cvr_high() const {
+  return _impl_.cvr_high_;
+}
+inline double ArmStatus::cvr_high() const {
+  // @@protoc_insertion_point(field_get:recsys.v1.ArmStatus.cvr_high)
+  return _internal_cvr_high();
+}
+inline void ArmStatus::_internal_set_cvr_high(double value) {
+  
+  _impl_.cvr_high_ = value;
+}
+inline void ArmStatus::set_cvr_high(double value) {
+  _internal_set_cvr_high(value);
+  // @@protoc_insertion_point(field_set:recsys.v1.ArmStatus.cvr_high)
+}
+
+// double ctr_z = 16;
+inline void ArmStatus::clear_ctr_z() {
+  _impl_.ctr_z_ = 0;
+}
+inline double ArmStatus::_internal_ctr_z() const {
+  return _impl_.ctr_z_;
+}
+inline double ArmStatus::ctr_z() const {
+  // @@protoc_insertion_point(field_get:recsys.v1.ArmStatus.ctr_z)
+  return _internal_ctr_z();
+}
+inline void ArmStatus::_internal_set_ctr_z(double value) {
+  
+  _impl_.ctr_z_ = value;
+}
+inline void ArmStatus::set_ctr_z(double value) {
+  _internal_set_ctr_z(value);
+  // @@protoc_insertion_point(field_set:recsys.v1.ArmStatus.ctr_z)
+}
+
+// double ctr_p_value = 17;
+inline void ArmStatus::clear_ctr_p_value() {
+  _impl_.ctr_p_value_ = 0;
+}
+inline double ArmStatus::_internal_ctr_p_value() const {
+  return _impl_.ctr_p_value_;
+}
+inline double ArmStatus::ctr_p_value() const {
+  // @@protoc_insertion_point(field_get:recsys.v1.ArmStatus.ctr_p_value)
+  return _internal_ctr_p_value();
+}
+inline void ArmStatus::_internal_set_ctr_p_value(double value) {
+  
+  _impl_.ctr_p_value_ = value;
+}
+inline void ArmStatus::set_ctr_p_value(double value) {
+  _internal_set_ctr_p_value(value);
+  // @@protoc_insertion_point(field_set:recsys.v1.ArmStatus.ctr_p_value)
+}
+
+// double cvr_z = 18;
+inline void ArmStatus::clear_cvr_z() {
+  _impl_.cvr_z_ = 0;
+}
+inline double ArmStatus::_internal_cvr_z() const {
+  return _impl_.cvr_z_;
+}
+inline double ArmStatus::cvr_z() const {
+  // @@protoc_insertion_point(field_get:recsys.v1.ArmStatus.cvr_z)
+  return _internal_cvr_z();
+}
+inline void ArmStatus::_internal_set_cvr_z(double value) {
+  
+  _impl_.cvr_z_ = value;
+}
+inline void ArmStatus::set_cvr_z(double value) {
+  _internal_set_cvr_z(value);
+  // @@protoc_insertion_point(field_set:recsys.v1.ArmStatus.cvr_z)
+}
+
+// double cvr_p_value = 19;
+inline void ArmStatus::clear_cvr_p_value() {
+  _impl_.cvr_p_value_ = 0;
+}
+inline double ArmStatus::_internal_cvr_p_value() const {
+  return _impl_.cvr_p_value_;
+}
+inline double ArmStatus::cvr_p_value() const {
+  // @@protoc_insertion_point(field_get:recsys.v1.ArmStatus.cvr_p_value)
+  return _internal_cvr_p_value();
+}
+inline void ArmStatus::_internal_set_cvr_p_value(double value) {
+  
+  _impl_.cvr_p_value_ = value;
+}
+inline void ArmStatus::set_cvr_p_value(double value) {
+  _internal_set_cvr_p_value(value);
+  // @@protoc_insertion_point(field_set:recsys.v1.ArmStatus.cvr_p_value)
+}
+
+// double traffic_share = 20;
+inline void ArmStatus::clear_traffic_share() {
+  _impl_.traffic_share_ = 0;
+}
+inline double ArmStatus::_internal_traffic_share() const {
+  return _impl_.traffic_share_;
+}
+inline double ArmStatus::traffic_share() const {
+  // @@protoc_insertion_point(field_get:recsys.v1.ArmStatus.traffic_share)
+  return _internal_traffic_share();
+}
+inline void ArmStatus::_internal_set_traffic_share(double value) {
+  
+  _impl_.traffic_share_ = value;
+}
+inline void ArmStatus::set_traffic_share(double value) {
+  _internal_set_traffic_share(value);
+  // @@protoc_insertion_point(field_set:recsys.v1.ArmStatus.traffic_share)
+}
+
+// double serving_probability = 21;
+inline void ArmStatus::clear_serving_probability() {
+  _impl_.serving_probability_ = 0;
+}
+inline double ArmStatus::_internal_serving_probability() const {
+  return _impl_.serving_probability_;
+}
+inline double ArmStatus::serving_probability() const {
+  // @@protoc_insertion_point(field_get:recsys.v1.ArmStatus.serving_probability)
+  return _internal_serving_probability();
+}
+inline void ArmStatus::_internal_set_serving_probability(double value) {
+  
+  _impl_.serving_probability_ = value;
+}
+inline void ArmStatus::set_serving_probability(double value) {
+  _internal_set_serving_probability(value);
+  // @@protoc_insertion_point(field_set:recsys.v1.ArmStatus.serving_probability)
+}
+
+// double revenue_per_impression = 22;
+inline void ArmStatus::clear_revenue_per_impression() {
+  _impl_.revenue_per_impression_ = 0;
+}
+inline double ArmStatus::_internal_revenue_per_impression() const {
+  return _impl_.revenue_per_impression_;
+}
+inline double ArmStatus::revenue_per_impression() const {
+  // @@protoc_insertion_point(field_get:recsys.v1.ArmStatus.revenue_per_impression)
+  return _internal_revenue_per_impression();
+}
+inline void ArmStatus::_internal_set_revenue_per_impression(double value) {
+  
+  _impl_.revenue_per_impression_ = value;
+}
+inline void ArmStatus::set_revenue_per_impression(double value) {
+  _internal_set_revenue_per_impression(value);
+  // @@protoc_insertion_point(field_set:recsys.v1.ArmStatus.revenue_per_impression)
+}
+
+// -------------------------------------------------------------------
+
+// ShadowStatus
+
+// string model = 1;
+inline void ShadowStatus::clear_model() {
+  _impl_.model_.ClearToEmpty();
+}
+inline const std::string& ShadowStatus::model() const {
+  // @@protoc_insertion_point(field_get:recsys.v1.ShadowStatus.model)
+  return _internal_model();
+}
+template <typename ArgT0, typename... ArgT>
+inline PROTOBUF_ALWAYS_INLINE
+void ShadowStatus::set_model(ArgT0&& arg0, ArgT... args) {
+ 
+ _impl_.model_.Set(static_cast<ArgT0 &&>(arg0), args..., GetArenaForAllocation());
+  // @@protoc_insertion_point(field_set:recsys.v1.ShadowStatus.model)
+}
+inline std::string* ShadowStatus::mutable_model() {
+  std::string* _s = _internal_mutable_model();
+  // @@protoc_insertion_point(field_mutable:recsys.v1.ShadowStatus.model)
+  return _s;
+}
+inline const std::string& ShadowStatus::_internal_model() const {
+  return _impl_.model_.Get();
+}
+inline void ShadowStatus::_internal_set_model(const std::string& value) {
+  
+  _impl_.model_.Set(value, GetArenaForAllocation());
+}
+inline std::string* ShadowStatus::_internal_mutable_model() {
+  
+  return _impl_.model_.Mutable(GetArenaForAllocation());
+}
+inline std::string* ShadowStatus::release_model() {
+  // @@protoc_insertion_point(field_release:recsys.v1.ShadowStatus.model)
+  return _impl_.model_.Release();
+}
+inline void ShadowStatus::set_allocated_model(std::string* model) {
+  if (model != nullptr) {
+    
+  } else {
+    
+  }
+  _impl_.model_.SetAllocated(model, GetArenaForAllocation());
+#ifdef PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  if (_impl_.model_.IsDefault()) {
+    _impl_.model_.Set("", GetArenaForAllocation());
+  }
+#endif // PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  // @@protoc_insertion_point(field_set_allocated:recsys.v1.ShadowStatus.model)
+}
+
+// int64 compared = 2;
+inline void ShadowStatus::clear_compared() {
+  _impl_.compared_ = int64_t{0};
+}
+inline int64_t ShadowStatus::_internal_compared() const {
+  return _impl_.compared_;
+}
+inline int64_t ShadowStatus::compared() const {
+  // @@protoc_insertion_point(field_get:recsys.v1.ShadowStatus.compared)
+  return _internal_compared();
+}
+inline void ShadowStatus::_internal_set_compared(int64_t value) {
+  
+  _impl_.compared_ = value;
+}
+inline void ShadowStatus::set_compared(int64_t value) {
+  _internal_set_compared(value);
+  // @@protoc_insertion_point(field_set:recsys.v1.ShadowStatus.compared)
+}
+
+// int64 dropped = 3;
+inline void ShadowStatus::clear_dropped() {
+  _impl_.dropped_ = int64_t{0};
+}
+inline int64_t ShadowStatus::_internal_dropped() const {
+  return _impl_.dropped_;
+}
+inline int64_t ShadowStatus::dropped() const {
+  // @@protoc_insertion_point(field_get:recsys.v1.ShadowStatus.dropped)
+  return _internal_dropped();
+}
+inline void ShadowStatus::_internal_set_dropped(int64_t value) {
+  
+  _impl_.dropped_ = value;
+}
+inline void ShadowStatus::set_dropped(int64_t value) {
+  _internal_set_dropped(value);
+  // @@protoc_insertion_point(field_set:recsys.v1.ShadowStatus.dropped)
+}
+
+// int64 failed = 4;
+inline void ShadowStatus::clear_failed() {
+  _impl_.failed_ = int64_t{0};
+}
+inline int64_t ShadowStatus::_internal_failed() const {
+  return _impl_.failed_;
+}
+inline int64_t ShadowStatus::failed() const {
+  // @@protoc_insertion_point(field_get:recsys.v1.ShadowStatus.failed)
+  return _internal_failed();
+}
+inline void ShadowStatus::_internal_set_failed(int64_t value) {
+  
+  _impl_.failed_ = value;
+}
+inline void ShadowStatus::set_failed(int64_t value) {
+  _internal_set_failed(value);
+  // @@protoc_insertion_point(field_set:recsys.v1.ShadowStatus.failed)
+}
+
+// double mean_overlap_at_k = 5;
+inline void ShadowStatus::clear_mean_overlap_at_k() {
+  _impl_.mean_overlap_at_k_ = 0;
+}
+inline double ShadowStatus::_internal_mean_overlap_at_k() const {
+  return _impl_.mean_overlap_at_k_;
+}
+inline double ShadowStatus::mean_overlap_at_k() const {
+  // @@protoc_insertion_point(field_get:recsys.v1.ShadowStatus.mean_overlap_at_k)
+  return _internal_mean_overlap_at_k();
+}
+inline void ShadowStatus::_internal_set_mean_overlap_at_k(double value) {
+  
+  _impl_.mean_overlap_at_k_ = value;
+}
+inline void ShadowStatus::set_mean_overlap_at_k(double value) {
+  _internal_set_mean_overlap_at_k(value);
+  // @@protoc_insertion_point(field_set:recsys.v1.ShadowStatus.mean_overlap_at_k)
+}
+
+// double mean_rank_correlation = 6;
+inline void ShadowStatus::clear_mean_rank_correlation() {
+  _impl_.mean_rank_correlation_ = 0;
+}
+inline double ShadowStatus::_internal_mean_rank_correlation() const {
+  return _impl_.mean_rank_correlation_;
+}
+inline double ShadowStatus::mean_rank_correlation() const {
+  // @@protoc_insertion_point(field_get:recsys.v1.ShadowStatus.mean_rank_correlation)
+  return _internal_mean_rank_correlation();
+}
+inline void ShadowStatus::_internal_set_mean_rank_correlation(double value) {
+  
+  _impl_.mean_rank_correlation_ = value;
+}
+inline void ShadowStatus::set_mean_rank_correlation(double value) {
+  _internal_set_mean_rank_correlation(value);
+  // @@protoc_insertion_point(field_set:recsys.v1.ShadowStatus.mean_rank_correlation)
+}
+
+// int64 rank_correlation_count = 7;
+inline void ShadowStatus::clear_rank_correlation_count() {
+  _impl_.rank_correlation_count_ = int64_t{0};
+}
+inline int64_t ShadowStatus::_internal_rank_correlation_count() const {
+  return _impl_.rank_correlation_count_;
+}
+inline int64_t ShadowStatus::rank_correlation_count() const {
+  // @@protoc_insertion_point(field_get:recsys.v1.ShadowStatus.rank_correlation_count)
+  return _internal_rank_correlation_count();
+}
+inline void ShadowStatus::_internal_set_rank_correlation_count(int64_t value) {
+  
+  _impl_.rank_correlation_count_ = value;
+}
+inline void ShadowStatus::set_rank_correlation_count(int64_t value) {
+  _internal_set_rank_correlation_count(value);
+  // @@protoc_insertion_point(field_set:recsys.v1.ShadowStatus.rank_correlation_count)
+}
+
+// -------------------------------------------------------------------
+
+// ExposureLogStatus
+
+// string path = 1;
+inline void ExposureLogStatus::clear_path() {
+  _impl_.path_.ClearToEmpty();
+}
+inline const std::string& ExposureLogStatus::path() const {
+  // @@protoc_insertion_point(field_get:recsys.v1.ExposureLogStatus.path)
+  return _internal_path();
+}
+template <typename ArgT0, typename... ArgT>
+inline PROTOBUF_ALWAYS_INLINE
+void ExposureLogStatus::set_path(ArgT0&& arg0, ArgT... args) {
+ 
+ _impl_.path_.Set(static_cast<ArgT0 &&>(arg0), args..., GetArenaForAllocation());
+  // @@protoc_insertion_point(field_set:recsys.v1.ExposureLogStatus.path)
+}
+inline std::string* ExposureLogStatus::mutable_path() {
+  std::string* _s = _internal_mutable_path();
+  // @@protoc_insertion_point(field_mutable:recsys.v1.ExposureLogStatus.path)
+  return _s;
+}
+inline const std::string& ExposureLogStatus::_internal_path() const {
+  return _impl_.path_.Get();
+}
+inline void ExposureLogStatus::_internal_set_path(const std::string& value) {
+  
+  _impl_.path_.Set(value, GetArenaForAllocation());
+}
+inline std::string* ExposureLogStatus::_internal_mutable_path() {
+  
+  return _impl_.path_.Mutable(GetArenaForAllocation());
+}
+inline std::string* ExposureLogStatus::release_path() {
+  // @@protoc_insertion_point(field_release:recsys.v1.ExposureLogStatus.path)
+  return _impl_.path_.Release();
+}
+inline void ExposureLogStatus::set_allocated_path(std::string* path) {
+  if (path != nullptr) {
+    
+  } else {
+    
+  }
+  _impl_.path_.SetAllocated(path, GetArenaForAllocation());
+#ifdef PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  if (_impl_.path_.IsDefault()) {
+    _impl_.path_.Set("", GetArenaForAllocation());
+  }
+#endif // PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  // @@protoc_insertion_point(field_set_allocated:recsys.v1.ExposureLogStatus.path)
+}
+
+// int64 written = 2;
+inline void ExposureLogStatus::clear_written() {
+  _impl_.written_ = int64_t{0};
+}
+inline int64_t ExposureLogStatus::_internal_written() const {
+  return _impl_.written_;
+}
+inline int64_t ExposureLogStatus::written() const {
+  // @@protoc_insertion_point(field_get:recsys.v1.ExposureLogStatus.written)
+  return _internal_written();
+}
+inline void ExposureLogStatus::_internal_set_written(int64_t value) {
+  
+  _impl_.written_ = value;
+}
+inline void ExposureLogStatus::set_written(int64_t value) {
+  _internal_set_written(value);
+  // @@protoc_insertion_point(field_set:recsys.v1.ExposureLogStatus.written)
+}
+
+// int64 dropped = 3;
+inline void ExposureLogStatus::clear_dropped() {
+  _impl_.dropped_ = int64_t{0};
+}
+inline int64_t ExposureLogStatus::_internal_dropped() const {
+  return _impl_.dropped_;
+}
+inline int64_t ExposureLogStatus::dropped() const {
+  // @@protoc_insertion_point(field_get:recsys.v1.ExposureLogStatus.dropped)
+  return _internal_dropped();
+}
+inline void ExposureLogStatus::_internal_set_dropped(int64_t value) {
+  
+  _impl_.dropped_ = value;
+}
+inline void ExposureLogStatus::set_dropped(int64_t value) {
+  _internal_set_dropped(value);
+  // @@protoc_insertion_point(field_set:recsys.v1.ExposureLogStatus.dropped)
+}
+
 #ifdef __GNUC__
   #pragma GCC diagnostic pop
 #endif  // __GNUC__
+// -------------------------------------------------------------------
+
+// -------------------------------------------------------------------
+
+// -------------------------------------------------------------------
+
+// -------------------------------------------------------------------
+
+// -------------------------------------------------------------------
+
+// -------------------------------------------------------------------
+
+// -------------------------------------------------------------------
+
 // -------------------------------------------------------------------
 
 // -------------------------------------------------------------------

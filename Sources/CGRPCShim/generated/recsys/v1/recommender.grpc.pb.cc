@@ -24,6 +24,7 @@ namespace v1 {
 
 static const char* Recommender_method_names[] = {
   "/recsys.v1.Recommender/Recommend",
+  "/recsys.v1.Recommender/Feedback",
 };
 
 std::unique_ptr< Recommender::Stub> Recommender::NewStub(const std::shared_ptr< ::grpc::ChannelInterface>& channel, const ::grpc::StubOptions& options) {
@@ -34,6 +35,7 @@ std::unique_ptr< Recommender::Stub> Recommender::NewStub(const std::shared_ptr< 
 
 Recommender::Stub::Stub(const std::shared_ptr< ::grpc::ChannelInterface>& channel, const ::grpc::StubOptions& options)
   : channel_(channel), rpcmethod_Recommend_(Recommender_method_names[0], options.suffix_for_stats(),::grpc::internal::RpcMethod::NORMAL_RPC, channel)
+  , rpcmethod_Feedback_(Recommender_method_names[1], options.suffix_for_stats(),::grpc::internal::RpcMethod::NORMAL_RPC, channel)
   {}
 
 ::grpc::Status Recommender::Stub::Recommend(::grpc::ClientContext* context, const ::recsys::v1::RecommendRequest& request, ::recsys::v1::RecommendResponse* response) {
@@ -59,6 +61,29 @@ void Recommender::Stub::async::Recommend(::grpc::ClientContext* context, const :
   return result;
 }
 
+::grpc::Status Recommender::Stub::Feedback(::grpc::ClientContext* context, const ::recsys::v1::FeedbackRequest& request, ::recsys::v1::FeedbackResponse* response) {
+  return ::grpc::internal::BlockingUnaryCall< ::recsys::v1::FeedbackRequest, ::recsys::v1::FeedbackResponse, ::grpc::protobuf::MessageLite, ::grpc::protobuf::MessageLite>(channel_.get(), rpcmethod_Feedback_, context, request, response);
+}
+
+void Recommender::Stub::async::Feedback(::grpc::ClientContext* context, const ::recsys::v1::FeedbackRequest* request, ::recsys::v1::FeedbackResponse* response, std::function<void(::grpc::Status)> f) {
+  ::grpc::internal::CallbackUnaryCall< ::recsys::v1::FeedbackRequest, ::recsys::v1::FeedbackResponse, ::grpc::protobuf::MessageLite, ::grpc::protobuf::MessageLite>(stub_->channel_.get(), stub_->rpcmethod_Feedback_, context, request, response, std::move(f));
+}
+
+void Recommender::Stub::async::Feedback(::grpc::ClientContext* context, const ::recsys::v1::FeedbackRequest* request, ::recsys::v1::FeedbackResponse* response, ::grpc::ClientUnaryReactor* reactor) {
+  ::grpc::internal::ClientCallbackUnaryFactory::Create< ::grpc::protobuf::MessageLite, ::grpc::protobuf::MessageLite>(stub_->channel_.get(), stub_->rpcmethod_Feedback_, context, request, response, reactor);
+}
+
+::grpc::ClientAsyncResponseReader< ::recsys::v1::FeedbackResponse>* Recommender::Stub::PrepareAsyncFeedbackRaw(::grpc::ClientContext* context, const ::recsys::v1::FeedbackRequest& request, ::grpc::CompletionQueue* cq) {
+  return ::grpc::internal::ClientAsyncResponseReaderHelper::Create< ::recsys::v1::FeedbackResponse, ::recsys::v1::FeedbackRequest, ::grpc::protobuf::MessageLite, ::grpc::protobuf::MessageLite>(channel_.get(), cq, rpcmethod_Feedback_, context, request);
+}
+
+::grpc::ClientAsyncResponseReader< ::recsys::v1::FeedbackResponse>* Recommender::Stub::AsyncFeedbackRaw(::grpc::ClientContext* context, const ::recsys::v1::FeedbackRequest& request, ::grpc::CompletionQueue* cq) {
+  auto* result =
+    this->PrepareAsyncFeedbackRaw(context, request, cq);
+  result->StartCall();
+  return result;
+}
+
 Recommender::Service::Service() {
   AddMethod(new ::grpc::internal::RpcServiceMethod(
       Recommender_method_names[0],
@@ -70,12 +95,29 @@ Recommender::Service::Service() {
              ::recsys::v1::RecommendResponse* resp) {
                return service->Recommend(ctx, req, resp);
              }, this)));
+  AddMethod(new ::grpc::internal::RpcServiceMethod(
+      Recommender_method_names[1],
+      ::grpc::internal::RpcMethod::NORMAL_RPC,
+      new ::grpc::internal::RpcMethodHandler< Recommender::Service, ::recsys::v1::FeedbackRequest, ::recsys::v1::FeedbackResponse, ::grpc::protobuf::MessageLite, ::grpc::protobuf::MessageLite>(
+          [](Recommender::Service* service,
+             ::grpc::ServerContext* ctx,
+             const ::recsys::v1::FeedbackRequest* req,
+             ::recsys::v1::FeedbackResponse* resp) {
+               return service->Feedback(ctx, req, resp);
+             }, this)));
 }
 
 Recommender::Service::~Service() {
 }
 
 ::grpc::Status Recommender::Service::Recommend(::grpc::ServerContext* context, const ::recsys::v1::RecommendRequest* request, ::recsys::v1::RecommendResponse* response) {
+  (void) context;
+  (void) request;
+  (void) response;
+  return ::grpc::Status(::grpc::StatusCode::UNIMPLEMENTED, "");
+}
+
+::grpc::Status Recommender::Service::Feedback(::grpc::ServerContext* context, const ::recsys::v1::FeedbackRequest* request, ::recsys::v1::FeedbackResponse* response) {
   (void) context;
   (void) request;
   (void) response;

@@ -49,6 +49,17 @@ class Recommender final {
     std::unique_ptr< ::grpc::ClientAsyncResponseReaderInterface< ::recsys::v1::RecommendResponse>> PrepareAsyncRecommend(::grpc::ClientContext* context, const ::recsys::v1::RecommendRequest& request, ::grpc::CompletionQueue* cq) {
       return std::unique_ptr< ::grpc::ClientAsyncResponseReaderInterface< ::recsys::v1::RecommendResponse>>(PrepareAsyncRecommendRaw(context, request, cq));
     }
+    // Reports what the user did with a recommended item. Joined (by request_id) to the
+    // exposures of recent responses, it feeds the experiment's per-arm results and its
+    // Thompson-sampling arms. NOT_FOUND when the request is no longer (or never was) in the
+    // sidecar's feedback window; INVALID_ARGUMENT when the item was not in that response.
+    virtual ::grpc::Status Feedback(::grpc::ClientContext* context, const ::recsys::v1::FeedbackRequest& request, ::recsys::v1::FeedbackResponse* response) = 0;
+    std::unique_ptr< ::grpc::ClientAsyncResponseReaderInterface< ::recsys::v1::FeedbackResponse>> AsyncFeedback(::grpc::ClientContext* context, const ::recsys::v1::FeedbackRequest& request, ::grpc::CompletionQueue* cq) {
+      return std::unique_ptr< ::grpc::ClientAsyncResponseReaderInterface< ::recsys::v1::FeedbackResponse>>(AsyncFeedbackRaw(context, request, cq));
+    }
+    std::unique_ptr< ::grpc::ClientAsyncResponseReaderInterface< ::recsys::v1::FeedbackResponse>> PrepareAsyncFeedback(::grpc::ClientContext* context, const ::recsys::v1::FeedbackRequest& request, ::grpc::CompletionQueue* cq) {
+      return std::unique_ptr< ::grpc::ClientAsyncResponseReaderInterface< ::recsys::v1::FeedbackResponse>>(PrepareAsyncFeedbackRaw(context, request, cq));
+    }
     class async_interface {
      public:
       virtual ~async_interface() {}
@@ -56,6 +67,12 @@ class Recommender final {
       // the whole catalog) and returns the best `top_k`, best first.
       virtual void Recommend(::grpc::ClientContext* context, const ::recsys::v1::RecommendRequest* request, ::recsys::v1::RecommendResponse* response, std::function<void(::grpc::Status)>) = 0;
       virtual void Recommend(::grpc::ClientContext* context, const ::recsys::v1::RecommendRequest* request, ::recsys::v1::RecommendResponse* response, ::grpc::ClientUnaryReactor* reactor) = 0;
+      // Reports what the user did with a recommended item. Joined (by request_id) to the
+      // exposures of recent responses, it feeds the experiment's per-arm results and its
+      // Thompson-sampling arms. NOT_FOUND when the request is no longer (or never was) in the
+      // sidecar's feedback window; INVALID_ARGUMENT when the item was not in that response.
+      virtual void Feedback(::grpc::ClientContext* context, const ::recsys::v1::FeedbackRequest* request, ::recsys::v1::FeedbackResponse* response, std::function<void(::grpc::Status)>) = 0;
+      virtual void Feedback(::grpc::ClientContext* context, const ::recsys::v1::FeedbackRequest* request, ::recsys::v1::FeedbackResponse* response, ::grpc::ClientUnaryReactor* reactor) = 0;
     };
     typedef class async_interface experimental_async_interface;
     virtual class async_interface* async() { return nullptr; }
@@ -63,6 +80,8 @@ class Recommender final {
    private:
     virtual ::grpc::ClientAsyncResponseReaderInterface< ::recsys::v1::RecommendResponse>* AsyncRecommendRaw(::grpc::ClientContext* context, const ::recsys::v1::RecommendRequest& request, ::grpc::CompletionQueue* cq) = 0;
     virtual ::grpc::ClientAsyncResponseReaderInterface< ::recsys::v1::RecommendResponse>* PrepareAsyncRecommendRaw(::grpc::ClientContext* context, const ::recsys::v1::RecommendRequest& request, ::grpc::CompletionQueue* cq) = 0;
+    virtual ::grpc::ClientAsyncResponseReaderInterface< ::recsys::v1::FeedbackResponse>* AsyncFeedbackRaw(::grpc::ClientContext* context, const ::recsys::v1::FeedbackRequest& request, ::grpc::CompletionQueue* cq) = 0;
+    virtual ::grpc::ClientAsyncResponseReaderInterface< ::recsys::v1::FeedbackResponse>* PrepareAsyncFeedbackRaw(::grpc::ClientContext* context, const ::recsys::v1::FeedbackRequest& request, ::grpc::CompletionQueue* cq) = 0;
   };
   class Stub final : public StubInterface {
    public:
@@ -74,11 +93,20 @@ class Recommender final {
     std::unique_ptr< ::grpc::ClientAsyncResponseReader< ::recsys::v1::RecommendResponse>> PrepareAsyncRecommend(::grpc::ClientContext* context, const ::recsys::v1::RecommendRequest& request, ::grpc::CompletionQueue* cq) {
       return std::unique_ptr< ::grpc::ClientAsyncResponseReader< ::recsys::v1::RecommendResponse>>(PrepareAsyncRecommendRaw(context, request, cq));
     }
+    ::grpc::Status Feedback(::grpc::ClientContext* context, const ::recsys::v1::FeedbackRequest& request, ::recsys::v1::FeedbackResponse* response) override;
+    std::unique_ptr< ::grpc::ClientAsyncResponseReader< ::recsys::v1::FeedbackResponse>> AsyncFeedback(::grpc::ClientContext* context, const ::recsys::v1::FeedbackRequest& request, ::grpc::CompletionQueue* cq) {
+      return std::unique_ptr< ::grpc::ClientAsyncResponseReader< ::recsys::v1::FeedbackResponse>>(AsyncFeedbackRaw(context, request, cq));
+    }
+    std::unique_ptr< ::grpc::ClientAsyncResponseReader< ::recsys::v1::FeedbackResponse>> PrepareAsyncFeedback(::grpc::ClientContext* context, const ::recsys::v1::FeedbackRequest& request, ::grpc::CompletionQueue* cq) {
+      return std::unique_ptr< ::grpc::ClientAsyncResponseReader< ::recsys::v1::FeedbackResponse>>(PrepareAsyncFeedbackRaw(context, request, cq));
+    }
     class async final :
       public StubInterface::async_interface {
      public:
       void Recommend(::grpc::ClientContext* context, const ::recsys::v1::RecommendRequest* request, ::recsys::v1::RecommendResponse* response, std::function<void(::grpc::Status)>) override;
       void Recommend(::grpc::ClientContext* context, const ::recsys::v1::RecommendRequest* request, ::recsys::v1::RecommendResponse* response, ::grpc::ClientUnaryReactor* reactor) override;
+      void Feedback(::grpc::ClientContext* context, const ::recsys::v1::FeedbackRequest* request, ::recsys::v1::FeedbackResponse* response, std::function<void(::grpc::Status)>) override;
+      void Feedback(::grpc::ClientContext* context, const ::recsys::v1::FeedbackRequest* request, ::recsys::v1::FeedbackResponse* response, ::grpc::ClientUnaryReactor* reactor) override;
      private:
       friend class Stub;
       explicit async(Stub* stub): stub_(stub) { }
@@ -92,7 +120,10 @@ class Recommender final {
     class async async_stub_{this};
     ::grpc::ClientAsyncResponseReader< ::recsys::v1::RecommendResponse>* AsyncRecommendRaw(::grpc::ClientContext* context, const ::recsys::v1::RecommendRequest& request, ::grpc::CompletionQueue* cq) override;
     ::grpc::ClientAsyncResponseReader< ::recsys::v1::RecommendResponse>* PrepareAsyncRecommendRaw(::grpc::ClientContext* context, const ::recsys::v1::RecommendRequest& request, ::grpc::CompletionQueue* cq) override;
+    ::grpc::ClientAsyncResponseReader< ::recsys::v1::FeedbackResponse>* AsyncFeedbackRaw(::grpc::ClientContext* context, const ::recsys::v1::FeedbackRequest& request, ::grpc::CompletionQueue* cq) override;
+    ::grpc::ClientAsyncResponseReader< ::recsys::v1::FeedbackResponse>* PrepareAsyncFeedbackRaw(::grpc::ClientContext* context, const ::recsys::v1::FeedbackRequest& request, ::grpc::CompletionQueue* cq) override;
     const ::grpc::internal::RpcMethod rpcmethod_Recommend_;
+    const ::grpc::internal::RpcMethod rpcmethod_Feedback_;
   };
   static std::unique_ptr<Stub> NewStub(const std::shared_ptr< ::grpc::ChannelInterface>& channel, const ::grpc::StubOptions& options = ::grpc::StubOptions());
 
@@ -103,6 +134,11 @@ class Recommender final {
     // Scores the request's candidates (or, for sequence kinds with no candidates,
     // the whole catalog) and returns the best `top_k`, best first.
     virtual ::grpc::Status Recommend(::grpc::ServerContext* context, const ::recsys::v1::RecommendRequest* request, ::recsys::v1::RecommendResponse* response);
+    // Reports what the user did with a recommended item. Joined (by request_id) to the
+    // exposures of recent responses, it feeds the experiment's per-arm results and its
+    // Thompson-sampling arms. NOT_FOUND when the request is no longer (or never was) in the
+    // sidecar's feedback window; INVALID_ARGUMENT when the item was not in that response.
+    virtual ::grpc::Status Feedback(::grpc::ServerContext* context, const ::recsys::v1::FeedbackRequest* request, ::recsys::v1::FeedbackResponse* response);
   };
   template <class BaseClass>
   class WithAsyncMethod_Recommend : public BaseClass {
@@ -124,7 +160,27 @@ class Recommender final {
       ::grpc::Service::RequestAsyncUnary(0, context, request, response, new_call_cq, notification_cq, tag);
     }
   };
-  typedef WithAsyncMethod_Recommend<Service > AsyncService;
+  template <class BaseClass>
+  class WithAsyncMethod_Feedback : public BaseClass {
+   private:
+    void BaseClassMustBeDerivedFromService(const Service* /*service*/) {}
+   public:
+    WithAsyncMethod_Feedback() {
+      ::grpc::Service::MarkMethodAsync(1);
+    }
+    ~WithAsyncMethod_Feedback() override {
+      BaseClassMustBeDerivedFromService(this);
+    }
+    // disable synchronous version of this method
+    ::grpc::Status Feedback(::grpc::ServerContext* /*context*/, const ::recsys::v1::FeedbackRequest* /*request*/, ::recsys::v1::FeedbackResponse* /*response*/) override {
+      abort();
+      return ::grpc::Status(::grpc::StatusCode::UNIMPLEMENTED, "");
+    }
+    void RequestFeedback(::grpc::ServerContext* context, ::recsys::v1::FeedbackRequest* request, ::grpc::ServerAsyncResponseWriter< ::recsys::v1::FeedbackResponse>* response, ::grpc::CompletionQueue* new_call_cq, ::grpc::ServerCompletionQueue* notification_cq, void *tag) {
+      ::grpc::Service::RequestAsyncUnary(1, context, request, response, new_call_cq, notification_cq, tag);
+    }
+  };
+  typedef WithAsyncMethod_Recommend<WithAsyncMethod_Feedback<Service > > AsyncService;
   template <class BaseClass>
   class WithCallbackMethod_Recommend : public BaseClass {
    private:
@@ -152,7 +208,34 @@ class Recommender final {
     virtual ::grpc::ServerUnaryReactor* Recommend(
       ::grpc::CallbackServerContext* /*context*/, const ::recsys::v1::RecommendRequest* /*request*/, ::recsys::v1::RecommendResponse* /*response*/)  { return nullptr; }
   };
-  typedef WithCallbackMethod_Recommend<Service > CallbackService;
+  template <class BaseClass>
+  class WithCallbackMethod_Feedback : public BaseClass {
+   private:
+    void BaseClassMustBeDerivedFromService(const Service* /*service*/) {}
+   public:
+    WithCallbackMethod_Feedback() {
+      ::grpc::Service::MarkMethodCallback(1,
+          new ::grpc::internal::CallbackUnaryHandler< ::recsys::v1::FeedbackRequest, ::recsys::v1::FeedbackResponse>(
+            [this](
+                   ::grpc::CallbackServerContext* context, const ::recsys::v1::FeedbackRequest* request, ::recsys::v1::FeedbackResponse* response) { return this->Feedback(context, request, response); }));}
+    void SetMessageAllocatorFor_Feedback(
+        ::grpc::MessageAllocator< ::recsys::v1::FeedbackRequest, ::recsys::v1::FeedbackResponse>* allocator) {
+      ::grpc::internal::MethodHandler* const handler = ::grpc::Service::GetHandler(1);
+      static_cast<::grpc::internal::CallbackUnaryHandler< ::recsys::v1::FeedbackRequest, ::recsys::v1::FeedbackResponse>*>(handler)
+              ->SetMessageAllocator(allocator);
+    }
+    ~WithCallbackMethod_Feedback() override {
+      BaseClassMustBeDerivedFromService(this);
+    }
+    // disable synchronous version of this method
+    ::grpc::Status Feedback(::grpc::ServerContext* /*context*/, const ::recsys::v1::FeedbackRequest* /*request*/, ::recsys::v1::FeedbackResponse* /*response*/) override {
+      abort();
+      return ::grpc::Status(::grpc::StatusCode::UNIMPLEMENTED, "");
+    }
+    virtual ::grpc::ServerUnaryReactor* Feedback(
+      ::grpc::CallbackServerContext* /*context*/, const ::recsys::v1::FeedbackRequest* /*request*/, ::recsys::v1::FeedbackResponse* /*response*/)  { return nullptr; }
+  };
+  typedef WithCallbackMethod_Recommend<WithCallbackMethod_Feedback<Service > > CallbackService;
   typedef CallbackService ExperimentalCallbackService;
   template <class BaseClass>
   class WithGenericMethod_Recommend : public BaseClass {
@@ -167,6 +250,23 @@ class Recommender final {
     }
     // disable synchronous version of this method
     ::grpc::Status Recommend(::grpc::ServerContext* /*context*/, const ::recsys::v1::RecommendRequest* /*request*/, ::recsys::v1::RecommendResponse* /*response*/) override {
+      abort();
+      return ::grpc::Status(::grpc::StatusCode::UNIMPLEMENTED, "");
+    }
+  };
+  template <class BaseClass>
+  class WithGenericMethod_Feedback : public BaseClass {
+   private:
+    void BaseClassMustBeDerivedFromService(const Service* /*service*/) {}
+   public:
+    WithGenericMethod_Feedback() {
+      ::grpc::Service::MarkMethodGeneric(1);
+    }
+    ~WithGenericMethod_Feedback() override {
+      BaseClassMustBeDerivedFromService(this);
+    }
+    // disable synchronous version of this method
+    ::grpc::Status Feedback(::grpc::ServerContext* /*context*/, const ::recsys::v1::FeedbackRequest* /*request*/, ::recsys::v1::FeedbackResponse* /*response*/) override {
       abort();
       return ::grpc::Status(::grpc::StatusCode::UNIMPLEMENTED, "");
     }
@@ -192,6 +292,26 @@ class Recommender final {
     }
   };
   template <class BaseClass>
+  class WithRawMethod_Feedback : public BaseClass {
+   private:
+    void BaseClassMustBeDerivedFromService(const Service* /*service*/) {}
+   public:
+    WithRawMethod_Feedback() {
+      ::grpc::Service::MarkMethodRaw(1);
+    }
+    ~WithRawMethod_Feedback() override {
+      BaseClassMustBeDerivedFromService(this);
+    }
+    // disable synchronous version of this method
+    ::grpc::Status Feedback(::grpc::ServerContext* /*context*/, const ::recsys::v1::FeedbackRequest* /*request*/, ::recsys::v1::FeedbackResponse* /*response*/) override {
+      abort();
+      return ::grpc::Status(::grpc::StatusCode::UNIMPLEMENTED, "");
+    }
+    void RequestFeedback(::grpc::ServerContext* context, ::grpc::ByteBuffer* request, ::grpc::ServerAsyncResponseWriter< ::grpc::ByteBuffer>* response, ::grpc::CompletionQueue* new_call_cq, ::grpc::ServerCompletionQueue* notification_cq, void *tag) {
+      ::grpc::Service::RequestAsyncUnary(1, context, request, response, new_call_cq, notification_cq, tag);
+    }
+  };
+  template <class BaseClass>
   class WithRawCallbackMethod_Recommend : public BaseClass {
    private:
     void BaseClassMustBeDerivedFromService(const Service* /*service*/) {}
@@ -211,6 +331,28 @@ class Recommender final {
       return ::grpc::Status(::grpc::StatusCode::UNIMPLEMENTED, "");
     }
     virtual ::grpc::ServerUnaryReactor* Recommend(
+      ::grpc::CallbackServerContext* /*context*/, const ::grpc::ByteBuffer* /*request*/, ::grpc::ByteBuffer* /*response*/)  { return nullptr; }
+  };
+  template <class BaseClass>
+  class WithRawCallbackMethod_Feedback : public BaseClass {
+   private:
+    void BaseClassMustBeDerivedFromService(const Service* /*service*/) {}
+   public:
+    WithRawCallbackMethod_Feedback() {
+      ::grpc::Service::MarkMethodRawCallback(1,
+          new ::grpc::internal::CallbackUnaryHandler< ::grpc::ByteBuffer, ::grpc::ByteBuffer>(
+            [this](
+                   ::grpc::CallbackServerContext* context, const ::grpc::ByteBuffer* request, ::grpc::ByteBuffer* response) { return this->Feedback(context, request, response); }));
+    }
+    ~WithRawCallbackMethod_Feedback() override {
+      BaseClassMustBeDerivedFromService(this);
+    }
+    // disable synchronous version of this method
+    ::grpc::Status Feedback(::grpc::ServerContext* /*context*/, const ::recsys::v1::FeedbackRequest* /*request*/, ::recsys::v1::FeedbackResponse* /*response*/) override {
+      abort();
+      return ::grpc::Status(::grpc::StatusCode::UNIMPLEMENTED, "");
+    }
+    virtual ::grpc::ServerUnaryReactor* Feedback(
       ::grpc::CallbackServerContext* /*context*/, const ::grpc::ByteBuffer* /*request*/, ::grpc::ByteBuffer* /*response*/)  { return nullptr; }
   };
   template <class BaseClass>
@@ -240,9 +382,36 @@ class Recommender final {
     // replace default version of method with streamed unary
     virtual ::grpc::Status StreamedRecommend(::grpc::ServerContext* context, ::grpc::ServerUnaryStreamer< ::recsys::v1::RecommendRequest,::recsys::v1::RecommendResponse>* server_unary_streamer) = 0;
   };
-  typedef WithStreamedUnaryMethod_Recommend<Service > StreamedUnaryService;
+  template <class BaseClass>
+  class WithStreamedUnaryMethod_Feedback : public BaseClass {
+   private:
+    void BaseClassMustBeDerivedFromService(const Service* /*service*/) {}
+   public:
+    WithStreamedUnaryMethod_Feedback() {
+      ::grpc::Service::MarkMethodStreamed(1,
+        new ::grpc::internal::StreamedUnaryHandler<
+          ::recsys::v1::FeedbackRequest, ::recsys::v1::FeedbackResponse>(
+            [this](::grpc::ServerContext* context,
+                   ::grpc::ServerUnaryStreamer<
+                     ::recsys::v1::FeedbackRequest, ::recsys::v1::FeedbackResponse>* streamer) {
+                       return this->StreamedFeedback(context,
+                         streamer);
+                  }));
+    }
+    ~WithStreamedUnaryMethod_Feedback() override {
+      BaseClassMustBeDerivedFromService(this);
+    }
+    // disable regular version of this method
+    ::grpc::Status Feedback(::grpc::ServerContext* /*context*/, const ::recsys::v1::FeedbackRequest* /*request*/, ::recsys::v1::FeedbackResponse* /*response*/) override {
+      abort();
+      return ::grpc::Status(::grpc::StatusCode::UNIMPLEMENTED, "");
+    }
+    // replace default version of method with streamed unary
+    virtual ::grpc::Status StreamedFeedback(::grpc::ServerContext* context, ::grpc::ServerUnaryStreamer< ::recsys::v1::FeedbackRequest,::recsys::v1::FeedbackResponse>* server_unary_streamer) = 0;
+  };
+  typedef WithStreamedUnaryMethod_Recommend<WithStreamedUnaryMethod_Feedback<Service > > StreamedUnaryService;
   typedef Service SplitStreamedService;
-  typedef WithStreamedUnaryMethod_Recommend<Service > StreamedService;
+  typedef WithStreamedUnaryMethod_Recommend<WithStreamedUnaryMethod_Feedback<Service > > StreamedService;
 };
 
 }  // namespace v1

@@ -48,6 +48,7 @@ PROTOBUF_CONSTEXPR RecommendRequest::RecommendRequest(
   , /*decltype(_impl_.user_id_)*/{&::_pbi::fixed_address_empty_string, ::_pbi::ConstantInitialized{}}
   , /*decltype(_impl_.surface_)*/{&::_pbi::fixed_address_empty_string, ::_pbi::ConstantInitialized{}}
   , /*decltype(_impl_.model_)*/{&::_pbi::fixed_address_empty_string, ::_pbi::ConstantInitialized{}}
+  , /*decltype(_impl_.forced_arm_)*/{&::_pbi::fixed_address_empty_string, ::_pbi::ConstantInitialized{}}
   , /*decltype(_impl_.top_k_)*/0
   , /*decltype(_impl_.exclude_history_)*/false
   , /*decltype(_impl_._cached_size_)*/{}} {}
@@ -85,6 +86,7 @@ PROTOBUF_CONSTEXPR RecommendResponse::RecommendResponse(
   , /*decltype(_impl_.experiment_)*/{&::_pbi::fixed_address_empty_string, ::_pbi::ConstantInitialized{}}
   , /*decltype(_impl_.arm_)*/{&::_pbi::fixed_address_empty_string, ::_pbi::ConstantInitialized{}}
   , /*decltype(_impl_.model_version_)*/int64_t{0}
+  , /*decltype(_impl_.bucket_)*/0
   , /*decltype(_impl_._cached_size_)*/{}} {}
 struct RecommendResponseDefaultTypeInternal {
   PROTOBUF_CONSTEXPR RecommendResponseDefaultTypeInternal()
@@ -95,9 +97,40 @@ struct RecommendResponseDefaultTypeInternal {
   };
 };
 PROTOBUF_ATTRIBUTE_NO_DESTROY PROTOBUF_CONSTINIT PROTOBUF_ATTRIBUTE_INIT_PRIORITY1 RecommendResponseDefaultTypeInternal _RecommendResponse_default_instance_;
+PROTOBUF_CONSTEXPR FeedbackRequest::FeedbackRequest(
+    ::_pbi::ConstantInitialized): _impl_{
+    /*decltype(_impl_.request_id_)*/{&::_pbi::fixed_address_empty_string, ::_pbi::ConstantInitialized{}}
+  , /*decltype(_impl_.item_id_)*/int64_t{0}
+  , /*decltype(_impl_.value_)*/0
+  , /*decltype(_impl_.type_)*/0
+  , /*decltype(_impl_._cached_size_)*/{}} {}
+struct FeedbackRequestDefaultTypeInternal {
+  PROTOBUF_CONSTEXPR FeedbackRequestDefaultTypeInternal()
+      : _instance(::_pbi::ConstantInitialized{}) {}
+  ~FeedbackRequestDefaultTypeInternal() {}
+  union {
+    FeedbackRequest _instance;
+  };
+};
+PROTOBUF_ATTRIBUTE_NO_DESTROY PROTOBUF_CONSTINIT PROTOBUF_ATTRIBUTE_INIT_PRIORITY1 FeedbackRequestDefaultTypeInternal _FeedbackRequest_default_instance_;
+PROTOBUF_CONSTEXPR FeedbackResponse::FeedbackResponse(
+    ::_pbi::ConstantInitialized): _impl_{
+    /*decltype(_impl_.experiment_)*/{&::_pbi::fixed_address_empty_string, ::_pbi::ConstantInitialized{}}
+  , /*decltype(_impl_.arm_)*/{&::_pbi::fixed_address_empty_string, ::_pbi::ConstantInitialized{}}
+  , /*decltype(_impl_.duplicate_)*/false
+  , /*decltype(_impl_._cached_size_)*/{}} {}
+struct FeedbackResponseDefaultTypeInternal {
+  PROTOBUF_CONSTEXPR FeedbackResponseDefaultTypeInternal()
+      : _instance(::_pbi::ConstantInitialized{}) {}
+  ~FeedbackResponseDefaultTypeInternal() {}
+  union {
+    FeedbackResponse _instance;
+  };
+};
+PROTOBUF_ATTRIBUTE_NO_DESTROY PROTOBUF_CONSTINIT PROTOBUF_ATTRIBUTE_INIT_PRIORITY1 FeedbackResponseDefaultTypeInternal _FeedbackResponse_default_instance_;
 }  // namespace v1
 }  // namespace recsys
-static ::_pb::Metadata file_level_metadata_recsys_2fv1_2frecommender_2eproto[4];
+static ::_pb::Metadata file_level_metadata_recsys_2fv1_2frecommender_2eproto[6];
 static const ::_pb::EnumDescriptor* file_level_enum_descriptors_recsys_2fv1_2frecommender_2eproto[1];
 static constexpr ::_pb::ServiceDescriptor const** file_level_service_descriptors_recsys_2fv1_2frecommender_2eproto = nullptr;
 
@@ -127,6 +160,7 @@ const uint32_t TableStruct_recsys_2fv1_2frecommender_2eproto::offsets[] PROTOBUF
   PROTOBUF_FIELD_OFFSET(::recsys::v1::RecommendRequest, _impl_.surface_),
   PROTOBUF_FIELD_OFFSET(::recsys::v1::RecommendRequest, _impl_.model_),
   PROTOBUF_FIELD_OFFSET(::recsys::v1::RecommendRequest, _impl_.exclude_history_),
+  PROTOBUF_FIELD_OFFSET(::recsys::v1::RecommendRequest, _impl_.forced_arm_),
   ~0u,  // no _has_bits_
   PROTOBUF_FIELD_OFFSET(::recsys::v1::ScoredItem, _internal_metadata_),
   ~0u,  // no _extensions_
@@ -149,12 +183,34 @@ const uint32_t TableStruct_recsys_2fv1_2frecommender_2eproto::offsets[] PROTOBUF
   PROTOBUF_FIELD_OFFSET(::recsys::v1::RecommendResponse, _impl_.experiment_),
   PROTOBUF_FIELD_OFFSET(::recsys::v1::RecommendResponse, _impl_.arm_),
   PROTOBUF_FIELD_OFFSET(::recsys::v1::RecommendResponse, _impl_.unknown_item_ids_),
+  PROTOBUF_FIELD_OFFSET(::recsys::v1::RecommendResponse, _impl_.bucket_),
+  ~0u,  // no _has_bits_
+  PROTOBUF_FIELD_OFFSET(::recsys::v1::FeedbackRequest, _internal_metadata_),
+  ~0u,  // no _extensions_
+  ~0u,  // no _oneof_case_
+  ~0u,  // no _weak_field_map_
+  ~0u,  // no _inlined_string_donated_
+  PROTOBUF_FIELD_OFFSET(::recsys::v1::FeedbackRequest, _impl_.request_id_),
+  PROTOBUF_FIELD_OFFSET(::recsys::v1::FeedbackRequest, _impl_.item_id_),
+  PROTOBUF_FIELD_OFFSET(::recsys::v1::FeedbackRequest, _impl_.type_),
+  PROTOBUF_FIELD_OFFSET(::recsys::v1::FeedbackRequest, _impl_.value_),
+  ~0u,  // no _has_bits_
+  PROTOBUF_FIELD_OFFSET(::recsys::v1::FeedbackResponse, _internal_metadata_),
+  ~0u,  // no _extensions_
+  ~0u,  // no _oneof_case_
+  ~0u,  // no _weak_field_map_
+  ~0u,  // no _inlined_string_donated_
+  PROTOBUF_FIELD_OFFSET(::recsys::v1::FeedbackResponse, _impl_.experiment_),
+  PROTOBUF_FIELD_OFFSET(::recsys::v1::FeedbackResponse, _impl_.arm_),
+  PROTOBUF_FIELD_OFFSET(::recsys::v1::FeedbackResponse, _impl_.duplicate_),
 };
 static const ::_pbi::MigrationSchema schemas[] PROTOBUF_SECTION_VARIABLE(protodesc_cold) = {
   { 0, -1, -1, sizeof(::recsys::v1::Event)},
   { 9, -1, -1, sizeof(::recsys::v1::RecommendRequest)},
-  { 25, -1, -1, sizeof(::recsys::v1::ScoredItem)},
-  { 34, -1, -1, sizeof(::recsys::v1::RecommendResponse)},
+  { 26, -1, -1, sizeof(::recsys::v1::ScoredItem)},
+  { 35, -1, -1, sizeof(::recsys::v1::RecommendResponse)},
+  { 49, -1, -1, sizeof(::recsys::v1::FeedbackRequest)},
+  { 59, -1, -1, sizeof(::recsys::v1::FeedbackResponse)},
 };
 
 static const ::_pb::Message* const file_default_instances[] = {
@@ -162,35 +218,44 @@ static const ::_pb::Message* const file_default_instances[] = {
   &::recsys::v1::_RecommendRequest_default_instance_._instance,
   &::recsys::v1::_ScoredItem_default_instance_._instance,
   &::recsys::v1::_RecommendResponse_default_instance_._instance,
+  &::recsys::v1::_FeedbackRequest_default_instance_._instance,
+  &::recsys::v1::_FeedbackResponse_default_instance_._instance,
 };
 
 const char descriptor_table_protodef_recsys_2fv1_2frecommender_2eproto[] PROTOBUF_SECTION_VARIABLE(protodesc_cold) =
   "\n\033recsys/v1/recommender.proto\022\trecsys.v1"
   "\"R\n\005Event\022\017\n\007item_id\030\001 \001(\003\022\"\n\004type\030\002 \001(\016"
   "2\024.recsys.v1.EventType\022\024\n\014timestamp_ms\030\003"
-  " \001(\003\"\361\001\n\020RecommendRequest\022\022\n\nrequest_id\030"
+  " \001(\003\"\205\002\n\020RecommendRequest\022\022\n\nrequest_id\030"
   "\001 \001(\t\022\017\n\007user_id\030\002 \001(\t\022!\n\007history\030\003 \003(\0132"
   "\020.recsys.v1.Event\022\032\n\022candidate_item_ids\030"
   "\004 \003(\003\022\032\n\022candidate_features\030\005 \003(\002\022\017\n\007con"
   "text\030\006 \003(\002\022\r\n\005top_k\030\007 \001(\005\022\017\n\007surface\030\010 \001"
   "(\t\022\r\n\005model\030\t \001(\t\022\027\n\017exclude_history\030\n \001"
-  "(\010J\004\010\013\020\020\"@\n\nScoredItem\022\017\n\007item_id\030\001 \001(\003\022"
-  "\r\n\005score\030\002 \001(\002\022\022\n\npropensity\030\003 \001(\002\"\264\001\n\021R"
-  "ecommendResponse\022\022\n\nrequest_id\030\001 \001(\t\022$\n\005"
-  "items\030\002 \003(\0132\025.recsys.v1.ScoredItem\022\r\n\005mo"
-  "del\030\003 \001(\t\022\025\n\rmodel_version\030\004 \001(\003\022\022\n\nexpe"
-  "riment\030\005 \001(\t\022\013\n\003arm\030\006 \001(\t\022\030\n\020unknown_ite"
-  "m_ids\030\007 \003(\003J\004\010\010\020\020*\?\n\tEventType\022\010\n\004VIEW\020\000"
-  "\022\t\n\005CLICK\020\001\022\017\n\013ADD_TO_CART\020\002\022\014\n\010PURCHASE"
-  "\020\0032U\n\013Recommender\022F\n\tRecommend\022\033.recsys."
-  "v1.RecommendRequest\032\034.recsys.v1.Recommen"
-  "dResponseB\003\370\001\001b\006proto3"
+  "(\010\022\022\n\nforced_arm\030\013 \001(\tJ\004\010\014\020\020\"@\n\nScoredIt"
+  "em\022\017\n\007item_id\030\001 \001(\003\022\r\n\005score\030\002 \001(\002\022\022\n\npr"
+  "opensity\030\003 \001(\002\"\304\001\n\021RecommendResponse\022\022\n\n"
+  "request_id\030\001 \001(\t\022$\n\005items\030\002 \003(\0132\025.recsys"
+  ".v1.ScoredItem\022\r\n\005model\030\003 \001(\t\022\025\n\rmodel_v"
+  "ersion\030\004 \001(\003\022\022\n\nexperiment\030\005 \001(\t\022\013\n\003arm\030"
+  "\006 \001(\t\022\030\n\020unknown_item_ids\030\007 \003(\003\022\016\n\006bucke"
+  "t\030\010 \001(\005J\004\010\t\020\020\"i\n\017FeedbackRequest\022\022\n\nrequ"
+  "est_id\030\001 \001(\t\022\017\n\007item_id\030\002 \001(\003\022\"\n\004type\030\003 "
+  "\001(\0162\024.recsys.v1.EventType\022\r\n\005value\030\004 \001(\001"
+  "\"F\n\020FeedbackResponse\022\022\n\nexperiment\030\001 \001(\t"
+  "\022\013\n\003arm\030\002 \001(\t\022\021\n\tduplicate\030\003 \001(\010*\?\n\tEven"
+  "tType\022\010\n\004VIEW\020\000\022\t\n\005CLICK\020\001\022\017\n\013ADD_TO_CAR"
+  "T\020\002\022\014\n\010PURCHASE\020\0032\232\001\n\013Recommender\022F\n\tRec"
+  "ommend\022\033.recsys.v1.RecommendRequest\032\034.re"
+  "csys.v1.RecommendResponse\022C\n\010Feedback\022\032."
+  "recsys.v1.FeedbackRequest\032\033.recsys.v1.Fe"
+  "edbackResponseB\003\370\001\001b\006proto3"
   ;
 static ::_pbi::once_flag descriptor_table_recsys_2fv1_2frecommender_2eproto_once;
 const ::_pbi::DescriptorTable descriptor_table_recsys_2fv1_2frecommender_2eproto = {
-    false, false, 782, descriptor_table_protodef_recsys_2fv1_2frecommender_2eproto,
+    false, false, 1067, descriptor_table_protodef_recsys_2fv1_2frecommender_2eproto,
     "recsys/v1/recommender.proto",
-    &descriptor_table_recsys_2fv1_2frecommender_2eproto_once, nullptr, 0, 4,
+    &descriptor_table_recsys_2fv1_2frecommender_2eproto_once, nullptr, 0, 6,
     schemas, file_default_instances, TableStruct_recsys_2fv1_2frecommender_2eproto::offsets,
     file_level_metadata_recsys_2fv1_2frecommender_2eproto, file_level_enum_descriptors_recsys_2fv1_2frecommender_2eproto,
     file_level_service_descriptors_recsys_2fv1_2frecommender_2eproto,
@@ -483,6 +548,7 @@ RecommendRequest::RecommendRequest(const RecommendRequest& from)
     , decltype(_impl_.user_id_){}
     , decltype(_impl_.surface_){}
     , decltype(_impl_.model_){}
+    , decltype(_impl_.forced_arm_){}
     , decltype(_impl_.top_k_){}
     , decltype(_impl_.exclude_history_){}
     , /*decltype(_impl_._cached_size_)*/{}};
@@ -520,6 +586,14 @@ RecommendRequest::RecommendRequest(const RecommendRequest& from)
     _this->_impl_.model_.Set(from._internal_model(), 
       _this->GetArenaForAllocation());
   }
+  _impl_.forced_arm_.InitDefault();
+  #ifdef PROTOBUF_FORCE_COPY_DEFAULT_STRING
+    _impl_.forced_arm_.Set("", GetArenaForAllocation());
+  #endif // PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  if (!from._internal_forced_arm().empty()) {
+    _this->_impl_.forced_arm_.Set(from._internal_forced_arm(), 
+      _this->GetArenaForAllocation());
+  }
   ::memcpy(&_impl_.top_k_, &from._impl_.top_k_,
     static_cast<size_t>(reinterpret_cast<char*>(&_impl_.exclude_history_) -
     reinterpret_cast<char*>(&_impl_.top_k_)) + sizeof(_impl_.exclude_history_));
@@ -540,6 +614,7 @@ inline void RecommendRequest::SharedCtor(
     , decltype(_impl_.user_id_){}
     , decltype(_impl_.surface_){}
     , decltype(_impl_.model_){}
+    , decltype(_impl_.forced_arm_){}
     , decltype(_impl_.top_k_){0}
     , decltype(_impl_.exclude_history_){false}
     , /*decltype(_impl_._cached_size_)*/{}
@@ -559,6 +634,10 @@ inline void RecommendRequest::SharedCtor(
   _impl_.model_.InitDefault();
   #ifdef PROTOBUF_FORCE_COPY_DEFAULT_STRING
     _impl_.model_.Set("", GetArenaForAllocation());
+  #endif // PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  _impl_.forced_arm_.InitDefault();
+  #ifdef PROTOBUF_FORCE_COPY_DEFAULT_STRING
+    _impl_.forced_arm_.Set("", GetArenaForAllocation());
   #endif // PROTOBUF_FORCE_COPY_DEFAULT_STRING
 }
 
@@ -581,6 +660,7 @@ inline void RecommendRequest::SharedDtor() {
   _impl_.user_id_.Destroy();
   _impl_.surface_.Destroy();
   _impl_.model_.Destroy();
+  _impl_.forced_arm_.Destroy();
 }
 
 void RecommendRequest::SetCachedSize(int size) const {
@@ -601,6 +681,7 @@ void RecommendRequest::Clear() {
   _impl_.user_id_.ClearToEmpty();
   _impl_.surface_.ClearToEmpty();
   _impl_.model_.ClearToEmpty();
+  _impl_.forced_arm_.ClearToEmpty();
   ::memset(&_impl_.top_k_, 0, static_cast<size_t>(
       reinterpret_cast<char*>(&_impl_.exclude_history_) -
       reinterpret_cast<char*>(&_impl_.top_k_)) + sizeof(_impl_.exclude_history_));
@@ -715,6 +796,16 @@ const char* RecommendRequest::_InternalParse(const char* ptr, ::_pbi::ParseConte
         } else
           goto handle_unusual;
         continue;
+      // string forced_arm = 11;
+      case 11:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 90)) {
+          auto str = _internal_mutable_forced_arm();
+          ptr = ::_pbi::InlineGreedyStringParser(str, ptr, ctx);
+          CHK_(ptr);
+          CHK_(::_pbi::VerifyUTF8(str, "recsys.v1.RecommendRequest.forced_arm"));
+        } else
+          goto handle_unusual;
+        continue;
       default:
         goto handle_unusual;
     }  // switch
@@ -823,6 +914,16 @@ uint8_t* RecommendRequest::_InternalSerialize(
     target = ::_pbi::WireFormatLite::WriteBoolToArray(10, this->_internal_exclude_history(), target);
   }
 
+  // string forced_arm = 11;
+  if (!this->_internal_forced_arm().empty()) {
+    ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::VerifyUtf8String(
+      this->_internal_forced_arm().data(), static_cast<int>(this->_internal_forced_arm().length()),
+      ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::SERIALIZE,
+      "recsys.v1.RecommendRequest.forced_arm");
+    target = stream->WriteStringMaybeAliased(
+        11, this->_internal_forced_arm(), target);
+  }
+
   if (PROTOBUF_PREDICT_FALSE(_internal_metadata_.have_unknown_fields())) {
     target = ::_pbi::WireFormat::InternalSerializeUnknownFieldsToArray(
         _internal_metadata_.unknown_fields<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(::PROTOBUF_NAMESPACE_ID::UnknownFieldSet::default_instance), target, stream);
@@ -910,6 +1011,13 @@ size_t RecommendRequest::ByteSizeLong() const {
         this->_internal_model());
   }
 
+  // string forced_arm = 11;
+  if (!this->_internal_forced_arm().empty()) {
+    total_size += 1 +
+      ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::StringSize(
+        this->_internal_forced_arm());
+  }
+
   // int32 top_k = 7;
   if (this->_internal_top_k() != 0) {
     total_size += ::_pbi::WireFormatLite::Int32SizePlusOne(this->_internal_top_k());
@@ -953,6 +1061,9 @@ void RecommendRequest::MergeImpl(::PROTOBUF_NAMESPACE_ID::Message& to_msg, const
   }
   if (!from._internal_model().empty()) {
     _this->_internal_set_model(from._internal_model());
+  }
+  if (!from._internal_forced_arm().empty()) {
+    _this->_internal_set_forced_arm(from._internal_forced_arm());
   }
   if (from._internal_top_k() != 0) {
     _this->_internal_set_top_k(from._internal_top_k());
@@ -998,6 +1109,10 @@ void RecommendRequest::InternalSwap(RecommendRequest* other) {
   ::PROTOBUF_NAMESPACE_ID::internal::ArenaStringPtr::InternalSwap(
       &_impl_.model_, lhs_arena,
       &other->_impl_.model_, rhs_arena
+  );
+  ::PROTOBUF_NAMESPACE_ID::internal::ArenaStringPtr::InternalSwap(
+      &_impl_.forced_arm_, lhs_arena,
+      &other->_impl_.forced_arm_, rhs_arena
   );
   ::PROTOBUF_NAMESPACE_ID::internal::memswap<
       PROTOBUF_FIELD_OFFSET(RecommendRequest, _impl_.exclude_history_)
@@ -1296,6 +1411,7 @@ RecommendResponse::RecommendResponse(const RecommendResponse& from)
     , decltype(_impl_.experiment_){}
     , decltype(_impl_.arm_){}
     , decltype(_impl_.model_version_){}
+    , decltype(_impl_.bucket_){}
     , /*decltype(_impl_._cached_size_)*/{}};
 
   _internal_metadata_.MergeFrom<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(from._internal_metadata_);
@@ -1331,7 +1447,9 @@ RecommendResponse::RecommendResponse(const RecommendResponse& from)
     _this->_impl_.arm_.Set(from._internal_arm(), 
       _this->GetArenaForAllocation());
   }
-  _this->_impl_.model_version_ = from._impl_.model_version_;
+  ::memcpy(&_impl_.model_version_, &from._impl_.model_version_,
+    static_cast<size_t>(reinterpret_cast<char*>(&_impl_.bucket_) -
+    reinterpret_cast<char*>(&_impl_.model_version_)) + sizeof(_impl_.bucket_));
   // @@protoc_insertion_point(copy_constructor:recsys.v1.RecommendResponse)
 }
 
@@ -1348,6 +1466,7 @@ inline void RecommendResponse::SharedCtor(
     , decltype(_impl_.experiment_){}
     , decltype(_impl_.arm_){}
     , decltype(_impl_.model_version_){int64_t{0}}
+    , decltype(_impl_.bucket_){0}
     , /*decltype(_impl_._cached_size_)*/{}
   };
   _impl_.request_id_.InitDefault();
@@ -1403,7 +1522,9 @@ void RecommendResponse::Clear() {
   _impl_.model_.ClearToEmpty();
   _impl_.experiment_.ClearToEmpty();
   _impl_.arm_.ClearToEmpty();
-  _impl_.model_version_ = int64_t{0};
+  ::memset(&_impl_.model_version_, 0, static_cast<size_t>(
+      reinterpret_cast<char*>(&_impl_.bucket_) -
+      reinterpret_cast<char*>(&_impl_.model_version_)) + sizeof(_impl_.bucket_));
   _internal_metadata_.Clear<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>();
 }
 
@@ -1481,6 +1602,14 @@ const char* RecommendResponse::_InternalParse(const char* ptr, ::_pbi::ParseCont
           CHK_(ptr);
         } else if (static_cast<uint8_t>(tag) == 56) {
           _internal_add_unknown_item_ids(::PROTOBUF_NAMESPACE_ID::internal::ReadVarint64(&ptr));
+          CHK_(ptr);
+        } else
+          goto handle_unusual;
+        continue;
+      // int32 bucket = 8;
+      case 8:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 64)) {
+          _impl_.bucket_ = ::PROTOBUF_NAMESPACE_ID::internal::ReadVarint32(&ptr);
           CHK_(ptr);
         } else
           goto handle_unusual;
@@ -1577,6 +1706,12 @@ uint8_t* RecommendResponse::_InternalSerialize(
     }
   }
 
+  // int32 bucket = 8;
+  if (this->_internal_bucket() != 0) {
+    target = stream->EnsureSpace(target);
+    target = ::_pbi::WireFormatLite::WriteInt32ToArray(8, this->_internal_bucket(), target);
+  }
+
   if (PROTOBUF_PREDICT_FALSE(_internal_metadata_.have_unknown_fields())) {
     target = ::_pbi::WireFormat::InternalSerializeUnknownFieldsToArray(
         _internal_metadata_.unknown_fields<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(::PROTOBUF_NAMESPACE_ID::UnknownFieldSet::default_instance), target, stream);
@@ -1647,6 +1782,11 @@ size_t RecommendResponse::ByteSizeLong() const {
     total_size += ::_pbi::WireFormatLite::Int64SizePlusOne(this->_internal_model_version());
   }
 
+  // int32 bucket = 8;
+  if (this->_internal_bucket() != 0) {
+    total_size += ::_pbi::WireFormatLite::Int32SizePlusOne(this->_internal_bucket());
+  }
+
   return MaybeComputeUnknownFieldsSize(total_size, &_impl_._cached_size_);
 }
 
@@ -1681,6 +1821,9 @@ void RecommendResponse::MergeImpl(::PROTOBUF_NAMESPACE_ID::Message& to_msg, cons
   }
   if (from._internal_model_version() != 0) {
     _this->_internal_set_model_version(from._internal_model_version());
+  }
+  if (from._internal_bucket() != 0) {
+    _this->_internal_set_bucket(from._internal_bucket());
   }
   _this->_internal_metadata_.MergeFrom<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(from._internal_metadata_);
 }
@@ -1719,13 +1862,600 @@ void RecommendResponse::InternalSwap(RecommendResponse* other) {
       &_impl_.arm_, lhs_arena,
       &other->_impl_.arm_, rhs_arena
   );
-  swap(_impl_.model_version_, other->_impl_.model_version_);
+  ::PROTOBUF_NAMESPACE_ID::internal::memswap<
+      PROTOBUF_FIELD_OFFSET(RecommendResponse, _impl_.bucket_)
+      + sizeof(RecommendResponse::_impl_.bucket_)
+      - PROTOBUF_FIELD_OFFSET(RecommendResponse, _impl_.model_version_)>(
+          reinterpret_cast<char*>(&_impl_.model_version_),
+          reinterpret_cast<char*>(&other->_impl_.model_version_));
 }
 
 ::PROTOBUF_NAMESPACE_ID::Metadata RecommendResponse::GetMetadata() const {
   return ::_pbi::AssignDescriptors(
       &descriptor_table_recsys_2fv1_2frecommender_2eproto_getter, &descriptor_table_recsys_2fv1_2frecommender_2eproto_once,
       file_level_metadata_recsys_2fv1_2frecommender_2eproto[3]);
+}
+
+// ===================================================================
+
+class FeedbackRequest::_Internal {
+ public:
+};
+
+FeedbackRequest::FeedbackRequest(::PROTOBUF_NAMESPACE_ID::Arena* arena,
+                         bool is_message_owned)
+  : ::PROTOBUF_NAMESPACE_ID::Message(arena, is_message_owned) {
+  SharedCtor(arena, is_message_owned);
+  // @@protoc_insertion_point(arena_constructor:recsys.v1.FeedbackRequest)
+}
+FeedbackRequest::FeedbackRequest(const FeedbackRequest& from)
+  : ::PROTOBUF_NAMESPACE_ID::Message() {
+  FeedbackRequest* const _this = this; (void)_this;
+  new (&_impl_) Impl_{
+      decltype(_impl_.request_id_){}
+    , decltype(_impl_.item_id_){}
+    , decltype(_impl_.value_){}
+    , decltype(_impl_.type_){}
+    , /*decltype(_impl_._cached_size_)*/{}};
+
+  _internal_metadata_.MergeFrom<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(from._internal_metadata_);
+  _impl_.request_id_.InitDefault();
+  #ifdef PROTOBUF_FORCE_COPY_DEFAULT_STRING
+    _impl_.request_id_.Set("", GetArenaForAllocation());
+  #endif // PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  if (!from._internal_request_id().empty()) {
+    _this->_impl_.request_id_.Set(from._internal_request_id(), 
+      _this->GetArenaForAllocation());
+  }
+  ::memcpy(&_impl_.item_id_, &from._impl_.item_id_,
+    static_cast<size_t>(reinterpret_cast<char*>(&_impl_.type_) -
+    reinterpret_cast<char*>(&_impl_.item_id_)) + sizeof(_impl_.type_));
+  // @@protoc_insertion_point(copy_constructor:recsys.v1.FeedbackRequest)
+}
+
+inline void FeedbackRequest::SharedCtor(
+    ::_pb::Arena* arena, bool is_message_owned) {
+  (void)arena;
+  (void)is_message_owned;
+  new (&_impl_) Impl_{
+      decltype(_impl_.request_id_){}
+    , decltype(_impl_.item_id_){int64_t{0}}
+    , decltype(_impl_.value_){0}
+    , decltype(_impl_.type_){0}
+    , /*decltype(_impl_._cached_size_)*/{}
+  };
+  _impl_.request_id_.InitDefault();
+  #ifdef PROTOBUF_FORCE_COPY_DEFAULT_STRING
+    _impl_.request_id_.Set("", GetArenaForAllocation());
+  #endif // PROTOBUF_FORCE_COPY_DEFAULT_STRING
+}
+
+FeedbackRequest::~FeedbackRequest() {
+  // @@protoc_insertion_point(destructor:recsys.v1.FeedbackRequest)
+  if (auto *arena = _internal_metadata_.DeleteReturnArena<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>()) {
+  (void)arena;
+    return;
+  }
+  SharedDtor();
+}
+
+inline void FeedbackRequest::SharedDtor() {
+  GOOGLE_DCHECK(GetArenaForAllocation() == nullptr);
+  _impl_.request_id_.Destroy();
+}
+
+void FeedbackRequest::SetCachedSize(int size) const {
+  _impl_._cached_size_.Set(size);
+}
+
+void FeedbackRequest::Clear() {
+// @@protoc_insertion_point(message_clear_start:recsys.v1.FeedbackRequest)
+  uint32_t cached_has_bits = 0;
+  // Prevent compiler warnings about cached_has_bits being unused
+  (void) cached_has_bits;
+
+  _impl_.request_id_.ClearToEmpty();
+  ::memset(&_impl_.item_id_, 0, static_cast<size_t>(
+      reinterpret_cast<char*>(&_impl_.type_) -
+      reinterpret_cast<char*>(&_impl_.item_id_)) + sizeof(_impl_.type_));
+  _internal_metadata_.Clear<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>();
+}
+
+const char* FeedbackRequest::_InternalParse(const char* ptr, ::_pbi::ParseContext* ctx) {
+#define CHK_(x) if (PROTOBUF_PREDICT_FALSE(!(x))) goto failure
+  while (!ctx->Done(&ptr)) {
+    uint32_t tag;
+    ptr = ::_pbi::ReadTag(ptr, &tag);
+    switch (tag >> 3) {
+      // string request_id = 1;
+      case 1:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 10)) {
+          auto str = _internal_mutable_request_id();
+          ptr = ::_pbi::InlineGreedyStringParser(str, ptr, ctx);
+          CHK_(ptr);
+          CHK_(::_pbi::VerifyUTF8(str, "recsys.v1.FeedbackRequest.request_id"));
+        } else
+          goto handle_unusual;
+        continue;
+      // int64 item_id = 2;
+      case 2:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 16)) {
+          _impl_.item_id_ = ::PROTOBUF_NAMESPACE_ID::internal::ReadVarint64(&ptr);
+          CHK_(ptr);
+        } else
+          goto handle_unusual;
+        continue;
+      // .recsys.v1.EventType type = 3;
+      case 3:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 24)) {
+          uint64_t val = ::PROTOBUF_NAMESPACE_ID::internal::ReadVarint64(&ptr);
+          CHK_(ptr);
+          _internal_set_type(static_cast<::recsys::v1::EventType>(val));
+        } else
+          goto handle_unusual;
+        continue;
+      // double value = 4;
+      case 4:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 33)) {
+          _impl_.value_ = ::PROTOBUF_NAMESPACE_ID::internal::UnalignedLoad<double>(ptr);
+          ptr += sizeof(double);
+        } else
+          goto handle_unusual;
+        continue;
+      default:
+        goto handle_unusual;
+    }  // switch
+  handle_unusual:
+    if ((tag == 0) || ((tag & 7) == 4)) {
+      CHK_(ptr);
+      ctx->SetLastTag(tag);
+      goto message_done;
+    }
+    ptr = UnknownFieldParse(
+        tag,
+        _internal_metadata_.mutable_unknown_fields<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(),
+        ptr, ctx);
+    CHK_(ptr != nullptr);
+  }  // while
+message_done:
+  return ptr;
+failure:
+  ptr = nullptr;
+  goto message_done;
+#undef CHK_
+}
+
+uint8_t* FeedbackRequest::_InternalSerialize(
+    uint8_t* target, ::PROTOBUF_NAMESPACE_ID::io::EpsCopyOutputStream* stream) const {
+  // @@protoc_insertion_point(serialize_to_array_start:recsys.v1.FeedbackRequest)
+  uint32_t cached_has_bits = 0;
+  (void) cached_has_bits;
+
+  // string request_id = 1;
+  if (!this->_internal_request_id().empty()) {
+    ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::VerifyUtf8String(
+      this->_internal_request_id().data(), static_cast<int>(this->_internal_request_id().length()),
+      ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::SERIALIZE,
+      "recsys.v1.FeedbackRequest.request_id");
+    target = stream->WriteStringMaybeAliased(
+        1, this->_internal_request_id(), target);
+  }
+
+  // int64 item_id = 2;
+  if (this->_internal_item_id() != 0) {
+    target = stream->EnsureSpace(target);
+    target = ::_pbi::WireFormatLite::WriteInt64ToArray(2, this->_internal_item_id(), target);
+  }
+
+  // .recsys.v1.EventType type = 3;
+  if (this->_internal_type() != 0) {
+    target = stream->EnsureSpace(target);
+    target = ::_pbi::WireFormatLite::WriteEnumToArray(
+      3, this->_internal_type(), target);
+  }
+
+  // double value = 4;
+  static_assert(sizeof(uint64_t) == sizeof(double), "Code assumes uint64_t and double are the same size.");
+  double tmp_value = this->_internal_value();
+  uint64_t raw_value;
+  memcpy(&raw_value, &tmp_value, sizeof(tmp_value));
+  if (raw_value != 0) {
+    target = stream->EnsureSpace(target);
+    target = ::_pbi::WireFormatLite::WriteDoubleToArray(4, this->_internal_value(), target);
+  }
+
+  if (PROTOBUF_PREDICT_FALSE(_internal_metadata_.have_unknown_fields())) {
+    target = ::_pbi::WireFormat::InternalSerializeUnknownFieldsToArray(
+        _internal_metadata_.unknown_fields<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(::PROTOBUF_NAMESPACE_ID::UnknownFieldSet::default_instance), target, stream);
+  }
+  // @@protoc_insertion_point(serialize_to_array_end:recsys.v1.FeedbackRequest)
+  return target;
+}
+
+size_t FeedbackRequest::ByteSizeLong() const {
+// @@protoc_insertion_point(message_byte_size_start:recsys.v1.FeedbackRequest)
+  size_t total_size = 0;
+
+  uint32_t cached_has_bits = 0;
+  // Prevent compiler warnings about cached_has_bits being unused
+  (void) cached_has_bits;
+
+  // string request_id = 1;
+  if (!this->_internal_request_id().empty()) {
+    total_size += 1 +
+      ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::StringSize(
+        this->_internal_request_id());
+  }
+
+  // int64 item_id = 2;
+  if (this->_internal_item_id() != 0) {
+    total_size += ::_pbi::WireFormatLite::Int64SizePlusOne(this->_internal_item_id());
+  }
+
+  // double value = 4;
+  static_assert(sizeof(uint64_t) == sizeof(double), "Code assumes uint64_t and double are the same size.");
+  double tmp_value = this->_internal_value();
+  uint64_t raw_value;
+  memcpy(&raw_value, &tmp_value, sizeof(tmp_value));
+  if (raw_value != 0) {
+    total_size += 1 + 8;
+  }
+
+  // .recsys.v1.EventType type = 3;
+  if (this->_internal_type() != 0) {
+    total_size += 1 +
+      ::_pbi::WireFormatLite::EnumSize(this->_internal_type());
+  }
+
+  return MaybeComputeUnknownFieldsSize(total_size, &_impl_._cached_size_);
+}
+
+const ::PROTOBUF_NAMESPACE_ID::Message::ClassData FeedbackRequest::_class_data_ = {
+    ::PROTOBUF_NAMESPACE_ID::Message::CopyWithSourceCheck,
+    FeedbackRequest::MergeImpl
+};
+const ::PROTOBUF_NAMESPACE_ID::Message::ClassData*FeedbackRequest::GetClassData() const { return &_class_data_; }
+
+
+void FeedbackRequest::MergeImpl(::PROTOBUF_NAMESPACE_ID::Message& to_msg, const ::PROTOBUF_NAMESPACE_ID::Message& from_msg) {
+  auto* const _this = static_cast<FeedbackRequest*>(&to_msg);
+  auto& from = static_cast<const FeedbackRequest&>(from_msg);
+  // @@protoc_insertion_point(class_specific_merge_from_start:recsys.v1.FeedbackRequest)
+  GOOGLE_DCHECK_NE(&from, _this);
+  uint32_t cached_has_bits = 0;
+  (void) cached_has_bits;
+
+  if (!from._internal_request_id().empty()) {
+    _this->_internal_set_request_id(from._internal_request_id());
+  }
+  if (from._internal_item_id() != 0) {
+    _this->_internal_set_item_id(from._internal_item_id());
+  }
+  static_assert(sizeof(uint64_t) == sizeof(double), "Code assumes uint64_t and double are the same size.");
+  double tmp_value = from._internal_value();
+  uint64_t raw_value;
+  memcpy(&raw_value, &tmp_value, sizeof(tmp_value));
+  if (raw_value != 0) {
+    _this->_internal_set_value(from._internal_value());
+  }
+  if (from._internal_type() != 0) {
+    _this->_internal_set_type(from._internal_type());
+  }
+  _this->_internal_metadata_.MergeFrom<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(from._internal_metadata_);
+}
+
+void FeedbackRequest::CopyFrom(const FeedbackRequest& from) {
+// @@protoc_insertion_point(class_specific_copy_from_start:recsys.v1.FeedbackRequest)
+  if (&from == this) return;
+  Clear();
+  MergeFrom(from);
+}
+
+bool FeedbackRequest::IsInitialized() const {
+  return true;
+}
+
+void FeedbackRequest::InternalSwap(FeedbackRequest* other) {
+  using std::swap;
+  auto* lhs_arena = GetArenaForAllocation();
+  auto* rhs_arena = other->GetArenaForAllocation();
+  _internal_metadata_.InternalSwap(&other->_internal_metadata_);
+  ::PROTOBUF_NAMESPACE_ID::internal::ArenaStringPtr::InternalSwap(
+      &_impl_.request_id_, lhs_arena,
+      &other->_impl_.request_id_, rhs_arena
+  );
+  ::PROTOBUF_NAMESPACE_ID::internal::memswap<
+      PROTOBUF_FIELD_OFFSET(FeedbackRequest, _impl_.type_)
+      + sizeof(FeedbackRequest::_impl_.type_)
+      - PROTOBUF_FIELD_OFFSET(FeedbackRequest, _impl_.item_id_)>(
+          reinterpret_cast<char*>(&_impl_.item_id_),
+          reinterpret_cast<char*>(&other->_impl_.item_id_));
+}
+
+::PROTOBUF_NAMESPACE_ID::Metadata FeedbackRequest::GetMetadata() const {
+  return ::_pbi::AssignDescriptors(
+      &descriptor_table_recsys_2fv1_2frecommender_2eproto_getter, &descriptor_table_recsys_2fv1_2frecommender_2eproto_once,
+      file_level_metadata_recsys_2fv1_2frecommender_2eproto[4]);
+}
+
+// ===================================================================
+
+class FeedbackResponse::_Internal {
+ public:
+};
+
+FeedbackResponse::FeedbackResponse(::PROTOBUF_NAMESPACE_ID::Arena* arena,
+                         bool is_message_owned)
+  : ::PROTOBUF_NAMESPACE_ID::Message(arena, is_message_owned) {
+  SharedCtor(arena, is_message_owned);
+  // @@protoc_insertion_point(arena_constructor:recsys.v1.FeedbackResponse)
+}
+FeedbackResponse::FeedbackResponse(const FeedbackResponse& from)
+  : ::PROTOBUF_NAMESPACE_ID::Message() {
+  FeedbackResponse* const _this = this; (void)_this;
+  new (&_impl_) Impl_{
+      decltype(_impl_.experiment_){}
+    , decltype(_impl_.arm_){}
+    , decltype(_impl_.duplicate_){}
+    , /*decltype(_impl_._cached_size_)*/{}};
+
+  _internal_metadata_.MergeFrom<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(from._internal_metadata_);
+  _impl_.experiment_.InitDefault();
+  #ifdef PROTOBUF_FORCE_COPY_DEFAULT_STRING
+    _impl_.experiment_.Set("", GetArenaForAllocation());
+  #endif // PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  if (!from._internal_experiment().empty()) {
+    _this->_impl_.experiment_.Set(from._internal_experiment(), 
+      _this->GetArenaForAllocation());
+  }
+  _impl_.arm_.InitDefault();
+  #ifdef PROTOBUF_FORCE_COPY_DEFAULT_STRING
+    _impl_.arm_.Set("", GetArenaForAllocation());
+  #endif // PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  if (!from._internal_arm().empty()) {
+    _this->_impl_.arm_.Set(from._internal_arm(), 
+      _this->GetArenaForAllocation());
+  }
+  _this->_impl_.duplicate_ = from._impl_.duplicate_;
+  // @@protoc_insertion_point(copy_constructor:recsys.v1.FeedbackResponse)
+}
+
+inline void FeedbackResponse::SharedCtor(
+    ::_pb::Arena* arena, bool is_message_owned) {
+  (void)arena;
+  (void)is_message_owned;
+  new (&_impl_) Impl_{
+      decltype(_impl_.experiment_){}
+    , decltype(_impl_.arm_){}
+    , decltype(_impl_.duplicate_){false}
+    , /*decltype(_impl_._cached_size_)*/{}
+  };
+  _impl_.experiment_.InitDefault();
+  #ifdef PROTOBUF_FORCE_COPY_DEFAULT_STRING
+    _impl_.experiment_.Set("", GetArenaForAllocation());
+  #endif // PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  _impl_.arm_.InitDefault();
+  #ifdef PROTOBUF_FORCE_COPY_DEFAULT_STRING
+    _impl_.arm_.Set("", GetArenaForAllocation());
+  #endif // PROTOBUF_FORCE_COPY_DEFAULT_STRING
+}
+
+FeedbackResponse::~FeedbackResponse() {
+  // @@protoc_insertion_point(destructor:recsys.v1.FeedbackResponse)
+  if (auto *arena = _internal_metadata_.DeleteReturnArena<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>()) {
+  (void)arena;
+    return;
+  }
+  SharedDtor();
+}
+
+inline void FeedbackResponse::SharedDtor() {
+  GOOGLE_DCHECK(GetArenaForAllocation() == nullptr);
+  _impl_.experiment_.Destroy();
+  _impl_.arm_.Destroy();
+}
+
+void FeedbackResponse::SetCachedSize(int size) const {
+  _impl_._cached_size_.Set(size);
+}
+
+void FeedbackResponse::Clear() {
+// @@protoc_insertion_point(message_clear_start:recsys.v1.FeedbackResponse)
+  uint32_t cached_has_bits = 0;
+  // Prevent compiler warnings about cached_has_bits being unused
+  (void) cached_has_bits;
+
+  _impl_.experiment_.ClearToEmpty();
+  _impl_.arm_.ClearToEmpty();
+  _impl_.duplicate_ = false;
+  _internal_metadata_.Clear<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>();
+}
+
+const char* FeedbackResponse::_InternalParse(const char* ptr, ::_pbi::ParseContext* ctx) {
+#define CHK_(x) if (PROTOBUF_PREDICT_FALSE(!(x))) goto failure
+  while (!ctx->Done(&ptr)) {
+    uint32_t tag;
+    ptr = ::_pbi::ReadTag(ptr, &tag);
+    switch (tag >> 3) {
+      // string experiment = 1;
+      case 1:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 10)) {
+          auto str = _internal_mutable_experiment();
+          ptr = ::_pbi::InlineGreedyStringParser(str, ptr, ctx);
+          CHK_(ptr);
+          CHK_(::_pbi::VerifyUTF8(str, "recsys.v1.FeedbackResponse.experiment"));
+        } else
+          goto handle_unusual;
+        continue;
+      // string arm = 2;
+      case 2:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 18)) {
+          auto str = _internal_mutable_arm();
+          ptr = ::_pbi::InlineGreedyStringParser(str, ptr, ctx);
+          CHK_(ptr);
+          CHK_(::_pbi::VerifyUTF8(str, "recsys.v1.FeedbackResponse.arm"));
+        } else
+          goto handle_unusual;
+        continue;
+      // bool duplicate = 3;
+      case 3:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 24)) {
+          _impl_.duplicate_ = ::PROTOBUF_NAMESPACE_ID::internal::ReadVarint64(&ptr);
+          CHK_(ptr);
+        } else
+          goto handle_unusual;
+        continue;
+      default:
+        goto handle_unusual;
+    }  // switch
+  handle_unusual:
+    if ((tag == 0) || ((tag & 7) == 4)) {
+      CHK_(ptr);
+      ctx->SetLastTag(tag);
+      goto message_done;
+    }
+    ptr = UnknownFieldParse(
+        tag,
+        _internal_metadata_.mutable_unknown_fields<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(),
+        ptr, ctx);
+    CHK_(ptr != nullptr);
+  }  // while
+message_done:
+  return ptr;
+failure:
+  ptr = nullptr;
+  goto message_done;
+#undef CHK_
+}
+
+uint8_t* FeedbackResponse::_InternalSerialize(
+    uint8_t* target, ::PROTOBUF_NAMESPACE_ID::io::EpsCopyOutputStream* stream) const {
+  // @@protoc_insertion_point(serialize_to_array_start:recsys.v1.FeedbackResponse)
+  uint32_t cached_has_bits = 0;
+  (void) cached_has_bits;
+
+  // string experiment = 1;
+  if (!this->_internal_experiment().empty()) {
+    ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::VerifyUtf8String(
+      this->_internal_experiment().data(), static_cast<int>(this->_internal_experiment().length()),
+      ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::SERIALIZE,
+      "recsys.v1.FeedbackResponse.experiment");
+    target = stream->WriteStringMaybeAliased(
+        1, this->_internal_experiment(), target);
+  }
+
+  // string arm = 2;
+  if (!this->_internal_arm().empty()) {
+    ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::VerifyUtf8String(
+      this->_internal_arm().data(), static_cast<int>(this->_internal_arm().length()),
+      ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::SERIALIZE,
+      "recsys.v1.FeedbackResponse.arm");
+    target = stream->WriteStringMaybeAliased(
+        2, this->_internal_arm(), target);
+  }
+
+  // bool duplicate = 3;
+  if (this->_internal_duplicate() != 0) {
+    target = stream->EnsureSpace(target);
+    target = ::_pbi::WireFormatLite::WriteBoolToArray(3, this->_internal_duplicate(), target);
+  }
+
+  if (PROTOBUF_PREDICT_FALSE(_internal_metadata_.have_unknown_fields())) {
+    target = ::_pbi::WireFormat::InternalSerializeUnknownFieldsToArray(
+        _internal_metadata_.unknown_fields<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(::PROTOBUF_NAMESPACE_ID::UnknownFieldSet::default_instance), target, stream);
+  }
+  // @@protoc_insertion_point(serialize_to_array_end:recsys.v1.FeedbackResponse)
+  return target;
+}
+
+size_t FeedbackResponse::ByteSizeLong() const {
+// @@protoc_insertion_point(message_byte_size_start:recsys.v1.FeedbackResponse)
+  size_t total_size = 0;
+
+  uint32_t cached_has_bits = 0;
+  // Prevent compiler warnings about cached_has_bits being unused
+  (void) cached_has_bits;
+
+  // string experiment = 1;
+  if (!this->_internal_experiment().empty()) {
+    total_size += 1 +
+      ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::StringSize(
+        this->_internal_experiment());
+  }
+
+  // string arm = 2;
+  if (!this->_internal_arm().empty()) {
+    total_size += 1 +
+      ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::StringSize(
+        this->_internal_arm());
+  }
+
+  // bool duplicate = 3;
+  if (this->_internal_duplicate() != 0) {
+    total_size += 1 + 1;
+  }
+
+  return MaybeComputeUnknownFieldsSize(total_size, &_impl_._cached_size_);
+}
+
+const ::PROTOBUF_NAMESPACE_ID::Message::ClassData FeedbackResponse::_class_data_ = {
+    ::PROTOBUF_NAMESPACE_ID::Message::CopyWithSourceCheck,
+    FeedbackResponse::MergeImpl
+};
+const ::PROTOBUF_NAMESPACE_ID::Message::ClassData*FeedbackResponse::GetClassData() const { return &_class_data_; }
+
+
+void FeedbackResponse::MergeImpl(::PROTOBUF_NAMESPACE_ID::Message& to_msg, const ::PROTOBUF_NAMESPACE_ID::Message& from_msg) {
+  auto* const _this = static_cast<FeedbackResponse*>(&to_msg);
+  auto& from = static_cast<const FeedbackResponse&>(from_msg);
+  // @@protoc_insertion_point(class_specific_merge_from_start:recsys.v1.FeedbackResponse)
+  GOOGLE_DCHECK_NE(&from, _this);
+  uint32_t cached_has_bits = 0;
+  (void) cached_has_bits;
+
+  if (!from._internal_experiment().empty()) {
+    _this->_internal_set_experiment(from._internal_experiment());
+  }
+  if (!from._internal_arm().empty()) {
+    _this->_internal_set_arm(from._internal_arm());
+  }
+  if (from._internal_duplicate() != 0) {
+    _this->_internal_set_duplicate(from._internal_duplicate());
+  }
+  _this->_internal_metadata_.MergeFrom<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(from._internal_metadata_);
+}
+
+void FeedbackResponse::CopyFrom(const FeedbackResponse& from) {
+// @@protoc_insertion_point(class_specific_copy_from_start:recsys.v1.FeedbackResponse)
+  if (&from == this) return;
+  Clear();
+  MergeFrom(from);
+}
+
+bool FeedbackResponse::IsInitialized() const {
+  return true;
+}
+
+void FeedbackResponse::InternalSwap(FeedbackResponse* other) {
+  using std::swap;
+  auto* lhs_arena = GetArenaForAllocation();
+  auto* rhs_arena = other->GetArenaForAllocation();
+  _internal_metadata_.InternalSwap(&other->_internal_metadata_);
+  ::PROTOBUF_NAMESPACE_ID::internal::ArenaStringPtr::InternalSwap(
+      &_impl_.experiment_, lhs_arena,
+      &other->_impl_.experiment_, rhs_arena
+  );
+  ::PROTOBUF_NAMESPACE_ID::internal::ArenaStringPtr::InternalSwap(
+      &_impl_.arm_, lhs_arena,
+      &other->_impl_.arm_, rhs_arena
+  );
+  swap(_impl_.duplicate_, other->_impl_.duplicate_);
+}
+
+::PROTOBUF_NAMESPACE_ID::Metadata FeedbackResponse::GetMetadata() const {
+  return ::_pbi::AssignDescriptors(
+      &descriptor_table_recsys_2fv1_2frecommender_2eproto_getter, &descriptor_table_recsys_2fv1_2frecommender_2eproto_once,
+      file_level_metadata_recsys_2fv1_2frecommender_2eproto[5]);
 }
 
 // @@protoc_insertion_point(namespace_scope)
@@ -1747,6 +2477,14 @@ Arena::CreateMaybeMessage< ::recsys::v1::ScoredItem >(Arena* arena) {
 template<> PROTOBUF_NOINLINE ::recsys::v1::RecommendResponse*
 Arena::CreateMaybeMessage< ::recsys::v1::RecommendResponse >(Arena* arena) {
   return Arena::CreateMessageInternal< ::recsys::v1::RecommendResponse >(arena);
+}
+template<> PROTOBUF_NOINLINE ::recsys::v1::FeedbackRequest*
+Arena::CreateMaybeMessage< ::recsys::v1::FeedbackRequest >(Arena* arena) {
+  return Arena::CreateMessageInternal< ::recsys::v1::FeedbackRequest >(arena);
+}
+template<> PROTOBUF_NOINLINE ::recsys::v1::FeedbackResponse*
+Arena::CreateMaybeMessage< ::recsys::v1::FeedbackResponse >(Arena* arena) {
+  return Arena::CreateMessageInternal< ::recsys::v1::FeedbackResponse >(arena);
 }
 PROTOBUF_NAMESPACE_CLOSE
 

@@ -50,6 +50,12 @@ namespace v1 {
 class Event;
 struct EventDefaultTypeInternal;
 extern EventDefaultTypeInternal _Event_default_instance_;
+class FeedbackRequest;
+struct FeedbackRequestDefaultTypeInternal;
+extern FeedbackRequestDefaultTypeInternal _FeedbackRequest_default_instance_;
+class FeedbackResponse;
+struct FeedbackResponseDefaultTypeInternal;
+extern FeedbackResponseDefaultTypeInternal _FeedbackResponse_default_instance_;
 class RecommendRequest;
 struct RecommendRequestDefaultTypeInternal;
 extern RecommendRequestDefaultTypeInternal _RecommendRequest_default_instance_;
@@ -63,6 +69,8 @@ extern ScoredItemDefaultTypeInternal _ScoredItem_default_instance_;
 }  // namespace recsys
 PROTOBUF_NAMESPACE_OPEN
 template<> ::recsys::v1::Event* Arena::CreateMaybeMessage<::recsys::v1::Event>(Arena*);
+template<> ::recsys::v1::FeedbackRequest* Arena::CreateMaybeMessage<::recsys::v1::FeedbackRequest>(Arena*);
+template<> ::recsys::v1::FeedbackResponse* Arena::CreateMaybeMessage<::recsys::v1::FeedbackResponse>(Arena*);
 template<> ::recsys::v1::RecommendRequest* Arena::CreateMaybeMessage<::recsys::v1::RecommendRequest>(Arena*);
 template<> ::recsys::v1::RecommendResponse* Arena::CreateMaybeMessage<::recsys::v1::RecommendResponse>(Arena*);
 template<> ::recsys::v1::ScoredItem* Arena::CreateMaybeMessage<::recsys::v1::ScoredItem>(Arena*);
@@ -398,6 +406,7 @@ class RecommendRequest final :
     kUserIdFieldNumber = 2,
     kSurfaceFieldNumber = 8,
     kModelFieldNumber = 9,
+    kForcedArmFieldNumber = 11,
     kTopKFieldNumber = 7,
     kExcludeHistoryFieldNumber = 10,
   };
@@ -541,6 +550,20 @@ class RecommendRequest final :
   std::string* _internal_mutable_model();
   public:
 
+  // string forced_arm = 11;
+  void clear_forced_arm();
+  const std::string& forced_arm() const;
+  template <typename ArgT0 = const std::string&, typename... ArgT>
+  void set_forced_arm(ArgT0&& arg0, ArgT... args);
+  std::string* mutable_forced_arm();
+  PROTOBUF_NODISCARD std::string* release_forced_arm();
+  void set_allocated_forced_arm(std::string* forced_arm);
+  private:
+  const std::string& _internal_forced_arm() const;
+  inline PROTOBUF_ALWAYS_INLINE void _internal_set_forced_arm(const std::string& value);
+  std::string* _internal_mutable_forced_arm();
+  public:
+
   // int32 top_k = 7;
   void clear_top_k();
   int32_t top_k() const;
@@ -576,6 +599,7 @@ class RecommendRequest final :
     ::PROTOBUF_NAMESPACE_ID::internal::ArenaStringPtr user_id_;
     ::PROTOBUF_NAMESPACE_ID::internal::ArenaStringPtr surface_;
     ::PROTOBUF_NAMESPACE_ID::internal::ArenaStringPtr model_;
+    ::PROTOBUF_NAMESPACE_ID::internal::ArenaStringPtr forced_arm_;
     int32_t top_k_;
     bool exclude_history_;
     mutable ::PROTOBUF_NAMESPACE_ID::internal::CachedSize _cached_size_;
@@ -883,6 +907,7 @@ class RecommendResponse final :
     kExperimentFieldNumber = 5,
     kArmFieldNumber = 6,
     kModelVersionFieldNumber = 4,
+    kBucketFieldNumber = 8,
   };
   // repeated .recsys.v1.ScoredItem items = 2;
   int items_size() const;
@@ -989,6 +1014,15 @@ class RecommendResponse final :
   void _internal_set_model_version(int64_t value);
   public:
 
+  // int32 bucket = 8;
+  void clear_bucket();
+  int32_t bucket() const;
+  void set_bucket(int32_t value);
+  private:
+  int32_t _internal_bucket() const;
+  void _internal_set_bucket(int32_t value);
+  public:
+
   // @@protoc_insertion_point(class_scope:recsys.v1.RecommendResponse)
  private:
   class _Internal;
@@ -1005,6 +1039,373 @@ class RecommendResponse final :
     ::PROTOBUF_NAMESPACE_ID::internal::ArenaStringPtr experiment_;
     ::PROTOBUF_NAMESPACE_ID::internal::ArenaStringPtr arm_;
     int64_t model_version_;
+    int32_t bucket_;
+    mutable ::PROTOBUF_NAMESPACE_ID::internal::CachedSize _cached_size_;
+  };
+  union { Impl_ _impl_; };
+  friend struct ::TableStruct_recsys_2fv1_2frecommender_2eproto;
+};
+// -------------------------------------------------------------------
+
+class FeedbackRequest final :
+    public ::PROTOBUF_NAMESPACE_ID::Message /* @@protoc_insertion_point(class_definition:recsys.v1.FeedbackRequest) */ {
+ public:
+  inline FeedbackRequest() : FeedbackRequest(nullptr) {}
+  ~FeedbackRequest() override;
+  explicit PROTOBUF_CONSTEXPR FeedbackRequest(::PROTOBUF_NAMESPACE_ID::internal::ConstantInitialized);
+
+  FeedbackRequest(const FeedbackRequest& from);
+  FeedbackRequest(FeedbackRequest&& from) noexcept
+    : FeedbackRequest() {
+    *this = ::std::move(from);
+  }
+
+  inline FeedbackRequest& operator=(const FeedbackRequest& from) {
+    CopyFrom(from);
+    return *this;
+  }
+  inline FeedbackRequest& operator=(FeedbackRequest&& from) noexcept {
+    if (this == &from) return *this;
+    if (GetOwningArena() == from.GetOwningArena()
+  #ifdef PROTOBUF_FORCE_COPY_IN_MOVE
+        && GetOwningArena() != nullptr
+  #endif  // !PROTOBUF_FORCE_COPY_IN_MOVE
+    ) {
+      InternalSwap(&from);
+    } else {
+      CopyFrom(from);
+    }
+    return *this;
+  }
+
+  static const ::PROTOBUF_NAMESPACE_ID::Descriptor* descriptor() {
+    return GetDescriptor();
+  }
+  static const ::PROTOBUF_NAMESPACE_ID::Descriptor* GetDescriptor() {
+    return default_instance().GetMetadata().descriptor;
+  }
+  static const ::PROTOBUF_NAMESPACE_ID::Reflection* GetReflection() {
+    return default_instance().GetMetadata().reflection;
+  }
+  static const FeedbackRequest& default_instance() {
+    return *internal_default_instance();
+  }
+  static inline const FeedbackRequest* internal_default_instance() {
+    return reinterpret_cast<const FeedbackRequest*>(
+               &_FeedbackRequest_default_instance_);
+  }
+  static constexpr int kIndexInFileMessages =
+    4;
+
+  friend void swap(FeedbackRequest& a, FeedbackRequest& b) {
+    a.Swap(&b);
+  }
+  inline void Swap(FeedbackRequest* other) {
+    if (other == this) return;
+  #ifdef PROTOBUF_FORCE_COPY_IN_SWAP
+    if (GetOwningArena() != nullptr &&
+        GetOwningArena() == other->GetOwningArena()) {
+   #else  // PROTOBUF_FORCE_COPY_IN_SWAP
+    if (GetOwningArena() == other->GetOwningArena()) {
+  #endif  // !PROTOBUF_FORCE_COPY_IN_SWAP
+      InternalSwap(other);
+    } else {
+      ::PROTOBUF_NAMESPACE_ID::internal::GenericSwap(this, other);
+    }
+  }
+  void UnsafeArenaSwap(FeedbackRequest* other) {
+    if (other == this) return;
+    GOOGLE_DCHECK(GetOwningArena() == other->GetOwningArena());
+    InternalSwap(other);
+  }
+
+  // implements Message ----------------------------------------------
+
+  FeedbackRequest* New(::PROTOBUF_NAMESPACE_ID::Arena* arena = nullptr) const final {
+    return CreateMaybeMessage<FeedbackRequest>(arena);
+  }
+  using ::PROTOBUF_NAMESPACE_ID::Message::CopyFrom;
+  void CopyFrom(const FeedbackRequest& from);
+  using ::PROTOBUF_NAMESPACE_ID::Message::MergeFrom;
+  void MergeFrom( const FeedbackRequest& from) {
+    FeedbackRequest::MergeImpl(*this, from);
+  }
+  private:
+  static void MergeImpl(::PROTOBUF_NAMESPACE_ID::Message& to_msg, const ::PROTOBUF_NAMESPACE_ID::Message& from_msg);
+  public:
+  PROTOBUF_ATTRIBUTE_REINITIALIZES void Clear() final;
+  bool IsInitialized() const final;
+
+  size_t ByteSizeLong() const final;
+  const char* _InternalParse(const char* ptr, ::PROTOBUF_NAMESPACE_ID::internal::ParseContext* ctx) final;
+  uint8_t* _InternalSerialize(
+      uint8_t* target, ::PROTOBUF_NAMESPACE_ID::io::EpsCopyOutputStream* stream) const final;
+  int GetCachedSize() const final { return _impl_._cached_size_.Get(); }
+
+  private:
+  void SharedCtor(::PROTOBUF_NAMESPACE_ID::Arena* arena, bool is_message_owned);
+  void SharedDtor();
+  void SetCachedSize(int size) const final;
+  void InternalSwap(FeedbackRequest* other);
+
+  private:
+  friend class ::PROTOBUF_NAMESPACE_ID::internal::AnyMetadata;
+  static ::PROTOBUF_NAMESPACE_ID::StringPiece FullMessageName() {
+    return "recsys.v1.FeedbackRequest";
+  }
+  protected:
+  explicit FeedbackRequest(::PROTOBUF_NAMESPACE_ID::Arena* arena,
+                       bool is_message_owned = false);
+  public:
+
+  static const ClassData _class_data_;
+  const ::PROTOBUF_NAMESPACE_ID::Message::ClassData*GetClassData() const final;
+
+  ::PROTOBUF_NAMESPACE_ID::Metadata GetMetadata() const final;
+
+  // nested types ----------------------------------------------------
+
+  // accessors -------------------------------------------------------
+
+  enum : int {
+    kRequestIdFieldNumber = 1,
+    kItemIdFieldNumber = 2,
+    kValueFieldNumber = 4,
+    kTypeFieldNumber = 3,
+  };
+  // string request_id = 1;
+  void clear_request_id();
+  const std::string& request_id() const;
+  template <typename ArgT0 = const std::string&, typename... ArgT>
+  void set_request_id(ArgT0&& arg0, ArgT... args);
+  std::string* mutable_request_id();
+  PROTOBUF_NODISCARD std::string* release_request_id();
+  void set_allocated_request_id(std::string* request_id);
+  private:
+  const std::string& _internal_request_id() const;
+  inline PROTOBUF_ALWAYS_INLINE void _internal_set_request_id(const std::string& value);
+  std::string* _internal_mutable_request_id();
+  public:
+
+  // int64 item_id = 2;
+  void clear_item_id();
+  int64_t item_id() const;
+  void set_item_id(int64_t value);
+  private:
+  int64_t _internal_item_id() const;
+  void _internal_set_item_id(int64_t value);
+  public:
+
+  // double value = 4;
+  void clear_value();
+  double value() const;
+  void set_value(double value);
+  private:
+  double _internal_value() const;
+  void _internal_set_value(double value);
+  public:
+
+  // .recsys.v1.EventType type = 3;
+  void clear_type();
+  ::recsys::v1::EventType type() const;
+  void set_type(::recsys::v1::EventType value);
+  private:
+  ::recsys::v1::EventType _internal_type() const;
+  void _internal_set_type(::recsys::v1::EventType value);
+  public:
+
+  // @@protoc_insertion_point(class_scope:recsys.v1.FeedbackRequest)
+ private:
+  class _Internal;
+
+  template <typename T> friend class ::PROTOBUF_NAMESPACE_ID::Arena::InternalHelper;
+  typedef void InternalArenaConstructable_;
+  typedef void DestructorSkippable_;
+  struct Impl_ {
+    ::PROTOBUF_NAMESPACE_ID::internal::ArenaStringPtr request_id_;
+    int64_t item_id_;
+    double value_;
+    int type_;
+    mutable ::PROTOBUF_NAMESPACE_ID::internal::CachedSize _cached_size_;
+  };
+  union { Impl_ _impl_; };
+  friend struct ::TableStruct_recsys_2fv1_2frecommender_2eproto;
+};
+// -------------------------------------------------------------------
+
+class FeedbackResponse final :
+    public ::PROTOBUF_NAMESPACE_ID::Message /* @@protoc_insertion_point(class_definition:recsys.v1.FeedbackResponse) */ {
+ public:
+  inline FeedbackResponse() : FeedbackResponse(nullptr) {}
+  ~FeedbackResponse() override;
+  explicit PROTOBUF_CONSTEXPR FeedbackResponse(::PROTOBUF_NAMESPACE_ID::internal::ConstantInitialized);
+
+  FeedbackResponse(const FeedbackResponse& from);
+  FeedbackResponse(FeedbackResponse&& from) noexcept
+    : FeedbackResponse() {
+    *this = ::std::move(from);
+  }
+
+  inline FeedbackResponse& operator=(const FeedbackResponse& from) {
+    CopyFrom(from);
+    return *this;
+  }
+  inline FeedbackResponse& operator=(FeedbackResponse&& from) noexcept {
+    if (this == &from) return *this;
+    if (GetOwningArena() == from.GetOwningArena()
+  #ifdef PROTOBUF_FORCE_COPY_IN_MOVE
+        && GetOwningArena() != nullptr
+  #endif  // !PROTOBUF_FORCE_COPY_IN_MOVE
+    ) {
+      InternalSwap(&from);
+    } else {
+      CopyFrom(from);
+    }
+    return *this;
+  }
+
+  static const ::PROTOBUF_NAMESPACE_ID::Descriptor* descriptor() {
+    return GetDescriptor();
+  }
+  static const ::PROTOBUF_NAMESPACE_ID::Descriptor* GetDescriptor() {
+    return default_instance().GetMetadata().descriptor;
+  }
+  static const ::PROTOBUF_NAMESPACE_ID::Reflection* GetReflection() {
+    return default_instance().GetMetadata().reflection;
+  }
+  static const FeedbackResponse& default_instance() {
+    return *internal_default_instance();
+  }
+  static inline const FeedbackResponse* internal_default_instance() {
+    return reinterpret_cast<const FeedbackResponse*>(
+               &_FeedbackResponse_default_instance_);
+  }
+  static constexpr int kIndexInFileMessages =
+    5;
+
+  friend void swap(FeedbackResponse& a, FeedbackResponse& b) {
+    a.Swap(&b);
+  }
+  inline void Swap(FeedbackResponse* other) {
+    if (other == this) return;
+  #ifdef PROTOBUF_FORCE_COPY_IN_SWAP
+    if (GetOwningArena() != nullptr &&
+        GetOwningArena() == other->GetOwningArena()) {
+   #else  // PROTOBUF_FORCE_COPY_IN_SWAP
+    if (GetOwningArena() == other->GetOwningArena()) {
+  #endif  // !PROTOBUF_FORCE_COPY_IN_SWAP
+      InternalSwap(other);
+    } else {
+      ::PROTOBUF_NAMESPACE_ID::internal::GenericSwap(this, other);
+    }
+  }
+  void UnsafeArenaSwap(FeedbackResponse* other) {
+    if (other == this) return;
+    GOOGLE_DCHECK(GetOwningArena() == other->GetOwningArena());
+    InternalSwap(other);
+  }
+
+  // implements Message ----------------------------------------------
+
+  FeedbackResponse* New(::PROTOBUF_NAMESPACE_ID::Arena* arena = nullptr) const final {
+    return CreateMaybeMessage<FeedbackResponse>(arena);
+  }
+  using ::PROTOBUF_NAMESPACE_ID::Message::CopyFrom;
+  void CopyFrom(const FeedbackResponse& from);
+  using ::PROTOBUF_NAMESPACE_ID::Message::MergeFrom;
+  void MergeFrom( const FeedbackResponse& from) {
+    FeedbackResponse::MergeImpl(*this, from);
+  }
+  private:
+  static void MergeImpl(::PROTOBUF_NAMESPACE_ID::Message& to_msg, const ::PROTOBUF_NAMESPACE_ID::Message& from_msg);
+  public:
+  PROTOBUF_ATTRIBUTE_REINITIALIZES void Clear() final;
+  bool IsInitialized() const final;
+
+  size_t ByteSizeLong() const final;
+  const char* _InternalParse(const char* ptr, ::PROTOBUF_NAMESPACE_ID::internal::ParseContext* ctx) final;
+  uint8_t* _InternalSerialize(
+      uint8_t* target, ::PROTOBUF_NAMESPACE_ID::io::EpsCopyOutputStream* stream) const final;
+  int GetCachedSize() const final { return _impl_._cached_size_.Get(); }
+
+  private:
+  void SharedCtor(::PROTOBUF_NAMESPACE_ID::Arena* arena, bool is_message_owned);
+  void SharedDtor();
+  void SetCachedSize(int size) const final;
+  void InternalSwap(FeedbackResponse* other);
+
+  private:
+  friend class ::PROTOBUF_NAMESPACE_ID::internal::AnyMetadata;
+  static ::PROTOBUF_NAMESPACE_ID::StringPiece FullMessageName() {
+    return "recsys.v1.FeedbackResponse";
+  }
+  protected:
+  explicit FeedbackResponse(::PROTOBUF_NAMESPACE_ID::Arena* arena,
+                       bool is_message_owned = false);
+  public:
+
+  static const ClassData _class_data_;
+  const ::PROTOBUF_NAMESPACE_ID::Message::ClassData*GetClassData() const final;
+
+  ::PROTOBUF_NAMESPACE_ID::Metadata GetMetadata() const final;
+
+  // nested types ----------------------------------------------------
+
+  // accessors -------------------------------------------------------
+
+  enum : int {
+    kExperimentFieldNumber = 1,
+    kArmFieldNumber = 2,
+    kDuplicateFieldNumber = 3,
+  };
+  // string experiment = 1;
+  void clear_experiment();
+  const std::string& experiment() const;
+  template <typename ArgT0 = const std::string&, typename... ArgT>
+  void set_experiment(ArgT0&& arg0, ArgT... args);
+  std::string* mutable_experiment();
+  PROTOBUF_NODISCARD std::string* release_experiment();
+  void set_allocated_experiment(std::string* experiment);
+  private:
+  const std::string& _internal_experiment() const;
+  inline PROTOBUF_ALWAYS_INLINE void _internal_set_experiment(const std::string& value);
+  std::string* _internal_mutable_experiment();
+  public:
+
+  // string arm = 2;
+  void clear_arm();
+  const std::string& arm() const;
+  template <typename ArgT0 = const std::string&, typename... ArgT>
+  void set_arm(ArgT0&& arg0, ArgT... args);
+  std::string* mutable_arm();
+  PROTOBUF_NODISCARD std::string* release_arm();
+  void set_allocated_arm(std::string* arm);
+  private:
+  const std::string& _internal_arm() const;
+  inline PROTOBUF_ALWAYS_INLINE void _internal_set_arm(const std::string& value);
+  std::string* _internal_mutable_arm();
+  public:
+
+  // bool duplicate = 3;
+  void clear_duplicate();
+  bool duplicate() const;
+  void set_duplicate(bool value);
+  private:
+  bool _internal_duplicate() const;
+  void _internal_set_duplicate(bool value);
+  public:
+
+  // @@protoc_insertion_point(class_scope:recsys.v1.FeedbackResponse)
+ private:
+  class _Internal;
+
+  template <typename T> friend class ::PROTOBUF_NAMESPACE_ID::Arena::InternalHelper;
+  typedef void InternalArenaConstructable_;
+  typedef void DestructorSkippable_;
+  struct Impl_ {
+    ::PROTOBUF_NAMESPACE_ID::internal::ArenaStringPtr experiment_;
+    ::PROTOBUF_NAMESPACE_ID::internal::ArenaStringPtr arm_;
+    bool duplicate_;
     mutable ::PROTOBUF_NAMESPACE_ID::internal::CachedSize _cached_size_;
   };
   union { Impl_ _impl_; };
@@ -1506,6 +1907,56 @@ inline void RecommendRequest::set_exclude_history(bool value) {
   // @@protoc_insertion_point(field_set:recsys.v1.RecommendRequest.exclude_history)
 }
 
+// string forced_arm = 11;
+inline void RecommendRequest::clear_forced_arm() {
+  _impl_.forced_arm_.ClearToEmpty();
+}
+inline const std::string& RecommendRequest::forced_arm() const {
+  // @@protoc_insertion_point(field_get:recsys.v1.RecommendRequest.forced_arm)
+  return _internal_forced_arm();
+}
+template <typename ArgT0, typename... ArgT>
+inline PROTOBUF_ALWAYS_INLINE
+void RecommendRequest::set_forced_arm(ArgT0&& arg0, ArgT... args) {
+ 
+ _impl_.forced_arm_.Set(static_cast<ArgT0 &&>(arg0), args..., GetArenaForAllocation());
+  // @@protoc_insertion_point(field_set:recsys.v1.RecommendRequest.forced_arm)
+}
+inline std::string* RecommendRequest::mutable_forced_arm() {
+  std::string* _s = _internal_mutable_forced_arm();
+  // @@protoc_insertion_point(field_mutable:recsys.v1.RecommendRequest.forced_arm)
+  return _s;
+}
+inline const std::string& RecommendRequest::_internal_forced_arm() const {
+  return _impl_.forced_arm_.Get();
+}
+inline void RecommendRequest::_internal_set_forced_arm(const std::string& value) {
+  
+  _impl_.forced_arm_.Set(value, GetArenaForAllocation());
+}
+inline std::string* RecommendRequest::_internal_mutable_forced_arm() {
+  
+  return _impl_.forced_arm_.Mutable(GetArenaForAllocation());
+}
+inline std::string* RecommendRequest::release_forced_arm() {
+  // @@protoc_insertion_point(field_release:recsys.v1.RecommendRequest.forced_arm)
+  return _impl_.forced_arm_.Release();
+}
+inline void RecommendRequest::set_allocated_forced_arm(std::string* forced_arm) {
+  if (forced_arm != nullptr) {
+    
+  } else {
+    
+  }
+  _impl_.forced_arm_.SetAllocated(forced_arm, GetArenaForAllocation());
+#ifdef PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  if (_impl_.forced_arm_.IsDefault()) {
+    _impl_.forced_arm_.Set("", GetArenaForAllocation());
+  }
+#endif // PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  // @@protoc_insertion_point(field_set_allocated:recsys.v1.RecommendRequest.forced_arm)
+}
+
 // -------------------------------------------------------------------
 
 // ScoredItem
@@ -1881,9 +2332,271 @@ RecommendResponse::mutable_unknown_item_ids() {
   return _internal_mutable_unknown_item_ids();
 }
 
+// int32 bucket = 8;
+inline void RecommendResponse::clear_bucket() {
+  _impl_.bucket_ = 0;
+}
+inline int32_t RecommendResponse::_internal_bucket() const {
+  return _impl_.bucket_;
+}
+inline int32_t RecommendResponse::bucket() const {
+  // @@protoc_insertion_point(field_get:recsys.v1.RecommendResponse.bucket)
+  return _internal_bucket();
+}
+inline void RecommendResponse::_internal_set_bucket(int32_t value) {
+  
+  _impl_.bucket_ = value;
+}
+inline void RecommendResponse::set_bucket(int32_t value) {
+  _internal_set_bucket(value);
+  // @@protoc_insertion_point(field_set:recsys.v1.RecommendResponse.bucket)
+}
+
+// -------------------------------------------------------------------
+
+// FeedbackRequest
+
+// string request_id = 1;
+inline void FeedbackRequest::clear_request_id() {
+  _impl_.request_id_.ClearToEmpty();
+}
+inline const std::string& FeedbackRequest::request_id() const {
+  // @@protoc_insertion_point(field_get:recsys.v1.FeedbackRequest.request_id)
+  return _internal_request_id();
+}
+template <typename ArgT0, typename... ArgT>
+inline PROTOBUF_ALWAYS_INLINE
+void FeedbackRequest::set_request_id(ArgT0&& arg0, ArgT... args) {
+ 
+ _impl_.request_id_.Set(static_cast<ArgT0 &&>(arg0), args..., GetArenaForAllocation());
+  // @@protoc_insertion_point(field_set:recsys.v1.FeedbackRequest.request_id)
+}
+inline std::string* FeedbackRequest::mutable_request_id() {
+  std::string* _s = _internal_mutable_request_id();
+  // @@protoc_insertion_point(field_mutable:recsys.v1.FeedbackRequest.request_id)
+  return _s;
+}
+inline const std::string& FeedbackRequest::_internal_request_id() const {
+  return _impl_.request_id_.Get();
+}
+inline void FeedbackRequest::_internal_set_request_id(const std::string& value) {
+  
+  _impl_.request_id_.Set(value, GetArenaForAllocation());
+}
+inline std::string* FeedbackRequest::_internal_mutable_request_id() {
+  
+  return _impl_.request_id_.Mutable(GetArenaForAllocation());
+}
+inline std::string* FeedbackRequest::release_request_id() {
+  // @@protoc_insertion_point(field_release:recsys.v1.FeedbackRequest.request_id)
+  return _impl_.request_id_.Release();
+}
+inline void FeedbackRequest::set_allocated_request_id(std::string* request_id) {
+  if (request_id != nullptr) {
+    
+  } else {
+    
+  }
+  _impl_.request_id_.SetAllocated(request_id, GetArenaForAllocation());
+#ifdef PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  if (_impl_.request_id_.IsDefault()) {
+    _impl_.request_id_.Set("", GetArenaForAllocation());
+  }
+#endif // PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  // @@protoc_insertion_point(field_set_allocated:recsys.v1.FeedbackRequest.request_id)
+}
+
+// int64 item_id = 2;
+inline void FeedbackRequest::clear_item_id() {
+  _impl_.item_id_ = int64_t{0};
+}
+inline int64_t FeedbackRequest::_internal_item_id() const {
+  return _impl_.item_id_;
+}
+inline int64_t FeedbackRequest::item_id() const {
+  // @@protoc_insertion_point(field_get:recsys.v1.FeedbackRequest.item_id)
+  return _internal_item_id();
+}
+inline void FeedbackRequest::_internal_set_item_id(int64_t value) {
+  
+  _impl_.item_id_ = value;
+}
+inline void FeedbackRequest::set_item_id(int64_t value) {
+  _internal_set_item_id(value);
+  // @@protoc_insertion_point(field_set:recsys.v1.FeedbackRequest.item_id)
+}
+
+// .recsys.v1.EventType type = 3;
+inline void FeedbackRequest::clear_type() {
+  _impl_.type_ = 0;
+}
+inline ::recsys::v1::EventType FeedbackRequest::_internal_type() const {
+  return static_cast< ::recsys::v1::EventType >(_impl_.type_);
+}
+inline ::recsys::v1::EventType FeedbackRequest::type() const {
+  // @@protoc_insertion_point(field_get:recsys.v1.FeedbackRequest.type)
+  return _internal_type();
+}
+inline void FeedbackRequest::_internal_set_type(::recsys::v1::EventType value) {
+  
+  _impl_.type_ = value;
+}
+inline void FeedbackRequest::set_type(::recsys::v1::EventType value) {
+  _internal_set_type(value);
+  // @@protoc_insertion_point(field_set:recsys.v1.FeedbackRequest.type)
+}
+
+// double value = 4;
+inline void FeedbackRequest::clear_value() {
+  _impl_.value_ = 0;
+}
+inline double FeedbackRequest::_internal_value() const {
+  return _impl_.value_;
+}
+inline double FeedbackRequest::value() const {
+  // @@protoc_insertion_point(field_get:recsys.v1.FeedbackRequest.value)
+  return _internal_value();
+}
+inline void FeedbackRequest::_internal_set_value(double value) {
+  
+  _impl_.value_ = value;
+}
+inline void FeedbackRequest::set_value(double value) {
+  _internal_set_value(value);
+  // @@protoc_insertion_point(field_set:recsys.v1.FeedbackRequest.value)
+}
+
+// -------------------------------------------------------------------
+
+// FeedbackResponse
+
+// string experiment = 1;
+inline void FeedbackResponse::clear_experiment() {
+  _impl_.experiment_.ClearToEmpty();
+}
+inline const std::string& FeedbackResponse::experiment() const {
+  // @@protoc_insertion_point(field_get:recsys.v1.FeedbackResponse.experiment)
+  return _internal_experiment();
+}
+template <typename ArgT0, typename... ArgT>
+inline PROTOBUF_ALWAYS_INLINE
+void FeedbackResponse::set_experiment(ArgT0&& arg0, ArgT... args) {
+ 
+ _impl_.experiment_.Set(static_cast<ArgT0 &&>(arg0), args..., GetArenaForAllocation());
+  // @@protoc_insertion_point(field_set:recsys.v1.FeedbackResponse.experiment)
+}
+inline std::string* FeedbackResponse::mutable_experiment() {
+  std::string* _s = _internal_mutable_experiment();
+  // @@protoc_insertion_point(field_mutable:recsys.v1.FeedbackResponse.experiment)
+  return _s;
+}
+inline const std::string& FeedbackResponse::_internal_experiment() const {
+  return _impl_.experiment_.Get();
+}
+inline void FeedbackResponse::_internal_set_experiment(const std::string& value) {
+  
+  _impl_.experiment_.Set(value, GetArenaForAllocation());
+}
+inline std::string* FeedbackResponse::_internal_mutable_experiment() {
+  
+  return _impl_.experiment_.Mutable(GetArenaForAllocation());
+}
+inline std::string* FeedbackResponse::release_experiment() {
+  // @@protoc_insertion_point(field_release:recsys.v1.FeedbackResponse.experiment)
+  return _impl_.experiment_.Release();
+}
+inline void FeedbackResponse::set_allocated_experiment(std::string* experiment) {
+  if (experiment != nullptr) {
+    
+  } else {
+    
+  }
+  _impl_.experiment_.SetAllocated(experiment, GetArenaForAllocation());
+#ifdef PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  if (_impl_.experiment_.IsDefault()) {
+    _impl_.experiment_.Set("", GetArenaForAllocation());
+  }
+#endif // PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  // @@protoc_insertion_point(field_set_allocated:recsys.v1.FeedbackResponse.experiment)
+}
+
+// string arm = 2;
+inline void FeedbackResponse::clear_arm() {
+  _impl_.arm_.ClearToEmpty();
+}
+inline const std::string& FeedbackResponse::arm() const {
+  // @@protoc_insertion_point(field_get:recsys.v1.FeedbackResponse.arm)
+  return _internal_arm();
+}
+template <typename ArgT0, typename... ArgT>
+inline PROTOBUF_ALWAYS_INLINE
+void FeedbackResponse::set_arm(ArgT0&& arg0, ArgT... args) {
+ 
+ _impl_.arm_.Set(static_cast<ArgT0 &&>(arg0), args..., GetArenaForAllocation());
+  // @@protoc_insertion_point(field_set:recsys.v1.FeedbackResponse.arm)
+}
+inline std::string* FeedbackResponse::mutable_arm() {
+  std::string* _s = _internal_mutable_arm();
+  // @@protoc_insertion_point(field_mutable:recsys.v1.FeedbackResponse.arm)
+  return _s;
+}
+inline const std::string& FeedbackResponse::_internal_arm() const {
+  return _impl_.arm_.Get();
+}
+inline void FeedbackResponse::_internal_set_arm(const std::string& value) {
+  
+  _impl_.arm_.Set(value, GetArenaForAllocation());
+}
+inline std::string* FeedbackResponse::_internal_mutable_arm() {
+  
+  return _impl_.arm_.Mutable(GetArenaForAllocation());
+}
+inline std::string* FeedbackResponse::release_arm() {
+  // @@protoc_insertion_point(field_release:recsys.v1.FeedbackResponse.arm)
+  return _impl_.arm_.Release();
+}
+inline void FeedbackResponse::set_allocated_arm(std::string* arm) {
+  if (arm != nullptr) {
+    
+  } else {
+    
+  }
+  _impl_.arm_.SetAllocated(arm, GetArenaForAllocation());
+#ifdef PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  if (_impl_.arm_.IsDefault()) {
+    _impl_.arm_.Set("", GetArenaForAllocation());
+  }
+#endif // PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  // @@protoc_insertion_point(field_set_allocated:recsys.v1.FeedbackResponse.arm)
+}
+
+// bool duplicate = 3;
+inline void FeedbackResponse::clear_duplicate() {
+  _impl_.duplicate_ = false;
+}
+inline bool FeedbackResponse::_internal_duplicate() const {
+  return _impl_.duplicate_;
+}
+inline bool FeedbackResponse::duplicate() const {
+  // @@protoc_insertion_point(field_get:recsys.v1.FeedbackResponse.duplicate)
+  return _internal_duplicate();
+}
+inline void FeedbackResponse::_internal_set_duplicate(bool value) {
+  
+  _impl_.duplicate_ = value;
+}
+inline void FeedbackResponse::set_duplicate(bool value) {
+  _internal_set_duplicate(value);
+  // @@protoc_insertion_point(field_set:recsys.v1.FeedbackResponse.duplicate)
+}
+
 #ifdef __GNUC__
   #pragma GCC diagnostic pop
 #endif  // __GNUC__
+// -------------------------------------------------------------------
+
+// -------------------------------------------------------------------
+
 // -------------------------------------------------------------------
 
 // -------------------------------------------------------------------

@@ -1,0 +1,20 @@
+/// Why an experiments file was refused. `description` starts with the file's name (and line,
+/// when known) and says what to change.
+public struct ExperimentsConfigError: Error, Equatable, CustomStringConvertible {
+  /// The name the file was loaded under, e.g. its path.
+  public let source: String
+  /// 1-based line of the offending text, when known.
+  public let line: Int?
+  public let message: String
+
+  public init(source: String, line: Int?, message: String) {
+    self.source = source
+    self.line = line
+    self.message = message
+  }
+
+  public var description: String {
+    if let line { return "\(source):\(line): \(message)" }
+    return "\(source): \(message)"
+  }
+}

@@ -1,0 +1,52 @@
+import CGRPCShim
+import Experiments
+import Foundation
+
+/// Serves Feedback: joins what a user did with a recommended item to the response that
+/// showed it (the experiments' ledger), which feeds the per-arm results and Thompson arms.
+/// Runs on grpc's callback threads; one short lock in the ledger.
+public final class FeedbackService: @unchecked Sendable {
+  /// nil when the sidecar runs no experiments: there is nothing to join feedback to.
+  let ledger: ExperimentLedger?
+
+  public init(ledger: ExperimentLedger?) {
+    self.ledger = ledger
+  }
+
+  func handle(_ request: rs_feedback_request, _ response: OpaquePointer) -> Int32 {
+    do {
+      guard let ledger else {
+        throw ServiceError(code: Int32(RS_STATUS_FAILED_PRECONDITION),
+                           message: "this sidecar runs no experiments (start it with --experiments): feedback has nothing to join")
+      }
+      guard let data = request.request_id.data, request.request_id.length > 0 else {
+        throw ServiceError.invalidArgument("request_id is empty; send the request_id of the Recommend response the user acted on")
+      }
+      let requestID = String(decoding: UnsafeRawBufferPointer(start: data, count: request.request_id.length), as: UTF8.self)
+      let kind: FeedbackKind
+      switch request.type {
+      case 1: kind = .click
+      case 2: kind = .addToCart
+      case 3: kind = .purchase
+      default:
+        throw ServiceError.invalidArgument(
+          "type is \(request.type == 0 ? "VIEW" : String(request.type)); feedback is CLICK, ADD_TO_CART or PURCHASE "
+            + "(every returned item counts as viewed)")
+      }
+      guard request.value.isFinite && request.value >= 0 else {
+        throw ServiceError.invalidArgument("value is \(request.value); send a finite, non-negative order value (or 0)")
+      }
+      let joined = try ledger.recordFeedback(requestID: requestID, itemID: request.item_id, kind: kind, value: request.value)
+      joined.experiment.withCString { experiment in
+        joined.arm.withCString { arm in
+          rs_feedback_set_result(response, experiment, strlen(experiment), arm, strlen(arm), joined.duplicate)
+        }
+      }
+      return Int32(RS_STATUS_OK)
+    } catch {
+      let failure = ServiceError(error)
+      failure.message.withCString { rs_feedback_set_error(response, $0, strlen($0)) }
+      return failure.code
+    }
+  }
+}
