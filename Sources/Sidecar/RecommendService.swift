@@ -85,14 +85,15 @@ public final class RecommendService: @unchecked Sendable {
           "candidate_item_ids is empty; model \"\(model.name)\" (kind \(model.kind)) scores given candidates only")
       }
       logger.debug("recommend", metadata: [
-        "request_id": "\(requestID)", "model": "\(model.name)@\(model.version)", "seed": "\(seed)",
+        "request_id": "\(requestID)", "model": "\(model.name)@\(model.version)",
+        "seed": "\(RequestID.explorationSeed(seed, model: model.name))",
         "experiment": "\(route.assignment?.experimentKey ?? "")", "arm": "\(route.assignment?.armName ?? "")",
       ])
       // A caller that already gave up (with a 1 ms deadline, usually before the call got
       // here) costs no scoring; one that gives up later is seen by the plugin's own checks.
       if let stopped = Self.cancellation(response, stage: stage) { throw stopped }
       stage = "while scoring"
-      try rank(request, with: model, seed: seed, into: response) { items, scores, propensities in
+      try rank(request, with: model, seed: RequestID.explorationSeed(seed, model: model.name), into: response) { items, scores, propensities in
         record(request, requestID: requestID, route: route, model: model, seed: seed,
                items: items, scores: scores, propensities: propensities)
       }
@@ -164,7 +165,8 @@ public final class RecommendService: @unchecked Sendable {
        let salt = route.experiments?.config.experiments.first(where: { $0.key == assignment.experimentKey })?.salt
     {
       shadow.submit(ShadowScoring.Job(
-        request: request, experimentKey: assignment.experimentKey, salt: salt, shadow: shadowModel, seed: seed,
+        request: request, experimentKey: assignment.experimentKey, salt: salt, shadow: shadowModel,
+        seed: RequestID.explorationSeed(seed, model: shadowModel.model),
         served: items))
     }
   }

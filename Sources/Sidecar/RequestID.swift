@@ -1,3 +1,5 @@
+import Experiments
+
 /// Request ids for calls that came without one: 128 random bits as 32 hex digits.
 enum RequestID {
   static func generate() -> String {
@@ -12,13 +14,15 @@ enum RequestID {
     return String(repeating: "0", count: 16 - digits.count) + digits
   }
 
-  /// FNV-1a over the id: the seed of a request's exploration, so a response can be replayed.
+  /// FNV-1a over the id: the request's seed (Thompson arms draw from it), so a response can be
+  /// replayed from its request id.
   static func seed(_ requestID: String) -> UInt64 {
-    var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-    for byte in requestID.utf8 {
-      hash ^= UInt64(byte)
-      hash = hash &* 0x0000_0100_0000_01b3
-    }
-    return hash
+    Bucketing.fnv1a64(requestID)
+  }
+
+  /// The seed a model explores with: the request's, mixed with the model's name, so that two
+  /// exploring models (two arms, or an arm and its shadow) never draw the same stream.
+  static func explorationSeed(_ requestSeed: UInt64, model: String) -> UInt64 {
+    Bucketing.mix64(requestSeed ^ Bucketing.fnv1a64(model))
   }
 }

@@ -5,8 +5,10 @@ import Foundation
 struct RecsysCtl: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "recsysctl",
-    abstract: "Operate a running recsys-sidecar: models, versions, labels, plugins, test calls.",
-    subcommands: [Models.self, Reload.self, Pin.self, Unpin.self, Label.self, Plugins.self, Recommend.self])
+    abstract: "Operate a running recsys-sidecar: models, versions, labels, plugins, A/B experiments, test calls.",
+    subcommands: [
+      Models.self, Reload.self, Pin.self, Unpin.self, Label.self, Plugins.self, Experiments.self, Recommend.self,
+    ])
 }
 
 struct AdminOptions: ParsableArguments {

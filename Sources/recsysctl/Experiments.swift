@@ -1,0 +1,44 @@
+import ArgumentParser
+import Foundation
+
+/// `recsysctl experiments show | report | reload`: the A/B experiments file that serves and its results.
+/// `action` is an argument rather than a subcommand so that admin options may come before or after it.
+extension RecsysCtl {
+  struct Experiments: ParsableCommand {
+    enum Action: String, ExpressibleByArgument, CaseIterable {
+      case show, report, reload
+    }
+
+    static let configuration = CommandConfiguration(
+      abstract: "A/B experiments: show the config that serves, report per-arm results, reload the file.",
+      usage: "recsysctl experiments show|report|reload [--json] [--admin <address>] [--token <token>] "
+        + "[--token-file <file>]",
+      discussion: """
+        show: the experiments file that serves (path, sha256, the last refused change), the default model, and per \
+        experiment its salt, mode, match, holdout, arms (control first) and shadow model.
+
+        report: per experiment and arm, impressions, clicks, CTR and CVR with 95 % Wilson intervals, revenue per \
+        impression, traffic share, serving probability (thompson), and z and p of a two-proportion z-test against \
+        the control (* marks p < 0.05); then the shadow model's agreement with the served lists, the exposure-log \
+        counters and the feedback that joined no exposure.
+
+        reload: reads the experiments file now and shows what serves. An invalid file is refused (exit code 1, \
+        FAILED_PRECONDITION with the reason) and the config that served before keeps serving.
+
+        --json prints the ExperimentsStatus as proto3 JSON instead.
+        """)
+
+    @OptionGroup var options: AdminOptions
+    @Argument(help: "show, report or reload.") var action: Action = .show
+
+    func run() throws {
+      let status = try options.send(action == .reload ? "ReloadExperiments" : "GetExperiments")
+      guard !options.json else { return }
+      let view = ExperimentsView(status)
+      switch action {
+      case .show, .reload: print(view.config(), terminator: "")
+      case .report: print(view.report(), terminator: "")
+      }
+    }
+  }
+}
