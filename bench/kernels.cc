@@ -22,7 +22,12 @@
 //                               on its first line) and MANIFEST (model.json), then time recommend()
 //                               on the request in REQUEST (text: "history ids...", "types ...",
 //                               "candidates ...", "context ...", "features ...", "top_k k").
+//   --plugin-threads T          later --plugin runs call the one instance from T threads at once
+//                               (seconds per call = wall time / all threads' calls); REQUEST may hold
+//                               several requests separated by a line "next", cycled through
 //   --seconds S                 time budget per measurement (default 0.4)
+//   --calls N                   instead: exactly N calls after one warm-up (instruction counts
+//                               under valgrind --tool=callgrind: run with two N, divide the difference)
 // Output: one JSON object on stdout.
 #include <cblas.h>
 #include <dlfcn.h>
@@ -42,6 +47,8 @@
 #include <functional>
 #include <sstream>
 #include <string>
+#include <memory>
+#include <thread>
 #include <vector>
 
 #include "../Sources/CRecSysPlugin/include/recsys_plugin.h"
@@ -53,11 +60,18 @@ namespace {
 double Now() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
 
 double budget_seconds = 0.4;
+int plugin_threads = 1;
+long fixed_calls = 0;  // --calls: exactly this many calls, once (for callgrind: counts, not times)  // --plugin-threads: callers of one instance at once
 
 // Seconds per call of `body`: calls are batched so a batch lasts >= ~20 ms; the best batch of those
 // that fit in the time budget (at least 5) wins.
 double BestSecondsPerCall(const std::function<void()> &body) {
   body();  // warm caches and lazy initialisation
+  if (fixed_calls > 0) {
+    double t = Now();
+    for (long i = 0; i < fixed_calls; ++i) body();
+    return (Now() - t) / fixed_calls;
+  }
   int per_batch = 1;
   for (;;) {
     double t = Now();
@@ -211,6 +225,8 @@ struct PluginCase {
   std::string name;
   double seconds_per_call = 0;
   size_t result_count = 0;
+  size_t request_count = 0;
+  int threads = 1;
   std::string error;
 };
 
@@ -272,45 +288,114 @@ PluginCase RunPlugin(const std::string &spec) {
     return out;
   }
 
-  std::vector<int64_t> history, candidates;
-  std::vector<int32_t> types;
-  std::vector<float> context, features;
-  uint32_t top_k = 10;
+  // One or more requests, separated by a line "next"; the timed loop cycles through them (with
+  // many different requests, caches hold what a stream of real requests leaves in them, not one
+  // request's working set).
+  struct Request {
+    std::vector<int64_t> history, candidates;
+    std::vector<int32_t> types;
+    std::vector<float> context, features;
+    uint32_t top_k = 10;
+  };
+  std::vector<Request> requests(1);
   std::ifstream request_file(parts[4]);
   while (std::getline(request_file, line)) {
     std::stringstream s(line);
     std::string key;
     s >> key;
-    if (key == "history") for (int64_t v; s >> v;) history.push_back(v);
-    else if (key == "types") for (int32_t v; s >> v;) types.push_back(v);
-    else if (key == "candidates") for (int64_t v; s >> v;) candidates.push_back(v);
-    else if (key == "context") for (float v; s >> v;) context.push_back(v);
-    else if (key == "features") for (float v; s >> v;) features.push_back(v);
-    else if (key == "top_k") s >> top_k;
+    Request &r = requests.back();
+    if (key == "history") for (int64_t v; s >> v;) r.history.push_back(v);
+    else if (key == "types") for (int32_t v; s >> v;) r.types.push_back(v);
+    else if (key == "candidates") for (int64_t v; s >> v;) r.candidates.push_back(v);
+    else if (key == "context") for (float v; s >> v;) r.context.push_back(v);
+    else if (key == "features") for (float v; s >> v;) r.features.push_back(v);
+    else if (key == "top_k") s >> r.top_k;
+    else if (key == "next") requests.emplace_back();
   }
-  recsys_request request{};
-  request.history_item_ids = history.data();
-  request.history_types = types.data();
-  request.history_count = history.size();
-  request.candidate_item_ids = candidates.data();
-  request.candidate_count = candidates.size();
-  request.candidate_features = features.data();
-  request.candidate_feature_count = features.size();
-  request.context = context.data();
-  request.context_count = context.size();
-  request.top_k = top_k;
-  request.seed = 42;
-  std::vector<int64_t> ids(top_k), unknown(candidates.size() + 1);
-  std::vector<float> scores(top_k), propensities(top_k);
-  recsys_result result{ids.data(), scores.data(), propensities.data(), top_k, 0, unknown.data(), 0};
-  recsys_status status = RECSYS_OK;
-  out.seconds_per_call = BestSecondsPerCall([&] {
-    result.count = 0;
-    result.unknown_count = 0;
-    status = plugin->recommend(instance, &request, &result, error, sizeof error);
-  });
-  if (status != RECSYS_OK) out.error = error;
-  out.result_count = result.count;
+  if (requests.size() > 1 && requests.back().history.empty() && requests.back().candidates.empty()) requests.pop_back();
+  out.request_count = requests.size();
+  // Per thread: its own result buffers and cursor into the requests.
+  struct Caller {
+    std::vector<recsys_request> raw;
+    std::vector<int64_t> ids, unknown;
+    std::vector<float> scores, propensities;
+    recsys_result result{};
+    size_t next = 0;
+    recsys_status status = RECSYS_OK;
+    char error[1024] = {0};
+    int32_t cancelled = 0;
+  };
+  auto make_caller = [&](size_t start) {
+    auto c = std::make_unique<Caller>();
+    size_t widest = 1, top = 1;
+    for (auto &r : requests) {
+      recsys_request q{};
+      q.history_item_ids = r.history.data();
+      q.history_types = r.types.data();
+      q.history_count = r.history.size();
+      q.candidate_item_ids = r.candidates.data();
+      q.candidate_count = r.candidates.size();
+      q.candidate_features = r.features.data();
+      q.candidate_feature_count = r.features.size();
+      q.context = r.context.data();
+      q.context_count = r.context.size();
+      q.top_k = r.top_k;
+      q.seed = 42;
+      q.cancelled = &c->cancelled;
+      c->raw.push_back(q);
+      widest = std::max(widest, r.candidates.size() + 1);
+      top = std::max<size_t>(top, r.top_k);
+    }
+    c->ids.resize(top);
+    c->scores.resize(top);
+    c->propensities.resize(top);
+    c->unknown.resize(widest);
+    c->result = recsys_result{c->ids.data(), c->scores.data(), c->propensities.data(), top, 0, c->unknown.data(), 0};
+    c->next = start % requests.size();
+    return c;
+  };
+  auto call = [&](Caller &c) {
+    recsys_request &q = c.raw[c.next];
+    c.next = (c.next + 1) % c.raw.size();
+    c.result.capacity = q.top_k;
+    c.result.count = 0;
+    c.result.unknown_count = 0;
+    recsys_status status = plugin->recommend(instance, &q, &c.result, c.error, sizeof c.error);
+    if (status != RECSYS_OK) c.status = status;
+  };
+  auto first = make_caller(0);
+  if (plugin_threads <= 1) {
+    out.seconds_per_call = BestSecondsPerCall([&] { call(*first); });
+  } else {
+    // T threads calling the one instance at once (as the sidecar's handler threads do): seconds
+    // per call = wall time / calls of all threads, best of several rounds.
+    std::vector<std::unique_ptr<Caller>> callers;
+    for (int t = 0; t < plugin_threads; ++t) callers.push_back(make_caller(size_t(t) * 7));
+    int per_thread = 1;
+    for (;;) {
+      double t0 = Now();
+      for (int i = 0; i < per_thread; ++i) call(*first);
+      if (Now() - t0 > 0.05 || per_thread > (1 << 20)) break;
+      per_thread *= 2;
+    }
+    double best = 1e30, start = Now();
+    for (int round = 0; round < 5 || Now() - start < budget_seconds; ++round) {
+      std::vector<std::thread> threads;
+      double t0 = Now();
+      for (auto &c : callers)
+        threads.emplace_back([&, raw = c.get()] {
+          for (int i = 0; i < per_thread; ++i) call(*raw);
+        });
+      for (auto &t : threads) t.join();
+      best = std::min(best, (Now() - t0) / (double(per_thread) * plugin_threads));
+      if (round > 200) break;
+    }
+    out.seconds_per_call = best;
+    for (auto &c : callers)
+      if (c->status != RECSYS_OK) first->status = c->status;
+  }
+  if (first->status != RECSYS_OK) out.error = first->error;
+  out.result_count = first->result.count;
   plugin->destroy(instance);  // the library stays loaded (Swift libraries are never dlclose'd)
   return out;
 }
@@ -454,13 +539,18 @@ int main(int argc, char **argv) {
       std::snprintf(buffer, sizeof buffer, "\"read_%zu\": {\"bytes\": %zu, \"seconds\": %.6e, \"gbytes_per_s\": %.2f}",
                     bytes, bytes, s, double(bytes) / s / 1e9);
       json.push_back(buffer);
+    } else if (flag == "--calls") {
+      fixed_calls = std::stol(value());
+    } else if (flag == "--plugin-threads") {
+      plugin_threads = std::max(1, std::stoi(value()));
     } else if (flag == "--plugin") {
       PluginCase c = RunPlugin(value());
       std::string error;
       for (char ch : c.error) error += (ch == '"' || ch == '\\') ? '\'' : ch;
       std::snprintf(buffer, sizeof buffer,
-                    "\"plugin_%s\": {\"seconds_per_call\": %.6e, \"result_count\": %zu, \"error\": \"%s\"}",
-                    c.name.c_str(), c.seconds_per_call, c.result_count, error.c_str());
+                    "\"plugin_%s\": {\"seconds_per_call\": %.6e, \"result_count\": %zu, \"requests\": %zu, "
+                    "\"threads\": %d, \"error\": \"%s\"}",
+                    c.name.c_str(), c.seconds_per_call, c.result_count, c.request_count, plugin_threads, error.c_str());
       json.push_back(buffer);
     } else {
       std::fprintf(stderr, "kernels: unknown flag %s\n", flag.c_str());

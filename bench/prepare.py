@@ -386,21 +386,29 @@ def kernel_inputs(work: Path, models: dict, sets: dict, workloads: list[dict]) -
         (folder / f"{name}.model.json").write_text(Path(entry["version_dir"], "model.json").read_text())
     cases = {}
 
-    def write_case(case, model, request):
+    def request_lines(request):
+        return ["history " + " ".join(str(e["itemId"]) for e in request.get("history", [])),
+                "types " + " ".join(str(EVENT_NAMES.index(e["type"])) for e in request.get("history", [])),
+                "candidates " + " ".join(map(str, request.get("candidateItemIds", []))),
+                "context " + " ".join(map(str, request.get("context", []))),
+                "features " + " ".join(map(str, request.get("candidateFeatures", []))),
+                f"top_k {request.get('topK', 10)}"]
+
+    def write_case(case, model, request, request_set=None):
         path = folder / f"{case}.request"
-        lines = ["history " + " ".join(str(e["itemId"]) for e in request.get("history", [])),
-                 "types " + " ".join(str(EVENT_NAMES.index(e["type"])) for e in request.get("history", [])),
-                 "candidates " + " ".join(map(str, request.get("candidateItemIds", []))),
-                 "context " + " ".join(map(str, request.get("context", []))),
-                 "features " + " ".join(map(str, request.get("candidateFeatures", []))),
-                 f"top_k {request.get('topK', 10)}"]
-        path.write_text("\n".join(lines) + "\n")
+        path.write_text("\n".join(request_lines(request)) + "\n")
         cases[case] = {"model": model, "kind": models[model]["kind"], "table": str(tables[model]),
                        "manifest": str(folder / f"{model}.model.json"), "request": str(path)}
+        if request_set:
+            # Every request of the set, separated by "next": kernels cycles through them, so caches
+            # hold what a stream of different requests leaves, as in the server.
+            every = folder / f"{case}.requests"
+            every.write_text("".join("\n".join(request_lines(r) + ["next"]) + "\n" for r in request_set))
+            cases[case]["requests"] = str(every)
 
     for w in workloads:
-        request = json.loads(Path(sets[w["request_set"]]["path"]).read_text().splitlines()[0])
-        write_case(w["name"], w["model"], request)
+        lines = Path(sets[w["request_set"]]["path"]).read_text().splitlines()
+        write_case(w["name"], w["model"], json.loads(lines[0]), [json.loads(line) for line in lines if line.strip()])
     # The catalog GEMV almost alone: an lstm with an empty history scores the catalog with z = proj(0).
     write_case("catalog_gemv_empty_history", "lstm_50k", {"topK": 10})
     return cases

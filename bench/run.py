@@ -336,6 +336,8 @@ class Bench:
         for case, c in self.prepared["kernel_cases"].items():
             library = Path(self.a.plugins) / f"librecsys-{c['kind']}.so"
             argv += ["--plugin", f"{case}:{library}:{c['table']}:{c['manifest']}:{c['request']}"]
+            if "requests" in c:  # the whole request set, cycled (bench/prepare.py)
+                argv += ["--plugin", f"{case}_set:{library}:{c['table']}:{c['manifest']}:{c['requests']}"]
         done = subprocess.run(argv, capture_output=True, text=True, timeout=600)
         if done.returncode != 0:
             raise RuntimeError(f"kernels failed: {done.stderr}")
@@ -390,16 +392,15 @@ class Bench:
                         sidecar.stop()
                 shapes, n = model["shapes"], model["num_items"]
                 caches = {}
-                if model["kind"] == "mlp":
-                    caches["item projection N x h1"] = n * shapes["mlp.0.weight"][0] * 4
                 if model["kind"] == "dqn":
                     caches["item advantage N x h_adv"] = n * shapes["adv.0.weight"][0] * 4
-                buckets = 1 << math.ceil(math.log2(max(n / 0.75, 1)))
+                # PluginAPI's ItemRowTable: power-of-two buckets at most 80 % full, 16 bytes each.
+                buckets = 1 << max(1, math.ceil(math.log2(max(n / 0.8, 1))))
                 result[name] = {
                     "kib_one": kib["one"], "kib_two": kib["two"],
                     "delta_bytes": {k: (kib["two"][k] - kib["one"].get(k, 0)) * 1024 for k in kib["two"]},
                     "weights_bytes": model["weights_bytes"], "precomputed_caches_bytes": caches,
-                    "id_map_estimate_bytes": buckets * 12 + buckets // 8,
+                    "id_map_estimate_bytes": buckets * 16,
                 }
         finally:
             shutil.rmtree(base, ignore_errors=True)

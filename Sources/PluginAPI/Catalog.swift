@@ -2,31 +2,24 @@
 /// request's history and candidates into rows, as models.md specifies for all kinds.
 public struct Catalog {
   public let itemIDs: UnsafeBufferPointer<Int64>
-  private let rowByItemID: [Int64: Int32]
+  private let rowByItemID: ItemRowTable
 
   public init(itemIDs: UnsafeBufferPointer<Int64>) throws {
-    guard itemIDs.count <= Int(Int32.max) else { throw ModelError.invalidArgument("item_ids has too many rows") }
-    var rows: [Int64: Int32] = [:]
-    rows.reserveCapacity(itemIDs.count)
-    for (row, id) in itemIDs.enumerated() {
-      if let earlier = rows.updateValue(Int32(row), forKey: id) {
-        throw ModelError.invalidArgument("item_ids holds item \(id) twice (rows \(earlier) and \(row)); ids must be unique")
-      }
-    }
     self.itemIDs = itemIDs
-    rowByItemID = rows
+    rowByItemID = try ItemRowTable(itemIDs: itemIDs)
   }
 
   public var count: Int { itemIDs.count }
 
-  public func row(of itemID: Int64) -> Int32? { rowByItemID[itemID] }
+  @inline(__always)
+  public func row(of itemID: Int64) -> Int32? { rowByItemID.row(of: itemID) }
 
   /// The rows of the history's known items, oldest first, keeping only the last `maxLength`.
   public func historyRows(_ request: Request, maxLength: Int) -> [Int32] {
     var rows: [Int32] = []
     rows.reserveCapacity(min(request.historyItemIDs.count, maxLength))
     for position in request.historyItemIDs.indices.reversed() where rows.count < maxLength {
-      if let row = rowByItemID[request.historyItemIDs[position]] { rows.append(row) }
+      if let row = rowByItemID.row(of: request.historyItemIDs[position]) { rows.append(row) }
     }
     rows.reverse()
     return rows
@@ -37,7 +30,7 @@ public struct Catalog {
     var rows: [Int32] = []
     var types: [Int32] = []
     for position in request.historyItemIDs.indices.reversed() where rows.count < maxLength {
-      if let row = rowByItemID[request.historyItemIDs[position]] {
+      if let row = rowByItemID.row(of: request.historyItemIDs[position]) {
         rows.append(row)
         types.append(request.historyTypes[position])
       }
@@ -55,7 +48,7 @@ public struct Catalog {
     rows.reserveCapacity(request.candidateItemIDs.count)
     positions.reserveCapacity(request.candidateItemIDs.count)
     for (position, id) in request.candidateItemIDs.enumerated() {
-      if let row = rowByItemID[id] {
+      if let row = rowByItemID.row(of: id) {
         rows.append(row)
         positions.append(Int32(position))
       } else {
@@ -69,7 +62,7 @@ public struct Catalog {
   public func allHistoryRows(_ request: Request) -> [Int32] {
     var rows: [Int32] = []
     for id in request.historyItemIDs {
-      if let row = rowByItemID[id], !rows.contains(row) { rows.append(row) }
+      if let row = rowByItemID.row(of: id), !rows.contains(row) { rows.append(row) }
     }
     return rows
   }

@@ -23,6 +23,11 @@ extension Kernels {
   /// diagonal). Dropout is not applied (eval mode). `heads` must divide `dim`. `output` may be the
   /// same memory as `input` (the input is consumed by the first projection). `steps == 0` writes
   /// nothing.
+  ///
+  /// With `firstQuery` > 0 only positions `firstQuery..<steps` are computed (keys and values still
+  /// cover every position) and `output` holds those `steps - firstQuery` rows: a model whose result
+  /// depends on the last position only (SASRec's last block) skips the other rows' scores, softmax
+  /// and output projection.
   public static func causalSelfAttention(
     input: UnsafeBufferPointer<Float>,  // [steps x dim]
     inProjWeight: UnsafeBufferPointer<Float>,  // [3dim x dim]   (attn.in_proj_weight)
@@ -30,10 +35,12 @@ extension Kernels {
     outProjWeight: UnsafeBufferPointer<Float>,  // [dim x dim]    (attn.out_proj.weight)
     outProjBias: UnsafeBufferPointer<Float>,  // [dim]          (attn.out_proj.bias)
     heads: Int, steps: Int, dim: Int,
-    output: UnsafeMutableBufferPointer<Float>,  // [steps x dim]
-    scratch: UnsafeMutableBufferPointer<Float>  // [causalSelfAttentionScratchCount(steps:dim:)]
+    output: UnsafeMutableBufferPointer<Float>,  // [(steps - firstQuery) x dim]
+    scratch: UnsafeMutableBufferPointer<Float>,  // [causalSelfAttentionScratchCount(steps:dim:)]
+    firstQuery: Int = 0
   ) {
     precondition(heads > 0 && dim % heads == 0, "causalSelfAttention: heads must divide dim")
+    precondition(firstQuery >= 0 && (firstQuery < steps || steps == 0), "causalSelfAttention: firstQuery out of range")
     let d3 = 3 * dim
     requireMatrix(
       input.count, rows: steps, cols: dim, stride: max(1, dim), "causalSelfAttention: input too small")
@@ -45,8 +52,9 @@ extension Kernels {
       outProjWeight.count, rows: dim, cols: dim, stride: max(1, dim),
       "causalSelfAttention: outProjWeight too small")
     requireCount(outProjBias.count, atLeast: dim, "causalSelfAttention: outProjBias too small")
+    let queries = steps - firstQuery
     requireMatrix(
-      output.count, rows: steps, cols: dim, stride: max(1, dim), "causalSelfAttention: output too small")
+      output.count, rows: queries, cols: dim, stride: max(1, dim), "causalSelfAttention: output too small")
     requireCount(
       scratch.count, atLeast: causalSelfAttentionScratchCount(steps: steps, dim: dim),
       "causalSelfAttention: scratch too small")
@@ -55,8 +63,8 @@ extension Kernels {
     let headDim = dim / heads
     let base = scratch.baseAddress!
     let qkv = UnsafeMutableBufferPointer(start: base, count: steps * d3)
-    let weights = base + steps * d3  // [steps x steps]
-    let context = UnsafeMutableBufferPointer(start: weights + steps * steps, count: steps * dim)
+    let weights = base + steps * d3  // [queries x steps]
+    let context = UnsafeMutableBufferPointer(start: weights + steps * steps, count: queries * dim)
 
     linear(
       input: input, weight: inProjWeight, bias: inProjBias, output: qkv,
@@ -68,32 +76,33 @@ extension Kernels {
       UnsafeBufferPointer(start: start, count: qkvEnd - start)
     }
     for head in 0..<heads {
-      let q = qkv.baseAddress! + head * headDim
-      let k = q + dim
-      let v = q + 2 * dim
-      // weights = scaling * q_h · k_h^T   [steps x steps]
+      let q = qkv.baseAddress! + firstQuery * d3 + head * headDim  // query rows firstQuery..<steps
+      let k = qkv.baseAddress! + dim + head * headDim
+      let v = k + dim
+      // weights = scaling * q_h · k_h^T   [queries x steps]
       gemm(
-        transposeA: false, transposeB: true, m: steps, n: steps, k: headDim, alpha: scaling,
+        transposeA: false, transposeB: true, m: queries, n: steps, k: headDim, alpha: scaling,
         a: block(q), lda: d3, b: block(k), ldb: d3,
-        c: UnsafeMutableBufferPointer(start: weights, count: steps * steps), ldc: steps)
-      // Causal softmax: row i over 0...i, zeros after.
-      for i in 0..<steps {
-        let row = weights + i * steps
+        c: UnsafeMutableBufferPointer(start: weights, count: queries * steps), ldc: steps)
+      // Causal softmax: the row of position i over 0...i, zeros after.
+      for r in 0..<queries {
+        let i = firstQuery + r
+        let row = weights + r * steps
         softmax(UnsafeMutableBufferPointer(start: row, count: i + 1))
         (row + i + 1).update(repeating: 0, count: steps - i - 1)
       }
       // context[:, head block] = weights · v_h
       gemm(
-        transposeA: false, transposeB: false, m: steps, n: headDim, k: steps,
-        a: UnsafeBufferPointer(start: weights, count: steps * steps), lda: steps,
+        transposeA: false, transposeB: false, m: queries, n: headDim, k: steps,
+        a: UnsafeBufferPointer(start: weights, count: queries * steps), lda: steps,
         b: block(v), ldb: d3,
         c: UnsafeMutableBufferPointer(
-          start: context.baseAddress! + head * headDim, count: steps * dim - head * headDim),
+          start: context.baseAddress! + head * headDim, count: queries * dim - head * headDim),
         ldc: dim)
     }
 
     linear(
       input: UnsafeBufferPointer(context), weight: outProjWeight, bias: outProjBias, output: output,
-      rows: steps, inFeatures: dim, outFeatures: dim)
+      rows: queries, inFeatures: dim, outFeatures: dim)
   }
 }

@@ -21,7 +21,8 @@
 // prefix is read or written. The checks are cheap and stay on in release builds.
 //
 // Numerics. Each kernel follows the PyTorch module it stands for (the contract is 1e-4 absolute in
-// float32): GEMM/GEMV are OpenBLAS, LayerNorm uses the biased variance, GELU is the exact erf form,
+// float32): GEMM/GEMV are OpenBLAS, LayerNorm uses the biased variance, GELU is the exact erf form
+// (erf, exp, tanh and sigmoid are polynomial/rational forms within ~5e-7 of libm, Transcendental.swift),
 // softmax subtracts the row maximum, the LSTM and attention kernels follow `nn.LSTM` and
 // `nn.MultiheadAttention` step by step. This module's tests compare against plain float64 loops;
 // parity with PyTorch itself is checked by the plugins' golden tests.
@@ -33,8 +34,9 @@
 //   Kernels.swift        this overview, the namespace, threading, size checks
 //   BLAS.swift           gemm, gemv, linear, dot
 //   Elementwise.swift    relu, gelu, addBias, add, scale, softmax
+//   Transcendental.swift exp, sigmoid, tanh, erf over buffers, eight lanes at a time (no libm calls)
 //   LayerNorm.swift      layerNorm
-//   Rows.swift           gatherRows, meanOfRows (embedding lookups)
+//   Rows.swift           gatherRows, meanOfRows, dotRows (embedding lookups)
 //   LSTM.swift           lstmLayer (+ lstmScratchCount)
 //   Attention.swift      causalSelfAttention (+ causalSelfAttentionScratchCount)
 //   TopK.swift           topK (bounded heap; descending score, ties to the lower index, NaN lowest)

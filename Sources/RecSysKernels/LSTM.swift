@@ -1,11 +1,5 @@
 // One layer of nn.LSTM (batch_first, batch 1, zero initial state).
 
-#if canImport(Glibc)
-  import Glibc
-#elseif canImport(Darwin)
-  import Darwin
-#endif
-
 extension Kernels {
   /// Floats of scratch `lstmLayer` needs: the gate pre-activations of every step (`steps x 4H`)
   /// plus the cell state (`H`).
@@ -26,6 +20,11 @@ extension Kernels {
   /// (`weightHH · h_{t-1}`, skipped at t = 0 where h is zero). Stack layers by feeding one layer's
   /// `output` as the next layer's `input`. `output` may be the same memory as `input` (the input is
   /// fully consumed by the first GEMM). `steps == 0` writes nothing.
+  ///
+  /// `isCancelled` is polled before every step (the recurrence is the long serial part of a
+  /// sequence request); when it returns true the layer stops, `output` is incomplete and the result
+  /// is false. Otherwise returns true.
+  @discardableResult
   public static func lstmLayer(
     input: UnsafeBufferPointer<Float>,  // [steps x inputSize]
     weightIH: UnsafeBufferPointer<Float>,  // [4H x inputSize]   (lstm.weight_ih_l{k})
@@ -34,8 +33,9 @@ extension Kernels {
     biasHH: UnsafeBufferPointer<Float>,  // [4H]
     steps: Int, inputSize: Int, hidden: Int,
     output: UnsafeMutableBufferPointer<Float>,  // [steps x H]
-    scratch: UnsafeMutableBufferPointer<Float>  // [lstmScratchCount(steps:hidden:)]
-  ) {
+    scratch: UnsafeMutableBufferPointer<Float>,  // [lstmScratchCount(steps:hidden:)]
+    isCancelled: () -> Bool = { false }
+  ) -> Bool {
     let h4 = 4 * hidden
     requireMatrix(
       input.count, rows: steps, cols: inputSize, stride: max(1, inputSize), "lstmLayer: input too small")
@@ -49,7 +49,7 @@ extension Kernels {
       output.count, rows: steps, cols: hidden, stride: max(1, hidden), "lstmLayer: output too small")
     requireCount(
       scratch.count, atLeast: lstmScratchCount(steps: steps, hidden: hidden), "lstmLayer: scratch too small")
-    if steps == 0 || hidden == 0 { return }
+    if steps == 0 || hidden == 0 { return true }
 
     let gates = UnsafeMutableBufferPointer(start: scratch.baseAddress!, count: steps * h4)
     let cell = scratch.baseAddress! + steps * h4
@@ -62,6 +62,7 @@ extension Kernels {
 
     let h0 = output.baseAddress!
     for t in 0..<steps {
+      if isCancelled() { return false }
       let g = gates.baseAddress! + t * h4
       if t > 0 {
         gemv(
@@ -69,21 +70,20 @@ extension Kernels {
           output: UnsafeMutableBufferPointer(start: g, count: h4),
           rows: h4, columns: hidden, beta: 1)
       }
+      // Activations a gate block at a time, vectorised (Transcendental.swift): i and f are
+      // contiguous, then g, then o.
+      sigmoid(UnsafeMutableBufferPointer(start: g, count: 2 * hidden))
+      tanh(UnsafeMutableBufferPointer(start: g + 2 * hidden, count: hidden))
+      sigmoid(UnsafeMutableBufferPointer(start: g + 3 * hidden, count: hidden))
       let h = h0 + t * hidden
       for j in 0..<hidden {
-        let inGate = sigmoid(g[j])
-        let forgetGate = sigmoid(g[hidden + j])
-        let candidate = tanhf(g[2 * hidden + j])
-        let outGate = sigmoid(g[3 * hidden + j])
-        let c = forgetGate * cell[j] + inGate * candidate
+        let c = g[hidden + j] * cell[j] + g[j] * g[2 * hidden + j]
         cell[j] = c
-        h[j] = outGate * tanhf(c)
+        h[j] = c
       }
+      tanh(UnsafeMutableBufferPointer(start: h, count: hidden))
+      for j in 0..<hidden { h[j] *= g[3 * hidden + j] }
     }
-  }
-
-  @inline(__always)
-  static func sigmoid(_ x: Float) -> Float {
-    1 / (1 + expf(-x))
+    return true
   }
 }

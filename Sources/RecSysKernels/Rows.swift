@@ -47,3 +47,43 @@ extension Kernels {
     for j in 0..<dim { y[j] /= count }
   }
 }
+
+extension Kernels {
+  /// `output[i] = matrix[rowIndices[i], :] · vector`: scoring a request's candidates against a user
+  /// vector. Every index must be a row of `matrix`.
+  ///
+  /// Why not one `dot` per row: the candidates' rows are scattered over the table and each row is a
+  /// cache miss; a call per row serialises those misses behind call overhead (sdot was 12 % of a
+  /// sasrec_500 request under load). Here blocks of rows are first copied in a tight loop (the CPU
+  /// overlaps the misses), then scored with one GEMV per block (16 KiB of rows, L1-resident).
+  public static func dotRows(
+    matrix: UnsafeBufferPointer<Float>,  // [N x dim]
+    rowIndices: UnsafeBufferPointer<Int32>,  // [n]
+    vector: UnsafeBufferPointer<Float>,  // [dim]
+    dim: Int,
+    output: UnsafeMutableBufferPointer<Float>  // [n]
+  ) {
+    precondition(dim >= 0, "negative dimension")
+    requireCount(vector.count, atLeast: dim, "dotRows: vector too small")
+    requireCount(output.count, atLeast: rowIndices.count, "dotRows: output too small")
+    if rowIndices.isEmpty { return }
+    if dim == 0 {
+      output.baseAddress!.update(repeating: 0, count: rowIndices.count)
+      return
+    }
+    let blockRows = max(1, 4096 / dim)
+    withUnsafeTemporaryAllocation(of: Float.self, capacity: blockRows * dim) { block in
+      var start = 0
+      while start < rowIndices.count {
+        let count = min(blockRows, rowIndices.count - start)
+        gatherRows(
+          matrix: matrix, rowIndices: UnsafeBufferPointer(rebasing: rowIndices[start..<start + count]), dim: dim,
+          output: block)
+        gemv(
+          matrix: UnsafeBufferPointer(block), vector: vector,
+          output: UnsafeMutableBufferPointer(rebasing: output[start..<start + count]), rows: count, columns: dim)
+        start += count
+      }
+    }
+  }
+}

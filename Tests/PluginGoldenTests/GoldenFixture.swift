@@ -68,7 +68,10 @@ struct GoldenFixture {
   }
 
   /// Runs one request through the plugin's C entry point.
-  func recommend(_ request: Case, topK: Int? = nil, excludeHistory: Bool? = nil, seed: UInt64 = 1) throws -> Answer {
+  func recommend(
+    _ request: Case, topK: Int? = nil, excludeHistory: Bool? = nil, seed: UInt64 = 1,
+    cancelled: UnsafeMutablePointer<Int32>? = nil
+  ) throws -> Answer {
     let capacity = topK ?? request.top_k
     var ids = [Int64](repeating: 0, count: capacity)
     var scores = [Float](repeating: 0, count: capacity)
@@ -88,7 +91,7 @@ struct GoldenFixture {
                 candidate_features: features.baseAddress, candidate_feature_count: features.count,
                 context: context.baseAddress, context_count: context.count,
                 top_k: UInt32(capacity), exclude_history: (excludeHistory ?? request.exclude_history) ? 1 : 0,
-                seed: seed, cancelled: nil)
+                seed: seed, cancelled: cancelled)
               try ids.withUnsafeMutableBufferPointer { ids in
                 try scores.withUnsafeMutableBufferPointer { scores in
                   try propensities.withUnsafeMutableBufferPointer { propensities in
@@ -173,5 +176,22 @@ struct GoldenFixture {
       return "empty candidate_features must be refused"
     }
     return nil
+  }
+
+  /// A request whose cancel flag is already set fails with RECSYS_CANCELLED (the sequence kinds
+  /// poll it in the LSTM time loop, between transformer blocks and between blocks of the
+  /// whole-catalog GEMV), with and without history, with and without candidates; the same fixture
+  /// then still answers normally.
+  func checkCancelledCallsStop(file: StaticString = #filePath, line: UInt = #line) throws {
+    var flag: Int32 = 1
+    for request in cases where expectedRejection(request) == nil {
+      XCTAssertThrowsError(try recommend(request, cancelled: &flag), "\(name)/\(request.name)", file: file, line: line) {
+        error in
+        XCTAssertEqual((error as? PluginError)?.code, RECSYS_CANCELLED, "\(error)", file: file, line: line)
+      }
+    }
+    flag = 0
+    let request = try XCTUnwrap(cases.first { expectedRejection($0) == nil }, file: file, line: line)
+    XCTAssertEqual(try recommend(request, cancelled: &flag).itemIDs, request.expected.top_item_ids, file: file, line: line)
   }
 }

@@ -25,6 +25,10 @@ final class LSTMGoldenTests: XCTestCase {
     XCTAssertTrue(tooFew?.contains("num_layers = 1") == true, tooFew ?? "created")
   }
 
+  func testCancelledCallsStop() throws {
+    try GoldenFixture("lstm").checkCancelledCallsStop()
+  }
+
   func testIgnoresContextAndCandidateFeatures() throws {
     try GoldenFixture("lstm").checkIgnoresContextAndCandidateFeatures()
   }

@@ -24,6 +24,10 @@ final class SASRecGoldenTests: XCTestCase {
     XCTAssertTrue(positions?.contains("pos_emb.weight") == true, positions ?? "created")
   }
 
+  func testCancelledCallsStop() throws {
+    try GoldenFixture("sasrec").checkCancelledCallsStop()
+  }
+
   func testIgnoresContextAndCandidateFeatures() throws {
     try GoldenFixture("sasrec").checkIgnoresContextAndCandidateFeatures()
   }

@@ -122,4 +122,41 @@ final class AttentionTests: XCTestCase {
     assertClose(x.array, expected, "attention in place")
     x.assertGuardsIntact("attention in place")
   }
+
+  /// `firstQuery`: only the rows of positions firstQuery..<steps, equal to those rows of the full
+  /// computation, written to the start of `output` (also in place), nothing past them.
+  func testFirstQueryComputesTheTailRowsOnly() {
+    var rng = SeededGenerator(seed: 53)
+    for (steps, dim, heads) in [(1, 4, 2), (6, 8, 2), (50, 64, 2), (13, 12, 3)] {
+      let x = Guarded(rng.floats(steps * dim))
+      let inW = Guarded(rng.floats(3 * dim * dim, in: -0.5...0.5))
+      let inB = Guarded(rng.floats(3 * dim))
+      let outW = Guarded(rng.floats(dim * dim, in: -0.5...0.5))
+      let outB = Guarded(rng.floats(dim))
+      let expected = naiveCausalSelfAttention(
+        x: x.array, steps: steps, dim: dim, heads: heads, inW: inW.array, inB: inB.array, outW: outW.array,
+        outB: outB.array)
+      let scratch = Guarded(count: Kernels.causalSelfAttentionScratchCount(steps: steps, dim: dim))
+      for first in Set([0, steps / 2, steps - 1]) {
+        let label = "attention T=\(steps) d=\(dim) firstQuery=\(first)"
+        let out = Guarded(count: (steps - first) * dim)
+        Kernels.causalSelfAttention(
+          input: x.buffer, inProjWeight: inW.buffer, inProjBias: inB.buffer,
+          outProjWeight: outW.buffer, outProjBias: outB.buffer,
+          heads: heads, steps: steps, dim: dim, output: out.mutable, scratch: scratch.mutable, firstQuery: first)
+        assertClose(out.array, Array(expected[(first * dim)...]), label)
+        out.assertGuardsIntact(label)
+        scratch.assertGuardsIntact(label + " scratch")
+
+        let inPlace = Guarded(x.array)
+        Kernels.causalSelfAttention(
+          input: inPlace.buffer, inProjWeight: inW.buffer, inProjBias: inB.buffer,
+          outProjWeight: outW.buffer, outProjBias: outB.buffer,
+          heads: heads, steps: steps, dim: dim,
+          output: UnsafeMutableBufferPointer(rebasing: inPlace.mutable[0..<(steps - first) * dim]),
+          scratch: scratch.mutable, firstQuery: first)
+        assertClose(Array(inPlace.array[0..<(steps - first) * dim]), Array(expected[(first * dim)...]), label + " in place")
+      }
+    }
+  }
 }

@@ -96,4 +96,34 @@ final class LSTMTests: XCTestCase {
     assertClose(h.array, h2, "stacked lstm")
     h.assertGuardsIntact("stacked lstm")
   }
+
+  /// A cancel check that fires before step k: the layer returns false having written exactly the
+  /// steps before k (which equal the full run's), and nothing after.
+  func testStopsWhenCancelled() {
+    var rng = SeededGenerator(seed: 42)
+    let (steps, d, hidden) = (12, 8, 16)
+    let layer = Layer(inputSize: d, hidden: hidden, rng: &rng)
+    let input = Guarded(rng.floats(steps * d))
+    let scratch = Guarded(count: Kernels.lstmScratchCount(steps: steps, hidden: hidden))
+    let full = Guarded(count: steps * hidden)
+    XCTAssertTrue(Kernels.lstmLayer(
+      input: input.buffer, weightIH: layer.wIH.buffer, weightHH: layer.wHH.buffer, biasIH: layer.bIH.buffer,
+      biasHH: layer.bHH.buffer, steps: steps, inputSize: d, hidden: hidden, output: full.mutable,
+      scratch: scratch.mutable, isCancelled: { false }))
+    for stopAt in [0, 1, 5, steps - 1] {
+      let partial = Guarded(count: steps * hidden)
+      var polls = 0
+      let finished = Kernels.lstmLayer(
+        input: input.buffer, weightIH: layer.wIH.buffer, weightHH: layer.wHH.buffer, biasIH: layer.bIH.buffer,
+        biasHH: layer.bHH.buffer, steps: steps, inputSize: d, hidden: hidden, output: partial.mutable,
+        scratch: scratch.mutable, isCancelled: { defer { polls += 1 }; return polls == stopAt })
+      XCTAssertFalse(finished, "cancelled before step \(stopAt)")
+      XCTAssertEqual(polls, stopAt + 1, "polled once per step until cancelled")
+      for i in 0..<(stopAt * hidden) { XCTAssertEqual(partial[i], full[i], "step \(i / hidden) before the stop") }
+      for i in (stopAt * hidden)..<(steps * hidden) {
+        XCTAssertEqual(partial[i].bitPattern, Guarded.unwritten.bitPattern, "nothing written from step \(stopAt)")
+      }
+      partial.assertGuardsIntact("cancelled lstm")
+    }
+  }
 }

@@ -1,4 +1,4 @@
-// gatherRows and meanOfRows against plain loops.
+// gatherRows, meanOfRows and dotRows against plain loops.
 
 import RecSysKernels
 import XCTest
@@ -50,5 +50,29 @@ final class RowsTests: XCTestCase {
       dim: 4, output: out.mutable)
     XCTAssertEqual(out.array, [0, 0, 0, 0])
     out.assertGuardsIntact("meanOfRows empty")
+  }
+
+  func testDotRows() {
+    var rng = SeededGenerator(seed: 32)
+    // Index counts around the kernel's block size (4096 / dim rows), repeated and extreme rows.
+    let cases: [(rows: Int, dim: Int, indices: [Int32])] = [
+      (1, 1, [0]), (5, 3, []), (5, 3, [4, 0, 4, 2]), (7, 9, [6]), (3, 0, [1, 2]),
+      (1000, 64, (0..<500).map { Int32($0 * 7 % 1000) }), (300, 64, (0..<64).map { Int32($0) }),
+      (300, 64, (0..<65).map { Int32(299 - $0) }), (50, 5000, [49, 0, 1]),
+    ]
+    for (n, t) in cases.enumerated() {
+      let label = "dotRows case \(n)"
+      let table = Guarded(rng.floats(t.rows * t.dim))
+      let vector = Guarded(rng.floats(t.dim))
+      let indices = GuardedIndices(t.indices)
+      let out = Guarded(count: t.indices.count)
+      let expected = t.indices.map { index in
+        (0..<t.dim).reduce(0.0) { $0 + Double(table[Int(index) * t.dim + $1]) * Double(vector[$1]) }
+      }
+      Kernels.dotRows(
+        matrix: table.buffer, rowIndices: indices.buffer, vector: vector.buffer, dim: t.dim, output: out.mutable)
+      assertClose(out.array, expected, tolerance: 1e-5, label)
+      out.assertGuardsIntact(label)
+    }
   }
 }

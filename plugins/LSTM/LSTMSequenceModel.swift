@@ -136,11 +136,11 @@ public final class LSTMSequenceModel: RecommenderModel {
     // Layer by layer, in place: the kernel consumes its whole input before writing its output
     // (and writes nothing for an empty history).
     for layer in layers {
-      if request.isCancelled { throw ModelError.cancelled }
-      Kernels.lstmLayer(
+      let finished = Kernels.lstmLayer(
         input: UnsafeBufferPointer(sequence), weightIH: layer.weightIH, weightHH: layer.weightHH,
         biasIH: layer.biasIH, biasHH: layer.biasHH, steps: steps, inputSize: layer.inputs, hidden: hidden,
-        output: sequence, scratch: lstmScratch)
+        output: sequence, scratch: lstmScratch, isCancelled: { request.isCancelled })
+      if !finished || request.isCancelled { throw ModelError.cancelled }
     }
 
     // z = proj(H[last]), or proj(zeros) for an empty history.
@@ -156,7 +156,7 @@ public final class LSTMSequenceModel: RecommenderModel {
       rows: 1, inFeatures: hidden, outFeatures: dimension)
 
     if request.isCancelled { throw ModelError.cancelled }
-    Ranking.writeTopDotProducts(
+    try Ranking.writeTopDotProducts(
       userVector: UnsafeBufferPointer(userVector), itemEmbedding: itemEmbedding, dimension: dimension,
       request: request, catalog: catalog, scores: scores, into: &result)
   }

@@ -159,20 +159,23 @@ public final class SASRecModel: RecommenderModel {
     // An empty history has no positions to run the blocks on (z is then ln_f(zeros), below).
     for (index, block) in blocks.enumerated() where steps > 0 {
       if request.isCancelled { throw ModelError.cancelled }
+      // After the last block only x[last] reaches z, so there attention computes the last position
+      // only (its keys and values still span the whole history) and the FFN runs on that row alone.
+      let first = index == blocks.count - 1 ? steps - 1 : 0
+      let count = steps - first
+      let tail = UnsafeMutableBufferPointer(rebasing: x[first * d..<steps * d])
+
       // x = x + attn(ln1(x)); the kernel may write its output over its input.
       Kernels.layerNorm(
         input: UnsafeBufferPointer(x), rows: steps, dim: d, weight: block.ln1Weight, bias: block.ln1Bias, output: branch)
       Kernels.causalSelfAttention(
         input: UnsafeBufferPointer(branch), inProjWeight: block.inProjWeight, inProjBias: block.inProjBias,
         outProjWeight: block.outProjWeight, outProjBias: block.outProjBias,
-        heads: heads, steps: steps, dim: d, output: branch, scratch: attentionScratch)
-      Kernels.add(x, UnsafeBufferPointer(branch))
+        heads: heads, steps: steps, dim: d, output: UnsafeMutableBufferPointer(rebasing: branch[0..<count * d]),
+        scratch: attentionScratch, firstQuery: first)
+      Kernels.add(tail, UnsafeBufferPointer(rebasing: branch[0..<count * d]))
 
-      // x = x + ffn(ln2(x)), row by row; after the last block only x[last] reaches z, so there the
-      // FFN runs on that row alone.
-      let first = index == blocks.count - 1 ? steps - 1 : 0
-      let count = steps - first
-      let tail = UnsafeMutableBufferPointer(rebasing: x[first * d..<steps * d])
+      // x = x + ffn(ln2(x)), row by row.
       let normed = UnsafeMutableBufferPointer(rebasing: branch[0..<count * d])
       let hiddenLayer = UnsafeMutableBufferPointer(rebasing: ffnHidden[0..<count * block.ffnWidth])
       Kernels.layerNorm(
@@ -199,7 +202,7 @@ public final class SASRecModel: RecommenderModel {
     Kernels.layerNorm(input: last, rows: 1, dim: d, weight: finalNormWeight, bias: finalNormBias, output: userVector)
 
     if request.isCancelled { throw ModelError.cancelled }
-    Ranking.writeTopDotProducts(
+    try Ranking.writeTopDotProducts(
       userVector: UnsafeBufferPointer(userVector), itemEmbedding: itemEmbedding, dimension: d,
       request: request, catalog: catalog, scores: scores, into: &result)
   }
