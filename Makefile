@@ -104,7 +104,7 @@ BENCH_BIN = $(abspath $(BENCH_SCRATCH))/$(CONFIG)
 BENCH_PLUGINS := $(abspath $(BENCH_SCRATCH))/plugins
 endif
 
-.PHONY: bench bench-swift bench-venv bench-tools
+.PHONY: bench bench-swift bench-venv bench-tools bench-experiments
 
 # The Swift build, the PyTorch download and the C++ tools run in parallel; then prepare, measure, report.
 bench:
@@ -115,6 +115,17 @@ bench:
 	  --sidecar $(BENCH_BIN)/recsys-sidecar --plugins $(BENCH_PLUGINS) --loadgen $(BENCH_TOOLS)/loadgen \
 	  --echo-server $(BENCH_TOOLS)/echo_server --kernels $(BENCH_TOOLS)/kernels $(BENCH_ARGS); \
 	$(BENCH_PY) bench/report.py --results $(BENCH_WORK)/results.json --docs docs --make-seconds $$(( $$(date +%s) - start ))
+
+# A/B experiments, exposure log and shadow scoring: their p99 cost against a sidecar without them,
+# and the exposure log's accounting -> out/bench/experiments_overhead.md and .json (about 4 min).
+# BENCH_EXPERIMENTS_ARGS passes flags to bench/experiments_overhead.py.
+BENCH_EXPERIMENTS_ARGS ?=
+bench-experiments:
+	@set -e; $(MAKE) --no-print-directory -j3 $(BENCH_SWIFT) bench-venv bench-tools; \
+	test -f $(BENCH_WORK)/prepared.json || $(BENCH_PY) bench/prepare.py --work $(BENCH_WORK); \
+	$(BENCH_PY) bench/experiments_overhead.py --prepared $(BENCH_WORK)/prepared.json \
+	  --sidecar $(BENCH_BIN)/recsys-sidecar --plugins $(BENCH_PLUGINS) --loadgen $(BENCH_TOOLS)/loadgen \
+	  --out $(BENCH_WORK)/experiments_overhead.md $(BENCH_EXPERIMENTS_ARGS)
 
 bench-swift: deps
 	swift build -c $(CONFIG) --scratch-path $(BENCH_SCRATCH)
