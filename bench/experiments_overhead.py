@@ -520,7 +520,8 @@ def report(results: dict, a) -> tuple[str, dict]:
             "",
             f"- **A** no experiments, requests name no model (the default model serves); **L** A + `--exposure-log` "
             f"(the log alone); **B** one experiment taking every request (no match conditions), fixed 50/50 by user "
-            f"between `{w['arms'][0]}` and `{w['arms'][1]}` (a byte copy), + `--exposure-log`; **C** B + "
+            f"between `{w['arms'][0]}` and `{w['arms'][1]}`"
+            f"{' (a byte copy)' if w['arms'][0] != w['arms'][1] else ' (both arms the same model)'}, + `--exposure-log`; **C** B + "
             f"`shadow: {w['shadow']}`.",
             f"- Closed-loop capacity (8 in flight, {a.probe_seconds:g} s): A {probes['A']['qps']:.0f} and "
             f"{probes['A again']['qps']:.0f} (their mean sets the rates), L {probes['L']['qps']:.0f}, "

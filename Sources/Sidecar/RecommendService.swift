@@ -46,6 +46,9 @@ public final class RecommendService: @unchecked Sendable {
   /// Handles one call; returns the gRPC status code the shim finishes it with.
   func handle(_ request: rs_recommend_request, _ response: OpaquePointer) -> Int32 {
     let started = ContinuousClock.now
+    // Shadow scoring runs only while no call does (see ShadowScoring).
+    shadow?.callStarted()
+    defer { shadow?.callEnded() }
     guard let metrics else {
       var served: ServingModel?
       var assignment: Assignment?

@@ -3,18 +3,21 @@ import CRecSysPlugin
 import Experiments
 import Foundation
 import ModelStore
+import PluginHost
+import Synchronization
 
 /// Scores requests with an experiment's shadow model off the request path and records how
 /// far its top-k agrees with the list that was served. The shadow's answer never reaches the
-/// caller.
-///
-/// The request path only copies the request (its view dies with the call) into a short bounded
-/// queue; when the queue is full the job is dropped and counted, never waited for. One worker
-/// thread under SCHED_IDLE scores the jobs: it runs only on a core nothing else wants, and a
-/// request thread that wakes preempts it at once (under nice 19 alone, measured on this kernel,
-/// the shadow still tripled p99 at half load). The queue is short so that a backlog never builds
-/// up to be worked off while requests arrive: when serving keeps the cores busy, requests go
-/// unshadowed (counted as dropped) rather than slowed.
+/// caller, and shadow work must not cost the live path latency:
+/// - the request path only copies the request (its view dies with the call) into a short
+///   bounded queue; a full queue drops the job (counted), never waits;
+/// - one worker thread under SCHED_IDLE scores the jobs, and starts one only while no Recommend
+///   call is running; a call that starts meanwhile raises the shadow's cancellation flag, so the
+///   shadow plugin stops at its next check (counted as dropped) and leaves the cores and caches
+///   to serving. Measured on 2 cores at half load, a shadow under nice 19 tripled p99, and under
+///   SCHED_IDLE alone still raised it ~3x (it shares caches and memory bandwidth).
+/// So the shadow covers every request while the sidecar has idle time, and a sample (the
+/// requests followed by a gap) when it is busy; `dropped` says how many went unshadowed.
 final class ShadowScoring: @unchecked Sendable {
   /// A copy of one served request, and what was served.
   struct Job {
@@ -39,6 +42,16 @@ final class ShadowScoring: @unchecked Sendable {
   private var jobs: [Job] = []  // under `condition`
   private var stopped = false  // under `condition`
   private var worker: Thread?
+  /// Recommend calls running now.
+  private let running = Atomic<Int>(0)
+  /// Jobs queued, readable without the lock (a call that ends checks it).
+  private let queued = Atomic<Int>(0)
+  /// The shadow plugin's cancellation flag (recsys_request.cancelled): 1 while calls run.
+  private let preempted: UnsafeMutablePointer<Int32> = {
+    let flag = UnsafeMutablePointer<Int32>.allocate(capacity: 1)
+    flag.initialize(to: 0)
+    return flag
+  }()
 
   init(registry: ModelRegistry, ledger: ExperimentLedger, capacity: Int = 4) {
     self.registry = registry
@@ -63,13 +76,31 @@ final class ShadowScoring: @unchecked Sendable {
   /// Linux's SCHED_IDLE (<sched.h>; not imported into Swift).
   private static let idlePolicy: Int32 = 5
 
+  deinit { preempted.deallocate() }
+
+  /// Every Recommend call, as it starts: a shadow computation in progress stops at its next check.
+  func callStarted() {
+    running.add(1, ordering: .sequentiallyConsistent)
+    preempted.pointee = 1
+  }
+
+  /// Every Recommend call, as it ends: the last one out lets a waiting shadow job run.
+  func callEnded() {
+    let (_, now) = running.subtract(1, ordering: .sequentiallyConsistent)
+    if now == 0 && queued.load(ordering: .relaxed) > 0 {
+      condition.lock()
+      condition.signal()
+      condition.unlock()
+    }
+  }
+
   /// Request path: never blocks on scoring; a full queue drops the job (counted).
   func submit(_ job: Job) {
     condition.lock()
     let accepted = !stopped && jobs.count < capacity
     if accepted {
       jobs.append(job)
-      condition.signal()
+      queued.store(jobs.count, ordering: .relaxed)
     }
     condition.unlock()
     if !accepted { ledger.recordShadowDropped(experimentKey: job.experimentKey, salt: job.salt) }
@@ -87,12 +118,22 @@ final class ShadowScoring: @unchecked Sendable {
   private func run() {
     while true {
       condition.lock()
-      while jobs.isEmpty && !stopped { condition.wait() }
-      if stopped {
-        condition.unlock()
-        return
+      while true {
+        if stopped {
+          condition.unlock()
+          return
+        }
+        if !jobs.isEmpty {
+          // Lower the flag before looking at `running`: a call that starts after the look
+          // raises it again, so the job never runs unnoticed beside a call.
+          preempted.pointee = 0
+          if running.load(ordering: .sequentiallyConsistent) == 0 { break }
+        }
+        // Woken by submit-then-idle (callEnded), stop(), or this timeout as a safety net.
+        _ = condition.wait(until: Date(timeIntervalSinceNow: 0.05))
       }
       let job = jobs.removeFirst()
+      queued.store(jobs.count, ordering: .relaxed)
       condition.unlock()
       score(job)
     }
@@ -103,9 +144,6 @@ final class ShadowScoring: @unchecked Sendable {
       ledger.recordShadowFailed(experimentKey: job.experimentKey, salt: job.salt)
       return
     }
-    let notCancelled = UnsafeMutablePointer<Int32>.allocate(capacity: 1)
-    notCancelled.initialize(to: 0)
-    defer { notCancelled.deallocate() }
     var itemIDs = [Int64](repeating: 0, count: job.topK)
     var scores = [Float](repeating: 0, count: 2 * job.topK)
     var unknown = [Int64](repeating: 0, count: max(job.candidateItemIDs.count, 1))
@@ -124,12 +162,19 @@ final class ShadowScoring: @unchecked Sendable {
                       candidate_feature_count: features.count, context: context.baseAddress,
                       context_count: context.count, top_k: UInt32(job.topK),
                       exclude_history: job.excludeHistory ? 1 : 0, seed: job.seed,
-                      cancelled: UnsafePointer(notCancelled))
+                      cancelled: UnsafePointer(preempted))
                     var result = recsys_result(
                       item_ids: itemIDs.baseAddress, scores: floats.baseAddress,
                       propensities: floats.baseAddress! + job.topK, capacity: job.topK, count: 0,
                       unknown_item_ids: unknown.baseAddress, unknown_count: 0)
-                    guard (try? model.instance.recommend(&request, into: &result)) != nil else { return false }
+                    do {
+                      try model.instance.recommend(&request, into: &result)
+                    } catch let error as PluginError where error.code == RECSYS_CANCELLED {
+                      ledger.recordShadowDropped(experimentKey: job.experimentKey, salt: job.salt)
+                      return true  // preempted by a live call: unshadowed, not failed
+                    } catch {
+                      return false
+                    }
                     let shadowList = UnsafeBufferPointer(rebasing: itemIDs[..<min(result.count, job.topK)])
                     job.served.withUnsafeBufferPointer { served in
                       ledger.recordShadow(experimentKey: job.experimentKey, salt: job.salt, served: served, shadow: shadowList)

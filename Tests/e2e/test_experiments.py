@@ -481,3 +481,35 @@ def test_simulation_thompson_sends_most_traffic_to_the_better_arm(tmp_path, star
     code, out, err = sidecar.ctl("experiments", "report")
     assert code == 0, err
     assert "P(serve)" in out and "mode=thompson" in out and "min share 10%" in out, out
+
+
+def test_the_demo_config_serves_the_demo_store(start_sidecar):
+    """demo/experiments.yaml (what `make run` serves and the README shows) loads against demo/store,
+    and its two experiments route the demo requests as documented."""
+    sidecar = start_sidecar(ROOT / "demo/store", default_model="mlp",
+                            extra_args=("--experiments", str(ROOT / "demo/experiments.yaml")))
+    mlp_request = json_format.Parse((ROOT / "demo/requests/mlp.json").read_text(), pb.RecommendRequest())
+    history = list(mlp_request.history)
+    arms = {"home-sequence": set(), "pdp-ranker": set()}
+    for index in range(40):
+        home = sidecar.stub.Recommend(pb.RecommendRequest(user_id=f"demo-{index}", surface="home", history=history,
+                                                          top_k=5), timeout=30)
+        assert home.experiment == "home-sequence" and home.model == home.arm, home
+        arms["home-sequence"].add(home.arm)
+        pdp = pb.RecommendRequest()
+        pdp.CopyFrom(mlp_request)
+        pdp.user_id, pdp.surface = f"demo-{index}", "pdp"
+        reply = sidecar.stub.Recommend(pdp, timeout=30)
+        assert reply.experiment == "pdp-ranker", reply
+        assert (reply.arm, reply.model) in {("control", "mlp"), ("popularity", "popularity"), ("holdout", "mlp")}
+        arms["pdp-ranker"].add(reply.arm)
+    assert arms["home-sequence"] == {"lstm", "sasrec"}
+    assert {"control", "popularity"} <= arms["pdp-ranker"]
+    # Other surfaces go to the default model, untouched by the experiments.
+    other = pb.RecommendRequest()
+    other.CopyFrom(mlp_request)
+    other.surface = "cart"
+    reply = sidecar.stub.Recommend(other, timeout=30)
+    assert (reply.experiment, reply.model, reply.bucket) == ("", "mlp", -1)
+    home = experiment_status(status(sidecar), "home-sequence")
+    assert home.shadow.model == "popularity"

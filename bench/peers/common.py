@@ -76,6 +76,9 @@ class Peer:
     def __init__(self, pb, models: dict, default_model: str):
         self.pb, self.models, self.default_model = pb, models, default_model
 
+    def Feedback(self, request, context):  # noqa: N802 - gRPC method name
+        context.abort(grpc.StatusCode.UNIMPLEMENTED, "the benchmark peers run no experiments")
+
     def Recommend(self, request, context):  # noqa: N802 - gRPC method name
         pb = self.pb
         name = (request.model or self.default_model).split("@", 1)[0]
