@@ -77,43 +77,12 @@ struct VersionLoader {
     var requests: [[Int64]] = [itemIDs]
     if !model.instance.plugin.needsCandidates { requests.append([]) }
     for candidates in requests {
-      let capacity = 5
-      var ids = [Int64](repeating: 0, count: capacity)
-      var scores = [Float](repeating: 0, count: 2 * capacity)
-      var unknown = [Int64](repeating: 0, count: max(candidates.count, 1))
       do {
-        // Every pointer the request holds must outlive the call: scope them all.
-        try history.withUnsafeBufferPointer { history in
-          try types.withUnsafeBufferPointer { types in
-            try candidates.withUnsafeBufferPointer { candidates in
-              try features.withUnsafeBufferPointer { features in
-                try context.withUnsafeBufferPointer { context in
-                  try ids.withUnsafeMutableBufferPointer { ids in
-                    try scores.withUnsafeMutableBufferPointer { scores in
-                      try unknown.withUnsafeMutableBufferPointer { unknown in
-                        var request = recsys_request(
-                          history_item_ids: history.baseAddress, history_types: types.baseAddress,
-                          history_count: history.count,
-                          candidate_item_ids: candidates.baseAddress, candidate_count: candidates.count,
-                          candidate_features: candidates.isEmpty ? nil : features.baseAddress,
-                          candidate_feature_count: candidates.isEmpty ? 0 : features.count,
-                          context: context.baseAddress, context_count: context.count,
-                          top_k: UInt32(capacity), exclude_history: 0, seed: 1, cancelled: nil)
-                        var result = recsys_result(
-                          item_ids: ids.baseAddress, scores: scores.baseAddress,
-                          propensities: scores.baseAddress! + capacity, capacity: capacity, count: 0,
-                          unknown_item_ids: unknown.baseAddress, unknown_count: 0)
-                        try model.instance.recommend(&request, into: &result)
-                        if result.count > capacity || !scores[0..<result.count].allSatisfy(\.isFinite) {
-                          throw LoadError("the warm-up request returned \(result.count) items or non-finite scores")
-                        }
-                      }
-                    }
-                  }
-                }
-              }
-            }
-          }
+        let answer = try model.instance.recommend(ModelRequest(
+          historyItemIDs: history, historyTypes: types, candidateItemIDs: candidates,
+          candidateFeatures: candidates.isEmpty ? [] : features, context: context, topK: 5))
+        if !answer.scores.allSatisfy(\.isFinite) {
+          throw LoadError("the warm-up request returned non-finite scores")
         }
       } catch let error as PluginError {
         throw LoadError("the warm-up request failed: \(error.message)")

@@ -24,14 +24,7 @@ final class ShadowScoring: @unchecked Sendable {
     var experimentKey: String
     var salt: String
     var shadow: ModelSelector
-    var historyItemIDs: [Int64]
-    var historyTypes: [Int32]
-    var candidateItemIDs: [Int64]
-    var candidateFeatures: [Float]
-    var context: [Float]
-    var topK: Int
-    var excludeHistory: Bool
-    var seed: UInt64
+    var request: ModelRequest
     var served: [Int64]
   }
 
@@ -140,55 +133,19 @@ final class ShadowScoring: @unchecked Sendable {
   }
 
   private func score(_ job: Job) {
-    guard let model = try? registry.resolve(job.shadow) else {
-      ledger.recordShadowFailed(experimentKey: job.experimentKey, salt: job.salt)
-      return
-    }
-    var itemIDs = [Int64](repeating: 0, count: job.topK)
-    var scores = [Float](repeating: 0, count: 2 * job.topK)
-    var unknown = [Int64](repeating: 0, count: max(job.candidateItemIDs.count, 1))
-    let succeeded: Bool = job.historyItemIDs.withUnsafeBufferPointer { history in
-      job.historyTypes.withUnsafeBufferPointer { types in
-        job.candidateItemIDs.withUnsafeBufferPointer { candidates in
-          job.candidateFeatures.withUnsafeBufferPointer { features in
-            job.context.withUnsafeBufferPointer { context in
-              itemIDs.withUnsafeMutableBufferPointer { itemIDs in
-                scores.withUnsafeMutableBufferPointer { floats in
-                  unknown.withUnsafeMutableBufferPointer { unknown in
-                    var request = recsys_request(
-                      history_item_ids: history.baseAddress, history_types: types.baseAddress,
-                      history_count: history.count, candidate_item_ids: candidates.baseAddress,
-                      candidate_count: candidates.count, candidate_features: features.baseAddress,
-                      candidate_feature_count: features.count, context: context.baseAddress,
-                      context_count: context.count, top_k: UInt32(job.topK),
-                      exclude_history: job.excludeHistory ? 1 : 0, seed: job.seed,
-                      cancelled: UnsafePointer(preempted))
-                    var result = recsys_result(
-                      item_ids: itemIDs.baseAddress, scores: floats.baseAddress,
-                      propensities: floats.baseAddress! + job.topK, capacity: job.topK, count: 0,
-                      unknown_item_ids: unknown.baseAddress, unknown_count: 0)
-                    do {
-                      try model.instance.recommend(&request, into: &result)
-                    } catch let error as PluginError where error.code == RECSYS_CANCELLED {
-                      ledger.recordShadowDropped(experimentKey: job.experimentKey, salt: job.salt)
-                      return true  // preempted by a live call: unshadowed, not failed
-                    } catch {
-                      return false
-                    }
-                    let shadowList = UnsafeBufferPointer(rebasing: itemIDs[..<min(result.count, job.topK)])
-                    job.served.withUnsafeBufferPointer { served in
-                      ledger.recordShadow(experimentKey: job.experimentKey, salt: job.salt, served: served, shadow: shadowList)
-                    }
-                    return true
-                  }
-                }
-              }
-            }
-          }
+    let key = job.experimentKey
+    do {
+      let answer = try registry.resolve(job.shadow).instance.recommend(job.request, cancelled: UnsafePointer(preempted))
+      job.served.withUnsafeBufferPointer { served in
+        answer.itemIDs.withUnsafeBufferPointer { shadow in
+          ledger.recordShadow(experimentKey: key, salt: job.salt, served: served, shadow: shadow)
         }
       }
+    } catch let error as PluginError where error.code == RECSYS_CANCELLED {
+      ledger.recordShadowDropped(experimentKey: key, salt: job.salt)  // preempted by a live call: unshadowed
+    } catch {
+      ledger.recordShadowFailed(experimentKey: key, salt: job.salt)
     }
-    if !succeeded { ledger.recordShadowFailed(experimentKey: job.experimentKey, salt: job.salt) }
   }
 }
 
@@ -200,13 +157,13 @@ extension ShadowScoring.Job {
       guard let pointer, count > 0 else { return [] }
       return Array(UnsafeBufferPointer(start: pointer, count: count))
     }
-    self.init(
-      experimentKey: experimentKey, salt: salt, shadow: shadow,
+    let copied = ModelRequest(
       historyItemIDs: copy(request.history_item_ids, request.history_count),
       historyTypes: copy(request.history_types, request.history_count),
       candidateItemIDs: copy(request.candidate_item_ids, request.candidate_count),
       candidateFeatures: copy(request.candidate_features, request.candidate_features_count),
       context: copy(request.context, request.context_count),
-      topK: Int(request.top_k), excludeHistory: request.exclude_history, seed: seed, served: Array(served))
+      topK: Int(request.top_k), excludeHistory: request.exclude_history, seed: seed)
+    self.init(experimentKey: experimentKey, salt: salt, shadow: shadow, request: copied, served: Array(served))
   }
 }

@@ -2,6 +2,7 @@ import CRecSysPlugin
 import Foundation
 import Logging
 import ModelStore
+import PluginHost
 import XCTest
 
 /// The `dqn` plugin's epsilon-greedy serving policy, loaded from its shared library: the slates it
@@ -225,43 +226,9 @@ final class DQNTestStore {
   /// One request through the plugin's C entry point (history events all "view").
   func recommend(history: [Int64], candidates: [Int64], context: [Float], topK: Int, excludeHistory: Bool,
                  seed: UInt64) throws -> GoldenFixture.Answer {
-    var ids = [Int64](repeating: 0, count: topK)
-    var scores = [Float](repeating: 0, count: topK)
-    var propensities = [Float](repeating: 0, count: topK)
-    var unknown = [Int64](repeating: 0, count: max(candidates.count, 1))
-    let types = [Int32](repeating: 0, count: history.count)
-    var count = 0
-    var unknownCount = 0
-    try history.withUnsafeBufferPointer { history in
-      try types.withUnsafeBufferPointer { types in
-        try candidates.withUnsafeBufferPointer { candidates in
-          try context.withUnsafeBufferPointer { context in
-            var request = recsys_request(
-              history_item_ids: history.baseAddress, history_types: types.baseAddress, history_count: history.count,
-              candidate_item_ids: candidates.baseAddress, candidate_count: candidates.count,
-              candidate_features: nil, candidate_feature_count: 0,
-              context: context.baseAddress, context_count: context.count,
-              top_k: UInt32(topK), exclude_history: excludeHistory ? 1 : 0, seed: seed, cancelled: nil)
-            try ids.withUnsafeMutableBufferPointer { ids in
-              try scores.withUnsafeMutableBufferPointer { scores in
-                try propensities.withUnsafeMutableBufferPointer { propensities in
-                  try unknown.withUnsafeMutableBufferPointer { unknown in
-                    var result = recsys_result(
-                      item_ids: ids.baseAddress, scores: scores.baseAddress, propensities: propensities.baseAddress,
-                      capacity: topK, count: 0, unknown_item_ids: unknown.baseAddress, unknown_count: 0)
-                    try model.instance.recommend(&request, into: &result)
-                    count = result.count
-                    unknownCount = result.unknown_count
-                  }
-                }
-              }
-            }
-          }
-        }
-      }
-    }
-    return GoldenFixture.Answer(itemIDs: Array(ids[..<count]), scores: Array(scores[..<count]),
-                                propensities: Array(propensities[..<count]), unknownItemIDs: Array(unknown[..<unknownCount]))
+    try model.instance.recommend(ModelRequest(
+      historyItemIDs: history, candidateItemIDs: candidates, context: context, topK: topK,
+      excludeHistory: excludeHistory, seed: seed))
   }
 }
 

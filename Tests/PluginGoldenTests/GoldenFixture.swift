@@ -30,12 +30,7 @@ struct GoldenFixture {
   }
 
   /// What the model returned for one request.
-  struct Answer {
-    var itemIDs: [Int64]
-    var scores: [Float]
-    var propensities: [Float]
-    var unknownItemIDs: [Int64]
-  }
+  typealias Answer = ModelAnswer
 
   static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
     .appendingPathComponent("../Fixtures/golden").standardized
@@ -72,47 +67,13 @@ struct GoldenFixture {
     _ request: Case, topK: Int? = nil, excludeHistory: Bool? = nil, seed: UInt64 = 1,
     cancelled: UnsafeMutablePointer<Int32>? = nil
   ) throws -> Answer {
-    let capacity = topK ?? request.top_k
-    var ids = [Int64](repeating: 0, count: capacity)
-    var scores = [Float](repeating: 0, count: capacity)
-    var propensities = [Float](repeating: 0, count: capacity)
-    var unknown = [Int64](repeating: 0, count: max(request.candidate_item_ids.count, 1))
-    var count = 0
-    var unknownCount = 0
-    try request.history_item_ids.withUnsafeBufferPointer { historyIDs in
-      try request.history_types.withUnsafeBufferPointer { historyTypes in
-        try request.candidate_item_ids.withUnsafeBufferPointer { candidates in
-          try request.candidate_features.withUnsafeBufferPointer { features in
-            try request.context.withUnsafeBufferPointer { context in
-              var raw = recsys_request(
-                history_item_ids: historyIDs.baseAddress, history_types: historyTypes.baseAddress,
-                history_count: historyIDs.count,
-                candidate_item_ids: candidates.baseAddress, candidate_count: candidates.count,
-                candidate_features: features.baseAddress, candidate_feature_count: features.count,
-                context: context.baseAddress, context_count: context.count,
-                top_k: UInt32(capacity), exclude_history: (excludeHistory ?? request.exclude_history) ? 1 : 0,
-                seed: seed, cancelled: cancelled)
-              try ids.withUnsafeMutableBufferPointer { ids in
-                try scores.withUnsafeMutableBufferPointer { scores in
-                  try propensities.withUnsafeMutableBufferPointer { propensities in
-                    try unknown.withUnsafeMutableBufferPointer { unknown in
-                      var result = recsys_result(
-                        item_ids: ids.baseAddress, scores: scores.baseAddress, propensities: propensities.baseAddress,
-                        capacity: capacity, count: 0, unknown_item_ids: unknown.baseAddress, unknown_count: 0)
-                      try model.instance.recommend(&raw, into: &result)
-                      count = result.count
-                      unknownCount = result.unknown_count
-                    }
-                  }
-                }
-              }
-            }
-          }
-        }
-      }
-    }
-    return Answer(itemIDs: Array(ids[..<count]), scores: Array(scores[..<count]),
-                  propensities: Array(propensities[..<count]), unknownItemIDs: Array(unknown[..<unknownCount]))
+    try model.instance.recommend(
+      ModelRequest(
+        historyItemIDs: request.history_item_ids, historyTypes: request.history_types,
+        candidateItemIDs: request.candidate_item_ids, candidateFeatures: request.candidate_features,
+        context: request.context, topK: topK ?? request.top_k,
+        excludeHistory: excludeHistory ?? request.exclude_history, seed: seed),
+      cancelled: cancelled.map { UnsafePointer($0) })
   }
 
   /// Checks every case: the returned list exactly (ids, order, unknowns), scores to

@@ -30,13 +30,6 @@ public final class DuelingDQN: RecommenderModel {
     TensorSpec("adv.2.bias", shape: "1"),
   ]
 
-  struct Layer {
-    let weight: UnsafeBufferPointer<Float>  // [outputs x inputs]
-    let bias: UnsafeBufferPointer<Float>  // [outputs]
-    let inputs: Int
-    let outputs: Int
-  }
-
   let catalog: Catalog
   let itemEmbedding: UnsafeBufferPointer<Float>  // [N x d]
   let dimension: Int
@@ -44,11 +37,11 @@ public final class DuelingDQN: RecommenderModel {
   let maxHistory: Int
   /// The probability that a slot explores (model.json "epsilon", default 0).
   let epsilon: Double
-  let stateLayers: [Layer]  // state.0, state.2, ...; ReLU after each
+  let stateLayers: [LinearLayer]  // state.0, state.2, ...; ReLU after each
   let widestState: Int
   let valueWeight: UnsafeBufferPointer<Float>  // [hs]
   let valueBias: Float
-  let advantageHidden: Layer  // adv.0: [h x (hs + d)]
+  let advantageHidden: LinearLayer  // adv.0: [h x (hs + d)]
   let advantageWeight: UnsafeBufferPointer<Float>  // [h] (adv.2.weight)
   let advantageBias: Float
   let itemAdvantage: UnsafeMutableBufferPointer<Float>  // [N x h]
@@ -61,7 +54,9 @@ public final class DuelingDQN: RecommenderModel {
     dimension = try tensors.shape("item_emb.weight")[1]
     itemEmbedding = try tensors.floats("item_emb.weight")
     catalog = try Catalog(itemIDs: ids)
-    stateLayers = try Self.stateLayers(tensors, inputs: 2 * dimension + contextDimension)
+    stateLayers = try LinearLayer.sequence(
+      tensors, prefix: "state", inputs: 2 * dimension + contextDimension,
+      inputsMeaning: "the state concat(mean, last, context) has 2d + C")
     let stateWidth = stateLayers.last!.outputs
     widestState = stateLayers.map(\.outputs).max()!
     valueWeight = try tensors.floats("value.weight", shape: [1, stateWidth])
@@ -76,7 +71,7 @@ public final class DuelingDQN: RecommenderModel {
     guard hidden > 0 else {
       throw ModelError.invalidArgument("tensor \"adv.0.weight\" has 0 outputs; adv's hidden layer needs at least one")
     }
-    advantageHidden = Layer(
+    advantageHidden = LinearLayer(
       weight: try tensors.floats("adv.0.weight"), bias: try tensors.floats("adv.0.bias", shape: [hidden]),
       inputs: stateWidth + dimension, outputs: hidden)
     advantageWeight = try tensors.floats("adv.2.weight", shape: [1, hidden])
@@ -92,37 +87,6 @@ public final class DuelingDQN: RecommenderModel {
 
   deinit { itemAdvantage.deallocate() }
 
-  /// Reads `state.0`, `state.2`, ... and checks each layer feeds the next.
-  private static func stateLayers(_ tensors: Tensors, inputs firstInputs: Int) throws -> [Layer] {
-    let count = tensors.byName.keys.filter { $0.hasPrefix("state.") && $0.hasSuffix(".weight") }.count
-    var layers: [Layer] = []
-    var inputs = firstInputs
-    for index in 0..<count {
-      let name = "state.\(2 * index)"
-      guard tensors.contains("\(name).weight") else {
-        throw ModelError.invalidArgument(
-          "tensor \"\(name).weight\" is missing: the state network's layers are state.0, state.2, state.4, ... "
-            + "(Linear/ReLU pairs)")
-      }
-      let shape = try tensors.shape("\(name).weight")
-      guard shape[0] > 0 else {
-        throw ModelError.invalidArgument("tensor \"\(name).weight\" has 0 outputs; a layer needs at least one")
-      }
-      guard shape[1] == inputs else {
-        throw ModelError.invalidArgument(
-          "tensor \"\(name).weight\" takes \(shape[1]) inputs, but "
-            + "\(index == 0 ? "the state concat(mean, last, context) has 2d + C" : "the previous layer gives") = \(inputs)")
-      }
-      let weight = try tensors.floats("\(name).weight")
-      let bias = try tensors.floats("\(name).bias", shape: [shape[0]])
-      layers.append(Layer(weight: weight, bias: bias, inputs: inputs, outputs: shape[0]))
-      inputs = shape[0]
-    }
-    guard !layers.isEmpty else {
-      throw ModelError.invalidArgument("the state network needs at least one layer (state.0.weight/bias)")
-    }
-    return layers
-  }
 
   /// The columns `from...` of a row-major weight, addressed with the weight's own stride.
   private static func columns(_ weight: UnsafeBufferPointer<Float>, from column: Int) -> UnsafeBufferPointer<Float> {

@@ -24,20 +24,13 @@ public final class MLPRanker: RecommenderModel {
     TensorSpec("mlp.{n}.bias", shape: "*"),
   ]
 
-  struct Layer {
-    let weight: UnsafeBufferPointer<Float>  // [outputs x inputs]
-    let bias: UnsafeBufferPointer<Float>  // [outputs]
-    let inputs: Int
-    let outputs: Int
-  }
-
   let catalog: Catalog
   let itemEmbedding: UnsafeBufferPointer<Float>  // [N x d]
   let dimension: Int
   let contextDimension: Int
   let featureDimension: Int
   let maxHistory: Int
-  let layers: [Layer]
+  let layers: [LinearLayer]
 
   public init(manifest: Manifest, tensors: Tensors) throws {
     contextDimension = try manifest.integer("context_dim")
@@ -52,29 +45,11 @@ public final class MLPRanker: RecommenderModel {
     Kernels.useSingleThread()
   }
 
-  /// Reads `mlp.0`, `mlp.2`, ... and checks each layer feeds the next and the last has one output.
-  private static func layers(_ tensors: Tensors, inputs firstInputs: Int) throws -> [Layer] {
-    let count = tensors.byName.keys.filter { $0.hasPrefix("mlp.") && $0.hasSuffix(".weight") }.count
-    var layers: [Layer] = []
-    var inputs = firstInputs
-    for index in 0..<count {
-      let name = "mlp.\(2 * index)"
-      guard tensors.contains("\(name).weight") else {
-        throw ModelError.invalidArgument(
-          "tensor \"\(name).weight\" is missing: an mlp's layers are mlp.0, mlp.2, mlp.4, ... (Linear/ReLU pairs)")
-      }
-      let shape = try tensors.shape("\(name).weight")
-      guard shape[1] == inputs else {
-        throw ModelError.invalidArgument(
-          "tensor \"\(name).weight\" takes \(shape[1]) inputs, but \(index == 0 ? "2d + C + F" : "the previous layer gives") = \(inputs)")
-      }
-      let weight = try tensors.floats("\(name).weight")
-      let bias = try tensors.floats("\(name).bias", shape: [shape[0]])
-      layers.append(Layer(weight: weight, bias: bias, inputs: inputs, outputs: shape[0]))
-      inputs = shape[0]
-    }
-    guard !layers.isEmpty, inputs == 1 else {
-      throw ModelError.invalidArgument("an mlp must end in a Linear with 1 output; the last layer has \(inputs)")
+  /// Reads `mlp.0`, `mlp.2`, ... and checks the last has one output.
+  private static func layers(_ tensors: Tensors, inputs: Int) throws -> [LinearLayer] {
+    let layers = try LinearLayer.sequence(tensors, prefix: "mlp", inputs: inputs, inputsMeaning: "2d + C + F")
+    guard layers.last!.outputs == 1 else {
+      throw ModelError.invalidArgument("an mlp must end in a Linear with 1 output; the last layer has \(layers.last!.outputs)")
     }
     return layers
   }

@@ -1,0 +1,100 @@
+import CRecSysPlugin
+
+/// A request held in Swift arrays, for callers that own their data: a version's warm-up, shadow
+/// scoring, tests. (The serving path hands the plugin the call's own memory instead.)
+public struct ModelRequest: Sendable {
+  public var historyItemIDs: [Int64]
+  /// One per history item; empty means every event is a VIEW.
+  public var historyTypes: [Int32]
+  public var candidateItemIDs: [Int64]
+  /// Row-major [candidates x F].
+  public var candidateFeatures: [Float]
+  public var context: [Float]
+  public var topK: Int
+  public var excludeHistory: Bool
+  public var seed: UInt64
+
+  public init(historyItemIDs: [Int64] = [], historyTypes: [Int32] = [], candidateItemIDs: [Int64] = [],
+              candidateFeatures: [Float] = [], context: [Float] = [], topK: Int, excludeHistory: Bool = false,
+              seed: UInt64 = 1) {
+    self.historyItemIDs = historyItemIDs
+    self.historyTypes = historyTypes
+    self.candidateItemIDs = candidateItemIDs
+    self.candidateFeatures = candidateFeatures
+    self.context = context
+    self.topK = topK
+    self.excludeHistory = excludeHistory
+    self.seed = seed
+  }
+}
+
+/// What a plugin returned for a `ModelRequest`, best first.
+public struct ModelAnswer: Equatable, Sendable {
+  public var itemIDs: [Int64]
+  public var scores: [Float]
+  public var propensities: [Float]
+  public var unknownItemIDs: [Int64]
+
+  public init(itemIDs: [Int64], scores: [Float], propensities: [Float], unknownItemIDs: [Int64]) {
+    self.itemIDs = itemIDs
+    self.scores = scores
+    self.propensities = propensities
+    self.unknownItemIDs = unknownItemIDs
+  }
+}
+
+extension ModelInstance {
+  /// Runs one request held in arrays. `cancelled` is the plugin's cancellation flag (nil: never).
+  /// Throws the plugin's status and message, or INTERNAL when the plugin reports more items than
+  /// it was given room for (a broken plugin).
+  public func recommend(_ request: ModelRequest, cancelled: UnsafePointer<Int32>? = nil) throws -> ModelAnswer {
+    let capacity = max(request.topK, 0)
+    let types = request.historyTypes.isEmpty
+      ? [Int32](repeating: 0, count: request.historyItemIDs.count) : request.historyTypes
+    var ids = [Int64](repeating: 0, count: capacity)
+    var scores = [Float](repeating: 0, count: capacity)
+    var propensities = [Float](repeating: 0, count: capacity)
+    var unknown = [Int64](repeating: 0, count: max(request.candidateItemIDs.count, 1))
+    var count = 0
+    var unknownCount = 0
+    // Every pointer the C request holds must outlive the call: scope them all.
+    try request.historyItemIDs.withUnsafeBufferPointer { history in
+      try types.withUnsafeBufferPointer { types in
+        try request.candidateItemIDs.withUnsafeBufferPointer { candidates in
+          try request.candidateFeatures.withUnsafeBufferPointer { features in
+            try request.context.withUnsafeBufferPointer { context in
+              try ids.withUnsafeMutableBufferPointer { ids in
+                try scores.withUnsafeMutableBufferPointer { scores in
+                  try propensities.withUnsafeMutableBufferPointer { propensities in
+                    try unknown.withUnsafeMutableBufferPointer { unknown in
+                      var raw = recsys_request(
+                        history_item_ids: history.baseAddress, history_types: types.baseAddress,
+                        history_count: history.count,
+                        candidate_item_ids: candidates.baseAddress, candidate_count: candidates.count,
+                        candidate_features: features.baseAddress, candidate_feature_count: features.count,
+                        context: context.baseAddress, context_count: context.count,
+                        top_k: UInt32(capacity), exclude_history: request.excludeHistory ? 1 : 0,
+                        seed: request.seed, cancelled: cancelled)
+                      var result = recsys_result(
+                        item_ids: ids.baseAddress, scores: scores.baseAddress, propensities: propensities.baseAddress,
+                        capacity: capacity, count: 0, unknown_item_ids: unknown.baseAddress, unknown_count: 0)
+                      try recommend(&raw, into: &result)
+                      guard result.count <= capacity, result.unknown_count <= unknown.count else {
+                        throw PluginError(code: RECSYS_INTERNAL, "the plugin returned \(result.count) items and "
+                          + "\(result.unknown_count) unknown ids for room of \(capacity) and \(unknown.count)")
+                      }
+                      count = result.count
+                      unknownCount = result.unknown_count
+                    }
+                  }
+                }
+              }
+            }
+          }
+        }
+      }
+    }
+    return ModelAnswer(itemIDs: Array(ids[..<count]), scores: Array(scores[..<count]),
+                       propensities: Array(propensities[..<count]), unknownItemIDs: Array(unknown[..<unknownCount]))
+  }
+}
