@@ -310,8 +310,8 @@ def main(argv=None) -> int:
             f"| {dr['RssAnon'] / 1e6:.2f} MB | {cache_text} | {e['id_map_estimate_bytes'] / 1e6:.2f} MB "
             f"| {mem_ratios[name]:.2f} |")
     add("")
-    add("The id map (external item id → row, PluginAPI's `ItemRowTable`: open addressing, 16-byte buckets, a "
-        "power of two at most 80 % full) is counted against the version, not stated separately.")
+    add("The id map (external item id → row, PluginAPI's `ItemRowTable`: open addressing, 4-byte buckets "
+        "holding the row and a fingerprint, a power of two at most 80 % full) is counted against the version, not stated separately.")
     add("")
 
     # ------------------------------------------------------------------- targets
@@ -437,8 +437,9 @@ def main(argv=None) -> int:
         "The load generator shares the 2 cores with the server under test — the same for every server.")
     add("")
     add("**Sweep**: a closed-loop probe (8 in flight) gives capacity C; open-loop points at 0.2 C, 0.5 C, "
-        "0.8 C, 1.0 C, 1.2 C, … until one fails (or 0.2 C, 0.08 C, … when 0.5 C fails), plus one point "
-        "between the best passing and the first failing rate when they are > 15 % apart. A failing point "
+        "0.8 C, 1.0 C, 1.2 C, … until one fails (or 0.2 C, 0.08 C, … when 0.5 C fails), then up to three "
+        "points bisecting (geometric mean) between the best passing and the first failing rate above it "
+        "while they are > 8 % apart. A failing point "
         "that was not plainly overloaded (≥ 80 % of the offered rate achieved) is measured twice and the "
         "better run kept, at most twice per sweep (background load only ever makes a run worse). The servers of one workload run back to back in "
         "an order that rotates between workloads. Before each sweep the harness waits (at most "

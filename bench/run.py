@@ -276,14 +276,18 @@ class Bench:
             fraction = 0.2
             while not run(fraction) and fraction > 0.005:
                 fraction /= 2.5
-        passing = [r for r, p in points.items() if p["passes"]]
-        failing = [r for r, p in points.items() if not p["passes"]]
-        if passing and failing:
+        # Bisect (geometrically) between the best passing rate and the first failing one above
+        # it until they are within 8 %: the coarse grid alone can under-report a server by 35 %.
+        for _ in range(3):
+            passing = [r for r, p in points.items() if p["passes"]]
+            failing = [r for r, p in points.items() if not p["passes"]]
+            if not passing or not failing:
+                break
             low = max(passing)
             above = [r for r in failing if r > low]
-            if above and min(above) / low > 1.15:
-                rate = math.sqrt(low * min(above))
-                points[rate] = self.point(server, w, rate)
+            if not above or min(above) / low <= 1.08:
+                break
+            run(math.sqrt(low * min(above)) / capacity)
         passing = sorted((r for r, p in points.items() if p["passes"]), reverse=True)
         best = points[passing[0]] if passing else None
         result = {
@@ -394,13 +398,13 @@ class Bench:
                 caches = {}
                 if model["kind"] == "dqn":
                     caches["item advantage N x h_adv"] = n * shapes["adv.0.weight"][0] * 4
-                # PluginAPI's ItemRowTable: power-of-two buckets at most 80 % full, 16 bytes each.
+                # PluginAPI's ItemRowTable: power-of-two buckets at most 80 % full, 4 bytes each.
                 buckets = 1 << max(1, math.ceil(math.log2(max(n / 0.8, 1))))
                 result[name] = {
                     "kib_one": kib["one"], "kib_two": kib["two"],
                     "delta_bytes": {k: (kib["two"][k] - kib["one"].get(k, 0)) * 1024 for k in kib["two"]},
                     "weights_bytes": model["weights_bytes"], "precomputed_caches_bytes": caches,
-                    "id_map_estimate_bytes": buckets * 16,
+                    "id_map_estimate_bytes": buckets * 4,
                 }
         finally:
             shutil.rmtree(base, ignore_errors=True)

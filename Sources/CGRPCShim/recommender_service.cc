@@ -89,6 +89,10 @@ class AdmittedReactor final : public grpc::ServerUnaryReactor {
   }
   // Cancellation reaches a running handler through the watch; after it, nothing is left to stop.
   void OnCancel() override {}
+  // Both reactions are trivial (a counter under a mutex, a delete), so grpc may run them inline
+  // where the call completes. Without this, every call's OnDone hops to grpc's executor thread:
+  // a wake-up and a context switch per call, measured at ~20 % of the echo path's CPU.
+  bool InternalInlineable() override { return true; }
 
   recsys_shim::CallGate &gate_;
 };

@@ -17,6 +17,12 @@ public struct ModelSelector: Hashable, Sendable, CustomStringConvertible {
 
   /// Parses a selector; the error says what a valid one looks like.
   public init(parsing text: String) throws {
+    // The common case, a bare name, without splitting or copying.
+    if Self.isName(text) {
+      model = text
+      version = .serving
+      return
+    }
     let parts = text.split(separator: "@", maxSplits: 1, omittingEmptySubsequences: false)
     let name = String(parts[0])
     guard Self.isName(name) else {
@@ -40,9 +46,19 @@ public struct ModelSelector: Hashable, Sendable, CustomStringConvertible {
     }
   }
 
+  /// ASCII letters, digits, '_', '-', '.'; 1 to 128 of them. Runs on every call that names a
+  /// model, so it reads bytes, not Unicode properties.
   private static func isName(_ text: String) -> Bool {
-    !text.isEmpty && text.count <= 128
-      && text.unicodeScalars.allSatisfy { $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || "_-.".unicodeScalars.contains($0)) }
+    let bytes = text.utf8
+    return !bytes.isEmpty && bytes.count <= 128 && bytes.allSatisfy { byte in
+      switch byte {
+      case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
+        UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "_"), UInt8(ascii: "-"), UInt8(ascii: "."):
+        return true
+      default:
+        return false
+      }
+    }
   }
 
   public var description: String {

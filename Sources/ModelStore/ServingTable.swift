@@ -15,7 +15,6 @@ struct ServingTable {
       throw RegistryError(.notFound,
         "model \"\(selector.model)\" does not exist; serving models: \(names.isEmpty ? "none" : names)")
     }
-    let available = model.byVersion.keys.sorted().map(String.init).joined(separator: ", ")
     switch selector.version {
     case .serving:
       guard let serving = model.serving else {
@@ -25,6 +24,7 @@ struct ServingTable {
       return serving
     case .number(let number):
       guard let version = model.byVersion[number] else {
+        let available = model.byVersion.keys.sorted().map(String.init).joined(separator: ", ")
         throw RegistryError(.notFound,
           "model \"\(selector.model)\" version \(number) is not loaded; loaded versions: \(available.isEmpty ? "none" : available)")
       }

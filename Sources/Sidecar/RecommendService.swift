@@ -242,12 +242,25 @@ public final class RecommendService: @unchecked Sendable {
 
   private func requireFinite(_ values: UnsafePointer<Float>?, _ count: Int, field: String) throws {
     guard let values, count > 0 else { return }
-    // One pass without branches in the common case; find the culprit only on failure.
-    var allFinite = true
-    for index in 0..<count { allFinite = allFinite && values[index].isFinite }
+    // A float is not finite when its exponent bits are all ones, i.e. (bits & mask) ^ mask == 0.
+    // One branch-free SIMD pass keeps the smallest such value; find the culprit only on failure.
+    let raw = UnsafeRawPointer(values)
+    let mask = SIMD16<UInt32>(repeating: 0x7F80_0000)
+    var smallest = mask
+    var index = 0
+    while index &+ 16 <= count {
+      let bits = raw.loadUnaligned(fromByteOffset: index &* 4, as: SIMD16<UInt32>.self)
+      smallest = pointwiseMin(smallest, (bits & mask) ^ mask)
+      index &+= 16
+    }
+    var allFinite = smallest.min() != 0
+    while index < count {
+      allFinite = allFinite && values[index].isFinite
+      index &+= 1
+    }
     if allFinite { return }
-    let index = (0..<count).first { !values[$0].isFinite }!
-    throw ServiceError.invalidArgument("\(field)[\(index)] is \(values[index]); features must be finite numbers")
+    let culprit = (0..<count).first { !values[$0].isFinite }!
+    throw ServiceError.invalidArgument("\(field)[\(culprit)] is \(values[culprit]); features must be finite numbers")
   }
 
   private func string(_ text: rs_string) -> String {

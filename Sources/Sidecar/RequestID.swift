@@ -1,17 +1,33 @@
 import Experiments
+import Synchronization
 
-/// Request ids for calls that came without one: 128 random bits as 32 hex digits.
+/// Request ids for calls that came without one: 32 hex digits, unique in this process by a
+/// counter and across processes by 64 random bits drawn once at start. Not secret, so no
+/// random draw (a getrandom system call) per call.
 enum RequestID {
-  static func generate() -> String {
+  private static let processBits: UInt64 = {
     var generator = SystemRandomNumberGenerator()
-    let high = generator.next() as UInt64
-    let low = generator.next() as UInt64
-    return hex(high) + hex(low)
+    return generator.next()
+  }()
+  private static let counter = Atomic<UInt64>(0)
+
+  static func generate() -> String {
+    let number = counter.add(1, ordering: .relaxed).newValue
+    // mix64 is a bijection, so distinct counters give distinct ids; it spreads them so that
+    // ids do not look sequential (and bucket well wherever someone hashes them).
+    return hex(processBits, Bucketing.mix64(number ^ processBits))
   }
 
-  private static func hex(_ value: UInt64) -> String {
-    let digits = String(value, radix: 16)
-    return String(repeating: "0", count: 16 - digits.count) + digits
+  private static func hex(_ high: UInt64, _ low: UInt64) -> String {
+    String(unsafeUninitializedCapacity: 32) { buffer in
+      let digits: StaticString = "0123456789abcdef"
+      for position in 0..<16 {
+        let shift = UInt64(60 - 4 * position)
+        buffer[position] = digits.utf8Start[Int((high >> shift) & 0xF)]
+        buffer[16 + position] = digits.utf8Start[Int((low >> shift) & 0xF)]
+      }
+      return 32
+    }
   }
 
   /// FNV-1a over the id: the request's seed (Thompson arms draw from it), so a response can be

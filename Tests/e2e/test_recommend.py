@@ -79,6 +79,12 @@ def bad_inputs():
     nan_features[4] = math.nan
     inf_context = list(base["context"])
     inf_context[2] = math.inf
+    # The check reads 16 values at a time and the rest one by one: one bad value in each part.
+    assert len(nan_features) > 16
+    minus_inf_features = list(base["candidate_features"])
+    minus_inf_features[15] = -math.inf
+    nan_tail_features = list(base["candidate_features"])
+    nan_tail_features[-1] = math.nan
     invalid, not_found = grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.NOT_FOUND
     return [
         ("top_k zero", dict(base, top_k=0), invalid, "top_k"),
@@ -94,6 +100,10 @@ def bad_inputs():
         ("context missing", dict(base, context=[]), invalid, "context"),
         ("NaN feature", dict(base, candidate_features=nan_features), invalid, "candidate_features[4]"),
         ("Inf context", dict(base, context=inf_context), invalid, "context[2]"),
+        ("-Inf feature in the first 16", dict(base, candidate_features=minus_inf_features), invalid,
+         "candidate_features[15]"),
+        ("NaN last feature", dict(base, candidate_features=nan_tail_features), invalid,
+         f"candidate_features[{len(nan_tail_features) - 1}]"),
         ("history over limit", dict(base, history=[pb.Event(item_id=1)] * 1001), invalid, "history"),
         ("bad event type", dict(base, history=[pb.Event(item_id=1, type=9)]), invalid, "history[0].type"),
         ("unknown model", dict(base, model="nope"), not_found, "nope"),
