@@ -9,6 +9,9 @@
 //   --gemm-chain M:W0,W1,...    cblas_sgemm of M rows through Linear layers W0->W1->... (out x in
 //                               weights, as Kernels.linear calls it: B transposed)
 //   --gemv N:D                  cblas_sgemv [N x D] . [D] (catalog scoring), bytes = N*D*4
+//   --batched-gemv N:D           the catalog product for B = 1, 2, 4, 8 users at once, per user: B
+//                               sgemv calls, one sgemm, a hand-written AVX-512 four-user pass (would
+//                               batching concurrent requests pay?)
 //   --gemv-mapped TABLE:TENSOR  the same on a [N x D] tensor of a store version, memory-mapped read-only
 //                               from its safetensors file as the sidecar maps it (page-cache pages, the
 //                               file's alignment) instead of a fresh heap buffer
@@ -43,6 +46,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <cmath>
 #include <fstream>
 #include <functional>
 #include <sstream>
@@ -400,6 +404,51 @@ PluginCase RunPlugin(const std::string &spec) {
   return out;
 }
 
+
+// ------------------------------------------------------- batched catalog product (an experiment)
+//
+// What scoring B users' vectors against the catalog in one pass could save (the proposed
+// cross-request batching). Not used by the sidecar: it measures whether the batching would pay.
+
+// Lanes 8-15 of a zmm (AVX512F has no float extract of a 256-bit half; the double one moves the bits).
+__attribute__((target("avx512f"))) inline __m256 High8(__m512 x) {
+  return _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(x), 1));
+}
+
+// The sums of four accumulators as four lanes (fold, then horizontal adds: ~3 instructions a sum).
+__attribute__((target("avx512f"))) inline __m128 Sum4(__m512 a, __m512 b, __m512 c, __m512 d) {
+  __m256 ab = _mm256_hadd_ps(_mm256_add_ps(_mm512_castps512_ps256(a), High8(a)),
+                             _mm256_add_ps(_mm512_castps512_ps256(b), High8(b)));
+  __m256 cd = _mm256_hadd_ps(_mm256_add_ps(_mm512_castps512_ps256(c), High8(c)),
+                             _mm256_add_ps(_mm512_castps512_ps256(d), High8(d)));
+  __m256 abcd = _mm256_hadd_ps(ab, cd);
+  return _mm_add_ps(_mm256_castps256_ps128(abcd), _mm256_extractf128_ps(abcd, 1));
+}
+
+// out[v * n + r] = E[r] . U[v] for four vectors, d a multiple of 16: each row chunk is loaded once
+// for the four, two rows at a time (eight independent FMA chains).
+__attribute__((target("avx512f"))) void FourUserProduct(const float *e, long rows, int d, const float *u, float *out,
+                                                        long n) {
+  float sums[4];
+  for (long r = 0; r + 2 <= rows; r += 2) {
+    const float *x = e + r * d, *y = x + d;
+    __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
+    for (int k = 0; k < d; k += 16) {
+      __m512 ex = _mm512_loadu_ps(x + k), ey = _mm512_loadu_ps(y + k);
+      __m512 u0 = _mm512_loadu_ps(u + k), u1 = _mm512_loadu_ps(u + d + k);
+      __m512 u2 = _mm512_loadu_ps(u + 2 * d + k), u3 = _mm512_loadu_ps(u + 3 * d + k);
+      a0 = _mm512_fmadd_ps(ex, u0, a0), a1 = _mm512_fmadd_ps(ex, u1, a1);
+      a2 = _mm512_fmadd_ps(ex, u2, a2), a3 = _mm512_fmadd_ps(ex, u3, a3);
+      b0 = _mm512_fmadd_ps(ey, u0, b0), b1 = _mm512_fmadd_ps(ey, u1, b1);
+      b2 = _mm512_fmadd_ps(ey, u2, b2), b3 = _mm512_fmadd_ps(ey, u3, b3);
+    }
+    _mm_storeu_ps(sums, Sum4(a0, a1, a2, a3));
+    for (int v = 0; v < 4; ++v) out[v * n + r] = sums[v];
+    _mm_storeu_ps(sums, Sum4(b0, b1, b2, b3));
+    for (int v = 0; v < 4; ++v) out[v * n + r + 1] = sums[v];
+  }
+}
+
 }  // namespace
 
 int main(int argc, char **argv) {
@@ -475,6 +524,48 @@ int main(int argc, char **argv) {
                     "\"gemv\": {\"n\": %ld, \"d\": %d, \"seconds\": %.6e, \"gflops\": %.2f, \"gbytes_per_s\": %.2f}",
                     n, d, s, 2.0 * n * d / s / 1e9, bytes / s / 1e9);
       json.push_back(buffer);
+    } else if (flag == "--batched-gemv") {
+      // Per user: B x cblas_sgemv, one cblas_sgemm [N x D] . [D x B], and (AVX-512, D a multiple of
+      // 16, even N) the hand-written four-user pass above, in blocks of 64 rows for B = 8; all on
+      // one [N x D] table in 4096-row blocks, as the sidecar scans it.
+      auto spec = Split(value(), ':');
+      long n = std::stol(spec[0]);
+      int d = std::stoi(spec[1]);
+      auto matrix = RandomFloats(size_t(n) * d, 6), users = RandomFloats(size_t(8) * d, 7);
+      std::vector<float> out(size_t(8) * n), reference(size_t(8) * n);
+      const long block = 4096;
+      bool kernel_ok = __builtin_cpu_supports("avx512f") && d % 16 == 0 && n % 2 == 0;
+      std::string cases;
+      for (int b : {1, 2, 4, 8}) {
+        double gemv = BestSecondsPerCall([&] {
+          for (long s0 = 0; s0 < n; s0 += block)
+            for (int v = 0; v < b; ++v)
+              cblas_sgemv(CblasRowMajor, CblasNoTrans, std::min(block, n - s0), d, 1.0f, matrix.data() + s0 * d, d,
+                          users.data() + v * d, 1, 0.0f, reference.data() + v * n + s0, 1);
+        });
+        double gemm = BestSecondsPerCall([&] {
+          for (long s0 = 0; s0 < n; s0 += block)
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, std::min(block, n - s0), b, d, 1.0f,
+                        matrix.data() + s0 * d, d, users.data(), d, 0.0f, out.data() + s0 * b, b);
+        });
+        double kernel = 0, error = 0;
+        if (kernel_ok && b % 4 == 0) {
+          kernel = BestSecondsPerCall([&] {
+            for (long s0 = 0; s0 < n; s0 += 64)
+              for (int v = 0; v < b; v += 4)
+                FourUserProduct(matrix.data() + s0 * d, std::min(64L, n - s0), d, users.data() + v * d,
+                                out.data() + v * n + s0, n);
+          });
+          for (long i = 0; i < long(b) * n; ++i) error = std::max(error, double(std::fabs(out[i] - reference[i])));
+        }
+        std::snprintf(buffer, sizeof buffer,
+                      "%s{\"users\": %d, \"sgemv_per_user_s\": %.6e, \"sgemm_per_user_s\": %.6e, "
+                      "\"kernel_per_user_s\": %.6e, \"kernel_max_abs_error\": %.2e}",
+                      cases.empty() ? "" : ", ", b, gemv / b, gemm / b, kernel / b, error);
+        cases += buffer;
+      }
+      json.push_back("\"batched_gemv\": {\"n\": " + std::to_string(n) + ", \"d\": " + std::to_string(d) +
+                     ", \"cases\": [" + cases + "]}");
     } else if (flag == "--gemv-mapped") {
       auto spec = Split(value(), ':');
       std::ifstream table(spec[0]);

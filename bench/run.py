@@ -259,8 +259,8 @@ class Bench:
             if rate in points:
                 return points[rate]["passes"]
             points[rate] = self.point(server, w, rate)
-            if not points[rate]["passes"] and points[rate]["qps"] >= 0.8 * rate and len(retried) < 2:
-                retried.append(rate)  # at most twice per sweep
+            if not points[rate]["passes"] and points[rate]["qps"] >= 0.8 * rate and len(retried) < 4:
+                retried.append(rate)  # at most four times per sweep
                 again = self.point(server, w, rate)
                 again["retried"] = True
                 if again["passes"] or again["latency_ms"]["p99"] < points[rate]["latency_ms"]["p99"]:
@@ -334,7 +334,7 @@ class Bench:
         candidates = next(w["candidates"] for w in self.prepared["workloads"] if w["model"] == "mlp")
         argv = [str(self.a.kernels), "--seconds", "0.5", "--fma", "--sgemm", "1024",
                 "--gemm-chain", f"{candidates}:{','.join(map(str, widths[1:]))}",
-                "--gemv", f"{seq_n}:{seq_d}",
+                "--gemv", f"{seq_n}:{seq_d}", "--batched-gemv", f"{seq_n}:{seq_d}",
                 "--gemv-mapped", f"{self.prepared['kernel_cases']['lstm_catalog']['table']}:item_emb.weight", "--copy", str(seq_n * seq_d * 4), "--copy", str(256 << 20),
                 "--read", str(seq_n * seq_d * 4), "--read", str(256 << 20)]
         for case, c in self.prepared["kernel_cases"].items():
@@ -463,6 +463,10 @@ class Bench:
         results["loadavg_after_sweeps"] = loadavg()
         results["cpu_during_sweeps"] = others_load(cpu_before, cpu_seconds())
         log(f"CPU during the sweeps (cores, of {os.cpu_count()}): {results['cpu_during_sweeps']}")
+        # The sweeps are most of the run: keep them even if a later step fails.
+        partial = self.a.out.with_suffix(".sweeps.json")
+        partial.write_text(json.dumps(results, indent=2) + "\n")
+        log(f"sweeps written to {partial}")
         results["kernels"] = self.kernels()
         results["memory"] = self.memory()
         results["loadavg_after"] = loadavg()
