@@ -61,7 +61,9 @@ import grpc
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
+sys.path.insert(0, str(ROOT / "tools"))
 
+from proto_stubs import generate_stubs  # noqa: E402
 from run import Bench, Server, cpu_seconds, free_port, loadavg, log  # noqa: E402  (bench/run.py)
 
 # Per workload (bench/workloads/*.json): the shadow, another model of the demo store that accepts
@@ -78,13 +80,7 @@ LOGGED = ("L", "B", "C")
 
 def admin_stubs(work: Path):
     """Python stubs of protos/ (as Tests/e2e/conftest.py makes them), imported from a temp folder."""
-    from grpc_tools import protoc
-
-    out = Path(tempfile.mkdtemp(prefix="stubs-", dir=work))
-    protos = sorted(str(p.relative_to(ROOT / "protos")) for p in (ROOT / "protos").rglob("*.proto"))
-    if protoc.main(["protoc", f"-I{ROOT / 'protos'}", f"--python_out={out}", f"--grpc_python_out={out}", *protos]):
-        raise SystemExit("protoc failed on protos/")
-    sys.path.insert(0, str(out))
+    generate_stubs(tempfile.mkdtemp(prefix="stubs-", dir=work))
     from recsys.v1 import admin_pb2, admin_pb2_grpc  # noqa: E402
 
     return admin_pb2, admin_pb2_grpc

@@ -46,6 +46,7 @@ import torch  # noqa: E402
 from safetensors.numpy import save_file as save_numpy  # noqa: E402
 
 from export_store import export_version, load_version, random_module, sha256_file  # noqa: E402
+from proto_stubs import generate_stubs  # noqa: E402
 
 SEED = 20251123
 REQUESTS_PER_SET = 200
@@ -441,13 +442,9 @@ def main(argv=None) -> int:
     onnx = export_onnx(work, models, sets, workloads)
     kernels = kernel_inputs(work, models, sets, workloads)
 
-    stubs = work / "stubs"
+    stubs = work / "stubs"  # for the peers, which put it on their own path
     shutil.rmtree(stubs, ignore_errors=True)
-    stubs.mkdir()
-    from grpc_tools import protoc
-    protos = sorted(str(p.relative_to(ROOT / "protos")) for p in (ROOT / "protos").rglob("*.proto"))
-    if protoc.main(["protoc", f"-I{ROOT / 'protos'}", f"--python_out={stubs}", f"--grpc_python_out={stubs}", *protos]):
-        raise SystemExit("protoc failed")
+    generate_stubs(stubs, on_path=False)
 
     for entry in models.values():
         entry["shapes"] = {k: v["shape"] for k, v in entry.pop("tensors").items()}

@@ -20,22 +20,10 @@ import json
 import pathlib
 import random
 import sys
-import tempfile
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
-
-def generate_stubs(out=None) -> pathlib.Path:
-    """Python modules for every proto in protos/ (recsys.v1.*_pb2, *_pb2_grpc) in `out` (default: a new
-    temporary folder), which is put first on sys.path. The same generation as Tests/e2e/conftest.py."""
-    from grpc_tools import protoc
-
-    out = pathlib.Path(out or tempfile.mkdtemp(prefix="recsys-stubs-"))
-    protos = sorted(str(p.relative_to(ROOT / "protos")) for p in (ROOT / "protos").rglob("*.proto"))
-    if protoc.main(["protoc", f"-I{ROOT / 'protos'}", f"--python_out={out}", f"--grpc_python_out={out}", *protos]):
-        raise SystemExit("protoc failed on protos/")
-    sys.path.insert(0, str(out))
-    return out
+from proto_stubs import generate_stubs  # noqa: E402  (tools/, this script's folder)
 
 
 def item_ids(text: str) -> list:

@@ -21,17 +21,10 @@ CTL = os.environ.get("RECSYSCTL", str(pathlib.Path(BINARY).parent / "recsysctl")
 GOLDEN = ROOT / "Tests/Fixtures/golden"
 
 
-def _generate_stubs() -> pathlib.Path:
-    from grpc_tools import protoc
+sys.path.insert(0, str(ROOT / "tools"))
+from proto_stubs import generate_stubs  # noqa: E402
 
-    out = pathlib.Path(tempfile.mkdtemp(prefix="recsys-stubs-"))
-    protos = sorted(str(p.relative_to(ROOT / "protos")) for p in (ROOT / "protos").rglob("*.proto"))
-    code = protoc.main(["protoc", f"-I{ROOT / 'protos'}", f"--python_out={out}", f"--grpc_python_out={out}", *protos])
-    assert code == 0, "protoc failed on protos/"
-    return out
-
-
-sys.path.insert(0, str(_generate_stubs()))
+generate_stubs()
 from recsys.v1 import admin_pb2, admin_pb2_grpc, recommender_pb2, recommender_pb2_grpc  # noqa: E402
 
 
