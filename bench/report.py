@@ -97,8 +97,9 @@ def unmet_limits(summary: dict, cpu: dict, k: dict) -> list:
     echo_cpu = cpu.get("echo", {}).get("sidecar")
     scan = k.get("plugin_catalog_gemv_empty_history", {}).get("seconds_per_call", 0) * 1e6
     cases = {c["users"]: c for c in k.get("batched_gemv", {}).get("cases", [])}
-    best_batched = min((c["kernel_per_user_s"] * 1e6 for c in cases.values() if c.get("kernel_per_user_s")),
-                       default=0)
+    # The cheapest way measured to score one user of a batch: one sgemm or the four-user pass.
+    best_batched = min((x * 1e6 for users, c in cases.items() if users > 1
+                        for x in (c.get("sgemm_per_user_s"), c.get("kernel_per_user_s")) if x), default=0)
     for name, s in summary.items():
         target = 3 if name == "mlp" else 0.8 if name == "echo" else 5
         value = s["vs_floor"] if name == "echo" else s["vs_peer"]
@@ -317,9 +318,9 @@ def main(argv=None) -> int:
     batched = batched_product_text(k)
     if batched:
         add(f"- **Batched catalog product** (would scoring concurrent requests together pay?): {batched} "
-            "OpenBLAS's sgemm packs the table before multiplying, so with a few right-hand sides it is slower "
-            "per user than one sgemv each; a pass that reads each row once for four users is compute-bound "
-            "(four dot products, each needing a horizontal sum), not memory-bound.")
+            "OpenBLAS's sgemm packs the table before it multiplies, which only pays with several users; the "
+            "pass that reads each row once for four users is bound by arithmetic (every dot product ends in a "
+            "horizontal sum), not by reading the table, so neither comes near one table read shared by all.")
     add("")
     add("In-process time per request (plugin called directly through the C ABI, no gRPC) — what the model "
         "itself costs — of each workload's first request repeated (everything cached) and of its whole request "
