@@ -221,13 +221,9 @@ struct ConfigReader {
     return "\(prefix) \"\(name)\""
   }
 
-  /// Keys and arm names: they appear in `forced_arm` ("key/arm"), metrics labels and logs.
-  static func isName(_ text: String) -> Bool {
-    !text.isEmpty && text.utf8.count <= 128
-      && text.unicodeScalars.allSatisfy {
-        $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || "-_.".unicodeScalars.contains($0))
-      }
-  }
+  /// Keys and arm names follow the model-name rule: they appear in `forced_arm` ("key/arm"),
+  /// metrics labels and logs.
+  static func isName(_ text: String) -> Bool { ModelSelector.isName(text) }
 
   /// 90 rather than 90.0; 33.3 rather than 33.300000000000004.
   static func format(_ value: Double) -> String {

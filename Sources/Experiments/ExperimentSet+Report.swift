@@ -20,18 +20,16 @@ extension ExperimentSet {
       let ctrInterval = Proportions.wilson95(successes: counts.clicks, trials: counts.impressions)
       let cvrInterval = Proportions.wilson95(successes: counts.purchases, trials: counts.impressions)
       let isControl = !holdout && name == experiment.arms[0].name
-      let ctrTest =
+      // Against the control arm; the control itself gets z 0, p 1.
+      func testAgainstControl(_ successes: Int, _ controlSuccesses: Int) -> (z: Double, pValue: Double) {
         isControl
-        ? (z: 0, pValue: 1)
-        : Proportions.twoProportionZTest(
-          successesA: counts.clicks, trialsA: counts.impressions, successesB: control.clicks,
-          trialsB: control.impressions)
-      let cvrTest =
-        isControl
-        ? (z: 0, pValue: 1)
-        : Proportions.twoProportionZTest(
-          successesA: counts.purchases, trialsA: counts.impressions, successesB: control.purchases,
-          trialsB: control.impressions)
+          ? (z: 0, pValue: 1)
+          : Proportions.twoProportionZTest(
+            successesA: successes, trialsA: counts.impressions, successesB: controlSuccesses,
+            trialsB: control.impressions)
+      }
+      let ctrTest = testAgainstControl(counts.clicks, control.clicks)
+      let cvrTest = testAgainstControl(counts.purchases, control.purchases)
       return ArmReport(
         name: name, model: model, weightPercent: weight, holdout: holdout, impressions: counts.impressions,
         clicks: counts.clicks, addToCarts: counts.addToCarts, purchases: counts.purchases, revenue: counts.revenue,

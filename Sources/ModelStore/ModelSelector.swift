@@ -46,9 +46,10 @@ public struct ModelSelector: Hashable, Sendable, CustomStringConvertible {
     }
   }
 
-  /// ASCII letters, digits, '_', '-', '.'; 1 to 128 of them. Runs on every call that names a
-  /// model, so it reads bytes, not Unicode properties.
-  private static func isName(_ text: String) -> Bool {
+  /// The rule for model names, and for the other names that travel with them (experiment keys,
+  /// arm names): ASCII letters, digits, '_', '-', '.'; 1 to 128 of them. Runs on every call that
+  /// names a model, so it reads bytes, not Unicode properties.
+  public static func isName(_ text: String) -> Bool {
     let bytes = text.utf8
     return !bytes.isEmpty && bytes.count <= 128 && bytes.allSatisfy { byte in
       switch byte {
