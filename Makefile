@@ -11,14 +11,15 @@ PYTHON := $(VENV)/bin/python
 TOOLS_VENV := .venv-tools
 LISTEN ?= 127.0.0.1:50051
 
-.PHONY: run test build deps venv unit-test e2e-test check-protos protos fixtures demo-store clean bench-swaps
+.PHONY: run test build deps venv unit-test e2e-test check-protos protos fixtures demo-store clean bench-swaps \
+  fuzz fuzz-build fuzz-smoke
 
 run: build
 	mkdir -p out
 	$(BIN)/recsys-sidecar --listen $(LISTEN) --store demo/store --plugins $(PLUGINS_DIR) --default-model mlp \
 	  --experiments demo/experiments.yaml --exposure-log out/exposures.jsonl
 
-test: build venv check-protos unit-test e2e-test
+test: build venv check-protos unit-test e2e-test fuzz-smoke
 
 # Debian packages, installed only when missing.
 deps:
@@ -50,6 +51,25 @@ unit-test: build
 
 e2e-test: build venv
 	RECSYS_SIDECAR=$(BIN)/recsys-sidecar RECSYS_PLUGINS_DIR=$(abspath $(PLUGINS_DIR)) $(PYTHON) -m pytest -q Tests/e2e
+
+# Fuzzing (libFuzzer): `make fuzz` runs every target FUZZ_SECONDS (default 600) from the committed
+# seeds; `make test` runs each FUZZ_SMOKE_SECONDS. FUZZ_TARGETS="a b" runs only those.
+# The instrumented build has its own scratch folder. See Tests/Fuzz/README.md.
+FUZZ_SCRATCH := .build-fuzz
+FUZZ_SECONDS ?= 600
+FUZZ_SMOKE_SECONDS ?= 15
+FUZZ_TARGETS ?=
+FUZZ_BIN = $(FUZZ_SCRATCH)/release/recsys-fuzz
+
+fuzz-build: deps
+	swift build -c release --scratch-path $(FUZZ_SCRATCH) --product recsys-fuzz \
+	  -Xswiftc -sanitize=fuzzer -Xswiftc -DRECSYS_LIBFUZZER
+
+fuzz: build fuzz-build
+	RECSYS_PLUGINS_DIR=$(abspath $(PLUGINS_DIR)) tools/fuzz.sh $(FUZZ_BIN) $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
+fuzz-smoke: build fuzz-build
+	RECSYS_PLUGINS_DIR=$(abspath $(PLUGINS_DIR)) tools/fuzz.sh $(FUZZ_BIN) $(FUZZ_SMOKE_SECONDS) $(FUZZ_TARGETS)
 
 # The committed generated C++ must match protos/.
 check-protos: deps

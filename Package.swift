@@ -85,6 +85,14 @@ let package = Package(
       "CGRPCShim", .product(name: "ArgumentParser", package: "swift-argument-parser"),
     ]),
 
+    // Fuzz targets: every parser and every file the sidecar reads (see FuzzTarget.swift).
+    // recsys-fuzz is libFuzzer's driver in `make fuzz` and a replay tool in a normal build.
+    .target(name: "FuzzTargets", dependencies: [
+      "SafeTensors", "ModelStore", "PluginHost", "Experiments", "Sidecar", "CGRPCShim",
+      .product(name: "Logging", package: "swift-log"),
+    ]),
+    .executableTarget(name: "recsys-fuzz", dependencies: ["FuzzTargets"]),
+
     // Model kinds, each built as a plugin.
     .target(name: "MLPPlugin", dependencies: ["PluginAPI", "RecSysKernels"], path: "plugins/MLP"),
     .target(name: "LSTMPlugin", dependencies: ["PluginAPI", "RecSysKernels"], path: "plugins/LSTM"),
@@ -100,6 +108,8 @@ let package = Package(
     .testTarget(name: "RoutingTests", dependencies: ["Routing", "Experiments", "ModelStore"]),
     .testTarget(name: "ExperimentsTests", dependencies: ["Experiments"], resources: [.copy("Vectors")]),
     .testTarget(name: "SidecarTests", dependencies: ["Sidecar", "ModelStore"]),
+    // Replays Tests/Fuzz/corpus and Tests/Fuzz/regressions through every fuzz target.
+    .testTarget(name: "FuzzTargetsTests", dependencies: ["FuzzTargets"]),
     // Loads the built plugin libraries through PluginHost and checks them against PyTorch.
     .testTarget(name: "PluginGoldenTests", dependencies: [
       "ModelStore", "PluginHost", "SafeTensors", "CRecSysPlugin", .product(name: "Logging", package: "swift-log"),
