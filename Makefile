@@ -54,7 +54,8 @@ e2e-test: build venv
 
 # Fuzzing (libFuzzer): `make fuzz` runs every target FUZZ_SECONDS (default 600) from the committed
 # seeds; `make test` runs each FUZZ_SMOKE_SECONDS. FUZZ_TARGETS="a b" runs only those.
-# The instrumented build has its own scratch folder. See Tests/Fuzz/README.md.
+# The instrumented build has its own scratch folder and links with lld (gold crashes on
+# libFuzzer's archive next to the `main` SwiftPM defines). See Tests/Fuzz/README.md.
 FUZZ_SCRATCH := .build-fuzz
 FUZZ_SECONDS ?= 600
 FUZZ_SMOKE_SECONDS ?= 15
@@ -63,7 +64,7 @@ FUZZ_BIN = $(FUZZ_SCRATCH)/release/recsys-fuzz
 
 fuzz-build: deps
 	swift build -c release --scratch-path $(FUZZ_SCRATCH) --product recsys-fuzz \
-	  -Xswiftc -sanitize=fuzzer -Xswiftc -DRECSYS_LIBFUZZER
+	  -Xswiftc -sanitize=fuzzer -Xswiftc -DRECSYS_LIBFUZZER -Xswiftc -Xclang-linker -Xswiftc -fuse-ld=lld
 
 fuzz: build fuzz-build
 	RECSYS_PLUGINS_DIR=$(abspath $(PLUGINS_DIR)) tools/fuzz.sh $(FUZZ_BIN) $(FUZZ_SECONDS) $(FUZZ_TARGETS)

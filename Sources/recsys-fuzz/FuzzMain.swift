@@ -9,25 +9,31 @@ import FuzzTargets
 // `recsys-fuzz TARGET FILE|DIR...` runs each input once (how a crash file is reproduced).
 
 #if RECSYS_LIBFUZZER
+  // SwiftPM links an executable with `main` defined as `<target>_main`, so libFuzzer's own
+  // `main` is never pulled in: this entry hands the command line to libFuzzer's driver.
   nonisolated(unsafe) private var selected: FuzzTarget?
 
-  @_cdecl("LLVMFuzzerInitialize")
-  public func fuzzerInitialize(_ argc: UnsafeMutablePointer<Int32>?,
-                               _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>?) -> Int32 {
+  @_silgen_name("LLVMFuzzerRunDriver")
+  private func runFuzzerDriver(
+    _ argc: UnsafeMutablePointer<Int32>,
+    _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>,
+    _ callback: @convention(c) (UnsafePointer<UInt8>?, Int) -> Int32) -> Int32
+
+  @_cdecl("recsys_fuzz_main")
+  public func fuzzMain(_ argc: Int32, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> Int32 {
     let name = getenv("RECSYS_FUZZ_TARGET").map { String(cString: $0) } ?? ""
     guard let target = FuzzTargets.named(name) else {
       let names = FuzzTargets.all.map(\.name).joined(separator: ", ")
       fputs("recsys-fuzz: set RECSYS_FUZZ_TARGET to one of: \(names) (got \"\(name)\")\n", stderr)
-      exit(2)
+      return 2
     }
     selected = target
-    return 0
-  }
-
-  @_cdecl("LLVMFuzzerTestOneInput")
-  public func fuzzerTestOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
-    selected!.run(UnsafeRawBufferPointer(start: data, count: size))
-    return 0
+    var count = argc
+    var arguments = argv
+    return runFuzzerDriver(&count, &arguments) { data, size in
+      selected!.run(UnsafeRawBufferPointer(start: data, count: size))
+      return 0
+    }
   }
 #else
   import Foundation
