@@ -25,7 +25,7 @@ bool CancellationWatch::Call::CheckNow(Clock::time_point now) {
   // The deadline first: grpc cancels an expired call too, and the caller should hear why.
   if (now >= deadline_) {
     Cancel(RS_STATUS_DEADLINE_EXCEEDED);
-  } else if (context_.IsCancelled()) {
+  } else if (context_ != nullptr && context_->IsCancelled()) {
     Cancel(deadline_ - now <= kDeadlineSlack ? RS_STATUS_DEADLINE_EXCEEDED : RS_STATUS_CANCELLED);
   }
   return flag_ != 0;

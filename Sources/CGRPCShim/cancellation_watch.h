@@ -33,7 +33,9 @@ class CancellationWatch final {
   // One call's state; lives on the handler's stack while the handler runs.
   class Call final {
    public:
-    explicit Call(const grpc::CallbackServerContext &context) : context_(context), deadline_(context.deadline()) {}
+    explicit Call(const grpc::CallbackServerContext &context) : context_(&context), deadline_(context.deadline()) {}
+    // A call outside any server (rs_recommend_serialized): no deadline, never cancelled.
+    Call() : context_(nullptr), deadline_(Clock::time_point::max()) {}
 
     const volatile int32_t *flag() const { return &flag_; }
     // RS_STATUS_OK, RS_STATUS_DEADLINE_EXCEEDED or RS_STATUS_CANCELLED.
@@ -46,7 +48,7 @@ class CancellationWatch final {
     friend class CancellationWatch;
     void Cancel(int32_t reason);
 
-    const grpc::CallbackServerContext &context_;
+    const grpc::CallbackServerContext *const context_;  // null outside a server
     const Clock::time_point deadline_;  // time_point::max() without a deadline
     // Written only by whoever watches the call (the handler before Add, the watch thread
     // after); read by the plugin on any thread. Set with a release store after `reason_`.

@@ -2,7 +2,9 @@
 // RecommendResponse. Every call finishes exactly once; no C++ exception leaves this file.
 #include "recommender_service.h"
 
+#include <algorithm>
 #include <climits>
+#include <cstring>
 #include <exception>
 #include <new>
 #include <string>
@@ -76,6 +78,25 @@ grpc::Status HandlerStatus(const char *handler, int32_t code, const Response &ha
   return grpc::Status::OK;
 }
 
+// The body as `message`; INVALID_ARGUMENT saying what to fix when it does not parse. (The
+// ByteBuffer is copied by reference count: parsing consumes its reader's view, not the slices.)
+template <typename Message>
+grpc::Status Parse(const grpc::ByteBuffer &bytes, Message &message) {
+  grpc::ByteBuffer view(bytes);
+  const size_t byte_count = view.Length();
+  grpc::Status status = grpc::SerializationTraits<Message>::Deserialize(&view, &message);
+  if (!status.ok()) return recsys_shim::UnparsableRequest(Message::descriptor()->full_name().c_str(), byte_count);
+  return status;
+}
+
+template <typename Message>
+grpc::Status Serialize(const Message &message, grpc::ByteBuffer &bytes) {
+  bool own_buffer = false;
+  grpc::Status status = grpc::SerializationTraits<Message>::Serialize(message, &bytes, &own_buffer);
+  if (!status.ok()) return InternalStatus("the response could not be serialized");
+  return status;
+}
+
 // An admitted call's reactor: the call counts as running in the gate until grpc is done with
 // it (its status sent), so a drain never shuts grpc down under an answer still on its way.
 class AdmittedReactor final : public grpc::ServerUnaryReactor {
@@ -102,8 +123,8 @@ class AdmittedReactor final : public grpc::ServerUnaryReactor {
 namespace recsys_shim {
 
 grpc::ServerUnaryReactor *RecommenderService::Recommend(grpc::CallbackServerContext *context,
-                                                        const recsys::v1::RecommendRequest *request,
-                                                        recsys::v1::RecommendResponse *response) {
+                                                        const grpc::ByteBuffer *request_bytes,
+                                                        grpc::ByteBuffer *response_bytes) {
   if (!gate_.Enter()) {
     grpc::ServerUnaryReactor *refusal = context->DefaultReactor();
     refusal->Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, "the sidecar is shutting down; call another instance"));
@@ -118,7 +139,11 @@ grpc::ServerUnaryReactor *RecommenderService::Recommend(grpc::CallbackServerCont
   }
   grpc::Status status;
   try {
-    status = Handle(*context, *request, *response);
+    recsys::v1::RecommendRequest request;
+    recsys::v1::RecommendResponse response;
+    status = Parse(*request_bytes, request);
+    if (status.ok()) status = Handle(*context, request, response);
+    if (status.ok()) status = Serialize(response, *response_bytes);
   } catch (const std::exception &exception) {
     status = InternalStatus(exception.what());
   } catch (...) {
@@ -131,6 +156,15 @@ grpc::ServerUnaryReactor *RecommenderService::Recommend(grpc::CallbackServerCont
 grpc::Status RecommenderService::Handle(const grpc::CallbackServerContext &context,
                                         const recsys::v1::RecommendRequest &request,
                                         recsys::v1::RecommendResponse &response) const {
+  // A call whose deadline passed before it got here (a 1 ms deadline usually has) starts
+  // cancelled; any other is watched until the handler returns.
+  CancellationWatch::Call cancellation(context);
+  return ServeRecommend(handler_, handler_context_, &watch_, cancellation, request, response);
+}
+
+grpc::Status ServeRecommend(rs_recommend_handler handler, void *handler_context, CancellationWatch *watch,
+                            CancellationWatch::Call &cancellation, const recsys::v1::RecommendRequest &request,
+                            recsys::v1::RecommendResponse &response) {
   // Events are a repeated message, so their fields are not contiguous: copy them into
   // parallel arrays that live until the handler returns.
   const auto &history = request.history();
@@ -165,24 +199,28 @@ grpc::Status RecommenderService::Handle(const grpc::CallbackServerContext &conte
   view.forced_arm = MakeView(request.forced_arm());
   response.set_bucket(-1);  // no experiment routed it, unless the handler says otherwise
 
-  // A call whose deadline passed before it got here (a 1 ms deadline usually has) starts
-  // cancelled; any other is watched until the handler returns.
-  recsys_shim::CancellationWatch::Call cancellation(context);
   rs_response handle{&response, &cancellation, std::string(), nullptr};
   int32_t code;
-  if (cancellation.CheckNow(CancellationWatch::Clock::now())) {
-    code = handler_(handler_context_, &view, &handle);
+  if (watch == nullptr || cancellation.CheckNow(CancellationWatch::Clock::now())) {
+    code = handler(handler_context, &view, &handle);
   } else {
-    WatchedScope watched(watch_, cancellation);
-    code = handler_(handler_context_, &view, &handle);
+    WatchedScope watched(*watch, cancellation);
+    code = handler(handler_context, &view, &handle);
   }
-
   return HandlerStatus("recommend", code, handle);
 }
 
+grpc::Status UnparsableRequest(const char *message_name, size_t byte_count) {
+  return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                      std::string("the request body (") + std::to_string(byte_count) + " bytes) is not a valid " +
+                          message_name +
+                          ": protobuf could not parse it (malformed wire format, a field of the wrong type, or a "
+                          "string that is not UTF-8); build requests from protos/recsys/v1/recommender.proto");
+}
+
 grpc::ServerUnaryReactor *RecommenderService::Feedback(grpc::CallbackServerContext *context,
-                                                       const recsys::v1::FeedbackRequest *request,
-                                                       recsys::v1::FeedbackResponse *response) {
+                                                       const grpc::ByteBuffer *request_bytes,
+                                                       grpc::ByteBuffer *response_bytes) {
   grpc::ServerUnaryReactor *reactor = context->DefaultReactor();
   if (!gate_.Enter()) {
     reactor->Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, "the sidecar is shutting down; call another instance"));
@@ -190,7 +228,11 @@ grpc::ServerUnaryReactor *RecommenderService::Feedback(grpc::CallbackServerConte
   }
   grpc::Status status;
   try {
-    status = HandleFeedback(*request, *response);
+    recsys::v1::FeedbackRequest request;
+    recsys::v1::FeedbackResponse response;
+    status = Parse(*request_bytes, request);
+    if (status.ok()) status = HandleFeedback(request, response);
+    if (status.ok()) status = Serialize(response, *response_bytes);
   } catch (const std::exception &exception) {
     status = InternalStatus(exception.what());
   } catch (...) {
@@ -220,6 +262,35 @@ grpc::Status RecommenderService::HandleFeedback(const recsys::v1::FeedbackReques
 }  // namespace recsys_shim
 
 extern "C" {
+
+int32_t rs_recommend_serialized(rs_recommend_handler handler, void *handler_context, const void *bytes,
+                                size_t length, char *message, size_t message_capacity) {
+  grpc::Status status;
+  try {
+    recsys::v1::RecommendRequest request;
+    recsys::v1::RecommendResponse response;
+    if (length > static_cast<size_t>(INT_MAX) || !IsValidRange(bytes, length) ||
+        !request.ParseFromArray(bytes, static_cast<int>(length))) {
+      status = recsys_shim::UnparsableRequest("recsys.v1.RecommendRequest", length);
+    } else {
+      recsys_shim::CancellationWatch::Call cancellation;
+      status = recsys_shim::ServeRecommend(handler, handler_context, nullptr, cancellation, request, response);
+      std::string serialized;
+      if (status.ok() && !response.SerializeToString(&serialized)) status = InternalStatus("serialize failed");
+    }
+  } catch (const std::exception &exception) {
+    status = InternalStatus(exception.what());
+  } catch (...) {
+    status = InternalStatus("unknown exception");
+  }
+  if (message != nullptr && message_capacity > 0) {
+    const std::string &text = status.error_message();
+    const size_t count = std::min(text.size(), message_capacity - 1);
+    std::memcpy(message, text.data(), count);
+    message[count] = 0;
+  }
+  return static_cast<int32_t>(status.error_code());
+}
 
 void rs_feedback_set_result(rs_feedback_response *response, const char *experiment, size_t experiment_length,
                             const char *arm, size_t arm_length, bool duplicate) {

@@ -14,7 +14,13 @@ namespace recsys_shim {
 // Turns each Recommend call into one call of the C handler and finishes it with the
 // handler's status. While the handler runs, `watch_` raises the call's cancellation flag;
 // `gate` admits calls until the server drains (then they finish UNAVAILABLE).
-class RecommenderService final : public recsys::v1::Recommender::CallbackService {
+//
+// The methods take the raw bytes and parse them here: grpc's generated handler answers a body
+// that does not parse with UNIMPLEMENTED and no message, which reads as "no such method".
+using RawRecommenderBase = recsys::v1::Recommender::WithRawCallbackMethod_Recommend<
+    recsys::v1::Recommender::WithRawCallbackMethod_Feedback<recsys::v1::Recommender::Service>>;
+
+class RecommenderService final : public RawRecommenderBase {
  public:
   RecommenderService(rs_recommend_handler handler, void *handler_context, rs_feedback_handler feedback,
                      void *feedback_context, CallGate &gate)
@@ -24,13 +30,11 @@ class RecommenderService final : public recsys::v1::Recommender::CallbackService
         feedback_context_(feedback_context),
         gate_(gate) {}
 
-  grpc::ServerUnaryReactor *Recommend(grpc::CallbackServerContext *context,
-                                      const recsys::v1::RecommendRequest *request,
-                                      recsys::v1::RecommendResponse *response) override;
+  grpc::ServerUnaryReactor *Recommend(grpc::CallbackServerContext *context, const grpc::ByteBuffer *request,
+                                      grpc::ByteBuffer *response) override;
 
-  grpc::ServerUnaryReactor *Feedback(grpc::CallbackServerContext *context,
-                                     const recsys::v1::FeedbackRequest *request,
-                                     recsys::v1::FeedbackResponse *response) override;
+  grpc::ServerUnaryReactor *Feedback(grpc::CallbackServerContext *context, const grpc::ByteBuffer *request,
+                                     grpc::ByteBuffer *response) override;
 
  private:
   grpc::Status Handle(const grpc::CallbackServerContext &context,
@@ -47,6 +51,15 @@ class RecommenderService final : public recsys::v1::Recommender::CallbackService
   CallGate &gate_;
   mutable CancellationWatch watch_;
 };
+
+// One Recommend call between the parsed request and the response: the request view, the C
+// handler, the status. `watch` may be null (the call is then not watched for cancellation).
+grpc::Status ServeRecommend(rs_recommend_handler handler, void *handler_context, CancellationWatch *watch,
+                            CancellationWatch::Call &cancellation, const recsys::v1::RecommendRequest &request,
+                            recsys::v1::RecommendResponse &response);
+
+// The status for a body that is not a valid `message_name`, saying what to fix.
+grpc::Status UnparsableRequest(const char *message_name, size_t byte_count);
 
 }  // namespace recsys_shim
 

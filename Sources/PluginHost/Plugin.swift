@@ -18,8 +18,8 @@ public final class Plugin: @unchecked Sendable {
 
   /// Loads and checks the library at `path`; errors say which check failed.
   public static func load(path: String) throws -> Plugin {
-    try FileSafety.check(pluginAt: path)
-    guard let handle = dlopen(path, RTLD_NOW | RTLD_LOCAL) else {
+    let resolved = try FileSafety.check(pluginAt: path)
+    guard let handle = dlopen(resolved, RTLD_NOW | RTLD_LOCAL) else {
       throw PluginError(code: RECSYS_FAILED_PRECONDITION, "cannot load plugin \(path): \(String(cString: dlerror()))")
     }
     guard let symbol = dlsym(handle, RECSYS_PLUGIN_ENTRY_SYMBOL) else {

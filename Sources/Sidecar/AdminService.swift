@@ -76,7 +76,7 @@ public final class AdminService: @unchecked Sendable {
         Self.finish(call, Int32(RS_STATUS_OK), String(decoding: data, as: UTF8.self))
       } catch {
         let failure = ServiceError(error)
-        Self.finish(call, failure.code, failure.message)
+        Self.finish(call, failure.code, failure.transmittedMessage)
       }
     }
   }

@@ -22,6 +22,11 @@ public final class FeedbackService: @unchecked Sendable {
       guard let data = request.request_id.data, request.request_id.length > 0 else {
         throw ServiceError.invalidArgument("request_id is empty; send the request_id of the Recommend response the user acted on")
       }
+      guard request.request_id.length <= RequestLimits.maxIdentifierBytes else {
+        throw ServiceError.invalidArgument(
+          "request_id is \(request.request_id.length) bytes; the limit is \(RequestLimits.maxIdentifierBytes): "
+            + "send the request_id of the Recommend response the user acted on")
+      }
       let requestID = String(decoding: UnsafeRawBufferPointer(start: data, count: request.request_id.length), as: UTF8.self)
       let kind: FeedbackKind
       switch request.type {
@@ -45,7 +50,7 @@ public final class FeedbackService: @unchecked Sendable {
       return Int32(RS_STATUS_OK)
     } catch {
       let failure = ServiceError(error)
-      failure.message.withCString { rs_feedback_set_error(response, $0, strlen($0)) }
+      failure.transmittedMessage.withCString { rs_feedback_set_error(response, $0, strlen($0)) }
       return failure.code
     }
   }

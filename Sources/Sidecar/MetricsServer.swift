@@ -10,9 +10,12 @@ import Foundation
   private let sendFlags: Int32 = 0
 #endif
 
-/// A small HTTP listener for Prometheus scrapes on its own thread: POSIX sockets, one
-/// connection at a time (a scrape every few seconds), each bounded in size
-/// (`MetricsHTTP.maxRequestBytes`) and time (`connectionTimeout`), closed after one answer.
+/// A small HTTP listener for Prometheus scrapes on its own thread: POSIX sockets and one
+/// poll() loop that serves up to `maxConnections` connections at once, each bounded in size
+/// (`MetricsHTTP.maxRequestBytes`) and time (`connectionTimeout` to send the request, the same
+/// again to take the answer), closed after one answer. Connections that idle (slowloris) cost a
+/// slot each and are cut at their deadline; when every slot is taken, a new connection evicts the
+/// one closest to its deadline, so a scraper never waits behind idle connections.
 /// Bad input gets a 4xx and a closed connection, never a crash.
 public final class MetricsServer: @unchecked Sendable {
   /// The port it listens on (useful when the address asked for port 0).
@@ -70,7 +73,7 @@ public final class MetricsServer: @unchecked Sendable {
     thread.start()
   }
 
-  /// Stops accepting, waits for the connection being served (at most `connectionTimeout`), closes.
+  /// Stops accepting, closes every connection (within one poll interval, 0.2 s) and the listener.
   public func stop() {
     let first = stopLock.withLock { () -> Bool in
       defer { stopping = true }
@@ -83,69 +86,118 @@ public final class MetricsServer: @unchecked Sendable {
 
   private var isStopping: Bool { stopLock.withLock { stopping } }
 
+  /// Connections served at once; more evict the oldest.
+  static let maxConnections = 32
+
+  /// One connection's progress: read the request, write the answer, then drain what the client
+  /// still sends until it closes (see `lingering`).
+  private struct Connection {
+    enum Phase { case reading, writing, lingering }
+    let fd: Int32
+    var phase = Phase.reading
+    var deadline: Date
+    var received: [UInt8] = []
+    var answer: [UInt8] = []
+    var sent = 0
+    var drained = 0
+  }
+
   private func acceptLoop() {
     defer { finished.signal() }
+    var connections: [Connection] = []
+    var chunk = [UInt8](repeating: 0, count: 2_048)
     while !isStopping {
-      var waiting = pollfd(fd: socket, events: Int16(POLLIN), revents: 0)
-      guard poll(&waiting, 1, 200) > 0 else { continue }
-      let connection = accept(socket, nil, nil)
-      if connection < 0 { continue }
-      serve(connection)
-      close(connection)
-    }
-  }
-
-  /// Reads one request within the deadline, answers it, and returns (the caller closes).
-  private func serve(_ connection: Int32) {
-    let deadline = Date().addingTimeInterval(connectionTimeout)
-    var received: [UInt8] = []
-    var chunk = [UInt8](repeating: 0, count: 2_048)
-    var request = MetricsHTTP.Request.incomplete
-    while request == .incomplete {
-      let remaining = Int32(max(0, deadline.timeIntervalSinceNow * 1_000))
-      var waiting = pollfd(fd: connection, events: Int16(POLLIN), revents: 0)
-      guard remaining > 0, poll(&waiting, 1, remaining) > 0 else {
-        write(MetricsHTTP.timeoutResponse, to: connection, until: deadline.addingTimeInterval(connectionTimeout))
-        return
+      var waiting = [pollfd(fd: socket, events: Int16(POLLIN), revents: 0)]
+      for connection in connections {
+        let events = connection.phase == .writing ? POLLOUT : POLLIN
+        waiting.append(pollfd(fd: connection.fd, events: Int16(events), revents: 0))
       }
-      let count = chunk.withUnsafeMutableBytes { recv(connection, $0.baseAddress, $0.count, 0) }
-      if count <= 0 { return }  // closed or failed before a whole request
-      received += chunk[..<count]
-      request = MetricsHTTP.parse(received[...])
+      let nearest = connections.map(\.deadline).min().map { max(0, $0.timeIntervalSinceNow) } ?? 0.2
+      let ready = poll(&waiting, nfds_t(waiting.count), Int32(min(0.2, nearest) * 1_000) + 1)
+      let now = Date()
+      if ready > 0 {
+        for index in connections.indices where waiting[index + 1].revents != 0 {
+          step(&connections[index], now: now, chunk: &chunk)
+        }
+      }
+      for index in connections.indices where connections[index].deadline <= now {
+        expire(&connections[index], now: now)
+      }
+      connections.removeAll { $0.fd < 0 }
+      if ready > 0 && waiting[0].revents & Int16(POLLIN) != 0 {
+        let fd = accept(socket, nil, nil)
+        if fd >= 0 {
+          _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
+          if connections.count >= Self.maxConnections,
+             let oldest = connections.indices.min(by: { connections[$0].deadline < connections[$1].deadline })
+          {
+            close(connections[oldest].fd)
+            connections.remove(at: oldest)
+          }
+          connections.append(Connection(fd: fd, deadline: now.addingTimeInterval(connectionTimeout)))
+        }
+      }
     }
-    let response = MetricsHTTP.response(to: request, body: render)
-    write(response, to: connection, until: deadline.addingTimeInterval(connectionTimeout))
-    lingeringClose(connection)
+    for connection in connections { close(connection.fd) }
   }
 
-  /// Closing with unread bytes (a body we ignored) makes the kernel send a reset, which can
-  /// destroy the answer before the client reads it: say we are done, then read what is left
-  /// (at most 64 KiB or 0.5 s) until the client closes too.
-  private func lingeringClose(_ connection: Int32) {
-    shutdown(connection, Int32(SHUT_WR))
-    var chunk = [UInt8](repeating: 0, count: 2_048)
-    var drained = 0
-    let deadline = Date().addingTimeInterval(0.5)
-    while drained < 64 * 1_024 {
-      let remaining = Int32(max(0, deadline.timeIntervalSinceNow * 1_000))
-      var waiting = pollfd(fd: connection, events: Int16(POLLIN), revents: 0)
-      guard remaining > 0, poll(&waiting, 1, remaining) > 0 else { return }
-      let count = chunk.withUnsafeMutableBytes { recv(connection, $0.baseAddress, $0.count, 0) }
-      if count <= 0 { return }
-      drained += count
+  /// Advances a connection that poll() found ready; closes it (fd -1) when it is done.
+  private func step(_ connection: inout Connection, now: Date, chunk: inout [UInt8]) {
+    switch connection.phase {
+    case .reading:
+      let count = chunk.withUnsafeMutableBytes { recv(connection.fd, $0.baseAddress, $0.count, 0) }
+      if count < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) { return }
+      guard count > 0 else { return finish(&connection) }  // closed or failed before a whole request
+      connection.received += chunk[..<count]
+      let request = MetricsHTTP.parse(connection.received[...])
+      if request != .incomplete {
+        connection.received = []
+        answer(&connection, MetricsHTTP.response(to: request, body: render), now: now)
+      }
+    case .writing:
+      let count = connection.answer.withUnsafeBytes {
+        send(connection.fd, $0.baseAddress! + connection.sent, $0.count - connection.sent, sendFlags)
+      }
+      if count < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) { return }
+      guard count > 0 else { return finish(&connection) }
+      connection.sent += count
+      if connection.sent == connection.answer.count {
+        // Closing with unread bytes (a body we ignored) makes the kernel send a reset, which can
+        // destroy the answer before the client reads it: say we are done, then read what is left
+        // (at most 64 KiB or 0.5 s) until the client closes too.
+        shutdown(connection.fd, Int32(SHUT_WR))
+        connection.answer = []
+        connection.phase = .lingering
+        connection.deadline = now.addingTimeInterval(0.5)
+      }
+    case .lingering:
+      let count = chunk.withUnsafeMutableBytes { recv(connection.fd, $0.baseAddress, $0.count, 0) }
+      if count < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) { return }
+      connection.drained += max(count, 0)
+      if count <= 0 || connection.drained >= 64 * 1_024 { finish(&connection) }
     }
   }
 
-  private func write(_ bytes: [UInt8], to connection: Int32, until deadline: Date) {
-    var sent = 0
-    while sent < bytes.count {
-      let remaining = Int32(max(0, deadline.timeIntervalSinceNow * 1_000))
-      var waiting = pollfd(fd: connection, events: Int16(POLLOUT), revents: 0)
-      guard remaining > 0, poll(&waiting, 1, remaining) > 0 else { return }
-      let count = bytes.withUnsafeBytes { send(connection, $0.baseAddress! + sent, $0.count - sent, sendFlags) }
-      if count <= 0 { return }
-      sent += count
+  private func answer(_ connection: inout Connection, _ bytes: [UInt8], now: Date) {
+    connection.answer = bytes
+    connection.sent = 0
+    connection.phase = .writing
+    connection.deadline = now.addingTimeInterval(connectionTimeout)
+  }
+
+  /// Past its deadline: a request that never ended gets 408; anything else is closed.
+  private func expire(_ connection: inout Connection, now: Date) {
+    guard connection.fd >= 0 else { return }
+    if connection.phase == .reading {
+      answer(&connection, MetricsHTTP.timeoutResponse, now: now)
+    } else {
+      finish(&connection)
     }
+  }
+
+  private func finish(_ connection: inout Connection) {
+    close(connection.fd)
+    connection = Connection(fd: -1, deadline: .distantPast)
   }
 
   /// host:port -> (host, port); "" or "*" host means every interface. Throws naming the problem.

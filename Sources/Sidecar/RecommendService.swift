@@ -126,7 +126,7 @@ public final class RecommendService: @unchecked Sendable {
         ])
       default: break
       }
-      failure.message.withCString { rs_response_set_error(response, $0, strlen($0)) }
+      failure.transmittedMessage.withCString { rs_response_set_error(response, $0, strlen($0)) }
       return failure.code
     }
   }
@@ -195,6 +195,7 @@ public final class RecommendService: @unchecked Sendable {
             seed: seed, cancelled: rs_response_cancelled_flag(response))
           try model.instance.recommend(&pluginRequest, into: &result)
           let count = min(result.count, capacity)
+          try Self.requireFiniteScores(result, count: count, model: model)
           rs_response_set_items(response, result.item_ids, result.scores, result.propensities, count)
           ranked(UnsafeBufferPointer(start: result.item_ids, count: count),
                  UnsafeBufferPointer(start: result.scores, count: count),
@@ -205,8 +206,25 @@ public final class RecommendService: @unchecked Sendable {
     }
   }
 
+  /// A reply never carries a score that is not a number: with finite weights (checked at load)
+  /// and finite inputs (checked above), only inputs too large for the model overflow to ±inf.
+  private static func requireFiniteScores(_ result: recsys_result, count: Int, model: ServingModel) throws {
+    for index in 0..<count where !result.scores[index].isFinite {
+      throw ServiceError.invalidArgument(
+        "model \(model.name)@\(model.version) computed the score \(result.scores[index]) for item "
+          + "\(result.item_ids[index]): the request's candidate_features or context values are too large for it "
+          + "(they overflow float32); send values in the range the model was trained on")
+    }
+  }
+
   /// Checks what any model needs of a request; a model checks its own dimensions.
   private func validate(_ request: rs_recommend_request) throws {
+    // Text fields first, by length alone: nothing after this echoes more than a bounded value.
+    try requireLength(request.request_id, RequestLimits.maxIdentifierBytes, field: "request_id", example: "a UUID")
+    try requireLength(request.user_id, RequestLimits.maxIdentifierBytes, field: "user_id", example: "your user id")
+    try requireLength(request.model, RequestLimits.maxSelectorBytes, field: "model", example: "\"mlp\", \"mlp@3\", \"mlp@stable\"")
+    try requireLength(request.forced_arm, RequestLimits.maxSelectorBytes, field: "forced_arm", example: "\"experiment-key/arm\"")
+    try requireLength(request.surface, RequestLimits.maxSurfaceBytes, field: "surface", example: "\"home\", \"pdp\"")
     guard request.top_k >= 1 && Int(request.top_k) <= limits.maxTopK else {
       throw ServiceError.invalidArgument("top_k is \(request.top_k); ask for between 1 and \(limits.maxTopK) items")
     }
@@ -238,6 +256,12 @@ public final class RecommendService: @unchecked Sendable {
       throw ServiceError.invalidArgument(
         "history[\(index)].type is \(request.history_types[index]); use VIEW, CLICK, ADD_TO_CART or PURCHASE")
     }
+    try CandidateIDs.requireDistinct(request.candidate_item_ids, count: request.candidate_count)
+  }
+
+  private func requireLength(_ text: rs_string, _ limit: Int, field: String, example: String) throws {
+    guard text.length > limit else { return }
+    throw ServiceError.invalidArgument("\(field) is \(text.length) bytes; the limit is \(limit) (e.g. \(example))")
   }
 
   private func requireFinite(_ values: UnsafePointer<Float>?, _ count: Int, field: String) throws {
@@ -269,3 +293,17 @@ public final class RecommendService: @unchecked Sendable {
   }
 }
 
+
+extension RecommendService {
+  /// One Recommend call on a serialized RecommendRequest, through the shim's parser and the same
+  /// handler a gRPC call reaches, without a server: the status code and message a client would
+  /// get. For fuzzing and tests.
+  public func handleSerialized(_ bytes: UnsafeRawBufferPointer) -> (code: Int32, message: String) {
+    var message = [CChar](repeating: 0, count: 4_096)
+    let code = withExtendedLifetime(self) {
+      rs_recommend_serialized(recommendHandler, Unmanaged.passUnretained(self).toOpaque(),
+                              bytes.baseAddress, bytes.count, &message, message.count)
+    }
+    return (code, String(cString: message))
+  }
+}

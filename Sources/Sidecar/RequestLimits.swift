@@ -6,5 +6,13 @@ public struct RequestLimits: Equatable, Sendable {
   public var maxContext = 4_096
   public var maxCandidateFeatures = 1_000_000
 
+  /// Longest request_id and user_id: ids are logged, kept for Feedback and hashed, so they must
+  /// stay small (a UUID is 36 bytes).
+  public static let maxIdentifierBytes = 256
+  /// Longest model selector or forced_arm: two names of at most 128 bytes and a separator.
+  public static let maxSelectorBytes = 257
+  /// Longest surface name.
+  public static let maxSurfaceBytes = 128
+
   public init() {}
 }

@@ -19,6 +19,20 @@ struct ServiceError: Error, CustomStringConvertible {
   }
 
   var description: String { message }
+
+  /// Longest message a status carries. gRPC sends it as trailing metadata, where stock clients
+  /// refuse more than 8-16 KiB with RESOURCE_EXHAUSTED instead of showing the real status; the
+  /// request's own fields are bounded before they are echoed, this is the backstop.
+  static let maxMessageBytes = 1_024
+
+  /// `message`, cut at a character boundary to `maxMessageBytes` with a note of its length.
+  var transmittedMessage: String {
+    let bytes = message.utf8
+    guard bytes.count > Self.maxMessageBytes else { return message }
+    var end = bytes.index(bytes.startIndex, offsetBy: Self.maxMessageBytes - 64)
+    while end > bytes.startIndex && !message.unicodeScalars.indices.contains(end) { end = bytes.index(before: end) }
+    return String(message[..<end]) + "… (message cut; \(bytes.count) bytes in all)"
+  }
 }
 
 extension ServiceError {

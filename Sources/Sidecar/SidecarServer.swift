@@ -98,7 +98,7 @@ public final class SidecarServer {
 }
 
 /// The C entry point the shim calls for each Recommend.
-private let recommendHandler: rs_recommend_handler = { context, request, response in
+let recommendHandler: rs_recommend_handler = { context, request, response in
   guard let context, let request, let response else { return Int32(RS_STATUS_INTERNAL) }
   let service = Unmanaged<RecommendService>.fromOpaque(context).takeUnretainedValue()
   return service.handle(request.pointee, response)

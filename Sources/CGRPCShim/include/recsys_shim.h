@@ -105,6 +105,15 @@ typedef int32_t (*rs_recommend_handler)(void *context, const rs_recommend_reques
                                         rs_response *response);
 
 /*
+ * One Recommend call without a server: `bytes` parsed as a serialized RecommendRequest, then
+ * the same view and handler a call over gRPC gets (no deadline, never cancelled). Returns the
+ * status a client would see; its message (or, with RS_STATUS_OK, nothing) goes into `message`
+ * (capacity `message_capacity`, NUL-terminated, cut to fit). For fuzzing and tests.
+ */
+int32_t rs_recommend_serialized(rs_recommend_handler handler, void *handler_context, const void *bytes,
+                                size_t length, char *message, size_t message_capacity);
+
+/*
  * Feedback: what a user did with a recommended item. A plain C view like Recommend's; the
  * handler answers synchronously (it only joins the event to an in-memory window).
  */
