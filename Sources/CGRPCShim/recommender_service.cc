@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <climits>
+#include <cstdio>
+#include <mutex>
 #include <cstring>
 #include <exception>
 #include <new>
@@ -78,6 +80,14 @@ grpc::Status HandlerStatus(const char *handler, int32_t code, const Response &ha
   return grpc::Status::OK;
 }
 
+// libprotobuf logs every string field that is not UTF-8 to stderr before the parse fails. The
+// caller already gets INVALID_ARGUMENT saying so; a line per bad request would let any client
+// flood the sidecar's log. Other protobuf messages still go to stderr.
+void IgnoreParseErrorLog(google::protobuf::LogLevel level, const char *filename, int line, const std::string &message) {
+  if (message.find("when parsing a protocol buffer") != std::string::npos) return;
+  std::fprintf(stderr, "[libprotobuf %d %s:%d] %s\n", static_cast<int>(level), filename, line, message.c_str());
+}
+
 // The body as `message`; INVALID_ARGUMENT saying what to fix when it does not parse. (The
 // ByteBuffer is copied by reference count: parsing consumes its reader's view, not the slices.)
 template <typename Message>
@@ -121,6 +131,12 @@ class AdmittedReactor final : public grpc::ServerUnaryReactor {
 }  // namespace
 
 namespace recsys_shim {
+
+void QuietParseErrorLogs() {
+  static std::once_flag once;
+  std::call_once(once, [] { google::protobuf::SetLogHandler(IgnoreParseErrorLog); });
+}
+
 
 grpc::ServerUnaryReactor *RecommenderService::Recommend(grpc::CallbackServerContext *context,
                                                         const grpc::ByteBuffer *request_bytes,
@@ -265,6 +281,7 @@ extern "C" {
 
 int32_t rs_recommend_serialized(rs_recommend_handler handler, void *handler_context, const void *bytes,
                                 size_t length, char *message, size_t message_capacity) {
+  recsys_shim::QuietParseErrorLogs();
   grpc::Status status;
   try {
     recsys::v1::RecommendRequest request;

@@ -11,6 +11,10 @@
 
 namespace recsys_shim {
 
+// Drops libprotobuf's per-request parse complaints (the caller hears INVALID_ARGUMENT instead).
+void QuietParseErrorLogs();
+
+
 // Turns each Recommend call into one call of the C handler and finishes it with the
 // handler's status. While the handler runs, `watch_` raises the call's cancellation flag;
 // `gate` admits calls until the server drains (then they finish UNAVAILABLE).
@@ -28,7 +32,9 @@ class RecommenderService final : public RawRecommenderBase {
         handler_context_(handler_context),
         feedback_(feedback),
         feedback_context_(feedback_context),
-        gate_(gate) {}
+        gate_(gate) {
+    QuietParseErrorLogs();
+  }
 
   grpc::ServerUnaryReactor *Recommend(grpc::CallbackServerContext *context, const grpc::ByteBuffer *request,
                                       grpc::ByteBuffer *response) override;

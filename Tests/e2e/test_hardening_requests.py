@@ -44,6 +44,8 @@ def test_a_body_that_does_not_parse_is_invalid_argument_saying_so(golden_mlp, me
     assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert f"is not a valid recsys.v1.{method}Request" in raised.value.details()
     assert "protos/recsys/v1/recommender.proto" in raised.value.details()
+    # libprotobuf's own complaint is not logged per request (a client could flood the log).
+    assert "invalid UTF-8" not in golden_mlp.logs()
     # ... and the very next well-formed call is served.
     assert golden_mlp.recommend(**request_of(MLP_CASE)).model == "mlp"
 
