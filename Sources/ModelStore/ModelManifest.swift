@@ -66,6 +66,51 @@ public struct ModelManifest: Sendable {
     self.json = json
     self.path = path
     self.fields = fields
+    try checkHyperparameters()
+  }
+
+  /// The hyperparameters models.md defines and the ranges any kind may use them in. The
+  /// sha256 covers only the weights, so a manifest is untrusted input: a value outside these
+  /// ranges (-1, 2^40, Int64.max) once made the warm-up allocate terabytes or overflow, and a
+  /// plugin's arithmetic on it overflow. Plugins check their own (narrower) ranges on top.
+  public static let hyperparameterRanges: [String: ClosedRange<Int>] = [
+    "context_dim": 0...65_536,
+    "candidate_feature_dim": 0...65_536,
+    "max_history": 1...100_000,
+    "num_layers": 1...64,
+    "num_blocks": 1...64,
+    "num_heads": 1...1_024,
+  ]
+
+  /// `epsilon` (dqn) is a probability.
+  public static let epsilonRange: ClosedRange<Double> = 0...1
+
+  /// Refuses, naming the key, any known hyperparameter that is present but not a whole number
+  /// in its range (absent ones are for the plugin to require).
+  private func checkHyperparameters() throws {
+    for (key, range) in Self.hyperparameterRanges.sorted(by: { $0.key < $1.key }) where fields[key] != nil {
+      _ = try integer(key, in: range)
+    }
+    if fields["epsilon"] != nil {
+      let epsilon = try double("epsilon")
+      guard Self.epsilonRange.contains(epsilon) else {
+        throw ModelManifestError(
+          .invalidValue, path: path, key: "epsilon",
+          message: "\"epsilon\" must be a probability in 0...1, but is \(epsilon)")
+      }
+    }
+  }
+
+  /// A whole number within `range`; `defaultValue` when the key is absent. Refused with the
+  /// key named when outside, so no caller ever computes with an unchecked value.
+  public func integer(_ key: String, default defaultValue: Int? = nil, in range: ClosedRange<Int>) throws -> Int {
+    let value = try integer(key, default: defaultValue)
+    guard range.contains(value) else {
+      throw ModelManifestError(
+        .invalidValue, path: path, key: key,
+        message: "\"\(key)\" must be a whole number in \(range.lowerBound)...\(range.upperBound), but is \(value)")
+    }
+    return value
   }
 
   /// A whole-number value; `defaultValue` when the key is absent. Throws when the key is

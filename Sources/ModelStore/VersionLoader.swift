@@ -105,10 +105,13 @@ public struct VersionLoader {
   /// One synthetic request through the plugin before the version may serve: it
   /// faults in the pages and builds lazy state, so the first real request is not slow,
   /// and a version that cannot answer never serves. Uses the models.md hyperparameters
-  /// context_dim and candidate_feature_dim (absent: 0).
+  /// context_dim and candidate_feature_dim (absent: 0; bounded by `ModelManifest.hyperparameterRanges`).
   static func warmUp(_ model: ServingModel, manifest: ModelManifest, itemIDs: [Int64]) throws {
-    let contextCount = (try? manifest.integer("context_dim", default: 0)) ?? 0
-    let featureCount = ((try? manifest.integer("candidate_feature_dim", default: 0)) ?? 0) * itemIDs.count
+    // Checked values, never `try?`: a value outside the range is refused, not computed with.
+    let ranges = ModelManifest.hyperparameterRanges
+    let contextCount = try manifest.integer("context_dim", default: 0, in: ranges["context_dim"]!)
+    let featureCount = try manifest.integer("candidate_feature_dim", default: 0, in: ranges["candidate_feature_dim"]!)
+      * itemIDs.count
     let context = [Float](repeating: 0, count: contextCount)
     let features = [Float](repeating: 0, count: featureCount)
     let history = Array(itemIDs.prefix(2))

@@ -37,6 +37,38 @@ final class ModelManifestTests: XCTestCase {
     }
   }
 
+  func testKnownHyperparametersOutsideTheirRangesAreRefusedAtParse() {
+    // The crash values of issue 13 and their relatives, on every key models.md defines.
+    let outOfRange = ["-1", "1099511627776", "4611686018427387904", "9223372036854775807"]
+    for (key, range) in ModelManifest.hyperparameterRanges {
+      for value in outOfRange + ["\(range.upperBound + 1)"] {
+        assertManifestError(code: .invalidValue, key: key, phrases: ["\"\(key)\" must be a whole number in \(range.lowerBound)...\(range.upperBound)"]) {
+          _ = try ModelManifest(json: #"{"kind":"popularity","\#(key)":\#(value)}"#)
+        }
+      }
+      for value in ["1e300", "3.0", "true", "\"4\"", "{\"a\": 1}", "[1]", "18446744073709551616"] {
+        assertManifestError(code: .wrongType, key: key, phrases: ["\"\(key)\" must be a whole number"]) {
+          _ = try ModelManifest(json: #"{"kind":"popularity","\#(key)":\#(value)}"#)
+        }
+      }
+    }
+    for value in ["1e300", "-0.1", "1.5"] {
+      assertManifestError(code: .invalidValue, key: "epsilon", phrases: ["\"epsilon\" must be a probability"]) {
+        _ = try ModelManifest(json: #"{"kind":"dqn","epsilon":\#(value)}"#)
+      }
+    }
+    XCTAssertNoThrow(try ModelManifest(json: #"{"kind":"mlp","context_dim":65536,"candidate_feature_dim":0,"max_history":100000}"#))
+  }
+
+  func testRangedIntegerAccessor() throws {
+    let manifest = try ModelManifest(json: #"{"kind":"mlp","count":5}"#)
+    XCTAssertEqual(try manifest.integer("count", in: 0...5), 5)
+    XCTAssertEqual(try manifest.integer("absent", default: 0, in: 0...5), 0)
+    assertManifestError(code: .invalidValue, key: "count", phrases: ["\"count\" must be a whole number in 0...4, but is 5"]) {
+      _ = try manifest.integer("count", in: 0...4)
+    }
+  }
+
   func testDoubleAccessor() throws {
     let manifest = try ModelManifest(json: #"{"kind":"dqn","epsilon":0.25,"count":2,"flag":false}"#)
 

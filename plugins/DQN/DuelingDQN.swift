@@ -47,8 +47,8 @@ public final class DuelingDQN: RecommenderModel {
   let itemAdvantage: UnsafeMutableBufferPointer<Float>  // [N x h]
 
   public init(manifest: Manifest, tensors: Tensors) throws {
-    contextDimension = try manifest.integer("context_dim")
-    maxHistory = try manifest.integer("max_history")
+    contextDimension = try manifest.integer("context_dim", in: Manifest.Range.featureCount)
+    maxHistory = try manifest.integer("max_history", in: Manifest.Range.maxHistory)
     epsilon = try manifest.number("epsilon", default: 0, in: 0...1)
     let ids = try tensors.int64s("item_ids")
     dimension = try tensors.shape("item_emb.weight")[1]
