@@ -11,7 +11,9 @@ import SafeTensors
 /// the sha256 comparison is skipped (a fuzzer cannot produce a matching digest).
 ///
 /// Plugins come from env RECSYS_PLUGINS_DIR (default .build/plugins); without them every input
-/// stops at "no plugin serves kind", so the target says so once on stderr.
+/// stops at "no plugin serves kind", so the target says so once on stderr. They are not built
+/// with coverage instrumentation, so libFuzzer is guided by the host's code only; the inputs
+/// still run every plugin's create and warm-up.
 enum ModelJSONTarget {
   static let target = FuzzTarget(
     name: "model-json",
@@ -21,12 +23,19 @@ enum ModelJSONTarget {
       // The kind only picks the weights; the loader parses the manifest again, as production does.
       let kind = (try? ModelManifest(json: text))?.kind ?? "mlp"
       let weights = Fixtures.shared.weights(forKind: kind)
-      _ = try? Fixtures.shared.loader.loadSkippingChecksum(manifestJSON: text, weights: weights)
+      do {
+        let loaded = try Fixtures.shared.loader.loadSkippingChecksum(manifestJSON: text, weights: weights)
+        if Fixtures.verbose { print("model-json: loaded \(loaded.model.kind)") }
+      } catch {
+        if Fixtures.verbose { print("model-json: refused: \(error)") }
+      }
     })
 
   /// Loaded once per process: the plugins and one weights file per kind.
   final class Fixtures: @unchecked Sendable {
     static let shared = Fixtures()
+    /// RECSYS_FUZZ_VERBOSE=1: print each input's outcome (replaying a file to see why it is refused).
+    static let verbose = ProcessInfo.processInfo.environment["RECSYS_FUZZ_VERBOSE"] == "1"
 
     let loader: VersionLoader
     private let weightsByKind: [String: SafeTensorsFile]
