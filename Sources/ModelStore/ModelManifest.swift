@@ -19,16 +19,12 @@ public struct ModelManifest: Sendable {
 
   private let fields: [String: Value]
 
+  /// A manifest is a few hundred bytes; anything far larger is not one.
+  public static let maximumByteCount = 1 << 20
+
   /// Reads and parses the manifest at `path`.
   public init(contentsOf path: String) throws {
-    let data: Data
-    do {
-      data = try Data(contentsOf: URL(fileURLWithPath: path))
-    } catch {
-      throw ModelManifestError(
-        .cannotRead, path: path,
-        message: "cannot read the file (\(error.localizedDescription)); check that it exists and is readable")
-    }
+    let data = try Self.read(path)
     guard let text = String(data: data, encoding: .utf8) else {
       throw ModelManifestError(
         .invalidJSON, path: path, message: "the file is not UTF-8 text; save it as UTF-8 JSON")
@@ -151,6 +147,34 @@ public struct ModelManifest: Sendable {
   /// Whether the manifest has `key` at all (with any value, null included).
   public func contains(_ key: String) -> Bool {
     fields[key] != nil
+  }
+
+  /// The file's bytes. Opened non-blocking and required to be a regular file of at most
+  /// `maximumByteCount`: a FIFO named model.json would otherwise block the store's loader
+  /// forever (every later reload and admin call with it), and a huge file would be read whole.
+  private static func read(_ path: String) throws -> Data {
+    let descriptor = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
+    guard descriptor >= 0 else {
+      throw ModelManifestError(
+        .cannotRead, path: path,
+        message: "cannot read the file (\(String(cString: strerror(errno)))); check that it exists and is readable")
+    }
+    let handle = FileHandle(fileDescriptor: descriptor, closeOnDealloc: true)
+    var status = stat()
+    guard fstat(descriptor, &status) == 0, (status.st_mode & S_IFMT) == S_IFREG else {
+      throw ModelManifestError(.cannotRead, path: path, message: "not a regular file; model.json must be a plain JSON file")
+    }
+    guard status.st_size <= maximumByteCount else {
+      throw ModelManifestError(
+        .cannotRead, path: path,
+        message: "the file has \(status.st_size) bytes, above the \(maximumByteCount)-byte limit for a model.json")
+    }
+    do {
+      return try handle.read(upToCount: maximumByteCount + 1) ?? Data()
+    } catch {
+      throw ModelManifestError(
+        .cannotRead, path: path, message: "cannot read the file (\(error.localizedDescription))")
+    }
   }
 
   private static func optionalString(_ key: String, _ fields: [String: Value], path: String) throws

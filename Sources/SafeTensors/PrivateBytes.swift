@@ -28,7 +28,9 @@ final class PrivateBytes: @unchecked Sendable {
 
   /// Reads the whole regular file at `path`.
   init(path: String) throws {
-    let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+    // Non-blocking: opening a FIFO put where the weights belong must not hang the loader
+    // (it is refused below as not a regular file); reads of a regular file are unaffected.
+    let descriptor = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
     guard descriptor >= 0 else {
       throw SafeTensorsError(
         .cannotOpen, path: path,

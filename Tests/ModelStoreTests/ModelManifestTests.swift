@@ -1,3 +1,4 @@
+import Foundation
 import XCTest
 
 import ModelStore
@@ -135,6 +136,23 @@ final class ModelManifestTests: XCTestCase {
     let missing = directory.appendingPathComponent("absent.json").path
     assertManifestError(code: .cannotRead, key: nil, path: missing, phrases: ["cannot read"]) {
       _ = try ModelManifest(contentsOf: missing)
+    }
+  }
+
+  func testAFIFOOrAHugeFileIsRefusedWithoutBlocking() throws {
+    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("ModelManifestTests-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: directory) }
+    // Opening a FIFO for reading blocks until a writer comes: that would wedge the store's loader.
+    let fifo = directory.appendingPathComponent("model.json").path
+    XCTAssertEqual(mkfifo(fifo, 0o600), 0)
+    assertManifestError(code: .cannotRead, key: nil, path: fifo, phrases: ["not a regular file"]) {
+      _ = try ModelManifest(contentsOf: fifo)
+    }
+    let huge = directory.appendingPathComponent("huge.json").path
+    try Data(repeating: 0x20, count: ModelManifest.maximumByteCount + 1).write(to: URL(fileURLWithPath: huge))
+    assertManifestError(code: .cannotRead, key: nil, path: huge, phrases: ["limit"]) {
+      _ = try ModelManifest(contentsOf: huge)
     }
   }
 
