@@ -310,7 +310,8 @@ public final class ModelRegistry: @unchecked Sendable {
       // again (e.g. a copy still under way completes).
       version.state = .available
       version.replacementFailed = true
-      version.error = "the new content failed to load, so the previously loaded content keeps serving: \(error)"
+      version.error = "reloading it (\(version.reloadReason ?? "files changed")) failed, "
+        + "so the previously loaded content keeps serving: \(error)"
       logger.error("changed version failed to load; its previous content keeps serving",
                    metadata: ["model": "\(name)", "version": "\(number)", "error": "\(error)"])
     } catch {
