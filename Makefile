@@ -11,7 +11,7 @@ PYTHON := $(VENV)/bin/python
 TOOLS_VENV := .venv-tools
 LISTEN ?= 127.0.0.1:50051
 
-.PHONY: run test build deps venv unit-test e2e-test check-protos protos fixtures demo-store clean bench-swaps \
+.PHONY: run test build deps venv unit-test e2e-test check-protos protos fixtures demo-store clean bench-swaps soak-rewrites \
   fuzz fuzz-build fuzz-smoke
 
 run: build
@@ -97,6 +97,11 @@ clean:
 # Latency during 20 model swaps vs. without, and memory before/after (issue 6's benchmark).
 bench-swaps: build venv
 	$(PYTHON) bench/swap_storm.py --binary $(BIN)/recsys-sidecar --plugins $(PLUGINS_DIR)
+
+# Issue 13: serving weights rewritten in place every 0.5 s under load; fails on a failed call or growth.
+SOAK_SECONDS ?= 60
+soak-rewrites: build venv
+	$(PYTHON) bench/soak_rewrites.py --binary $(BIN)/recsys-sidecar --plugins $(PLUGINS_DIR) --seconds $(SOAK_SECONDS)
 
 # ---------------------------------------------------------------------------------------------
 # Benchmarks (issue 9): load generator and grpc++ echo floor (tools/loadgen), PyTorch and ONNX

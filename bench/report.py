@@ -358,8 +358,9 @@ def main(argv=None) -> int:
         "it under a second name (its own files), minus RSS of a sidecar serving X alone, both after 20 "
         "requests of each of X's workloads to every name (so the pages serving touches — e.g. the whole "
         "embedding table — are resident; code and allocator pools are already resident in both). Weights "
-        "stay memory-mapped, so their pages count as RssFile; the heap (catalog id map, precomputed "
-        "caches, scratch) counts as RssAnon.")
+        "are read into private anonymous memory at load (not mapped from the file, since issue 13), so "
+        "they count as RssAnon along with the heap (catalog id map, precomputed caches, scratch); "
+        "RssFile is code and shared libraries.")
     add("")
     add("| model | weights file | ΔRSS per version | ΔRssFile | ΔRssAnon | precomputed caches (stated separately) "
         "| of which id map (est.) | (ΔRSS − caches) ÷ weights |")

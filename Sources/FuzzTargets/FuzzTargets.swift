@@ -2,8 +2,10 @@
 /// `Tests/Fuzz/corpus/<name>/` with at least one valid input.
 public enum FuzzTargets {
   public static let all: [FuzzTarget] = [
-    RecommendRequestFuzz.target,
-    PluginDirectoryFuzz.target,
+    SafeTensorsTarget.target,
+    ModelJSONTarget.target,
+    RecommendRequestTarget.target,
+    PluginDirectoryTarget.target,
   ]
 
   public static func named(_ name: String) -> FuzzTarget? {

@@ -19,16 +19,12 @@ public struct ModelManifest: Sendable {
 
   private let fields: [String: Value]
 
+  /// A manifest is a few hundred bytes; anything far larger is not one.
+  public static let maximumByteCount = 1 << 20
+
   /// Reads and parses the manifest at `path`.
   public init(contentsOf path: String) throws {
-    let data: Data
-    do {
-      data = try Data(contentsOf: URL(fileURLWithPath: path))
-    } catch {
-      throw ModelManifestError(
-        .cannotRead, path: path,
-        message: "cannot read the file (\(error.localizedDescription)); check that it exists and is readable")
-    }
+    let data = try Self.read(path)
     guard let text = String(data: data, encoding: .utf8) else {
       throw ModelManifestError(
         .invalidJSON, path: path, message: "the file is not UTF-8 text; save it as UTF-8 JSON")
@@ -66,6 +62,51 @@ public struct ModelManifest: Sendable {
     self.json = json
     self.path = path
     self.fields = fields
+    try checkHyperparameters()
+  }
+
+  /// The hyperparameters models.md defines and the ranges any kind may use them in. The
+  /// sha256 covers only the weights, so a manifest is untrusted input: a value outside these
+  /// ranges (-1, 2^40, Int64.max) once made the warm-up allocate terabytes or overflow, and a
+  /// plugin's arithmetic on it overflow. Plugins check their own (narrower) ranges on top.
+  public static let hyperparameterRanges: [String: ClosedRange<Int>] = [
+    "context_dim": 0...65_536,
+    "candidate_feature_dim": 0...65_536,
+    "max_history": 1...100_000,
+    "num_layers": 1...64,
+    "num_blocks": 1...64,
+    "num_heads": 1...1_024,
+  ]
+
+  /// `epsilon` (dqn) is a probability.
+  public static let epsilonRange: ClosedRange<Double> = 0...1
+
+  /// Refuses, naming the key, any known hyperparameter that is present but not a whole number
+  /// in its range (absent ones are for the plugin to require).
+  private func checkHyperparameters() throws {
+    for (key, range) in Self.hyperparameterRanges.sorted(by: { $0.key < $1.key }) where fields[key] != nil {
+      _ = try integer(key, in: range)
+    }
+    if fields["epsilon"] != nil {
+      let epsilon = try double("epsilon")
+      guard Self.epsilonRange.contains(epsilon) else {
+        throw ModelManifestError(
+          .invalidValue, path: path, key: "epsilon",
+          message: "\"epsilon\" must be a probability in 0...1, but is \(epsilon)")
+      }
+    }
+  }
+
+  /// A whole number within `range`; `defaultValue` when the key is absent. Refused with the
+  /// key named when outside, so no caller ever computes with an unchecked value.
+  public func integer(_ key: String, default defaultValue: Int? = nil, in range: ClosedRange<Int>) throws -> Int {
+    let value = try integer(key, default: defaultValue)
+    guard range.contains(value) else {
+      throw ModelManifestError(
+        .invalidValue, path: path, key: key,
+        message: "\"\(key)\" must be a whole number in \(range.lowerBound)...\(range.upperBound), but is \(value)")
+    }
+    return value
   }
 
   /// A whole-number value; `defaultValue` when the key is absent. Throws when the key is
@@ -106,6 +147,34 @@ public struct ModelManifest: Sendable {
   /// Whether the manifest has `key` at all (with any value, null included).
   public func contains(_ key: String) -> Bool {
     fields[key] != nil
+  }
+
+  /// The file's bytes. Opened non-blocking and required to be a regular file of at most
+  /// `maximumByteCount`: a FIFO named model.json would otherwise block the store's loader
+  /// forever (every later reload and admin call with it), and a huge file would be read whole.
+  private static func read(_ path: String) throws -> Data {
+    let descriptor = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
+    guard descriptor >= 0 else {
+      throw ModelManifestError(
+        .cannotRead, path: path,
+        message: "cannot read the file (\(String(cString: strerror(errno)))); check that it exists and is readable")
+    }
+    let handle = FileHandle(fileDescriptor: descriptor, closeOnDealloc: true)
+    var status = stat()
+    guard fstat(descriptor, &status) == 0, (status.st_mode & S_IFMT) == S_IFREG else {
+      throw ModelManifestError(.cannotRead, path: path, message: "not a regular file; model.json must be a plain JSON file")
+    }
+    guard status.st_size <= maximumByteCount else {
+      throw ModelManifestError(
+        .cannotRead, path: path,
+        message: "the file has \(status.st_size) bytes, above the \(maximumByteCount)-byte limit for a model.json")
+    }
+    do {
+      return try handle.read(upToCount: maximumByteCount + 1) ?? Data()
+    } catch {
+      throw ModelManifestError(
+        .cannotRead, path: path, message: "cannot read the file (\(error.localizedDescription))")
+    }
   }
 
   private static func optionalString(_ key: String, _ fields: [String: Value], path: String) throws

@@ -36,8 +36,10 @@ public struct RegistryError: Error, CustomStringConvertible {
 /// All loading happens on one serial queue, off the request path: scan the store,
 /// load what the policies want (LoadVersion's checks + warm-up), then publish a new
 /// immutable `ServingTable` in one pointer swap. Requests read the current table under
-/// a lock held only for that read; an instance lives until the last call using it ends,
-/// and weights stay mmapped, so a swap costs page cache, not a second heap copy.
+/// a lock held only for that read; an instance lives until the last call using it ends.
+/// Weights live in private memory (read once at load), so rewriting a serving version's files
+/// in place never touches a running call: the old instance keeps serving until the new content
+/// loads and passes every check, and keeps serving if it fails (the status says why).
 public final class ModelRegistry: @unchecked Sendable {
   private let layout: StoreLayout
   private let plugins: PluginSet
@@ -223,9 +225,14 @@ public final class ModelRegistry: @unchecked Sendable {
       let fingerprint = VersionFingerprint(version)
       if var existing = record.versions[number] {
         if existing.fingerprint != fingerprint {
-          existing = VersionRecord(fingerprint: fingerprint)
+          // Rewritten in place: load the new content, but keep `loaded` (what serves now)
+          // until that content passes every check. A half-written file must not take a
+          // serving version away.
+          existing.fingerprint = fingerprint
+          existing.state = .unloaded
+          existing.error = ""
           existing.reloadReason = "files changed"
-        } else if retryFailed && existing.state == .failed {
+        } else if retryFailed && (existing.state == .failed || existing.replacementFailed) {
           existing.state = .unloaded
         }
         record.versions[number] = existing
@@ -262,8 +269,8 @@ public final class ModelRegistry: @unchecked Sendable {
         problems.append("label \(label) names version \(number), which is not available")
       }
     }
-    for (number, version) in record.versions where version.state == .available && !wanted.contains(number) {
-      record.versions[number]!.state = .unloaded
+    for (number, version) in record.versions where version.loaded != nil && !wanted.contains(number) {
+      record.versions[number]!.state = version.state == .failed ? .failed : .unloaded
       record.versions[number]!.loaded = nil
       logger.info("version unloaded", metadata: ["model": "\(name)", "version": "\(number)"])
     }
@@ -290,12 +297,23 @@ public final class ModelRegistry: @unchecked Sendable {
       let loaded = try VersionLoader(plugins: plugins).load(location)
       version.state = .available
       version.error = ""
+      version.replacementFailed = false
       version.loaded = loaded
       version.kind = loaded.model.kind
       logger.info("version loaded", metadata: [
         "model": "\(name)", "version": "\(number)", "kind": "\(loaded.model.kind)",
         "reason": "\(version.reloadReason ?? "new")",
       ])
+    } catch where version.loaded != nil {
+      // Its files changed (or its plugin did) and the new content failed: the instance loaded
+      // from the previous content keeps serving. The next poll retries once the files change
+      // again (e.g. a copy still under way completes).
+      version.state = .available
+      version.replacementFailed = true
+      version.error = "reloading it (\(version.reloadReason ?? "files changed")) failed, "
+        + "so the previously loaded content keeps serving: \(error)"
+      logger.error("changed version failed to load; its previous content keeps serving",
+                   metadata: ["model": "\(name)", "version": "\(number)", "error": "\(error)"])
     } catch {
       version.state = .failed
       version.error = "\(error)"
@@ -305,7 +323,7 @@ public final class ModelRegistry: @unchecked Sendable {
     }
     version.reloadReason = nil
     record.versions[number] = version
-    onLoad?(LoadOutcome(model: name, version: number, succeeded: version.state == .available))
+    onLoad?(LoadOutcome(model: name, version: number, succeeded: version.state == .available && !version.replacementFailed))
     return version.state == .available
   }
 
@@ -377,6 +395,10 @@ struct VersionRecord {
   var state: ModelStatus.State = .unloaded
   var error = ""
   var kind = ""
+  /// What serves for this version. Kept while new content for it loads, and after that content
+  /// fails (`replacementFailed`), so rewriting files in place never takes a version away.
   var loaded: LoadedVersion?
+  /// The files changed and their new content failed to load; `loaded` is the previous content.
+  var replacementFailed = false
   var reloadReason: String?
 }

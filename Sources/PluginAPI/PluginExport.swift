@@ -64,7 +64,15 @@ private let createInstance: @convention(c) (
   out.pointee = nil
   do {
     let manifest = try Manifest(json: String(cString: config.pointee.manifest_json))
-    let model = try type.init(manifest: manifest, tensors: Tensors(config.pointee))
+    let tensors = Tensors(config.pointee)
+    let model = try type.init(manifest: manifest, tensors: tensors)
+    // A tensor the model never read is a file that does not match the manifest (a layer more
+    // than the model has, a block beyond num_blocks): serving would silently ignore it.
+    if let extra = tensors.unread.first {
+      throw ModelError.invalidArgument(
+        "tensor \"\(extra)\" is unexpected: a \"\(type.kind)\" model with this model.json does not use it "
+          + "(remove it from the file, or fix the hyperparameters that would read it)")
+    }
     out.pointee = OpaquePointer(Unmanaged.passRetained(InstanceBox(model)).toOpaque())
     return RECSYS_OK
   } catch {

@@ -1,6 +1,11 @@
 import CRecSysPlugin
 
 /// A version's tensors by name. Memory belongs to the host and outlives the instance.
+///
+/// Records which tensors the model reads (`floats`, `int64s`): after `init`, `PluginExport`
+/// refuses the version if the file holds a tensor the model never read. The host's spec check
+/// cannot see that on its own: a pattern such as `mlp.{n}.bias` also matches a stray
+/// `mlp.6.bias` behind layers mlp.0/2/4, which the model would silently ignore.
 public struct Tensors {
   public struct Tensor {
     public let name: String
@@ -11,6 +16,13 @@ public struct Tensors {
   }
 
   public let byName: [String: Tensor]
+
+  /// Names read so far; a class so that copies of the struct share one record.
+  private final class ReadLog { var names = Set<String>() }
+  private let readLog = ReadLog()
+
+  /// Tensors of the file the model never read, sorted.
+  public var unread: [String] { byName.keys.filter { !readLog.names.contains($0) }.sorted() }
 
   init(_ config: recsys_model_config) {
     var byName: [String: Tensor] = [:]
@@ -49,6 +61,7 @@ public struct Tensors {
     if let expected, expected != tensor.shape {
       throw ModelError.invalidArgument("tensor \"\(name)\" has shape \(tensor.shape), expected \(expected)")
     }
+    readLog.names.insert(name)
     return tensor
   }
 }

@@ -5,7 +5,7 @@ import CRecSysPlugin
 public final class ModelInstance: @unchecked Sendable {
   public let plugin: Plugin
   private let handle: OpaquePointer
-  /// Keeps the tensor memory (the mmapped weights) and the C views of it alive.
+  /// Keeps the tensor memory (the weights in private memory) and the C views of it alive.
   private let owner: AnyObject
   private let tensorStorage: TensorStorage
 

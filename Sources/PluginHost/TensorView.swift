@@ -1,5 +1,5 @@
 /// A tensor of a store version as the host hands it to a plugin; the memory
-/// belongs to whoever the instance keeps alive (the mmapped file).
+/// belongs to whoever the instance keeps alive (the weights read into private memory).
 public struct TensorView {
   public var name: String
   /// The safetensors dtype name: "F32", "I64", ...

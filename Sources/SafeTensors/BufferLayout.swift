@@ -31,7 +31,7 @@ struct BufferLayout {
     }
 
     for entry in ordered where entry.byteCount > 0 {
-      // The mapping starts on a page boundary, so alignment in the file is alignment in memory.
+      // The private copy starts on a page boundary, so alignment in the file is alignment in memory.
       let fileOffset = dataOffset + entry.begin
       guard fileOffset % entry.dtype.byteSize == 0 else {
         throw SafeTensorsError(

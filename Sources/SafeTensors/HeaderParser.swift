@@ -17,7 +17,7 @@ struct HeaderParser {
     }
     let object: [String: Any]
     do {
-      // No copy: the mapping outlives this call.
+      // No copy: the bytes outlive this call.
       let data = Data(
         bytesNoCopy: UnsafeMutableRawPointer(mutating: header.baseAddress!), count: header.count,
         deallocator: .none)

@@ -1,10 +1,11 @@
-/// A safetensors file mapped read-only: an 8-byte little-endian header length N, N bytes of
+/// A safetensors file read into private memory: an 8-byte little-endian header length N, N bytes of
 /// JSON header `{name: {dtype, shape, data_offsets: [begin, end]}, "__metadata__": {...}}`,
 /// then the tensors' bytes, with offsets relative to byte 8 + N.
 ///
 /// Opening validates the whole header against the file (see `SafeTensorsError.Code`), so a
-/// tensor handed out is always inside the file, sized as its shape says, and aligned. Tensor
-/// data is not copied: it stays valid as long as this object lives.
+/// tensor handed out is always inside the file, sized as its shape says, and aligned. The file
+/// is read once into private memory (`PrivateBytes`: rewriting the file later changes nothing
+/// here); tensor data points into it and stays valid as long as this object lives.
 public final class SafeTensorsFile: @unchecked Sendable {
   /// Headers larger than this are rejected before parsing: a corrupt length field must not
   /// make the reader parse a whole multi-gigabyte weight buffer as JSON.
@@ -19,15 +20,24 @@ public final class SafeTensorsFile: @unchecked Sendable {
   public let dataOffset: Int
 
   /// The file's size in bytes.
-  public var byteCount: Int { mapping.byteCount }
+  public var byteCount: Int { storage.byteCount }
 
   // Immutable after init, which is what makes the unchecked Sendable conformance true.
-  private let mapping: MappedFile
+  private let storage: PrivateBytes
   private let indexByName: [String: Int]
 
-  public init(path: String) throws {
-    let mapping = try MappedFile(path: path)
-    let bytes = mapping.bytes
+  /// Reads and validates the file at `path`.
+  public convenience init(path: String) throws {
+    try self.init(storage: try PrivateBytes(path: path), path: path)
+  }
+
+  /// Validates bytes that are not in a file (copied once; `name` only names them in errors).
+  public convenience init(bytes: UnsafeRawBufferPointer, name: String = "<bytes>") throws {
+    try self.init(storage: try PrivateBytes(copying: bytes, name: name), path: name)
+  }
+
+  private init(storage: PrivateBytes, path: String) throws {
+    let bytes = storage.bytes
     guard bytes.count >= 8 else {
       throw SafeTensorsError(
         .fileTooShort, path: path,
@@ -71,7 +81,7 @@ public final class SafeTensorsFile: @unchecked Sendable {
     }
 
     self.path = path
-    self.mapping = mapping
+    self.storage = storage
     self.dataOffset = dataOffset
     self.metadata = metadata
     self.tensors = tensors
@@ -83,8 +93,9 @@ public final class SafeTensorsFile: @unchecked Sendable {
     indexByName[name].map { tensors[$0] }
   }
 
-  /// The whole file's bytes (for checksums); valid while the file object lives.
+  /// The whole file's bytes, exactly those the tensors point into (so a checksum over them
+  /// covers what serves); valid while the file object lives.
   public func withUnsafeBytes<Result>(_ body: (UnsafeRawBufferPointer) throws -> Result) rethrows -> Result {
-    try withExtendedLifetime(mapping) { try body(mapping.bytes) }
+    try withExtendedLifetime(storage) { try body(storage.bytes) }
   }
 }

@@ -1,4 +1,4 @@
-/// One tensor as the header describes it, before it is tied to the mapping.
+/// One tensor as the header describes it, before it is tied to the bytes.
 struct TensorEntry {
   let name: String
   let dtype: DType

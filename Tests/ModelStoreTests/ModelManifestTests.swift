@@ -1,3 +1,4 @@
+import Foundation
 import XCTest
 
 import ModelStore
@@ -34,6 +35,38 @@ final class ModelManifestTests: XCTestCase {
       assertManifestError(code: .wrongType, key: key, phrases: ["must be a whole number", found]) {
         _ = try manifest.integer(key)
       }
+    }
+  }
+
+  func testKnownHyperparametersOutsideTheirRangesAreRefusedAtParse() {
+    // The crash values of issue 13 and their relatives, on every key models.md defines.
+    let outOfRange = ["-1", "1099511627776", "4611686018427387904", "9223372036854775807"]
+    for (key, range) in ModelManifest.hyperparameterRanges {
+      for value in outOfRange + ["\(range.upperBound + 1)"] {
+        assertManifestError(code: .invalidValue, key: key, phrases: ["\"\(key)\" must be a whole number in \(range.lowerBound)...\(range.upperBound)"]) {
+          _ = try ModelManifest(json: #"{"kind":"popularity","\#(key)":\#(value)}"#)
+        }
+      }
+      for value in ["1e300", "3.0", "true", "\"4\"", "{\"a\": 1}", "[1]", "18446744073709551616"] {
+        assertManifestError(code: .wrongType, key: key, phrases: ["\"\(key)\" must be a whole number"]) {
+          _ = try ModelManifest(json: #"{"kind":"popularity","\#(key)":\#(value)}"#)
+        }
+      }
+    }
+    for value in ["1e300", "-0.1", "1.5"] {
+      assertManifestError(code: .invalidValue, key: "epsilon", phrases: ["\"epsilon\" must be a probability"]) {
+        _ = try ModelManifest(json: #"{"kind":"dqn","epsilon":\#(value)}"#)
+      }
+    }
+    XCTAssertNoThrow(try ModelManifest(json: #"{"kind":"mlp","context_dim":65536,"candidate_feature_dim":0,"max_history":100000}"#))
+  }
+
+  func testRangedIntegerAccessor() throws {
+    let manifest = try ModelManifest(json: #"{"kind":"mlp","count":5}"#)
+    XCTAssertEqual(try manifest.integer("count", in: 0...5), 5)
+    XCTAssertEqual(try manifest.integer("absent", default: 0, in: 0...5), 0)
+    assertManifestError(code: .invalidValue, key: "count", phrases: ["\"count\" must be a whole number in 0...4, but is 5"]) {
+      _ = try manifest.integer("count", in: 0...4)
     }
   }
 
@@ -103,6 +136,23 @@ final class ModelManifestTests: XCTestCase {
     let missing = directory.appendingPathComponent("absent.json").path
     assertManifestError(code: .cannotRead, key: nil, path: missing, phrases: ["cannot read"]) {
       _ = try ModelManifest(contentsOf: missing)
+    }
+  }
+
+  func testAFIFOOrAHugeFileIsRefusedWithoutBlocking() throws {
+    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("ModelManifestTests-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: directory) }
+    // Opening a FIFO for reading blocks until a writer comes: that would wedge the store's loader.
+    let fifo = directory.appendingPathComponent("model.json").path
+    XCTAssertEqual(mkfifo(fifo, 0o600), 0)
+    assertManifestError(code: .cannotRead, key: nil, path: fifo, phrases: ["not a regular file"]) {
+      _ = try ModelManifest(contentsOf: fifo)
+    }
+    let huge = directory.appendingPathComponent("huge.json").path
+    try Data(repeating: 0x20, count: ModelManifest.maximumByteCount + 1).write(to: URL(fileURLWithPath: huge))
+    assertManifestError(code: .cannotRead, key: nil, path: huge, phrases: ["limit"]) {
+      _ = try ModelManifest(contentsOf: huge)
     }
   }
 

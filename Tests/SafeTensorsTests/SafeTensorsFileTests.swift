@@ -120,8 +120,41 @@ final class SafeTensorsFileTests: TemporaryDirectoryTestCase {
     builder.add("x", floats: [4, 5, 6], shape: [3])
     let path = try write(builder.bytes())
     let file = try SafeTensorsFile(path: path)
-    // The mapping, not the path, holds the data: removing the file does not invalidate it.
+    // The private copy, not the path, holds the data: removing the file does not invalidate it.
     try FileManager.default.removeItem(atPath: path)
     XCTAssertEqual(Array(try XCTUnwrap(file.tensor(named: "x")).floats), [4, 5, 6])
+  }
+
+  func testRewritingTheFileInPlaceDoesNotReachAnOpenedFile() throws {
+    // Issue 13: with the file mmap'ed, truncating it in place (as `cp` over it does) took the
+    // pages away from running calls (SIGBUS). The reader now keeps its own copy.
+    var builder = SafeTensorsFileBuilder()
+    builder.add("x", floats: Array(repeating: 1.5, count: 4096), shape: [4096])
+    let original = builder.bytes()
+    let path = try write(original)
+    let file = try SafeTensorsFile(path: path)
+    let handle = try XCTUnwrap(FileHandle(forWritingAtPath: path))
+    try handle.truncate(atOffset: 0)
+    try handle.write(contentsOf: Data(repeating: 0xFF, count: 100))
+    try handle.close()
+    let values = try XCTUnwrap(file.tensor(named: "x")).floats
+    XCTAssertEqual(values.count, 4096)
+    XCTAssertTrue(values.allSatisfy { $0 == 1.5 })
+    // The checksum's bytes are the bytes read, not the file as it is now.
+    XCTAssertEqual(file.withUnsafeBytes { Array($0) }, original)
+  }
+
+  func testReadsBytesThatAreNotInAFile() throws {
+    var builder = SafeTensorsFileBuilder()
+    builder.add("ids", int64s: [7, 8], shape: [2])
+    builder.add("w", floats: [1, 2, 3], shape: [3])
+    let file = try builder.bytes().withUnsafeBytes { try SafeTensorsFile(bytes: $0, name: "in-memory") }
+    XCTAssertEqual(file.path, "in-memory")
+    XCTAssertEqual(Array(try XCTUnwrap(file.tensor(named: "ids")).int64s), [7, 8])
+    XCTAssertEqual(Array(try XCTUnwrap(file.tensor(named: "w")).floats), [1, 2, 3])
+    // Validation is the same as for a file.
+    let truncated = Array(builder.bytes().dropLast(4))
+    XCTAssertThrowsError(try truncated.withUnsafeBytes { try SafeTensorsFile(bytes: $0) })
+    XCTAssertThrowsError(try [UInt8]().withUnsafeBytes { try SafeTensorsFile(bytes: $0) })
   }
 }

@@ -58,6 +58,14 @@ final class SafeTensorsValidationTests: TemporaryDirectoryTestCase {
     assertRejected(path: directory.path, code: .cannotOpen, phrases: ["not a regular file"])
   }
 
+  func testFIFOIsRefusedWithoutBlocking() throws {
+    let path = directory.appendingPathComponent("weights.safetensors").path
+    XCTAssertEqual(mkfifo(path, 0o600), 0)
+    XCTAssertThrowsError(try SafeTensorsFile(path: path)) { error in
+      XCTAssertTrue("\(error)".contains("not a regular file"), "\(error)")
+    }
+  }
+
   func testEmptyFile() throws {
     try assertRejected([], code: .fileTooShort, phrases: ["0 bytes", "8-byte header length"])
   }

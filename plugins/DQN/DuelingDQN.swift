@@ -45,10 +45,12 @@ public final class DuelingDQN: RecommenderModel {
   let advantageWeight: UnsafeBufferPointer<Float>  // [h] (adv.2.weight)
   let advantageBias: Float
   let itemAdvantage: UnsafeMutableBufferPointer<Float>  // [N x h]
+  /// 1 GiB of float32 for the table above.
+  static let maximumItemAdvantageCells = 1 << 28
 
   public init(manifest: Manifest, tensors: Tensors) throws {
-    contextDimension = try manifest.integer("context_dim")
-    maxHistory = try manifest.integer("max_history")
+    contextDimension = try manifest.integer("context_dim", in: Manifest.Range.featureCount)
+    maxHistory = try manifest.integer("max_history", in: Manifest.Range.maxHistory)
     epsilon = try manifest.number("epsilon", default: 0, in: 0...1)
     let ids = try tensors.int64s("item_ids")
     dimension = try tensors.shape("item_emb.weight")[1]
@@ -78,7 +80,15 @@ public final class DuelingDQN: RecommenderModel {
     advantageBias = try tensors.floats("adv.2.bias", shape: [1])[0]
     Kernels.useSingleThread()
 
-    itemAdvantage = .allocate(capacity: max(ids.count * hidden, 1))
+    // N and h both come from the weights: bound their product, so a small file with a huge
+    // catalog and hidden size cannot ask for terabytes (or overflow) here.
+    let (cells, overflow) = ids.count.multipliedReportingOverflow(by: hidden)
+    guard !overflow, cells <= Self.maximumItemAdvantageCells else {
+      throw ModelError.invalidArgument(
+        "the precomputed item advantages need N x h = \(ids.count) x \(hidden) floats, above the limit of "
+          + "\(Self.maximumItemAdvantageCells) (1 GiB); use a smaller catalog or adv hidden size")
+    }
+    itemAdvantage = .allocate(capacity: max(cells, 1))
     Kernels.linear(
       input: itemEmbedding, weight: Self.columns(advantageHidden.weight, from: stateWidth), bias: nil,
       output: itemAdvantage, rows: ids.count, inFeatures: dimension, outFeatures: hidden,

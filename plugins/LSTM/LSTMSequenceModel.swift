@@ -52,8 +52,8 @@ public final class LSTMSequenceModel: RecommenderModel {
   let maxHistory: Int  // L
 
   public init(manifest: Manifest, tensors: Tensors) throws {
-    let layerCount = try manifest.integer("num_layers")
-    maxHistory = try manifest.integer("max_history")
+    let layerCount = try manifest.integer("num_layers", in: Manifest.Range.depth)
+    maxHistory = try manifest.integer("max_history", in: Manifest.Range.maxHistory)
     guard layerCount >= 1 else { throw ModelError.invalidArgument("model.json: \"num_layers\" must be at least 1") }
 
     let embeddingShape = try tensors.shape("item_emb.weight")

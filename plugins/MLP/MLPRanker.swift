@@ -33,9 +33,9 @@ public final class MLPRanker: RecommenderModel {
   let layers: [LinearLayer]
 
   public init(manifest: Manifest, tensors: Tensors) throws {
-    contextDimension = try manifest.integer("context_dim")
-    featureDimension = try manifest.integer("candidate_feature_dim")
-    maxHistory = try manifest.integer("max_history")
+    contextDimension = try manifest.integer("context_dim", in: Manifest.Range.featureCount)
+    featureDimension = try manifest.integer("candidate_feature_dim", in: Manifest.Range.featureCount)
+    maxHistory = try manifest.integer("max_history", in: Manifest.Range.maxHistory)
     let ids = try tensors.int64s("item_ids")
     let embeddingShape = try tensors.shape("item_emb.weight")
     dimension = embeddingShape[1]

@@ -68,9 +68,9 @@ public final class SASRecModel: RecommenderModel {
   let widestFFN: Int  // max d_ff over the blocks
 
   public init(manifest: Manifest, tensors: Tensors) throws {
-    let blockCount = try manifest.integer("num_blocks")
-    heads = try manifest.integer("num_heads")
-    maxHistory = try manifest.integer("max_history")
+    let blockCount = try manifest.integer("num_blocks", in: Manifest.Range.depth)
+    heads = try manifest.integer("num_heads", in: Manifest.Range.heads)
+    maxHistory = try manifest.integer("max_history", in: Manifest.Range.maxHistory)
     dimension = try tensors.shape("item_emb.weight")[1]
     guard heads >= 1, dimension % heads == 0 else {
       throw ModelError.invalidArgument(

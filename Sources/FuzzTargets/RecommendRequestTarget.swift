@@ -11,7 +11,7 @@ import Sidecar
 /// real plugins scoring the golden fixtures (mlp, lstm, sasrec, dqn): everything a call does
 /// between the transport and its answer. Any status is fine; a crash, a hang or an answer
 /// that breaks the status contract (below) is not.
-public enum RecommendRequestFuzz {
+public enum RecommendRequestTarget {
   static let target = FuzzTarget(
     name: "recommend-request",
     summary: "serialized RecommendRequest -> shim parse -> validation -> routing -> plugins"

@@ -7,7 +7,7 @@ import PluginHost
 /// plugins folder goes through the safety check, and the whole folder through a plugin refresh.
 /// Invariant: a path the check accepts resolves to a file that neither it nor any folder above
 /// it lets group or others replace (a root-owned sticky folder excepted).
-enum PluginDirectoryFuzz {
+enum PluginDirectoryTarget {
   static let target = FuzzTarget(
     name: "plugin-directory",
     summary: "a described tree of folders, files, symlinks and modes -> plugin file checks and refresh"
