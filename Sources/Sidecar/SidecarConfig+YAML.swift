@@ -1,3 +1,4 @@
+import Experiments
 import Foundation
 import ModelStore
 
@@ -57,6 +58,36 @@ extension SidecarConfig {
   static func quoted(_ text: String) -> String {
     let data = try? JSONEncoder.withoutEscapingSlashes.encode(text)
     return data.map { String(decoding: $0, as: UTF8.self) } ?? "\"\""
+  }
+}
+
+extension SidecarConfig {
+  /// The config file's text, read with the limits of `YAMLGuard` (the same as the experiments
+  /// file's): at most `maxBytes + 1` bytes are read.
+  static func readFile(_ path: String, limits: YAMLLimits = .standard) throws -> String {
+    let data: Data
+    do {
+      data = try CappedFile.read(atPath: path, maxBytes: limits.maxBytes)
+    } catch let error as CappedFile.TooLarge {
+      throw Invalid(description: "config file \(error)")
+    } catch {
+      throw Invalid(description: "cannot read config file \(path): \(error.localizedDescription)")
+    }
+    guard let text = String(data: data, encoding: .utf8) else {
+      throw Invalid(description: "cannot read config file \(path): it is not UTF-8 text")
+    }
+    return text
+  }
+
+  /// Refuses text Yams must not compose (too deep, aliases, too many or too long values) before
+  /// it does: its composer recurses per nesting level and expands aliases.
+  static func guardYAML(_ text: String, source: String, limits: YAMLLimits = .standard) throws {
+    do {
+      try YAMLGuard.check(text, limits: limits)
+    } catch let refusal as YAMLGuard.Refusal {
+      let line = refusal.line.map { ":\($0)" } ?? ""
+      throw Invalid(description: "\(source)\(line): \(refusal.message)")
+    }
   }
 }
 

@@ -1,3 +1,4 @@
+import Experiments
 import Foundation
 import ModelStore
 import Yams
@@ -58,11 +59,12 @@ public struct SidecarConfig: Equatable, Sendable {
 
   /// Parses a config file's text; `source` names it in errors.
   public init(yaml text: String, source: String) throws {
+    try Self.guardYAML(text, source: source)
     let root: Any?
     do {
       root = try Yams.load(yaml: text)
     } catch {
-      throw Invalid(description: "\(source): not valid YAML: \(error)")
+      throw Invalid(description: "\(source): not valid YAML: \(Excerpt.message("\(error)"))")
     }
     guard let root = root as? [String: Any] else {
       if root == nil { return }
@@ -76,7 +78,7 @@ public struct SidecarConfig: Equatable, Sendable {
       "feedback_window",
     ]
     for key in root.keys.sorted() where !known.contains(key) {
-      throw Invalid(description: "\(source): unknown key \"\(key)\" (known: \(known.joined(separator: ", ")))")
+      throw Invalid(description: "\(source): unknown key \"\(Excerpt.of(key))\" (known: \(known.joined(separator: ", ")))")
     }
     func string(_ key: String) throws -> String? {
       guard let value = root[key] else { return nil }
@@ -130,18 +132,12 @@ public struct SidecarConfig: Equatable, Sendable {
       guard let models = value as? [String: Any] else {
         throw Invalid(description: "\(source): \"models\" must map model names to {pinned, labels}")
       }
-      for (name, settings) in models { self.models[name] = try Self.policy(settings, at: "\(source): models.\(name)") }
+      for (name, settings) in models { self.models[name] = try Self.policy(settings, at: "\(source): models.\(Excerpt.of(name))") }
     }
   }
 
   public init(contentsOf path: String) throws {
-    let text: String
-    do {
-      text = try String(contentsOfFile: path, encoding: .utf8)
-    } catch {
-      throw Invalid(description: "cannot read config file \(path): \(error.localizedDescription)")
-    }
-    try self.init(yaml: text, source: path)
+    try self.init(yaml: Self.readFile(path), source: path)
   }
 
   /// Checks settings that only make sense together; run on the final settings (file + flags).
@@ -208,7 +204,7 @@ public struct SidecarConfig: Equatable, Sendable {
       throw Invalid(description: "\(place) must be a mapping with \"pinned\" and/or \"labels\"")
     }
     for key in settings.keys.sorted() where !["pinned", "labels"].contains(key) {
-      throw Invalid(description: "\(place): unknown key \"\(key)\" (known: pinned, labels)")
+      throw Invalid(description: "\(place): unknown key \"\(Excerpt.of(key))\" (known: pinned, labels)")
     }
     var policy = VersionPolicy()
     if let pinned = settings["pinned"] {
@@ -223,7 +219,7 @@ public struct SidecarConfig: Equatable, Sendable {
       }
       for (label, version) in labels {
         guard let version = version as? Int, version > 0 else {
-          throw Invalid(description: "\(place).labels.\(label) must be a positive version number")
+          throw Invalid(description: "\(place).labels.\(Excerpt.of(label)) must be a positive version number")
         }
         policy.labels[label] = version
       }
