@@ -1,6 +1,7 @@
 import Experiments
 import Foundation
 import ModelStore
+import Yams
 
 extension SidecarConfig {
   /// The settings as a config file that gives every key (defaults included), for
@@ -79,15 +80,43 @@ extension SidecarConfig {
     return text
   }
 
-  /// Refuses text Yams must not compose (too deep, aliases, too many or too long values) before
-  /// it does: its composer recurses per nesting level and expands aliases.
-  static func guardYAML(_ text: String, source: String, limits: YAMLLimits = .standard) throws {
+  /// The file's settings as Yams' plain values (`[String: Any]` at the top), or nil when empty.
+  /// Not `Yams.load`: `YAMLGuard` must refuse what Yams' composer cannot take (too deep,
+  /// aliases, too many or too long values) before it runs, and Yams' constructor crashes on a
+  /// mapping key that is a list or mapping (`[a]: 1`, found by the fuzzer), so the composed
+  /// tree is checked for those before anything is constructed.
+  static func loadYAML(_ text: String, source: String, limits: YAMLLimits = .standard) throws -> Any? {
     do {
       try YAMLGuard.check(text, limits: limits)
     } catch let refusal as YAMLGuard.Refusal {
       let line = refusal.line.map { ":\($0)" } ?? ""
       throw Invalid(description: "\(source)\(line): \(refusal.message)")
     }
+    let root: Node?
+    do {
+      root = try Yams.compose(yaml: text)
+    } catch {
+      throw Invalid(description: "\(source): not valid YAML: \(Excerpt.message("\(error)"))")
+    }
+    guard let root else { return nil }
+    var pending = [root]  // a loop, not recursion: depth is bounded anyway, this costs nothing
+    while let node = pending.popLast() {
+      switch node {
+      case .scalar:
+        break
+      case .sequence(let sequence):
+        pending.append(contentsOf: sequence)
+      case .mapping(let mapping):
+        for (key, value) in mapping {
+          guard key.scalar != nil else {
+            let line = key.mark.map { ":\($0.line)" } ?? ""
+            throw Invalid(description: "\(source)\(line): mapping keys must be plain names, not lists or mappings")
+          }
+          pending.append(value)
+        }
+      }
+    }
+    return Constructor.default.any(from: root)
   }
 }
 

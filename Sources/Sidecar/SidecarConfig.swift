@@ -1,7 +1,6 @@
 import Experiments
 import Foundation
 import ModelStore
-import Yams
 
 /// Everything the sidecar is told: a YAML file (`--config`), then flags on top.
 /// Unknown keys are errors, so a typo never silently does nothing.
@@ -59,13 +58,7 @@ public struct SidecarConfig: Equatable, Sendable {
 
   /// Parses a config file's text; `source` names it in errors.
   public init(yaml text: String, source: String) throws {
-    try Self.guardYAML(text, source: source)
-    let root: Any?
-    do {
-      root = try Yams.load(yaml: text)
-    } catch {
-      throw Invalid(description: "\(source): not valid YAML: \(Excerpt.message("\(error)"))")
-    }
+    let root = try Self.loadYAML(text, source: source)
     guard let root = root as? [String: Any] else {
       if root == nil { return }
       throw Invalid(description: "\(source): the top level must be a mapping of settings")
@@ -155,12 +148,12 @@ public struct SidecarConfig: Equatable, Sendable {
       throw Invalid(description: "max_receive_message_bytes must be from 1 to \(Int32.max)")
     }
     if !metricsListen.isEmpty {
-      do { _ = try MetricsServer.endpoint(metricsListen) } catch { throw Invalid(description: "\(error)") }
+      do { _ = try MetricsServer.endpoint(metricsListen) } catch { throw Invalid(description: Excerpt.message("\(error)")) }
     }
     let token = try adminBearerToken()
     if !adminListen.isEmpty && token.isEmpty && !ListenAddress.isLocal(adminListen) {
       throw Invalid(description: """
-        admin_listen is \(adminListen), which other machines can reach, but no admin_token is set: \
+        admin_listen is \(Excerpt.of(adminListen)), which other machines can reach, but no admin_token is set: \
         set admin_token (or admin_token_file) so every ModelAdmin call must carry it, or bind admin_listen \
         to 127.0.0.1, ::1, localhost or unix:PATH
         """)

@@ -66,3 +66,14 @@ final class SidecarConfigLimitsTests: XCTestCase {
     XCTAssertEqual(try SidecarConfig(contentsOf: path).store, "demo/store")
   }
 }
+
+extension SidecarConfigLimitsTests {
+  /// Yams' constructor force-unwraps mapping keys as strings (found by the fuzzer).
+  func testKeysThatAreListsOrMappingsAreRefused() {
+    for text in ["[a]: 1\n", "models:\n  mlp:\n    labels: {? {a: b} : 1}\n", "!!set {? [a], b}\n"] {
+      XCTAssertThrowsError(try SidecarConfig(yaml: text, source: "c.yaml"), text) { error in
+        XCTAssertTrue("\(error)".contains("mapping keys must be plain names"), "\(error)")
+      }
+    }
+  }
+}
