@@ -83,8 +83,9 @@ extension SidecarConfig {
   /// The file's settings as Yams' plain values (`[String: Any]` at the top), or nil when empty.
   /// Not `Yams.load`: `YAMLGuard` must refuse what Yams' composer cannot take (too deep,
   /// aliases, too many or too long values) before it runs, and Yams' constructor crashes on a
-  /// mapping key that is a list or mapping (`[a]: 1`, found by the fuzzer), so the composed
-  /// tree is checked for those before anything is constructed.
+  /// mapping key that is a list or mapping (`[a]: 1`) and overflows on a YAML 1.1 base-60
+  /// integer (`1:0:0:0:0:0:0:0:0:0:0:0`), both found by the fuzzer; the composed tree is checked
+  /// for those before anything is constructed.
   static func loadYAML(_ text: String, source: String, limits: YAMLLimits = .standard) throws -> Any? {
     do {
       try YAMLGuard.check(text, limits: limits)
@@ -102,8 +103,12 @@ extension SidecarConfig {
     var pending = [root]  // a loop, not recursion: depth is bounded anyway, this costs nothing
     while let node = pending.popLast() {
       switch node {
-      case .scalar:
-        break
+      case .scalar(let scalar):
+        if node.tag == Tag(.int) && scalar.string.contains(":") {
+          let line = node.mark.map { ":\($0.line)" } ?? ""
+          throw Invalid(description: "\(source)\(line): \"\(Excerpt.of(scalar.string))\" reads as a base-60 number "
+            + "in YAML 1.1; write a decimal number, or quote it if it is text")
+        }
       case .sequence(let sequence):
         pending.append(contentsOf: sequence)
       case .mapping(let mapping):

@@ -76,4 +76,12 @@ extension SidecarConfigLimitsTests {
       }
     }
   }
+
+  /// Yams' integer constructor overflows on long base-60 numbers (found by the fuzzer).
+  func testBase60IntegersAreRefused() {
+    XCTAssertThrowsError(try SidecarConfig(yaml: "drain_seconds: 1:0:0:0:0:0:0:0:0:0:0:0:0\n", source: "c.yaml")) { error in
+      XCTAssertTrue("\(error)".hasPrefix("c.yaml:1: \"1:0:0:0:0:0:0:0:0:0:0:0:0\" reads as a base-60 number"), "\(error)")
+    }
+    XCTAssertEqual(try SidecarConfig(yaml: "listen: 127.0.0.1:7000\n", source: "c.yaml").listen, "127.0.0.1:7000")
+  }
 }
