@@ -2,6 +2,8 @@
 /// `Tests/Fuzz/corpus/<name>/` with at least one valid input.
 public enum FuzzTargets {
   public static let all: [FuzzTarget] = [
+    ExperimentsYAMLTarget.target,
+    SidecarConfigYAMLTarget.target,
   ]
 
   public static func named(_ name: String) -> FuzzTarget? {
