@@ -196,3 +196,24 @@ def test_versions_are_arms_without_a_label_or_pin(tmp_path, start_sidecar):
         dict(name="v8", model="mlp@8", weight=100)])]})
     assert reload_experiments(sidecar).last_error == ""
     assert version_states(sidecar) == {7: admin_pb2.UNLOADED, 8: admin_pb2.AVAILABLE}
+
+
+def test_a_file_at_the_limits_still_loads_and_show_and_report_answer(tmp_path, start_sidecar):
+    """256 experiments of long names, salts and surfaces in just under 1 MiB: the admin answers
+    stay under gRPC's message size."""
+    def experiment(i):
+        arms = "".join(f"{{name: a{j}-{'n' * 124}, model: alpha, weight: 12.5}}, " for j in range(8))
+        surfaces = ", ".join(f"s{j:02d}-{'v' * 124}" for j in range(15))
+        return (f'  - {{key: e{i:03d}-{"k" * 123}, salt: "{"s" * 256}", match: {{surface: [{surfaces}]}}, '
+                f'arms: [{arms[:-2]}]}}\n')
+    text = "default_model: base\nexperiments:\n" + "".join(experiment(i) for i in range(256))
+    assert 0.9 * LIMIT < len(text) <= LIMIT, len(text)
+    sidecar = start_with_experiments(start_sidecar, tmp_path, CONFIG)
+    write_experiments(sidecar.experiments_path, text)
+    assert len(reload_experiments(sidecar).experiments) == 256
+    for _ in range(20):
+        sidecar.recommend(**request("user-1", surface="s00-" + "v" * 124))
+    assert experiment_status(status(sidecar), "e000-" + "k" * 123).arms
+    for command in ("show", "report"):
+        code, out, err = sidecar.ctl("experiments", command)
+        assert code == 0 and "e255-" in out, (command, err[-2000:])
