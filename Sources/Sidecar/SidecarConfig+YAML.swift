@@ -117,7 +117,7 @@ extension SidecarConfig {
             let line = key.mark.map { ":\($0.line)" } ?? ""
             throw Invalid(description: "\(source)\(line): mapping keys must be plain names, not lists or mappings")
           }
-          pending.append(value)
+          pending.append(contentsOf: [key, value])  // keys too: `!!omap` constructs them as values
         }
       }
     }
