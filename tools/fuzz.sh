@@ -12,6 +12,9 @@ targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
   for directory in Tests/Fuzz/corpus/*/; do targets+=("$(basename "$directory")"); done
 fi
+# Swift's crash backtracer takes the signal before libFuzzer can save the input: without this,
+# a Swift trap (a failed force unwrap) leaves no crash file.
+export SWIFT_BACKTRACE=${SWIFT_BACKTRACE:-enable=no}
 failed=0
 summary=out/fuzz/summary.txt
 mkdir -p out/fuzz

@@ -32,6 +32,10 @@ struct ConfigReader {
     guard let entries = list.sequence else {
       throw yaml.failure(list, "top level: experiments must be a list (\"- key: ...\" entries, or [] for none)")
     }
+    guard entries.count <= ExperimentsLimits.maxExperiments else {
+      throw yaml.failure(
+        list, "top level: \(entries.count) experiments, above the limit of \(ExperimentsLimits.maxExperiments)")
+    }
     var experiments: [Experiment] = []
     var keyLines: [String: Int?] = [:]
     for (index, entry) in entries.enumerated() {
@@ -57,13 +61,17 @@ struct ConfigReader {
     let key = try yaml.hashedText(keyNode, place: "experiments[\(index)]", field: "key")
     guard Self.isName(key) else {
       throw yaml.failure(
-        keyNode, "experiments[\(index)]: key \"\(key)\" must be 1 to 128 letters, digits, '-', '_' or '.'")
+        keyNode, "experiments[\(index)]: key \"\(Excerpt.of(key))\" must be 1 to 128 letters, digits, '-', '_' or '.'")
     }
     let place = "experiment \"\(key)\""
     guard let saltNode = fields["salt"] else {
       throw yaml.failure(node, "\(place): \"salt\" is required (any string, e.g. salt: \"2026-11\"; \"\" is allowed)")
     }
     let salt = try yaml.hashedText(saltNode, place: place, field: "salt")
+    guard salt.utf8.count <= ExperimentsLimits.maxSaltBytes else {
+      throw yaml.failure(
+        saltNode, "\(place): salt \"\(Excerpt.of(salt))\" is above the limit of \(ExperimentsLimits.maxSaltBytes) bytes")
+    }
 
     let mode = try fields["mode"].map { try readMode($0, place: place) } ?? .fixed
     let match = try fields["match"].map { try readMatch($0, place: place) } ?? Match()
@@ -90,7 +98,7 @@ struct ConfigReader {
     let text = try yaml.text(node, place: place, field: "mode")
     guard let mode = Experiment.Mode(rawValue: text) else {
       let modes = Experiment.Mode.allCases.map(\.rawValue).joined(separator: " or ")
-      throw yaml.failure(node, "\(place): mode \"\(text)\" is not one of \(modes)")
+      throw yaml.failure(node, "\(place): mode \"\(Excerpt.of(text))\" is not one of \(modes)")
     }
     return mode
   }
@@ -126,7 +134,11 @@ struct ConfigReader {
       guard !surfaceNodes.isEmpty else {
         throw yaml.failure(surfaceNode, "\(place): surface is an empty list, so nothing would match; remove it or name surfaces")
       }
-      match.surfaces = try surfaceNodes.map { try yaml.text($0, place: place, field: "surface") }
+      guard surfaceNodes.count <= ExperimentsLimits.maxSurfaces else {
+        throw yaml.failure(
+          surfaceNode, "\(place): \(surfaceNodes.count) surfaces, above the limit of \(ExperimentsLimits.maxSurfaces)")
+      }
+      match.surfaces = try surfaceNodes.map { try readSurface($0, place: place) }
     }
     match.minHistory = try fields["min_history"].map { try readHistoryBound($0, place: place, field: "min_history") }
     match.maxHistory = try fields["max_history"].map { try readHistoryBound($0, place: place, field: "max_history") }
@@ -136,6 +148,15 @@ struct ConfigReader {
     }
     match.wholeCatalog = try fields["whole_catalog"].map { try yaml.boolean($0, place: place, field: "whole_catalog") }
     return match
+  }
+
+  private func readSurface(_ node: Node, place: String) throws -> String {
+    let surface = try yaml.text(node, place: place, field: "surface")
+    guard surface.utf8.count <= ExperimentsLimits.maxSurfaceBytes else {
+      throw yaml.failure(
+        node, "\(place): surface \"\(Excerpt.of(surface))\" is above the limit of \(ExperimentsLimits.maxSurfaceBytes) bytes")
+    }
+    return surface
   }
 
   private func readHistoryBound(_ node: Node, place: String, field: String) throws -> Int {
@@ -152,6 +173,9 @@ struct ConfigReader {
     }
     guard !entries.isEmpty else {
       throw yaml.failure(node, "\(place): arms is empty; an experiment needs at least one arm (the first is the control)")
+    }
+    guard entries.count <= ExperimentsLimits.maxArms else {
+      throw yaml.failure(node, "\(place): \(entries.count) arms, above the limit of \(ExperimentsLimits.maxArms)")
     }
     var arms: [(arm: Arm, node: Node)] = []
     for (index, entry) in entries.enumerated() {
@@ -174,7 +198,7 @@ struct ConfigReader {
     }
     let name = try yaml.text(nameNode, place: place, field: "name")
     guard Self.isName(name) else {
-      throw yaml.failure(nameNode, "\(place): arm name \"\(name)\" must be 1 to 128 letters, digits, '-', '_' or '.'")
+      throw yaml.failure(nameNode, "\(place): arm name \"\(Excerpt.of(name))\" must be 1 to 128 letters, digits, '-', '_' or '.'")
     }
     guard name.lowercased() != Arm.holdoutName else {
       throw yaml.failure(

@@ -37,6 +37,10 @@ import ModelStore
 /// repeated experiment keys or arm names, bad selectors, fixed-mode weights that are not all > 0
 /// or do not sum to 100 (within 1e-6) or give an arm less than one bucket, `min_share` outside
 /// thompson mode or above 100 / arms, holdout outside [0, 100), inverted history bounds.
+/// Before Yams reads anything, `YAMLGuard` refuses a file over `ExperimentsLimits.yaml` (1 MiB,
+/// nesting deeper than 64, anchors and aliases, values over 4 KiB, over 200 000 nodes); then
+/// the content limits of `ExperimentsLimits` apply (256 experiments, 32 arms, 64 surfaces, salts
+/// of 256 bytes). Refusals quote at most 64 bytes of a value (`Excerpt`).
 /// Whether the named models exist is the caller's check: see `validateModels`.
 public struct ExperimentsConfig: Sendable, Equatable {
   /// The name the file was loaded under; error messages start with it.

@@ -7,10 +7,12 @@ public struct ExperimentsConfigError: Error, Equatable, CustomStringConvertible 
   public let line: Int?
   public let message: String
 
+  /// `message` is cut at `Excerpt.messageBytes`: a refusal travels in `recsysctl experiments
+  /// show`, so it must never grow with the file.
   public init(source: String, line: Int?, message: String) {
-    self.source = source
+    self.source = Excerpt.of(source, limit: 512)
     self.line = line
-    self.message = message
+    self.message = Excerpt.message(message)
   }
 
   public var description: String {

@@ -12,8 +12,14 @@ struct StrictYAML {
     ExperimentsConfigError(source: source, line: node?.mark?.line, message: message)
   }
 
-  /// The document's root, or nil for an empty one.
-  func compose(_ yaml: String) throws -> Node? {
+  /// The document's root, or nil for an empty one. `YAMLGuard` runs first: Yams' composer
+  /// must never see a deep nesting or an alias (see `YAMLLimits`).
+  func compose(_ yaml: String, limits: YAMLLimits = ExperimentsLimits.yaml) throws -> Node? {
+    do {
+      try YAMLGuard.check(yaml, limits: limits)
+    } catch let refusal as YAMLGuard.Refusal {
+      throw ExperimentsConfigError(source: source, line: refusal.line, message: refusal.message)
+    }
     let root: Node?
     do {
       root = try Yams.compose(yaml: yaml)
@@ -54,7 +60,7 @@ struct StrictYAML {
         }
         if let firstLine = firstLines[name] {
           let first = firstLine.map { " (first at line \($0))" } ?? ""
-          throw failure(key, "key \"\(name)\" appears twice in one mapping\(first); keep one")
+          throw failure(key, "key \"\(Excerpt.of(name))\" appears twice in one mapping\(first); keep one")
         }
         firstLines[name] = key.mark?.line
         try rejectRepeatedKeys(value)
@@ -73,7 +79,7 @@ struct StrictYAML {
       guard allowed.contains(name) else {
         let suggestion = closest(to: name, among: allowed).map { " (did you mean \"\($0)\"?)" } ?? ""
         throw failure(
-          key, "\(place): unknown field \"\(name)\"\(suggestion); allowed: \(allowed.joined(separator: ", "))")
+          key, "\(place): unknown field \"\(Excerpt.of(name))\"\(suggestion); allowed: \(allowed.joined(separator: ", "))")
       }
       fields[name] = value
     }
@@ -96,7 +102,8 @@ struct StrictYAML {
   func hashedText(_ node: Node, place: String, field: String) throws -> String {
     let value = try text(node, place: place, field: field)
     guard node.tag == Tag(.str) else {
-      throw failure(node, "\(place): \(field) \(value) is not a string in YAML; quote it: \(field): \"\(value)\"")
+      throw failure(
+        node, "\(place): \(field) \(Excerpt.of(value)) is not a string in YAML; quote it: \(field): \"\(Excerpt.of(value))\"")
     }
     return value
   }
@@ -105,10 +112,10 @@ struct StrictYAML {
   func number(_ node: Node, place: String, field: String) throws -> Double {
     let value = try text(node, place: place, field: field)
     guard node.scalar?.style == .plain else {
-      throw failure(node, "\(place): \(field) must be a number without quotes, got \"\(value)\"")
+      throw failure(node, "\(place): \(field) must be a number without quotes, got \"\(Excerpt.of(value))\"")
     }
     guard let number = Double(value), number.isFinite else {
-      throw failure(node, "\(place): \(field) must be a number, got \"\(value)\"")
+      throw failure(node, "\(place): \(field) must be a number, got \"\(Excerpt.of(value))\"")
     }
     return number
   }
@@ -117,7 +124,7 @@ struct StrictYAML {
   func integer(_ node: Node, place: String, field: String) throws -> Int {
     let value = try text(node, place: place, field: field)
     guard node.scalar?.style == .plain, let integer = Int(value) else {
-      throw failure(node, "\(place): \(field) must be a whole number without quotes, got \"\(value)\"")
+      throw failure(node, "\(place): \(field) must be a whole number without quotes, got \"\(Excerpt.of(value))\"")
     }
     return integer
   }
@@ -126,13 +133,18 @@ struct StrictYAML {
   func boolean(_ node: Node, place: String, field: String) throws -> Bool {
     let value = try text(node, place: place, field: field)
     guard node.scalar?.style == .plain, value == "true" || value == "false" else {
-      throw failure(node, "\(place): \(field) must be true or false, got \"\(value)\"")
+      throw failure(node, "\(place): \(field) must be true or false, got \"\(Excerpt.of(value))\"")
     }
     return value == "true"
   }
 
   func selector(_ node: Node, place: String, field: String) throws -> ModelSelector {
     let value = try text(node, place: place, field: field)
+    guard value.utf8.count <= ExperimentsLimits.maxSelectorBytes else {
+      throw failure(
+        node, "\(place): \(field) \"\(Excerpt.of(value))\" is longer than \(ExperimentsLimits.maxSelectorBytes) bytes "
+          + "(a model name and a version or label of at most 128 each)")
+    }
     do {
       return try ModelSelector(parsing: value)
     } catch let error as SelectorError {

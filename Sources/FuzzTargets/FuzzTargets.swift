@@ -6,6 +6,8 @@ public enum FuzzTargets {
     ModelJSONTarget.target,
     RecommendRequestTarget.target,
     PluginDirectoryTarget.target,
+    ExperimentsYAMLTarget.target,
+    SidecarConfigYAMLTarget.target,
   ]
 
   public static func named(_ name: String) -> FuzzTarget? {

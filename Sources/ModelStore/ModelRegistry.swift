@@ -155,6 +155,24 @@ public final class ModelRegistry: @unchecked Sendable {
     }
   }
 
+  /// Versions the experiments file names by number, per model; touched only on `queue`.
+  private var experimentVersions: [String: Set<Int>] = [:]
+
+  /// Versions named by number elsewhere (an experiments file's `mlp@7` arm) are loaded and kept
+  /// loaded like labelled ones, so that versions can be arms without a label or pin. Replaces
+  /// the previous set, loads what is new, unloads what no policy wants any more, and returns
+  /// once each was tried: a version that is not in the store or fails to load is left out, and
+  /// `resolve` then refuses it.
+  public func keepLoaded(_ versions: [String: Set<Int>]) {
+    queue.sync {
+      let affected = Set(experimentVersions.keys).union(versions.keys)
+      experimentVersions = versions.filter { !$0.value.isEmpty }
+      // Only models the store is known to hold: a name that is not there gets no record.
+      for name in affected.sorted() where records[name] != nil { reconcile(name, retryFailed: false) }
+      publish()
+    }
+  }
+
   public func status(model: String?) -> [ModelStatus] {
     lock.withLock {
       statuses.values.filter { model == nil || $0.name == model }.sorted { $0.name < $1.name }
@@ -268,6 +286,9 @@ public final class ModelRegistry: @unchecked Sendable {
       } else {
         problems.append("label \(label) names version \(number), which is not available")
       }
+    }
+    for number in (experimentVersions[name] ?? []).sorted() where onDisk[number] != nil {
+      if ensureLoaded(name, number, &record, onDisk) { wanted.insert(number) }
     }
     for (number, version) in record.versions where version.loaded != nil && !wanted.contains(number) {
       record.versions[number]!.state = version.state == .failed ? .failed : .unloaded

@@ -25,8 +25,12 @@ public final class ExperimentsFile: @unchecked Sendable {
     public var lastError = ""
   }
   private let lock = NSLock()
+  /// `lastSeenSHA256` of a file refused for its size.
+  private static let tooLarge = "too-large"
   private var status = Status()
   private var lastSeenSHA256 = ""  // on `queue`: the content last tried, served or refused
+  private var servedVersions: [String: Set<Int>] = [:]  // on `queue`: numbered versions the served config names
+  private var declaredVersions: [String: Set<Int>] = [:]  // on `queue`: what the registry was last told
 
   public struct Refused: Error, CustomStringConvertible {
     public let description: String
@@ -66,7 +70,12 @@ public final class ExperimentsFile: @unchecked Sendable {
   private func load(onlyIfChanged: Bool) throws {
     let data: Data
     do {
-      data = try Data(contentsOf: URL(fileURLWithPath: path))
+      data = try CappedFile.read(atPath: path, maxBytes: ExperimentsLimits.yaml.maxBytes)
+    } catch let error as CappedFile.TooLarge {
+      // Refused once, not at every poll; only the limit's worth was read, so there is no hash.
+      if onlyIfChanged && lastSeenSHA256 == Self.tooLarge { return }
+      try refuse("the experiments file \(error)", sha256: Self.tooLarge)
+      return
     } catch {
       try refuse("cannot read the experiments file \(path): \(error.localizedDescription)", sha256: "unreadable")
       return
@@ -77,24 +86,62 @@ public final class ExperimentsFile: @unchecked Sendable {
     let config: ExperimentsConfig
     do {
       config = try ExperimentsConfig(yaml: String(decoding: data, as: UTF8.self), source: path)
-      try config.validateModels { selector in
-        do {
-          _ = try registry.resolve(selector)
-          return nil
-        } catch {
-          return "\(error)"
-        }
-      }
     } catch {
       try refuse("\(error)", sha256: sha256)
       return
     }
+    // The versions it names by number load before validation; those of the config that serves
+    // stay loaded until this one replaces it.
+    let versions = Self.numberedVersions(config)
+    keepLoaded(versions.merging(servedVersions) { $0.union($1) })
+    do {
+      try config.validateModels(problem)
+    } catch {
+      keepLoaded(servedVersions)
+      try refuse("\(error)", sha256: sha256)
+      return
+    }
     router.replaceExperiments(ExperimentSet(config: config, ledger: ledger))
+    servedVersions = versions
+    keepLoaded(versions)
     lock.withLock { status = Status(sha256: sha256, loadedAt: Date(), lastError: "") }
     logger.info("experiments loaded", metadata: [
       "path": "\(path)", "sha256": "\(sha256.prefix(12))",
       "experiments": "\(config.experiments.map(\.key).joined(separator: ","))",
     ])
+  }
+
+  /// Why a selector cannot serve, or nil. For a numbered version, whether the store lacks it or
+  /// it failed to load (the serving table only knows it is not loaded).
+  private func problem(_ selector: ModelSelector) -> String? {
+    do {
+      _ = try registry.resolve(selector)
+      return nil
+    } catch {
+      guard case .number(let number) = selector.version, let model = registry.status(model: selector.model).first else {
+        return "\(error)"
+      }
+      guard let version = model.versions.first(where: { $0.version == number }) else {
+        return "the store has no version \(number) of model \"\(selector.model)\""
+      }
+      return version.error.isEmpty ? "\(error)" : "version \(number) cannot serve: \(version.error)"
+    }
+  }
+
+  /// Model versions the config names by number (`mlp@7`), which the registry must keep loaded.
+  static func numberedVersions(_ config: ExperimentsConfig) -> [String: Set<Int>] {
+    var versions: [String: Set<Int>] = [:]
+    for selector in config.selectors {
+      if case .number(let number) = selector.version { versions[selector.model, default: []].insert(number) }
+    }
+    return versions
+  }
+
+  /// Tells the registry, when the set changed (each call rescans those models' folders).
+  private func keepLoaded(_ versions: [String: Set<Int>]) {
+    guard versions != declaredVersions else { return }
+    declaredVersions = versions
+    registry.keepLoaded(versions)
   }
 
   private func refuse(_ message: String, sha256: String) throws {

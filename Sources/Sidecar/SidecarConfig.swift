@@ -1,6 +1,6 @@
+import Experiments
 import Foundation
 import ModelStore
-import Yams
 
 /// Everything the sidecar is told: a YAML file (`--config`), then flags on top.
 /// Unknown keys are errors, so a typo never silently does nothing.
@@ -58,12 +58,7 @@ public struct SidecarConfig: Equatable, Sendable {
 
   /// Parses a config file's text; `source` names it in errors.
   public init(yaml text: String, source: String) throws {
-    let root: Any?
-    do {
-      root = try Yams.load(yaml: text)
-    } catch {
-      throw Invalid(description: "\(source): not valid YAML: \(error)")
-    }
+    let root = try Self.loadYAML(text, source: source)
     guard let root = root as? [String: Any] else {
       if root == nil { return }
       throw Invalid(description: "\(source): the top level must be a mapping of settings")
@@ -76,7 +71,7 @@ public struct SidecarConfig: Equatable, Sendable {
       "feedback_window",
     ]
     for key in root.keys.sorted() where !known.contains(key) {
-      throw Invalid(description: "\(source): unknown key \"\(key)\" (known: \(known.joined(separator: ", ")))")
+      throw Invalid(description: "\(source): unknown key \"\(Excerpt.of(key))\" (known: \(known.joined(separator: ", ")))")
     }
     func string(_ key: String) throws -> String? {
       guard let value = root[key] else { return nil }
@@ -130,18 +125,12 @@ public struct SidecarConfig: Equatable, Sendable {
       guard let models = value as? [String: Any] else {
         throw Invalid(description: "\(source): \"models\" must map model names to {pinned, labels}")
       }
-      for (name, settings) in models { self.models[name] = try Self.policy(settings, at: "\(source): models.\(name)") }
+      for (name, settings) in models { self.models[name] = try Self.policy(settings, at: "\(source): models.\(Excerpt.of(name))") }
     }
   }
 
   public init(contentsOf path: String) throws {
-    let text: String
-    do {
-      text = try String(contentsOfFile: path, encoding: .utf8)
-    } catch {
-      throw Invalid(description: "cannot read config file \(path): \(error.localizedDescription)")
-    }
-    try self.init(yaml: text, source: path)
+    try self.init(yaml: Self.readFile(path), source: path)
   }
 
   /// Checks settings that only make sense together; run on the final settings (file + flags).
@@ -159,12 +148,12 @@ public struct SidecarConfig: Equatable, Sendable {
       throw Invalid(description: "max_receive_message_bytes must be from 1 to \(Int32.max)")
     }
     if !metricsListen.isEmpty {
-      do { _ = try MetricsServer.endpoint(metricsListen) } catch { throw Invalid(description: "\(error)") }
+      do { _ = try MetricsServer.endpoint(metricsListen) } catch { throw Invalid(description: Excerpt.message("\(error)")) }
     }
     let token = try adminBearerToken()
     if !adminListen.isEmpty && token.isEmpty && !ListenAddress.isLocal(adminListen) {
       throw Invalid(description: """
-        admin_listen is \(adminListen), which other machines can reach, but no admin_token is set: \
+        admin_listen is \(Excerpt.of(adminListen)), which other machines can reach, but no admin_token is set: \
         set admin_token (or admin_token_file) so every ModelAdmin call must carry it, or bind admin_listen \
         to 127.0.0.1, ::1, localhost or unix:PATH
         """)
@@ -208,7 +197,7 @@ public struct SidecarConfig: Equatable, Sendable {
       throw Invalid(description: "\(place) must be a mapping with \"pinned\" and/or \"labels\"")
     }
     for key in settings.keys.sorted() where !["pinned", "labels"].contains(key) {
-      throw Invalid(description: "\(place): unknown key \"\(key)\" (known: pinned, labels)")
+      throw Invalid(description: "\(place): unknown key \"\(Excerpt.of(key))\" (known: pinned, labels)")
     }
     var policy = VersionPolicy()
     if let pinned = settings["pinned"] {
@@ -223,7 +212,7 @@ public struct SidecarConfig: Equatable, Sendable {
       }
       for (label, version) in labels {
         guard let version = version as? Int, version > 0 else {
-          throw Invalid(description: "\(place).labels.\(label) must be a positive version number")
+          throw Invalid(description: "\(place).labels.\(Excerpt.of(label)) must be a positive version number")
         }
         policy.labels[label] = version
       }

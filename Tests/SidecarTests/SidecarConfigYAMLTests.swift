@@ -35,3 +35,53 @@ final class SidecarConfigYAMLTests: XCTestCase {
     }
   }
 }
+
+/// The config file goes through the experiments file's guard (`YAMLGuard`) and size cap.
+final class SidecarConfigLimitsTests: XCTestCase {
+  func testNestingAliasesAndLongKeysAreRefusedBeforeYams() throws {
+    let nested = "models: " + String(repeating: "[", count: 5_000) + String(repeating: "]", count: 5_000)
+    XCTAssertThrowsError(try SidecarConfig(yaml: nested, source: "c.yaml")) { error in
+      XCTAssertTrue("\(error)".hasPrefix("c.yaml:1: lists and mappings are nested more than 64"), "\(error)")
+    }
+    XCTAssertThrowsError(try SidecarConfig(yaml: "store: &s x\nplugins: *s\n", source: "c.yaml")) { error in
+      XCTAssertTrue("\(error)".contains("anchors (&name) are not allowed"), "\(error)")
+    }
+    // (YAML allows plain keys of at most 1024 characters.)
+    let key = String(repeating: "k", count: 1_000)
+    XCTAssertThrowsError(try SidecarConfig(yaml: "\(key): 1\n", source: "c.yaml")) { error in
+      XCTAssertTrue("\(error)".contains("(1000 bytes)"), "\(error)")
+      XCTAssertLessThan("\(error)".utf8.count, 1_000)
+    }
+  }
+
+  func testAFileOverTheCapIsRefusedWithoutReadingIt() throws {
+    let path = FileManager.default.temporaryDirectory.appendingPathComponent("sidecar-\(UUID()).yaml").path
+    defer { try? FileManager.default.removeItem(atPath: path) }
+    let big = "store: demo/store\n" + String(repeating: "# padding\n", count: 110_000)
+    try big.write(toFile: path, atomically: true, encoding: .utf8)
+    XCTAssertThrowsError(try SidecarConfig(contentsOf: path)) { error in
+      XCTAssertTrue("\(error)".contains("is larger than the limit of 1048576 bytes"), "\(error)")
+    }
+    try "store: demo/store\n".write(toFile: path, atomically: true, encoding: .utf8)
+    XCTAssertEqual(try SidecarConfig(contentsOf: path).store, "demo/store")
+  }
+}
+
+extension SidecarConfigLimitsTests {
+  /// Yams' constructor force-unwraps mapping keys as strings (found by the fuzzer).
+  func testKeysThatAreListsOrMappingsAreRefused() {
+    for text in ["[a]: 1\n", "models:\n  mlp:\n    labels: {? {a: b} : 1}\n", "!!set {? [a], b}\n"] {
+      XCTAssertThrowsError(try SidecarConfig(yaml: text, source: "c.yaml"), text) { error in
+        XCTAssertTrue("\(error)".contains("mapping keys must be plain names"), "\(error)")
+      }
+    }
+  }
+
+  /// Yams' integer constructor overflows on long base-60 numbers (found by the fuzzer).
+  func testBase60IntegersAreRefused() {
+    XCTAssertThrowsError(try SidecarConfig(yaml: "drain_seconds: 1:0:0:0:0:0:0:0:0:0:0:0:0\n", source: "c.yaml")) { error in
+      XCTAssertTrue("\(error)".hasPrefix("c.yaml:1: \"1:0:0:0:0:0:0:0:0:0:0:0:0\" reads as a base-60 number"), "\(error)")
+    }
+    XCTAssertEqual(try SidecarConfig(yaml: "listen: 127.0.0.1:7000\n", source: "c.yaml").listen, "127.0.0.1:7000")
+  }
+}
