@@ -14,7 +14,6 @@ the last 10 s against the median of the first 10 s may grow by at most two weigh
 served (the swaps happen)."""
 import argparse
 import json
-import os
 import pathlib
 import shutil
 import statistics
@@ -27,18 +26,8 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "Tests/e2e"))
 from conftest import Sidecar, recommender_pb2 as pb  # noqa: E402
 from google.protobuf import json_format  # noqa: E402
+from proc_stats import open_fds, rss_kib  # noqa: E402
 from store_tools import publish, read_version, with_bias_shift  # noqa: E402
-
-
-def rss_kib(pid):
-    for line in pathlib.Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    return 0
-
-
-def open_fds(pid):
-    return len(os.listdir(f"/proc/{pid}/fd"))
 
 
 def main():

@@ -20,14 +20,8 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "Tests/e2e"))
 from conftest import Sidecar, recommender_pb2 as pb  # noqa: E402
 from google.protobuf import json_format  # noqa: E402
+from proc_stats import rss_kib  # noqa: E402
 from store_tools import delete_version, publish, read_version, with_bias_shift  # noqa: E402
-
-
-def rss_kib(pid):
-    for line in pathlib.Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    return 0
 
 
 def closed_loop(sidecar, request, seconds, threads, during=None):
