@@ -4,10 +4,11 @@
 extension Kernels {
   /// Floats of scratch `causalSelfAttention` needs: the packed q|k|v projections (`steps x 3d`), one
   /// head's attention weights (`steps x steps`, reused per head) and the concatenated head outputs
-  /// (`steps x d`): `4 * steps * dim + steps * steps`.
-  public static func causalSelfAttentionScratchCount(steps: Int, dim: Int) -> Int {
-    precondition(steps >= 0 && dim >= 0, "negative dimension")
-    return 4 * steps * dim + steps * steps
+  /// (`steps x d`): `4 * steps * dim + steps * steps`; with `sequences` > 1 the projections and
+  /// head outputs of every sequence (`4 * sequences * steps * dim + steps * steps`).
+  public static func causalSelfAttentionScratchCount(steps: Int, dim: Int, sequences: Int = 1) -> Int {
+    precondition(steps >= 0 && dim >= 0 && sequences >= 0, "negative dimension")
+    return 4 * sequences * steps * dim + steps * steps
   }
 
   /// `nn.MultiheadAttention(dim, heads, batch_first=True)(x, x, x, attn_mask=causal)` for one
@@ -28,6 +29,13 @@ extension Kernels {
   /// cover every position) and `output` holds those `steps - firstQuery` rows: a model whose result
   /// depends on the last position only (SASRec's last block) skips the other rows' scores, softmax
   /// and output projection.
+  ///
+  /// With `sequences` > 1, `input` holds that many independent sequences of `steps` rows each, one
+  /// after the other (a batch: the projections are one GEMM over all of them, attention stays
+  /// within each), and `output` their `steps - firstQuery` rows each, in the same order.
+  /// `lastQueryWeights`, when given (`[sequences x steps]`), receives for each sequence the
+  /// attention weights of its last position's query, averaged over the heads: what
+  /// `nn.MultiheadAttention(need_weights=True, average_attn_weights=True)` returns in its last row.
   public static func causalSelfAttention(
     input: UnsafeBufferPointer<Float>,  // [steps x dim]
     inProjWeight: UnsafeBufferPointer<Float>,  // [3dim x dim]   (attn.in_proj_weight)
@@ -37,13 +45,16 @@ extension Kernels {
     heads: Int, steps: Int, dim: Int,
     output: UnsafeMutableBufferPointer<Float>,  // [(steps - firstQuery) x dim]
     scratch: UnsafeMutableBufferPointer<Float>,  // [causalSelfAttentionScratchCount(steps:dim:)]
-    firstQuery: Int = 0
+    firstQuery: Int = 0,
+    sequences: Int = 1,
+    lastQueryWeights: UnsafeMutableBufferPointer<Float>? = nil  // [sequences x steps]
   ) {
     precondition(heads > 0 && dim % heads == 0, "causalSelfAttention: heads must divide dim")
     precondition(firstQuery >= 0 && (firstQuery < steps || steps == 0), "causalSelfAttention: firstQuery out of range")
     let d3 = 3 * dim
+    precondition(sequences >= 1, "causalSelfAttention: no sequences")
     requireMatrix(
-      input.count, rows: steps, cols: dim, stride: max(1, dim), "causalSelfAttention: input too small")
+      input.count, rows: sequences * steps, cols: dim, stride: max(1, dim), "causalSelfAttention: input too small")
     requireMatrix(
       inProjWeight.count, rows: d3, cols: dim, stride: max(1, dim),
       "causalSelfAttention: inProjWeight too small")
@@ -54,55 +65,69 @@ extension Kernels {
     requireCount(outProjBias.count, atLeast: dim, "causalSelfAttention: outProjBias too small")
     let queries = steps - firstQuery
     requireMatrix(
-      output.count, rows: queries, cols: dim, stride: max(1, dim), "causalSelfAttention: output too small")
+      output.count, rows: sequences * queries, cols: dim, stride: max(1, dim), "causalSelfAttention: output too small")
     requireCount(
-      scratch.count, atLeast: causalSelfAttentionScratchCount(steps: steps, dim: dim),
+      scratch.count, atLeast: causalSelfAttentionScratchCount(steps: steps, dim: dim, sequences: sequences),
       "causalSelfAttention: scratch too small")
+    if let lastQueryWeights {
+      requireCount(lastQueryWeights.count, atLeast: sequences * steps, "causalSelfAttention: lastQueryWeights too small")
+      lastQueryWeights.baseAddress!.update(repeating: 0, count: sequences * steps)
+    }
     if steps == 0 || dim == 0 { return }
 
     let headDim = dim / heads
     let base = scratch.baseAddress!
-    let qkv = UnsafeMutableBufferPointer(start: base, count: steps * d3)
-    let weights = base + steps * d3  // [queries x steps]
-    let context = UnsafeMutableBufferPointer(start: weights + steps * steps, count: queries * dim)
+    let qkv = UnsafeMutableBufferPointer(start: base, count: sequences * steps * d3)
+    let weights = base + sequences * steps * d3  // [queries x steps], one head of one sequence at a time
+    let context = UnsafeMutableBufferPointer(start: weights + steps * steps, count: sequences * queries * dim)
 
     linear(
       input: input, weight: inProjWeight, bias: inProjBias, output: qkv,
-      rows: steps, inFeatures: dim, outFeatures: d3)
+      rows: sequences * steps, inFeatures: dim, outFeatures: d3)
 
     let scaling = 1 / Float(headDim).squareRoot()
     let qkvEnd = qkv.baseAddress! + qkv.count
     func block(_ start: UnsafeMutablePointer<Float>) -> UnsafeBufferPointer<Float> {
       UnsafeBufferPointer(start: start, count: qkvEnd - start)
     }
-    for head in 0..<heads {
-      let q = qkv.baseAddress! + firstQuery * d3 + head * headDim  // query rows firstQuery..<steps
-      let k = qkv.baseAddress! + dim + head * headDim
-      let v = k + dim
-      // weights = scaling * q_h · k_h^T   [queries x steps]
-      gemm(
-        transposeA: false, transposeB: true, m: queries, n: steps, k: headDim, alpha: scaling,
-        a: block(q), lda: d3, b: block(k), ldb: d3,
-        c: UnsafeMutableBufferPointer(start: weights, count: queries * steps), ldc: steps)
-      // Causal softmax: the row of position i over 0...i, zeros after.
-      for r in 0..<queries {
-        let i = firstQuery + r
-        let row = weights + r * steps
-        softmax(UnsafeMutableBufferPointer(start: row, count: i + 1))
-        (row + i + 1).update(repeating: 0, count: steps - i - 1)
+    let headShare = 1 / Float(heads)
+    for sequence in 0..<sequences {
+      let sequenceQKV = qkv.baseAddress! + sequence * steps * d3
+      let sequenceContext = context.baseAddress! + sequence * queries * dim
+      for head in 0..<heads {
+        let q = sequenceQKV + firstQuery * d3 + head * headDim  // query rows firstQuery..<steps
+        let k = sequenceQKV + dim + head * headDim
+        let v = k + dim
+        // weights = scaling * q_h · k_h^T   [queries x steps]
+        gemm(
+          transposeA: false, transposeB: true, m: queries, n: steps, k: headDim, alpha: scaling,
+          a: block(q), lda: d3, b: block(k), ldb: d3,
+          c: UnsafeMutableBufferPointer(start: weights, count: queries * steps), ldc: steps)
+        // Causal softmax: the row of position i over 0...i, zeros after.
+        for r in 0..<queries {
+          let i = firstQuery + r
+          let row = weights + r * steps
+          softmax(UnsafeMutableBufferPointer(start: row, count: i + 1))
+          (row + i + 1).update(repeating: 0, count: steps - i - 1)
+        }
+        if let lastQueryWeights {
+          let last = weights + (queries - 1) * steps
+          let average = lastQueryWeights.baseAddress! + sequence * steps
+          for j in 0..<steps { average[j] += last[j] * headShare }
+        }
+        // context[:, head block] = weights · v_h
+        gemm(
+          transposeA: false, transposeB: false, m: queries, n: headDim, k: steps,
+          a: UnsafeBufferPointer(start: weights, count: queries * steps), lda: steps,
+          b: block(v), ldb: d3,
+          c: UnsafeMutableBufferPointer(
+            start: sequenceContext + head * headDim, count: queries * dim - head * headDim),
+          ldc: dim)
       }
-      // context[:, head block] = weights · v_h
-      gemm(
-        transposeA: false, transposeB: false, m: queries, n: headDim, k: steps,
-        a: UnsafeBufferPointer(start: weights, count: queries * steps), lda: steps,
-        b: block(v), ldb: d3,
-        c: UnsafeMutableBufferPointer(
-          start: context.baseAddress! + head * headDim, count: queries * dim - head * headDim),
-        ldc: dim)
     }
 
     linear(
       input: UnsafeBufferPointer(context), weight: outProjWeight, bias: outProjBias, output: output,
-      rows: queries, inFeatures: dim, outFeatures: dim)
+      rows: sequences * queries, inFeatures: dim, outFeatures: dim)
   }
 }
