@@ -6,8 +6,10 @@ import json
 import grpc
 import pytest
 
-from conftest import GOLDEN, ROOT, store_with
+from conftest import GOLDEN, ROOT, admin_pb2, store_with
 from experiment_tools import eventually, exposures
+from store_tools import publish, read_version
+from test_plugins import build_c_plugin, plugins_dir
 from test_recommend import golden_cases, request_of
 
 KINDS = ["mlp", "mlp_nofeat", "lstm", "lstm_2layer", "sasrec", "sasrec_1block", "dqn"]
@@ -109,6 +111,25 @@ def test_kinds_without_explain_return_no_explanations(explaining):
                                  history=request_of(golden_cases("mlp")[1])["history"])
     assert len(reply.items) == 5
     assert all(len(item.because) == 0 for item in reply.items) and len(reply.history_attention) == 0
+
+
+@pytest.mark.parametrize("flags", [(), ("-DABI_1_0",)], ids=["abi-1.1-without-explain", "abi-1.0"])
+def test_c_plugins_without_explain_load_and_explain_nothing(tmp_path, start_sidecar, flags):
+    directory = plugins_dir(tmp_path, "mlp")
+    build_c_plugin(directory / "libconstant.so", *flags)
+    manifest, tensors = read_version(GOLDEN / "mlp/model/1")
+    store = tmp_path / "store"
+    publish(store, "mlp", 1, manifest, tensors)
+    publish(store, "const", 1, {"kind": "constant"}, {"item_ids": tensors["item_ids"]})
+    sidecar = start_sidecar(store, plugins=directory)
+    case = next(c for c in golden_cases("mlp") if c["name"] == "short_history")
+    reply = sidecar.recommend(model="const", top_k=3, explain=True, candidate_item_ids=case["candidate_item_ids"],
+                              history=request_of(case)["history"])
+    assert len(reply.items) == 3 and reply.model == "const"
+    assert all(len(item.because) == 0 for item in reply.items) and len(reply.history_attention) == 0
+    listed = {p.path.rsplit("/", 1)[-1]: p
+              for p in sidecar.admin.ListPlugins(admin_pb2.ListPluginsRequest(), timeout=30).plugins}
+    assert listed["libconstant.so"].abi_version == ("1.0" if flags else "1.1")
 
 
 def test_exposure_log_records_the_explanations(explaining):
