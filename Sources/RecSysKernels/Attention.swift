@@ -75,7 +75,6 @@ extension Kernels {
     }
     if steps == 0 || dim == 0 { return }
 
-    let headDim = dim / heads
     let base = scratch.baseAddress!
     let qkv = UnsafeMutableBufferPointer(start: base, count: sequences * steps * d3)
     let weights = base + sequences * steps * d3  // [queries x steps], one head of one sequence at a time
@@ -85,49 +84,86 @@ extension Kernels {
       input: input, weight: inProjWeight, bias: inProjBias, output: qkv,
       rows: sequences * steps, inFeatures: dim, outFeatures: d3)
 
-    let scaling = 1 / Float(headDim).squareRoot()
-    let qkvEnd = qkv.baseAddress! + qkv.count
-    func block(_ start: UnsafeMutablePointer<Float>) -> UnsafeBufferPointer<Float> {
-      UnsafeBufferPointer(start: start, count: qkvEnd - start)
-    }
-    let headShare = 1 / Float(heads)
     for sequence in 0..<sequences {
-      let sequenceQKV = qkv.baseAddress! + sequence * steps * d3
-      let sequenceContext = context.baseAddress! + sequence * queries * dim
-      for head in 0..<heads {
-        let q = sequenceQKV + firstQuery * d3 + head * headDim  // query rows firstQuery..<steps
-        let k = sequenceQKV + dim + head * headDim
-        let v = k + dim
-        // weights = scaling * q_h · k_h^T   [queries x steps]
-        gemm(
-          transposeA: false, transposeB: true, m: queries, n: steps, k: headDim, alpha: scaling,
-          a: block(q), lda: d3, b: block(k), ldb: d3,
-          c: UnsafeMutableBufferPointer(start: weights, count: queries * steps), ldc: steps)
-        // Causal softmax: the row of position i over 0...i, zeros after.
-        for r in 0..<queries {
-          let i = firstQuery + r
-          let row = weights + r * steps
-          softmax(UnsafeMutableBufferPointer(start: row, count: i + 1))
-          (row + i + 1).update(repeating: 0, count: steps - i - 1)
-        }
-        if let lastQueryWeights {
-          let last = weights + (queries - 1) * steps
-          let average = lastQueryWeights.baseAddress! + sequence * steps
-          for j in 0..<steps { average[j] += last[j] * headShare }
-        }
-        // context[:, head block] = weights · v_h
-        gemm(
-          transposeA: false, transposeB: false, m: queries, n: headDim, k: steps,
-          a: UnsafeBufferPointer(start: weights, count: queries * steps), lda: steps,
-          b: block(v), ldb: d3,
-          c: UnsafeMutableBufferPointer(
-            start: sequenceContext + head * headDim, count: queries * dim - head * headDim),
-          ldc: dim)
-      }
+      causalAttentionHeads(
+        qkv: UnsafeBufferPointer(rebasing: qkv[sequence * steps * d3..<(sequence + 1) * steps * d3]),
+        heads: heads, steps: steps, dim: dim, firstQuery: firstQuery,
+        context: UnsafeMutableBufferPointer(rebasing: context[sequence * queries * dim..<(sequence + 1) * queries * dim]),
+        weightsScratch: UnsafeMutableBufferPointer(start: weights, count: steps * steps),
+        lastQueryWeights: lastQueryWeights.map {
+          UnsafeMutableBufferPointer(rebasing: $0[sequence * steps..<(sequence + 1) * steps])
+        })
     }
 
     linear(
       input: UnsafeBufferPointer(context), weight: outProjWeight, bias: outProjBias, output: output,
       rows: sequences * queries, inFeatures: dim, outFeatures: dim)
+  }
+}
+
+extension Kernels {
+  /// The middle of `causalSelfAttention` for one sequence whose projections are given: per head,
+  /// `softmax_causal(q_h · k_hᵀ / sqrt(hd)) · v_h` for the queries `firstQuery..<steps`, written
+  /// side by side into `context` (`[(steps - firstQuery) x dim]`, before the output projection).
+  /// A caller can thus assemble `qkv` from rows it already has: a one-event-removed history shares
+  /// its first positions (their keys and values) with the full history's run. `lastQueryWeights`
+  /// (`[steps]`), when given, gets the last query's weights divided by `heads` *added*: zero it
+  /// first to receive the head average.
+  public static func causalAttentionHeads(
+    qkv: UnsafeBufferPointer<Float>,  // [steps x 3dim]: q | k | v
+    heads: Int, steps: Int, dim: Int, firstQuery: Int,
+    context: UnsafeMutableBufferPointer<Float>,  // [(steps - firstQuery) x dim]
+    weightsScratch: UnsafeMutableBufferPointer<Float>,  // [steps x steps]
+    lastQueryWeights: UnsafeMutableBufferPointer<Float>? = nil  // [steps]
+  ) {
+    precondition(heads > 0 && dim % heads == 0, "causalAttentionHeads: heads must divide dim")
+    precondition(firstQuery >= 0 && firstQuery < steps, "causalAttentionHeads: firstQuery out of range")
+    let d3 = 3 * dim
+    let queries = steps - firstQuery
+    requireMatrix(qkv.count, rows: steps, cols: d3, stride: max(1, d3), "causalAttentionHeads: qkv too small")
+    requireMatrix(context.count, rows: queries, cols: dim, stride: max(1, dim), "causalAttentionHeads: context too small")
+    requireCount(weightsScratch.count, atLeast: queries * steps, "causalAttentionHeads: weightsScratch too small")
+    if let lastQueryWeights {
+      requireCount(lastQueryWeights.count, atLeast: steps, "causalAttentionHeads: lastQueryWeights too small")
+    }
+    if dim == 0 { return }
+    let headDim = dim / heads
+    let scaling = 1 / Float(headDim).squareRoot()
+    let headShare = 1 / Float(heads)
+    let weights = weightsScratch.baseAddress!
+    let base = UnsafeMutablePointer(mutating: qkv.baseAddress!)
+    let qkvEnd = base + qkv.count
+    func block(_ start: UnsafeMutablePointer<Float>) -> UnsafeBufferPointer<Float> {
+      UnsafeBufferPointer(start: start, count: qkvEnd - start)
+    }
+    for head in 0..<heads {
+      let q = base + firstQuery * d3 + head * headDim  // query rows firstQuery..<steps
+      let k = base + dim + head * headDim
+      let v = k + dim
+      // weights = scaling * q_h · k_h^T   [queries x steps]
+      gemm(
+        transposeA: false, transposeB: true, m: queries, n: steps, k: headDim, alpha: scaling,
+        a: block(q), lda: d3, b: block(k), ldb: d3,
+        c: UnsafeMutableBufferPointer(start: weights, count: queries * steps), ldc: steps)
+      // Causal softmax: the row of position i over 0...i, zeros after.
+      for r in 0..<queries {
+        let i = firstQuery + r
+        let row = weights + r * steps
+        softmax(UnsafeMutableBufferPointer(start: row, count: i + 1))
+        (row + i + 1).update(repeating: 0, count: steps - i - 1)
+      }
+      if let lastQueryWeights {
+        let last = weights + (queries - 1) * steps
+        for j in 0..<steps { lastQueryWeights[j] += last[j] * headShare }
+      }
+      // context[:, head block] = weights · v_h
+      gemm(
+        transposeA: false, transposeB: false, m: queries, n: headDim, k: steps,
+        a: UnsafeBufferPointer(start: weights, count: queries * steps), lda: steps,
+        b: block(v), ldb: d3,
+        c: UnsafeMutableBufferPointer(
+          start: context.baseAddress! + head * headDim, count: queries * dim - head * headDim),
+        ldc: dim)
+    }
   }
 }
