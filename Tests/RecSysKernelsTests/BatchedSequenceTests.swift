@@ -45,6 +45,57 @@ final class BatchedSequenceTests: XCTestCase {
     }
   }
 
+  /// Sequences of lengths 4, 3, 1 in one shrinking lockstep, each continuing from the state another
+  /// run reached (kept with cellStates), equal each whole sequence run alone from zeros.
+  func testLSTMLayerSequencesShrinkAndContinueFromKeptStates() {
+    var rng = SeededGenerator(seed: 1719)
+    let (inputSize, hidden) = (3, 4)
+    let layer = LSTMTests.Layer(inputSize: inputSize, hidden: hidden, rng: &rng)
+    func gateInput(_ x: ArraySlice<Float>) -> [Float] {
+      (0..<(4 * hidden)).map { r in
+        layer.bIH[r] + layer.bHH[r] + (0..<inputSize).reduce(0) { $0 + layer.wIH[r * inputSize + $1] * x[x.startIndex + $1] }
+      }
+    }
+    // Three sequences of 6 steps; the first two steps of each are run first (batch 3, kept states),
+    // then the rest of each, 4, 3 and 1 steps, continue from there.
+    let lengths = [6, 5, 3]
+    let sequences = lengths.map { rng.floats($0 * inputSize) }
+    let headBatches = [3, 3]
+    let head = Guarded(headBatches.indices.flatMap { t in (0..<3).flatMap { gateInput(sequences[$0][(t * inputSize)...]) } })
+    let headOut = Guarded(count: 6 * hidden), headCells = Guarded(count: 6 * hidden), cell = Guarded(count: 3 * hidden)
+    for i in 0..<(3 * hidden) { cell[i] = 0 }
+    headBatches.withUnsafeBufferPointer {
+      Kernels.lstmLayerSequences(gates: head.mutable, weightHH: layer.wHH.buffer, hidden: hidden, stepBatches: $0,
+                                 output: headOut.mutable, cell: cell.mutable, cellStates: headCells.mutable)
+    }
+    let tailBatches = [3, 2, 2, 1]
+    var tailGates: [Float] = []
+    for (s, running) in tailBatches.enumerated() {
+      for b in 0..<running { tailGates += gateInput(sequences[b][((2 + s) * inputSize)...]) }
+    }
+    let tail = Guarded(tailGates), tailOut = Guarded(count: tailBatches.reduce(0, +) * hidden)
+    let start = Guarded((0..<3).flatMap { b in (0..<hidden).map { headOut[(3 + b) * hidden + $0] } })
+    let startCell = Guarded((0..<3).flatMap { b in (0..<hidden).map { headCells[(3 + b) * hidden + $0] } })
+    tailBatches.withUnsafeBufferPointer {
+      Kernels.lstmLayerSequences(gates: tail.mutable, weightHH: layer.wHH.buffer, hidden: hidden, stepBatches: $0,
+                                 output: tailOut.mutable, cell: startCell.mutable, initialHidden: start.buffer)
+    }
+    for b in 0..<3 {
+      let alone = naiveLSTMLayer(input: sequences[b].map(Double.init), steps: lengths[b], inputSize: inputSize,
+                                 hidden: hidden, wIH: layer.wIH.array, wHH: layer.wHH.array, bIH: layer.bIH.array,
+                                 bHH: layer.bHH.array)
+      var got = (0..<2).flatMap { t in (0..<hidden).map { headOut[(t * 3 + b) * hidden + $0] } }
+      var offset = 0
+      for running in tailBatches {
+        if b < running { got += (0..<hidden).map { tailOut[(offset + b) * hidden + $0] } }
+        offset += running
+      }
+      assertClose(got, alone, tolerance: 1e-5, "sequence \(b)")
+    }
+    tailOut.assertGuardsIntact("tail")
+    headCells.assertGuardsIntact("cells")
+  }
+
   func testAttentionOverSeveralSequencesEqualsEachAloneWithAveragedLastWeights() {
     var rng = SeededGenerator(seed: 1718)
     for (steps, dim, heads, sequences, firstQuery) in [(5, 8, 2, 3, 0), (6, 8, 2, 4, 5), (1, 4, 1, 2, 0), (4, 6, 3, 1, 3)] {
