@@ -6,12 +6,13 @@ enum ExplanationView {
     let items = reply["items"] as? [[String: Any]] ?? []
     for (rank, item) in items.enumerated() {
       out += "\(rank + 1). item \(string(item["item_id"]))  score \(number(item["score"]))\n"
-      let because = item["because"] as? [[String: Any]] ?? []
-      if because.isEmpty { out += "     (no history event raised its score)\n" }
-      for event in because {
+      for event in item["because"] as? [[String: Any]] ?? [] {
         out += "     because of \(event["type"] as? String ?? "VIEW") of item \(string(event["item_id"])) "
           + "(history[\(string(event["position"]))]): contribution +\(number(event["contribution"]))\n"
       }
+    }
+    if !items.isEmpty && items.allSatisfy({ ($0["because"] as? [[String: Any]] ?? []).isEmpty }) {
+      out += "no reasons: no history event raised these scores, or this model's kind gives no explanations\n"
     }
     let attention = reply["history_attention"] as? [[String: Any]] ?? []
     if !attention.isEmpty {

@@ -167,3 +167,8 @@ def test_recsysctl_recommend_explain_prints_the_reasons(explaining, tmp_path):
     assert (f"because of {['VIEW', 'CLICK', 'ADD_TO_CART', 'PURCHASE'][reason.type]} of item {reason.item_id} "
             f"(history[{reason.position}]): contribution +{reason.contribution:.4f}") in out
     assert "attention of the last position over the history" in out and "not a contribution" in out
+    assert "no reasons" not in out
+    path.write_text(json.dumps(dict(request, model="popularity")))
+    code, out, err = explaining.ctl("recommend", "--explain", str(path))
+    assert code == 0, err
+    assert out.startswith("model popularity@1") and "because of" not in out and "no reasons" in out
