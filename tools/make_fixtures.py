@@ -31,6 +31,7 @@ import torch
 TOOLS = Path(__file__).resolve().parent
 sys.path.insert(0, str(TOOLS))
 from export_store import export_version, load_version, verify_version  # noqa: E402
+from recsys_ref.explain import occlusion, sasrec_attention  # noqa: E402
 from recsys_ref.manual import MUTATIONS, manual_score  # noqa: E402
 from recsys_ref.models import (  # noqa: E402
     DuelingDQN, LSTMSeq, MLPRanker, Request, SASRec, epsilon_greedy_propensities, epsilon_greedy_slate,
@@ -301,11 +302,23 @@ def generate_cases(ref, rng):
                 res.scores, top.indices, ref.hparams["epsilon"],
                 [i for i, iid in enumerate(res.item_ids) if not (c["exclude_history"] and
                                                                  iid in set(c["history_item_ids"]))])
+        expected["explanation"] = explanation(ref, c, top.item_ids)
         c["expected"] = expected
         cases.append(c)
     names = [c["name"] for c in cases]
     assert len(names) == len(set(names)), names
     return cases
+
+
+def explanation(ref, c, items):
+    """What explain=true must report for the returned items (tools/recsys_ref/explain.py): the kept
+    history positions, each item's occlusion contribution per kept position, and for sasrec the last
+    block's head-averaged attention per kept position."""
+    positions, contributions = occlusion(ref, c, items)
+    out = dict(positions=positions, contributions=[[f32(v) for v in row] for row in contributions])
+    if ref.kind == "sasrec":
+        out["attention"] = [f32(v) for v in sasrec_attention(ref, c)]
+    return out
 
 
 def cross_check(fx, ref, version_dir, cases):

@@ -213,6 +213,7 @@ grpc::Status ServeRecommend(rs_recommend_handler handler, void *handler_context,
   view.model = MakeView(request.model());
   view.exclude_history = request.exclude_history();
   view.forced_arm = MakeView(request.forced_arm());
+  view.explain = request.explain();
   response.set_bucket(-1);  // no experiment routed it, unless the handler says otherwise
 
   rs_response handle{&response, &cancellation, std::string(), nullptr};
@@ -375,6 +376,45 @@ void rs_response_set_items(rs_response *response, const int64_t *item_ids, const
       item.set_item_id(item_ids[index]);
       item.set_score(scores[index]);
       item.set_propensity(propensities == nullptr ? 1.0f : propensities[index]);
+    }
+  });
+}
+
+void rs_response_set_because(rs_response *response, size_t item_index, const rs_explained_event *events,
+                             size_t count) {
+  if (response == nullptr) return;
+  if (!IsValidRange(events, count)) return RecordFailure(response, "rs_response_set_because: NULL events");
+  if (item_index >= static_cast<size_t>(response->message->items_size())) {
+    return RecordFailure(response, "rs_response_set_because: no such item");
+  }
+  RunSetter(response, "rs_response_set_because failed", [&] {
+    auto &because = *response->message->mutable_items(static_cast<int>(item_index))->mutable_because();
+    because.Clear();
+    for (size_t index = 0; index < count; ++index) {
+      recsys::v1::Because &event = *because.Add();
+      event.set_item_id(events[index].item_id);
+      event.set_position(events[index].position);
+      event.set_type(static_cast<recsys::v1::EventType>(events[index].type));
+      event.set_contribution(events[index].value);
+    }
+  });
+}
+
+void rs_response_set_history_attention(rs_response *response, const rs_explained_event *events, size_t count) {
+  if (response == nullptr) return;
+  if (!IsValidRange(events, count)) return RecordFailure(response, "rs_response_set_history_attention: NULL events");
+  if (count > static_cast<size_t>(INT_MAX)) {
+    return RecordFailure(response, "rs_response_set_history_attention: more events than a repeated field holds");
+  }
+  RunSetter(response, "rs_response_set_history_attention failed", [&] {
+    auto &attention = *response->message->mutable_history_attention();
+    attention.Clear();
+    for (size_t index = 0; index < count; ++index) {
+      recsys::v1::AttentionWeight &event = *attention.Add();
+      event.set_item_id(events[index].item_id);
+      event.set_position(events[index].position);
+      event.set_type(static_cast<recsys::v1::EventType>(events[index].type));
+      event.set_weight(events[index].value);
     }
   });
 }

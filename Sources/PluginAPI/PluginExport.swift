@@ -22,7 +22,8 @@ public enum PluginExport {
       kind: UnsafePointer(strdup(type.kind)), plugin_version: UnsafePointer(strdup(type.version)),
       flags: type.needsCandidates ? RECSYS_PLUGIN_NEEDS_CANDIDATES : 0,
       tensor_specs: UnsafePointer(specs), tensor_spec_count: type.tensorSpecs.count,
-      create: createInstance, recommend: recommend, destroy: destroyInstance))
+      create: createInstance, recommend: recommend, destroy: destroyInstance,
+      explain: type.explains ? explain : nil))
     registration = record
     return UnsafeRawPointer(record)
   }
@@ -94,6 +95,24 @@ private let recommend: @convention(c) (
   var recommendations = Recommendations(result)
   do {
     try box.model.recommend(Request(request.pointee), into: &recommendations)
+    return RECSYS_OK
+  } catch {
+    return status(of: error, into: errorBuffer, capacity: capacity)
+  }
+}
+
+private let explain: @convention(c) (
+  OpaquePointer?, UnsafePointer<recsys_request>?, UnsafeMutablePointer<recsys_explanation>?,
+  UnsafeMutablePointer<CChar>?, Int
+) -> recsys_status = { instance, request, explanation, errorBuffer, capacity in
+  guard let instance, let request, let explanation else {
+    report("explain() called with NULL arguments", into: errorBuffer, capacity: capacity)
+    return RECSYS_INTERNAL
+  }
+  let box = Unmanaged<InstanceBox>.fromOpaque(UnsafeRawPointer(instance)).takeUnretainedValue()
+  var writer = Explanation(explanation, historyCount: request.pointee.history_count)
+  do {
+    try box.model.explain(Request(request.pointee), into: &writer)
     return RECSYS_OK
   } catch {
     return status(of: error, into: errorBuffer, capacity: capacity)

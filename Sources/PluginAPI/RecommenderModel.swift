@@ -22,8 +22,19 @@ public protocol RecommenderModel: AnyObject {
 
   /// Ranks for one request, writing at most `result.capacity` items, best first.
   func recommend(_ request: Request, into result: inout Recommendations) throws
+
+  /// True when `explain` says something; false (the default) exports no explain() at all.
+  static var explains: Bool { get }
+
+  /// Explains the items `recommend` returned for `request` (`explanation.itemIDs`): each history
+  /// event's occlusion contribution to each item's score, and attention weights where the kind
+  /// has them. Called only on request, never on the plain recommend path.
+  func explain(_ request: Request, into explanation: inout Explanation) throws
 }
 
 extension RecommenderModel {
   public static var needsCandidates: Bool { true }
+  public static var explains: Bool { false }
+  /// No explanations.
+  public func explain(_ request: Request, into explanation: inout Explanation) throws {}
 }

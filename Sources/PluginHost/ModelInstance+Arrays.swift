@@ -49,46 +49,27 @@ extension ModelInstance {
   /// it was given room for (a broken plugin).
   public func recommend(_ request: ModelRequest, cancelled: UnsafePointer<Int32>? = nil) throws -> ModelAnswer {
     let capacity = max(request.topK, 0)
-    let types = request.historyTypes.isEmpty
-      ? [Int32](repeating: 0, count: request.historyItemIDs.count) : request.historyTypes
     var ids = [Int64](repeating: 0, count: capacity)
     var scores = [Float](repeating: 0, count: capacity)
     var propensities = [Float](repeating: 0, count: capacity)
     var unknown = [Int64](repeating: 0, count: max(request.candidateItemIDs.count, 1))
     var count = 0
     var unknownCount = 0
-    // Every pointer the C request holds must outlive the call: scope them all.
-    try request.historyItemIDs.withUnsafeBufferPointer { history in
-      try types.withUnsafeBufferPointer { types in
-        try request.candidateItemIDs.withUnsafeBufferPointer { candidates in
-          try request.candidateFeatures.withUnsafeBufferPointer { features in
-            try request.context.withUnsafeBufferPointer { context in
-              try ids.withUnsafeMutableBufferPointer { ids in
-                try scores.withUnsafeMutableBufferPointer { scores in
-                  try propensities.withUnsafeMutableBufferPointer { propensities in
-                    try unknown.withUnsafeMutableBufferPointer { unknown in
-                      var raw = recsys_request(
-                        history_item_ids: history.baseAddress, history_types: types.baseAddress,
-                        history_count: history.count,
-                        candidate_item_ids: candidates.baseAddress, candidate_count: candidates.count,
-                        candidate_features: features.baseAddress, candidate_feature_count: features.count,
-                        context: context.baseAddress, context_count: context.count,
-                        top_k: UInt32(capacity), exclude_history: request.excludeHistory ? 1 : 0,
-                        seed: request.seed, cancelled: cancelled)
-                      var result = recsys_result(
-                        item_ids: ids.baseAddress, scores: scores.baseAddress, propensities: propensities.baseAddress,
-                        capacity: capacity, count: 0, unknown_item_ids: unknown.baseAddress, unknown_count: 0)
-                      try recommend(&raw, into: &result)
-                      guard result.count <= capacity, result.unknown_count <= unknown.count else {
-                        throw PluginError(code: RECSYS_INTERNAL, "the plugin returned \(result.count) items and "
-                          + "\(result.unknown_count) unknown ids for room of \(capacity) and \(unknown.count)")
-                      }
-                      count = result.count
-                      unknownCount = result.unknown_count
-                    }
-                  }
-                }
+    try request.withRaw(cancelled: cancelled) { raw in
+      try ids.withUnsafeMutableBufferPointer { ids in
+        try scores.withUnsafeMutableBufferPointer { scores in
+          try propensities.withUnsafeMutableBufferPointer { propensities in
+            try unknown.withUnsafeMutableBufferPointer { unknown in
+              var result = recsys_result(
+                item_ids: ids.baseAddress, scores: scores.baseAddress, propensities: propensities.baseAddress,
+                capacity: capacity, count: 0, unknown_item_ids: unknown.baseAddress, unknown_count: 0)
+              try recommend(raw, into: &result)
+              guard result.count <= capacity, result.unknown_count <= unknown.count else {
+                throw PluginError(code: RECSYS_INTERNAL, "the plugin returned \(result.count) items and "
+                  + "\(result.unknown_count) unknown ids for room of \(capacity) and \(unknown.count)")
               }
+              count = result.count
+              unknownCount = result.unknown_count
             }
           }
         }
@@ -96,5 +77,51 @@ extension ModelInstance {
     }
     return ModelAnswer(itemIDs: Array(ids[..<count]), scores: Array(scores[..<count]),
                        propensities: Array(propensities[..<count]), unknownItemIDs: Array(unknown[..<unknownCount]))
+  }
+
+  /// Explains `items` (what the same request returned): per item, the contribution of each request
+  /// history position (NaN: not used), and the attention per position (NaN: none).
+  public func explain(_ request: ModelRequest, items: [Int64]) throws -> (contributions: [[Float]], attention: [Float]) {
+    let historyCount = request.historyItemIDs.count
+    var contributions = [Float](repeating: .nan, count: max(items.count * historyCount, 1))
+    var attention = [Float](repeating: .nan, count: max(historyCount, 1))
+    try request.withRaw(cancelled: nil) { raw in
+      try items.withUnsafeBufferPointer { items in
+        try contributions.withUnsafeMutableBufferPointer { contributions in
+          try attention.withUnsafeMutableBufferPointer { attention in
+            try explain(raw, items: items, contributions: contributions, attention: attention)
+          }
+        }
+      }
+    }
+    return ((0..<items.count).map { Array(contributions[$0 * historyCount..<($0 + 1) * historyCount]) },
+            Array(attention[0..<historyCount]))
+  }
+}
+
+extension ModelRequest {
+  /// The C view of this request, valid inside `body`: every pointer it holds is scoped here.
+  func withRaw<T>(cancelled: UnsafePointer<Int32>?, _ body: (UnsafePointer<recsys_request>) throws -> T) rethrows -> T {
+    let types = historyTypes.isEmpty ? [Int32](repeating: 0, count: historyItemIDs.count) : historyTypes
+    let capacity = max(topK, 0)
+    return try historyItemIDs.withUnsafeBufferPointer { history in
+      try types.withUnsafeBufferPointer { types in
+        try candidateItemIDs.withUnsafeBufferPointer { candidates in
+          try candidateFeatures.withUnsafeBufferPointer { features in
+            try context.withUnsafeBufferPointer { context in
+              var raw = recsys_request(
+                history_item_ids: history.baseAddress, history_types: types.baseAddress,
+                history_count: history.count,
+                candidate_item_ids: candidates.baseAddress, candidate_count: candidates.count,
+                candidate_features: features.baseAddress, candidate_feature_count: features.count,
+                context: context.baseAddress, context_count: context.count,
+                top_k: UInt32(capacity), exclude_history: excludeHistory ? 1 : 0,
+                seed: seed, cancelled: cancelled)
+              return try body(&raw)
+            }
+          }
+        }
+      }
+    }
   }
 }

@@ -49,6 +49,31 @@ public final class ModelInstance: @unchecked Sendable {
   }
 }
 
+extension ModelInstance {
+  /// Explains the items a request returned (ABI 1.1 `explain`): fills `contributions`
+  /// (`[items x history_count]`) and `attention` (`[history_count]`), NaN where the plugin says
+  /// nothing. A plugin without explain() leaves everything NaN. Throws the plugin's status.
+  public func explain(_ request: UnsafePointer<recsys_request>, items: UnsafeBufferPointer<Int64>,
+                      contributions: UnsafeMutableBufferPointer<Float>, attention: UnsafeMutableBufferPointer<Float>) throws {
+    precondition(contributions.count >= items.count * request.pointee.history_count
+                   && attention.count >= request.pointee.history_count, "explain: output too small")
+    contributions.update(repeating: .nan)
+    attention.update(repeating: .nan)
+    guard let explain = plugin.explain, !items.isEmpty else { return }
+    var explanation = recsys_explanation(
+      item_ids: items.baseAddress, item_count: items.count, contributions: contributions.baseAddress,
+      attention: attention.baseAddress)
+    let errorCapacity = 512
+    try withUnsafeTemporaryAllocation(of: CChar.self, capacity: errorCapacity) { error in
+      error[0] = 0
+      let status = explain(handle, request, &explanation, error.baseAddress, errorCapacity)
+      if status != RECSYS_OK {
+        throw PluginError(code: status, String(cString: error.baseAddress!))
+      }
+    }
+  }
+}
+
 /// The C views (`recsys_tensor`) of a version's tensors, with their names and shapes.
 final class TensorStorage {
   let tensors: UnsafeMutablePointer<recsys_tensor>

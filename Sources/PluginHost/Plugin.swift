@@ -34,32 +34,54 @@ public final class Plugin: @unchecked Sendable {
     return try Plugin(path: path, record: record)
   }
 
+  /// The size of an ABI 1.0 record: every field before `explain`, the smallest record accepted.
+  static let minimumRecordSize = MemoryLayout<recsys_plugin>.offset(of: \recsys_plugin.explain)!
+
   init(path: String, record: UnsafePointer<recsys_plugin>) throws {
-    let plugin = record.pointee
-    let pluginABI = "\(plugin.abi_major).\(plugin.abi_minor)"
-    guard plugin.abi_major == RECSYS_PLUGIN_ABI_MAJOR else {
+    // Fields are read one by one, never the whole struct: an ABI 1.0 plugin's record ends before
+    // `explain`, so copying `record.pointee` whole would read past it.
+    let pluginABI = "\(record.pointee.abi_major).\(record.pointee.abi_minor)"
+    guard record.pointee.abi_major == RECSYS_PLUGIN_ABI_MAJOR else {
       throw PluginError(code: RECSYS_FAILED_PRECONDITION,
         "plugin \(path) was built for plugin ABI \(pluginABI), but this sidecar speaks ABI \(Self.hostABIVersion); "
           + "rebuild the plugin against this sidecar's recsys_plugin.h")
     }
-    guard plugin.struct_size >= MemoryLayout<recsys_plugin>.size else {
+    let size = Int(record.pointee.struct_size)
+    guard size >= Self.minimumRecordSize else {
       throw PluginError(code: RECSYS_FAILED_PRECONDITION,
-        "plugin \(path) has a registration record of \(plugin.struct_size) bytes, smaller than ABI "
-          + "\(Self.hostABIVersion) needs (\(MemoryLayout<recsys_plugin>.size)); rebuild the plugin")
+        "plugin \(path) has a registration record of \(size) bytes, smaller than ABI "
+          + "\(RECSYS_PLUGIN_ABI_MAJOR).0 needs (\(Self.minimumRecordSize)); rebuild the plugin")
     }
-    guard let kind = plugin.kind.map({ String(cString: $0) }), !kind.isEmpty,
-          plugin.create != nil, plugin.recommend != nil, plugin.destroy != nil
+    guard let kind = record.pointee.kind.map({ String(cString: $0) }), !kind.isEmpty,
+          record.pointee.create != nil, record.pointee.recommend != nil, record.pointee.destroy != nil
     else {
       throw PluginError(code: RECSYS_FAILED_PRECONDITION, "plugin \(path) lacks a kind or one of create/recommend/destroy")
     }
     self.path = path
     self.kind = kind
-    version = plugin.plugin_version.map { String(cString: $0) } ?? "unknown"
+    version = record.pointee.plugin_version.map { String(cString: $0) } ?? "unknown"
     abiVersion = pluginABI
-    needsCandidates = plugin.flags & RECSYS_PLUGIN_NEEDS_CANDIDATES != 0
-    tensorRequirements = try (0..<plugin.tensor_spec_count).map { try TensorRequirement(plugin.tensor_specs[$0]) }
+    needsCandidates = record.pointee.flags & RECSYS_PLUGIN_NEEDS_CANDIDATES != 0
+    tensorRequirements = try (0..<record.pointee.tensor_spec_count).map {
+      try TensorRequirement(record.pointee.tensor_specs[$0])
+    }
+    // ABI 1.1's optional explain(), only where the record is long enough to hold it.
+    let explainEnd = Self.minimumRecordSize + MemoryLayout<ExplainFunction?>.size
+    explain = size >= explainEnd
+      ? UnsafeRawPointer(record).load(fromByteOffset: Self.minimumRecordSize, as: ExplainFunction?.self) : nil
     self.record = record
   }
+
+  typealias ExplainFunction = @convention(c) (
+    OpaquePointer?, UnsafePointer<recsys_request>?, UnsafeMutablePointer<recsys_explanation>?,
+    UnsafeMutablePointer<CChar>?, Int
+  ) -> recsys_status
+
+  /// The plugin's explain(), when its record has one (ABI >= 1.1 and not NULL).
+  let explain: ExplainFunction?
+
+  /// True when the kind can explain its answers (see `ModelInstance.explain`).
+  public var explains: Bool { explain != nil }
 
   /// Checks `tensors` against the kind's requirements, then creates an instance.
   /// `owner` keeps the tensor memory alive until the instance is destroyed.

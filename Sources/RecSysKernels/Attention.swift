@@ -4,10 +4,11 @@
 extension Kernels {
   /// Floats of scratch `causalSelfAttention` needs: the packed q|k|v projections (`steps x 3d`), one
   /// head's attention weights (`steps x steps`, reused per head) and the concatenated head outputs
-  /// (`steps x d`): `4 * steps * dim + steps * steps`.
-  public static func causalSelfAttentionScratchCount(steps: Int, dim: Int) -> Int {
-    precondition(steps >= 0 && dim >= 0, "negative dimension")
-    return 4 * steps * dim + steps * steps
+  /// (`steps x d`): `4 * steps * dim + steps * steps`; with `sequences` > 1 the projections and
+  /// head outputs of every sequence (`4 * sequences * steps * dim + steps * steps`).
+  public static func causalSelfAttentionScratchCount(steps: Int, dim: Int, sequences: Int = 1) -> Int {
+    precondition(steps >= 0 && dim >= 0 && sequences >= 0, "negative dimension")
+    return 4 * sequences * steps * dim + steps * steps
   }
 
   /// `nn.MultiheadAttention(dim, heads, batch_first=True)(x, x, x, attn_mask=causal)` for one
@@ -28,6 +29,13 @@ extension Kernels {
   /// cover every position) and `output` holds those `steps - firstQuery` rows: a model whose result
   /// depends on the last position only (SASRec's last block) skips the other rows' scores, softmax
   /// and output projection.
+  ///
+  /// With `sequences` > 1, `input` holds that many independent sequences of `steps` rows each, one
+  /// after the other (a batch: the projections are one GEMM over all of them, attention stays
+  /// within each), and `output` their `steps - firstQuery` rows each, in the same order.
+  /// `lastQueryWeights`, when given (`[sequences x steps]`), receives for each sequence the
+  /// attention weights of its last position's query, averaged over the heads: what
+  /// `nn.MultiheadAttention(need_weights=True, average_attn_weights=True)` returns in its last row.
   public static func causalSelfAttention(
     input: UnsafeBufferPointer<Float>,  // [steps x dim]
     inProjWeight: UnsafeBufferPointer<Float>,  // [3dim x dim]   (attn.in_proj_weight)
@@ -37,13 +45,16 @@ extension Kernels {
     heads: Int, steps: Int, dim: Int,
     output: UnsafeMutableBufferPointer<Float>,  // [(steps - firstQuery) x dim]
     scratch: UnsafeMutableBufferPointer<Float>,  // [causalSelfAttentionScratchCount(steps:dim:)]
-    firstQuery: Int = 0
+    firstQuery: Int = 0,
+    sequences: Int = 1,
+    lastQueryWeights: UnsafeMutableBufferPointer<Float>? = nil  // [sequences x steps]
   ) {
     precondition(heads > 0 && dim % heads == 0, "causalSelfAttention: heads must divide dim")
     precondition(firstQuery >= 0 && (firstQuery < steps || steps == 0), "causalSelfAttention: firstQuery out of range")
     let d3 = 3 * dim
+    precondition(sequences >= 1, "causalSelfAttention: no sequences")
     requireMatrix(
-      input.count, rows: steps, cols: dim, stride: max(1, dim), "causalSelfAttention: input too small")
+      input.count, rows: sequences * steps, cols: dim, stride: max(1, dim), "causalSelfAttention: input too small")
     requireMatrix(
       inProjWeight.count, rows: d3, cols: dim, stride: max(1, dim),
       "causalSelfAttention: inProjWeight too small")
@@ -54,30 +65,80 @@ extension Kernels {
     requireCount(outProjBias.count, atLeast: dim, "causalSelfAttention: outProjBias too small")
     let queries = steps - firstQuery
     requireMatrix(
-      output.count, rows: queries, cols: dim, stride: max(1, dim), "causalSelfAttention: output too small")
+      output.count, rows: sequences * queries, cols: dim, stride: max(1, dim), "causalSelfAttention: output too small")
     requireCount(
-      scratch.count, atLeast: causalSelfAttentionScratchCount(steps: steps, dim: dim),
+      scratch.count, atLeast: causalSelfAttentionScratchCount(steps: steps, dim: dim, sequences: sequences),
       "causalSelfAttention: scratch too small")
+    if let lastQueryWeights {
+      requireCount(lastQueryWeights.count, atLeast: sequences * steps, "causalSelfAttention: lastQueryWeights too small")
+      lastQueryWeights.baseAddress!.update(repeating: 0, count: sequences * steps)
+    }
     if steps == 0 || dim == 0 { return }
 
-    let headDim = dim / heads
     let base = scratch.baseAddress!
-    let qkv = UnsafeMutableBufferPointer(start: base, count: steps * d3)
-    let weights = base + steps * d3  // [queries x steps]
-    let context = UnsafeMutableBufferPointer(start: weights + steps * steps, count: queries * dim)
+    let qkv = UnsafeMutableBufferPointer(start: base, count: sequences * steps * d3)
+    let weights = base + sequences * steps * d3  // [queries x steps], one head of one sequence at a time
+    let context = UnsafeMutableBufferPointer(start: weights + steps * steps, count: sequences * queries * dim)
 
     linear(
       input: input, weight: inProjWeight, bias: inProjBias, output: qkv,
-      rows: steps, inFeatures: dim, outFeatures: d3)
+      rows: sequences * steps, inFeatures: dim, outFeatures: d3)
 
+    for sequence in 0..<sequences {
+      causalAttentionHeads(
+        qkv: UnsafeBufferPointer(rebasing: qkv[sequence * steps * d3..<(sequence + 1) * steps * d3]),
+        heads: heads, steps: steps, dim: dim, firstQuery: firstQuery,
+        context: UnsafeMutableBufferPointer(rebasing: context[sequence * queries * dim..<(sequence + 1) * queries * dim]),
+        weightsScratch: UnsafeMutableBufferPointer(start: weights, count: steps * steps),
+        lastQueryWeights: lastQueryWeights.map {
+          UnsafeMutableBufferPointer(rebasing: $0[sequence * steps..<(sequence + 1) * steps])
+        })
+    }
+
+    linear(
+      input: UnsafeBufferPointer(context), weight: outProjWeight, bias: outProjBias, output: output,
+      rows: sequences * queries, inFeatures: dim, outFeatures: dim)
+  }
+}
+
+extension Kernels {
+  /// The middle of `causalSelfAttention` for one sequence whose projections are given: per head,
+  /// `softmax_causal(q_h · k_hᵀ / sqrt(hd)) · v_h` for the queries `firstQuery..<steps`, written
+  /// side by side into `context` (`[(steps - firstQuery) x dim]`, before the output projection).
+  /// A caller can thus assemble `qkv` from rows it already has: a one-event-removed history shares
+  /// its first positions (their keys and values) with the full history's run. `lastQueryWeights`
+  /// (`[steps]`), when given, gets the last query's weights divided by `heads` *added*: zero it
+  /// first to receive the head average.
+  public static func causalAttentionHeads(
+    qkv: UnsafeBufferPointer<Float>,  // [steps x 3dim]: q | k | v
+    heads: Int, steps: Int, dim: Int, firstQuery: Int,
+    context: UnsafeMutableBufferPointer<Float>,  // [(steps - firstQuery) x dim]
+    weightsScratch: UnsafeMutableBufferPointer<Float>,  // [steps x steps]
+    lastQueryWeights: UnsafeMutableBufferPointer<Float>? = nil  // [steps]
+  ) {
+    precondition(heads > 0 && dim % heads == 0, "causalAttentionHeads: heads must divide dim")
+    precondition(firstQuery >= 0 && firstQuery < steps, "causalAttentionHeads: firstQuery out of range")
+    let d3 = 3 * dim
+    let queries = steps - firstQuery
+    requireMatrix(qkv.count, rows: steps, cols: d3, stride: max(1, d3), "causalAttentionHeads: qkv too small")
+    requireMatrix(context.count, rows: queries, cols: dim, stride: max(1, dim), "causalAttentionHeads: context too small")
+    requireCount(weightsScratch.count, atLeast: queries * steps, "causalAttentionHeads: weightsScratch too small")
+    if let lastQueryWeights {
+      requireCount(lastQueryWeights.count, atLeast: steps, "causalAttentionHeads: lastQueryWeights too small")
+    }
+    if dim == 0 { return }
+    let headDim = dim / heads
     let scaling = 1 / Float(headDim).squareRoot()
-    let qkvEnd = qkv.baseAddress! + qkv.count
+    let headShare = 1 / Float(heads)
+    let weights = weightsScratch.baseAddress!
+    let base = UnsafeMutablePointer(mutating: qkv.baseAddress!)
+    let qkvEnd = base + qkv.count
     func block(_ start: UnsafeMutablePointer<Float>) -> UnsafeBufferPointer<Float> {
       UnsafeBufferPointer(start: start, count: qkvEnd - start)
     }
     for head in 0..<heads {
-      let q = qkv.baseAddress! + firstQuery * d3 + head * headDim  // query rows firstQuery..<steps
-      let k = qkv.baseAddress! + dim + head * headDim
+      let q = base + firstQuery * d3 + head * headDim  // query rows firstQuery..<steps
+      let k = base + dim + head * headDim
       let v = k + dim
       // weights = scaling * q_h · k_h^T   [queries x steps]
       gemm(
@@ -91,6 +152,10 @@ extension Kernels {
         softmax(UnsafeMutableBufferPointer(start: row, count: i + 1))
         (row + i + 1).update(repeating: 0, count: steps - i - 1)
       }
+      if let lastQueryWeights {
+        let last = weights + (queries - 1) * steps
+        for j in 0..<steps { lastQueryWeights[j] += last[j] * headShare }
+      }
       // context[:, head block] = weights · v_h
       gemm(
         transposeA: false, transposeB: false, m: queries, n: headDim, k: steps,
@@ -100,9 +165,5 @@ extension Kernels {
           start: context.baseAddress! + head * headDim, count: queries * dim - head * headDim),
         ldc: dim)
     }
-
-    linear(
-      input: UnsafeBufferPointer(context), weight: outProjWeight, bias: outProjBias, output: output,
-      rows: queries, inFeatures: dim, outFeatures: dim)
   }
 }

@@ -23,11 +23,12 @@ public struct Exposure: Sendable {
   public var scores: [Float]
   public var propensities: [Float]
   public var shadow: String  // shadow model selector scored for this request, "" none
+  public var explanations: Explanations?  // explain=true requests only
 
   public init(
     requestID: String, timestamp: Date, userID: String, surface: String, experiment: String, arm: String,
     bucket: Int, armProbability: Double, forced: Bool, model: String, modelVersion: Int, itemIDs: [Int64],
-    scores: [Float], propensities: [Float], shadow: String
+    scores: [Float], propensities: [Float], shadow: String, explanations: Explanations? = nil
   ) {
     self.requestID = requestID
     self.timestamp = timestamp
@@ -44,6 +45,7 @@ public struct Exposure: Sendable {
     self.scores = scores
     self.propensities = propensities
     self.shadow = shadow
+    self.explanations = explanations
   }
 }
 
@@ -358,7 +360,43 @@ public enum ExposureJSON {
     appendNumbers(exposure.propensities, to: &out)
     out.append(contentsOf: #","shadow":"#.utf8)
     appendString(exposure.shadow, to: &out)
+    if let explanations = exposure.explanations {
+      // "because": one list per item (same order as "items"); "attention" only for attention kinds.
+      out.append(contentsOf: #","because":["#.utf8)
+      for (index, events) in explanations.because.enumerated() {
+        if index > 0 { out.append(UInt8(ascii: ",")) }
+        appendEvents(events, value: "contribution", to: &out)
+      }
+      out.append(UInt8(ascii: "]"))
+      if !explanations.attention.isEmpty {
+        out.append(contentsOf: #","attention":"#.utf8)
+        appendEvents(explanations.attention, value: "weight", to: &out)
+      }
+    }
     out.append(contentsOf: "}\n".utf8)
+  }
+
+  private static let eventTypeNames = ["VIEW", "CLICK", "ADD_TO_CART", "PURCHASE"]
+
+  /// `[{"item_id":..,"position":..,"type":"VIEW","<value>":..},...]`
+  static func appendEvents(_ events: [ExplainedEvent], value: String, to out: inout [UInt8]) {
+    out.append(UInt8(ascii: "["))
+    for (index, event) in events.enumerated() {
+      if index > 0 { out.append(UInt8(ascii: ",")) }
+      out.append(contentsOf: #"{"item_id":"#.utf8)
+      out.append(contentsOf: String(event.itemID).utf8)
+      out.append(contentsOf: #","position":"#.utf8)
+      out.append(contentsOf: String(event.position).utf8)
+      out.append(contentsOf: #","type":"#.utf8)
+      appendString(eventTypeNames.indices.contains(Int(event.type)) ? eventTypeNames[Int(event.type)] : "\(event.type)",
+                   to: &out)
+      out.append(contentsOf: #",""#.utf8)
+      out.append(contentsOf: value.utf8)
+      out.append(contentsOf: #"":"#.utf8)
+      appendNumber(event.value, to: &out)
+      out.append(UInt8(ascii: "}"))
+    }
+    out.append(UInt8(ascii: "]"))
   }
 
   private static let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)

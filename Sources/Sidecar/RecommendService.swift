@@ -96,9 +96,10 @@ public final class RecommendService: @unchecked Sendable {
       // here) costs no scoring; one that gives up later is seen by the plugin's own checks.
       if let stopped = Self.cancellation(response, stage: stage) { throw stopped }
       stage = "while scoring"
-      try rank(request, with: model, seed: RequestID.explorationSeed(seed, model: model.name), into: response) { items, scores, propensities in
+      try rank(request, with: model, seed: RequestID.explorationSeed(seed, model: model.name), into: response) {
+        items, scores, propensities, explanations in
         record(request, requestID: requestID, route: route, model: model, seed: seed,
-               items: items, scores: scores, propensities: propensities)
+               items: items, scores: scores, propensities: propensities, explanations: explanations)
       }
       model.name.withCString { rs_response_set_model(response, $0, strlen($0), Int64(model.version)) }
       if let routed = route.assignment {
@@ -152,7 +153,7 @@ public final class RecommendService: @unchecked Sendable {
   /// exposure log and the shadow model. Only queues and short locks: nothing here waits.
   private func record(_ request: rs_recommend_request, requestID: String, route: Router.Route, model: ServingModel,
                       seed: UInt64, items: UnsafeBufferPointer<Int64>, scores: UnsafeBufferPointer<Float>,
-                      propensities: UnsafeBufferPointer<Float>) {
+                      propensities: UnsafeBufferPointer<Float>, explanations: Explanations?) {
     let assignment = route.assignment
     ledger?.recordExposure(requestID: requestID, assignment: assignment, itemIDs: items)
     let shadowModel = assignment?.shadow
@@ -162,7 +163,7 @@ public final class RecommendService: @unchecked Sendable {
         experiment: assignment?.experimentKey ?? "", arm: assignment?.armName ?? "", bucket: assignment?.bucket ?? -1,
         armProbability: assignment?.probability ?? 1, forced: assignment?.forced ?? false,
         model: model.name, modelVersion: model.version, itemIDs: Array(items), scores: Array(scores),
-        propensities: Array(propensities), shadow: shadowModel?.description ?? ""))
+        propensities: Array(propensities), shadow: shadowModel?.description ?? "", explanations: explanations))
     }
     if let shadow, let assignment, let shadowModel,
        let salt = route.experiments?.config.experiments.first(where: { $0.key == assignment.experimentKey })?.salt
@@ -175,9 +176,11 @@ public final class RecommendService: @unchecked Sendable {
   }
 
   /// Runs the plugin with output buffers sized to this request, copies the top-k (a few
-  /// items) into the response, and hands them to `ranked` while the buffers live.
+  /// items) into the response, and hands them to `ranked` while the buffers live. With explain,
+  /// the same plugin request is then explained (only the returned items; see Explanations).
   private func rank(_ request: rs_recommend_request, with model: ServingModel, seed: UInt64, into response: OpaquePointer,
-                    ranked: (UnsafeBufferPointer<Int64>, UnsafeBufferPointer<Float>, UnsafeBufferPointer<Float>) -> Void) throws {
+                    ranked: (UnsafeBufferPointer<Int64>, UnsafeBufferPointer<Float>, UnsafeBufferPointer<Float>,
+                             Explanations?) -> Void) throws {
     let capacity = Int(request.top_k)
     try withUnsafeTemporaryAllocation(of: Int64.self, capacity: capacity) { itemIDs in
       try withUnsafeTemporaryAllocation(of: Float.self, capacity: 2 * capacity) { floats in
@@ -197,9 +200,11 @@ public final class RecommendService: @unchecked Sendable {
           let count = min(result.count, capacity)
           try Self.requireFiniteScores(result, count: count, model: model)
           rs_response_set_items(response, result.item_ids, result.scores, result.propensities, count)
-          ranked(UnsafeBufferPointer(start: result.item_ids, count: count),
-                 UnsafeBufferPointer(start: result.scores, count: count),
-                 UnsafeBufferPointer(start: result.propensities, count: count))
+          let returned = UnsafeBufferPointer(start: result.item_ids, count: count)
+          let explanations = request.explain
+            ? try Explanations.explain(&pluginRequest, items: returned, model: model.instance, response: response) : nil
+          ranked(returned, UnsafeBufferPointer(start: result.scores, count: count),
+                 UnsafeBufferPointer(start: result.propensities, count: count), explanations)
           rs_response_set_unknown_items(response, result.unknown_item_ids, min(result.unknown_count, request.candidate_count))
         }
       }
@@ -227,6 +232,10 @@ public final class RecommendService: @unchecked Sendable {
     try requireLength(request.surface, RequestLimits.maxSurfaceBytes, field: "surface", example: "\"home\", \"pdp\"")
     guard request.top_k >= 1 && Int(request.top_k) <= limits.maxTopK else {
       throw ServiceError.invalidArgument("top_k is \(request.top_k); ask for between 1 and \(limits.maxTopK) items")
+    }
+    if request.explain && Int(request.top_k) > limits.maxExplainTopK {
+      throw ServiceError.invalidArgument(
+        "top_k is \(request.top_k); with explain the limit is \(limits.maxExplainTopK) (each returned item is explained)")
     }
     guard request.candidate_count <= limits.maxCandidates else {
       throw ServiceError.invalidArgument(

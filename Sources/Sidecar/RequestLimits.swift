@@ -5,6 +5,9 @@ public struct RequestLimits: Equatable, Sendable {
   public var maxHistory = 1_000
   public var maxContext = 4_096
   public var maxCandidateFeatures = 1_000_000
+  /// Largest top_k an explain=true request may ask for: explaining costs a batched pass over the
+  /// history per request and a score per (returned item, history event).
+  public var maxExplainTopK = 50
 
   /// Longest request_id and user_id: ids are logged, kept for Feedback and hashed, so they must
   /// stay small (a UUID is 36 bytes).

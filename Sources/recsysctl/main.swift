@@ -158,15 +158,22 @@ extension RecsysCtl {
       abstract: "Send one Recommend request (proto3 JSON, e.g. demo/requests/mlp.json) and print the reply as JSON.")
     @Option(help: "The sidecar's Recommender address.") var address = "127.0.0.1:50051"
     @Option(help: "Seconds to wait for an answer.") var timeout = 10.0
+    @Flag(help: "Ask for explanations (sets the request's explain) and print the reply as readable text.")
+    var explain = false
     @Argument(help: "A file with the request as JSON; - reads standard input.") var file: String
 
     func run() throws {
       let data = file == "-" ? FileHandle.standardInput.readDataToEndOfFile() : try Data(contentsOf: URL(fileURLWithPath: file))
-      guard let request = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
+      guard var request = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
         throw ValidationError("\(file) is not a JSON object")
       }
+      if explain { request["explain"] = true }
       do {
         let reply = try call(address, "recsys.v1.Recommender/Recommend", request, token: nil, timeoutSeconds: timeout)
+        if explain {
+          print(ExplanationView.text(reply), terminator: "")
+          return
+        }
         let pretty = try JSONSerialization.data(withJSONObject: reply, options: [.prettyPrinted, .sortedKeys])
         print(String(decoding: pretty, as: UTF8.self))
       } catch let failure as RPCFailure {

@@ -16,6 +16,14 @@ struct GoldenFixture {
       var top_item_ids: [Int64]
       var top_scores: [Float]
       var top_propensities: [Float]?
+      var explanation: ExpectedExplanation?
+    }
+
+    /// tools/recsys_ref/explain.py: occlusion per returned item and kept history position.
+    struct ExpectedExplanation: Decodable {
+      var positions: [Int]
+      var contributions: [[Float]]  // [top item][k-th kept position]
+      var attention: [Float]?  // sasrec: per kept position
     }
 
     var name: String
@@ -124,6 +132,67 @@ struct GoldenFixture {
       worst = max(worst, abs(got - expected))
       XCTAssertEqual(got, expected, accuracy: tolerance, "\(label): score of item \(itemOfEntry[entry])", file: file, line: line)
     }
+    return worst
+  }
+
+  /// Checks the plugin's explanations of every case's returned items against the PyTorch
+  /// occlusion (and, with `attention`, nn.MultiheadAttention's weights): every kept position to
+  /// `tolerance`, NaN everywhere else, and the because selection consistent with PyTorch's values.
+  /// Returns the largest absolute error.
+  @discardableResult
+  func checkExplanations(attention: Bool, tolerance: Float = 1e-4, file: StaticString = #filePath,
+                         line: UInt = #line) throws -> Float {
+    var worst: Float = 0
+    var checked = 0
+    for request in cases where expectedRejection(request) == nil {
+      let label = "\(name)/\(request.name)"
+      let expected = try XCTUnwrap(request.expected.explanation, "\(label): no expected explanation", file: file, line: line)
+      let items = request.expected.top_item_ids
+      let modelRequest = ModelRequest(
+        historyItemIDs: request.history_item_ids, historyTypes: request.history_types,
+        candidateItemIDs: request.candidate_item_ids, candidateFeatures: request.candidate_features,
+        context: request.context, topK: request.top_k, excludeHistory: request.exclude_history)
+      let (contributions, weights) = try model.instance.explain(modelRequest, items: items)
+      let kept = Set(expected.positions)
+      for (item, row) in contributions.enumerated() {
+        for (k, position) in expected.positions.enumerated() {
+          let want = expected.contributions[item][k]
+          worst = max(worst, abs(row[position] - want))
+          XCTAssertEqual(row[position], want, accuracy: tolerance,
+                         "\(label): contribution of history[\(position)] to item \(items[item])", file: file, line: line)
+          checked += 1
+        }
+        for position in row.indices where !kept.contains(position) {
+          XCTAssertTrue(row[position].isNaN, "\(label): history[\(position)] is not used, yet has a contribution",
+                        file: file, line: line)
+        }
+        // The reasons a reply names: positive, and none left out that PyTorch ranks clearly higher.
+        let picked = row.withUnsafeBufferPointer { BecauseSelection.top($0) }
+        let wantOf = Dictionary(uniqueKeysWithValues: zip(expected.positions, expected.contributions[item]))
+        XCTAssertLessThanOrEqual(picked.count, BecauseSelection.limit, file: file, line: line)
+        for position in picked { XCTAssertGreaterThan(wantOf[position]!, -tolerance, "\(label)", file: file, line: line) }
+        let weakest = picked.map { wantOf[$0]! }.min() ?? 0
+        for (position, value) in wantOf where !picked.contains(position) && value > tolerance {
+          XCTAssertTrue(picked.count == BecauseSelection.limit && value <= weakest + 2 * tolerance,
+                        "\(label): history[\(position)] (+\(value)) should be a reason of item", file: file, line: line)
+        }
+      }
+      // A reply without items explains nothing, attention included.
+      let attention = attention && !items.isEmpty
+      if attention, let want = expected.attention {
+        XCTAssertEqual(want.count, expected.positions.count, file: file, line: line)
+        for (k, position) in expected.positions.enumerated() {
+          worst = max(worst, abs(weights[position] - want[k]))
+          XCTAssertEqual(weights[position], want[k], accuracy: tolerance, "\(label): attention on history[\(position)]",
+                         file: file, line: line)
+        }
+        if !want.isEmpty { XCTAssertEqual(want.reduce(0, +), 1, accuracy: 1e-4, file: file, line: line) }
+      }
+      for position in weights.indices where !(attention && kept.contains(position)) {
+        XCTAssertTrue(weights[position].isNaN, "\(label): attention on history[\(position)]", file: file, line: line)
+      }
+    }
+    XCTAssertGreaterThan(checked, 0, "\(name): no contribution checked", file: file, line: line)
     return worst
   }
 

@@ -72,6 +72,27 @@ final class ExposureLogTests: XCTestCase {
     XCTAssertEqual(fields["forced"] as? Bool, false)
   }
 
+  func testExplanationsFollowTheShadowOneListPerItem() throws {
+    let log = try ExposureLog(settings: .init(path: path))
+    var explained = exposure("req-2")
+    explained.explanations = Explanations(
+      because: [[ExplainedEvent(itemID: 9, position: 3, type: 3, value: 0.5),
+                 ExplainedEvent(itemID: 8, position: 0, type: 0, value: 0.25)], []],
+      attention: [ExplainedEvent(itemID: 8, position: 0, type: 0, value: 0.75),
+                  ExplainedEvent(itemID: 9, position: 3, type: 3, value: 0.25)])
+    log.append(explained)
+    log.close()
+    let line = try XCTUnwrap(lines(path).first)
+    XCTAssertTrue(line.hasSuffix(#"""
+      "shadow":"lstm@2","because":[[{"item_id":9,"position":3,"type":"PURCHASE","contribution":0.5},\#
+      {"item_id":8,"position":0,"type":"VIEW","contribution":0.25}],[]],\#
+      "attention":[{"item_id":8,"position":0,"type":"VIEW","weight":0.75},\#
+      {"item_id":9,"position":3,"type":"PURCHASE","weight":0.25}]}
+      """#), line)
+    let fields = try object(line)
+    XCTAssertEqual((fields["because"] as? [[Any]])?.map(\.count), [2, 0])
+  }
+
   func testNoExperimentAndExtremeNumbers() throws {
     let log = try ExposureLog(settings: .init(path: path))
     log.append(Exposure(

@@ -99,7 +99,7 @@ public final class DuelingDQN: RecommenderModel {
 
 
   /// The columns `from...` of a row-major weight, addressed with the weight's own stride.
-  private static func columns(_ weight: UnsafeBufferPointer<Float>, from column: Int) -> UnsafeBufferPointer<Float> {
+  static func columns(_ weight: UnsafeBufferPointer<Float>, from column: Int) -> UnsafeBufferPointer<Float> {
     UnsafeBufferPointer(rebasing: weight[min(column, weight.count)...])
   }
 

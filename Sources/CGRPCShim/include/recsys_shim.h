@@ -69,6 +69,7 @@ typedef struct rs_recommend_request {
   rs_string model;
   bool exclude_history;
   rs_string forced_arm; /* "experiment_key/arm" or empty */
+  bool explain;         /* fill ScoredItem.because (and history_attention) */
 } rs_recommend_request;
 
 /* The response of one call; filled by the handler, sent by the shim. */
@@ -82,6 +83,18 @@ void rs_response_set_routing(rs_response *response, const char *experiment, size
 /* Replaces the items with `count` entries; `propensities` may be NULL (then all 1). */
 void rs_response_set_items(rs_response *response, const int64_t *item_ids, const float *scores,
                            const float *propensities, size_t count);
+/* One history event of an explanation: ScoredItem.because, or RecommendResponse.history_attention
+ * (then `value` is the attention weight). */
+typedef struct rs_explained_event {
+  int64_t item_id;
+  int32_t position;
+  int32_t type;
+  float value;
+} rs_explained_event;
+/* Sets item `item_index`'s because list (call after rs_response_set_items). */
+void rs_response_set_because(rs_response *response, size_t item_index, const rs_explained_event *events,
+                             size_t count);
+void rs_response_set_history_attention(rs_response *response, const rs_explained_event *events, size_t count);
 void rs_response_set_unknown_items(rs_response *response, const int64_t *item_ids, size_t count);
 /* The message sent with a non-OK status. */
 void rs_response_set_error(rs_response *response, const char *data, size_t length);

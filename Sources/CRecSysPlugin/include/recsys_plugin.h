@@ -38,7 +38,7 @@ extern "C" {
 #endif
 
 #define RECSYS_PLUGIN_ABI_MAJOR 1
-#define RECSYS_PLUGIN_ABI_MINOR 0
+#define RECSYS_PLUGIN_ABI_MINOR 1
 
 /* The name of the one function a plugin exports. */
 #define RECSYS_PLUGIN_ENTRY_SYMBOL "recsys_plugin_entry"
@@ -135,6 +135,24 @@ typedef struct recsys_result {
   size_t unknown_count;
 } recsys_result;
 
+/*
+ * ABI 1.1: what explain() gets and fills, for the items one request returned. The host fills
+ * both outputs with NaN before the call; a plugin writes only what it knows.
+ *
+ * contributions[i * history_count + p]: score(item_ids[i] | the history the model used) minus
+ * score(item_ids[i] | that history without the event at request position p) (occlusion), for
+ * every event p the model used (known items, the last max_history of them); NaN elsewhere.
+ * attention[p]: an attention kind's last-block weight (averaged over heads) of the last
+ * position's query on the event at request position p; NaN for events it did not use or for
+ * kinds without attention. Attention is not a contribution and is labelled as such.
+ */
+typedef struct recsys_explanation {
+  const int64_t *item_ids;  /* items the same request returned, best first */
+  size_t item_count;
+  float *contributions;     /* [item_count x request->history_count] */
+  float *attention;         /* [request->history_count] */
+} recsys_explanation;
+
 typedef struct recsys_instance recsys_instance;
 
 /* Kind-level properties. */
@@ -159,7 +177,17 @@ typedef struct recsys_plugin {
                              recsys_result *result, char *error, size_t error_capacity);
   /* Frees an instance; called once, after its last recommend() returned. */
   void (*destroy)(recsys_instance *instance);
+
+  /* ABI 1.1, optional (NULL, or absent when struct_size ends before it): per-item
+   * explanations for a request recommend() answered (see recsys_explanation). Thread-safe like
+   * recommend(). A host reads it only when struct_size covers it; a kind without it simply has
+   * no explanations. */
+  recsys_status (*explain)(const recsys_instance *instance, const recsys_request *request,
+                           recsys_explanation *explanation, char *error, size_t error_capacity);
 } recsys_plugin;
+
+/* The size of an ABI 1.0 record (everything before `explain`): the smallest a host accepts. */
+#define RECSYS_PLUGIN_STRUCT_SIZE_1_0 offsetof(recsys_plugin, explain)
 
 /* The entry point's type. */
 typedef const recsys_plugin *(*recsys_plugin_entry_fn)(void);

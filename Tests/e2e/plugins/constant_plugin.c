@@ -4,6 +4,9 @@
  *   -DPLUGIN_VERSION='"2.0.0"' -DSCORE=2   a newer version that scores differently
  *   -DABI_MAJOR=99                          a plugin built for another ABI
  *   -DNO_ENTRY                              a library that exports no entry point
+ *   -DABI_1_0                               a record as an ABI 1.0 plugin has it: struct_size ends
+ *                                           before `explain` (which holds junk the host must not read)
+ * Without -DABI_1_0 it is an ABI 1.1 plugin without explanations (explain NULL).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -64,10 +67,20 @@ static void destroy(recsys_instance *instance) { free(instance); }
 
 static const recsys_tensor_spec specs[] = {{"item_ids", RECSYS_DTYPE_I64, "N", 1}};
 
+#ifdef ABI_1_0
+/* Past the end of a 1.0 record lies whatever follows it in memory: a host that read `explain`
+ * anyway would call this address and crash. */
+static const recsys_plugin registration = {
+    ABI_MAJOR, 0, RECSYS_PLUGIN_STRUCT_SIZE_1_0, "constant", PLUGIN_VERSION,
+    RECSYS_PLUGIN_NEEDS_CANDIDATES, specs, 1, create, recommend, destroy,
+    (recsys_status(*)(const recsys_instance *, const recsys_request *, recsys_explanation *, char *, size_t))1,
+};
+#else
 static const recsys_plugin registration = {
     ABI_MAJOR, RECSYS_PLUGIN_ABI_MINOR, sizeof(recsys_plugin), "constant", PLUGIN_VERSION,
-    RECSYS_PLUGIN_NEEDS_CANDIDATES, specs, 1, create, recommend, destroy,
+    RECSYS_PLUGIN_NEEDS_CANDIDATES, specs, 1, create, recommend, destroy, NULL,
 };
+#endif
 
 #ifndef NO_ENTRY
 const recsys_plugin *recsys_plugin_entry(void) { return &registration; }

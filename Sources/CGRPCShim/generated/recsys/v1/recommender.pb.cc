@@ -51,6 +51,7 @@ PROTOBUF_CONSTEXPR RecommendRequest::RecommendRequest(
   , /*decltype(_impl_.forced_arm_)*/{&::_pbi::fixed_address_empty_string, ::_pbi::ConstantInitialized{}}
   , /*decltype(_impl_.top_k_)*/0
   , /*decltype(_impl_.exclude_history_)*/false
+  , /*decltype(_impl_.explain_)*/false
   , /*decltype(_impl_._cached_size_)*/{}} {}
 struct RecommendRequestDefaultTypeInternal {
   PROTOBUF_CONSTEXPR RecommendRequestDefaultTypeInternal()
@@ -61,9 +62,42 @@ struct RecommendRequestDefaultTypeInternal {
   };
 };
 PROTOBUF_ATTRIBUTE_NO_DESTROY PROTOBUF_CONSTINIT PROTOBUF_ATTRIBUTE_INIT_PRIORITY1 RecommendRequestDefaultTypeInternal _RecommendRequest_default_instance_;
-PROTOBUF_CONSTEXPR ScoredItem::ScoredItem(
+PROTOBUF_CONSTEXPR Because::Because(
     ::_pbi::ConstantInitialized): _impl_{
     /*decltype(_impl_.item_id_)*/int64_t{0}
+  , /*decltype(_impl_.position_)*/0
+  , /*decltype(_impl_.type_)*/0
+  , /*decltype(_impl_.contribution_)*/0
+  , /*decltype(_impl_._cached_size_)*/{}} {}
+struct BecauseDefaultTypeInternal {
+  PROTOBUF_CONSTEXPR BecauseDefaultTypeInternal()
+      : _instance(::_pbi::ConstantInitialized{}) {}
+  ~BecauseDefaultTypeInternal() {}
+  union {
+    Because _instance;
+  };
+};
+PROTOBUF_ATTRIBUTE_NO_DESTROY PROTOBUF_CONSTINIT PROTOBUF_ATTRIBUTE_INIT_PRIORITY1 BecauseDefaultTypeInternal _Because_default_instance_;
+PROTOBUF_CONSTEXPR AttentionWeight::AttentionWeight(
+    ::_pbi::ConstantInitialized): _impl_{
+    /*decltype(_impl_.item_id_)*/int64_t{0}
+  , /*decltype(_impl_.position_)*/0
+  , /*decltype(_impl_.type_)*/0
+  , /*decltype(_impl_.weight_)*/0
+  , /*decltype(_impl_._cached_size_)*/{}} {}
+struct AttentionWeightDefaultTypeInternal {
+  PROTOBUF_CONSTEXPR AttentionWeightDefaultTypeInternal()
+      : _instance(::_pbi::ConstantInitialized{}) {}
+  ~AttentionWeightDefaultTypeInternal() {}
+  union {
+    AttentionWeight _instance;
+  };
+};
+PROTOBUF_ATTRIBUTE_NO_DESTROY PROTOBUF_CONSTINIT PROTOBUF_ATTRIBUTE_INIT_PRIORITY1 AttentionWeightDefaultTypeInternal _AttentionWeight_default_instance_;
+PROTOBUF_CONSTEXPR ScoredItem::ScoredItem(
+    ::_pbi::ConstantInitialized): _impl_{
+    /*decltype(_impl_.because_)*/{}
+  , /*decltype(_impl_.item_id_)*/int64_t{0}
   , /*decltype(_impl_.score_)*/0
   , /*decltype(_impl_.propensity_)*/0
   , /*decltype(_impl_._cached_size_)*/{}} {}
@@ -81,6 +115,7 @@ PROTOBUF_CONSTEXPR RecommendResponse::RecommendResponse(
     /*decltype(_impl_.items_)*/{}
   , /*decltype(_impl_.unknown_item_ids_)*/{}
   , /*decltype(_impl_._unknown_item_ids_cached_byte_size_)*/{0}
+  , /*decltype(_impl_.history_attention_)*/{}
   , /*decltype(_impl_.request_id_)*/{&::_pbi::fixed_address_empty_string, ::_pbi::ConstantInitialized{}}
   , /*decltype(_impl_.model_)*/{&::_pbi::fixed_address_empty_string, ::_pbi::ConstantInitialized{}}
   , /*decltype(_impl_.experiment_)*/{&::_pbi::fixed_address_empty_string, ::_pbi::ConstantInitialized{}}
@@ -130,7 +165,7 @@ struct FeedbackResponseDefaultTypeInternal {
 PROTOBUF_ATTRIBUTE_NO_DESTROY PROTOBUF_CONSTINIT PROTOBUF_ATTRIBUTE_INIT_PRIORITY1 FeedbackResponseDefaultTypeInternal _FeedbackResponse_default_instance_;
 }  // namespace v1
 }  // namespace recsys
-static ::_pb::Metadata file_level_metadata_recsys_2fv1_2frecommender_2eproto[6];
+static ::_pb::Metadata file_level_metadata_recsys_2fv1_2frecommender_2eproto[8];
 static const ::_pb::EnumDescriptor* file_level_enum_descriptors_recsys_2fv1_2frecommender_2eproto[1];
 static constexpr ::_pb::ServiceDescriptor const** file_level_service_descriptors_recsys_2fv1_2frecommender_2eproto = nullptr;
 
@@ -161,6 +196,27 @@ const uint32_t TableStruct_recsys_2fv1_2frecommender_2eproto::offsets[] PROTOBUF
   PROTOBUF_FIELD_OFFSET(::recsys::v1::RecommendRequest, _impl_.model_),
   PROTOBUF_FIELD_OFFSET(::recsys::v1::RecommendRequest, _impl_.exclude_history_),
   PROTOBUF_FIELD_OFFSET(::recsys::v1::RecommendRequest, _impl_.forced_arm_),
+  PROTOBUF_FIELD_OFFSET(::recsys::v1::RecommendRequest, _impl_.explain_),
+  ~0u,  // no _has_bits_
+  PROTOBUF_FIELD_OFFSET(::recsys::v1::Because, _internal_metadata_),
+  ~0u,  // no _extensions_
+  ~0u,  // no _oneof_case_
+  ~0u,  // no _weak_field_map_
+  ~0u,  // no _inlined_string_donated_
+  PROTOBUF_FIELD_OFFSET(::recsys::v1::Because, _impl_.item_id_),
+  PROTOBUF_FIELD_OFFSET(::recsys::v1::Because, _impl_.position_),
+  PROTOBUF_FIELD_OFFSET(::recsys::v1::Because, _impl_.type_),
+  PROTOBUF_FIELD_OFFSET(::recsys::v1::Because, _impl_.contribution_),
+  ~0u,  // no _has_bits_
+  PROTOBUF_FIELD_OFFSET(::recsys::v1::AttentionWeight, _internal_metadata_),
+  ~0u,  // no _extensions_
+  ~0u,  // no _oneof_case_
+  ~0u,  // no _weak_field_map_
+  ~0u,  // no _inlined_string_donated_
+  PROTOBUF_FIELD_OFFSET(::recsys::v1::AttentionWeight, _impl_.item_id_),
+  PROTOBUF_FIELD_OFFSET(::recsys::v1::AttentionWeight, _impl_.position_),
+  PROTOBUF_FIELD_OFFSET(::recsys::v1::AttentionWeight, _impl_.type_),
+  PROTOBUF_FIELD_OFFSET(::recsys::v1::AttentionWeight, _impl_.weight_),
   ~0u,  // no _has_bits_
   PROTOBUF_FIELD_OFFSET(::recsys::v1::ScoredItem, _internal_metadata_),
   ~0u,  // no _extensions_
@@ -170,6 +226,7 @@ const uint32_t TableStruct_recsys_2fv1_2frecommender_2eproto::offsets[] PROTOBUF
   PROTOBUF_FIELD_OFFSET(::recsys::v1::ScoredItem, _impl_.item_id_),
   PROTOBUF_FIELD_OFFSET(::recsys::v1::ScoredItem, _impl_.score_),
   PROTOBUF_FIELD_OFFSET(::recsys::v1::ScoredItem, _impl_.propensity_),
+  PROTOBUF_FIELD_OFFSET(::recsys::v1::ScoredItem, _impl_.because_),
   ~0u,  // no _has_bits_
   PROTOBUF_FIELD_OFFSET(::recsys::v1::RecommendResponse, _internal_metadata_),
   ~0u,  // no _extensions_
@@ -184,6 +241,7 @@ const uint32_t TableStruct_recsys_2fv1_2frecommender_2eproto::offsets[] PROTOBUF
   PROTOBUF_FIELD_OFFSET(::recsys::v1::RecommendResponse, _impl_.arm_),
   PROTOBUF_FIELD_OFFSET(::recsys::v1::RecommendResponse, _impl_.unknown_item_ids_),
   PROTOBUF_FIELD_OFFSET(::recsys::v1::RecommendResponse, _impl_.bucket_),
+  PROTOBUF_FIELD_OFFSET(::recsys::v1::RecommendResponse, _impl_.history_attention_),
   ~0u,  // no _has_bits_
   PROTOBUF_FIELD_OFFSET(::recsys::v1::FeedbackRequest, _internal_metadata_),
   ~0u,  // no _extensions_
@@ -207,15 +265,19 @@ const uint32_t TableStruct_recsys_2fv1_2frecommender_2eproto::offsets[] PROTOBUF
 static const ::_pbi::MigrationSchema schemas[] PROTOBUF_SECTION_VARIABLE(protodesc_cold) = {
   { 0, -1, -1, sizeof(::recsys::v1::Event)},
   { 9, -1, -1, sizeof(::recsys::v1::RecommendRequest)},
-  { 26, -1, -1, sizeof(::recsys::v1::ScoredItem)},
-  { 35, -1, -1, sizeof(::recsys::v1::RecommendResponse)},
-  { 49, -1, -1, sizeof(::recsys::v1::FeedbackRequest)},
-  { 59, -1, -1, sizeof(::recsys::v1::FeedbackResponse)},
+  { 27, -1, -1, sizeof(::recsys::v1::Because)},
+  { 37, -1, -1, sizeof(::recsys::v1::AttentionWeight)},
+  { 47, -1, -1, sizeof(::recsys::v1::ScoredItem)},
+  { 57, -1, -1, sizeof(::recsys::v1::RecommendResponse)},
+  { 72, -1, -1, sizeof(::recsys::v1::FeedbackRequest)},
+  { 82, -1, -1, sizeof(::recsys::v1::FeedbackResponse)},
 };
 
 static const ::_pb::Message* const file_default_instances[] = {
   &::recsys::v1::_Event_default_instance_._instance,
   &::recsys::v1::_RecommendRequest_default_instance_._instance,
+  &::recsys::v1::_Because_default_instance_._instance,
+  &::recsys::v1::_AttentionWeight_default_instance_._instance,
   &::recsys::v1::_ScoredItem_default_instance_._instance,
   &::recsys::v1::_RecommendResponse_default_instance_._instance,
   &::recsys::v1::_FeedbackRequest_default_instance_._instance,
@@ -226,36 +288,44 @@ const char descriptor_table_protodef_recsys_2fv1_2frecommender_2eproto[] PROTOBU
   "\n\033recsys/v1/recommender.proto\022\trecsys.v1"
   "\"R\n\005Event\022\017\n\007item_id\030\001 \001(\003\022\"\n\004type\030\002 \001(\016"
   "2\024.recsys.v1.EventType\022\024\n\014timestamp_ms\030\003"
-  " \001(\003\"\205\002\n\020RecommendRequest\022\022\n\nrequest_id\030"
+  " \001(\003\"\226\002\n\020RecommendRequest\022\022\n\nrequest_id\030"
   "\001 \001(\t\022\017\n\007user_id\030\002 \001(\t\022!\n\007history\030\003 \003(\0132"
   "\020.recsys.v1.Event\022\032\n\022candidate_item_ids\030"
   "\004 \003(\003\022\032\n\022candidate_features\030\005 \003(\002\022\017\n\007con"
   "text\030\006 \003(\002\022\r\n\005top_k\030\007 \001(\005\022\017\n\007surface\030\010 \001"
   "(\t\022\r\n\005model\030\t \001(\t\022\027\n\017exclude_history\030\n \001"
-  "(\010\022\022\n\nforced_arm\030\013 \001(\tJ\004\010\014\020\020\"@\n\nScoredIt"
-  "em\022\017\n\007item_id\030\001 \001(\003\022\r\n\005score\030\002 \001(\002\022\022\n\npr"
-  "opensity\030\003 \001(\002\"\304\001\n\021RecommendResponse\022\022\n\n"
-  "request_id\030\001 \001(\t\022$\n\005items\030\002 \003(\0132\025.recsys"
-  ".v1.ScoredItem\022\r\n\005model\030\003 \001(\t\022\025\n\rmodel_v"
-  "ersion\030\004 \001(\003\022\022\n\nexperiment\030\005 \001(\t\022\013\n\003arm\030"
-  "\006 \001(\t\022\030\n\020unknown_item_ids\030\007 \003(\003\022\016\n\006bucke"
-  "t\030\010 \001(\005J\004\010\t\020\020\"i\n\017FeedbackRequest\022\022\n\nrequ"
-  "est_id\030\001 \001(\t\022\017\n\007item_id\030\002 \001(\003\022\"\n\004type\030\003 "
-  "\001(\0162\024.recsys.v1.EventType\022\r\n\005value\030\004 \001(\001"
-  "\"F\n\020FeedbackResponse\022\022\n\nexperiment\030\001 \001(\t"
-  "\022\013\n\003arm\030\002 \001(\t\022\021\n\tduplicate\030\003 \001(\010*\?\n\tEven"
-  "tType\022\010\n\004VIEW\020\000\022\t\n\005CLICK\020\001\022\017\n\013ADD_TO_CAR"
-  "T\020\002\022\014\n\010PURCHASE\020\0032\232\001\n\013Recommender\022F\n\tRec"
-  "ommend\022\033.recsys.v1.RecommendRequest\032\034.re"
-  "csys.v1.RecommendResponse\022C\n\010Feedback\022\032."
-  "recsys.v1.FeedbackRequest\032\033.recsys.v1.Fe"
-  "edbackResponseB\003\370\001\001b\006proto3"
+  "(\010\022\022\n\nforced_arm\030\013 \001(\t\022\017\n\007explain\030\020 \001(\010J"
+  "\004\010\014\020\020\"f\n\007Because\022\017\n\007item_id\030\001 \001(\003\022\020\n\010pos"
+  "ition\030\002 \001(\005\022\"\n\004type\030\003 \001(\0162\024.recsys.v1.Ev"
+  "entType\022\024\n\014contribution\030\004 \001(\002\"h\n\017Attenti"
+  "onWeight\022\017\n\007item_id\030\001 \001(\003\022\020\n\010position\030\002 "
+  "\001(\005\022\"\n\004type\030\003 \001(\0162\024.recsys.v1.EventType\022"
+  "\016\n\006weight\030\004 \001(\002\"e\n\nScoredItem\022\017\n\007item_id"
+  "\030\001 \001(\003\022\r\n\005score\030\002 \001(\002\022\022\n\npropensity\030\003 \001("
+  "\002\022#\n\007because\030\004 \003(\0132\022.recsys.v1.Because\"\373"
+  "\001\n\021RecommendResponse\022\022\n\nrequest_id\030\001 \001(\t"
+  "\022$\n\005items\030\002 \003(\0132\025.recsys.v1.ScoredItem\022\r"
+  "\n\005model\030\003 \001(\t\022\025\n\rmodel_version\030\004 \001(\003\022\022\n\n"
+  "experiment\030\005 \001(\t\022\013\n\003arm\030\006 \001(\t\022\030\n\020unknown"
+  "_item_ids\030\007 \003(\003\022\016\n\006bucket\030\010 \001(\005\0225\n\021histo"
+  "ry_attention\030\020 \003(\0132\032.recsys.v1.Attention"
+  "WeightJ\004\010\t\020\020\"i\n\017FeedbackRequest\022\022\n\nreque"
+  "st_id\030\001 \001(\t\022\017\n\007item_id\030\002 \001(\003\022\"\n\004type\030\003 \001"
+  "(\0162\024.recsys.v1.EventType\022\r\n\005value\030\004 \001(\001\""
+  "F\n\020FeedbackResponse\022\022\n\nexperiment\030\001 \001(\t\022"
+  "\013\n\003arm\030\002 \001(\t\022\021\n\tduplicate\030\003 \001(\010*\?\n\tEvent"
+  "Type\022\010\n\004VIEW\020\000\022\t\n\005CLICK\020\001\022\017\n\013ADD_TO_CART"
+  "\020\002\022\014\n\010PURCHASE\020\0032\232\001\n\013Recommender\022F\n\tReco"
+  "mmend\022\033.recsys.v1.RecommendRequest\032\034.rec"
+  "sys.v1.RecommendResponse\022C\n\010Feedback\022\032.r"
+  "ecsys.v1.FeedbackRequest\032\033.recsys.v1.Fee"
+  "dbackResponseB\003\370\001\001b\006proto3"
   ;
 static ::_pbi::once_flag descriptor_table_recsys_2fv1_2frecommender_2eproto_once;
 const ::_pbi::DescriptorTable descriptor_table_recsys_2fv1_2frecommender_2eproto = {
-    false, false, 1067, descriptor_table_protodef_recsys_2fv1_2frecommender_2eproto,
+    false, false, 1386, descriptor_table_protodef_recsys_2fv1_2frecommender_2eproto,
     "recsys/v1/recommender.proto",
-    &descriptor_table_recsys_2fv1_2frecommender_2eproto_once, nullptr, 0, 6,
+    &descriptor_table_recsys_2fv1_2frecommender_2eproto_once, nullptr, 0, 8,
     schemas, file_default_instances, TableStruct_recsys_2fv1_2frecommender_2eproto::offsets,
     file_level_metadata_recsys_2fv1_2frecommender_2eproto, file_level_enum_descriptors_recsys_2fv1_2frecommender_2eproto,
     file_level_service_descriptors_recsys_2fv1_2frecommender_2eproto,
@@ -551,6 +621,7 @@ RecommendRequest::RecommendRequest(const RecommendRequest& from)
     , decltype(_impl_.forced_arm_){}
     , decltype(_impl_.top_k_){}
     , decltype(_impl_.exclude_history_){}
+    , decltype(_impl_.explain_){}
     , /*decltype(_impl_._cached_size_)*/{}};
 
   _internal_metadata_.MergeFrom<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(from._internal_metadata_);
@@ -595,8 +666,8 @@ RecommendRequest::RecommendRequest(const RecommendRequest& from)
       _this->GetArenaForAllocation());
   }
   ::memcpy(&_impl_.top_k_, &from._impl_.top_k_,
-    static_cast<size_t>(reinterpret_cast<char*>(&_impl_.exclude_history_) -
-    reinterpret_cast<char*>(&_impl_.top_k_)) + sizeof(_impl_.exclude_history_));
+    static_cast<size_t>(reinterpret_cast<char*>(&_impl_.explain_) -
+    reinterpret_cast<char*>(&_impl_.top_k_)) + sizeof(_impl_.explain_));
   // @@protoc_insertion_point(copy_constructor:recsys.v1.RecommendRequest)
 }
 
@@ -617,6 +688,7 @@ inline void RecommendRequest::SharedCtor(
     , decltype(_impl_.forced_arm_){}
     , decltype(_impl_.top_k_){0}
     , decltype(_impl_.exclude_history_){false}
+    , decltype(_impl_.explain_){false}
     , /*decltype(_impl_._cached_size_)*/{}
   };
   _impl_.request_id_.InitDefault();
@@ -683,8 +755,8 @@ void RecommendRequest::Clear() {
   _impl_.model_.ClearToEmpty();
   _impl_.forced_arm_.ClearToEmpty();
   ::memset(&_impl_.top_k_, 0, static_cast<size_t>(
-      reinterpret_cast<char*>(&_impl_.exclude_history_) -
-      reinterpret_cast<char*>(&_impl_.top_k_)) + sizeof(_impl_.exclude_history_));
+      reinterpret_cast<char*>(&_impl_.explain_) -
+      reinterpret_cast<char*>(&_impl_.top_k_)) + sizeof(_impl_.explain_));
   _internal_metadata_.Clear<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>();
 }
 
@@ -806,6 +878,14 @@ const char* RecommendRequest::_InternalParse(const char* ptr, ::_pbi::ParseConte
         } else
           goto handle_unusual;
         continue;
+      // bool explain = 16;
+      case 16:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 128)) {
+          _impl_.explain_ = ::PROTOBUF_NAMESPACE_ID::internal::ReadVarint64(&ptr);
+          CHK_(ptr);
+        } else
+          goto handle_unusual;
+        continue;
       default:
         goto handle_unusual;
     }  // switch
@@ -924,6 +1004,12 @@ uint8_t* RecommendRequest::_InternalSerialize(
         11, this->_internal_forced_arm(), target);
   }
 
+  // bool explain = 16;
+  if (this->_internal_explain() != 0) {
+    target = stream->EnsureSpace(target);
+    target = ::_pbi::WireFormatLite::WriteBoolToArray(16, this->_internal_explain(), target);
+  }
+
   if (PROTOBUF_PREDICT_FALSE(_internal_metadata_.have_unknown_fields())) {
     target = ::_pbi::WireFormat::InternalSerializeUnknownFieldsToArray(
         _internal_metadata_.unknown_fields<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(::PROTOBUF_NAMESPACE_ID::UnknownFieldSet::default_instance), target, stream);
@@ -1028,6 +1114,11 @@ size_t RecommendRequest::ByteSizeLong() const {
     total_size += 1 + 1;
   }
 
+  // bool explain = 16;
+  if (this->_internal_explain() != 0) {
+    total_size += 2 + 1;
+  }
+
   return MaybeComputeUnknownFieldsSize(total_size, &_impl_._cached_size_);
 }
 
@@ -1070,6 +1161,9 @@ void RecommendRequest::MergeImpl(::PROTOBUF_NAMESPACE_ID::Message& to_msg, const
   }
   if (from._internal_exclude_history() != 0) {
     _this->_internal_set_exclude_history(from._internal_exclude_history());
+  }
+  if (from._internal_explain() != 0) {
+    _this->_internal_set_explain(from._internal_explain());
   }
   _this->_internal_metadata_.MergeFrom<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(from._internal_metadata_);
 }
@@ -1115,8 +1209,8 @@ void RecommendRequest::InternalSwap(RecommendRequest* other) {
       &other->_impl_.forced_arm_, rhs_arena
   );
   ::PROTOBUF_NAMESPACE_ID::internal::memswap<
-      PROTOBUF_FIELD_OFFSET(RecommendRequest, _impl_.exclude_history_)
-      + sizeof(RecommendRequest::_impl_.exclude_history_)
+      PROTOBUF_FIELD_OFFSET(RecommendRequest, _impl_.explain_)
+      + sizeof(RecommendRequest::_impl_.explain_)
       - PROTOBUF_FIELD_OFFSET(RecommendRequest, _impl_.top_k_)>(
           reinterpret_cast<char*>(&_impl_.top_k_),
           reinterpret_cast<char*>(&other->_impl_.top_k_));
@@ -1126,6 +1220,554 @@ void RecommendRequest::InternalSwap(RecommendRequest* other) {
   return ::_pbi::AssignDescriptors(
       &descriptor_table_recsys_2fv1_2frecommender_2eproto_getter, &descriptor_table_recsys_2fv1_2frecommender_2eproto_once,
       file_level_metadata_recsys_2fv1_2frecommender_2eproto[1]);
+}
+
+// ===================================================================
+
+class Because::_Internal {
+ public:
+};
+
+Because::Because(::PROTOBUF_NAMESPACE_ID::Arena* arena,
+                         bool is_message_owned)
+  : ::PROTOBUF_NAMESPACE_ID::Message(arena, is_message_owned) {
+  SharedCtor(arena, is_message_owned);
+  // @@protoc_insertion_point(arena_constructor:recsys.v1.Because)
+}
+Because::Because(const Because& from)
+  : ::PROTOBUF_NAMESPACE_ID::Message() {
+  Because* const _this = this; (void)_this;
+  new (&_impl_) Impl_{
+      decltype(_impl_.item_id_){}
+    , decltype(_impl_.position_){}
+    , decltype(_impl_.type_){}
+    , decltype(_impl_.contribution_){}
+    , /*decltype(_impl_._cached_size_)*/{}};
+
+  _internal_metadata_.MergeFrom<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(from._internal_metadata_);
+  ::memcpy(&_impl_.item_id_, &from._impl_.item_id_,
+    static_cast<size_t>(reinterpret_cast<char*>(&_impl_.contribution_) -
+    reinterpret_cast<char*>(&_impl_.item_id_)) + sizeof(_impl_.contribution_));
+  // @@protoc_insertion_point(copy_constructor:recsys.v1.Because)
+}
+
+inline void Because::SharedCtor(
+    ::_pb::Arena* arena, bool is_message_owned) {
+  (void)arena;
+  (void)is_message_owned;
+  new (&_impl_) Impl_{
+      decltype(_impl_.item_id_){int64_t{0}}
+    , decltype(_impl_.position_){0}
+    , decltype(_impl_.type_){0}
+    , decltype(_impl_.contribution_){0}
+    , /*decltype(_impl_._cached_size_)*/{}
+  };
+}
+
+Because::~Because() {
+  // @@protoc_insertion_point(destructor:recsys.v1.Because)
+  if (auto *arena = _internal_metadata_.DeleteReturnArena<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>()) {
+  (void)arena;
+    return;
+  }
+  SharedDtor();
+}
+
+inline void Because::SharedDtor() {
+  GOOGLE_DCHECK(GetArenaForAllocation() == nullptr);
+}
+
+void Because::SetCachedSize(int size) const {
+  _impl_._cached_size_.Set(size);
+}
+
+void Because::Clear() {
+// @@protoc_insertion_point(message_clear_start:recsys.v1.Because)
+  uint32_t cached_has_bits = 0;
+  // Prevent compiler warnings about cached_has_bits being unused
+  (void) cached_has_bits;
+
+  ::memset(&_impl_.item_id_, 0, static_cast<size_t>(
+      reinterpret_cast<char*>(&_impl_.contribution_) -
+      reinterpret_cast<char*>(&_impl_.item_id_)) + sizeof(_impl_.contribution_));
+  _internal_metadata_.Clear<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>();
+}
+
+const char* Because::_InternalParse(const char* ptr, ::_pbi::ParseContext* ctx) {
+#define CHK_(x) if (PROTOBUF_PREDICT_FALSE(!(x))) goto failure
+  while (!ctx->Done(&ptr)) {
+    uint32_t tag;
+    ptr = ::_pbi::ReadTag(ptr, &tag);
+    switch (tag >> 3) {
+      // int64 item_id = 1;
+      case 1:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 8)) {
+          _impl_.item_id_ = ::PROTOBUF_NAMESPACE_ID::internal::ReadVarint64(&ptr);
+          CHK_(ptr);
+        } else
+          goto handle_unusual;
+        continue;
+      // int32 position = 2;
+      case 2:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 16)) {
+          _impl_.position_ = ::PROTOBUF_NAMESPACE_ID::internal::ReadVarint32(&ptr);
+          CHK_(ptr);
+        } else
+          goto handle_unusual;
+        continue;
+      // .recsys.v1.EventType type = 3;
+      case 3:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 24)) {
+          uint64_t val = ::PROTOBUF_NAMESPACE_ID::internal::ReadVarint64(&ptr);
+          CHK_(ptr);
+          _internal_set_type(static_cast<::recsys::v1::EventType>(val));
+        } else
+          goto handle_unusual;
+        continue;
+      // float contribution = 4;
+      case 4:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 37)) {
+          _impl_.contribution_ = ::PROTOBUF_NAMESPACE_ID::internal::UnalignedLoad<float>(ptr);
+          ptr += sizeof(float);
+        } else
+          goto handle_unusual;
+        continue;
+      default:
+        goto handle_unusual;
+    }  // switch
+  handle_unusual:
+    if ((tag == 0) || ((tag & 7) == 4)) {
+      CHK_(ptr);
+      ctx->SetLastTag(tag);
+      goto message_done;
+    }
+    ptr = UnknownFieldParse(
+        tag,
+        _internal_metadata_.mutable_unknown_fields<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(),
+        ptr, ctx);
+    CHK_(ptr != nullptr);
+  }  // while
+message_done:
+  return ptr;
+failure:
+  ptr = nullptr;
+  goto message_done;
+#undef CHK_
+}
+
+uint8_t* Because::_InternalSerialize(
+    uint8_t* target, ::PROTOBUF_NAMESPACE_ID::io::EpsCopyOutputStream* stream) const {
+  // @@protoc_insertion_point(serialize_to_array_start:recsys.v1.Because)
+  uint32_t cached_has_bits = 0;
+  (void) cached_has_bits;
+
+  // int64 item_id = 1;
+  if (this->_internal_item_id() != 0) {
+    target = stream->EnsureSpace(target);
+    target = ::_pbi::WireFormatLite::WriteInt64ToArray(1, this->_internal_item_id(), target);
+  }
+
+  // int32 position = 2;
+  if (this->_internal_position() != 0) {
+    target = stream->EnsureSpace(target);
+    target = ::_pbi::WireFormatLite::WriteInt32ToArray(2, this->_internal_position(), target);
+  }
+
+  // .recsys.v1.EventType type = 3;
+  if (this->_internal_type() != 0) {
+    target = stream->EnsureSpace(target);
+    target = ::_pbi::WireFormatLite::WriteEnumToArray(
+      3, this->_internal_type(), target);
+  }
+
+  // float contribution = 4;
+  static_assert(sizeof(uint32_t) == sizeof(float), "Code assumes uint32_t and float are the same size.");
+  float tmp_contribution = this->_internal_contribution();
+  uint32_t raw_contribution;
+  memcpy(&raw_contribution, &tmp_contribution, sizeof(tmp_contribution));
+  if (raw_contribution != 0) {
+    target = stream->EnsureSpace(target);
+    target = ::_pbi::WireFormatLite::WriteFloatToArray(4, this->_internal_contribution(), target);
+  }
+
+  if (PROTOBUF_PREDICT_FALSE(_internal_metadata_.have_unknown_fields())) {
+    target = ::_pbi::WireFormat::InternalSerializeUnknownFieldsToArray(
+        _internal_metadata_.unknown_fields<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(::PROTOBUF_NAMESPACE_ID::UnknownFieldSet::default_instance), target, stream);
+  }
+  // @@protoc_insertion_point(serialize_to_array_end:recsys.v1.Because)
+  return target;
+}
+
+size_t Because::ByteSizeLong() const {
+// @@protoc_insertion_point(message_byte_size_start:recsys.v1.Because)
+  size_t total_size = 0;
+
+  uint32_t cached_has_bits = 0;
+  // Prevent compiler warnings about cached_has_bits being unused
+  (void) cached_has_bits;
+
+  // int64 item_id = 1;
+  if (this->_internal_item_id() != 0) {
+    total_size += ::_pbi::WireFormatLite::Int64SizePlusOne(this->_internal_item_id());
+  }
+
+  // int32 position = 2;
+  if (this->_internal_position() != 0) {
+    total_size += ::_pbi::WireFormatLite::Int32SizePlusOne(this->_internal_position());
+  }
+
+  // .recsys.v1.EventType type = 3;
+  if (this->_internal_type() != 0) {
+    total_size += 1 +
+      ::_pbi::WireFormatLite::EnumSize(this->_internal_type());
+  }
+
+  // float contribution = 4;
+  static_assert(sizeof(uint32_t) == sizeof(float), "Code assumes uint32_t and float are the same size.");
+  float tmp_contribution = this->_internal_contribution();
+  uint32_t raw_contribution;
+  memcpy(&raw_contribution, &tmp_contribution, sizeof(tmp_contribution));
+  if (raw_contribution != 0) {
+    total_size += 1 + 4;
+  }
+
+  return MaybeComputeUnknownFieldsSize(total_size, &_impl_._cached_size_);
+}
+
+const ::PROTOBUF_NAMESPACE_ID::Message::ClassData Because::_class_data_ = {
+    ::PROTOBUF_NAMESPACE_ID::Message::CopyWithSourceCheck,
+    Because::MergeImpl
+};
+const ::PROTOBUF_NAMESPACE_ID::Message::ClassData*Because::GetClassData() const { return &_class_data_; }
+
+
+void Because::MergeImpl(::PROTOBUF_NAMESPACE_ID::Message& to_msg, const ::PROTOBUF_NAMESPACE_ID::Message& from_msg) {
+  auto* const _this = static_cast<Because*>(&to_msg);
+  auto& from = static_cast<const Because&>(from_msg);
+  // @@protoc_insertion_point(class_specific_merge_from_start:recsys.v1.Because)
+  GOOGLE_DCHECK_NE(&from, _this);
+  uint32_t cached_has_bits = 0;
+  (void) cached_has_bits;
+
+  if (from._internal_item_id() != 0) {
+    _this->_internal_set_item_id(from._internal_item_id());
+  }
+  if (from._internal_position() != 0) {
+    _this->_internal_set_position(from._internal_position());
+  }
+  if (from._internal_type() != 0) {
+    _this->_internal_set_type(from._internal_type());
+  }
+  static_assert(sizeof(uint32_t) == sizeof(float), "Code assumes uint32_t and float are the same size.");
+  float tmp_contribution = from._internal_contribution();
+  uint32_t raw_contribution;
+  memcpy(&raw_contribution, &tmp_contribution, sizeof(tmp_contribution));
+  if (raw_contribution != 0) {
+    _this->_internal_set_contribution(from._internal_contribution());
+  }
+  _this->_internal_metadata_.MergeFrom<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(from._internal_metadata_);
+}
+
+void Because::CopyFrom(const Because& from) {
+// @@protoc_insertion_point(class_specific_copy_from_start:recsys.v1.Because)
+  if (&from == this) return;
+  Clear();
+  MergeFrom(from);
+}
+
+bool Because::IsInitialized() const {
+  return true;
+}
+
+void Because::InternalSwap(Because* other) {
+  using std::swap;
+  _internal_metadata_.InternalSwap(&other->_internal_metadata_);
+  ::PROTOBUF_NAMESPACE_ID::internal::memswap<
+      PROTOBUF_FIELD_OFFSET(Because, _impl_.contribution_)
+      + sizeof(Because::_impl_.contribution_)
+      - PROTOBUF_FIELD_OFFSET(Because, _impl_.item_id_)>(
+          reinterpret_cast<char*>(&_impl_.item_id_),
+          reinterpret_cast<char*>(&other->_impl_.item_id_));
+}
+
+::PROTOBUF_NAMESPACE_ID::Metadata Because::GetMetadata() const {
+  return ::_pbi::AssignDescriptors(
+      &descriptor_table_recsys_2fv1_2frecommender_2eproto_getter, &descriptor_table_recsys_2fv1_2frecommender_2eproto_once,
+      file_level_metadata_recsys_2fv1_2frecommender_2eproto[2]);
+}
+
+// ===================================================================
+
+class AttentionWeight::_Internal {
+ public:
+};
+
+AttentionWeight::AttentionWeight(::PROTOBUF_NAMESPACE_ID::Arena* arena,
+                         bool is_message_owned)
+  : ::PROTOBUF_NAMESPACE_ID::Message(arena, is_message_owned) {
+  SharedCtor(arena, is_message_owned);
+  // @@protoc_insertion_point(arena_constructor:recsys.v1.AttentionWeight)
+}
+AttentionWeight::AttentionWeight(const AttentionWeight& from)
+  : ::PROTOBUF_NAMESPACE_ID::Message() {
+  AttentionWeight* const _this = this; (void)_this;
+  new (&_impl_) Impl_{
+      decltype(_impl_.item_id_){}
+    , decltype(_impl_.position_){}
+    , decltype(_impl_.type_){}
+    , decltype(_impl_.weight_){}
+    , /*decltype(_impl_._cached_size_)*/{}};
+
+  _internal_metadata_.MergeFrom<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(from._internal_metadata_);
+  ::memcpy(&_impl_.item_id_, &from._impl_.item_id_,
+    static_cast<size_t>(reinterpret_cast<char*>(&_impl_.weight_) -
+    reinterpret_cast<char*>(&_impl_.item_id_)) + sizeof(_impl_.weight_));
+  // @@protoc_insertion_point(copy_constructor:recsys.v1.AttentionWeight)
+}
+
+inline void AttentionWeight::SharedCtor(
+    ::_pb::Arena* arena, bool is_message_owned) {
+  (void)arena;
+  (void)is_message_owned;
+  new (&_impl_) Impl_{
+      decltype(_impl_.item_id_){int64_t{0}}
+    , decltype(_impl_.position_){0}
+    , decltype(_impl_.type_){0}
+    , decltype(_impl_.weight_){0}
+    , /*decltype(_impl_._cached_size_)*/{}
+  };
+}
+
+AttentionWeight::~AttentionWeight() {
+  // @@protoc_insertion_point(destructor:recsys.v1.AttentionWeight)
+  if (auto *arena = _internal_metadata_.DeleteReturnArena<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>()) {
+  (void)arena;
+    return;
+  }
+  SharedDtor();
+}
+
+inline void AttentionWeight::SharedDtor() {
+  GOOGLE_DCHECK(GetArenaForAllocation() == nullptr);
+}
+
+void AttentionWeight::SetCachedSize(int size) const {
+  _impl_._cached_size_.Set(size);
+}
+
+void AttentionWeight::Clear() {
+// @@protoc_insertion_point(message_clear_start:recsys.v1.AttentionWeight)
+  uint32_t cached_has_bits = 0;
+  // Prevent compiler warnings about cached_has_bits being unused
+  (void) cached_has_bits;
+
+  ::memset(&_impl_.item_id_, 0, static_cast<size_t>(
+      reinterpret_cast<char*>(&_impl_.weight_) -
+      reinterpret_cast<char*>(&_impl_.item_id_)) + sizeof(_impl_.weight_));
+  _internal_metadata_.Clear<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>();
+}
+
+const char* AttentionWeight::_InternalParse(const char* ptr, ::_pbi::ParseContext* ctx) {
+#define CHK_(x) if (PROTOBUF_PREDICT_FALSE(!(x))) goto failure
+  while (!ctx->Done(&ptr)) {
+    uint32_t tag;
+    ptr = ::_pbi::ReadTag(ptr, &tag);
+    switch (tag >> 3) {
+      // int64 item_id = 1;
+      case 1:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 8)) {
+          _impl_.item_id_ = ::PROTOBUF_NAMESPACE_ID::internal::ReadVarint64(&ptr);
+          CHK_(ptr);
+        } else
+          goto handle_unusual;
+        continue;
+      // int32 position = 2;
+      case 2:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 16)) {
+          _impl_.position_ = ::PROTOBUF_NAMESPACE_ID::internal::ReadVarint32(&ptr);
+          CHK_(ptr);
+        } else
+          goto handle_unusual;
+        continue;
+      // .recsys.v1.EventType type = 3;
+      case 3:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 24)) {
+          uint64_t val = ::PROTOBUF_NAMESPACE_ID::internal::ReadVarint64(&ptr);
+          CHK_(ptr);
+          _internal_set_type(static_cast<::recsys::v1::EventType>(val));
+        } else
+          goto handle_unusual;
+        continue;
+      // float weight = 4;
+      case 4:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 37)) {
+          _impl_.weight_ = ::PROTOBUF_NAMESPACE_ID::internal::UnalignedLoad<float>(ptr);
+          ptr += sizeof(float);
+        } else
+          goto handle_unusual;
+        continue;
+      default:
+        goto handle_unusual;
+    }  // switch
+  handle_unusual:
+    if ((tag == 0) || ((tag & 7) == 4)) {
+      CHK_(ptr);
+      ctx->SetLastTag(tag);
+      goto message_done;
+    }
+    ptr = UnknownFieldParse(
+        tag,
+        _internal_metadata_.mutable_unknown_fields<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(),
+        ptr, ctx);
+    CHK_(ptr != nullptr);
+  }  // while
+message_done:
+  return ptr;
+failure:
+  ptr = nullptr;
+  goto message_done;
+#undef CHK_
+}
+
+uint8_t* AttentionWeight::_InternalSerialize(
+    uint8_t* target, ::PROTOBUF_NAMESPACE_ID::io::EpsCopyOutputStream* stream) const {
+  // @@protoc_insertion_point(serialize_to_array_start:recsys.v1.AttentionWeight)
+  uint32_t cached_has_bits = 0;
+  (void) cached_has_bits;
+
+  // int64 item_id = 1;
+  if (this->_internal_item_id() != 0) {
+    target = stream->EnsureSpace(target);
+    target = ::_pbi::WireFormatLite::WriteInt64ToArray(1, this->_internal_item_id(), target);
+  }
+
+  // int32 position = 2;
+  if (this->_internal_position() != 0) {
+    target = stream->EnsureSpace(target);
+    target = ::_pbi::WireFormatLite::WriteInt32ToArray(2, this->_internal_position(), target);
+  }
+
+  // .recsys.v1.EventType type = 3;
+  if (this->_internal_type() != 0) {
+    target = stream->EnsureSpace(target);
+    target = ::_pbi::WireFormatLite::WriteEnumToArray(
+      3, this->_internal_type(), target);
+  }
+
+  // float weight = 4;
+  static_assert(sizeof(uint32_t) == sizeof(float), "Code assumes uint32_t and float are the same size.");
+  float tmp_weight = this->_internal_weight();
+  uint32_t raw_weight;
+  memcpy(&raw_weight, &tmp_weight, sizeof(tmp_weight));
+  if (raw_weight != 0) {
+    target = stream->EnsureSpace(target);
+    target = ::_pbi::WireFormatLite::WriteFloatToArray(4, this->_internal_weight(), target);
+  }
+
+  if (PROTOBUF_PREDICT_FALSE(_internal_metadata_.have_unknown_fields())) {
+    target = ::_pbi::WireFormat::InternalSerializeUnknownFieldsToArray(
+        _internal_metadata_.unknown_fields<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(::PROTOBUF_NAMESPACE_ID::UnknownFieldSet::default_instance), target, stream);
+  }
+  // @@protoc_insertion_point(serialize_to_array_end:recsys.v1.AttentionWeight)
+  return target;
+}
+
+size_t AttentionWeight::ByteSizeLong() const {
+// @@protoc_insertion_point(message_byte_size_start:recsys.v1.AttentionWeight)
+  size_t total_size = 0;
+
+  uint32_t cached_has_bits = 0;
+  // Prevent compiler warnings about cached_has_bits being unused
+  (void) cached_has_bits;
+
+  // int64 item_id = 1;
+  if (this->_internal_item_id() != 0) {
+    total_size += ::_pbi::WireFormatLite::Int64SizePlusOne(this->_internal_item_id());
+  }
+
+  // int32 position = 2;
+  if (this->_internal_position() != 0) {
+    total_size += ::_pbi::WireFormatLite::Int32SizePlusOne(this->_internal_position());
+  }
+
+  // .recsys.v1.EventType type = 3;
+  if (this->_internal_type() != 0) {
+    total_size += 1 +
+      ::_pbi::WireFormatLite::EnumSize(this->_internal_type());
+  }
+
+  // float weight = 4;
+  static_assert(sizeof(uint32_t) == sizeof(float), "Code assumes uint32_t and float are the same size.");
+  float tmp_weight = this->_internal_weight();
+  uint32_t raw_weight;
+  memcpy(&raw_weight, &tmp_weight, sizeof(tmp_weight));
+  if (raw_weight != 0) {
+    total_size += 1 + 4;
+  }
+
+  return MaybeComputeUnknownFieldsSize(total_size, &_impl_._cached_size_);
+}
+
+const ::PROTOBUF_NAMESPACE_ID::Message::ClassData AttentionWeight::_class_data_ = {
+    ::PROTOBUF_NAMESPACE_ID::Message::CopyWithSourceCheck,
+    AttentionWeight::MergeImpl
+};
+const ::PROTOBUF_NAMESPACE_ID::Message::ClassData*AttentionWeight::GetClassData() const { return &_class_data_; }
+
+
+void AttentionWeight::MergeImpl(::PROTOBUF_NAMESPACE_ID::Message& to_msg, const ::PROTOBUF_NAMESPACE_ID::Message& from_msg) {
+  auto* const _this = static_cast<AttentionWeight*>(&to_msg);
+  auto& from = static_cast<const AttentionWeight&>(from_msg);
+  // @@protoc_insertion_point(class_specific_merge_from_start:recsys.v1.AttentionWeight)
+  GOOGLE_DCHECK_NE(&from, _this);
+  uint32_t cached_has_bits = 0;
+  (void) cached_has_bits;
+
+  if (from._internal_item_id() != 0) {
+    _this->_internal_set_item_id(from._internal_item_id());
+  }
+  if (from._internal_position() != 0) {
+    _this->_internal_set_position(from._internal_position());
+  }
+  if (from._internal_type() != 0) {
+    _this->_internal_set_type(from._internal_type());
+  }
+  static_assert(sizeof(uint32_t) == sizeof(float), "Code assumes uint32_t and float are the same size.");
+  float tmp_weight = from._internal_weight();
+  uint32_t raw_weight;
+  memcpy(&raw_weight, &tmp_weight, sizeof(tmp_weight));
+  if (raw_weight != 0) {
+    _this->_internal_set_weight(from._internal_weight());
+  }
+  _this->_internal_metadata_.MergeFrom<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(from._internal_metadata_);
+}
+
+void AttentionWeight::CopyFrom(const AttentionWeight& from) {
+// @@protoc_insertion_point(class_specific_copy_from_start:recsys.v1.AttentionWeight)
+  if (&from == this) return;
+  Clear();
+  MergeFrom(from);
+}
+
+bool AttentionWeight::IsInitialized() const {
+  return true;
+}
+
+void AttentionWeight::InternalSwap(AttentionWeight* other) {
+  using std::swap;
+  _internal_metadata_.InternalSwap(&other->_internal_metadata_);
+  ::PROTOBUF_NAMESPACE_ID::internal::memswap<
+      PROTOBUF_FIELD_OFFSET(AttentionWeight, _impl_.weight_)
+      + sizeof(AttentionWeight::_impl_.weight_)
+      - PROTOBUF_FIELD_OFFSET(AttentionWeight, _impl_.item_id_)>(
+          reinterpret_cast<char*>(&_impl_.item_id_),
+          reinterpret_cast<char*>(&other->_impl_.item_id_));
+}
+
+::PROTOBUF_NAMESPACE_ID::Metadata AttentionWeight::GetMetadata() const {
+  return ::_pbi::AssignDescriptors(
+      &descriptor_table_recsys_2fv1_2frecommender_2eproto_getter, &descriptor_table_recsys_2fv1_2frecommender_2eproto_once,
+      file_level_metadata_recsys_2fv1_2frecommender_2eproto[3]);
 }
 
 // ===================================================================
@@ -1144,7 +1786,8 @@ ScoredItem::ScoredItem(const ScoredItem& from)
   : ::PROTOBUF_NAMESPACE_ID::Message() {
   ScoredItem* const _this = this; (void)_this;
   new (&_impl_) Impl_{
-      decltype(_impl_.item_id_){}
+      decltype(_impl_.because_){from._impl_.because_}
+    , decltype(_impl_.item_id_){}
     , decltype(_impl_.score_){}
     , decltype(_impl_.propensity_){}
     , /*decltype(_impl_._cached_size_)*/{}};
@@ -1161,7 +1804,8 @@ inline void ScoredItem::SharedCtor(
   (void)arena;
   (void)is_message_owned;
   new (&_impl_) Impl_{
-      decltype(_impl_.item_id_){int64_t{0}}
+      decltype(_impl_.because_){arena}
+    , decltype(_impl_.item_id_){int64_t{0}}
     , decltype(_impl_.score_){0}
     , decltype(_impl_.propensity_){0}
     , /*decltype(_impl_._cached_size_)*/{}
@@ -1179,6 +1823,7 @@ ScoredItem::~ScoredItem() {
 
 inline void ScoredItem::SharedDtor() {
   GOOGLE_DCHECK(GetArenaForAllocation() == nullptr);
+  _impl_.because_.~RepeatedPtrField();
 }
 
 void ScoredItem::SetCachedSize(int size) const {
@@ -1191,6 +1836,7 @@ void ScoredItem::Clear() {
   // Prevent compiler warnings about cached_has_bits being unused
   (void) cached_has_bits;
 
+  _impl_.because_.Clear();
   ::memset(&_impl_.item_id_, 0, static_cast<size_t>(
       reinterpret_cast<char*>(&_impl_.propensity_) -
       reinterpret_cast<char*>(&_impl_.item_id_)) + sizeof(_impl_.propensity_));
@@ -1224,6 +1870,19 @@ const char* ScoredItem::_InternalParse(const char* ptr, ::_pbi::ParseContext* ct
         if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 29)) {
           _impl_.propensity_ = ::PROTOBUF_NAMESPACE_ID::internal::UnalignedLoad<float>(ptr);
           ptr += sizeof(float);
+        } else
+          goto handle_unusual;
+        continue;
+      // repeated .recsys.v1.Because because = 4;
+      case 4:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 34)) {
+          ptr -= 1;
+          do {
+            ptr += 1;
+            ptr = ctx->ParseMessage(_internal_add_because(), ptr);
+            CHK_(ptr);
+            if (!ctx->DataAvailable(ptr)) break;
+          } while (::PROTOBUF_NAMESPACE_ID::internal::ExpectTag<34>(ptr));
         } else
           goto handle_unusual;
         continue;
@@ -1282,6 +1941,14 @@ uint8_t* ScoredItem::_InternalSerialize(
     target = ::_pbi::WireFormatLite::WriteFloatToArray(3, this->_internal_propensity(), target);
   }
 
+  // repeated .recsys.v1.Because because = 4;
+  for (unsigned i = 0,
+      n = static_cast<unsigned>(this->_internal_because_size()); i < n; i++) {
+    const auto& repfield = this->_internal_because(i);
+    target = ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::
+        InternalWriteMessage(4, repfield, repfield.GetCachedSize(), target, stream);
+  }
+
   if (PROTOBUF_PREDICT_FALSE(_internal_metadata_.have_unknown_fields())) {
     target = ::_pbi::WireFormat::InternalSerializeUnknownFieldsToArray(
         _internal_metadata_.unknown_fields<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(::PROTOBUF_NAMESPACE_ID::UnknownFieldSet::default_instance), target, stream);
@@ -1297,6 +1964,13 @@ size_t ScoredItem::ByteSizeLong() const {
   uint32_t cached_has_bits = 0;
   // Prevent compiler warnings about cached_has_bits being unused
   (void) cached_has_bits;
+
+  // repeated .recsys.v1.Because because = 4;
+  total_size += 1UL * this->_internal_because_size();
+  for (const auto& msg : this->_impl_.because_) {
+    total_size +=
+      ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::MessageSize(msg);
+  }
 
   // int64 item_id = 1;
   if (this->_internal_item_id() != 0) {
@@ -1339,6 +2013,7 @@ void ScoredItem::MergeImpl(::PROTOBUF_NAMESPACE_ID::Message& to_msg, const ::PRO
   uint32_t cached_has_bits = 0;
   (void) cached_has_bits;
 
+  _this->_impl_.because_.MergeFrom(from._impl_.because_);
   if (from._internal_item_id() != 0) {
     _this->_internal_set_item_id(from._internal_item_id());
   }
@@ -1373,6 +2048,7 @@ bool ScoredItem::IsInitialized() const {
 void ScoredItem::InternalSwap(ScoredItem* other) {
   using std::swap;
   _internal_metadata_.InternalSwap(&other->_internal_metadata_);
+  _impl_.because_.InternalSwap(&other->_impl_.because_);
   ::PROTOBUF_NAMESPACE_ID::internal::memswap<
       PROTOBUF_FIELD_OFFSET(ScoredItem, _impl_.propensity_)
       + sizeof(ScoredItem::_impl_.propensity_)
@@ -1384,7 +2060,7 @@ void ScoredItem::InternalSwap(ScoredItem* other) {
 ::PROTOBUF_NAMESPACE_ID::Metadata ScoredItem::GetMetadata() const {
   return ::_pbi::AssignDescriptors(
       &descriptor_table_recsys_2fv1_2frecommender_2eproto_getter, &descriptor_table_recsys_2fv1_2frecommender_2eproto_once,
-      file_level_metadata_recsys_2fv1_2frecommender_2eproto[2]);
+      file_level_metadata_recsys_2fv1_2frecommender_2eproto[4]);
 }
 
 // ===================================================================
@@ -1406,6 +2082,7 @@ RecommendResponse::RecommendResponse(const RecommendResponse& from)
       decltype(_impl_.items_){from._impl_.items_}
     , decltype(_impl_.unknown_item_ids_){from._impl_.unknown_item_ids_}
     , /*decltype(_impl_._unknown_item_ids_cached_byte_size_)*/{0}
+    , decltype(_impl_.history_attention_){from._impl_.history_attention_}
     , decltype(_impl_.request_id_){}
     , decltype(_impl_.model_){}
     , decltype(_impl_.experiment_){}
@@ -1461,6 +2138,7 @@ inline void RecommendResponse::SharedCtor(
       decltype(_impl_.items_){arena}
     , decltype(_impl_.unknown_item_ids_){arena}
     , /*decltype(_impl_._unknown_item_ids_cached_byte_size_)*/{0}
+    , decltype(_impl_.history_attention_){arena}
     , decltype(_impl_.request_id_){}
     , decltype(_impl_.model_){}
     , decltype(_impl_.experiment_){}
@@ -1500,6 +2178,7 @@ inline void RecommendResponse::SharedDtor() {
   GOOGLE_DCHECK(GetArenaForAllocation() == nullptr);
   _impl_.items_.~RepeatedPtrField();
   _impl_.unknown_item_ids_.~RepeatedField();
+  _impl_.history_attention_.~RepeatedPtrField();
   _impl_.request_id_.Destroy();
   _impl_.model_.Destroy();
   _impl_.experiment_.Destroy();
@@ -1518,6 +2197,7 @@ void RecommendResponse::Clear() {
 
   _impl_.items_.Clear();
   _impl_.unknown_item_ids_.Clear();
+  _impl_.history_attention_.Clear();
   _impl_.request_id_.ClearToEmpty();
   _impl_.model_.ClearToEmpty();
   _impl_.experiment_.ClearToEmpty();
@@ -1611,6 +2291,19 @@ const char* RecommendResponse::_InternalParse(const char* ptr, ::_pbi::ParseCont
         if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 64)) {
           _impl_.bucket_ = ::PROTOBUF_NAMESPACE_ID::internal::ReadVarint32(&ptr);
           CHK_(ptr);
+        } else
+          goto handle_unusual;
+        continue;
+      // repeated .recsys.v1.AttentionWeight history_attention = 16;
+      case 16:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 130)) {
+          ptr -= 2;
+          do {
+            ptr += 2;
+            ptr = ctx->ParseMessage(_internal_add_history_attention(), ptr);
+            CHK_(ptr);
+            if (!ctx->DataAvailable(ptr)) break;
+          } while (::PROTOBUF_NAMESPACE_ID::internal::ExpectTag<130>(ptr));
         } else
           goto handle_unusual;
         continue;
@@ -1712,6 +2405,14 @@ uint8_t* RecommendResponse::_InternalSerialize(
     target = ::_pbi::WireFormatLite::WriteInt32ToArray(8, this->_internal_bucket(), target);
   }
 
+  // repeated .recsys.v1.AttentionWeight history_attention = 16;
+  for (unsigned i = 0,
+      n = static_cast<unsigned>(this->_internal_history_attention_size()); i < n; i++) {
+    const auto& repfield = this->_internal_history_attention(i);
+    target = ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::
+        InternalWriteMessage(16, repfield, repfield.GetCachedSize(), target, stream);
+  }
+
   if (PROTOBUF_PREDICT_FALSE(_internal_metadata_.have_unknown_fields())) {
     target = ::_pbi::WireFormat::InternalSerializeUnknownFieldsToArray(
         _internal_metadata_.unknown_fields<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(::PROTOBUF_NAMESPACE_ID::UnknownFieldSet::default_instance), target, stream);
@@ -1747,6 +2448,13 @@ size_t RecommendResponse::ByteSizeLong() const {
     _impl_._unknown_item_ids_cached_byte_size_.store(cached_size,
                                     std::memory_order_relaxed);
     total_size += data_size;
+  }
+
+  // repeated .recsys.v1.AttentionWeight history_attention = 16;
+  total_size += 2UL * this->_internal_history_attention_size();
+  for (const auto& msg : this->_impl_.history_attention_) {
+    total_size +=
+      ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::MessageSize(msg);
   }
 
   // string request_id = 1;
@@ -1807,6 +2515,7 @@ void RecommendResponse::MergeImpl(::PROTOBUF_NAMESPACE_ID::Message& to_msg, cons
 
   _this->_impl_.items_.MergeFrom(from._impl_.items_);
   _this->_impl_.unknown_item_ids_.MergeFrom(from._impl_.unknown_item_ids_);
+  _this->_impl_.history_attention_.MergeFrom(from._impl_.history_attention_);
   if (!from._internal_request_id().empty()) {
     _this->_internal_set_request_id(from._internal_request_id());
   }
@@ -1846,6 +2555,7 @@ void RecommendResponse::InternalSwap(RecommendResponse* other) {
   _internal_metadata_.InternalSwap(&other->_internal_metadata_);
   _impl_.items_.InternalSwap(&other->_impl_.items_);
   _impl_.unknown_item_ids_.InternalSwap(&other->_impl_.unknown_item_ids_);
+  _impl_.history_attention_.InternalSwap(&other->_impl_.history_attention_);
   ::PROTOBUF_NAMESPACE_ID::internal::ArenaStringPtr::InternalSwap(
       &_impl_.request_id_, lhs_arena,
       &other->_impl_.request_id_, rhs_arena
@@ -1873,7 +2583,7 @@ void RecommendResponse::InternalSwap(RecommendResponse* other) {
 ::PROTOBUF_NAMESPACE_ID::Metadata RecommendResponse::GetMetadata() const {
   return ::_pbi::AssignDescriptors(
       &descriptor_table_recsys_2fv1_2frecommender_2eproto_getter, &descriptor_table_recsys_2fv1_2frecommender_2eproto_once,
-      file_level_metadata_recsys_2fv1_2frecommender_2eproto[3]);
+      file_level_metadata_recsys_2fv1_2frecommender_2eproto[5]);
 }
 
 // ===================================================================
@@ -2175,7 +2885,7 @@ void FeedbackRequest::InternalSwap(FeedbackRequest* other) {
 ::PROTOBUF_NAMESPACE_ID::Metadata FeedbackRequest::GetMetadata() const {
   return ::_pbi::AssignDescriptors(
       &descriptor_table_recsys_2fv1_2frecommender_2eproto_getter, &descriptor_table_recsys_2fv1_2frecommender_2eproto_once,
-      file_level_metadata_recsys_2fv1_2frecommender_2eproto[4]);
+      file_level_metadata_recsys_2fv1_2frecommender_2eproto[6]);
 }
 
 // ===================================================================
@@ -2455,7 +3165,7 @@ void FeedbackResponse::InternalSwap(FeedbackResponse* other) {
 ::PROTOBUF_NAMESPACE_ID::Metadata FeedbackResponse::GetMetadata() const {
   return ::_pbi::AssignDescriptors(
       &descriptor_table_recsys_2fv1_2frecommender_2eproto_getter, &descriptor_table_recsys_2fv1_2frecommender_2eproto_once,
-      file_level_metadata_recsys_2fv1_2frecommender_2eproto[5]);
+      file_level_metadata_recsys_2fv1_2frecommender_2eproto[7]);
 }
 
 // @@protoc_insertion_point(namespace_scope)
@@ -2469,6 +3179,14 @@ Arena::CreateMaybeMessage< ::recsys::v1::Event >(Arena* arena) {
 template<> PROTOBUF_NOINLINE ::recsys::v1::RecommendRequest*
 Arena::CreateMaybeMessage< ::recsys::v1::RecommendRequest >(Arena* arena) {
   return Arena::CreateMessageInternal< ::recsys::v1::RecommendRequest >(arena);
+}
+template<> PROTOBUF_NOINLINE ::recsys::v1::Because*
+Arena::CreateMaybeMessage< ::recsys::v1::Because >(Arena* arena) {
+  return Arena::CreateMessageInternal< ::recsys::v1::Because >(arena);
+}
+template<> PROTOBUF_NOINLINE ::recsys::v1::AttentionWeight*
+Arena::CreateMaybeMessage< ::recsys::v1::AttentionWeight >(Arena* arena) {
+  return Arena::CreateMessageInternal< ::recsys::v1::AttentionWeight >(arena);
 }
 template<> PROTOBUF_NOINLINE ::recsys::v1::ScoredItem*
 Arena::CreateMaybeMessage< ::recsys::v1::ScoredItem >(Arena* arena) {

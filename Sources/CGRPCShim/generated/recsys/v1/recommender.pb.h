@@ -47,6 +47,12 @@ struct TableStruct_recsys_2fv1_2frecommender_2eproto {
 extern const ::PROTOBUF_NAMESPACE_ID::internal::DescriptorTable descriptor_table_recsys_2fv1_2frecommender_2eproto;
 namespace recsys {
 namespace v1 {
+class AttentionWeight;
+struct AttentionWeightDefaultTypeInternal;
+extern AttentionWeightDefaultTypeInternal _AttentionWeight_default_instance_;
+class Because;
+struct BecauseDefaultTypeInternal;
+extern BecauseDefaultTypeInternal _Because_default_instance_;
 class Event;
 struct EventDefaultTypeInternal;
 extern EventDefaultTypeInternal _Event_default_instance_;
@@ -68,6 +74,8 @@ extern ScoredItemDefaultTypeInternal _ScoredItem_default_instance_;
 }  // namespace v1
 }  // namespace recsys
 PROTOBUF_NAMESPACE_OPEN
+template<> ::recsys::v1::AttentionWeight* Arena::CreateMaybeMessage<::recsys::v1::AttentionWeight>(Arena*);
+template<> ::recsys::v1::Because* Arena::CreateMaybeMessage<::recsys::v1::Because>(Arena*);
 template<> ::recsys::v1::Event* Arena::CreateMaybeMessage<::recsys::v1::Event>(Arena*);
 template<> ::recsys::v1::FeedbackRequest* Arena::CreateMaybeMessage<::recsys::v1::FeedbackRequest>(Arena*);
 template<> ::recsys::v1::FeedbackResponse* Arena::CreateMaybeMessage<::recsys::v1::FeedbackResponse>(Arena*);
@@ -409,6 +417,7 @@ class RecommendRequest final :
     kForcedArmFieldNumber = 11,
     kTopKFieldNumber = 7,
     kExcludeHistoryFieldNumber = 10,
+    kExplainFieldNumber = 16,
   };
   // repeated .recsys.v1.Event history = 3;
   int history_size() const;
@@ -582,6 +591,15 @@ class RecommendRequest final :
   void _internal_set_exclude_history(bool value);
   public:
 
+  // bool explain = 16;
+  void clear_explain();
+  bool explain() const;
+  void set_explain(bool value);
+  private:
+  bool _internal_explain() const;
+  void _internal_set_explain(bool value);
+  public:
+
   // @@protoc_insertion_point(class_scope:recsys.v1.RecommendRequest)
  private:
   class _Internal;
@@ -602,6 +620,369 @@ class RecommendRequest final :
     ::PROTOBUF_NAMESPACE_ID::internal::ArenaStringPtr forced_arm_;
     int32_t top_k_;
     bool exclude_history_;
+    bool explain_;
+    mutable ::PROTOBUF_NAMESPACE_ID::internal::CachedSize _cached_size_;
+  };
+  union { Impl_ _impl_; };
+  friend struct ::TableStruct_recsys_2fv1_2frecommender_2eproto;
+};
+// -------------------------------------------------------------------
+
+class Because final :
+    public ::PROTOBUF_NAMESPACE_ID::Message /* @@protoc_insertion_point(class_definition:recsys.v1.Because) */ {
+ public:
+  inline Because() : Because(nullptr) {}
+  ~Because() override;
+  explicit PROTOBUF_CONSTEXPR Because(::PROTOBUF_NAMESPACE_ID::internal::ConstantInitialized);
+
+  Because(const Because& from);
+  Because(Because&& from) noexcept
+    : Because() {
+    *this = ::std::move(from);
+  }
+
+  inline Because& operator=(const Because& from) {
+    CopyFrom(from);
+    return *this;
+  }
+  inline Because& operator=(Because&& from) noexcept {
+    if (this == &from) return *this;
+    if (GetOwningArena() == from.GetOwningArena()
+  #ifdef PROTOBUF_FORCE_COPY_IN_MOVE
+        && GetOwningArena() != nullptr
+  #endif  // !PROTOBUF_FORCE_COPY_IN_MOVE
+    ) {
+      InternalSwap(&from);
+    } else {
+      CopyFrom(from);
+    }
+    return *this;
+  }
+
+  static const ::PROTOBUF_NAMESPACE_ID::Descriptor* descriptor() {
+    return GetDescriptor();
+  }
+  static const ::PROTOBUF_NAMESPACE_ID::Descriptor* GetDescriptor() {
+    return default_instance().GetMetadata().descriptor;
+  }
+  static const ::PROTOBUF_NAMESPACE_ID::Reflection* GetReflection() {
+    return default_instance().GetMetadata().reflection;
+  }
+  static const Because& default_instance() {
+    return *internal_default_instance();
+  }
+  static inline const Because* internal_default_instance() {
+    return reinterpret_cast<const Because*>(
+               &_Because_default_instance_);
+  }
+  static constexpr int kIndexInFileMessages =
+    2;
+
+  friend void swap(Because& a, Because& b) {
+    a.Swap(&b);
+  }
+  inline void Swap(Because* other) {
+    if (other == this) return;
+  #ifdef PROTOBUF_FORCE_COPY_IN_SWAP
+    if (GetOwningArena() != nullptr &&
+        GetOwningArena() == other->GetOwningArena()) {
+   #else  // PROTOBUF_FORCE_COPY_IN_SWAP
+    if (GetOwningArena() == other->GetOwningArena()) {
+  #endif  // !PROTOBUF_FORCE_COPY_IN_SWAP
+      InternalSwap(other);
+    } else {
+      ::PROTOBUF_NAMESPACE_ID::internal::GenericSwap(this, other);
+    }
+  }
+  void UnsafeArenaSwap(Because* other) {
+    if (other == this) return;
+    GOOGLE_DCHECK(GetOwningArena() == other->GetOwningArena());
+    InternalSwap(other);
+  }
+
+  // implements Message ----------------------------------------------
+
+  Because* New(::PROTOBUF_NAMESPACE_ID::Arena* arena = nullptr) const final {
+    return CreateMaybeMessage<Because>(arena);
+  }
+  using ::PROTOBUF_NAMESPACE_ID::Message::CopyFrom;
+  void CopyFrom(const Because& from);
+  using ::PROTOBUF_NAMESPACE_ID::Message::MergeFrom;
+  void MergeFrom( const Because& from) {
+    Because::MergeImpl(*this, from);
+  }
+  private:
+  static void MergeImpl(::PROTOBUF_NAMESPACE_ID::Message& to_msg, const ::PROTOBUF_NAMESPACE_ID::Message& from_msg);
+  public:
+  PROTOBUF_ATTRIBUTE_REINITIALIZES void Clear() final;
+  bool IsInitialized() const final;
+
+  size_t ByteSizeLong() const final;
+  const char* _InternalParse(const char* ptr, ::PROTOBUF_NAMESPACE_ID::internal::ParseContext* ctx) final;
+  uint8_t* _InternalSerialize(
+      uint8_t* target, ::PROTOBUF_NAMESPACE_ID::io::EpsCopyOutputStream* stream) const final;
+  int GetCachedSize() const final { return _impl_._cached_size_.Get(); }
+
+  private:
+  void SharedCtor(::PROTOBUF_NAMESPACE_ID::Arena* arena, bool is_message_owned);
+  void SharedDtor();
+  void SetCachedSize(int size) const final;
+  void InternalSwap(Because* other);
+
+  private:
+  friend class ::PROTOBUF_NAMESPACE_ID::internal::AnyMetadata;
+  static ::PROTOBUF_NAMESPACE_ID::StringPiece FullMessageName() {
+    return "recsys.v1.Because";
+  }
+  protected:
+  explicit Because(::PROTOBUF_NAMESPACE_ID::Arena* arena,
+                       bool is_message_owned = false);
+  public:
+
+  static const ClassData _class_data_;
+  const ::PROTOBUF_NAMESPACE_ID::Message::ClassData*GetClassData() const final;
+
+  ::PROTOBUF_NAMESPACE_ID::Metadata GetMetadata() const final;
+
+  // nested types ----------------------------------------------------
+
+  // accessors -------------------------------------------------------
+
+  enum : int {
+    kItemIdFieldNumber = 1,
+    kPositionFieldNumber = 2,
+    kTypeFieldNumber = 3,
+    kContributionFieldNumber = 4,
+  };
+  // int64 item_id = 1;
+  void clear_item_id();
+  int64_t item_id() const;
+  void set_item_id(int64_t value);
+  private:
+  int64_t _internal_item_id() const;
+  void _internal_set_item_id(int64_t value);
+  public:
+
+  // int32 position = 2;
+  void clear_position();
+  int32_t position() const;
+  void set_position(int32_t value);
+  private:
+  int32_t _internal_position() const;
+  void _internal_set_position(int32_t value);
+  public:
+
+  // .recsys.v1.EventType type = 3;
+  void clear_type();
+  ::recsys::v1::EventType type() const;
+  void set_type(::recsys::v1::EventType value);
+  private:
+  ::recsys::v1::EventType _internal_type() const;
+  void _internal_set_type(::recsys::v1::EventType value);
+  public:
+
+  // float contribution = 4;
+  void clear_contribution();
+  float contribution() const;
+  void set_contribution(float value);
+  private:
+  float _internal_contribution() const;
+  void _internal_set_contribution(float value);
+  public:
+
+  // @@protoc_insertion_point(class_scope:recsys.v1.Because)
+ private:
+  class _Internal;
+
+  template <typename T> friend class ::PROTOBUF_NAMESPACE_ID::Arena::InternalHelper;
+  typedef void InternalArenaConstructable_;
+  typedef void DestructorSkippable_;
+  struct Impl_ {
+    int64_t item_id_;
+    int32_t position_;
+    int type_;
+    float contribution_;
+    mutable ::PROTOBUF_NAMESPACE_ID::internal::CachedSize _cached_size_;
+  };
+  union { Impl_ _impl_; };
+  friend struct ::TableStruct_recsys_2fv1_2frecommender_2eproto;
+};
+// -------------------------------------------------------------------
+
+class AttentionWeight final :
+    public ::PROTOBUF_NAMESPACE_ID::Message /* @@protoc_insertion_point(class_definition:recsys.v1.AttentionWeight) */ {
+ public:
+  inline AttentionWeight() : AttentionWeight(nullptr) {}
+  ~AttentionWeight() override;
+  explicit PROTOBUF_CONSTEXPR AttentionWeight(::PROTOBUF_NAMESPACE_ID::internal::ConstantInitialized);
+
+  AttentionWeight(const AttentionWeight& from);
+  AttentionWeight(AttentionWeight&& from) noexcept
+    : AttentionWeight() {
+    *this = ::std::move(from);
+  }
+
+  inline AttentionWeight& operator=(const AttentionWeight& from) {
+    CopyFrom(from);
+    return *this;
+  }
+  inline AttentionWeight& operator=(AttentionWeight&& from) noexcept {
+    if (this == &from) return *this;
+    if (GetOwningArena() == from.GetOwningArena()
+  #ifdef PROTOBUF_FORCE_COPY_IN_MOVE
+        && GetOwningArena() != nullptr
+  #endif  // !PROTOBUF_FORCE_COPY_IN_MOVE
+    ) {
+      InternalSwap(&from);
+    } else {
+      CopyFrom(from);
+    }
+    return *this;
+  }
+
+  static const ::PROTOBUF_NAMESPACE_ID::Descriptor* descriptor() {
+    return GetDescriptor();
+  }
+  static const ::PROTOBUF_NAMESPACE_ID::Descriptor* GetDescriptor() {
+    return default_instance().GetMetadata().descriptor;
+  }
+  static const ::PROTOBUF_NAMESPACE_ID::Reflection* GetReflection() {
+    return default_instance().GetMetadata().reflection;
+  }
+  static const AttentionWeight& default_instance() {
+    return *internal_default_instance();
+  }
+  static inline const AttentionWeight* internal_default_instance() {
+    return reinterpret_cast<const AttentionWeight*>(
+               &_AttentionWeight_default_instance_);
+  }
+  static constexpr int kIndexInFileMessages =
+    3;
+
+  friend void swap(AttentionWeight& a, AttentionWeight& b) {
+    a.Swap(&b);
+  }
+  inline void Swap(AttentionWeight* other) {
+    if (other == this) return;
+  #ifdef PROTOBUF_FORCE_COPY_IN_SWAP
+    if (GetOwningArena() != nullptr &&
+        GetOwningArena() == other->GetOwningArena()) {
+   #else  // PROTOBUF_FORCE_COPY_IN_SWAP
+    if (GetOwningArena() == other->GetOwningArena()) {
+  #endif  // !PROTOBUF_FORCE_COPY_IN_SWAP
+      InternalSwap(other);
+    } else {
+      ::PROTOBUF_NAMESPACE_ID::internal::GenericSwap(this, other);
+    }
+  }
+  void UnsafeArenaSwap(AttentionWeight* other) {
+    if (other == this) return;
+    GOOGLE_DCHECK(GetOwningArena() == other->GetOwningArena());
+    InternalSwap(other);
+  }
+
+  // implements Message ----------------------------------------------
+
+  AttentionWeight* New(::PROTOBUF_NAMESPACE_ID::Arena* arena = nullptr) const final {
+    return CreateMaybeMessage<AttentionWeight>(arena);
+  }
+  using ::PROTOBUF_NAMESPACE_ID::Message::CopyFrom;
+  void CopyFrom(const AttentionWeight& from);
+  using ::PROTOBUF_NAMESPACE_ID::Message::MergeFrom;
+  void MergeFrom( const AttentionWeight& from) {
+    AttentionWeight::MergeImpl(*this, from);
+  }
+  private:
+  static void MergeImpl(::PROTOBUF_NAMESPACE_ID::Message& to_msg, const ::PROTOBUF_NAMESPACE_ID::Message& from_msg);
+  public:
+  PROTOBUF_ATTRIBUTE_REINITIALIZES void Clear() final;
+  bool IsInitialized() const final;
+
+  size_t ByteSizeLong() const final;
+  const char* _InternalParse(const char* ptr, ::PROTOBUF_NAMESPACE_ID::internal::ParseContext* ctx) final;
+  uint8_t* _InternalSerialize(
+      uint8_t* target, ::PROTOBUF_NAMESPACE_ID::io::EpsCopyOutputStream* stream) const final;
+  int GetCachedSize() const final { return _impl_._cached_size_.Get(); }
+
+  private:
+  void SharedCtor(::PROTOBUF_NAMESPACE_ID::Arena* arena, bool is_message_owned);
+  void SharedDtor();
+  void SetCachedSize(int size) const final;
+  void InternalSwap(AttentionWeight* other);
+
+  private:
+  friend class ::PROTOBUF_NAMESPACE_ID::internal::AnyMetadata;
+  static ::PROTOBUF_NAMESPACE_ID::StringPiece FullMessageName() {
+    return "recsys.v1.AttentionWeight";
+  }
+  protected:
+  explicit AttentionWeight(::PROTOBUF_NAMESPACE_ID::Arena* arena,
+                       bool is_message_owned = false);
+  public:
+
+  static const ClassData _class_data_;
+  const ::PROTOBUF_NAMESPACE_ID::Message::ClassData*GetClassData() const final;
+
+  ::PROTOBUF_NAMESPACE_ID::Metadata GetMetadata() const final;
+
+  // nested types ----------------------------------------------------
+
+  // accessors -------------------------------------------------------
+
+  enum : int {
+    kItemIdFieldNumber = 1,
+    kPositionFieldNumber = 2,
+    kTypeFieldNumber = 3,
+    kWeightFieldNumber = 4,
+  };
+  // int64 item_id = 1;
+  void clear_item_id();
+  int64_t item_id() const;
+  void set_item_id(int64_t value);
+  private:
+  int64_t _internal_item_id() const;
+  void _internal_set_item_id(int64_t value);
+  public:
+
+  // int32 position = 2;
+  void clear_position();
+  int32_t position() const;
+  void set_position(int32_t value);
+  private:
+  int32_t _internal_position() const;
+  void _internal_set_position(int32_t value);
+  public:
+
+  // .recsys.v1.EventType type = 3;
+  void clear_type();
+  ::recsys::v1::EventType type() const;
+  void set_type(::recsys::v1::EventType value);
+  private:
+  ::recsys::v1::EventType _internal_type() const;
+  void _internal_set_type(::recsys::v1::EventType value);
+  public:
+
+  // float weight = 4;
+  void clear_weight();
+  float weight() const;
+  void set_weight(float value);
+  private:
+  float _internal_weight() const;
+  void _internal_set_weight(float value);
+  public:
+
+  // @@protoc_insertion_point(class_scope:recsys.v1.AttentionWeight)
+ private:
+  class _Internal;
+
+  template <typename T> friend class ::PROTOBUF_NAMESPACE_ID::Arena::InternalHelper;
+  typedef void InternalArenaConstructable_;
+  typedef void DestructorSkippable_;
+  struct Impl_ {
+    int64_t item_id_;
+    int32_t position_;
+    int type_;
+    float weight_;
     mutable ::PROTOBUF_NAMESPACE_ID::internal::CachedSize _cached_size_;
   };
   union { Impl_ _impl_; };
@@ -657,7 +1038,7 @@ class ScoredItem final :
                &_ScoredItem_default_instance_);
   }
   static constexpr int kIndexInFileMessages =
-    2;
+    4;
 
   friend void swap(ScoredItem& a, ScoredItem& b) {
     a.Swap(&b);
@@ -730,10 +1111,29 @@ class ScoredItem final :
   // accessors -------------------------------------------------------
 
   enum : int {
+    kBecauseFieldNumber = 4,
     kItemIdFieldNumber = 1,
     kScoreFieldNumber = 2,
     kPropensityFieldNumber = 3,
   };
+  // repeated .recsys.v1.Because because = 4;
+  int because_size() const;
+  private:
+  int _internal_because_size() const;
+  public:
+  void clear_because();
+  ::recsys::v1::Because* mutable_because(int index);
+  ::PROTOBUF_NAMESPACE_ID::RepeatedPtrField< ::recsys::v1::Because >*
+      mutable_because();
+  private:
+  const ::recsys::v1::Because& _internal_because(int index) const;
+  ::recsys::v1::Because* _internal_add_because();
+  public:
+  const ::recsys::v1::Because& because(int index) const;
+  ::recsys::v1::Because* add_because();
+  const ::PROTOBUF_NAMESPACE_ID::RepeatedPtrField< ::recsys::v1::Because >&
+      because() const;
+
   // int64 item_id = 1;
   void clear_item_id();
   int64_t item_id() const;
@@ -769,6 +1169,7 @@ class ScoredItem final :
   typedef void InternalArenaConstructable_;
   typedef void DestructorSkippable_;
   struct Impl_ {
+    ::PROTOBUF_NAMESPACE_ID::RepeatedPtrField< ::recsys::v1::Because > because_;
     int64_t item_id_;
     float score_;
     float propensity_;
@@ -827,7 +1228,7 @@ class RecommendResponse final :
                &_RecommendResponse_default_instance_);
   }
   static constexpr int kIndexInFileMessages =
-    3;
+    5;
 
   friend void swap(RecommendResponse& a, RecommendResponse& b) {
     a.Swap(&b);
@@ -902,6 +1303,7 @@ class RecommendResponse final :
   enum : int {
     kItemsFieldNumber = 2,
     kUnknownItemIdsFieldNumber = 7,
+    kHistoryAttentionFieldNumber = 16,
     kRequestIdFieldNumber = 1,
     kModelFieldNumber = 3,
     kExperimentFieldNumber = 5,
@@ -948,6 +1350,24 @@ class RecommendResponse final :
       unknown_item_ids() const;
   ::PROTOBUF_NAMESPACE_ID::RepeatedField< int64_t >*
       mutable_unknown_item_ids();
+
+  // repeated .recsys.v1.AttentionWeight history_attention = 16;
+  int history_attention_size() const;
+  private:
+  int _internal_history_attention_size() const;
+  public:
+  void clear_history_attention();
+  ::recsys::v1::AttentionWeight* mutable_history_attention(int index);
+  ::PROTOBUF_NAMESPACE_ID::RepeatedPtrField< ::recsys::v1::AttentionWeight >*
+      mutable_history_attention();
+  private:
+  const ::recsys::v1::AttentionWeight& _internal_history_attention(int index) const;
+  ::recsys::v1::AttentionWeight* _internal_add_history_attention();
+  public:
+  const ::recsys::v1::AttentionWeight& history_attention(int index) const;
+  ::recsys::v1::AttentionWeight* add_history_attention();
+  const ::PROTOBUF_NAMESPACE_ID::RepeatedPtrField< ::recsys::v1::AttentionWeight >&
+      history_attention() const;
 
   // string request_id = 1;
   void clear_request_id();
@@ -1034,6 +1454,7 @@ class RecommendResponse final :
     ::PROTOBUF_NAMESPACE_ID::RepeatedPtrField< ::recsys::v1::ScoredItem > items_;
     ::PROTOBUF_NAMESPACE_ID::RepeatedField< int64_t > unknown_item_ids_;
     mutable std::atomic<int> _unknown_item_ids_cached_byte_size_;
+    ::PROTOBUF_NAMESPACE_ID::RepeatedPtrField< ::recsys::v1::AttentionWeight > history_attention_;
     ::PROTOBUF_NAMESPACE_ID::internal::ArenaStringPtr request_id_;
     ::PROTOBUF_NAMESPACE_ID::internal::ArenaStringPtr model_;
     ::PROTOBUF_NAMESPACE_ID::internal::ArenaStringPtr experiment_;
@@ -1095,7 +1516,7 @@ class FeedbackRequest final :
                &_FeedbackRequest_default_instance_);
   }
   static constexpr int kIndexInFileMessages =
-    4;
+    6;
 
   friend void swap(FeedbackRequest& a, FeedbackRequest& b) {
     a.Swap(&b);
@@ -1281,7 +1702,7 @@ class FeedbackResponse final :
                &_FeedbackResponse_default_instance_);
   }
   static constexpr int kIndexInFileMessages =
-    5;
+    7;
 
   friend void swap(FeedbackResponse& a, FeedbackResponse& b) {
     a.Swap(&b);
@@ -1957,6 +2378,194 @@ inline void RecommendRequest::set_allocated_forced_arm(std::string* forced_arm) 
   // @@protoc_insertion_point(field_set_allocated:recsys.v1.RecommendRequest.forced_arm)
 }
 
+// bool explain = 16;
+inline void RecommendRequest::clear_explain() {
+  _impl_.explain_ = false;
+}
+inline bool RecommendRequest::_internal_explain() const {
+  return _impl_.explain_;
+}
+inline bool RecommendRequest::explain() const {
+  // @@protoc_insertion_point(field_get:recsys.v1.RecommendRequest.explain)
+  return _internal_explain();
+}
+inline void RecommendRequest::_internal_set_explain(bool value) {
+  
+  _impl_.explain_ = value;
+}
+inline void RecommendRequest::set_explain(bool value) {
+  _internal_set_explain(value);
+  // @@protoc_insertion_point(field_set:recsys.v1.RecommendRequest.explain)
+}
+
+// -------------------------------------------------------------------
+
+// Because
+
+// int64 item_id = 1;
+inline void Because::clear_item_id() {
+  _impl_.item_id_ = int64_t{0};
+}
+inline int64_t Because::_internal_item_id() const {
+  return _impl_.item_id_;
+}
+inline int64_t Because::item_id() const {
+  // @@protoc_insertion_point(field_get:recsys.v1.Because.item_id)
+  return _internal_item_id();
+}
+inline void Because::_internal_set_item_id(int64_t value) {
+  
+  _impl_.item_id_ = value;
+}
+inline void Because::set_item_id(int64_t value) {
+  _internal_set_item_id(value);
+  // @@protoc_insertion_point(field_set:recsys.v1.Because.item_id)
+}
+
+// int32 position = 2;
+inline void Because::clear_position() {
+  _impl_.position_ = 0;
+}
+inline int32_t Because::_internal_position() const {
+  return _impl_.position_;
+}
+inline int32_t Because::position() const {
+  // @@protoc_insertion_point(field_get:recsys.v1.Because.position)
+  return _internal_position();
+}
+inline void Because::_internal_set_position(int32_t value) {
+  
+  _impl_.position_ = value;
+}
+inline void Because::set_position(int32_t value) {
+  _internal_set_position(value);
+  // @@protoc_insertion_point(field_set:recsys.v1.Because.position)
+}
+
+// .recsys.v1.EventType type = 3;
+inline void Because::clear_type() {
+  _impl_.type_ = 0;
+}
+inline ::recsys::v1::EventType Because::_internal_type() const {
+  return static_cast< ::recsys::v1::EventType >(_impl_.type_);
+}
+inline ::recsys::v1::EventType Because::type() const {
+  // @@protoc_insertion_point(field_get:recsys.v1.Because.type)
+  return _internal_type();
+}
+inline void Because::_internal_set_type(::recsys::v1::EventType value) {
+  
+  _impl_.type_ = value;
+}
+inline void Because::set_type(::recsys::v1::EventType value) {
+  _internal_set_type(value);
+  // @@protoc_insertion_point(field_set:recsys.v1.Because.type)
+}
+
+// float contribution = 4;
+inline void Because::clear_contribution() {
+  _impl_.contribution_ = 0;
+}
+inline float Because::_internal_contribution() const {
+  return _impl_.contribution_;
+}
+inline float Because::contribution() const {
+  // @@protoc_insertion_point(field_get:recsys.v1.Because.contribution)
+  return _internal_contribution();
+}
+inline void Because::_internal_set_contribution(float value) {
+  
+  _impl_.contribution_ = value;
+}
+inline void Because::set_contribution(float value) {
+  _internal_set_contribution(value);
+  // @@protoc_insertion_point(field_set:recsys.v1.Because.contribution)
+}
+
+// -------------------------------------------------------------------
+
+// AttentionWeight
+
+// int64 item_id = 1;
+inline void AttentionWeight::clear_item_id() {
+  _impl_.item_id_ = int64_t{0};
+}
+inline int64_t AttentionWeight::_internal_item_id() const {
+  return _impl_.item_id_;
+}
+inline int64_t AttentionWeight::item_id() const {
+  // @@protoc_insertion_point(field_get:recsys.v1.AttentionWeight.item_id)
+  return _internal_item_id();
+}
+inline void AttentionWeight::_internal_set_item_id(int64_t value) {
+  
+  _impl_.item_id_ = value;
+}
+inline void AttentionWeight::set_item_id(int64_t value) {
+  _internal_set_item_id(value);
+  // @@protoc_insertion_point(field_set:recsys.v1.AttentionWeight.item_id)
+}
+
+// int32 position = 2;
+inline void AttentionWeight::clear_position() {
+  _impl_.position_ = 0;
+}
+inline int32_t AttentionWeight::_internal_position() const {
+  return _impl_.position_;
+}
+inline int32_t AttentionWeight::position() const {
+  // @@protoc_insertion_point(field_get:recsys.v1.AttentionWeight.position)
+  return _internal_position();
+}
+inline void AttentionWeight::_internal_set_position(int32_t value) {
+  
+  _impl_.position_ = value;
+}
+inline void AttentionWeight::set_position(int32_t value) {
+  _internal_set_position(value);
+  // @@protoc_insertion_point(field_set:recsys.v1.AttentionWeight.position)
+}
+
+// .recsys.v1.EventType type = 3;
+inline void AttentionWeight::clear_type() {
+  _impl_.type_ = 0;
+}
+inline ::recsys::v1::EventType AttentionWeight::_internal_type() const {
+  return static_cast< ::recsys::v1::EventType >(_impl_.type_);
+}
+inline ::recsys::v1::EventType AttentionWeight::type() const {
+  // @@protoc_insertion_point(field_get:recsys.v1.AttentionWeight.type)
+  return _internal_type();
+}
+inline void AttentionWeight::_internal_set_type(::recsys::v1::EventType value) {
+  
+  _impl_.type_ = value;
+}
+inline void AttentionWeight::set_type(::recsys::v1::EventType value) {
+  _internal_set_type(value);
+  // @@protoc_insertion_point(field_set:recsys.v1.AttentionWeight.type)
+}
+
+// float weight = 4;
+inline void AttentionWeight::clear_weight() {
+  _impl_.weight_ = 0;
+}
+inline float AttentionWeight::_internal_weight() const {
+  return _impl_.weight_;
+}
+inline float AttentionWeight::weight() const {
+  // @@protoc_insertion_point(field_get:recsys.v1.AttentionWeight.weight)
+  return _internal_weight();
+}
+inline void AttentionWeight::_internal_set_weight(float value) {
+  
+  _impl_.weight_ = value;
+}
+inline void AttentionWeight::set_weight(float value) {
+  _internal_set_weight(value);
+  // @@protoc_insertion_point(field_set:recsys.v1.AttentionWeight.weight)
+}
+
 // -------------------------------------------------------------------
 
 // ScoredItem
@@ -2019,6 +2628,46 @@ inline void ScoredItem::_internal_set_propensity(float value) {
 inline void ScoredItem::set_propensity(float value) {
   _internal_set_propensity(value);
   // @@protoc_insertion_point(field_set:recsys.v1.ScoredItem.propensity)
+}
+
+// repeated .recsys.v1.Because because = 4;
+inline int ScoredItem::_internal_because_size() const {
+  return _impl_.because_.size();
+}
+inline int ScoredItem::because_size() const {
+  return _internal_because_size();
+}
+inline void ScoredItem::clear_because() {
+  _impl_.because_.Clear();
+}
+inline ::recsys::v1::Because* ScoredItem::mutable_because(int index) {
+  // @@protoc_insertion_point(field_mutable:recsys.v1.ScoredItem.because)
+  return _impl_.because_.Mutable(index);
+}
+inline ::PROTOBUF_NAMESPACE_ID::RepeatedPtrField< ::recsys::v1::Because >*
+ScoredItem::mutable_because() {
+  // @@protoc_insertion_point(field_mutable_list:recsys.v1.ScoredItem.because)
+  return &_impl_.because_;
+}
+inline const ::recsys::v1::Because& ScoredItem::_internal_because(int index) const {
+  return _impl_.because_.Get(index);
+}
+inline const ::recsys::v1::Because& ScoredItem::because(int index) const {
+  // @@protoc_insertion_point(field_get:recsys.v1.ScoredItem.because)
+  return _internal_because(index);
+}
+inline ::recsys::v1::Because* ScoredItem::_internal_add_because() {
+  return _impl_.because_.Add();
+}
+inline ::recsys::v1::Because* ScoredItem::add_because() {
+  ::recsys::v1::Because* _add = _internal_add_because();
+  // @@protoc_insertion_point(field_add:recsys.v1.ScoredItem.because)
+  return _add;
+}
+inline const ::PROTOBUF_NAMESPACE_ID::RepeatedPtrField< ::recsys::v1::Because >&
+ScoredItem::because() const {
+  // @@protoc_insertion_point(field_list:recsys.v1.ScoredItem.because)
+  return _impl_.because_;
 }
 
 // -------------------------------------------------------------------
@@ -2352,6 +3001,46 @@ inline void RecommendResponse::set_bucket(int32_t value) {
   // @@protoc_insertion_point(field_set:recsys.v1.RecommendResponse.bucket)
 }
 
+// repeated .recsys.v1.AttentionWeight history_attention = 16;
+inline int RecommendResponse::_internal_history_attention_size() const {
+  return _impl_.history_attention_.size();
+}
+inline int RecommendResponse::history_attention_size() const {
+  return _internal_history_attention_size();
+}
+inline void RecommendResponse::clear_history_attention() {
+  _impl_.history_attention_.Clear();
+}
+inline ::recsys::v1::AttentionWeight* RecommendResponse::mutable_history_attention(int index) {
+  // @@protoc_insertion_point(field_mutable:recsys.v1.RecommendResponse.history_attention)
+  return _impl_.history_attention_.Mutable(index);
+}
+inline ::PROTOBUF_NAMESPACE_ID::RepeatedPtrField< ::recsys::v1::AttentionWeight >*
+RecommendResponse::mutable_history_attention() {
+  // @@protoc_insertion_point(field_mutable_list:recsys.v1.RecommendResponse.history_attention)
+  return &_impl_.history_attention_;
+}
+inline const ::recsys::v1::AttentionWeight& RecommendResponse::_internal_history_attention(int index) const {
+  return _impl_.history_attention_.Get(index);
+}
+inline const ::recsys::v1::AttentionWeight& RecommendResponse::history_attention(int index) const {
+  // @@protoc_insertion_point(field_get:recsys.v1.RecommendResponse.history_attention)
+  return _internal_history_attention(index);
+}
+inline ::recsys::v1::AttentionWeight* RecommendResponse::_internal_add_history_attention() {
+  return _impl_.history_attention_.Add();
+}
+inline ::recsys::v1::AttentionWeight* RecommendResponse::add_history_attention() {
+  ::recsys::v1::AttentionWeight* _add = _internal_add_history_attention();
+  // @@protoc_insertion_point(field_add:recsys.v1.RecommendResponse.history_attention)
+  return _add;
+}
+inline const ::PROTOBUF_NAMESPACE_ID::RepeatedPtrField< ::recsys::v1::AttentionWeight >&
+RecommendResponse::history_attention() const {
+  // @@protoc_insertion_point(field_list:recsys.v1.RecommendResponse.history_attention)
+  return _impl_.history_attention_;
+}
+
 // -------------------------------------------------------------------
 
 // FeedbackRequest
@@ -2593,6 +3282,10 @@ inline void FeedbackResponse::set_duplicate(bool value) {
 #ifdef __GNUC__
   #pragma GCC diagnostic pop
 #endif  // __GNUC__
+// -------------------------------------------------------------------
+
+// -------------------------------------------------------------------
+
 // -------------------------------------------------------------------
 
 // -------------------------------------------------------------------
