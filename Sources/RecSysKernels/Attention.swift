@@ -4,11 +4,10 @@
 extension Kernels {
   /// Floats of scratch `causalSelfAttention` needs: the packed q|k|v projections (`steps x 3d`), one
   /// head's attention weights (`steps x steps`, reused per head) and the concatenated head outputs
-  /// (`steps x d`): `4 * steps * dim + steps * steps`; with `sequences` > 1 the projections and
-  /// head outputs of every sequence (`4 * sequences * steps * dim + steps * steps`).
-  public static func causalSelfAttentionScratchCount(steps: Int, dim: Int, sequences: Int = 1) -> Int {
-    precondition(steps >= 0 && dim >= 0 && sequences >= 0, "negative dimension")
-    return 4 * sequences * steps * dim + steps * steps
+  /// (`steps x d`): `4 * steps * dim + steps * steps`.
+  public static func causalSelfAttentionScratchCount(steps: Int, dim: Int) -> Int {
+    precondition(steps >= 0 && dim >= 0, "negative dimension")
+    return 4 * steps * dim + steps * steps
   }
 
   /// `nn.MultiheadAttention(dim, heads, batch_first=True)(x, x, x, attn_mask=causal)` for one
@@ -30,11 +29,8 @@ extension Kernels {
   /// depends on the last position only (SASRec's last block) skips the other rows' scores, softmax
   /// and output projection.
   ///
-  /// With `sequences` > 1, `input` holds that many independent sequences of `steps` rows each, one
-  /// after the other (a batch: the projections are one GEMM over all of them, attention stays
-  /// within each), and `output` their `steps - firstQuery` rows each, in the same order.
-  /// `lastQueryWeights`, when given (`[sequences x steps]`), receives for each sequence the
-  /// attention weights of its last position's query, averaged over the heads: what
+  /// `lastQueryWeights`, when given (`[steps]`), receives the attention weights of the last
+  /// position's query, averaged over the heads: what
   /// `nn.MultiheadAttention(need_weights=True, average_attn_weights=True)` returns in its last row.
   public static func causalSelfAttention(
     input: UnsafeBufferPointer<Float>,  // [steps x dim]
@@ -46,15 +42,13 @@ extension Kernels {
     output: UnsafeMutableBufferPointer<Float>,  // [(steps - firstQuery) x dim]
     scratch: UnsafeMutableBufferPointer<Float>,  // [causalSelfAttentionScratchCount(steps:dim:)]
     firstQuery: Int = 0,
-    sequences: Int = 1,
-    lastQueryWeights: UnsafeMutableBufferPointer<Float>? = nil  // [sequences x steps]
+    lastQueryWeights: UnsafeMutableBufferPointer<Float>? = nil  // [steps]
   ) {
     precondition(heads > 0 && dim % heads == 0, "causalSelfAttention: heads must divide dim")
     precondition(firstQuery >= 0 && (firstQuery < steps || steps == 0), "causalSelfAttention: firstQuery out of range")
     let d3 = 3 * dim
-    precondition(sequences >= 1, "causalSelfAttention: no sequences")
     requireMatrix(
-      input.count, rows: sequences * steps, cols: dim, stride: max(1, dim), "causalSelfAttention: input too small")
+      input.count, rows: steps, cols: dim, stride: max(1, dim), "causalSelfAttention: input too small")
     requireMatrix(
       inProjWeight.count, rows: d3, cols: dim, stride: max(1, dim),
       "causalSelfAttention: inProjWeight too small")
@@ -65,39 +59,32 @@ extension Kernels {
     requireCount(outProjBias.count, atLeast: dim, "causalSelfAttention: outProjBias too small")
     let queries = steps - firstQuery
     requireMatrix(
-      output.count, rows: sequences * queries, cols: dim, stride: max(1, dim), "causalSelfAttention: output too small")
+      output.count, rows: queries, cols: dim, stride: max(1, dim), "causalSelfAttention: output too small")
     requireCount(
-      scratch.count, atLeast: causalSelfAttentionScratchCount(steps: steps, dim: dim, sequences: sequences),
+      scratch.count, atLeast: causalSelfAttentionScratchCount(steps: steps, dim: dim),
       "causalSelfAttention: scratch too small")
     if let lastQueryWeights {
-      requireCount(lastQueryWeights.count, atLeast: sequences * steps, "causalSelfAttention: lastQueryWeights too small")
-      lastQueryWeights.baseAddress!.update(repeating: 0, count: sequences * steps)
+      requireCount(lastQueryWeights.count, atLeast: steps, "causalSelfAttention: lastQueryWeights too small")
+      lastQueryWeights.baseAddress!.update(repeating: 0, count: steps)
     }
     if steps == 0 || dim == 0 { return }
 
     let base = scratch.baseAddress!
-    let qkv = UnsafeMutableBufferPointer(start: base, count: sequences * steps * d3)
-    let weights = base + sequences * steps * d3  // [queries x steps], one head of one sequence at a time
-    let context = UnsafeMutableBufferPointer(start: weights + steps * steps, count: sequences * queries * dim)
+    let qkv = UnsafeMutableBufferPointer(start: base, count: steps * d3)
+    let weights = base + steps * d3  // [queries x steps], one head at a time
+    let context = UnsafeMutableBufferPointer(start: weights + steps * steps, count: queries * dim)
 
     linear(
       input: input, weight: inProjWeight, bias: inProjBias, output: qkv,
-      rows: sequences * steps, inFeatures: dim, outFeatures: d3)
-
-    for sequence in 0..<sequences {
-      causalAttentionHeads(
-        qkv: UnsafeBufferPointer(rebasing: qkv[sequence * steps * d3..<(sequence + 1) * steps * d3]),
-        heads: heads, steps: steps, dim: dim, firstQuery: firstQuery,
-        context: UnsafeMutableBufferPointer(rebasing: context[sequence * queries * dim..<(sequence + 1) * queries * dim]),
-        weightsScratch: UnsafeMutableBufferPointer(start: weights, count: steps * steps),
-        lastQueryWeights: lastQueryWeights.map {
-          UnsafeMutableBufferPointer(rebasing: $0[sequence * steps..<(sequence + 1) * steps])
-        })
-    }
+      rows: steps, inFeatures: dim, outFeatures: d3)
+    causalAttentionHeads(
+      qkv: UnsafeBufferPointer(qkv), heads: heads, steps: steps, dim: dim, firstQuery: firstQuery,
+      context: context, weightsScratch: UnsafeMutableBufferPointer(start: weights, count: steps * steps),
+      lastQueryWeights: lastQueryWeights)
 
     linear(
       input: UnsafeBufferPointer(context), weight: outProjWeight, bias: outProjBias, output: output,
-      rows: sequences * queries, inFeatures: dim, outFeatures: dim)
+      rows: queries, inFeatures: dim, outFeatures: dim)
   }
 }
 
