@@ -2,7 +2,8 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := run
 
-APT_PACKAGES := libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc libopenblas-dev pkg-config libssl-dev openssl
+APT_PACKAGES := libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc libopenblas-dev pkg-config libssl-dev openssl \
+  redis-server libhiredis-dev
 CONFIG ?= release
 BIN = $(shell swift build -c $(CONFIG) --show-bin-path)
 PLUGINS_DIR := .build/plugins
