@@ -243,6 +243,25 @@ public final class ExperimentLedger: @unchecked Sendable {
     return (names.map { shared[$0] ?? ArmCounters() }, shadow)
   }
 
+  // MARK: - For snapshots
+
+  func withLockedState<Result>(
+    _ body: (ExposureWindow, [TallyKey: ExperimentTally], Int) -> Result
+  ) -> Result {
+    lock.lock()
+    defer { lock.unlock() }
+    return body(window, tallies, unjoined)
+  }
+
+  /// `body` gets a tally lookup (created when new), the window and the unjoined count, under the lock.
+  func withLockedTallies(
+    _ body: (_ tally: (String, String) -> ExperimentTally, inout ExposureWindow, inout Int) -> Void
+  ) {
+    lock.lock()
+    defer { lock.unlock() }
+    body({ self.tallyLocked(key: $0, salt: $1) }, &window, &unjoined)
+  }
+
   private func tallyLocked(key: String, salt: String) -> ExperimentTally {
     let tallyKey = TallyKey(key: key, salt: salt)
     if let tally = tallies[tallyKey] { return tally }

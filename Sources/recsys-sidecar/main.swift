@@ -246,7 +246,15 @@ struct RecsysSidecar: ParsableCommand {
     let experiments = settings.experiments.isEmpty ? nil : ExperimentsFile(
       path: settings.experiments, router: router, registry: registry,
       ledger: ExperimentLedger(windowCapacity: settings.feedbackWindow, state: sharedState), logger: logger)
+    // file:PATH: the results of the previous run come back before anything is served.
+    let snapshotFile = experiments.flatMap { experiments in
+      settings.experimentState.hasPrefix("file:")
+        ? ExperimentSnapshotFile(path: String(settings.experimentState.dropFirst(5)), ledger: experiments.ledger,
+                                 logger: logger) : nil
+    }
+    snapshotFile?.restore()
     do { try experiments?.reload() } catch { throw ValidationError("experiments: \(error)") }
+    snapshotFile?.start(every: Self.snapshotInterval)
     let exposureLog: ExposureLog?
     do {
       exposureLog = try settings.exposureLog.isEmpty ? nil : ExposureLog(
@@ -269,7 +277,8 @@ struct RecsysSidecar: ParsableCommand {
       adminListen: settings.adminListen.isEmpty ? nil : settings.adminListen,
       admin: settings.adminListen.isEmpty ? nil : AdminService(
         registry: registry, router: router, experiments: experiments, exposureLog: exposureLog,
-        experimentState: sharedState.map { state in { state.status } }, feedbackTTLSeconds: settings.feedbackTTLSeconds),
+        experimentState: sharedState.map { state in { state.status } } ?? snapshotFile.map { file in { file.status } },
+        feedbackTTLSeconds: settings.feedbackTTLSeconds),
       maxReceiveMessageBytes: Int32(settings.maxReceiveMessageBytes), tls: tls, adminToken: adminToken)
 
     // Health follows the default model (the experiments file's, when it names one): SERVING
@@ -331,6 +340,7 @@ struct RecsysSidecar: ParsableCommand {
     service.shutdown()
     // Everything buffered for the shared state is written before exiting (given 2 s when Redis is slow).
     sharedState?.close()
+    snapshotFile?.stop()
     registry.stopPolling()
     metricsServer?.stop()
     withExtendedLifetime(signals) {}
@@ -341,6 +351,9 @@ struct RecsysSidecar: ParsableCommand {
       "exposures_written": "\(exposureLog?.written ?? 0)", "exposures_dropped": "\(exposureLog?.dropped ?? 0)",
     ])
   }
+
+  /// How often `experiment_state: file:PATH` is written (and at shutdown).
+  static let snapshotInterval: Duration = .seconds(2)
 
   /// The Redis experiment state of `experiment_state: redis://...`, nil otherwise. Redis being down
   /// does not stop the start: the state buffers until it answers.

@@ -262,3 +262,43 @@ def test_a_buffer_too_small_for_the_outage_drops_slates_but_never_impressions(fl
     assert_reports_equal_truth(fleet, client.truth)
     code, out, err = replica.ctl("experiments", "report")
     assert code == 0 and f"dropped {dropped}" in out, out + err
+
+
+def test_file_state_keeps_one_instance_results_and_window_across_restarts(tmp_path, start_sidecar):
+    """Without Redis: experiment_state file:PATH is written at shutdown (and every 2 s) and read at start."""
+    from experiment_tools import start_with_experiments
+    snapshot = tmp_path / "state.json"
+    args = ("--experiment-state", f"file:{snapshot}")
+    sidecar = start_with_experiments(start_sidecar, tmp_path, {"default_model": "base", "experiments": [FIXED]},
+                                     extra_args=args)
+    truth = GroundTruth()
+    replies = [sidecar.recommend(**request(f"user-{i}", request_id=f"f-{i}")) for i in range(60)]
+    for reply in replies:
+        truth.served(reply)
+    for reply in replies[:20]:
+        sidecar.stub.Feedback(pb.FeedbackRequest(request_id=reply.request_id, item_id=reply.items[0].item_id,
+                                                 type=pb.PURCHASE, value=10.25), timeout=10)
+        truth.feedback(reply.request_id, reply.items[0].item_id, pb.PURCHASE, 10.25)
+    before = {arm.name: observed(arm) for arm in experiment_status(status(sidecar), "fleet").arms}
+    sidecar.stop()
+    assert snapshot.exists()
+
+    again = start_sidecar(tmp_path / "store", default_model="base",
+                          extra_args=("--experiments", str(sidecar.experiments_path), *args))
+    assert {arm.name: observed(arm) for arm in experiment_status(status(again), "fleet").arms} == before
+    # The window came back too: a repeat is a duplicate, a new event on an old response joins.
+    old = replies[0]
+    answer = again.stub.Feedback(pb.FeedbackRequest(request_id=old.request_id, item_id=old.items[0].item_id,
+                                                    type=pb.PURCHASE, value=10.25), timeout=10)
+    assert answer.duplicate and answer.arm == old.arm
+    late = replies[40]
+    answer = again.stub.Feedback(pb.FeedbackRequest(request_id=late.request_id, item_id=late.items[1].item_id,
+                                                    type=pb.CLICK), timeout=10)
+    assert not answer.duplicate
+    truth.feedback(late.request_id, late.items[1].item_id, pb.CLICK)
+    experiment = experiment_status(status(again), "fleet")
+    for arm in experiment.arms:
+        expected = truth.expected("fleet", arm.name)
+        assert observed(arm) == dict(expected, revenue=pytest.approx(expected["revenue"])), arm.name
+    shared = state(again)
+    assert (shared.kind, shared.address) == ("file", str(snapshot))
