@@ -88,7 +88,7 @@ let package = Package(
 
     // The operator's CLI: ModelAdmin and Recommend over the shim's JSON client.
     .executableTarget(name: "recsysctl", dependencies: [
-      "CGRPCShim", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+      "CGRPCShim", "Experiments", .product(name: "ArgumentParser", package: "swift-argument-parser"),
     ]),
 
     // Fuzz targets: every parser and every file the sidecar reads (see FuzzTarget.swift).

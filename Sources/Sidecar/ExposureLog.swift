@@ -23,12 +23,14 @@ public struct Exposure: Sendable {
   public var scores: [Float]
   public var propensities: [Float]
   public var shadow: String  // shadow model selector scored for this request, "" none
+  public var salt: String  // the experiment's salt (its run), "" when none; logged only when set
 
   public init(
     requestID: String, timestamp: Date, userID: String, surface: String, experiment: String, arm: String,
     bucket: Int, armProbability: Double, forced: Bool, model: String, modelVersion: Int, itemIDs: [Int64],
-    scores: [Float], propensities: [Float], shadow: String
+    scores: [Float], propensities: [Float], shadow: String, salt: String = ""
   ) {
+    self.salt = salt
     self.requestID = requestID
     self.timestamp = timestamp
     self.userID = userID
@@ -358,6 +360,10 @@ public enum ExposureJSON {
     appendNumbers(exposure.propensities, to: &out)
     out.append(contentsOf: #","shadow":"#.utf8)
     appendString(exposure.shadow, to: &out)
+    if !exposure.salt.isEmpty {
+      out.append(contentsOf: #","salt":"#.utf8)
+      appendString(exposure.salt, to: &out)
+    }
     out.append(contentsOf: "}\n".utf8)
   }
 

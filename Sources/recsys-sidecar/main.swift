@@ -272,8 +272,14 @@ struct RecsysSidecar: ParsableCommand {
       requireClientCertificate: settings.tlsRequireClientCert)
     let adminToken: String
     do { adminToken = try settings.adminBearerToken() } catch { throw ValidationError("\(error)") }
+    let feedbackLog: FeedbackLog?
+    do {
+      feedbackLog = try settings.feedbackLog.isEmpty || experiments == nil ? nil : FeedbackLog(path: settings.feedbackLog)
+    } catch {
+      throw ValidationError("\(error)")
+    }
     let server = try SidecarServer(
-      listen: settings.listen, service: service,
+      listen: settings.listen, service: service, feedback: FeedbackService(ledger: experiments?.ledger, log: feedbackLog),
       adminListen: settings.adminListen.isEmpty ? nil : settings.adminListen,
       admin: settings.adminListen.isEmpty ? nil : AdminService(
         registry: registry, router: router, experiments: experiments, exposureLog: exposureLog,
@@ -305,6 +311,8 @@ struct RecsysSidecar: ParsableCommand {
       "store": "\(settings.store)", "plugins": "\(settings.plugins)",
       "experiments": "\(settings.experiments.isEmpty ? "off" : settings.experiments)",
       "exposure_log": "\(settings.exposureLog.isEmpty ? "off" : settings.exposureLog)",
+      "experiment_state": "\(sharedState?.settings.address ?? (settings.experimentState.isEmpty ? "in-process" : settings.experimentState))",
+      "feedback_log": "\(feedbackLog?.path ?? "off")",
     ])
 
     // The first signal drains: health NOT_SERVING (watchers hear it), no new calls, running

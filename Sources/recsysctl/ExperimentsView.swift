@@ -72,6 +72,12 @@ struct ExperimentsView {
       out += "  * p < 0.05: two-proportion z-test against the control (\(text(experiment["control"])))\n"
       out += "  " + shadowLine(experiment["shadow"] as? [String: Any] ?? [:]) + "\n"
     }
+    if let offline = status["offline"] as? [String: Any] {
+      out += "\noffline: \(integer(offline["exposure_lines"])) exposure lines from \(integer(offline["exposure_files"])) "
+      out += "files, \(integer(offline["feedback_lines"])) feedback lines from \(integer(offline["feedback_files"])) files; "
+      out += "feedback_unjoined \(integer(offline["feedback_unjoined"]))\n"
+      return out
+    }
     out += "\n" + exposureLine() + feedbackLine() + stateLine()
     return out
   }

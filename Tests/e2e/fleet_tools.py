@@ -96,6 +96,7 @@ class Fleet:
         replica = self.replicas[index]
         if kill:
             wait_flushed(replica)
+            wait_exposures_written(replica)
             replica.process.kill()
             replica.process.wait()
         replica.stop()
@@ -116,6 +117,28 @@ def wait_flushed(replica, timeout=30):
         s = state(replica)
         return s.reachable and s.pending_slates == 0 and s.pending_impressions == 0 and s.pending_feedback == 0 and s
     return eventually(flushed, timeout=timeout, what="the replica's buffered experiment state to be written")
+
+
+def wait_exposures_written(replica):
+    """Until every call answered OK has its exposure line on disk (the log writes every 25 ms)."""
+    from test_metrics import parse
+
+    def written():
+        served = sum(value for (name, labels), value in parse(replica.metrics()).items()
+                     if name == "recsys_requests_total" and ("code", "OK") in labels)
+        return status(replica).exposure_log.written == served
+    eventually(written, what="every exposure line to be written")
+
+
+def offline_report(fleet):
+    """`recsysctl experiments report --exposures GLOB --feedback GLOB --json` over every replica's logs."""
+    from conftest import CTL
+    import json
+    done = subprocess.run([CTL, "experiments", "report", "--exposures", str(fleet.logs / "exposures-*.jsonl"),
+                           "--feedback", str(fleet.logs / "feedback-*.jsonl"), "--experiments",
+                           str(fleet.experiments), "--json"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
 
 
 class GroundTruth:

@@ -11,7 +11,8 @@ import pytest
 
 from conftest import recommender_pb2 as pb
 from experiment_tools import arm_status, eventually, experiment_status, request, status
-from fleet_tools import Fleet, GroundTruth, Redis, observed, state, wait_flushed
+from fleet_tools import (Fleet, GroundTruth, Redis, observed, offline_report, state, wait_exposures_written,
+                         wait_flushed)
 from test_metrics import parse, sample
 
 FIXED = dict(key="fleet", salt="1", match={"surface": ["home"]}, holdout=10, arms=[
@@ -154,6 +155,20 @@ def test_three_replicas_restarts_and_cross_replica_feedback_match_the_ground_tru
         with pytest.raises(grpc.RpcError) as failure:
             replica.stub.Feedback(pb.FeedbackRequest(request_id="r-0", item_id=-5, type=pb.CLICK), timeout=10)
         assert failure.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    # The warehouse path: the same report from the three replicas' (and their predecessors') logs.
+    for replica in fleet.replicas:
+        wait_exposures_written(replica)
+    offline = offline_report(fleet)
+    online = experiment_status(status(fleet.replicas[0]), "fleet")
+    [run] = offline["experiments"]
+    assert (run["key"], run["salt"], run["control"]) == ("fleet", "1", "control")
+    assert [arm["name"] for arm in run["arms"]] == [arm.name for arm in online.arms]
+    for arm, mine in zip(online.arms, run["arms"]):
+        assert {k: mine[k] for k in ("impressions", "clicks", "add_to_carts", "purchases")} == {
+            k: getattr(arm, k) for k in ("impressions", "clicks", "add_to_carts", "purchases")}, arm.name
+        assert mine["revenue"] == pytest.approx(arm.revenue, abs=1e-6)
+        assert mine["ctr_p_value"] == pytest.approx(arm.ctr_p_value, abs=1e-9)
+    assert offline["offline"]["feedback_unjoined"] == 0
     # The report says where the state lives; nothing was dropped.
     for replica in fleet.replicas:
         shared = state(replica)
