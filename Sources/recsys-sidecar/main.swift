@@ -353,7 +353,11 @@ struct RecsysSidecar: ParsableCommand {
     metricsServer?.stop()
     withExtendedLifetime(signals) {}
     let counts = server.callCounts
+    let unwritten = sharedState?.status ?? ExperimentStateStatus()
     logger.info("stopped", metadata: [
+      "experiment_state_unwritten_slates": "\(unwritten.pendingSlates)",
+      "experiment_state_unwritten_impressions": "\(unwritten.pendingImpressions)",
+      "experiment_state_unwritten_feedback": "\(unwritten.pendingFeedback)",
       "calls_admitted": "\(counts.admitted)", "calls_refused_while_draining": "\(counts.refused)",
       "calls_cut_at_drain_deadline": "\(counts.runningAtDeadline)",
       "exposures_written": "\(exposureLog?.written ?? 0)", "exposures_dropped": "\(exposureLog?.dropped ?? 0)",
