@@ -114,6 +114,10 @@ let package = Package(
     .testTarget(name: "RoutingTests", dependencies: ["Routing", "Experiments", "ModelStore"]),
     .testTarget(name: "ExperimentsTests", dependencies: ["Experiments"], resources: [.copy("Vectors")]),
     .testTarget(name: "SidecarTests", dependencies: ["Sidecar", "ModelStore"]),
+    // The Redis state: URL and reply parsing, and two states sharing a real redis-server (skipped without one).
+    .testTarget(name: "RedisStateTests", dependencies: [
+      "RedisState", "Experiments", .product(name: "Logging", package: "swift-log"),
+    ]),
     // Replays Tests/Fuzz/corpus and Tests/Fuzz/regressions through every fuzz target.
     .testTarget(name: "FuzzTargetsTests", dependencies: ["FuzzTargets"]),
     // Loads the built plugin libraries through PluginHost and checks them against PyTorch.

@@ -16,7 +16,7 @@ import Logging
 /// counters every `countsRefreshInterval` (or after `refreshAfterEvents` feedback events here) for
 /// Thompson sampling.
 ///
-/// Feedback and the admin report wait on Redis, over a second connection under a lock.
+/// Feedback and the admin report wait on Redis, over a small pool of connections of their own.
 public final class RedisExperimentState: ExperimentState, @unchecked Sendable {
   public let settings: RedisStateSettings
   private let logger: Logger
@@ -57,12 +57,21 @@ public final class RedisExperimentState: ExperimentState, @unchecked Sendable {
   private var finished = false
   private var health = ExperimentStateStatus()
 
-  // The worker's own connection; the feedback path's, under `feedbackLock`.
+  // The worker's own connection; the feedback path's pool of idle ones, under `poolLock`.
   private var workerConnection: RedisConnection?
   private var workerScripts: [String: String] = [:]
-  private let feedbackLock = NSLock()
-  private var feedbackConnection: RedisConnection?
-  private var feedbackScripts: [String: String] = [:]
+  private let poolLock = NSLock()
+  private var idle: [PooledConnection] = []
+
+  /// A connection with the SHAs of the scripts it has loaded.
+  private final class PooledConnection {
+    let connection: RedisConnection
+    var scripts: [String: String] = [:]
+    init(_ connection: RedisConnection) { self.connection = connection }
+  }
+
+  /// Idle feedback connections kept; concurrent Feedback calls beyond it open (and close) their own.
+  static let idleConnections = 8
 
   static let slatesPerFlush = 2_000
 
@@ -137,9 +146,9 @@ public final class RedisExperimentState: ExperimentState, @unchecked Sendable {
   public func recordFeedback(_ event: FeedbackEvent, on slate: Slate) throws -> Bool {
     let arguments = feedbackArguments(event, slate)
     do {
-      let reply = try withFeedbackConnection { connection in
+      let reply = try withPooledConnection { pooled in
         try self.evaluate("feedback", RedisScripts.feedback, keys: arguments.keys, arguments: arguments.values,
-                          on: connection, scripts: &self.feedbackScripts)
+                          on: pooled.connection, scripts: &pooled.scripts)
       }
       guard case .integer(let new) = reply else { throw RedisError("unexpected reply to the feedback script: \(reply)") }
       condition.lock()
@@ -351,14 +360,20 @@ public final class RedisExperimentState: ExperimentState, @unchecked Sendable {
       timeout: settings.timeout)
   }
 
+  /// Runs `body` on an idle pooled connection (or a new one), returned to the pool unless it broke,
+  /// so concurrent Feedback calls do not queue behind each other's round trips.
   private func withFeedbackConnection<Result>(_ body: (RedisConnection) throws -> Result) throws -> Result {
-    feedbackLock.lock()
-    defer { feedbackLock.unlock() }
-    if feedbackConnection == nil || feedbackConnection!.broken {
-      feedbackConnection = try connect()
-      feedbackScripts = [:]
+    try withPooledConnection { try body($0.connection) }
+  }
+
+  private func withPooledConnection<Result>(_ body: (PooledConnection) throws -> Result) throws -> Result {
+    let pooled = try poolLock.withLock { idle.popLast() } ?? PooledConnection(connect())
+    defer {
+      if !pooled.connection.broken {
+        poolLock.withLock { if idle.count < Self.idleConnections { idle.append(pooled) } }
+      }
     }
-    return try body(feedbackConnection!)
+    return try body(pooled)
   }
 
   private func scriptSHA(_ name: String, _ source: String, on connection: RedisConnection,
@@ -391,7 +406,7 @@ public final class RedisExperimentState: ExperimentState, @unchecked Sendable {
   // MARK: Replies
 
   /// HGETALL of a counters hash: "arm:field" -> value.
-  static func counters(from reply: RedisReply) -> [String: ArmCounters] {
+  public static func counters(from reply: RedisReply) -> [String: ArmCounters] {
     var counts: [String: ArmCounters] = [:]
     for (field, value) in pairs(reply) {
       guard let colon = field.lastIndex(of: ":"), let number = Int64(value) else { continue }
@@ -408,7 +423,7 @@ public final class RedisExperimentState: ExperimentState, @unchecked Sendable {
     return counts
   }
 
-  static func slate(from reply: RedisReply, requestID: String) -> Slate? {
+  public static func slate(from reply: RedisReply, requestID: String) -> Slate? {
     let fields = Dictionary(pairs(reply), uniquingKeysWith: { $1 })
     guard let items = fields["items"] else { return nil }
     return Slate(
