@@ -2,6 +2,10 @@ import Experiments
 import Foundation
 import Logging
 
+#if canImport(Glibc)
+  import Glibc
+#endif
+
 /// The experiment state of a fleet, in Redis (README "Fleet").
 ///
 /// Request path (`served`): a few dictionary updates under one short lock: the response's
@@ -74,6 +78,7 @@ public final class RedisExperimentState: ExperimentState, @unchecked Sendable {
   static let idleConnections = 8
 
   static let slatesPerFlush = 2_000
+  static let workerNice: Int32 = 10
 
   public init(settings: RedisStateSettings, logger: Logger, onDrop: (@Sendable () -> Void)? = nil) {
     self.settings = settings
@@ -82,7 +87,13 @@ public final class RedisExperimentState: ExperimentState, @unchecked Sendable {
     health.kind = "redis"
     health.address = settings.address
     health.reachable = false
-    let thread = Thread { [self] in runWorker() }
+    let thread = Thread { [self] in
+      // Below the request threads, so that its bursts (formatting a flush, once per interval) wait
+      // for serving rather than the reverse; not SCHED_IDLE, which a saturated machine would
+      // starve until the buffer drops slates. Per thread on Linux (setpriority(2), who 0).
+      _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, Self.workerNice)
+      runWorker()
+    }
     thread.name = "recsys.experiment-state"
     thread.start()
   }
