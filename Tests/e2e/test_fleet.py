@@ -317,3 +317,43 @@ def test_file_state_keeps_one_instance_results_and_window_across_restarts(tmp_pa
         assert observed(arm) == dict(expected, revenue=pytest.approx(expected["revenue"])), arm.name
     shared = state(again)
     assert (shared.kind, shared.address) == ("file", str(snapshot))
+
+
+def test_a_hanging_redis_slows_no_recommend_and_loses_nothing(fleet, redis):
+    """SIGSTOP: Redis accepts connections but never answers (the slow case, where every Redis call
+    runs into its 500 ms timeout) for 3 s; SIGCONT. Commands it received while stopped run afterwards,
+    and resends are harmless (batch markers, HSETNX): the counts still equal the ground truth."""
+    import os
+    import signal
+    fleet = fleet({"default_model": "base", "experiments": [FIXED]})
+    client = Client(fleet, seed=31)
+    index = 0
+    for _ in range(120):
+        client.recommend(index)
+        client.due(index)
+        index += 1
+    before = sorted(client.latencies)
+    first = len(client.latencies)
+    os.kill(redis.process.pid, signal.SIGSTOP)
+    try:
+        hung = time.monotonic()
+        while time.monotonic() - hung < 3:
+            client.recommend(index)  # feedback waits until Redis answers again
+            index += 1
+        during = sorted(client.latencies[first:])
+        # Feedback the serving replica can join is accepted (after Redis's timeout) and buffered.
+        reply = client.replies[f"r-{index - 1}"]
+        started = time.monotonic()
+        client.send(reply.request_id, reply.items[0].item_id, pb.CLICK, offset=0)
+        assert time.monotonic() - started < 5
+    finally:
+        os.kill(redis.process.pid, signal.SIGCONT)
+    for _ in range(120):
+        client.recommend(index)
+        client.due(index)
+        index += 1
+    client.finish()
+    assert client.failed_recommends == 0
+    p99 = lambda values: values[int(len(values) * 0.99)]
+    assert p99(during) < max(10 * p99(before), 0.05), (p99(before), p99(during))
+    assert_reports_equal_truth(fleet, client.truth)
