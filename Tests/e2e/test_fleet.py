@@ -357,3 +357,25 @@ def test_a_hanging_redis_slows_no_recommend_and_loses_nothing(fleet, redis):
     p99 = lambda values: values[int(len(values) * 0.99)]
     assert p99(during) < max(10 * p99(before), 0.05), (p99(before), p99(during))
     assert_reports_equal_truth(fleet, client.truth)
+
+
+def test_simulate_experiment_drives_a_fleet(fleet):
+    """tools/simulate_experiment.py with several addresses: round-robin Recommend, Feedback to the next replica."""
+    import json
+    import subprocess
+    import sys
+    from conftest import ROOT
+    from experiment_tools import CANDIDATES, HISTORY_ITEMS, item_range
+    fleet = fleet({"default_model": "base", "experiments": [FIXED]}, size=2)
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "tools/simulate_experiment.py"),
+         "--address", ",".join(r.address for r in fleet.replicas), "--admin", fleet.replicas[1].admin_address,
+         "--surface", "home", "--candidates", item_range(CANDIDATES), "--history-items", item_range(HISTORY_ITEMS),
+         "--top-k", "5", "--requests", "200", "--users", "200", "--true-ctr", "alpha=0.3", "--true-ctr", "beta=0.3",
+         "--true-ctr", "base=0.3", "--json"], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr  # no failed call, cross-replica feedback included
+    for replica in fleet.replicas:
+        wait_flushed(replica)
+        arms = experiment_status(status(replica), "fleet").arms
+        assert sum(arm.impressions for arm in arms) == 200
+        assert sum(arm.clicks for arm in arms) > 20
