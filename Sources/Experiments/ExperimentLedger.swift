@@ -52,12 +52,13 @@ public final class ExperimentLedger: @unchecked Sendable {
     lock.lock()
     let evicted = window.insert(exposure)
     if let slot { slot.tally.arms[slot.arm].impressions += 1 }
+    let ttl = slot?.tally.feedbackTTLSeconds
     lock.unlock()
     withExtendedLifetime(evicted) {}
     if let state {
       state.served(Slate(
         requestID: requestID, experiment: exposure.experiment, salt: slot?.tally.salt ?? "", arm: exposure.arm,
-        itemIDs: exposure.itemIDs, forced: assignment?.forced ?? false, counted: slot != nil))
+        itemIDs: exposure.itemIDs, forced: assignment?.forced ?? false, counted: slot != nil, ttlSeconds: ttl))
     }
   }
 
@@ -117,7 +118,7 @@ public final class ExperimentLedger: @unchecked Sendable {
       local = Slate(
         requestID: exposure.requestID, experiment: exposure.experiment, salt: exposure.slot?.tally.salt ?? "",
         arm: exposure.arm, itemIDs: exposure.itemIDs, forced: exposure.slot == nil && !exposure.experiment.isEmpty,
-        counted: exposure.slot != nil)
+        counted: exposure.slot != nil, ttlSeconds: exposure.slot?.tally.feedbackTTLSeconds)
       seenHere = exposure.seen.contains(marker)
     }
     lock.unlock()
@@ -219,10 +220,11 @@ public final class ExperimentLedger: @unchecked Sendable {
   // MARK: - For ExperimentSet
 
   /// The slots of an experiment run's arms, by name, created at zero when new.
-  func slots(key: String, salt: String, armNames: [String]) -> [TallySlot] {
+  func slots(key: String, salt: String, armNames: [String], feedbackTTLSeconds: Int? = nil) -> [TallySlot] {
     lock.lock()
     defer { lock.unlock() }
     let tally = tallyLocked(key: key, salt: salt)
+    tally.feedbackTTLSeconds = feedbackTTLSeconds
     return armNames.map { TallySlot(tally: tally, arm: tally.slot(named: $0)) }
   }
 

@@ -36,9 +36,12 @@ public struct Slate: Sendable, Equatable {
   public var forced: Bool
   /// Whether its impression and feedback count in the experiment's results.
   public var counted: Bool
+  /// How long it can receive feedback: the experiment's feedback_ttl; nil for the state's default.
+  public var ttlSeconds: Int?
 
   public init(requestID: String, experiment: String, salt: String, arm: String, itemIDs: [Int64], forced: Bool,
-              counted: Bool) {
+              counted: Bool, ttlSeconds: Int? = nil) {
+    self.ttlSeconds = ttlSeconds
     self.requestID = requestID
     self.experiment = experiment
     self.salt = salt

@@ -40,6 +40,8 @@ final class ExperimentTally: @unchecked Sendable {
   private(set) var names: [String] = []
   var arms: [ArmCounters] = []
   var shadow = ShadowCounters()
+  /// The experiment's feedback_ttl as last loaded (nil: the sidecar's default).
+  var feedbackTTLSeconds: Int?
 
   init(key: String, salt: String, ledgerID: ObjectIdentifier) {
     self.key = key

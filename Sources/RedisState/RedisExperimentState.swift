@@ -28,6 +28,8 @@ public final class RedisExperimentState: ExperimentState, @unchecked Sendable {
   /// Marks this process's impression batches apart from other replicas'.
   private let replicaID = String(UInt64.random(in: 0...UInt64.max), radix: 16)
   private var ttlMilliseconds: String { String(settings.feedbackTTLSeconds * 1_000) }
+  /// A slate's TTL: its experiment's feedback_ttl, else the sidecar's.
+  private func ttlMilliseconds(_ slate: Slate) -> String { String((slate.ttlSeconds ?? settings.feedbackTTLSeconds) * 1_000) }
 
   private struct Run: Hashable {
     let key: String
@@ -197,7 +199,7 @@ public final class RedisExperimentState: ExperimentState, @unchecked Sendable {
     return (
       [feedbackKey(event.requestID), countsKey(slate.experiment, slate.salt)],
       ["\(event.itemID):\(event.kind.rawValue)", flag, counts ? "\(slate.arm):\(counter)" : "",
-       revenue ? "\(slate.arm):revenue_micros" : "", String(micros), ttlMilliseconds]
+       revenue ? "\(slate.arm):revenue_micros" : "", String(micros), ttlMilliseconds(slate)]
     )
   }
 
@@ -343,9 +345,9 @@ public final class RedisExperimentState: ExperimentState, @unchecked Sendable {
       commands.append([
         "HSET", key, "experiment", slate.experiment, "salt", slate.salt, "arm", slate.arm,
         "items", slate.itemIDs.map(String.init).joined(separator: ","), "forced", slate.forced ? "1" : "0",
-        "counted", slate.counted ? "1" : "0",
+        "counted", slate.counted ? "1" : "0", "ttl", slate.ttlSeconds.map(String.init) ?? "",
       ])
-      commands.append(["PEXPIRE", key, ttlMilliseconds])
+      commands.append(["PEXPIRE", key, ttlMilliseconds(slate)])
     }
     if !batch.feedback.isEmpty {
       let sha = try scriptSHA("feedback", RedisScripts.feedback, on: connection, scripts: &workerScripts)
@@ -440,7 +442,7 @@ public final class RedisExperimentState: ExperimentState, @unchecked Sendable {
     return Slate(
       requestID: requestID, experiment: fields["experiment"] ?? "", salt: fields["salt"] ?? "",
       arm: fields["arm"] ?? "", itemIDs: items.split(separator: ",").compactMap { Int64($0) },
-      forced: fields["forced"] == "1", counted: fields["counted"] == "1")
+      forced: fields["forced"] == "1", counted: fields["counted"] == "1", ttlSeconds: fields["ttl"].flatMap { Int($0) })
   }
 
   private static func pairs(_ reply: RedisReply) -> [(String, String)] {

@@ -109,4 +109,21 @@ final class RedisExperimentStateTests: XCTestCase {
     XCTAssertEqual(one.status.dropped, 0)
     XCTAssertTrue(one.status.reachable)
   }
+
+  func testASlateExpiresAfterItsExperimentsFeedbackTTL() throws {
+    let replica = state()
+    defer { replica.close() }
+    replica.served(Slate(requestID: "short", experiment: "exp", salt: "1", arm: "a", itemIDs: [1], forced: false,
+                         counted: true, ttlSeconds: 120))
+    replica.served(Slate(requestID: "default", experiment: "", salt: "", arm: "", itemIDs: [1], forced: false,
+                         counted: false))
+    XCTAssertEqual(try replica.slate(requestID: "short")?.ttlSeconds, 120)
+    XCTAssertNotNil(try replica.slate(requestID: "default"))
+    let redis = try RedisConnection(host: "127.0.0.1", port: port, database: 0, password: "", timeout: .seconds(1))
+    guard case .integer(let short) = try redis.command(["PTTL", "recsys:slate:short"]),
+          case .integer(let long) = try redis.command(["PTTL", "recsys:slate:default"])
+    else { return XCTFail("no TTL") }
+    XCTAssertTrue((100_000...120_000).contains(short), "\(short)")
+    XCTAssertTrue((86_000_000...86_400_000).contains(long), "\(long)")
+  }
 }
