@@ -2,7 +2,8 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := run
 
-APT_PACKAGES := libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc libopenblas-dev pkg-config libssl-dev openssl
+APT_PACKAGES := libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc libopenblas-dev pkg-config libssl-dev openssl \
+  redis-server libhiredis-dev
 CONFIG ?= release
 BIN = $(shell swift build -c $(CONFIG) --show-bin-path)
 PLUGINS_DIR := .build/plugins
@@ -130,7 +131,7 @@ BENCH_BIN = $(abspath $(BENCH_SCRATCH))/$(CONFIG)
 BENCH_PLUGINS := $(abspath $(BENCH_SCRATCH))/plugins
 endif
 
-.PHONY: bench bench-swift bench-venv bench-tools bench-experiments
+.PHONY: bench bench-swift bench-venv bench-tools bench-experiments bench-fleet
 
 # The Swift build, the PyTorch download and the C++ tools run in parallel; then prepare, measure, report.
 bench:
@@ -151,7 +152,15 @@ bench-experiments:
 	test -f $(BENCH_WORK)/prepared.json || $(BENCH_PY) bench/prepare.py --work $(BENCH_WORK); \
 	$(BENCH_PY) bench/experiments_overhead.py --prepared $(BENCH_WORK)/prepared.json \
 	  --sidecar $(BENCH_BIN)/recsys-sidecar --plugins $(BENCH_PLUGINS) --loadgen $(BENCH_TOOLS)/loadgen \
-	  --out $(BENCH_WORK)/experiments_overhead.md $(BENCH_EXPERIMENTS_ARGS)
+	  --out $(BENCH_WORK)/experiments_overhead.md $(BENCH_EXPERIMENTS_ARGS); \
+	$(MAKE) --no-print-directory bench-fleet
+
+# Issue 14: p99 and CPU per call with the Redis experiment state vs in-process, at 50 % load
+# (a local redis-server; needs only the e2e venv and the load generator, not the bench venv).
+BENCH_FLEET_ARGS ?=
+bench-fleet: build venv bench-tools
+	$(PYTHON) bench/fleet_overhead.py --loadgen $(BENCH_TOOLS)/loadgen --out $(BENCH_WORK)/fleet_overhead.md \
+	  $(BENCH_FLEET_ARGS)
 
 bench-swift: deps
 	swift build -c $(CONFIG) --scratch-path $(BENCH_SCRATCH)

@@ -44,6 +44,8 @@ let package = Package(
     .target(name: "CRecSysPlugin"),
     .systemLibrary(name: "COpenBLAS", path: "Sources/COpenBLAS"),
     .systemLibrary(name: "COpenSSL", path: "Sources/COpenSSL"),
+    // hiredis (Debian: libhiredis-dev): the Redis client of the shared experiment state.
+    .systemLibrary(name: "CHiredis", path: "Sources/CHiredis"),
 
     // Math every model composes; the only module that touches OpenBLAS.
     .target(name: "RecSysKernels", dependencies: ["COpenBLAS"]),
@@ -66,6 +68,10 @@ let package = Package(
     .target(name: "Experiments", dependencies: [
       "ModelStore", "RecSysKernels", .product(name: "Yams", package: "Yams"),
     ]),
+    // Experiments that hold across a fleet: the ExperimentState kept in Redis (slates, counters, dedup).
+    .target(name: "RedisState", dependencies: [
+      "CHiredis", "Experiments", .product(name: "Logging", package: "swift-log"),
+    ]),
     // Which model serves a request: explicit selector, forced arm, experiments, default.
     .target(name: "Routing", dependencies: ["ModelStore", "Experiments"]),
     // Wiring: request -> route -> instance -> response.
@@ -75,14 +81,14 @@ let package = Package(
       .product(name: "Prometheus", package: "swift-prometheus"),
     ]),
     .executableTarget(name: "recsys-sidecar", dependencies: [
-      "Sidecar", "Experiments",
+      "Sidecar", "Experiments", "RedisState",
       .product(name: "ArgumentParser", package: "swift-argument-parser"),
       .product(name: "Logging", package: "swift-log"),
     ]),
 
     // The operator's CLI: ModelAdmin and Recommend over the shim's JSON client.
     .executableTarget(name: "recsysctl", dependencies: [
-      "CGRPCShim", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+      "CGRPCShim", "Experiments", .product(name: "ArgumentParser", package: "swift-argument-parser"),
     ]),
 
     // Fuzz targets: every parser and every file the sidecar reads (see FuzzTarget.swift).
@@ -108,6 +114,10 @@ let package = Package(
     .testTarget(name: "RoutingTests", dependencies: ["Routing", "Experiments", "ModelStore"]),
     .testTarget(name: "ExperimentsTests", dependencies: ["Experiments"], resources: [.copy("Vectors")]),
     .testTarget(name: "SidecarTests", dependencies: ["Sidecar", "ModelStore"]),
+    // The Redis state: URL and reply parsing, and two states sharing a real redis-server (skipped without one).
+    .testTarget(name: "RedisStateTests", dependencies: [
+      "RedisState", "Experiments", .product(name: "Logging", package: "swift-log"),
+    ]),
     // Replays Tests/Fuzz/corpus and Tests/Fuzz/regressions through every fuzz target.
     .testTarget(name: "FuzzTargetsTests", dependencies: ["FuzzTargets"]),
     // Loads the built plugin libraries through PluginHost and checks them against PyTorch.

@@ -69,7 +69,10 @@ def floats(text: str) -> list:
 def parse_args(argv):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--address", default="127.0.0.1:50051", help="the Recommender listener")
+    parser.add_argument("--address", default="127.0.0.1:50051",
+                        help="the Recommender listener; several, comma-separated, simulate a fleet: Recommend "
+                             "goes round-robin and each Feedback to the next address (the replicas need a shared "
+                             "experiment_state, see the README's Fleet)")
     parser.add_argument("--admin", default="127.0.0.1:50052", help="the ModelAdmin listener")
     parser.add_argument("--admin-token", help="bearer token for the admin listener, if it requires one")
     parser.add_argument("--requests", type=int, default=2000, help="Recommend calls to make (default 2000)")
@@ -136,8 +139,9 @@ class Simulation:
             candidate_item_ids=candidates, candidate_features=features, context=self.args.context,
             top_k=self.args.top_k, surface=self.args.surface)
 
-    def run(self, stub, grpc):
+    def run(self, stubs, grpc):
         for index in range(self.args.requests):
+            stub, feedback_stub = stubs[index % len(stubs)], stubs[(index + 1) % len(stubs)]
             try:
                 reply = stub.Recommend(self.request(index), timeout=self.args.timeout)
             except grpc.RpcError as error:
@@ -155,7 +159,7 @@ class Simulation:
                 self.purchases += 1
             for kind, value in events:
                 try:
-                    answer = stub.Feedback(self.pb.FeedbackRequest(request_id=reply.request_id, item_id=item,
+                    answer = feedback_stub.Feedback(self.pb.FeedbackRequest(request_id=reply.request_id, item_id=item,
                                                                    type=kind, value=value),
                                            timeout=self.args.timeout)
                     self.duplicates += answer.duplicate
@@ -212,8 +216,11 @@ def main(argv=None) -> int:
     from recsys.v1 import admin_pb2, admin_pb2_grpc, recommender_pb2, recommender_pb2_grpc
 
     simulation = Simulation(args, recommender_pb2)
-    with grpc.insecure_channel(args.address) as channel, grpc.insecure_channel(args.admin) as admin_channel:
-        simulation.run(recommender_pb2_grpc.RecommenderStub(channel), grpc)
+    channels = [grpc.insecure_channel(address.strip()) for address in args.address.split(",") if address.strip()]
+    with grpc.insecure_channel(args.admin) as admin_channel:
+        simulation.run([recommender_pb2_grpc.RecommenderStub(channel) for channel in channels], grpc)
+        for channel in channels:
+            channel.close()
         metadata = [("authorization", f"Bearer {args.admin_token}")] if args.admin_token else None
         try:
             status = admin_pb2_grpc.ModelAdminStub(admin_channel).GetExperiments(

@@ -11,7 +11,11 @@ struct ConfigReader {
   }
 
   static let topFields = ["default_model", "experiments"]
-  static let experimentFields = ["key", "salt", "match", "holdout", "mode", "min_share", "arms", "shadow"]
+  static let experimentFields = [
+    "key", "salt", "match", "holdout", "mode", "min_share", "arms", "shadow", "feedback_ttl",
+  ]
+  /// feedback_ttl bounds, in seconds: a minute to a year.
+  static let feedbackTTLRange = 60...31_622_400
   static let matchFields = ["surface", "min_history", "max_history", "whole_catalog"]
   static let armFields = ["name", "model", "weight"]
   /// Fixed-mode weights must sum to 100 within this.
@@ -89,9 +93,19 @@ struct ConfigReader {
       }
       minShare = try readMinShare(minShareNode, place: place, armCount: arms.count)
     }
+    var feedbackTTL: Int?
+    if let ttlNode = fields["feedback_ttl"] {
+      let ttl = try yaml.integer(ttlNode, place: place, field: "feedback_ttl")
+      guard Self.feedbackTTLRange.contains(ttl) else {
+        throw yaml.failure(
+          ttlNode, "\(place): feedback_ttl \(ttl) must be from \(Self.feedbackTTLRange.lowerBound) to "
+            + "\(Self.feedbackTTLRange.upperBound) seconds")
+      }
+      feedbackTTL = ttl
+    }
     return Experiment(
       key: key, salt: salt, match: match, holdoutPercent: holdout, mode: mode, minSharePercent: minShare,
-      arms: arms, shadow: shadow)
+      arms: arms, shadow: shadow, feedbackTTLSeconds: feedbackTTL)
   }
 
   private func readMode(_ node: Node, place: String) throws -> Experiment.Mode {

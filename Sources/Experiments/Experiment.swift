@@ -22,11 +22,15 @@ public struct Experiment: Sendable, Equatable {
   public var arms: [Arm]
   /// Scored off the request path and compared with what was served; never served.
   public var shadow: ModelSelector?
+  /// How long its responses can receive feedback on any replica (a shared experiment state keeps
+  /// their slates this long); nil: the sidecar's `feedback_ttl_seconds`.
+  public var feedbackTTLSeconds: Int?
 
   public init(
     key: String, salt: String, match: Match = Match(), holdoutPercent: Double = 0, mode: Mode = .fixed,
-    minSharePercent: Double = 0, arms: [Arm], shadow: ModelSelector? = nil
+    minSharePercent: Double = 0, arms: [Arm], shadow: ModelSelector? = nil, feedbackTTLSeconds: Int? = nil
   ) {
+    self.feedbackTTLSeconds = feedbackTTLSeconds
     self.key = key
     self.salt = salt
     self.match = match

@@ -4,9 +4,15 @@ import Foundation
 /// survives config reloads: counters are keyed by experiment key + salt + arm name, so changing
 /// the salt restarts an experiment's results and renaming an arm starts that arm afresh.
 ///
+/// With a shared `state` (Redis), every served response is also handed to it (never waited on),
+/// feedback is deduplicated and counted there, feedback for a response this process never saw
+/// is joined through it, and the counters read are the state's (fleet-wide) ones.
+///
 /// One lock guards everything; it is held for a few field updates and never while calling out.
 public final class ExperimentLedger: @unchecked Sendable {
   private let lock = NSLock()
+  /// nil: this process is the whole state (in-process, optionally snapshotted to a file).
+  public let state: ExperimentState?
   private var window: ExposureWindow
   private var tallies: [TallyKey: ExperimentTally] = [:]
   private var unjoined = 0
@@ -14,7 +20,8 @@ public final class ExperimentLedger: @unchecked Sendable {
   /// `windowCapacity`: how many of the latest responses feedback can still join (at least 1).
   public let windowCapacity: Int
 
-  public init(windowCapacity: Int = 100_000) {
+  public init(windowCapacity: Int = 100_000, state: ExperimentState? = nil) {
+    self.state = state
     self.windowCapacity = max(windowCapacity, 1)
     window = ExposureWindow(capacity: self.windowCapacity)
   }
@@ -45,8 +52,14 @@ public final class ExperimentLedger: @unchecked Sendable {
     lock.lock()
     let evicted = window.insert(exposure)
     if let slot { slot.tally.arms[slot.arm].impressions += 1 }
+    let ttl = slot?.tally.feedbackTTLSeconds
     lock.unlock()
     withExtendedLifetime(evicted) {}
+    if let state {
+      state.served(Slate(
+        requestID: requestID, experiment: exposure.experiment, salt: slot?.tally.salt ?? "", arm: exposure.arm,
+        itemIDs: exposure.itemIDs, forced: assignment?.forced ?? false, counted: slot != nil, ttlSeconds: ttl))
+    }
   }
 
   /// Joins one feedback event to the response it is about. A (request, item, kind) seen before
@@ -57,6 +70,10 @@ public final class ExperimentLedger: @unchecked Sendable {
   public func recordFeedback(requestID: String, itemID: Int64, kind: FeedbackKind, value: Double) throws
     -> FeedbackResult
   {
+    if let state {
+      return try recordSharedFeedback(
+        FeedbackEvent(requestID: requestID, itemID: itemID, kind: kind, value: value), state: state)
+    }
     enum Outcome {
       case joined(FeedbackResult)
       case unknownRequest
@@ -86,6 +103,47 @@ public final class ExperimentLedger: @unchecked Sendable {
         "feedback for request \"\(requestID)\": item \(itemID) was not among the \(itemCount) items of its "
           + "response; send feedback only for items that were returned")
     }
+  }
+
+  /// With a shared state: the slate from this process's window, else from the state (which may
+  /// wait); the item checked against it; then counted once fleet-wide by the state. The window's
+  /// own `seen` list answers repeats sent to this process without asking the state.
+  private func recordSharedFeedback(_ event: FeedbackEvent, state: ExperimentState) throws -> FeedbackResult {
+    let marker = ExposureWindow.SeenFeedback(itemID: event.itemID, kind: event.kind)
+    lock.lock()
+    var local: Slate?
+    var seenHere = false
+    if let position = window.position(of: event.requestID) {
+      let exposure = window[position]
+      local = Slate(
+        requestID: exposure.requestID, experiment: exposure.experiment, salt: exposure.slot?.tally.salt ?? "",
+        arm: exposure.arm, itemIDs: exposure.itemIDs, forced: exposure.slot == nil && !exposure.experiment.isEmpty,
+        counted: exposure.slot != nil, ttlSeconds: exposure.slot?.tally.feedbackTTLSeconds)
+      seenHere = exposure.seen.contains(marker)
+    }
+    lock.unlock()
+
+    guard let slate = try local ?? state.slate(requestID: event.requestID) else {
+      lock.withLock { unjoined += 1 }
+      throw FeedbackError.unknownRequest(
+        "feedback for request \"\(event.requestID)\": no replica served it within the feedback TTL (it was never "
+          + "served, its feedback TTL passed, or the serving replica could not publish it); send feedback sooner")
+    }
+    guard slate.itemIDs.contains(event.itemID) else {
+      throw FeedbackError.itemNotInResponse(
+        "feedback for request \"\(event.requestID)\": item \(event.itemID) was not among the \(slate.itemIDs.count) "
+          + "items of its response; send feedback only for items that were returned")
+    }
+    if seenHere { return FeedbackResult(experiment: slate.experiment, arm: slate.arm, duplicate: true) }
+    let new = try state.recordFeedback(event, on: slate)
+    if local != nil {
+      lock.withLock {
+        if let position = window.position(of: event.requestID), !window[position].seen.contains(marker) {
+          window[position].seen.append(marker)
+        }
+      }
+    }
+    return FeedbackResult(experiment: slate.experiment, arm: slate.arm, duplicate: !new)
   }
 
   /// Under the lock. nil when the item was not in the response.
@@ -162,18 +220,48 @@ public final class ExperimentLedger: @unchecked Sendable {
   // MARK: - For ExperimentSet
 
   /// The slots of an experiment run's arms, by name, created at zero when new.
-  func slots(key: String, salt: String, armNames: [String]) -> [TallySlot] {
+  func slots(key: String, salt: String, armNames: [String], feedbackTTLSeconds: Int? = nil) -> [TallySlot] {
     lock.lock()
     defer { lock.unlock() }
     let tally = tallyLocked(key: key, salt: salt)
+    tally.feedbackTTLSeconds = feedbackTTLSeconds
     return armNames.map { TallySlot(tally: tally, arm: tally.slot(named: $0)) }
   }
 
   /// A consistent copy of the given slots' counters (all of one tally) and the tally's shadow sums.
-  func counters(_ slots: [TallySlot]) -> (arms: [ArmCounters], shadow: ShadowCounters) {
+  /// With a shared state the arms' counters are the state's (`fresh`: read through to it, for the
+  /// report; else its cached copy, for Thompson sampling), and this process's own until the state
+  /// has read any; the shadow sums are always this process's.
+  func counters(_ slots: [TallySlot], fresh: Bool = false) -> (arms: [ArmCounters], shadow: ShadowCounters) {
+    lock.lock()
+    let local = slots.map { $0.tally.arms[$0.arm] }
+    let names = slots.map { $0.tally.names[$0.arm] }
+    let shadow = slots.first?.tally.shadow ?? ShadowCounters()
+    let run = slots.first.map { TallyKey(key: $0.tally.key, salt: $0.tally.salt) }
+    lock.unlock()
+    guard let state, let run, let shared = state.counts(key: run.key, salt: run.salt, fresh: fresh) else {
+      return (local, shadow)
+    }
+    return (names.map { shared[$0] ?? ArmCounters() }, shadow)
+  }
+
+  // MARK: - For snapshots
+
+  func withLockedState<Result>(
+    _ body: (ExposureWindow, [TallyKey: ExperimentTally], Int) -> Result
+  ) -> Result {
     lock.lock()
     defer { lock.unlock() }
-    return (slots.map { $0.tally.arms[$0.arm] }, slots.first?.tally.shadow ?? ShadowCounters())
+    return body(window, tallies, unjoined)
+  }
+
+  /// `body` gets a tally lookup (created when new), the window and the unjoined count, under the lock.
+  func withLockedTallies(
+    _ body: (_ tally: (String, String) -> ExperimentTally, inout ExposureWindow, inout Int) -> Void
+  ) {
+    lock.lock()
+    defer { lock.unlock() }
+    body({ self.tallyLocked(key: $0, salt: $1) }, &window, &unjoined)
   }
 
   private func tallyLocked(key: String, salt: String) -> ExperimentTally {

@@ -7,7 +7,7 @@ extension ExperimentSet {
 
   private func report(of live: LiveExperiment) -> ExperimentReport {
     let experiment = live.experiment
-    let (counters, shadow) = ledger.counters(live.armSlots + [live.holdoutSlot])
+    let (counters, shadow) = ledger.counters(live.armSlots + [live.holdoutSlot], fresh: true)
     let holdoutShare = experiment.holdoutPercent / 100
     let armProbabilities =
       live.thompson?.servingProbabilities() ?? experiment.arms.map { $0.weightPercent / 100 }

@@ -1,11 +1,19 @@
 /// The outcomes counted for one arm (or an experiment's holdout). Slate-level: a response counts
 /// one impression and at most one click, add-to-cart and purchase, so clicks <= impressions.
-struct ArmCounters: Sendable, Equatable {
-  var impressions = 0
-  var clicks = 0
-  var addToCarts = 0
-  var purchases = 0
-  var revenue = 0.0
+public struct ArmCounters: Sendable, Equatable {
+  public var impressions = 0
+  public var clicks = 0
+  public var addToCarts = 0
+  public var purchases = 0
+  public var revenue = 0.0
+
+  public init(impressions: Int = 0, clicks: Int = 0, addToCarts: Int = 0, purchases: Int = 0, revenue: Double = 0) {
+    self.impressions = impressions
+    self.clicks = clicks
+    self.addToCarts = addToCarts
+    self.purchases = purchases
+    self.revenue = revenue
+  }
 }
 
 /// Sums of the shadow model's agreement with what was served.
@@ -28,8 +36,12 @@ final class ExperimentTally: @unchecked Sendable {
   let salt: String
   let ledgerID: ObjectIdentifier
   private var slotsByName: [String: Int] = [:]
+  /// Arm names by slot.
+  private(set) var names: [String] = []
   var arms: [ArmCounters] = []
   var shadow = ShadowCounters()
+  /// The experiment's feedback_ttl as last loaded (nil: the sidecar's default).
+  var feedbackTTLSeconds: Int?
 
   init(key: String, salt: String, ledgerID: ObjectIdentifier) {
     self.key = key
@@ -41,6 +53,7 @@ final class ExperimentTally: @unchecked Sendable {
   func slot(named name: String) -> Int {
     if let slot = slotsByName[name] { return slot }
     arms.append(ArmCounters())
+    names.append(name)
     slotsByName[name] = arms.count - 1
     return arms.count - 1
   }

@@ -15,6 +15,7 @@ import ModelStore
 ///     holdout: 5                # percent of matched users served the default model (0 <= h < 100)
 ///     mode: fixed               # fixed (default) | thompson
 ///     min_share: 10             # thompson only: percent each arm keeps (arms x min_share <= 100)
+///     feedback_ttl: 3600        # seconds its responses take feedback on any replica (default: the sidecar's)
 ///     arms:                     # first arm = control
 ///       - {name: control, model: mlp, weight: 50}      # weight: percent of non-holdout traffic
 ///       - {name: treatment, model: lstm@stable, weight: 50}

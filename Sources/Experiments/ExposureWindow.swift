@@ -55,6 +55,11 @@ struct ExposureWindow {
     positions[requestID]
   }
 
+  /// Every remembered response, oldest first (for snapshots).
+  var oldestFirst: [Exposure] {
+    ring.count < capacity ? ring : Array(ring[oldest...] + ring[..<oldest])
+  }
+
   subscript(position: Int) -> Exposure {
     get { ring[position] }
     _modify { yield &ring[position] }

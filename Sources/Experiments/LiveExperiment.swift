@@ -21,7 +21,8 @@ final class LiveExperiment: Sendable {
     armUpperBounds = experiment.armBucketRanges.map(\.upperBound)
     holdoutBucketCount = experiment.holdoutBucketCount
     let slots = ledger.slots(
-      key: experiment.key, salt: experiment.salt, armNames: experiment.arms.map(\.name) + [Arm.holdoutName])
+      key: experiment.key, salt: experiment.salt, armNames: experiment.arms.map(\.name) + [Arm.holdoutName],
+      feedbackTTLSeconds: experiment.feedbackTTLSeconds)
     armSlots = Array(slots.dropLast())
     holdoutSlot = slots[slots.count - 1]
     guard experiment.mode == .thompson else {

@@ -13,12 +13,18 @@ public final class AdminService: @unchecked Sendable {
   let router: Router?
   let experiments: ExperimentsFile?
   let exposureLog: ExposureLog?
+  /// Where the experiments' results live (in-process, file or redis); nil reads "in-process".
+  let experimentState: (@Sendable () -> ExperimentStateStatus)?
+  let feedbackTTLSeconds: Int
   private let work = DispatchQueue(label: "recsys.admin", attributes: .concurrent)
 
   /// `router`, `experiments`, `exposureLog`: what GetExperiments reports (nil parts read empty).
   public init(registry: ModelRegistry, router: Router? = nil, experiments: ExperimentsFile? = nil,
-              exposureLog: ExposureLog? = nil) {
+              exposureLog: ExposureLog? = nil, experimentState: (@Sendable () -> ExperimentStateStatus)? = nil,
+              feedbackTTLSeconds: Int = 0) {
     self.registry = registry
+    self.experimentState = experimentState
+    self.feedbackTTLSeconds = feedbackTTLSeconds
     self.router = router
     self.experiments = experiments
     self.exposureLog = exposureLog
@@ -145,6 +151,17 @@ public final class AdminService: @unchecked Sendable {
       ] as [String: Any],
       "feedback_unjoined": experiments?.ledger.unjoinedFeedback ?? 0,
       "feedback_window": experiments?.ledger.windowCapacity ?? 0,
+      "experiment_state": stateStatus(),
+    ]
+  }
+
+  private func stateStatus() -> [String: Any] {
+    let state = experimentState?() ?? ExperimentStateStatus()
+    return [
+      "kind": state.kind, "address": state.address, "reachable": state.reachable, "last_error": state.lastError,
+      "pending_slates": state.pendingSlates, "pending_impressions": state.pendingImpressions,
+      "pending_feedback": state.pendingFeedback, "dropped": state.dropped, "flushes": state.flushes,
+      "feedback_ttl_seconds": feedbackTTLSeconds,
     ]
   }
 

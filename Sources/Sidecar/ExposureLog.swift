@@ -24,12 +24,14 @@ public struct Exposure: Sendable {
   public var propensities: [Float]
   public var shadow: String  // shadow model selector scored for this request, "" none
   public var explanations: Explanations?  // explain=true requests only
+  public var salt: String  // the experiment's salt (its run), "" when none; logged only when set
 
   public init(
     requestID: String, timestamp: Date, userID: String, surface: String, experiment: String, arm: String,
     bucket: Int, armProbability: Double, forced: Bool, model: String, modelVersion: Int, itemIDs: [Int64],
-    scores: [Float], propensities: [Float], shadow: String, explanations: Explanations? = nil
+    scores: [Float], propensities: [Float], shadow: String, explanations: Explanations? = nil, salt: String = ""
   ) {
+    self.salt = salt
     self.requestID = requestID
     self.timestamp = timestamp
     self.userID = userID
@@ -372,6 +374,10 @@ public enum ExposureJSON {
         out.append(contentsOf: #","attention":"#.utf8)
         appendEvents(explanations.attention, value: "weight", to: &out)
       }
+    }
+    if !exposure.salt.isEmpty {
+      out.append(contentsOf: #","salt":"#.utf8)
+      appendString(exposure.salt, to: &out)
     }
     out.append(contentsOf: "}\n".utf8)
   }

@@ -8,9 +8,12 @@ import Foundation
 public final class FeedbackService: @unchecked Sendable {
   /// nil when the sidecar runs no experiments: there is nothing to join feedback to.
   let ledger: ExperimentLedger?
+  /// Where accepted calls are logged, if anywhere.
+  let log: FeedbackLog?
 
-  public init(ledger: ExperimentLedger?) {
+  public init(ledger: ExperimentLedger?, log: FeedbackLog? = nil) {
     self.ledger = ledger
+    self.log = log
   }
 
   func handle(_ request: rs_feedback_request, _ response: OpaquePointer) -> Int32 {
@@ -42,6 +45,7 @@ public final class FeedbackService: @unchecked Sendable {
         throw ServiceError.invalidArgument("value is \(request.value); send a finite, non-negative order value (or 0)")
       }
       let joined = try ledger.recordFeedback(requestID: requestID, itemID: request.item_id, kind: kind, value: request.value)
+      log?.append(FeedbackEvent(requestID: requestID, itemID: request.item_id, kind: kind, value: request.value), result: joined)
       joined.experiment.withCString { experiment in
         joined.arm.withCString { arm in
           rs_feedback_set_result(response, experiment, strlen(experiment), arm, strlen(arm), joined.duplicate)

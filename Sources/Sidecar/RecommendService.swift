@@ -157,17 +157,19 @@ public final class RecommendService: @unchecked Sendable {
     let assignment = route.assignment
     ledger?.recordExposure(requestID: requestID, assignment: assignment, itemIDs: items)
     let shadowModel = assignment?.shadow
+    let salt = assignment.flatMap { assignment in
+      route.experiments?.config.experiments.first(where: { $0.key == assignment.experimentKey })?.salt
+    }
     if let exposureLog {
       exposureLog.append(Exposure(
         requestID: requestID, timestamp: Date(), userID: string(request.user_id), surface: string(request.surface),
         experiment: assignment?.experimentKey ?? "", arm: assignment?.armName ?? "", bucket: assignment?.bucket ?? -1,
         armProbability: assignment?.probability ?? 1, forced: assignment?.forced ?? false,
         model: model.name, modelVersion: model.version, itemIDs: Array(items), scores: Array(scores),
-        propensities: Array(propensities), shadow: shadowModel?.description ?? "", explanations: explanations))
+        propensities: Array(propensities), shadow: shadowModel?.description ?? "", explanations: explanations,
+        salt: salt ?? ""))
     }
-    if let shadow, let assignment, let shadowModel,
-       let salt = route.experiments?.config.experiments.first(where: { $0.key == assignment.experimentKey })?.salt
-    {
+    if let shadow, let assignment, let shadowModel, let salt {
       shadow.submit(ShadowScoring.Job(
         request: request, experimentKey: assignment.experimentKey, salt: salt, shadow: shadowModel,
         seed: RequestID.explorationSeed(seed, model: shadowModel.model),

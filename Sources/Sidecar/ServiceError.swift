@@ -55,6 +55,8 @@ extension ServiceError {
       case .unknownRequest: self.init(code: Int32(RS_STATUS_NOT_FOUND), message: error.description)
       case .itemNotInResponse: self = .invalidArgument(error.description)
       }
+    // The shared experiment state could neither be reached nor buffer the event: retry later (or elsewhere).
+    case let error as ExperimentStateUnavailable: self.init(code: Int32(RS_STATUS_UNAVAILABLE), message: error.description)
     default: self.init(code: Int32(RS_STATUS_INTERNAL), message: "internal error: \(error)")
     }
   }

@@ -38,6 +38,13 @@ extension SidecarConfig {
     add("exposure_log_keep", "\(exposureLogKeep)")
     add("exposure_log_queue", "\(exposureLogQueue)")
     add("feedback_window", "\(feedbackWindow)")
+    add("experiment_state", Self.quoted(experimentState))
+    add("experiment_state_password_file", Self.quoted(experimentStatePasswordFile))
+    add("experiment_state_prefix", Self.quoted(experimentStatePrefix))
+    add("experiment_state_buffer", "\(experimentStateBuffer)")
+    add("experiment_state_flush_ms", "\(experimentStateFlushMilliseconds)")
+    add("feedback_ttl_seconds", "\(feedbackTTLSeconds)")
+    add("feedback_log", Self.quoted(feedbackLog))
     if models.isEmpty {
       add("models", "{}")
     } else {

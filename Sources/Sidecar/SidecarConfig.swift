@@ -46,6 +46,22 @@ public struct SidecarConfig: Equatable, Sendable {
   public var exposureLogQueue = 65_536
   /// How many recent responses Feedback can join to (with experiments).
   public var feedbackWindow = 100_000
+  /// Where experiment results live (README "Fleet"): "" in this process only; "file:PATH"
+  /// snapshots them to PATH (read at start); "redis://host:port/db" shares them with a fleet.
+  public var experimentState = ""
+  /// The Redis password, in a file (trailing newline ignored); or in the URL.
+  public var experimentStatePasswordFile = ""
+  /// Prefix of every Redis key.
+  public var experimentStatePrefix = "recsys:"
+  /// Response slates (and feedback accepted while Redis is unreachable) that may wait to be
+  /// written; beyond, dropped and counted. Impression counts are never dropped.
+  public var experimentStateBuffer = 100_000
+  /// How often buffered state is written to Redis (or, for file:, snapshotted), in milliseconds.
+  public var experimentStateFlushMilliseconds = 25
+  /// How long a response can receive feedback on any replica (Redis keeps its slate this long).
+  public var feedbackTTLSeconds = 86_400
+  /// One JSON line per accepted Feedback call ("" for none): the warehouse's side of the report.
+  public var feedbackLog = ""
 
   /// The shortest admin token accepted: a guessable token is no protection.
   public static let minimumAdminTokenLength = 16
@@ -68,7 +84,8 @@ public struct SidecarConfig: Equatable, Sendable {
       "tls_cert", "tls_key", "tls_client_ca", "tls_require_client_cert", "admin_token", "admin_token_file",
       "drain_seconds", "max_receive_message_bytes", "max_top_k", "max_candidates", "max_history",
       "experiments", "exposure_log", "exposure_log_max_bytes", "exposure_log_keep", "exposure_log_queue",
-      "feedback_window",
+      "feedback_window", "experiment_state", "experiment_state_password_file", "experiment_state_prefix",
+      "experiment_state_buffer", "experiment_state_flush_ms", "feedback_ttl_seconds", "feedback_log",
     ]
     for key in root.keys.sorted() where !known.contains(key) {
       throw Invalid(description: "\(source): unknown key \"\(Excerpt.of(key))\" (known: \(known.joined(separator: ", ")))")
@@ -121,6 +138,14 @@ public struct SidecarConfig: Equatable, Sendable {
     exposureLogKeep = try integer("exposure_log_keep", in: 1...1_000) ?? exposureLogKeep
     exposureLogQueue = try integer("exposure_log_queue", in: 1...(1 << 24)) ?? exposureLogQueue
     feedbackWindow = try integer("feedback_window", in: 1...(1 << 26)) ?? feedbackWindow
+    experimentState = try string("experiment_state") ?? experimentState
+    experimentStatePasswordFile = try string("experiment_state_password_file") ?? experimentStatePasswordFile
+    experimentStatePrefix = try string("experiment_state_prefix") ?? experimentStatePrefix
+    experimentStateBuffer = try integer("experiment_state_buffer", in: 1...(1 << 26)) ?? experimentStateBuffer
+    experimentStateFlushMilliseconds =
+      try integer("experiment_state_flush_ms", in: 1...600_000) ?? experimentStateFlushMilliseconds
+    feedbackTTLSeconds = try integer("feedback_ttl_seconds", in: 1...(366 * 86_400)) ?? feedbackTTLSeconds
+    feedbackLog = try string("feedback_log") ?? feedbackLog
     if let value = root["models"] {
       guard let models = value as? [String: Any] else {
         throw Invalid(description: "\(source): \"models\" must map model names to {pinned, labels}")
@@ -146,6 +171,16 @@ public struct SidecarConfig: Equatable, Sendable {
     if !drainSeconds.isFinite || drainSeconds < 0 { throw Invalid(description: "drain_seconds must be a number >= 0") }
     if maxReceiveMessageBytes < 1 || maxReceiveMessageBytes > Int(Int32.max) {
       throw Invalid(description: "max_receive_message_bytes must be from 1 to \(Int32.max)")
+    }
+    if !(experimentState.isEmpty || experimentState.hasPrefix("redis://")
+      || (experimentState.hasPrefix("file:") && experimentState.count > 5))
+    {
+      throw Invalid(description: """
+        experiment_state is "\(experimentState)"; use "" (in-process), file:PATH or redis://host:port/db
+        """)
+    }
+    if !experimentStatePasswordFile.isEmpty && !experimentState.hasPrefix("redis://") {
+      throw Invalid(description: "experiment_state_password_file is set but experiment_state is not redis://...")
     }
     if !metricsListen.isEmpty {
       do { _ = try MetricsServer.endpoint(metricsListen) } catch { throw Invalid(description: Excerpt.message("\(error)")) }

@@ -16,6 +16,8 @@ public final class SidecarMetrics: @unchecked Sendable {
   private let pluginsRefused: Gauge
   /// Exposure-log lines lost because its queue was full (the request path never waits for it).
   public let exposureLogDropped: Counter
+  /// Response slates and feedback events the shared experiment state had to drop (buffer full).
+  public let experimentStateDropped: Counter
 
   private let lock = NSLock()
   private var requestCounters: [RequestKey: Counter] = [:]  // under `lock`
@@ -39,6 +41,9 @@ public final class SidecarMetrics: @unchecked Sendable {
       labels: [("state", "refused")])
     exposureLogDropped = registry.makeCounter(descriptor: Self.name(
       "exposure_log_dropped_total", "Exposure records dropped because the log could not keep up."))
+    experimentStateDropped = registry.makeCounter(descriptor: Self.name(
+      "experiment_state_dropped_total",
+      "Response slates and feedback events dropped because the experiment state's buffer was full."))
     registry.makeGauge(
       descriptor: Self.name("build_info", "Always 1; the labels say what is running."),
       labels: [("version", BuildInfo.version), ("commit", BuildInfo.commit), ("swift", BuildInfo.swiftVersion)]

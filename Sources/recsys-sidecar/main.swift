@@ -4,6 +4,7 @@ import Foundation
 import Logging
 import ModelStore
 import PluginHost
+import RedisState
 import Routing
 import Sidecar
 
@@ -19,7 +20,9 @@ struct RecsysSidecar: ParsableCommand {
     YAML config file: listen, admin_listen, metrics_listen, store, plugins, default_model, poll_interval_seconds, models, \
     tls_cert, tls_key, tls_client_ca, tls_require_client_cert, admin_token, admin_token_file, drain_seconds, \
     max_receive_message_bytes, max_top_k, max_candidates, max_history, experiments, exposure_log, \
-    exposure_log_max_bytes, exposure_log_keep, exposure_log_queue, feedback_window.
+    exposure_log_max_bytes, exposure_log_keep, exposure_log_queue, feedback_window, experiment_state, \
+    experiment_state_password_file, experiment_state_prefix, experiment_state_buffer, experiment_state_flush_ms, \
+    feedback_ttl_seconds, feedback_log.
     """)
   var config: String?
 
@@ -107,6 +110,33 @@ struct RecsysSidecar: ParsableCommand {
   @Option(help: "Recent responses Feedback can join to (with --experiments). Default 100000.")
   var feedbackWindow: Int?
 
+  @Option(help: """
+    Where experiment results live: "" in this process (default); file:PATH snapshots them there (read at start); \
+    redis://host:port/db shares them with every replica using the same Redis (README "Fleet").
+    """)
+  var experimentState: String?
+
+  @Option(help: "File holding the Redis password of --experiment-state (trailing newline ignored).")
+  var experimentStatePasswordFile: String?
+
+  @Option(help: "Prefix of every Redis key of the experiment state. Default recsys:.")
+  var experimentStatePrefix: String?
+
+  @Option(help: """
+    Response slates (and feedback accepted while Redis is unreachable) that may wait to be written; beyond, \
+    dropped and counted. Impression counts are never dropped. Default 100000.
+    """)
+  var experimentStateBuffer: Int?
+
+  @Option(help: "Milliseconds between writes of the buffered experiment state. Default 25.")
+  var experimentStateFlushMs: Int?
+
+  @Option(help: "Seconds a response can receive feedback on any replica (Redis keeps its slate). Default 86400.")
+  var feedbackTtlSeconds: Int?
+
+  @Option(help: "Feedback log: one JSON line per accepted Feedback call. Default none.")
+  var feedbackLog: String?
+
   @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
   var logLevel = "info"
 
@@ -124,7 +154,10 @@ struct RecsysSidecar: ParsableCommand {
       throw ValidationError("--max-receive-message-bytes must be from 1 to \(Int32.max)")
     }
     for (flag, value, lowest) in [("--exposure-log-max-bytes", exposureLogMaxBytes, 4_096), ("--exposure-log-keep", exposureLogKeep, 1),
-                                  ("--exposure-log-queue", exposureLogQueue, 1), ("--feedback-window", feedbackWindow, 1)]
+                                  ("--exposure-log-queue", exposureLogQueue, 1), ("--feedback-window", feedbackWindow, 1),
+                                  ("--experiment-state-buffer", experimentStateBuffer, 1),
+                                  ("--experiment-state-flush-ms", experimentStateFlushMs, 1),
+                                  ("--feedback-ttl-seconds", feedbackTtlSeconds, 1)]
     where value.map({ $0 < lowest }) ?? false {
       throw ValidationError("\(flag) must be at least \(lowest)")
     }
@@ -158,6 +191,13 @@ struct RecsysSidecar: ParsableCommand {
     settings.exposureLogKeep = exposureLogKeep ?? settings.exposureLogKeep
     settings.exposureLogQueue = exposureLogQueue ?? settings.exposureLogQueue
     settings.feedbackWindow = feedbackWindow ?? settings.feedbackWindow
+    settings.experimentState = experimentState ?? settings.experimentState
+    settings.experimentStatePasswordFile = experimentStatePasswordFile ?? settings.experimentStatePasswordFile
+    settings.experimentStatePrefix = experimentStatePrefix ?? settings.experimentStatePrefix
+    settings.experimentStateBuffer = experimentStateBuffer ?? settings.experimentStateBuffer
+    settings.experimentStateFlushMilliseconds = experimentStateFlushMs ?? settings.experimentStateFlushMilliseconds
+    settings.feedbackTTLSeconds = feedbackTtlSeconds ?? settings.feedbackTTLSeconds
+    settings.feedbackLog = feedbackLog ?? settings.feedbackLog
     do { _ = try ModelSelector(parsing: settings.defaultModel) } catch { throw ValidationError("default model: \(error)") }
     try settings.validate()
     return settings
@@ -201,11 +241,20 @@ struct RecsysSidecar: ParsableCommand {
     observeRegistry(registry)
 
     let router = Router(defaultModel: try ModelSelector(parsing: settings.defaultModel))
+    let sharedState = settings.experiments.isEmpty ? nil : try Self.redisState(settings, logger: logger, metrics: metrics)
     // Experiments load after the models they name; an invalid file stops the start.
     let experiments = settings.experiments.isEmpty ? nil : ExperimentsFile(
       path: settings.experiments, router: router, registry: registry,
-      ledger: ExperimentLedger(windowCapacity: settings.feedbackWindow), logger: logger)
+      ledger: ExperimentLedger(windowCapacity: settings.feedbackWindow, state: sharedState), logger: logger)
+    // file:PATH: the results of the previous run come back before anything is served.
+    let snapshotFile = experiments.flatMap { experiments in
+      settings.experimentState.hasPrefix("file:")
+        ? ExperimentSnapshotFile(path: String(settings.experimentState.dropFirst(5)), ledger: experiments.ledger,
+                                 logger: logger) : nil
+    }
+    snapshotFile?.restore()
     do { try experiments?.reload() } catch { throw ValidationError("experiments: \(error)") }
+    snapshotFile?.start(every: Self.snapshotInterval)
     let exposureLog: ExposureLog?
     do {
       exposureLog = try settings.exposureLog.isEmpty ? nil : ExposureLog(
@@ -223,11 +272,19 @@ struct RecsysSidecar: ParsableCommand {
       requireClientCertificate: settings.tlsRequireClientCert)
     let adminToken: String
     do { adminToken = try settings.adminBearerToken() } catch { throw ValidationError("\(error)") }
+    let feedbackLog: FeedbackLog?
+    do {
+      feedbackLog = try settings.feedbackLog.isEmpty || experiments == nil ? nil : FeedbackLog(path: settings.feedbackLog)
+    } catch {
+      throw ValidationError("\(error)")
+    }
     let server = try SidecarServer(
-      listen: settings.listen, service: service,
+      listen: settings.listen, service: service, feedback: FeedbackService(ledger: experiments?.ledger, log: feedbackLog),
       adminListen: settings.adminListen.isEmpty ? nil : settings.adminListen,
       admin: settings.adminListen.isEmpty ? nil : AdminService(
-        registry: registry, router: router, experiments: experiments, exposureLog: exposureLog),
+        registry: registry, router: router, experiments: experiments, exposureLog: exposureLog,
+        experimentState: sharedState.map { state in { state.status } } ?? snapshotFile.map { file in { file.status } },
+        feedbackTTLSeconds: settings.feedbackTTLSeconds),
       maxReceiveMessageBytes: Int32(settings.maxReceiveMessageBytes), tls: tls, adminToken: adminToken)
 
     // Health follows the default model (the experiments file's, when it names one): SERVING
@@ -254,6 +311,8 @@ struct RecsysSidecar: ParsableCommand {
       "store": "\(settings.store)", "plugins": "\(settings.plugins)",
       "experiments": "\(settings.experiments.isEmpty ? "off" : settings.experiments)",
       "exposure_log": "\(settings.exposureLog.isEmpty ? "off" : settings.exposureLog)",
+      "experiment_state": "\(sharedState?.settings.address ?? (settings.experimentState.isEmpty ? "in-process" : settings.experimentState))",
+      "feedback_log": "\(feedbackLog?.path ?? "off")",
     ])
 
     // The first signal drains: health NOT_SERVING (watchers hear it), no new calls, running
@@ -287,15 +346,53 @@ struct RecsysSidecar: ParsableCommand {
     experiments?.stopPolling()
     // Every answered call's exposure is queued by now: write them all before exiting.
     service.shutdown()
+    // Everything buffered for the shared state is written before exiting (given 2 s when Redis is slow).
+    sharedState?.close()
+    snapshotFile?.stop()
     registry.stopPolling()
     metricsServer?.stop()
     withExtendedLifetime(signals) {}
     let counts = server.callCounts
+    let unwritten = sharedState?.status ?? ExperimentStateStatus()
     logger.info("stopped", metadata: [
+      "experiment_state_unwritten_slates": "\(unwritten.pendingSlates)",
+      "experiment_state_unwritten_impressions": "\(unwritten.pendingImpressions)",
+      "experiment_state_unwritten_feedback": "\(unwritten.pendingFeedback)",
       "calls_admitted": "\(counts.admitted)", "calls_refused_while_draining": "\(counts.refused)",
       "calls_cut_at_drain_deadline": "\(counts.runningAtDeadline)",
       "exposures_written": "\(exposureLog?.written ?? 0)", "exposures_dropped": "\(exposureLog?.dropped ?? 0)",
     ])
+  }
+
+  /// How often `experiment_state: file:PATH` is written (and at shutdown).
+  static let snapshotInterval: Duration = .seconds(2)
+
+  /// The Redis experiment state of `experiment_state: redis://...`, nil otherwise. Redis being down
+  /// does not stop the start: the state buffers until it answers.
+  private static func redisState(_ settings: SidecarConfig, logger: Logger, metrics: SidecarMetrics) throws
+    -> RedisExperimentState?
+  {
+    guard settings.experimentState.hasPrefix("redis://") else { return nil }
+    var redis: RedisStateSettings
+    do { redis = try RedisStateSettings(url: settings.experimentState) } catch { throw ValidationError("\(error)") }
+    if !settings.experimentStatePasswordFile.isEmpty {
+      guard var password = try? String(contentsOfFile: settings.experimentStatePasswordFile, encoding: .utf8) else {
+        throw ValidationError("cannot read experiment_state_password_file \(settings.experimentStatePasswordFile)")
+      }
+      while let last = password.last, last.isNewline { password.removeLast() }
+      redis.password = password
+    }
+    redis.keyPrefix = settings.experimentStatePrefix
+    redis.bufferCapacity = settings.experimentStateBuffer
+    redis.flushInterval = .milliseconds(settings.experimentStateFlushMilliseconds)
+    redis.feedbackTTLSeconds = settings.feedbackTTLSeconds
+    let state = RedisExperimentState(settings: redis, logger: logger) { metrics.experimentStateDropped.increment() }
+    if let problem = state.probe() {
+      logger.warning("shared experiment state unreachable at start; buffering until it answers", metadata: [
+        "address": "\(redis.address)", "error": "\(problem)",
+      ])
+    }
+    return state
   }
 
   /// The address as it listens: the port filled in (port 0 picks one), a unix socket as is.

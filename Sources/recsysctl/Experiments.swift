@@ -1,4 +1,5 @@
 import ArgumentParser
+import Experiments
 import Foundation
 
 /// `recsysctl experiments show | report | reload`: the A/B experiments file that serves and its results.
@@ -25,19 +26,49 @@ extension RecsysCtl {
         reload: reads the experiments file now and shows what serves. An invalid file is refused (exit code 1, \
         FAILED_PRECONDITION with the reason) and the config that served before keeps serving.
 
+        report --exposures GLOB --feedback GLOB computes the report offline from the exposure and feedback logs of \
+        any number of replicas (quote the globs), without a sidecar; --experiments FILE gives the arms' order, \
+        control and models.
+
         --json prints the ExperimentsStatus as proto3 JSON instead.
         """)
 
     @OptionGroup var options: AdminOptions
     @Argument(help: "show, report or reload.") var action: Action = .show
+    @Option(help: "report offline: exposure logs (a glob).") var exposures: String?
+    @Option(help: "report offline: feedback logs (a glob).") var feedback: String?
+    @Option(help: "report offline: the experiments file (arm order, control, models).") var experiments: String?
 
     func run() throws {
+      if exposures != nil || feedback != nil {
+        return try runOffline()
+      }
       let status = try options.send(action == .reload ? "ReloadExperiments" : "GetExperiments")
       guard !options.json else { return }
       let view = ExperimentsView(status)
       switch action {
       case .show, .reload: print(view.config(), terminator: "")
       case .report: print(view.report(), terminator: "")
+      }
+    }
+
+    private func runOffline() throws {
+      guard action == .report, let exposures, let feedback else {
+        throw ValidationError("--exposures and --feedback go together, with the report action")
+      }
+      let status: [String: Any]
+      do {
+        let config = try experiments.map { try ExperimentsConfig(yaml: String(contentsOfFile: $0, encoding: .utf8), source: $0) }
+        status = try OfflineReport(exposures: exposures, feedback: feedback).status(config: config)
+      } catch {
+        FileHandle.standardError.write(Data("recsysctl: \(error)\n".utf8))
+        throw ExitCode(1)
+      }
+      if options.json {
+        let data = try JSONSerialization.data(withJSONObject: status, options: [.prettyPrinted, .sortedKeys])
+        print(String(decoding: data, as: UTF8.self))
+      } else {
+        print(ExperimentsView(status).report(), terminator: "")
       }
     }
   }

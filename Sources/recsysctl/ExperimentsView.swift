@@ -72,8 +72,31 @@ struct ExperimentsView {
       out += "  * p < 0.05: two-proportion z-test against the control (\(text(experiment["control"])))\n"
       out += "  " + shadowLine(experiment["shadow"] as? [String: Any] ?? [:]) + "\n"
     }
-    out += "\n" + exposureLine() + feedbackLine()
+    if let offline = status["offline"] as? [String: Any] {
+      out += "\noffline: \(integer(offline["exposure_lines"])) exposure lines from \(integer(offline["exposure_files"])) "
+      out += "files, \(integer(offline["feedback_lines"])) feedback lines from \(integer(offline["feedback_files"])) files; "
+      out += "feedback_unjoined \(integer(offline["feedback_unjoined"]))\n"
+      return out
+    }
+    out += "\n" + exposureLine() + feedbackLine() + stateLine()
     return out
+  }
+
+  /// Where the results live, and what waits to be written or was lost (README "Fleet").
+  func stateLine() -> String {
+    guard integer(status["feedback_window"]) > 0 else { return "" }
+    let state = status["experiment_state"] as? [String: Any] ?? [:]
+    let kind = orNone(text(state["kind"]), none: "in-process")
+    var line = "experiment state: \(kind)"
+    let address = text(state["address"])
+    if !address.isEmpty { line += " \(address)" }
+    guard kind != "in-process" else { return line + "\n" }
+    line += (state["reachable"] as? Bool ?? false) ? " (reachable)" : " (UNREACHABLE: \(text(state["last_error"])))"
+    line += "; pending slates \(integer(state["pending_slates"])), impressions \(integer(state["pending_impressions"]))"
+    line += ", feedback \(integer(state["pending_feedback"])); dropped \(integer(state["dropped"]))"
+    let ttl = integer(state["feedback_ttl_seconds"])
+    if ttl > 0 { line += "; feedback TTL \(ttl) s" }
+    return line + "\n"
   }
 
   func row(_ arm: [String: Any], control: Bool, thompson: Bool) -> [String] {

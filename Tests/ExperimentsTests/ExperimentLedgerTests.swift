@@ -185,3 +185,29 @@ final class ExperimentLedgerTests: XCTestCase {
     XCTAssertEqual(shadow.meanRankCorrelation, 0, accuracy: 1e-12)
   }
 }
+
+final class LedgerSnapshotTests: XCTestCase {
+  func testASnapshotRestoresCountersAndTheWindow() throws {
+    let yaml = singleExperiment(key: "exp", salt: "s1", arms: fixedArms([50, 50]))
+    let ledger = ExperimentLedger(windowCapacity: 4)
+    let set = try experimentSet(yaml, ledger: ledger)
+    let assignment = try XCTUnwrap(set.assign(RequestTraits(userID: "user-1"), seed: 0))
+    for index in 0..<6 { expose(ledger, "r\(index)", assignment, items: [7, 8]) }
+    _ = try ledger.recordFeedback(requestID: "r5", itemID: 8, kind: .purchase, value: 2.5)
+    let snapshot = ledger.snapshot()
+    XCTAssertEqual(snapshot.window.map(\.requestID), ["r2", "r3", "r4", "r5"])
+    let decoded = try JSONDecoder().decode(LedgerSnapshot.self, from: try JSONEncoder().encode(snapshot))
+    XCTAssertEqual(decoded, snapshot)
+
+    let restored = ExperimentLedger(windowCapacity: 3)
+    try restored.restore(decoded)
+    let again = try experimentSet(yaml, ledger: restored)
+    XCTAssertEqual(again.report()[0].arms.map(\.impressions), set.report()[0].arms.map(\.impressions))
+    XCTAssertEqual(again.report()[0].arms.map(\.revenue), set.report()[0].arms.map(\.revenue))
+    // The window kept its newest 3 and what they had seen.
+    XCTAssertTrue(try restored.recordFeedback(requestID: "r5", itemID: 8, kind: .purchase, value: 2.5).duplicate)
+    XCTAssertFalse(try restored.recordFeedback(requestID: "r3", itemID: 7, kind: .click, value: 0).duplicate)
+    XCTAssertThrowsError(try restored.recordFeedback(requestID: "r2", itemID: 7, kind: .click, value: 0))
+    XCTAssertEqual(again.report()[0].arms.map(\.clicks).reduce(0, +), 1)
+  }
+}

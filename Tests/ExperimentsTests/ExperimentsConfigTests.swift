@@ -212,3 +212,17 @@ final class ExperimentsConfigTests: XCTestCase {
     assertRejected("experiments: [hello]", mentioning: ["experiments[0]", "expected a mapping"])
   }
 }
+
+final class FeedbackTTLConfigTests: XCTestCase {
+  func testFeedbackTTLIsReadPerExperimentAndBounded() throws {
+    let config = try ExperimentsConfig(
+      yaml: singleExperiment(extra: "    feedback_ttl: 3600", arms: fixedArms([50, 50])), source: "t.yaml")
+    XCTAssertEqual(config.experiments[0].feedbackTTLSeconds, 3600)
+    XCTAssertNil(try ExperimentsConfig(yaml: singleExperiment(arms: fixedArms([100])), source: "t.yaml")
+      .experiments[0].feedbackTTLSeconds)
+    assertRejected(singleExperiment(extra: "    feedback_ttl: 5", arms: fixedArms([100])),
+                   mentioning: ["feedback_ttl 5", "from 60"])
+    assertRejected(singleExperiment(extra: "    feedback_ttl: \"3600\"", arms: fixedArms([100])),
+                   mentioning: ["feedback_ttl", "whole number"])
+  }
+}

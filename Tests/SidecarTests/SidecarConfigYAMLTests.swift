@@ -85,3 +85,35 @@ extension SidecarConfigLimitsTests {
     XCTAssertEqual(try SidecarConfig(yaml: "listen: 127.0.0.1:7000\n", source: "c.yaml").listen, "127.0.0.1:7000")
   }
 }
+
+final class ExperimentStateConfigTests: XCTestCase {
+  func testExperimentStateKeysAreReadPrintedAndChecked() throws {
+    let config = try SidecarConfig(yaml: """
+      experiment_state: redis://10.0.0.5:6380/2
+      experiment_state_password_file: /run/secrets/redis
+      experiment_state_prefix: "shop:"
+      experiment_state_buffer: 500
+      experiment_state_flush_ms: 50
+      feedback_ttl_seconds: 3600
+      feedback_log: /var/log/feedback.jsonl
+      """, source: "t")
+    XCTAssertEqual(config.experimentState, "redis://10.0.0.5:6380/2")
+    XCTAssertEqual(config.experimentStatePasswordFile, "/run/secrets/redis")
+    XCTAssertEqual(config.experimentStatePrefix, "shop:")
+    XCTAssertEqual(config.experimentStateBuffer, 500)
+    XCTAssertEqual(config.experimentStateFlushMilliseconds, 50)
+    XCTAssertEqual(config.feedbackTTLSeconds, 3600)
+    XCTAssertEqual(config.feedbackLog, "/var/log/feedback.jsonl")
+    XCTAssertEqual(try SidecarConfig(yaml: config.yaml, source: "printed"), config)
+    XCTAssertNoThrow(try config.validate())
+    XCTAssertNoThrow(try SidecarConfig(yaml: "experiment_state: file:/var/lib/x.json", source: "t").validate())
+    for bad in ["experiment_state: memcached://x", "experiment_state: \"file:\"",
+                "experiment_state_password_file: /x"] {
+      XCTAssertThrowsError(try SidecarConfig(yaml: bad, source: "t").validate(), bad) { error in
+        XCTAssertTrue("\(error)".contains("experiment_state"), "\(error)")
+      }
+    }
+    XCTAssertThrowsError(try SidecarConfig(yaml: "experiment_state_buffer: 0", source: "t"))
+    XCTAssertThrowsError(try SidecarConfig(yaml: "feedback_ttl_seconds: -1", source: "t"))
+  }
+}

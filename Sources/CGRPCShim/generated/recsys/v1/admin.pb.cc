@@ -251,6 +251,7 @@ PROTOBUF_CONSTEXPR ExperimentsStatus::ExperimentsStatus(
   , /*decltype(_impl_.last_error_)*/{&::_pbi::fixed_address_empty_string, ::_pbi::ConstantInitialized{}}
   , /*decltype(_impl_.default_model_)*/{&::_pbi::fixed_address_empty_string, ::_pbi::ConstantInitialized{}}
   , /*decltype(_impl_.exposure_log_)*/nullptr
+  , /*decltype(_impl_.experiment_state_)*/nullptr
   , /*decltype(_impl_.feedback_unjoined_)*/int64_t{0}
   , /*decltype(_impl_.feedback_window_)*/int64_t{0}
   , /*decltype(_impl_._cached_size_)*/{}} {}
@@ -263,6 +264,28 @@ struct ExperimentsStatusDefaultTypeInternal {
   };
 };
 PROTOBUF_ATTRIBUTE_NO_DESTROY PROTOBUF_CONSTINIT PROTOBUF_ATTRIBUTE_INIT_PRIORITY1 ExperimentsStatusDefaultTypeInternal _ExperimentsStatus_default_instance_;
+PROTOBUF_CONSTEXPR ExperimentStateStatus::ExperimentStateStatus(
+    ::_pbi::ConstantInitialized): _impl_{
+    /*decltype(_impl_.kind_)*/{&::_pbi::fixed_address_empty_string, ::_pbi::ConstantInitialized{}}
+  , /*decltype(_impl_.address_)*/{&::_pbi::fixed_address_empty_string, ::_pbi::ConstantInitialized{}}
+  , /*decltype(_impl_.last_error_)*/{&::_pbi::fixed_address_empty_string, ::_pbi::ConstantInitialized{}}
+  , /*decltype(_impl_.pending_slates_)*/int64_t{0}
+  , /*decltype(_impl_.pending_impressions_)*/int64_t{0}
+  , /*decltype(_impl_.pending_feedback_)*/int64_t{0}
+  , /*decltype(_impl_.dropped_)*/int64_t{0}
+  , /*decltype(_impl_.flushes_)*/int64_t{0}
+  , /*decltype(_impl_.feedback_ttl_seconds_)*/int64_t{0}
+  , /*decltype(_impl_.reachable_)*/false
+  , /*decltype(_impl_._cached_size_)*/{}} {}
+struct ExperimentStateStatusDefaultTypeInternal {
+  PROTOBUF_CONSTEXPR ExperimentStateStatusDefaultTypeInternal()
+      : _instance(::_pbi::ConstantInitialized{}) {}
+  ~ExperimentStateStatusDefaultTypeInternal() {}
+  union {
+    ExperimentStateStatus _instance;
+  };
+};
+PROTOBUF_ATTRIBUTE_NO_DESTROY PROTOBUF_CONSTINIT PROTOBUF_ATTRIBUTE_INIT_PRIORITY1 ExperimentStateStatusDefaultTypeInternal _ExperimentStateStatus_default_instance_;
 PROTOBUF_CONSTEXPR ExperimentStatus::ExperimentStatus(
     ::_pbi::ConstantInitialized): _impl_{
     /*decltype(_impl_.arms_)*/{}
@@ -354,7 +377,7 @@ struct ExposureLogStatusDefaultTypeInternal {
 PROTOBUF_ATTRIBUTE_NO_DESTROY PROTOBUF_CONSTINIT PROTOBUF_ATTRIBUTE_INIT_PRIORITY1 ExposureLogStatusDefaultTypeInternal _ExposureLogStatus_default_instance_;
 }  // namespace v1
 }  // namespace recsys
-static ::_pb::Metadata file_level_metadata_recsys_2fv1_2fadmin_2eproto[21];
+static ::_pb::Metadata file_level_metadata_recsys_2fv1_2fadmin_2eproto[22];
 static const ::_pb::EnumDescriptor* file_level_enum_descriptors_recsys_2fv1_2fadmin_2eproto[1];
 static constexpr ::_pb::ServiceDescriptor const** file_level_service_descriptors_recsys_2fv1_2fadmin_2eproto = nullptr;
 
@@ -509,6 +532,23 @@ const uint32_t TableStruct_recsys_2fv1_2fadmin_2eproto::offsets[] PROTOBUF_SECTI
   PROTOBUF_FIELD_OFFSET(::recsys::v1::ExperimentsStatus, _impl_.exposure_log_),
   PROTOBUF_FIELD_OFFSET(::recsys::v1::ExperimentsStatus, _impl_.feedback_unjoined_),
   PROTOBUF_FIELD_OFFSET(::recsys::v1::ExperimentsStatus, _impl_.feedback_window_),
+  PROTOBUF_FIELD_OFFSET(::recsys::v1::ExperimentsStatus, _impl_.experiment_state_),
+  ~0u,  // no _has_bits_
+  PROTOBUF_FIELD_OFFSET(::recsys::v1::ExperimentStateStatus, _internal_metadata_),
+  ~0u,  // no _extensions_
+  ~0u,  // no _oneof_case_
+  ~0u,  // no _weak_field_map_
+  ~0u,  // no _inlined_string_donated_
+  PROTOBUF_FIELD_OFFSET(::recsys::v1::ExperimentStateStatus, _impl_.kind_),
+  PROTOBUF_FIELD_OFFSET(::recsys::v1::ExperimentStateStatus, _impl_.address_),
+  PROTOBUF_FIELD_OFFSET(::recsys::v1::ExperimentStateStatus, _impl_.reachable_),
+  PROTOBUF_FIELD_OFFSET(::recsys::v1::ExperimentStateStatus, _impl_.last_error_),
+  PROTOBUF_FIELD_OFFSET(::recsys::v1::ExperimentStateStatus, _impl_.pending_slates_),
+  PROTOBUF_FIELD_OFFSET(::recsys::v1::ExperimentStateStatus, _impl_.pending_impressions_),
+  PROTOBUF_FIELD_OFFSET(::recsys::v1::ExperimentStateStatus, _impl_.pending_feedback_),
+  PROTOBUF_FIELD_OFFSET(::recsys::v1::ExperimentStateStatus, _impl_.dropped_),
+  PROTOBUF_FIELD_OFFSET(::recsys::v1::ExperimentStateStatus, _impl_.flushes_),
+  PROTOBUF_FIELD_OFFSET(::recsys::v1::ExperimentStateStatus, _impl_.feedback_ttl_seconds_),
   ~0u,  // no _has_bits_
   PROTOBUF_FIELD_OFFSET(::recsys::v1::ExperimentStatus, _internal_metadata_),
   ~0u,  // no _extensions_
@@ -593,10 +633,11 @@ static const ::_pbi::MigrationSchema schemas[] PROTOBUF_SECTION_VARIABLE(protode
   { 123, -1, -1, sizeof(::recsys::v1::GetExperimentsRequest)},
   { 129, -1, -1, sizeof(::recsys::v1::ReloadExperimentsRequest)},
   { 135, -1, -1, sizeof(::recsys::v1::ExperimentsStatus)},
-  { 150, -1, -1, sizeof(::recsys::v1::ExperimentStatus)},
-  { 165, -1, -1, sizeof(::recsys::v1::ArmStatus)},
-  { 193, -1, -1, sizeof(::recsys::v1::ShadowStatus)},
-  { 206, -1, -1, sizeof(::recsys::v1::ExposureLogStatus)},
+  { 151, -1, -1, sizeof(::recsys::v1::ExperimentStateStatus)},
+  { 167, -1, -1, sizeof(::recsys::v1::ExperimentStatus)},
+  { 182, -1, -1, sizeof(::recsys::v1::ArmStatus)},
+  { 210, -1, -1, sizeof(::recsys::v1::ShadowStatus)},
+  { 223, -1, -1, sizeof(::recsys::v1::ExposureLogStatus)},
 };
 
 static const ::_pb::Message* const file_default_instances[] = {
@@ -617,6 +658,7 @@ static const ::_pb::Message* const file_default_instances[] = {
   &::recsys::v1::_GetExperimentsRequest_default_instance_._instance,
   &::recsys::v1::_ReloadExperimentsRequest_default_instance_._instance,
   &::recsys::v1::_ExperimentsStatus_default_instance_._instance,
+  &::recsys::v1::_ExperimentStateStatus_default_instance_._instance,
   &::recsys::v1::_ExperimentStatus_default_instance_._instance,
   &::recsys::v1::_ArmStatus_default_instance_._instance,
   &::recsys::v1::_ShadowStatus_default_instance_._instance,
@@ -654,58 +696,65 @@ const char descriptor_table_protodef_recsys_2fv1_2fadmin_2eproto[] PROTOBUF_SECT
   "ponse\022(\n\007plugins\030\001 \003(\0132\027.recsys.v1.Plugi"
   "nStatus\022)\n\007refused\030\002 \003(\0132\030.recsys.v1.Ref"
   "usedPlugin\"\027\n\025GetExperimentsRequest\"\032\n\030R"
-  "eloadExperimentsRequest\"\211\002\n\021ExperimentsS"
+  "eloadExperimentsRequest\"\305\002\n\021ExperimentsS"
   "tatus\022\014\n\004path\030\001 \001(\t\022\016\n\006sha256\030\002 \001(\t\022\021\n\tl"
   "oaded_at\030\003 \001(\t\022\022\n\nlast_error\030\004 \001(\t\022\025\n\rde"
   "fault_model\030\005 \001(\t\0220\n\013experiments\030\006 \003(\0132\033"
   ".recsys.v1.ExperimentStatus\0222\n\014exposure_"
   "log\030\007 \001(\0132\034.recsys.v1.ExposureLogStatus\022"
   "\031\n\021feedback_unjoined\030\010 \001(\003\022\027\n\017feedback_w"
-  "indow\030\t \001(\003\"\334\001\n\020ExperimentStatus\022\013\n\003key\030"
-  "\001 \001(\t\022\014\n\004salt\030\002 \001(\t\022\014\n\004mode\030\003 \001(\t\022\r\n\005mat"
-  "ch\030\004 \001(\t\022\027\n\017holdout_percent\030\005 \001(\001\022\031\n\021min"
-  "_share_percent\030\006 \001(\001\022\017\n\007control\030\007 \001(\t\022\"\n"
-  "\004arms\030\010 \003(\0132\024.recsys.v1.ArmStatus\022\'\n\006sha"
-  "dow\030\t \001(\0132\027.recsys.v1.ShadowStatus\"\254\003\n\tA"
-  "rmStatus\022\014\n\004name\030\001 \001(\t\022\r\n\005model\030\002 \001(\t\022\026\n"
-  "\016weight_percent\030\003 \001(\001\022\017\n\007holdout\030\004 \001(\010\022\023"
-  "\n\013impressions\030\005 \001(\003\022\016\n\006clicks\030\006 \001(\003\022\024\n\014a"
-  "dd_to_carts\030\007 \001(\003\022\021\n\tpurchases\030\010 \001(\003\022\017\n\007"
-  "revenue\030\t \001(\001\022\013\n\003ctr\030\n \001(\001\022\017\n\007ctr_low\030\013 "
-  "\001(\001\022\020\n\010ctr_high\030\014 \001(\001\022\013\n\003cvr\030\r \001(\001\022\017\n\007cv"
-  "r_low\030\016 \001(\001\022\020\n\010cvr_high\030\017 \001(\001\022\r\n\005ctr_z\030\020"
-  " \001(\001\022\023\n\013ctr_p_value\030\021 \001(\001\022\r\n\005cvr_z\030\022 \001(\001"
-  "\022\023\n\013cvr_p_value\030\023 \001(\001\022\025\n\rtraffic_share\030\024"
-  " \001(\001\022\033\n\023serving_probability\030\025 \001(\001\022\036\n\026rev"
-  "enue_per_impression\030\026 \001(\001\"\252\001\n\014ShadowStat"
-  "us\022\r\n\005model\030\001 \001(\t\022\020\n\010compared\030\002 \001(\003\022\017\n\007d"
-  "ropped\030\003 \001(\003\022\016\n\006failed\030\004 \001(\003\022\031\n\021mean_ove"
-  "rlap_at_k\030\005 \001(\001\022\035\n\025mean_rank_correlation"
-  "\030\006 \001(\001\022\036\n\026rank_correlation_count\030\007 \001(\003\"C"
-  "\n\021ExposureLogStatus\022\014\n\004path\030\001 \001(\t\022\017\n\007wri"
-  "tten\030\002 \001(\003\022\017\n\007dropped\030\003 \001(\003*c\n\014VersionSt"
-  "ate\022\035\n\031VERSION_STATE_UNSPECIFIED\020\000\022\013\n\007LO"
-  "ADING\020\001\022\r\n\tAVAILABLE\020\002\022\n\n\006FAILED\020\003\022\014\n\010UN"
-  "LOADED\020\0042\375\003\n\nModelAdmin\022I\n\nListModels\022\034."
-  "recsys.v1.ListModelsRequest\032\035.recsys.v1."
-  "ListModelsResponse\022O\n\014ReloadModels\022\036.rec"
-  "sys.v1.ReloadModelsRequest\032\037.recsys.v1.R"
-  "eloadModelsResponse\022[\n\020SetVersionPolicy\022"
-  "\".recsys.v1.SetVersionPolicyRequest\032#.re"
-  "csys.v1.SetVersionPolicyResponse\022L\n\013List"
-  "Plugins\022\035.recsys.v1.ListPluginsRequest\032\036"
-  ".recsys.v1.ListPluginsResponse\022P\n\016GetExp"
-  "eriments\022 .recsys.v1.GetExperimentsReque"
-  "st\032\034.recsys.v1.ExperimentsStatus\022V\n\021Relo"
-  "adExperiments\022#.recsys.v1.ReloadExperime"
-  "ntsRequest\032\034.recsys.v1.ExperimentsStatus"
-  "b\006proto3"
+  "indow\030\t \001(\003\022:\n\020experiment_state\030\n \001(\0132 ."
+  "recsys.v1.ExperimentStateStatus\"\354\001\n\025Expe"
+  "rimentStateStatus\022\014\n\004kind\030\001 \001(\t\022\017\n\007addre"
+  "ss\030\002 \001(\t\022\021\n\treachable\030\003 \001(\010\022\022\n\nlast_erro"
+  "r\030\004 \001(\t\022\026\n\016pending_slates\030\005 \001(\003\022\033\n\023pendi"
+  "ng_impressions\030\006 \001(\003\022\030\n\020pending_feedback"
+  "\030\007 \001(\003\022\017\n\007dropped\030\010 \001(\003\022\017\n\007flushes\030\t \001(\003"
+  "\022\034\n\024feedback_ttl_seconds\030\n \001(\003\"\334\001\n\020Exper"
+  "imentStatus\022\013\n\003key\030\001 \001(\t\022\014\n\004salt\030\002 \001(\t\022\014"
+  "\n\004mode\030\003 \001(\t\022\r\n\005match\030\004 \001(\t\022\027\n\017holdout_p"
+  "ercent\030\005 \001(\001\022\031\n\021min_share_percent\030\006 \001(\001\022"
+  "\017\n\007control\030\007 \001(\t\022\"\n\004arms\030\010 \003(\0132\024.recsys."
+  "v1.ArmStatus\022\'\n\006shadow\030\t \001(\0132\027.recsys.v1"
+  ".ShadowStatus\"\254\003\n\tArmStatus\022\014\n\004name\030\001 \001("
+  "\t\022\r\n\005model\030\002 \001(\t\022\026\n\016weight_percent\030\003 \001(\001"
+  "\022\017\n\007holdout\030\004 \001(\010\022\023\n\013impressions\030\005 \001(\003\022\016"
+  "\n\006clicks\030\006 \001(\003\022\024\n\014add_to_carts\030\007 \001(\003\022\021\n\t"
+  "purchases\030\010 \001(\003\022\017\n\007revenue\030\t \001(\001\022\013\n\003ctr\030"
+  "\n \001(\001\022\017\n\007ctr_low\030\013 \001(\001\022\020\n\010ctr_high\030\014 \001(\001"
+  "\022\013\n\003cvr\030\r \001(\001\022\017\n\007cvr_low\030\016 \001(\001\022\020\n\010cvr_hi"
+  "gh\030\017 \001(\001\022\r\n\005ctr_z\030\020 \001(\001\022\023\n\013ctr_p_value\030\021"
+  " \001(\001\022\r\n\005cvr_z\030\022 \001(\001\022\023\n\013cvr_p_value\030\023 \001(\001"
+  "\022\025\n\rtraffic_share\030\024 \001(\001\022\033\n\023serving_proba"
+  "bility\030\025 \001(\001\022\036\n\026revenue_per_impression\030\026"
+  " \001(\001\"\252\001\n\014ShadowStatus\022\r\n\005model\030\001 \001(\t\022\020\n\010"
+  "compared\030\002 \001(\003\022\017\n\007dropped\030\003 \001(\003\022\016\n\006faile"
+  "d\030\004 \001(\003\022\031\n\021mean_overlap_at_k\030\005 \001(\001\022\035\n\025me"
+  "an_rank_correlation\030\006 \001(\001\022\036\n\026rank_correl"
+  "ation_count\030\007 \001(\003\"C\n\021ExposureLogStatus\022\014"
+  "\n\004path\030\001 \001(\t\022\017\n\007written\030\002 \001(\003\022\017\n\007dropped"
+  "\030\003 \001(\003*c\n\014VersionState\022\035\n\031VERSION_STATE_"
+  "UNSPECIFIED\020\000\022\013\n\007LOADING\020\001\022\r\n\tAVAILABLE\020"
+  "\002\022\n\n\006FAILED\020\003\022\014\n\010UNLOADED\020\0042\375\003\n\nModelAdm"
+  "in\022I\n\nListModels\022\034.recsys.v1.ListModelsR"
+  "equest\032\035.recsys.v1.ListModelsResponse\022O\n"
+  "\014ReloadModels\022\036.recsys.v1.ReloadModelsRe"
+  "quest\032\037.recsys.v1.ReloadModelsResponse\022["
+  "\n\020SetVersionPolicy\022\".recsys.v1.SetVersio"
+  "nPolicyRequest\032#.recsys.v1.SetVersionPol"
+  "icyResponse\022L\n\013ListPlugins\022\035.recsys.v1.L"
+  "istPluginsRequest\032\036.recsys.v1.ListPlugin"
+  "sResponse\022P\n\016GetExperiments\022 .recsys.v1."
+  "GetExperimentsRequest\032\034.recsys.v1.Experi"
+  "mentsStatus\022V\n\021ReloadExperiments\022#.recsy"
+  "s.v1.ReloadExperimentsRequest\032\034.recsys.v"
+  "1.ExperimentsStatusb\006proto3"
   ;
 static ::_pbi::once_flag descriptor_table_recsys_2fv1_2fadmin_2eproto_once;
 const ::_pbi::DescriptorTable descriptor_table_recsys_2fv1_2fadmin_2eproto = {
-    false, false, 3008, descriptor_table_protodef_recsys_2fv1_2fadmin_2eproto,
+    false, false, 3307, descriptor_table_protodef_recsys_2fv1_2fadmin_2eproto,
     "recsys/v1/admin.proto",
-    &descriptor_table_recsys_2fv1_2fadmin_2eproto_once, nullptr, 0, 21,
+    &descriptor_table_recsys_2fv1_2fadmin_2eproto_once, nullptr, 0, 22,
     schemas, file_default_instances, TableStruct_recsys_2fv1_2fadmin_2eproto::offsets,
     file_level_metadata_recsys_2fv1_2fadmin_2eproto, file_level_enum_descriptors_recsys_2fv1_2fadmin_2eproto,
     file_level_service_descriptors_recsys_2fv1_2fadmin_2eproto,
@@ -4090,11 +4139,16 @@ const ::PROTOBUF_NAMESPACE_ID::Message::ClassData*ReloadExperimentsRequest::GetC
 class ExperimentsStatus::_Internal {
  public:
   static const ::recsys::v1::ExposureLogStatus& exposure_log(const ExperimentsStatus* msg);
+  static const ::recsys::v1::ExperimentStateStatus& experiment_state(const ExperimentsStatus* msg);
 };
 
 const ::recsys::v1::ExposureLogStatus&
 ExperimentsStatus::_Internal::exposure_log(const ExperimentsStatus* msg) {
   return *msg->_impl_.exposure_log_;
+}
+const ::recsys::v1::ExperimentStateStatus&
+ExperimentsStatus::_Internal::experiment_state(const ExperimentsStatus* msg) {
+  return *msg->_impl_.experiment_state_;
 }
 ExperimentsStatus::ExperimentsStatus(::PROTOBUF_NAMESPACE_ID::Arena* arena,
                          bool is_message_owned)
@@ -4113,6 +4167,7 @@ ExperimentsStatus::ExperimentsStatus(const ExperimentsStatus& from)
     , decltype(_impl_.last_error_){}
     , decltype(_impl_.default_model_){}
     , decltype(_impl_.exposure_log_){nullptr}
+    , decltype(_impl_.experiment_state_){nullptr}
     , decltype(_impl_.feedback_unjoined_){}
     , decltype(_impl_.feedback_window_){}
     , /*decltype(_impl_._cached_size_)*/{}};
@@ -4161,6 +4216,9 @@ ExperimentsStatus::ExperimentsStatus(const ExperimentsStatus& from)
   if (from._internal_has_exposure_log()) {
     _this->_impl_.exposure_log_ = new ::recsys::v1::ExposureLogStatus(*from._impl_.exposure_log_);
   }
+  if (from._internal_has_experiment_state()) {
+    _this->_impl_.experiment_state_ = new ::recsys::v1::ExperimentStateStatus(*from._impl_.experiment_state_);
+  }
   ::memcpy(&_impl_.feedback_unjoined_, &from._impl_.feedback_unjoined_,
     static_cast<size_t>(reinterpret_cast<char*>(&_impl_.feedback_window_) -
     reinterpret_cast<char*>(&_impl_.feedback_unjoined_)) + sizeof(_impl_.feedback_window_));
@@ -4179,6 +4237,7 @@ inline void ExperimentsStatus::SharedCtor(
     , decltype(_impl_.last_error_){}
     , decltype(_impl_.default_model_){}
     , decltype(_impl_.exposure_log_){nullptr}
+    , decltype(_impl_.experiment_state_){nullptr}
     , decltype(_impl_.feedback_unjoined_){int64_t{0}}
     , decltype(_impl_.feedback_window_){int64_t{0}}
     , /*decltype(_impl_._cached_size_)*/{}
@@ -4223,6 +4282,7 @@ inline void ExperimentsStatus::SharedDtor() {
   _impl_.last_error_.Destroy();
   _impl_.default_model_.Destroy();
   if (this != internal_default_instance()) delete _impl_.exposure_log_;
+  if (this != internal_default_instance()) delete _impl_.experiment_state_;
 }
 
 void ExperimentsStatus::SetCachedSize(int size) const {
@@ -4245,6 +4305,10 @@ void ExperimentsStatus::Clear() {
     delete _impl_.exposure_log_;
   }
   _impl_.exposure_log_ = nullptr;
+  if (GetArenaForAllocation() == nullptr && _impl_.experiment_state_ != nullptr) {
+    delete _impl_.experiment_state_;
+  }
+  _impl_.experiment_state_ = nullptr;
   ::memset(&_impl_.feedback_unjoined_, 0, static_cast<size_t>(
       reinterpret_cast<char*>(&_impl_.feedback_window_) -
       reinterpret_cast<char*>(&_impl_.feedback_unjoined_)) + sizeof(_impl_.feedback_window_));
@@ -4340,6 +4404,14 @@ const char* ExperimentsStatus::_InternalParse(const char* ptr, ::_pbi::ParseCont
       case 9:
         if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 72)) {
           _impl_.feedback_window_ = ::PROTOBUF_NAMESPACE_ID::internal::ReadVarint64(&ptr);
+          CHK_(ptr);
+        } else
+          goto handle_unusual;
+        continue;
+      // .recsys.v1.ExperimentStateStatus experiment_state = 10;
+      case 10:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 82)) {
+          ptr = ctx->ParseMessage(_internal_mutable_experiment_state(), ptr);
           CHK_(ptr);
         } else
           goto handle_unusual;
@@ -4450,6 +4522,13 @@ uint8_t* ExperimentsStatus::_InternalSerialize(
     target = ::_pbi::WireFormatLite::WriteInt64ToArray(9, this->_internal_feedback_window(), target);
   }
 
+  // .recsys.v1.ExperimentStateStatus experiment_state = 10;
+  if (this->_internal_has_experiment_state()) {
+    target = ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::
+      InternalWriteMessage(10, _Internal::experiment_state(this),
+        _Internal::experiment_state(this).GetCachedSize(), target, stream);
+  }
+
   if (PROTOBUF_PREDICT_FALSE(_internal_metadata_.have_unknown_fields())) {
     target = ::_pbi::WireFormat::InternalSerializeUnknownFieldsToArray(
         _internal_metadata_.unknown_fields<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(::PROTOBUF_NAMESPACE_ID::UnknownFieldSet::default_instance), target, stream);
@@ -4515,6 +4594,13 @@ size_t ExperimentsStatus::ByteSizeLong() const {
         *_impl_.exposure_log_);
   }
 
+  // .recsys.v1.ExperimentStateStatus experiment_state = 10;
+  if (this->_internal_has_experiment_state()) {
+    total_size += 1 +
+      ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::MessageSize(
+        *_impl_.experiment_state_);
+  }
+
   // int64 feedback_unjoined = 8;
   if (this->_internal_feedback_unjoined() != 0) {
     total_size += ::_pbi::WireFormatLite::Int64SizePlusOne(this->_internal_feedback_unjoined());
@@ -4562,6 +4648,10 @@ void ExperimentsStatus::MergeImpl(::PROTOBUF_NAMESPACE_ID::Message& to_msg, cons
   if (from._internal_has_exposure_log()) {
     _this->_internal_mutable_exposure_log()->::recsys::v1::ExposureLogStatus::MergeFrom(
         from._internal_exposure_log());
+  }
+  if (from._internal_has_experiment_state()) {
+    _this->_internal_mutable_experiment_state()->::recsys::v1::ExperimentStateStatus::MergeFrom(
+        from._internal_experiment_state());
   }
   if (from._internal_feedback_unjoined() != 0) {
     _this->_internal_set_feedback_unjoined(from._internal_feedback_unjoined());
@@ -4621,6 +4711,489 @@ void ExperimentsStatus::InternalSwap(ExperimentsStatus* other) {
   return ::_pbi::AssignDescriptors(
       &descriptor_table_recsys_2fv1_2fadmin_2eproto_getter, &descriptor_table_recsys_2fv1_2fadmin_2eproto_once,
       file_level_metadata_recsys_2fv1_2fadmin_2eproto[16]);
+}
+
+// ===================================================================
+
+class ExperimentStateStatus::_Internal {
+ public:
+};
+
+ExperimentStateStatus::ExperimentStateStatus(::PROTOBUF_NAMESPACE_ID::Arena* arena,
+                         bool is_message_owned)
+  : ::PROTOBUF_NAMESPACE_ID::Message(arena, is_message_owned) {
+  SharedCtor(arena, is_message_owned);
+  // @@protoc_insertion_point(arena_constructor:recsys.v1.ExperimentStateStatus)
+}
+ExperimentStateStatus::ExperimentStateStatus(const ExperimentStateStatus& from)
+  : ::PROTOBUF_NAMESPACE_ID::Message() {
+  ExperimentStateStatus* const _this = this; (void)_this;
+  new (&_impl_) Impl_{
+      decltype(_impl_.kind_){}
+    , decltype(_impl_.address_){}
+    , decltype(_impl_.last_error_){}
+    , decltype(_impl_.pending_slates_){}
+    , decltype(_impl_.pending_impressions_){}
+    , decltype(_impl_.pending_feedback_){}
+    , decltype(_impl_.dropped_){}
+    , decltype(_impl_.flushes_){}
+    , decltype(_impl_.feedback_ttl_seconds_){}
+    , decltype(_impl_.reachable_){}
+    , /*decltype(_impl_._cached_size_)*/{}};
+
+  _internal_metadata_.MergeFrom<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(from._internal_metadata_);
+  _impl_.kind_.InitDefault();
+  #ifdef PROTOBUF_FORCE_COPY_DEFAULT_STRING
+    _impl_.kind_.Set("", GetArenaForAllocation());
+  #endif // PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  if (!from._internal_kind().empty()) {
+    _this->_impl_.kind_.Set(from._internal_kind(), 
+      _this->GetArenaForAllocation());
+  }
+  _impl_.address_.InitDefault();
+  #ifdef PROTOBUF_FORCE_COPY_DEFAULT_STRING
+    _impl_.address_.Set("", GetArenaForAllocation());
+  #endif // PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  if (!from._internal_address().empty()) {
+    _this->_impl_.address_.Set(from._internal_address(), 
+      _this->GetArenaForAllocation());
+  }
+  _impl_.last_error_.InitDefault();
+  #ifdef PROTOBUF_FORCE_COPY_DEFAULT_STRING
+    _impl_.last_error_.Set("", GetArenaForAllocation());
+  #endif // PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  if (!from._internal_last_error().empty()) {
+    _this->_impl_.last_error_.Set(from._internal_last_error(), 
+      _this->GetArenaForAllocation());
+  }
+  ::memcpy(&_impl_.pending_slates_, &from._impl_.pending_slates_,
+    static_cast<size_t>(reinterpret_cast<char*>(&_impl_.reachable_) -
+    reinterpret_cast<char*>(&_impl_.pending_slates_)) + sizeof(_impl_.reachable_));
+  // @@protoc_insertion_point(copy_constructor:recsys.v1.ExperimentStateStatus)
+}
+
+inline void ExperimentStateStatus::SharedCtor(
+    ::_pb::Arena* arena, bool is_message_owned) {
+  (void)arena;
+  (void)is_message_owned;
+  new (&_impl_) Impl_{
+      decltype(_impl_.kind_){}
+    , decltype(_impl_.address_){}
+    , decltype(_impl_.last_error_){}
+    , decltype(_impl_.pending_slates_){int64_t{0}}
+    , decltype(_impl_.pending_impressions_){int64_t{0}}
+    , decltype(_impl_.pending_feedback_){int64_t{0}}
+    , decltype(_impl_.dropped_){int64_t{0}}
+    , decltype(_impl_.flushes_){int64_t{0}}
+    , decltype(_impl_.feedback_ttl_seconds_){int64_t{0}}
+    , decltype(_impl_.reachable_){false}
+    , /*decltype(_impl_._cached_size_)*/{}
+  };
+  _impl_.kind_.InitDefault();
+  #ifdef PROTOBUF_FORCE_COPY_DEFAULT_STRING
+    _impl_.kind_.Set("", GetArenaForAllocation());
+  #endif // PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  _impl_.address_.InitDefault();
+  #ifdef PROTOBUF_FORCE_COPY_DEFAULT_STRING
+    _impl_.address_.Set("", GetArenaForAllocation());
+  #endif // PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  _impl_.last_error_.InitDefault();
+  #ifdef PROTOBUF_FORCE_COPY_DEFAULT_STRING
+    _impl_.last_error_.Set("", GetArenaForAllocation());
+  #endif // PROTOBUF_FORCE_COPY_DEFAULT_STRING
+}
+
+ExperimentStateStatus::~ExperimentStateStatus() {
+  // @@protoc_insertion_point(destructor:recsys.v1.ExperimentStateStatus)
+  if (auto *arena = _internal_metadata_.DeleteReturnArena<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>()) {
+  (void)arena;
+    return;
+  }
+  SharedDtor();
+}
+
+inline void ExperimentStateStatus::SharedDtor() {
+  GOOGLE_DCHECK(GetArenaForAllocation() == nullptr);
+  _impl_.kind_.Destroy();
+  _impl_.address_.Destroy();
+  _impl_.last_error_.Destroy();
+}
+
+void ExperimentStateStatus::SetCachedSize(int size) const {
+  _impl_._cached_size_.Set(size);
+}
+
+void ExperimentStateStatus::Clear() {
+// @@protoc_insertion_point(message_clear_start:recsys.v1.ExperimentStateStatus)
+  uint32_t cached_has_bits = 0;
+  // Prevent compiler warnings about cached_has_bits being unused
+  (void) cached_has_bits;
+
+  _impl_.kind_.ClearToEmpty();
+  _impl_.address_.ClearToEmpty();
+  _impl_.last_error_.ClearToEmpty();
+  ::memset(&_impl_.pending_slates_, 0, static_cast<size_t>(
+      reinterpret_cast<char*>(&_impl_.reachable_) -
+      reinterpret_cast<char*>(&_impl_.pending_slates_)) + sizeof(_impl_.reachable_));
+  _internal_metadata_.Clear<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>();
+}
+
+const char* ExperimentStateStatus::_InternalParse(const char* ptr, ::_pbi::ParseContext* ctx) {
+#define CHK_(x) if (PROTOBUF_PREDICT_FALSE(!(x))) goto failure
+  while (!ctx->Done(&ptr)) {
+    uint32_t tag;
+    ptr = ::_pbi::ReadTag(ptr, &tag);
+    switch (tag >> 3) {
+      // string kind = 1;
+      case 1:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 10)) {
+          auto str = _internal_mutable_kind();
+          ptr = ::_pbi::InlineGreedyStringParser(str, ptr, ctx);
+          CHK_(ptr);
+          CHK_(::_pbi::VerifyUTF8(str, "recsys.v1.ExperimentStateStatus.kind"));
+        } else
+          goto handle_unusual;
+        continue;
+      // string address = 2;
+      case 2:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 18)) {
+          auto str = _internal_mutable_address();
+          ptr = ::_pbi::InlineGreedyStringParser(str, ptr, ctx);
+          CHK_(ptr);
+          CHK_(::_pbi::VerifyUTF8(str, "recsys.v1.ExperimentStateStatus.address"));
+        } else
+          goto handle_unusual;
+        continue;
+      // bool reachable = 3;
+      case 3:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 24)) {
+          _impl_.reachable_ = ::PROTOBUF_NAMESPACE_ID::internal::ReadVarint64(&ptr);
+          CHK_(ptr);
+        } else
+          goto handle_unusual;
+        continue;
+      // string last_error = 4;
+      case 4:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 34)) {
+          auto str = _internal_mutable_last_error();
+          ptr = ::_pbi::InlineGreedyStringParser(str, ptr, ctx);
+          CHK_(ptr);
+          CHK_(::_pbi::VerifyUTF8(str, "recsys.v1.ExperimentStateStatus.last_error"));
+        } else
+          goto handle_unusual;
+        continue;
+      // int64 pending_slates = 5;
+      case 5:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 40)) {
+          _impl_.pending_slates_ = ::PROTOBUF_NAMESPACE_ID::internal::ReadVarint64(&ptr);
+          CHK_(ptr);
+        } else
+          goto handle_unusual;
+        continue;
+      // int64 pending_impressions = 6;
+      case 6:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 48)) {
+          _impl_.pending_impressions_ = ::PROTOBUF_NAMESPACE_ID::internal::ReadVarint64(&ptr);
+          CHK_(ptr);
+        } else
+          goto handle_unusual;
+        continue;
+      // int64 pending_feedback = 7;
+      case 7:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 56)) {
+          _impl_.pending_feedback_ = ::PROTOBUF_NAMESPACE_ID::internal::ReadVarint64(&ptr);
+          CHK_(ptr);
+        } else
+          goto handle_unusual;
+        continue;
+      // int64 dropped = 8;
+      case 8:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 64)) {
+          _impl_.dropped_ = ::PROTOBUF_NAMESPACE_ID::internal::ReadVarint64(&ptr);
+          CHK_(ptr);
+        } else
+          goto handle_unusual;
+        continue;
+      // int64 flushes = 9;
+      case 9:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 72)) {
+          _impl_.flushes_ = ::PROTOBUF_NAMESPACE_ID::internal::ReadVarint64(&ptr);
+          CHK_(ptr);
+        } else
+          goto handle_unusual;
+        continue;
+      // int64 feedback_ttl_seconds = 10;
+      case 10:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 80)) {
+          _impl_.feedback_ttl_seconds_ = ::PROTOBUF_NAMESPACE_ID::internal::ReadVarint64(&ptr);
+          CHK_(ptr);
+        } else
+          goto handle_unusual;
+        continue;
+      default:
+        goto handle_unusual;
+    }  // switch
+  handle_unusual:
+    if ((tag == 0) || ((tag & 7) == 4)) {
+      CHK_(ptr);
+      ctx->SetLastTag(tag);
+      goto message_done;
+    }
+    ptr = UnknownFieldParse(
+        tag,
+        _internal_metadata_.mutable_unknown_fields<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(),
+        ptr, ctx);
+    CHK_(ptr != nullptr);
+  }  // while
+message_done:
+  return ptr;
+failure:
+  ptr = nullptr;
+  goto message_done;
+#undef CHK_
+}
+
+uint8_t* ExperimentStateStatus::_InternalSerialize(
+    uint8_t* target, ::PROTOBUF_NAMESPACE_ID::io::EpsCopyOutputStream* stream) const {
+  // @@protoc_insertion_point(serialize_to_array_start:recsys.v1.ExperimentStateStatus)
+  uint32_t cached_has_bits = 0;
+  (void) cached_has_bits;
+
+  // string kind = 1;
+  if (!this->_internal_kind().empty()) {
+    ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::VerifyUtf8String(
+      this->_internal_kind().data(), static_cast<int>(this->_internal_kind().length()),
+      ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::SERIALIZE,
+      "recsys.v1.ExperimentStateStatus.kind");
+    target = stream->WriteStringMaybeAliased(
+        1, this->_internal_kind(), target);
+  }
+
+  // string address = 2;
+  if (!this->_internal_address().empty()) {
+    ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::VerifyUtf8String(
+      this->_internal_address().data(), static_cast<int>(this->_internal_address().length()),
+      ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::SERIALIZE,
+      "recsys.v1.ExperimentStateStatus.address");
+    target = stream->WriteStringMaybeAliased(
+        2, this->_internal_address(), target);
+  }
+
+  // bool reachable = 3;
+  if (this->_internal_reachable() != 0) {
+    target = stream->EnsureSpace(target);
+    target = ::_pbi::WireFormatLite::WriteBoolToArray(3, this->_internal_reachable(), target);
+  }
+
+  // string last_error = 4;
+  if (!this->_internal_last_error().empty()) {
+    ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::VerifyUtf8String(
+      this->_internal_last_error().data(), static_cast<int>(this->_internal_last_error().length()),
+      ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::SERIALIZE,
+      "recsys.v1.ExperimentStateStatus.last_error");
+    target = stream->WriteStringMaybeAliased(
+        4, this->_internal_last_error(), target);
+  }
+
+  // int64 pending_slates = 5;
+  if (this->_internal_pending_slates() != 0) {
+    target = stream->EnsureSpace(target);
+    target = ::_pbi::WireFormatLite::WriteInt64ToArray(5, this->_internal_pending_slates(), target);
+  }
+
+  // int64 pending_impressions = 6;
+  if (this->_internal_pending_impressions() != 0) {
+    target = stream->EnsureSpace(target);
+    target = ::_pbi::WireFormatLite::WriteInt64ToArray(6, this->_internal_pending_impressions(), target);
+  }
+
+  // int64 pending_feedback = 7;
+  if (this->_internal_pending_feedback() != 0) {
+    target = stream->EnsureSpace(target);
+    target = ::_pbi::WireFormatLite::WriteInt64ToArray(7, this->_internal_pending_feedback(), target);
+  }
+
+  // int64 dropped = 8;
+  if (this->_internal_dropped() != 0) {
+    target = stream->EnsureSpace(target);
+    target = ::_pbi::WireFormatLite::WriteInt64ToArray(8, this->_internal_dropped(), target);
+  }
+
+  // int64 flushes = 9;
+  if (this->_internal_flushes() != 0) {
+    target = stream->EnsureSpace(target);
+    target = ::_pbi::WireFormatLite::WriteInt64ToArray(9, this->_internal_flushes(), target);
+  }
+
+  // int64 feedback_ttl_seconds = 10;
+  if (this->_internal_feedback_ttl_seconds() != 0) {
+    target = stream->EnsureSpace(target);
+    target = ::_pbi::WireFormatLite::WriteInt64ToArray(10, this->_internal_feedback_ttl_seconds(), target);
+  }
+
+  if (PROTOBUF_PREDICT_FALSE(_internal_metadata_.have_unknown_fields())) {
+    target = ::_pbi::WireFormat::InternalSerializeUnknownFieldsToArray(
+        _internal_metadata_.unknown_fields<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(::PROTOBUF_NAMESPACE_ID::UnknownFieldSet::default_instance), target, stream);
+  }
+  // @@protoc_insertion_point(serialize_to_array_end:recsys.v1.ExperimentStateStatus)
+  return target;
+}
+
+size_t ExperimentStateStatus::ByteSizeLong() const {
+// @@protoc_insertion_point(message_byte_size_start:recsys.v1.ExperimentStateStatus)
+  size_t total_size = 0;
+
+  uint32_t cached_has_bits = 0;
+  // Prevent compiler warnings about cached_has_bits being unused
+  (void) cached_has_bits;
+
+  // string kind = 1;
+  if (!this->_internal_kind().empty()) {
+    total_size += 1 +
+      ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::StringSize(
+        this->_internal_kind());
+  }
+
+  // string address = 2;
+  if (!this->_internal_address().empty()) {
+    total_size += 1 +
+      ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::StringSize(
+        this->_internal_address());
+  }
+
+  // string last_error = 4;
+  if (!this->_internal_last_error().empty()) {
+    total_size += 1 +
+      ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::StringSize(
+        this->_internal_last_error());
+  }
+
+  // int64 pending_slates = 5;
+  if (this->_internal_pending_slates() != 0) {
+    total_size += ::_pbi::WireFormatLite::Int64SizePlusOne(this->_internal_pending_slates());
+  }
+
+  // int64 pending_impressions = 6;
+  if (this->_internal_pending_impressions() != 0) {
+    total_size += ::_pbi::WireFormatLite::Int64SizePlusOne(this->_internal_pending_impressions());
+  }
+
+  // int64 pending_feedback = 7;
+  if (this->_internal_pending_feedback() != 0) {
+    total_size += ::_pbi::WireFormatLite::Int64SizePlusOne(this->_internal_pending_feedback());
+  }
+
+  // int64 dropped = 8;
+  if (this->_internal_dropped() != 0) {
+    total_size += ::_pbi::WireFormatLite::Int64SizePlusOne(this->_internal_dropped());
+  }
+
+  // int64 flushes = 9;
+  if (this->_internal_flushes() != 0) {
+    total_size += ::_pbi::WireFormatLite::Int64SizePlusOne(this->_internal_flushes());
+  }
+
+  // int64 feedback_ttl_seconds = 10;
+  if (this->_internal_feedback_ttl_seconds() != 0) {
+    total_size += ::_pbi::WireFormatLite::Int64SizePlusOne(this->_internal_feedback_ttl_seconds());
+  }
+
+  // bool reachable = 3;
+  if (this->_internal_reachable() != 0) {
+    total_size += 1 + 1;
+  }
+
+  return MaybeComputeUnknownFieldsSize(total_size, &_impl_._cached_size_);
+}
+
+const ::PROTOBUF_NAMESPACE_ID::Message::ClassData ExperimentStateStatus::_class_data_ = {
+    ::PROTOBUF_NAMESPACE_ID::Message::CopyWithSourceCheck,
+    ExperimentStateStatus::MergeImpl
+};
+const ::PROTOBUF_NAMESPACE_ID::Message::ClassData*ExperimentStateStatus::GetClassData() const { return &_class_data_; }
+
+
+void ExperimentStateStatus::MergeImpl(::PROTOBUF_NAMESPACE_ID::Message& to_msg, const ::PROTOBUF_NAMESPACE_ID::Message& from_msg) {
+  auto* const _this = static_cast<ExperimentStateStatus*>(&to_msg);
+  auto& from = static_cast<const ExperimentStateStatus&>(from_msg);
+  // @@protoc_insertion_point(class_specific_merge_from_start:recsys.v1.ExperimentStateStatus)
+  GOOGLE_DCHECK_NE(&from, _this);
+  uint32_t cached_has_bits = 0;
+  (void) cached_has_bits;
+
+  if (!from._internal_kind().empty()) {
+    _this->_internal_set_kind(from._internal_kind());
+  }
+  if (!from._internal_address().empty()) {
+    _this->_internal_set_address(from._internal_address());
+  }
+  if (!from._internal_last_error().empty()) {
+    _this->_internal_set_last_error(from._internal_last_error());
+  }
+  if (from._internal_pending_slates() != 0) {
+    _this->_internal_set_pending_slates(from._internal_pending_slates());
+  }
+  if (from._internal_pending_impressions() != 0) {
+    _this->_internal_set_pending_impressions(from._internal_pending_impressions());
+  }
+  if (from._internal_pending_feedback() != 0) {
+    _this->_internal_set_pending_feedback(from._internal_pending_feedback());
+  }
+  if (from._internal_dropped() != 0) {
+    _this->_internal_set_dropped(from._internal_dropped());
+  }
+  if (from._internal_flushes() != 0) {
+    _this->_internal_set_flushes(from._internal_flushes());
+  }
+  if (from._internal_feedback_ttl_seconds() != 0) {
+    _this->_internal_set_feedback_ttl_seconds(from._internal_feedback_ttl_seconds());
+  }
+  if (from._internal_reachable() != 0) {
+    _this->_internal_set_reachable(from._internal_reachable());
+  }
+  _this->_internal_metadata_.MergeFrom<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(from._internal_metadata_);
+}
+
+void ExperimentStateStatus::CopyFrom(const ExperimentStateStatus& from) {
+// @@protoc_insertion_point(class_specific_copy_from_start:recsys.v1.ExperimentStateStatus)
+  if (&from == this) return;
+  Clear();
+  MergeFrom(from);
+}
+
+bool ExperimentStateStatus::IsInitialized() const {
+  return true;
+}
+
+void ExperimentStateStatus::InternalSwap(ExperimentStateStatus* other) {
+  using std::swap;
+  auto* lhs_arena = GetArenaForAllocation();
+  auto* rhs_arena = other->GetArenaForAllocation();
+  _internal_metadata_.InternalSwap(&other->_internal_metadata_);
+  ::PROTOBUF_NAMESPACE_ID::internal::ArenaStringPtr::InternalSwap(
+      &_impl_.kind_, lhs_arena,
+      &other->_impl_.kind_, rhs_arena
+  );
+  ::PROTOBUF_NAMESPACE_ID::internal::ArenaStringPtr::InternalSwap(
+      &_impl_.address_, lhs_arena,
+      &other->_impl_.address_, rhs_arena
+  );
+  ::PROTOBUF_NAMESPACE_ID::internal::ArenaStringPtr::InternalSwap(
+      &_impl_.last_error_, lhs_arena,
+      &other->_impl_.last_error_, rhs_arena
+  );
+  ::PROTOBUF_NAMESPACE_ID::internal::memswap<
+      PROTOBUF_FIELD_OFFSET(ExperimentStateStatus, _impl_.reachable_)
+      + sizeof(ExperimentStateStatus::_impl_.reachable_)
+      - PROTOBUF_FIELD_OFFSET(ExperimentStateStatus, _impl_.pending_slates_)>(
+          reinterpret_cast<char*>(&_impl_.pending_slates_),
+          reinterpret_cast<char*>(&other->_impl_.pending_slates_));
+}
+
+::PROTOBUF_NAMESPACE_ID::Metadata ExperimentStateStatus::GetMetadata() const {
+  return ::_pbi::AssignDescriptors(
+      &descriptor_table_recsys_2fv1_2fadmin_2eproto_getter, &descriptor_table_recsys_2fv1_2fadmin_2eproto_once,
+      file_level_metadata_recsys_2fv1_2fadmin_2eproto[17]);
 }
 
 // ===================================================================
@@ -5182,7 +5755,7 @@ void ExperimentStatus::InternalSwap(ExperimentStatus* other) {
 ::PROTOBUF_NAMESPACE_ID::Metadata ExperimentStatus::GetMetadata() const {
   return ::_pbi::AssignDescriptors(
       &descriptor_table_recsys_2fv1_2fadmin_2eproto_getter, &descriptor_table_recsys_2fv1_2fadmin_2eproto_once,
-      file_level_metadata_recsys_2fv1_2fadmin_2eproto[17]);
+      file_level_metadata_recsys_2fv1_2fadmin_2eproto[18]);
 }
 
 // ===================================================================
@@ -6107,7 +6680,7 @@ void ArmStatus::InternalSwap(ArmStatus* other) {
 ::PROTOBUF_NAMESPACE_ID::Metadata ArmStatus::GetMetadata() const {
   return ::_pbi::AssignDescriptors(
       &descriptor_table_recsys_2fv1_2fadmin_2eproto_getter, &descriptor_table_recsys_2fv1_2fadmin_2eproto_once,
-      file_level_metadata_recsys_2fv1_2fadmin_2eproto[18]);
+      file_level_metadata_recsys_2fv1_2fadmin_2eproto[19]);
 }
 
 // ===================================================================
@@ -6490,7 +7063,7 @@ void ShadowStatus::InternalSwap(ShadowStatus* other) {
 ::PROTOBUF_NAMESPACE_ID::Metadata ShadowStatus::GetMetadata() const {
   return ::_pbi::AssignDescriptors(
       &descriptor_table_recsys_2fv1_2fadmin_2eproto_getter, &descriptor_table_recsys_2fv1_2fadmin_2eproto_once,
-      file_level_metadata_recsys_2fv1_2fadmin_2eproto[19]);
+      file_level_metadata_recsys_2fv1_2fadmin_2eproto[20]);
 }
 
 // ===================================================================
@@ -6753,7 +7326,7 @@ void ExposureLogStatus::InternalSwap(ExposureLogStatus* other) {
 ::PROTOBUF_NAMESPACE_ID::Metadata ExposureLogStatus::GetMetadata() const {
   return ::_pbi::AssignDescriptors(
       &descriptor_table_recsys_2fv1_2fadmin_2eproto_getter, &descriptor_table_recsys_2fv1_2fadmin_2eproto_once,
-      file_level_metadata_recsys_2fv1_2fadmin_2eproto[20]);
+      file_level_metadata_recsys_2fv1_2fadmin_2eproto[21]);
 }
 
 // @@protoc_insertion_point(namespace_scope)
@@ -6827,6 +7400,10 @@ Arena::CreateMaybeMessage< ::recsys::v1::ReloadExperimentsRequest >(Arena* arena
 template<> PROTOBUF_NOINLINE ::recsys::v1::ExperimentsStatus*
 Arena::CreateMaybeMessage< ::recsys::v1::ExperimentsStatus >(Arena* arena) {
   return Arena::CreateMessageInternal< ::recsys::v1::ExperimentsStatus >(arena);
+}
+template<> PROTOBUF_NOINLINE ::recsys::v1::ExperimentStateStatus*
+Arena::CreateMaybeMessage< ::recsys::v1::ExperimentStateStatus >(Arena* arena) {
+  return Arena::CreateMessageInternal< ::recsys::v1::ExperimentStateStatus >(arena);
 }
 template<> PROTOBUF_NOINLINE ::recsys::v1::ExperimentStatus*
 Arena::CreateMaybeMessage< ::recsys::v1::ExperimentStatus >(Arena* arena) {

@@ -54,6 +54,9 @@ namespace v1 {
 class ArmStatus;
 struct ArmStatusDefaultTypeInternal;
 extern ArmStatusDefaultTypeInternal _ArmStatus_default_instance_;
+class ExperimentStateStatus;
+struct ExperimentStateStatusDefaultTypeInternal;
+extern ExperimentStateStatusDefaultTypeInternal _ExperimentStateStatus_default_instance_;
 class ExperimentStatus;
 struct ExperimentStatusDefaultTypeInternal;
 extern ExperimentStatusDefaultTypeInternal _ExperimentStatus_default_instance_;
@@ -118,6 +121,7 @@ extern ShadowStatusDefaultTypeInternal _ShadowStatus_default_instance_;
 }  // namespace recsys
 PROTOBUF_NAMESPACE_OPEN
 template<> ::recsys::v1::ArmStatus* Arena::CreateMaybeMessage<::recsys::v1::ArmStatus>(Arena*);
+template<> ::recsys::v1::ExperimentStateStatus* Arena::CreateMaybeMessage<::recsys::v1::ExperimentStateStatus>(Arena*);
 template<> ::recsys::v1::ExperimentStatus* Arena::CreateMaybeMessage<::recsys::v1::ExperimentStatus>(Arena*);
 template<> ::recsys::v1::ExperimentsStatus* Arena::CreateMaybeMessage<::recsys::v1::ExperimentsStatus>(Arena*);
 template<> ::recsys::v1::ExposureLogStatus* Arena::CreateMaybeMessage<::recsys::v1::ExposureLogStatus>(Arena*);
@@ -2886,6 +2890,7 @@ class ExperimentsStatus final :
     kLastErrorFieldNumber = 4,
     kDefaultModelFieldNumber = 5,
     kExposureLogFieldNumber = 7,
+    kExperimentStateFieldNumber = 10,
     kFeedbackUnjoinedFieldNumber = 8,
     kFeedbackWindowFieldNumber = 9,
   };
@@ -2995,6 +3000,24 @@ class ExperimentsStatus final :
       ::recsys::v1::ExposureLogStatus* exposure_log);
   ::recsys::v1::ExposureLogStatus* unsafe_arena_release_exposure_log();
 
+  // .recsys.v1.ExperimentStateStatus experiment_state = 10;
+  bool has_experiment_state() const;
+  private:
+  bool _internal_has_experiment_state() const;
+  public:
+  void clear_experiment_state();
+  const ::recsys::v1::ExperimentStateStatus& experiment_state() const;
+  PROTOBUF_NODISCARD ::recsys::v1::ExperimentStateStatus* release_experiment_state();
+  ::recsys::v1::ExperimentStateStatus* mutable_experiment_state();
+  void set_allocated_experiment_state(::recsys::v1::ExperimentStateStatus* experiment_state);
+  private:
+  const ::recsys::v1::ExperimentStateStatus& _internal_experiment_state() const;
+  ::recsys::v1::ExperimentStateStatus* _internal_mutable_experiment_state();
+  public:
+  void unsafe_arena_set_allocated_experiment_state(
+      ::recsys::v1::ExperimentStateStatus* experiment_state);
+  ::recsys::v1::ExperimentStateStatus* unsafe_arena_release_experiment_state();
+
   // int64 feedback_unjoined = 8;
   void clear_feedback_unjoined();
   int64_t feedback_unjoined() const;
@@ -3028,8 +3051,271 @@ class ExperimentsStatus final :
     ::PROTOBUF_NAMESPACE_ID::internal::ArenaStringPtr last_error_;
     ::PROTOBUF_NAMESPACE_ID::internal::ArenaStringPtr default_model_;
     ::recsys::v1::ExposureLogStatus* exposure_log_;
+    ::recsys::v1::ExperimentStateStatus* experiment_state_;
     int64_t feedback_unjoined_;
     int64_t feedback_window_;
+    mutable ::PROTOBUF_NAMESPACE_ID::internal::CachedSize _cached_size_;
+  };
+  union { Impl_ _impl_; };
+  friend struct ::TableStruct_recsys_2fv1_2fadmin_2eproto;
+};
+// -------------------------------------------------------------------
+
+class ExperimentStateStatus final :
+    public ::PROTOBUF_NAMESPACE_ID::Message /* @@protoc_insertion_point(class_definition:recsys.v1.ExperimentStateStatus) */ {
+ public:
+  inline ExperimentStateStatus() : ExperimentStateStatus(nullptr) {}
+  ~ExperimentStateStatus() override;
+  explicit PROTOBUF_CONSTEXPR ExperimentStateStatus(::PROTOBUF_NAMESPACE_ID::internal::ConstantInitialized);
+
+  ExperimentStateStatus(const ExperimentStateStatus& from);
+  ExperimentStateStatus(ExperimentStateStatus&& from) noexcept
+    : ExperimentStateStatus() {
+    *this = ::std::move(from);
+  }
+
+  inline ExperimentStateStatus& operator=(const ExperimentStateStatus& from) {
+    CopyFrom(from);
+    return *this;
+  }
+  inline ExperimentStateStatus& operator=(ExperimentStateStatus&& from) noexcept {
+    if (this == &from) return *this;
+    if (GetOwningArena() == from.GetOwningArena()
+  #ifdef PROTOBUF_FORCE_COPY_IN_MOVE
+        && GetOwningArena() != nullptr
+  #endif  // !PROTOBUF_FORCE_COPY_IN_MOVE
+    ) {
+      InternalSwap(&from);
+    } else {
+      CopyFrom(from);
+    }
+    return *this;
+  }
+
+  static const ::PROTOBUF_NAMESPACE_ID::Descriptor* descriptor() {
+    return GetDescriptor();
+  }
+  static const ::PROTOBUF_NAMESPACE_ID::Descriptor* GetDescriptor() {
+    return default_instance().GetMetadata().descriptor;
+  }
+  static const ::PROTOBUF_NAMESPACE_ID::Reflection* GetReflection() {
+    return default_instance().GetMetadata().reflection;
+  }
+  static const ExperimentStateStatus& default_instance() {
+    return *internal_default_instance();
+  }
+  static inline const ExperimentStateStatus* internal_default_instance() {
+    return reinterpret_cast<const ExperimentStateStatus*>(
+               &_ExperimentStateStatus_default_instance_);
+  }
+  static constexpr int kIndexInFileMessages =
+    17;
+
+  friend void swap(ExperimentStateStatus& a, ExperimentStateStatus& b) {
+    a.Swap(&b);
+  }
+  inline void Swap(ExperimentStateStatus* other) {
+    if (other == this) return;
+  #ifdef PROTOBUF_FORCE_COPY_IN_SWAP
+    if (GetOwningArena() != nullptr &&
+        GetOwningArena() == other->GetOwningArena()) {
+   #else  // PROTOBUF_FORCE_COPY_IN_SWAP
+    if (GetOwningArena() == other->GetOwningArena()) {
+  #endif  // !PROTOBUF_FORCE_COPY_IN_SWAP
+      InternalSwap(other);
+    } else {
+      ::PROTOBUF_NAMESPACE_ID::internal::GenericSwap(this, other);
+    }
+  }
+  void UnsafeArenaSwap(ExperimentStateStatus* other) {
+    if (other == this) return;
+    GOOGLE_DCHECK(GetOwningArena() == other->GetOwningArena());
+    InternalSwap(other);
+  }
+
+  // implements Message ----------------------------------------------
+
+  ExperimentStateStatus* New(::PROTOBUF_NAMESPACE_ID::Arena* arena = nullptr) const final {
+    return CreateMaybeMessage<ExperimentStateStatus>(arena);
+  }
+  using ::PROTOBUF_NAMESPACE_ID::Message::CopyFrom;
+  void CopyFrom(const ExperimentStateStatus& from);
+  using ::PROTOBUF_NAMESPACE_ID::Message::MergeFrom;
+  void MergeFrom( const ExperimentStateStatus& from) {
+    ExperimentStateStatus::MergeImpl(*this, from);
+  }
+  private:
+  static void MergeImpl(::PROTOBUF_NAMESPACE_ID::Message& to_msg, const ::PROTOBUF_NAMESPACE_ID::Message& from_msg);
+  public:
+  PROTOBUF_ATTRIBUTE_REINITIALIZES void Clear() final;
+  bool IsInitialized() const final;
+
+  size_t ByteSizeLong() const final;
+  const char* _InternalParse(const char* ptr, ::PROTOBUF_NAMESPACE_ID::internal::ParseContext* ctx) final;
+  uint8_t* _InternalSerialize(
+      uint8_t* target, ::PROTOBUF_NAMESPACE_ID::io::EpsCopyOutputStream* stream) const final;
+  int GetCachedSize() const final { return _impl_._cached_size_.Get(); }
+
+  private:
+  void SharedCtor(::PROTOBUF_NAMESPACE_ID::Arena* arena, bool is_message_owned);
+  void SharedDtor();
+  void SetCachedSize(int size) const final;
+  void InternalSwap(ExperimentStateStatus* other);
+
+  private:
+  friend class ::PROTOBUF_NAMESPACE_ID::internal::AnyMetadata;
+  static ::PROTOBUF_NAMESPACE_ID::StringPiece FullMessageName() {
+    return "recsys.v1.ExperimentStateStatus";
+  }
+  protected:
+  explicit ExperimentStateStatus(::PROTOBUF_NAMESPACE_ID::Arena* arena,
+                       bool is_message_owned = false);
+  public:
+
+  static const ClassData _class_data_;
+  const ::PROTOBUF_NAMESPACE_ID::Message::ClassData*GetClassData() const final;
+
+  ::PROTOBUF_NAMESPACE_ID::Metadata GetMetadata() const final;
+
+  // nested types ----------------------------------------------------
+
+  // accessors -------------------------------------------------------
+
+  enum : int {
+    kKindFieldNumber = 1,
+    kAddressFieldNumber = 2,
+    kLastErrorFieldNumber = 4,
+    kPendingSlatesFieldNumber = 5,
+    kPendingImpressionsFieldNumber = 6,
+    kPendingFeedbackFieldNumber = 7,
+    kDroppedFieldNumber = 8,
+    kFlushesFieldNumber = 9,
+    kFeedbackTtlSecondsFieldNumber = 10,
+    kReachableFieldNumber = 3,
+  };
+  // string kind = 1;
+  void clear_kind();
+  const std::string& kind() const;
+  template <typename ArgT0 = const std::string&, typename... ArgT>
+  void set_kind(ArgT0&& arg0, ArgT... args);
+  std::string* mutable_kind();
+  PROTOBUF_NODISCARD std::string* release_kind();
+  void set_allocated_kind(std::string* kind);
+  private:
+  const std::string& _internal_kind() const;
+  inline PROTOBUF_ALWAYS_INLINE void _internal_set_kind(const std::string& value);
+  std::string* _internal_mutable_kind();
+  public:
+
+  // string address = 2;
+  void clear_address();
+  const std::string& address() const;
+  template <typename ArgT0 = const std::string&, typename... ArgT>
+  void set_address(ArgT0&& arg0, ArgT... args);
+  std::string* mutable_address();
+  PROTOBUF_NODISCARD std::string* release_address();
+  void set_allocated_address(std::string* address);
+  private:
+  const std::string& _internal_address() const;
+  inline PROTOBUF_ALWAYS_INLINE void _internal_set_address(const std::string& value);
+  std::string* _internal_mutable_address();
+  public:
+
+  // string last_error = 4;
+  void clear_last_error();
+  const std::string& last_error() const;
+  template <typename ArgT0 = const std::string&, typename... ArgT>
+  void set_last_error(ArgT0&& arg0, ArgT... args);
+  std::string* mutable_last_error();
+  PROTOBUF_NODISCARD std::string* release_last_error();
+  void set_allocated_last_error(std::string* last_error);
+  private:
+  const std::string& _internal_last_error() const;
+  inline PROTOBUF_ALWAYS_INLINE void _internal_set_last_error(const std::string& value);
+  std::string* _internal_mutable_last_error();
+  public:
+
+  // int64 pending_slates = 5;
+  void clear_pending_slates();
+  int64_t pending_slates() const;
+  void set_pending_slates(int64_t value);
+  private:
+  int64_t _internal_pending_slates() const;
+  void _internal_set_pending_slates(int64_t value);
+  public:
+
+  // int64 pending_impressions = 6;
+  void clear_pending_impressions();
+  int64_t pending_impressions() const;
+  void set_pending_impressions(int64_t value);
+  private:
+  int64_t _internal_pending_impressions() const;
+  void _internal_set_pending_impressions(int64_t value);
+  public:
+
+  // int64 pending_feedback = 7;
+  void clear_pending_feedback();
+  int64_t pending_feedback() const;
+  void set_pending_feedback(int64_t value);
+  private:
+  int64_t _internal_pending_feedback() const;
+  void _internal_set_pending_feedback(int64_t value);
+  public:
+
+  // int64 dropped = 8;
+  void clear_dropped();
+  int64_t dropped() const;
+  void set_dropped(int64_t value);
+  private:
+  int64_t _internal_dropped() const;
+  void _internal_set_dropped(int64_t value);
+  public:
+
+  // int64 flushes = 9;
+  void clear_flushes();
+  int64_t flushes() const;
+  void set_flushes(int64_t value);
+  private:
+  int64_t _internal_flushes() const;
+  void _internal_set_flushes(int64_t value);
+  public:
+
+  // int64 feedback_ttl_seconds = 10;
+  void clear_feedback_ttl_seconds();
+  int64_t feedback_ttl_seconds() const;
+  void set_feedback_ttl_seconds(int64_t value);
+  private:
+  int64_t _internal_feedback_ttl_seconds() const;
+  void _internal_set_feedback_ttl_seconds(int64_t value);
+  public:
+
+  // bool reachable = 3;
+  void clear_reachable();
+  bool reachable() const;
+  void set_reachable(bool value);
+  private:
+  bool _internal_reachable() const;
+  void _internal_set_reachable(bool value);
+  public:
+
+  // @@protoc_insertion_point(class_scope:recsys.v1.ExperimentStateStatus)
+ private:
+  class _Internal;
+
+  template <typename T> friend class ::PROTOBUF_NAMESPACE_ID::Arena::InternalHelper;
+  typedef void InternalArenaConstructable_;
+  typedef void DestructorSkippable_;
+  struct Impl_ {
+    ::PROTOBUF_NAMESPACE_ID::internal::ArenaStringPtr kind_;
+    ::PROTOBUF_NAMESPACE_ID::internal::ArenaStringPtr address_;
+    ::PROTOBUF_NAMESPACE_ID::internal::ArenaStringPtr last_error_;
+    int64_t pending_slates_;
+    int64_t pending_impressions_;
+    int64_t pending_feedback_;
+    int64_t dropped_;
+    int64_t flushes_;
+    int64_t feedback_ttl_seconds_;
+    bool reachable_;
     mutable ::PROTOBUF_NAMESPACE_ID::internal::CachedSize _cached_size_;
   };
   union { Impl_ _impl_; };
@@ -3085,7 +3371,7 @@ class ExperimentStatus final :
                &_ExperimentStatus_default_instance_);
   }
   static constexpr int kIndexInFileMessages =
-    17;
+    18;
 
   friend void swap(ExperimentStatus& a, ExperimentStatus& b) {
     a.Swap(&b);
@@ -3364,7 +3650,7 @@ class ArmStatus final :
                &_ArmStatus_default_instance_);
   }
   static constexpr int kIndexInFileMessages =
-    18;
+    19;
 
   friend void swap(ArmStatus& a, ArmStatus& b) {
     a.Swap(&b);
@@ -3753,7 +4039,7 @@ class ShadowStatus final :
                &_ShadowStatus_default_instance_);
   }
   static constexpr int kIndexInFileMessages =
-    19;
+    20;
 
   friend void swap(ShadowStatus& a, ShadowStatus& b) {
     a.Swap(&b);
@@ -3972,7 +4258,7 @@ class ExposureLogStatus final :
                &_ExposureLogStatus_default_instance_);
   }
   static constexpr int kIndexInFileMessages =
-    20;
+    21;
 
   friend void swap(ExposureLogStatus& a, ExposureLogStatus& b) {
     a.Swap(&b);
@@ -6113,6 +6399,390 @@ inline void ExperimentsStatus::set_feedback_window(int64_t value) {
   // @@protoc_insertion_point(field_set:recsys.v1.ExperimentsStatus.feedback_window)
 }
 
+// .recsys.v1.ExperimentStateStatus experiment_state = 10;
+inline bool ExperimentsStatus::_internal_has_experiment_state() const {
+  return this != internal_default_instance() && _impl_.experiment_state_ != nullptr;
+}
+inline bool ExperimentsStatus::has_experiment_state() const {
+  return _internal_has_experiment_state();
+}
+inline void ExperimentsStatus::clear_experiment_state() {
+  if (GetArenaForAllocation() == nullptr && _impl_.experiment_state_ != nullptr) {
+    delete _impl_.experiment_state_;
+  }
+  _impl_.experiment_state_ = nullptr;
+}
+inline const ::recsys::v1::ExperimentStateStatus& ExperimentsStatus::_internal_experiment_state() const {
+  const ::recsys::v1::ExperimentStateStatus* p = _impl_.experiment_state_;
+  return p != nullptr ? *p : reinterpret_cast<const ::recsys::v1::ExperimentStateStatus&>(
+      ::recsys::v1::_ExperimentStateStatus_default_instance_);
+}
+inline const ::recsys::v1::ExperimentStateStatus& ExperimentsStatus::experiment_state() const {
+  // @@protoc_insertion_point(field_get:recsys.v1.ExperimentsStatus.experiment_state)
+  return _internal_experiment_state();
+}
+inline void ExperimentsStatus::unsafe_arena_set_allocated_experiment_state(
+    ::recsys::v1::ExperimentStateStatus* experiment_state) {
+  if (GetArenaForAllocation() == nullptr) {
+    delete reinterpret_cast<::PROTOBUF_NAMESPACE_ID::MessageLite*>(_impl_.experiment_state_);
+  }
+  _impl_.experiment_state_ = experiment_state;
+  if (experiment_state) {
+    
+  } else {
+    
+  }
+  // @@protoc_insertion_point(field_unsafe_arena_set_allocated:recsys.v1.ExperimentsStatus.experiment_state)
+}
+inline ::recsys::v1::ExperimentStateStatus* ExperimentsStatus::release_experiment_state() {
+  
+  ::recsys::v1::ExperimentStateStatus* temp = _impl_.experiment_state_;
+  _impl_.experiment_state_ = nullptr;
+#ifdef PROTOBUF_FORCE_COPY_IN_RELEASE
+  auto* old =  reinterpret_cast<::PROTOBUF_NAMESPACE_ID::MessageLite*>(temp);
+  temp = ::PROTOBUF_NAMESPACE_ID::internal::DuplicateIfNonNull(temp);
+  if (GetArenaForAllocation() == nullptr) { delete old; }
+#else  // PROTOBUF_FORCE_COPY_IN_RELEASE
+  if (GetArenaForAllocation() != nullptr) {
+    temp = ::PROTOBUF_NAMESPACE_ID::internal::DuplicateIfNonNull(temp);
+  }
+#endif  // !PROTOBUF_FORCE_COPY_IN_RELEASE
+  return temp;
+}
+inline ::recsys::v1::ExperimentStateStatus* ExperimentsStatus::unsafe_arena_release_experiment_state() {
+  // @@protoc_insertion_point(field_release:recsys.v1.ExperimentsStatus.experiment_state)
+  
+  ::recsys::v1::ExperimentStateStatus* temp = _impl_.experiment_state_;
+  _impl_.experiment_state_ = nullptr;
+  return temp;
+}
+inline ::recsys::v1::ExperimentStateStatus* ExperimentsStatus::_internal_mutable_experiment_state() {
+  
+  if (_impl_.experiment_state_ == nullptr) {
+    auto* p = CreateMaybeMessage<::recsys::v1::ExperimentStateStatus>(GetArenaForAllocation());
+    _impl_.experiment_state_ = p;
+  }
+  return _impl_.experiment_state_;
+}
+inline ::recsys::v1::ExperimentStateStatus* ExperimentsStatus::mutable_experiment_state() {
+  ::recsys::v1::ExperimentStateStatus* _msg = _internal_mutable_experiment_state();
+  // @@protoc_insertion_point(field_mutable:recsys.v1.ExperimentsStatus.experiment_state)
+  return _msg;
+}
+inline void ExperimentsStatus::set_allocated_experiment_state(::recsys::v1::ExperimentStateStatus* experiment_state) {
+  ::PROTOBUF_NAMESPACE_ID::Arena* message_arena = GetArenaForAllocation();
+  if (message_arena == nullptr) {
+    delete _impl_.experiment_state_;
+  }
+  if (experiment_state) {
+    ::PROTOBUF_NAMESPACE_ID::Arena* submessage_arena =
+        ::PROTOBUF_NAMESPACE_ID::Arena::InternalGetOwningArena(experiment_state);
+    if (message_arena != submessage_arena) {
+      experiment_state = ::PROTOBUF_NAMESPACE_ID::internal::GetOwnedMessage(
+          message_arena, experiment_state, submessage_arena);
+    }
+    
+  } else {
+    
+  }
+  _impl_.experiment_state_ = experiment_state;
+  // @@protoc_insertion_point(field_set_allocated:recsys.v1.ExperimentsStatus.experiment_state)
+}
+
+// -------------------------------------------------------------------
+
+// ExperimentStateStatus
+
+// string kind = 1;
+inline void ExperimentStateStatus::clear_kind() {
+  _impl_.kind_.ClearToEmpty();
+}
+inline const std::string& ExperimentStateStatus::kind() const {
+  // @@protoc_insertion_point(field_get:recsys.v1.ExperimentStateStatus.kind)
+  return _internal_kind();
+}
+template <typename ArgT0, typename... ArgT>
+inline PROTOBUF_ALWAYS_INLINE
+void ExperimentStateStatus::set_kind(ArgT0&& arg0, ArgT... args) {
+ 
+ _impl_.kind_.Set(static_cast<ArgT0 &&>(arg0), args..., GetArenaForAllocation());
+  // @@protoc_insertion_point(field_set:recsys.v1.ExperimentStateStatus.kind)
+}
+inline std::string* ExperimentStateStatus::mutable_kind() {
+  std::string* _s = _internal_mutable_kind();
+  // @@protoc_insertion_point(field_mutable:recsys.v1.ExperimentStateStatus.kind)
+  return _s;
+}
+inline const std::string& ExperimentStateStatus::_internal_kind() const {
+  return _impl_.kind_.Get();
+}
+inline void ExperimentStateStatus::_internal_set_kind(const std::string& value) {
+  
+  _impl_.kind_.Set(value, GetArenaForAllocation());
+}
+inline std::string* ExperimentStateStatus::_internal_mutable_kind() {
+  
+  return _impl_.kind_.Mutable(GetArenaForAllocation());
+}
+inline std::string* ExperimentStateStatus::release_kind() {
+  // @@protoc_insertion_point(field_release:recsys.v1.ExperimentStateStatus.kind)
+  return _impl_.kind_.Release();
+}
+inline void ExperimentStateStatus::set_allocated_kind(std::string* kind) {
+  if (kind != nullptr) {
+    
+  } else {
+    
+  }
+  _impl_.kind_.SetAllocated(kind, GetArenaForAllocation());
+#ifdef PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  if (_impl_.kind_.IsDefault()) {
+    _impl_.kind_.Set("", GetArenaForAllocation());
+  }
+#endif // PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  // @@protoc_insertion_point(field_set_allocated:recsys.v1.ExperimentStateStatus.kind)
+}
+
+// string address = 2;
+inline void ExperimentStateStatus::clear_address() {
+  _impl_.address_.ClearToEmpty();
+}
+inline const std::string& ExperimentStateStatus::address() const {
+  // @@protoc_insertion_point(field_get:recsys.v1.ExperimentStateStatus.address)
+  return _internal_address();
+}
+template <typename ArgT0, typename... ArgT>
+inline PROTOBUF_ALWAYS_INLINE
+void ExperimentStateStatus::set_address(ArgT0&& arg0, ArgT... args) {
+ 
+ _impl_.address_.Set(static_cast<ArgT0 &&>(arg0), args..., GetArenaForAllocation());
+  // @@protoc_insertion_point(field_set:recsys.v1.ExperimentStateStatus.address)
+}
+inline std::string* ExperimentStateStatus::mutable_address() {
+  std::string* _s = _internal_mutable_address();
+  // @@protoc_insertion_point(field_mutable:recsys.v1.ExperimentStateStatus.address)
+  return _s;
+}
+inline const std::string& ExperimentStateStatus::_internal_address() const {
+  return _impl_.address_.Get();
+}
+inline void ExperimentStateStatus::_internal_set_address(const std::string& value) {
+  
+  _impl_.address_.Set(value, GetArenaForAllocation());
+}
+inline std::string* ExperimentStateStatus::_internal_mutable_address() {
+  
+  return _impl_.address_.Mutable(GetArenaForAllocation());
+}
+inline std::string* ExperimentStateStatus::release_address() {
+  // @@protoc_insertion_point(field_release:recsys.v1.ExperimentStateStatus.address)
+  return _impl_.address_.Release();
+}
+inline void ExperimentStateStatus::set_allocated_address(std::string* address) {
+  if (address != nullptr) {
+    
+  } else {
+    
+  }
+  _impl_.address_.SetAllocated(address, GetArenaForAllocation());
+#ifdef PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  if (_impl_.address_.IsDefault()) {
+    _impl_.address_.Set("", GetArenaForAllocation());
+  }
+#endif // PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  // @@protoc_insertion_point(field_set_allocated:recsys.v1.ExperimentStateStatus.address)
+}
+
+// bool reachable = 3;
+inline void ExperimentStateStatus::clear_reachable() {
+  _impl_.reachable_ = false;
+}
+inline bool ExperimentStateStatus::_internal_reachable() const {
+  return _impl_.reachable_;
+}
+inline bool ExperimentStateStatus::reachable() const {
+  // @@protoc_insertion_point(field_get:recsys.v1.ExperimentStateStatus.reachable)
+  return _internal_reachable();
+}
+inline void ExperimentStateStatus::_internal_set_reachable(bool value) {
+  
+  _impl_.reachable_ = value;
+}
+inline void ExperimentStateStatus::set_reachable(bool value) {
+  _internal_set_reachable(value);
+  // @@protoc_insertion_point(field_set:recsys.v1.ExperimentStateStatus.reachable)
+}
+
+// string last_error = 4;
+inline void ExperimentStateStatus::clear_last_error() {
+  _impl_.last_error_.ClearToEmpty();
+}
+inline const std::string& ExperimentStateStatus::last_error() const {
+  // @@protoc_insertion_point(field_get:recsys.v1.ExperimentStateStatus.last_error)
+  return _internal_last_error();
+}
+template <typename ArgT0, typename... ArgT>
+inline PROTOBUF_ALWAYS_INLINE
+void ExperimentStateStatus::set_last_error(ArgT0&& arg0, ArgT... args) {
+ 
+ _impl_.last_error_.Set(static_cast<ArgT0 &&>(arg0), args..., GetArenaForAllocation());
+  // @@protoc_insertion_point(field_set:recsys.v1.ExperimentStateStatus.last_error)
+}
+inline std::string* ExperimentStateStatus::mutable_last_error() {
+  std::string* _s = _internal_mutable_last_error();
+  // @@protoc_insertion_point(field_mutable:recsys.v1.ExperimentStateStatus.last_error)
+  return _s;
+}
+inline const std::string& ExperimentStateStatus::_internal_last_error() const {
+  return _impl_.last_error_.Get();
+}
+inline void ExperimentStateStatus::_internal_set_last_error(const std::string& value) {
+  
+  _impl_.last_error_.Set(value, GetArenaForAllocation());
+}
+inline std::string* ExperimentStateStatus::_internal_mutable_last_error() {
+  
+  return _impl_.last_error_.Mutable(GetArenaForAllocation());
+}
+inline std::string* ExperimentStateStatus::release_last_error() {
+  // @@protoc_insertion_point(field_release:recsys.v1.ExperimentStateStatus.last_error)
+  return _impl_.last_error_.Release();
+}
+inline void ExperimentStateStatus::set_allocated_last_error(std::string* last_error) {
+  if (last_error != nullptr) {
+    
+  } else {
+    
+  }
+  _impl_.last_error_.SetAllocated(last_error, GetArenaForAllocation());
+#ifdef PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  if (_impl_.last_error_.IsDefault()) {
+    _impl_.last_error_.Set("", GetArenaForAllocation());
+  }
+#endif // PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  // @@protoc_insertion_point(field_set_allocated:recsys.v1.ExperimentStateStatus.last_error)
+}
+
+// int64 pending_slates = 5;
+inline void ExperimentStateStatus::clear_pending_slates() {
+  _impl_.pending_slates_ = int64_t{0};
+}
+inline int64_t ExperimentStateStatus::_internal_pending_slates() const {
+  return _impl_.pending_slates_;
+}
+inline int64_t ExperimentStateStatus::pending_slates() const {
+  // @@protoc_insertion_point(field_get:recsys.v1.ExperimentStateStatus.pending_slates)
+  return _internal_pending_slates();
+}
+inline void ExperimentStateStatus::_internal_set_pending_slates(int64_t value) {
+  
+  _impl_.pending_slates_ = value;
+}
+inline void ExperimentStateStatus::set_pending_slates(int64_t value) {
+  _internal_set_pending_slates(value);
+  // @@protoc_insertion_point(field_set:recsys.v1.ExperimentStateStatus.pending_slates)
+}
+
+// int64 pending_impressions = 6;
+inline void ExperimentStateStatus::clear_pending_impressions() {
+  _impl_.pending_impressions_ = int64_t{0};
+}
+inline int64_t ExperimentStateStatus::_internal_pending_impressions() const {
+  return _impl_.pending_impressions_;
+}
+inline int64_t ExperimentStateStatus::pending_impressions() const {
+  // @@protoc_insertion_point(field_get:recsys.v1.ExperimentStateStatus.pending_impressions)
+  return _internal_pending_impressions();
+}
+inline void ExperimentStateStatus::_internal_set_pending_impressions(int64_t value) {
+  
+  _impl_.pending_impressions_ = value;
+}
+inline void ExperimentStateStatus::set_pending_impressions(int64_t value) {
+  _internal_set_pending_impressions(value);
+  // @@protoc_insertion_point(field_set:recsys.v1.ExperimentStateStatus.pending_impressions)
+}
+
+// int64 pending_feedback = 7;
+inline void ExperimentStateStatus::clear_pending_feedback() {
+  _impl_.pending_feedback_ = int64_t{0};
+}
+inline int64_t ExperimentStateStatus::_internal_pending_feedback() const {
+  return _impl_.pending_feedback_;
+}
+inline int64_t ExperimentStateStatus::pending_feedback() const {
+  // @@protoc_insertion_point(field_get:recsys.v1.ExperimentStateStatus.pending_feedback)
+  return _internal_pending_feedback();
+}
+inline void ExperimentStateStatus::_internal_set_pending_feedback(int64_t value) {
+  
+  _impl_.pending_feedback_ = value;
+}
+inline void ExperimentStateStatus::set_pending_feedback(int64_t value) {
+  _internal_set_pending_feedback(value);
+  // @@protoc_insertion_point(field_set:recsys.v1.ExperimentStateStatus.pending_feedback)
+}
+
+// int64 dropped = 8;
+inline void ExperimentStateStatus::clear_dropped() {
+  _impl_.dropped_ = int64_t{0};
+}
+inline int64_t ExperimentStateStatus::_internal_dropped() const {
+  return _impl_.dropped_;
+}
+inline int64_t ExperimentStateStatus::dropped() const {
+  // @@protoc_insertion_point(field_get:recsys.v1.ExperimentStateStatus.dropped)
+  return _internal_dropped();
+}
+inline void ExperimentStateStatus::_internal_set_dropped(int64_t value) {
+  
+  _impl_.dropped_ = value;
+}
+inline void ExperimentStateStatus::set_dropped(int64_t value) {
+  _internal_set_dropped(value);
+  // @@protoc_insertion_point(field_set:recsys.v1.ExperimentStateStatus.dropped)
+}
+
+// int64 flushes = 9;
+inline void ExperimentStateStatus::clear_flushes() {
+  _impl_.flushes_ = int64_t{0};
+}
+inline int64_t ExperimentStateStatus::_internal_flushes() const {
+  return _impl_.flushes_;
+}
+inline int64_t ExperimentStateStatus::flushes() const {
+  // @@protoc_insertion_point(field_get:recsys.v1.ExperimentStateStatus.flushes)
+  return _internal_flushes();
+}
+inline void ExperimentStateStatus::_internal_set_flushes(int64_t value) {
+  
+  _impl_.flushes_ = value;
+}
+inline void ExperimentStateStatus::set_flushes(int64_t value) {
+  _internal_set_flushes(value);
+  // @@protoc_insertion_point(field_set:recsys.v1.ExperimentStateStatus.flushes)
+}
+
+// int64 feedback_ttl_seconds = 10;
+inline void ExperimentStateStatus::clear_feedback_ttl_seconds() {
+  _impl_.feedback_ttl_seconds_ = int64_t{0};
+}
+inline int64_t ExperimentStateStatus::_internal_feedback_ttl_seconds() const {
+  return _impl_.feedback_ttl_seconds_;
+}
+inline int64_t ExperimentStateStatus::feedback_ttl_seconds() const {
+  // @@protoc_insertion_point(field_get:recsys.v1.ExperimentStateStatus.feedback_ttl_seconds)
+  return _internal_feedback_ttl_seconds();
+}
+inline void ExperimentStateStatus::_internal_set_feedback_ttl_seconds(int64_t value) {
+  
+  _impl_.feedback_ttl_seconds_ = value;
+}
+inline void ExperimentStateStatus::set_feedback_ttl_seconds(int64_t value) {
+  _internal_set_feedback_ttl_seconds(value);
+  // @@protoc_insertion_point(field_set:recsys.v1.ExperimentStateStatus.feedback_ttl_seconds)
+}
+
 // -------------------------------------------------------------------
 
 // ExperimentStatus
@@ -7312,6 +7982,8 @@ inline void ExposureLogStatus::set_dropped(int64_t value) {
 #ifdef __GNUC__
   #pragma GCC diagnostic pop
 #endif  // __GNUC__
+// -------------------------------------------------------------------
+
 // -------------------------------------------------------------------
 
 // -------------------------------------------------------------------
