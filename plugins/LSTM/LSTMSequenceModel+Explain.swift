@@ -50,26 +50,15 @@ extension LSTMSequenceModel {
 
     // z = proj(h_last), then the returned items' scores under every history.
     var userVectors = [Float](repeating: 0, count: (1 + n) * d)
-    var gathered = [Float](repeating: 0, count: items.count * d)
-    var scores = [Float](repeating: 0, count: (1 + n) * items.count)
     lastHidden.withUnsafeBufferPointer { last in
       userVectors.withUnsafeMutableBufferPointer { z in
         Kernels.linear(input: last, weight: projectionWeight, bias: projectionBias, output: z,
                        rows: 1 + n, inFeatures: hidden, outFeatures: d)
       }
     }
-    itemRows.withUnsafeBufferPointer { rows in
-      gathered.withUnsafeMutableBufferPointer { Kernels.gatherRows(matrix: itemEmbedding, rowIndices: rows, dim: d, output: $0) }
+    userVectors.withUnsafeBufferPointer { z in
+      explanation.writeDotProductOcclusion(userVectors: z, itemRows: itemRows, itemEmbedding: itemEmbedding, dim: d, kept: kept)
     }
-    gathered.withUnsafeBufferPointer { itemVectors in
-      userVectors.withUnsafeBufferPointer { z in
-        scores.withUnsafeMutableBufferPointer { scores in
-          Kernels.linear(input: z, weight: itemVectors, bias: nil, output: scores,
-                         rows: 1 + n, inFeatures: d, outFeatures: items.count)
-        }
-      }
-    }
-    scores.withUnsafeBufferPointer { explanation.writeOcclusion(scores: $0, kept: kept) }
   }
 
   /// Runs the full history (n steps) and, from its states, every one-event-removed suffix; writes

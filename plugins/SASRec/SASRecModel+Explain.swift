@@ -29,20 +29,9 @@ extension SASRecModel {
         try occlusionUserVectors(kept.rows, userVectors: z, attention: attention, request: request)
       }
     }
-    var scores = [Float](repeating: 0, count: (1 + n) * items.count)
-    var gathered = [Float](repeating: 0, count: items.count * d)
-    itemRows.withUnsafeBufferPointer { rows in
-      gathered.withUnsafeMutableBufferPointer { Kernels.gatherRows(matrix: itemEmbedding, rowIndices: rows, dim: d, output: $0) }
+    userVectors.withUnsafeBufferPointer { z in
+      explanation.writeDotProductOcclusion(userVectors: z, itemRows: itemRows, itemEmbedding: itemEmbedding, dim: d, kept: kept)
     }
-    gathered.withUnsafeBufferPointer { itemVectors in
-      userVectors.withUnsafeBufferPointer { z in
-        scores.withUnsafeMutableBufferPointer { scores in
-          Kernels.linear(input: z, weight: itemVectors, bias: nil, output: scores,
-                         rows: 1 + n, inFeatures: d, outFeatures: items.count)
-        }
-      }
-    }
-    scores.withUnsafeBufferPointer { explanation.writeOcclusion(scores: $0, kept: kept) }
     // Without blocks there is no attention to report.
     for (j, position) in kept.positions.enumerated() where !blocks.isEmpty {
       explanation.setAttention(historyPosition: position, attention[j])

@@ -1,0 +1,24 @@
+import RecSysKernels
+
+extension Explanation {
+  /// Occlusion for a model that scores by dot product with item embeddings (lstm, sasrec): the
+  /// returned items' rows of `itemEmbedding` (`[N x dim]`) against every user vector
+  /// (`userVectors` `[(1 + kept.count) x dim]`: the kept history's, then each one-event-removed
+  /// history's), one GEMM, then the contributions. Only the returned items are scored.
+  public func writeDotProductOcclusion(userVectors: UnsafeBufferPointer<Float>, itemRows: [Int32],
+                                       itemEmbedding: UnsafeBufferPointer<Float>, dim: Int, kept: KeptHistory) {
+    let histories = 1 + kept.count
+    var gathered = [Float](repeating: 0, count: itemRows.count * dim)
+    var scores = [Float](repeating: 0, count: histories * itemRows.count)
+    itemRows.withUnsafeBufferPointer { rows in
+      gathered.withUnsafeMutableBufferPointer { Kernels.gatherRows(matrix: itemEmbedding, rowIndices: rows, dim: dim, output: $0) }
+    }
+    gathered.withUnsafeBufferPointer { itemVectors in
+      scores.withUnsafeMutableBufferPointer { scores in
+        Kernels.linear(input: userVectors, weight: itemVectors, bias: nil, output: scores,
+                       rows: histories, inFeatures: dim, outFeatures: itemRows.count)
+      }
+    }
+    scores.withUnsafeBufferPointer { writeOcclusion(scores: $0, kept: kept) }
+  }
+}
