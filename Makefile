@@ -20,7 +20,7 @@ run: build
 	$(BIN)/recsys-sidecar --listen $(LISTEN) --store demo/store --plugins $(PLUGINS_DIR) --default-model mlp \
 	  --experiments demo/experiments.yaml --exposure-log out/exposures.jsonl
 
-test: build venv check-protos unit-test e2e-test fuzz-smoke
+test: build venv check-protos unit-test fuzz-smoke e2e-test
 
 # Debian packages, installed only when missing.
 deps:

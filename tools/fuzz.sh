@@ -16,6 +16,8 @@ fi
 # a Swift trap (a failed force unwrap) leaves no crash file.
 export SWIFT_BACKTRACE=${SWIFT_BACKTRACE:-enable=no}
 failed=0
+passed_targets=0
+failed_targets=0
 summary=out/fuzz/summary.txt
 mkdir -p out/fuzz
 : > "$summary"
@@ -32,7 +34,11 @@ for target in "${targets[@]}"; do
   echo "$line" | tee -a "$summary"
   if [ $status -ne 0 ] || [ "$artifacts" -ne 0 ]; then
     failed=1
+    failed_targets=$((failed_targets + 1))
     tail -40 "$log"
+  else
+    passed_targets=$((passed_targets + 1))
   fi
 done
+echo "fuzz: $passed_targets passed, $failed_targets failed"
 exit $failed
