@@ -68,9 +68,10 @@ let package = Package(
     .target(name: "Experiments", dependencies: [
       "ModelStore", "RecSysKernels", .product(name: "Yams", package: "Yams"),
     ]),
-    // Experiments that hold across a fleet: the ExperimentState kept in Redis (slates, counters, dedup).
+    // Experiments that hold across a fleet: the ExperimentState kept in Redis (slates, counters, dedup),
+    // over plain TCP (hiredis) or TLS (OpenSSL's libssl carrying hiredis' encoding and reply parser).
     .target(name: "RedisState", dependencies: [
-      "CHiredis", "Experiments", .product(name: "Logging", package: "swift-log"),
+      "CHiredis", "COpenSSL", "Experiments", .product(name: "Logging", package: "swift-log"),
     ]),
     // Which model serves a request: explicit selector, forced arm, experiments, default.
     .target(name: "Routing", dependencies: ["ModelStore", "Experiments"]),

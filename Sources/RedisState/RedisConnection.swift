@@ -26,28 +26,41 @@ public struct RedisError: Error, CustomStringConvertible {
   public init(_ description: String) { self.description = description }
 }
 
-/// A blocking connection over hiredis: commands are argument vectors (binary-safe, never a
-/// formatted command string), and a pipeline sends many before reading their replies.
+/// A blocking connection: commands are argument vectors (binary-safe, never a formatted command
+/// string), and a pipeline sends many before reading their replies. Plain TCP goes through hiredis'
+/// own connection; TLS (`tls` set, `rediss://`) through `RedisTLSTransport`, with hiredis still
+/// encoding the commands and parsing the replies.
 /// Not thread-safe: each owner keeps its own (the state's worker thread, the feedback path under a lock).
 public final class RedisConnection {
-  private let context: UnsafeMutablePointer<redisContext>
+  private enum Transport {
+    case plain(UnsafeMutablePointer<redisContext>)
+    case tls(RedisTLSTransport)
+  }
+
+  private let transport: Transport
   public private(set) var broken = false
 
-  /// Connects to host:port with `timeout` for the connect and for every later read and write,
+  /// Connects to host:port with `timeout` for the connect and for every later read and write
+  /// (over TLS when `tls` is set: the handshake verifies the server's certificate and host),
   /// then AUTH (when `password` is not empty) and SELECT `database`.
-  public init(host: String, port: Int, database: Int, password: String, timeout: Duration) throws {
+  public init(host: String, port: Int, database: Int, password: String, timeout: Duration,
+              tls: RedisTLSSettings? = nil) throws {
     let seconds = timeout.components.seconds
     let micros = timeout.components.attoseconds / 1_000_000_000_000
     let limit = timeval(tv_sec: Int(seconds), tv_usec: Int(micros))
-    guard let context = redisConnectWithTimeout(host, Int32(port), limit) else {
-      throw RedisError("cannot allocate a Redis connection")
+    if let tls {
+      transport = .tls(try RedisTLSTransport(host: host, port: port, timeout: limit, tls: tls))
+    } else {
+      guard let context = redisConnectWithTimeout(host, Int32(port), limit) else {
+        throw RedisError("cannot allocate a Redis connection")
+      }
+      // From here on deinit frees the context, also when init throws.
+      transport = .plain(context)
+      if context.pointee.err != 0 {
+        throw RedisError("cannot connect to Redis at \(host):\(port): \(Self.errorText(context))")
+      }
+      redisSetTimeout(context, limit)
     }
-    // From here on deinit frees the context, also when init throws.
-    self.context = context
-    if context.pointee.err != 0 {
-      throw RedisError("cannot connect to Redis at \(host):\(port): \(Self.errorText(context))")
-    }
-    redisSetTimeout(context, limit)
     if !password.isEmpty, case .error(let message) = try command(["AUTH", password]) {
       throw RedisError("Redis refused the password: \(message)")
     }
@@ -56,7 +69,9 @@ public final class RedisConnection {
     }
   }
 
-  deinit { redisFree(context) }
+  deinit {
+    if case .plain(let context) = transport { redisFree(context) }
+  }
 
   /// Sends one command and waits for its reply. A Redis error reply is returned, not thrown;
   /// a broken connection throws.
@@ -67,25 +82,35 @@ public final class RedisConnection {
   /// Sends every command, then reads every reply, in order: one round trip for the lot.
   public func pipeline(_ commands: [[String]]) throws -> [RedisReply] {
     guard !broken else { throw RedisError("the Redis connection failed earlier") }
-    for arguments in commands {
-      let status = Self.withArgv(arguments) { argc, argv, lengths in
-        redisAppendCommandArgv(context, argc, argv, lengths)
-      }
-      if status != REDIS_OK { throw fail() }
-    }
     var replies: [RedisReply] = []
     replies.reserveCapacity(commands.count)
-    for _ in commands {
-      var raw: UnsafeMutableRawPointer?
-      if redisGetReply(context, &raw) != REDIS_OK || raw == nil { throw fail() }
-      let reply = raw!.assumingMemoryBound(to: redisReply.self)
-      replies.append(Self.convert(reply))
-      freeReplyObject(raw)
+    switch transport {
+    case .tls(let tls):
+      do {
+        try tls.roundTrip(commands) { replies.append(Self.convert($0)) }
+      } catch {
+        broken = true
+        throw error
+      }
+    case .plain(let context):
+      for arguments in commands {
+        let status = Self.withArgv(arguments) { argc, argv, lengths in
+          redisAppendCommandArgv(context, argc, argv, lengths)
+        }
+        if status != REDIS_OK { throw fail(context) }
+      }
+      for _ in commands {
+        var raw: UnsafeMutableRawPointer?
+        if redisGetReply(context, &raw) != REDIS_OK || raw == nil { throw fail(context) }
+        let reply = raw!.assumingMemoryBound(to: redisReply.self)
+        replies.append(Self.convert(reply))
+        freeReplyObject(raw)
+      }
     }
     return replies
   }
 
-  private func fail() -> RedisError {
+  private func fail(_ context: UnsafeMutablePointer<redisContext>) -> RedisError {
     broken = true
     return RedisError("Redis connection failed: \(Self.errorText(context))")
   }
@@ -97,7 +122,7 @@ public final class RedisConnection {
     return text.isEmpty ? "error \(context.pointee.err)" : text
   }
 
-  private static func convert(_ reply: UnsafeMutablePointer<redisReply>) -> RedisReply {
+  static func convert(_ reply: UnsafeMutablePointer<redisReply>) -> RedisReply {
     let value = reply.pointee
     func bytes() -> String {
       guard let pointer = value.str else { return "" }
@@ -115,7 +140,7 @@ public final class RedisConnection {
   }
 
   /// argc, argv and argvlen over one contiguous copy of the arguments' UTF-8 bytes, for `body`.
-  private static func withArgv<Result>(
+  static func withArgv<Result>(
     _ arguments: [String], _ body: (Int32, UnsafeMutablePointer<UnsafePointer<CChar>?>, UnsafePointer<Int>) -> Result
   ) -> Result {
     let lengths = arguments.map { $0.utf8.count }

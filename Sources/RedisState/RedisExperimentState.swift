@@ -370,7 +370,7 @@ public final class RedisExperimentState: ExperimentState, @unchecked Sendable {
   private func connect() throws -> RedisConnection {
     try RedisConnection(
       host: settings.host, port: settings.port, database: settings.database, password: settings.password,
-      timeout: settings.timeout)
+      timeout: settings.timeout, tls: settings.tls)
   }
 
   /// Runs `body` on an idle pooled connection (or a new one), returned to the pool unless it broke,

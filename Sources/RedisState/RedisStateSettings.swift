@@ -1,12 +1,15 @@
 import Foundation
 
 /// Where and how the shared experiment state lives in Redis (config `experiment_state:
-/// redis://...` and the `experiment_state_*` keys).
+/// redis://...` or `rediss://...` for TLS, and the `experiment_state_*` keys).
 public struct RedisStateSettings: Sendable, Equatable {
   public var host = "127.0.0.1"
   public var port = 6379
   public var database = 0
   public var password = ""
+  /// TLS (`rediss://`): the CA the server's certificate must chain to, the client certificate
+  /// and key for mutual TLS. nil is plain TCP.
+  public var tls: RedisTLSSettings?
   /// Every key starts with it, so several fleets (or environments) can share one Redis.
   public var keyPrefix = "recsys:"
   /// How long a response's slate and its feedback markers are kept: feedback later than this is NOT_FOUND.
@@ -28,12 +31,19 @@ public struct RedisStateSettings: Sendable, Equatable {
     public let description: String
   }
 
-  /// Parses `redis://[:password@]host[:port][/db]` (the password may instead come from a file).
+  /// Parses `redis://[:password@]host[:port][/db]`, or `rediss://...` for TLS (the password may
+  /// instead come from a file; the TLS files are set on `tls` afterwards).
   public init(url: String) throws {
-    guard url.hasPrefix("redis://") else {
-      throw Invalid(description: "experiment_state \"\(url)\" is not redis://host:port/db")
+    let scheme: String
+    if url.hasPrefix("redis://") {
+      scheme = "redis://"
+    } else if url.hasPrefix("rediss://") {
+      scheme = "rediss://"
+      tls = RedisTLSSettings()
+    } else {
+      throw Invalid(description: "experiment_state \"\(url)\" is not redis://host:port/db (or rediss:// for TLS)")
     }
-    var rest = Substring(url.dropFirst("redis://".count))
+    var rest = Substring(url.dropFirst(scheme.count))
     if let at = rest.lastIndex(of: "@") {
       let credentials = rest[..<at]
       password = String(credentials.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false).last ?? "")
@@ -60,6 +70,6 @@ public struct RedisStateSettings: Sendable, Equatable {
     host = String(rest)
   }
 
-  /// redis://host:port/db, without the password.
-  public var address: String { "redis://\(host):\(port)/\(database)" }
+  /// redis://host:port/db (rediss:// over TLS), without the password.
+  public var address: String { "\(tls == nil ? "redis" : "rediss")://\(host):\(port)/\(database)" }
 }

@@ -47,10 +47,16 @@ public struct SidecarConfig: Equatable, Sendable {
   /// How many recent responses Feedback can join to (with experiments).
   public var feedbackWindow = 100_000
   /// Where experiment results live (README "Fleet"): "" in this process only; "file:PATH"
-  /// snapshots them to PATH (read at start); "redis://host:port/db" shares them with a fleet.
+  /// snapshots them to PATH (read at start); "redis://host:port/db" shares them with a fleet
+  /// ("rediss://host:port/db" over TLS).
   public var experimentState = ""
   /// The Redis password, in a file (trailing newline ignored); or in the URL.
   public var experimentStatePasswordFile = ""
+  /// rediss:// only: PEM CA file the Redis server's certificate must chain to ("" for the system
+  /// CAs), and a PEM client certificate and key for mutual TLS ("" for none; both or neither).
+  public var experimentStateTLSCA = ""
+  public var experimentStateTLSCert = ""
+  public var experimentStateTLSKey = ""
   /// Prefix of every Redis key.
   public var experimentStatePrefix = "recsys:"
   /// Response slates (and feedback accepted while Redis is unreachable) that may wait to be
@@ -84,8 +90,8 @@ public struct SidecarConfig: Equatable, Sendable {
       "tls_cert", "tls_key", "tls_client_ca", "tls_require_client_cert", "admin_token", "admin_token_file",
       "drain_seconds", "max_receive_message_bytes", "max_top_k", "max_candidates", "max_history",
       "experiments", "exposure_log", "exposure_log_max_bytes", "exposure_log_keep", "exposure_log_queue",
-      "feedback_window", "experiment_state", "experiment_state_password_file", "experiment_state_prefix",
-      "experiment_state_buffer", "experiment_state_flush_ms", "feedback_ttl_seconds", "feedback_log",
+      "feedback_window", "experiment_state", "experiment_state_password_file", "experiment_state_tls_ca",
+      "experiment_state_tls_cert", "experiment_state_tls_key", "experiment_state_prefix", "experiment_state_buffer", "experiment_state_flush_ms", "feedback_ttl_seconds", "feedback_log",
     ]
     for key in root.keys.sorted() where !known.contains(key) {
       throw Invalid(description: "\(source): unknown key \"\(Excerpt.of(key))\" (known: \(known.joined(separator: ", ")))")
@@ -140,6 +146,9 @@ public struct SidecarConfig: Equatable, Sendable {
     feedbackWindow = try integer("feedback_window", in: 1...(1 << 26)) ?? feedbackWindow
     experimentState = try string("experiment_state") ?? experimentState
     experimentStatePasswordFile = try string("experiment_state_password_file") ?? experimentStatePasswordFile
+    experimentStateTLSCA = try string("experiment_state_tls_ca") ?? experimentStateTLSCA
+    experimentStateTLSCert = try string("experiment_state_tls_cert") ?? experimentStateTLSCert
+    experimentStateTLSKey = try string("experiment_state_tls_key") ?? experimentStateTLSKey
     experimentStatePrefix = try string("experiment_state_prefix") ?? experimentStatePrefix
     experimentStateBuffer = try integer("experiment_state_buffer", in: 1...(1 << 26)) ?? experimentStateBuffer
     experimentStateFlushMilliseconds =
@@ -172,15 +181,25 @@ public struct SidecarConfig: Equatable, Sendable {
     if maxReceiveMessageBytes < 1 || maxReceiveMessageBytes > Int(Int32.max) {
       throw Invalid(description: "max_receive_message_bytes must be from 1 to \(Int32.max)")
     }
-    if !(experimentState.isEmpty || experimentState.hasPrefix("redis://")
-      || (experimentState.hasPrefix("file:") && experimentState.count > 5))
-    {
+    let redis = experimentState.hasPrefix("redis://") || experimentState.hasPrefix("rediss://")
+    if !(experimentState.isEmpty || redis || (experimentState.hasPrefix("file:") && experimentState.count > 5)) {
       throw Invalid(description: """
-        experiment_state is "\(experimentState)"; use "" (in-process), file:PATH or redis://host:port/db
+        experiment_state is "\(experimentState)"; use "" (in-process), file:PATH, redis://host:port/db \
+        or rediss://host:port/db (TLS)
         """)
     }
-    if !experimentStatePasswordFile.isEmpty && !experimentState.hasPrefix("redis://") {
-      throw Invalid(description: "experiment_state_password_file is set but experiment_state is not redis://...")
+    if !experimentStatePasswordFile.isEmpty && !redis {
+      throw Invalid(description: "experiment_state_password_file is set but experiment_state is not redis://... or rediss://...")
+    }
+    for (key, value) in [("experiment_state_tls_ca", experimentStateTLSCA), ("experiment_state_tls_cert", experimentStateTLSCert),
+                         ("experiment_state_tls_key", experimentStateTLSKey)]
+    where !value.isEmpty && !experimentState.hasPrefix("rediss://") {
+      throw Invalid(description: "\(key) is set but experiment_state is not rediss://... (Redis over TLS)")
+    }
+    if experimentStateTLSCert.isEmpty != experimentStateTLSKey.isEmpty {
+      throw Invalid(description: """
+        experiment_state_tls_cert and experiment_state_tls_key go together: a client certificate needs its key
+        """)
     }
     if !metricsListen.isEmpty {
       do { _ = try MetricsServer.endpoint(metricsListen) } catch { throw Invalid(description: Excerpt.message("\(error)")) }

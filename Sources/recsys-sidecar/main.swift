@@ -21,8 +21,8 @@ struct RecsysSidecar: ParsableCommand {
     tls_cert, tls_key, tls_client_ca, tls_require_client_cert, admin_token, admin_token_file, drain_seconds, \
     max_receive_message_bytes, max_top_k, max_candidates, max_history, experiments, exposure_log, \
     exposure_log_max_bytes, exposure_log_keep, exposure_log_queue, feedback_window, experiment_state, \
-    experiment_state_password_file, experiment_state_prefix, experiment_state_buffer, experiment_state_flush_ms, \
-    feedback_ttl_seconds, feedback_log.
+    experiment_state_password_file, experiment_state_tls_ca, experiment_state_tls_cert, experiment_state_tls_key, \
+    experiment_state_prefix, experiment_state_buffer, experiment_state_flush_ms, feedback_ttl_seconds, feedback_log.
     """)
   var config: String?
 
@@ -112,12 +112,25 @@ struct RecsysSidecar: ParsableCommand {
 
   @Option(help: """
     Where experiment results live: "" in this process (default); file:PATH snapshots them there (read at start); \
-    redis://host:port/db shares them with every replica using the same Redis (README "Fleet").
+    redis://host:port/db shares them with every replica using the same Redis (README "Fleet"); \
+    rediss://host:port/db does so over TLS.
     """)
   var experimentState: String?
 
   @Option(help: "File holding the Redis password of --experiment-state (trailing newline ignored).")
   var experimentStatePasswordFile: String?
+
+  @Option(help: """
+    rediss:// only: PEM CA file the Redis server's certificate must chain to (its host or IP is checked too). \
+    Default: the system CAs.
+    """)
+  var experimentStateTlsCa: String?
+
+  @Option(help: "rediss:// only: PEM client certificate (chain) sent to Redis for mutual TLS; needs --experiment-state-tls-key.")
+  var experimentStateTlsCert: String?
+
+  @Option(help: "rediss:// only: PEM private key (unencrypted) of --experiment-state-tls-cert.")
+  var experimentStateTlsKey: String?
 
   @Option(help: "Prefix of every Redis key of the experiment state. Default recsys:.")
   var experimentStatePrefix: String?
@@ -193,6 +206,9 @@ struct RecsysSidecar: ParsableCommand {
     settings.feedbackWindow = feedbackWindow ?? settings.feedbackWindow
     settings.experimentState = experimentState ?? settings.experimentState
     settings.experimentStatePasswordFile = experimentStatePasswordFile ?? settings.experimentStatePasswordFile
+    settings.experimentStateTLSCA = experimentStateTlsCa ?? settings.experimentStateTLSCA
+    settings.experimentStateTLSCert = experimentStateTlsCert ?? settings.experimentStateTLSCert
+    settings.experimentStateTLSKey = experimentStateTlsKey ?? settings.experimentStateTLSKey
     settings.experimentStatePrefix = experimentStatePrefix ?? settings.experimentStatePrefix
     settings.experimentStateBuffer = experimentStateBuffer ?? settings.experimentStateBuffer
     settings.experimentStateFlushMilliseconds = experimentStateFlushMs ?? settings.experimentStateFlushMilliseconds
@@ -372,7 +388,9 @@ struct RecsysSidecar: ParsableCommand {
   private static func redisState(_ settings: SidecarConfig, logger: Logger, metrics: SidecarMetrics) throws
     -> RedisExperimentState?
   {
-    guard settings.experimentState.hasPrefix("redis://") else { return nil }
+    guard settings.experimentState.hasPrefix("redis://") || settings.experimentState.hasPrefix("rediss://") else {
+      return nil
+    }
     var redis: RedisStateSettings
     do { redis = try RedisStateSettings(url: settings.experimentState) } catch { throw ValidationError("\(error)") }
     if !settings.experimentStatePasswordFile.isEmpty {
@@ -381,6 +399,13 @@ struct RecsysSidecar: ParsableCommand {
       }
       while let last = password.last, last.isNewline { password.removeLast() }
       redis.password = password
+    }
+    if redis.tls != nil {
+      // Missing or unusable files stop the start, named; an unreachable or refusing server only buffers.
+      let tls = RedisTLSSettings(caFile: settings.experimentStateTLSCA, certFile: settings.experimentStateTLSCert,
+                                 keyFile: settings.experimentStateTLSKey)
+      do { try tls.check() } catch { throw ValidationError("experiment_state \(redis.address): \(error)") }
+      redis.tls = tls
     }
     redis.keyPrefix = settings.experimentStatePrefix
     redis.bufferCapacity = settings.experimentStateBuffer

@@ -127,3 +127,126 @@ final class RedisExperimentStateTests: XCTestCase {
     XCTAssertTrue((86_000_000...86_400_000).contains(long), "\(long)")
   }
 }
+
+final class RedisTLSSettingsTests: XCTestCase {
+  func testRedissURLsAskForTLS() throws {
+    let secure = try RedisStateSettings(url: "rediss://:pw@cache.internal:6380/2")
+    XCTAssertEqual([secure.host, String(secure.port), String(secure.database), secure.password],
+                   ["cache.internal", "6380", "2", "pw"])
+    XCTAssertEqual(secure.tls, RedisTLSSettings())
+    XCTAssertEqual(secure.address, "rediss://cache.internal:6380/2")
+    XCTAssertNil(try RedisStateSettings(url: "redis://h:1/0").tls)
+    XCTAssertThrowsError(try RedisStateSettings(url: "redisss://h:1/0"))
+  }
+
+  func testMissingOrHalfGivenFilesAreNamed() {
+    XCTAssertThrowsError(try RedisTLSSettings(caFile: "/nonexistent/ca.pem").check()) { error in
+      XCTAssertEqual("\(error)", "Redis TLS CA file /nonexistent/ca.pem does not exist")
+    }
+    XCTAssertThrowsError(try RedisTLSSettings(certFile: "/nonexistent/c.pem").check()) { error in
+      XCTAssertTrue("\(error)".contains("both a certificate file and a key file"), "\(error)")
+    }
+    let notPEM = FileManager.default.temporaryDirectory.appendingPathComponent("not-a-ca-\(UUID().uuidString).pem")
+    FileManager.default.createFile(atPath: notPEM.path, contents: Data("hello".utf8))
+    defer { try? FileManager.default.removeItem(at: notPEM) }
+    XCTAssertThrowsError(try RedisTLSSettings(caFile: notPEM.path).check()) { error in
+      XCTAssertTrue("\(error)".contains("CA file \(notPEM.path) holds no usable certificate"), "\(error)")
+    }
+    XCTAssertNoThrow(try RedisTLSSettings().check())  // the system CAs
+  }
+}
+
+/// A TLS-only redis-server (skipped without redis-server or openssl) and certificates made by the
+/// openssl CLI: commands and pipelines round-trip, a wrong CA is refused naming it.
+final class RedisTLSConnectionTests: XCTestCase {
+  var server: Process?
+  var port = 0
+  var folder = URL(fileURLWithPath: "/")
+
+  @discardableResult
+  func run(_ tool: String, _ arguments: [String]) throws -> Int32 {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: tool)
+    process.arguments = arguments
+    process.currentDirectoryURL = folder
+    process.standardOutput = FileHandle.nullDevice
+    process.standardError = FileHandle.nullDevice
+    try process.run()
+    process.waitUntilExit()
+    return process.terminationStatus
+  }
+
+  override func setUpWithError() throws {
+    let tools = ["/usr/bin/redis-server", "/usr/bin/openssl"]
+    guard tools.allSatisfy({ FileManager.default.isExecutableFile(atPath: $0) }) else {
+      throw XCTSkip("redis-server or openssl is not installed")
+    }
+    folder = FileManager.default.temporaryDirectory.appendingPathComponent("redis-tls-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+    for ca in ["ca", "other"] {
+      try XCTAssertEqual(run("/usr/bin/openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                                                  "-subj", "/CN=\(ca)", "-keyout", "\(ca).key", "-out", "\(ca).crt"]), 0)
+    }
+    try Data("subjectAltName=IP:127.0.0.1\n".utf8).write(to: folder.appendingPathComponent("ext"))
+    try XCTAssertEqual(run("/usr/bin/openssl", ["req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=server",
+                                                "-keyout", "server.key", "-out", "server.csr"]), 0)
+    try XCTAssertEqual(run("/usr/bin/openssl", ["x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key",
+                                                "-CAcreateserial", "-days", "2", "-out", "server.crt", "-extfile", "ext"]), 0)
+    port = Int.random(in: 40_001...50_000)
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/redis-server")
+    process.arguments = ["--port", "0", "--tls-port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly",
+                         "no", "--tls-cert-file", "server.crt", "--tls-key-file", "server.key", "--tls-ca-cert-file",
+                         "ca.crt", "--tls-auth-clients", "no"]
+    process.currentDirectoryURL = folder
+    process.standardOutput = FileHandle.nullDevice
+    try process.run()
+    server = process
+    for _ in 0..<100 {
+      if (try? connect(ca: "ca.crt")) != nil { return }
+      Thread.sleep(forTimeInterval: 0.05)
+    }
+    XCTFail("redis-server did not start with TLS")
+  }
+
+  override func tearDown() {
+    server?.terminate()
+    server?.waitUntilExit()
+    try? FileManager.default.removeItem(at: folder)
+  }
+
+  func connect(ca: String, database: Int = 0) throws -> RedisConnection {
+    try RedisConnection(host: "127.0.0.1", port: port, database: database, password: "", timeout: .seconds(1),
+                        tls: RedisTLSSettings(caFile: folder.appendingPathComponent(ca).path))
+  }
+
+  func testCommandsAndPipelinesOverTLS() throws {
+    let redis = try connect(ca: "ca.crt", database: 1)
+    XCTAssertEqual(try redis.command(["PING"]), .status("PONG"))
+    let big = String(repeating: "é", count: 100_000)  // replies longer than one TLS record and one read
+    let replies = try redis.pipeline([["SET", "k", big], ["GET", "k"], ["INCRBY", "n", "5"], ["HGETALL", "none"],
+                                      ["GET", "none"], ["NOSUCHCOMMAND"]])
+    XCTAssertEqual(Array(replies.prefix(5)), [.status("OK"), .string(big), .integer(5), .array([]), .null])
+    guard case .error = replies[5] else { return XCTFail("\(replies[5])") }
+    XCTAssertFalse(redis.broken)
+  }
+
+  func testAConnectionTheServerClosedFailsWithoutSIGPIPE() throws {
+    let victim = try connect(ca: "ca.crt")
+    guard case .integer(let id) = try victim.command(["CLIENT", "ID"]) else { return XCTFail("no client id") }
+    XCTAssertEqual(try connect(ca: "ca.crt").command(["CLIENT", "KILL", "ID", String(id)]), .integer(1))
+    Thread.sleep(forTimeInterval: 0.1)
+    // Many TLS records into a closed connection: an error, not a process killed by SIGPIPE.
+    let big = String(repeating: "x", count: 1 << 20)
+    XCTAssertThrowsError(try victim.pipeline([["SET", "a", big], ["SET", "b", big]]))
+    XCTAssertTrue(victim.broken)
+    XCTAssertThrowsError(try victim.command(["PING"]))
+  }
+
+  func testAWrongCAIsRefusedNamingIt() {
+    XCTAssertThrowsError(try connect(ca: "other.crt")) { error in
+      XCTAssertTrue("\(error)".contains("certificate was rejected"), "\(error)")
+      XCTAssertTrue("\(error)".contains("other.crt"), "\(error)")
+    }
+  }
+}

@@ -116,4 +116,27 @@ final class ExperimentStateConfigTests: XCTestCase {
     XCTAssertThrowsError(try SidecarConfig(yaml: "experiment_state_buffer: 0", source: "t"))
     XCTAssertThrowsError(try SidecarConfig(yaml: "feedback_ttl_seconds: -1", source: "t"))
   }
+
+  func testRedisTLSKeysAreReadPrintedAndChecked() throws {
+    let config = try SidecarConfig(yaml: """
+      experiment_state: rediss://redis.internal:6380/1
+      experiment_state_tls_ca: /etc/recsys/redis-ca.pem
+      experiment_state_tls_cert: /etc/recsys/client.pem
+      experiment_state_tls_key: /etc/recsys/client.key
+      """, source: "t")
+    XCTAssertEqual(config.experimentStateTLSCA, "/etc/recsys/redis-ca.pem")
+    XCTAssertEqual(config.experimentStateTLSCert, "/etc/recsys/client.pem")
+    XCTAssertEqual(config.experimentStateTLSKey, "/etc/recsys/client.key")
+    XCTAssertTrue(config.yaml.contains("experiment_state_tls_ca: \"/etc/recsys/redis-ca.pem\""), config.yaml)
+    XCTAssertEqual(try SidecarConfig(yaml: config.yaml, source: "printed"), config)
+    XCTAssertNoThrow(try config.validate())
+    XCTAssertNoThrow(try SidecarConfig(yaml: "experiment_state: rediss://h:1/0\nexperiment_state_password_file: /p",
+                                       source: "t").validate())
+    for bad in ["experiment_state: redis://h:1/0\nexperiment_state_tls_ca: /ca.pem",
+                "experiment_state_tls_cert: /c.pem", "experiment_state: rediss://h:1/0\nexperiment_state_tls_key: /k"] {
+      XCTAssertThrowsError(try SidecarConfig(yaml: bad, source: "t").validate(), bad) { error in
+        XCTAssertTrue("\(error)".contains("experiment_state_tls"), "\(error)")
+      }
+    }
+  }
 }
