@@ -220,6 +220,9 @@ struct RecsysSidecar: ParsableCommand {
   }
 
   func run() throws {
+    // A write into a socket its peer closed (Redis restarting, a scraper that hung up) must be an
+    // error the caller handles, not a signal that ends the process.
+    signal(SIGPIPE, SIG_IGN)
     let level = Logger.Level(rawValue: logLevel)!
     LoggingSystem.bootstrap { label in
       var handler = StreamLogHandler.standardError(label: label)
