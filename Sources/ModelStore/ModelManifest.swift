@@ -149,31 +149,20 @@ public struct ModelManifest: Sendable {
     fields[key] != nil
   }
 
-  /// The file's bytes. Opened non-blocking and required to be a regular file of at most
-  /// `maximumByteCount`: a FIFO named model.json would otherwise block the store's loader
-  /// forever (every later reload and admin call with it), and a huge file would be read whole.
+  /// The file's bytes: a regular file of at most `maximumByteCount` (a FIFO named model.json
+  /// would otherwise block the store's loader, and every reload and admin call after it, forever).
   private static func read(_ path: String) throws -> Data {
-    let descriptor = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
-    guard descriptor >= 0 else {
-      throw ModelManifestError(
-        .cannotRead, path: path,
-        message: "cannot read the file (\(String(cString: strerror(errno)))); check that it exists and is readable")
-    }
-    let handle = FileHandle(fileDescriptor: descriptor, closeOnDealloc: true)
-    var status = stat()
-    guard fstat(descriptor, &status) == 0, (status.st_mode & S_IFMT) == S_IFREG else {
-      throw ModelManifestError(.cannotRead, path: path, message: "not a regular file; model.json must be a plain JSON file")
-    }
-    guard status.st_size <= maximumByteCount else {
-      throw ModelManifestError(
-        .cannotRead, path: path,
-        message: "the file has \(status.st_size) bytes, above the \(maximumByteCount)-byte limit for a model.json")
-    }
     do {
-      return try handle.read(upToCount: maximumByteCount + 1) ?? Data()
-    } catch {
+      return try CappedFile.read(atPath: path, maxBytes: maximumByteCount)
+    } catch let error as CappedFile.TooLarge {
+      let size = error.fileBytes.map { "has \($0) bytes" } ?? "grew while it was read"
       throw ModelManifestError(
-        .cannotRead, path: path, message: "cannot read the file (\(error.localizedDescription))")
+        .cannotRead, path: path, message: "the file \(size), above the \(maximumByteCount)-byte limit for a model.json")
+    } catch let error as CappedFile.Unreadable where error.notRegular {
+      throw ModelManifestError(.cannotRead, path: path, message: "not a regular file; model.json must be a plain JSON file")
+    } catch let error as CappedFile.Unreadable {
+      throw ModelManifestError(
+        .cannotRead, path: path, message: "cannot read the file (\(error.reason)); check that it exists and is readable")
     }
   }
 

@@ -76,8 +76,8 @@ public final class ExperimentsFile: @unchecked Sendable {
       if onlyIfChanged && lastSeenSHA256 == Self.tooLarge { return }
       try refuse("the experiments file \(error)", sha256: Self.tooLarge)
       return
-    } catch {
-      try refuse("cannot read the experiments file \(path): \(error.localizedDescription)", sha256: "unreadable")
+    } catch let error as CappedFile.Unreadable {
+      try refuse("cannot read the experiments file \(path): \(error.reason)", sha256: "unreadable")
       return
     }
     let sha256 = data.withUnsafeBytes { SHA256.hex(of: $0) }

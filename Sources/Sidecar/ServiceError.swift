@@ -25,14 +25,8 @@ struct ServiceError: Error, CustomStringConvertible {
   /// request's own fields are bounded before they are echoed, this is the backstop.
   static let maxMessageBytes = 1_024
 
-  /// `message`, cut at a character boundary to `maxMessageBytes` with a note of its length.
-  var transmittedMessage: String {
-    let bytes = message.utf8
-    guard bytes.count > Self.maxMessageBytes else { return message }
-    var end = bytes.index(bytes.startIndex, offsetBy: Self.maxMessageBytes - 64)
-    while end > bytes.startIndex && !message.unicodeScalars.indices.contains(end) { end = bytes.index(before: end) }
-    return String(message[..<end]) + "… (message cut; \(bytes.count) bytes in all)"
-  }
+  /// `message`, cut to `maxMessageBytes` (at a character boundary, with its length noted).
+  var transmittedMessage: String { Excerpt.of(message, limit: Self.maxMessageBytes - 64) }
 }
 
 extension ServiceError {

@@ -81,8 +81,8 @@ extension SidecarConfig {
       data = try CappedFile.read(atPath: path, maxBytes: limits.maxBytes)
     } catch let error as CappedFile.TooLarge {
       throw Invalid(description: "config file \(error)")
-    } catch {
-      throw Invalid(description: "cannot read config file \(path): \(error.localizedDescription)")
+    } catch let error as CappedFile.Unreadable {
+      throw Invalid(description: "cannot read config file \(path): \(error.reason)")
     }
     guard let text = String(data: data, encoding: .utf8) else {
       throw Invalid(description: "cannot read config file \(path): it is not UTF-8 text")
