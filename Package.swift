@@ -73,11 +73,14 @@ let package = Package(
     .target(name: "RedisState", dependencies: [
       "CHiredis", "COpenSSL", "Experiments", .product(name: "Logging", package: "swift-log"),
     ]),
+    // Off-policy evaluation: a candidate's CTR estimated from the exposure and feedback logs
+    // (IPS, SNIPS, doubly robust over item-positions; bootstrap intervals). Foundation only.
+    .target(name: "OffPolicy"),
     // Which model serves a request: explicit selector, forced arm, experiments, default.
     .target(name: "Routing", dependencies: ["ModelStore", "Experiments"]),
     // Wiring: request -> route -> instance -> response.
     .target(name: "Sidecar", dependencies: [
-      "CGRPCShim", "Routing", "Experiments", "ModelStore", "PluginHost", "CRecSysPlugin", "Checksums",
+      "CGRPCShim", "Routing", "Experiments", "ModelStore", "PluginHost", "CRecSysPlugin", "Checksums", "OffPolicy",
       .product(name: "Logging", package: "swift-log"), .product(name: "Yams", package: "Yams"),
       .product(name: "Prometheus", package: "swift-prometheus"),
     ]),
@@ -89,7 +92,7 @@ let package = Package(
 
     // The operator's CLI: ModelAdmin and Recommend over the shim's JSON client.
     .executableTarget(name: "recsysctl", dependencies: [
-      "CGRPCShim", "Experiments", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+      "CGRPCShim", "Experiments", "OffPolicy", .product(name: "ArgumentParser", package: "swift-argument-parser"),
     ]),
 
     // Fuzz targets: every parser and every file the sidecar reads (see FuzzTarget.swift).
@@ -115,6 +118,8 @@ let package = Package(
     .testTarget(name: "RoutingTests", dependencies: ["Routing", "Experiments", "ModelStore"]),
     .testTarget(name: "ExperimentsTests", dependencies: ["Experiments"], resources: [.copy("Vectors")]),
     .testTarget(name: "SidecarTests", dependencies: ["Sidecar", "ModelStore"]),
+    // Estimators against Open Bandit Pipeline's numbers (Tests/Fixtures/ope); marginals against enumeration.
+    .testTarget(name: "OffPolicyTests", dependencies: ["OffPolicy"]),
     // The Redis state: URL and reply parsing, and two states sharing a real redis-server (skipped without one).
     .testTarget(name: "RedisStateTests", dependencies: [
       "RedisState", "Experiments", .product(name: "Logging", package: "swift-log"),

@@ -12,7 +12,7 @@ struct ConfigReader {
 
   static let topFields = ["default_model", "experiments"]
   static let experimentFields = [
-    "key", "salt", "match", "holdout", "mode", "min_share", "arms", "shadow", "feedback_ttl",
+    "key", "salt", "match", "holdout", "mode", "min_share", "arms", "shadow", "feedback_ttl", "ope_sample_percent",
   ]
   /// feedback_ttl bounds, in seconds: a minute to a year.
   static let feedbackTTLRange = 60...31_622_400
@@ -103,9 +103,22 @@ struct ConfigReader {
       }
       feedbackTTL = ttl
     }
+    var opeSample = 0.0
+    if let opeNode = fields["ope_sample_percent"] {
+      opeSample = try yaml.number(opeNode, place: place, field: "ope_sample_percent")
+      guard opeSample >= 0 && opeSample <= 100 else {
+        throw yaml.failure(
+          opeNode, "\(place): ope_sample_percent \(Self.format(opeSample)) must be from 0 to 100 (the percent of "
+            + "shadowed requests logged for off-policy evaluation)")
+      }
+      guard shadow != nil || opeSample == 0 else {
+        throw yaml.failure(
+          opeNode, "\(place): ope_sample_percent needs a shadow (the candidate model whose ranking is logged)")
+      }
+    }
     return Experiment(
       key: key, salt: salt, match: match, holdoutPercent: holdout, mode: mode, minSharePercent: minShare,
-      arms: arms, shadow: shadow, feedbackTTLSeconds: feedbackTTL)
+      arms: arms, shadow: shadow, feedbackTTLSeconds: feedbackTTL, opeSamplePercent: opeSample)
   }
 
   private func readMode(_ node: Node, place: String) throws -> Experiment.Mode {

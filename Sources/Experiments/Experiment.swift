@@ -25,11 +25,16 @@ public struct Experiment: Sendable, Equatable {
   /// How long its responses can receive feedback on any replica (a shared experiment state keeps
   /// their slates this long); nil: the sidecar's `feedback_ttl_seconds`.
   public var feedbackTTLSeconds: Int?
+  /// Percent of the shadowed requests whose shadow ranking (and the logging policy's greedy ranking)
+  /// go to the exposure log for off-policy evaluation; 0 = none.
+  public var opeSamplePercent: Double
 
   public init(
     key: String, salt: String, match: Match = Match(), holdoutPercent: Double = 0, mode: Mode = .fixed,
-    minSharePercent: Double = 0, arms: [Arm], shadow: ModelSelector? = nil, feedbackTTLSeconds: Int? = nil
+    minSharePercent: Double = 0, arms: [Arm], shadow: ModelSelector? = nil, feedbackTTLSeconds: Int? = nil,
+    opeSamplePercent: Double = 0
   ) {
+    self.opeSamplePercent = opeSamplePercent
     self.feedbackTTLSeconds = feedbackTTLSeconds
     self.key = key
     self.salt = salt

@@ -25,12 +25,16 @@ public struct Exposure: Sendable {
   public var shadow: String  // shadow model selector scored for this request, "" none
   public var explanations: Explanations?  // explain=true requests only
   public var salt: String  // the experiment's salt (its run), "" when none; logged only when set
+  /// Set: this line is the shadow's off-policy record of the response `requestID`, not a response.
+  public var offPolicy: OffPolicyRecord?
 
   public init(
     requestID: String, timestamp: Date, userID: String, surface: String, experiment: String, arm: String,
     bucket: Int, armProbability: Double, forced: Bool, model: String, modelVersion: Int, itemIDs: [Int64],
-    scores: [Float], propensities: [Float], shadow: String, explanations: Explanations? = nil, salt: String = ""
+    scores: [Float], propensities: [Float], shadow: String, explanations: Explanations? = nil, salt: String = "",
+    offPolicy: OffPolicyRecord? = nil
   ) {
+    self.offPolicy = offPolicy
     self.salt = salt
     self.requestID = requestID
     self.timestamp = timestamp
@@ -331,6 +335,9 @@ private func closeDescriptor(_ descriptor: Int32) {
 /// Foundation encoder on the hot writer loop.
 public enum ExposureJSON {
   public static func appendLine(_ exposure: Exposure, to out: inout [UInt8]) {
+    if let record = exposure.offPolicy {
+      return record.appendLine(requestID: exposure.requestID, timestamp: exposure.timestamp, to: &out)
+    }
     out.append(contentsOf: #"{"ts":""#.utf8)
     appendTimestamp(exposure.timestamp, to: &out)
     out.append(contentsOf: #"","request_id":"#.utf8)
@@ -351,12 +358,9 @@ public enum ExposureJSON {
     out.append(contentsOf: (exposure.forced ? "true" : "false").utf8)
     out.append(contentsOf: #","model":"#.utf8)
     appendString("\(exposure.model)@\(exposure.modelVersion)", to: &out)
-    out.append(contentsOf: #","items":["#.utf8)
-    for (index, item) in exposure.itemIDs.enumerated() {
-      if index > 0 { out.append(UInt8(ascii: ",")) }
-      out.append(contentsOf: String(item).utf8)
-    }
-    out.append(contentsOf: #"],"scores":"#.utf8)
+    out.append(contentsOf: #","items":"#.utf8)
+    appendItems(exposure.itemIDs, to: &out)
+    out.append(contentsOf: #","scores":"#.utf8)
     appendNumbers(exposure.scores, to: &out)
     out.append(contentsOf: #","propensities":"#.utf8)
     appendNumbers(exposure.propensities, to: &out)
@@ -409,6 +413,16 @@ public enum ExposureJSON {
 
   /// RFC 8259: quote and backslash escaped, control characters as \n, \r, \t or \u00XX;
   /// everything else (non-ASCII included) passes as UTF-8.
+  /// `[1,2,3]`
+  static func appendItems(_ items: [Int64], to out: inout [UInt8]) {
+    out.append(UInt8(ascii: "["))
+    for (index, item) in items.enumerated() {
+      if index > 0 { out.append(UInt8(ascii: ",")) }
+      out.append(contentsOf: String(item).utf8)
+    }
+    out.append(UInt8(ascii: "]"))
+  }
+
   static func appendString(_ string: String, to out: inout [UInt8]) {
     out.append(UInt8(ascii: "\""))
     for byte in string.utf8 {

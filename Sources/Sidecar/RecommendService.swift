@@ -34,7 +34,7 @@ public final class RecommendService: @unchecked Sendable {
     self.metrics = metrics
     self.ledger = ledger
     self.exposureLog = exposureLog
-    shadow = ledger.map { ShadowScoring(registry: registry, ledger: $0) }
+    shadow = ledger.map { ShadowScoring(registry: registry, ledger: $0, exposureLog: exposureLog) }
   }
 
   /// After the server drained: stops shadow scoring and writes out the exposure log.
@@ -157,9 +157,10 @@ public final class RecommendService: @unchecked Sendable {
     let assignment = route.assignment
     ledger?.recordExposure(requestID: requestID, assignment: assignment, itemIDs: items)
     let shadowModel = assignment?.shadow
-    let salt = assignment.flatMap { assignment in
-      route.experiments?.config.experiments.first(where: { $0.key == assignment.experimentKey })?.salt
+    let experiment = assignment.flatMap { assignment in
+      route.experiments?.config.experiments.first(where: { $0.key == assignment.experimentKey })
     }
+    let salt = experiment?.salt
     if let exposureLog {
       exposureLog.append(Exposure(
         requestID: requestID, timestamp: Date(), userID: string(request.user_id), surface: string(request.surface),
@@ -173,8 +174,17 @@ public final class RecommendService: @unchecked Sendable {
       shadow.submit(ShadowScoring.Job(
         request: request, experimentKey: assignment.experimentKey, salt: salt, shadow: shadowModel,
         seed: RequestID.explorationSeed(seed, model: shadowModel.model),
-        served: items))
+        served: items, offPolicy: Self.sampledForOffPolicy(seed, percent: experiment?.opeSamplePercent ?? 0)
+          ? ShadowScoring.OffPolicySample(
+            requestID: requestID, servedModel: ModelSelector(model: model.name, version: .number(model.version)),
+            propensities: Array(propensities))
+          : nil))
     }
+  }
+
+  /// Whether a request (by its seed, a hash of its id) is in the off-policy sample.
+  private static func sampledForOffPolicy(_ seed: UInt64, percent: Double) -> Bool {
+    percent > 0 && Double(seed >> 11) * 0x1p-53 * 100 < percent
   }
 
   /// Runs the plugin with output buffers sized to this request, copies the top-k (a few

@@ -26,10 +26,20 @@ final class ShadowScoring: @unchecked Sendable {
     var shadow: ModelSelector
     var request: ModelRequest
     var served: [Int64]
+    /// Set for the requests sampled for off-policy evaluation (`ope_sample_percent`).
+    var offPolicy: OffPolicySample? = nil
+  }
+
+  /// What the off-policy record of a sampled request needs besides the shadow's answer.
+  struct OffPolicySample {
+    var requestID: String
+    var servedModel: ModelSelector  // name@version that served
+    var propensities: [Float]  // as served
   }
 
   private let registry: ModelRegistry
   private let ledger: ExperimentLedger
+  private let exposureLog: ExposureLog?
   private let capacity: Int
   private let condition = NSCondition()
   private var jobs: [Job] = []  // under `condition`
@@ -46,9 +56,10 @@ final class ShadowScoring: @unchecked Sendable {
     return flag
   }()
 
-  init(registry: ModelRegistry, ledger: ExperimentLedger, capacity: Int = 4) {
+  init(registry: ModelRegistry, ledger: ExperimentLedger, exposureLog: ExposureLog? = nil, capacity: Int = 4) {
     self.registry = registry
     self.ledger = ledger
+    self.exposureLog = exposureLog
     self.capacity = capacity
     let thread = Thread { [weak self] in
       // Shadow scoring only gets CPU that serving leaves idle. On Linux the policy and the nice
@@ -135,11 +146,17 @@ final class ShadowScoring: @unchecked Sendable {
   private func score(_ job: Job) {
     let key = job.experimentKey
     do {
-      let answer = try registry.resolve(job.shadow).instance.recommend(job.request, cancelled: UnsafePointer(preempted))
+      let candidate = try registry.resolve(job.shadow)
+      let answer = try candidate.instance.recommend(job.request, cancelled: UnsafePointer(preempted))
       job.served.withUnsafeBufferPointer { served in
         answer.itemIDs.withUnsafeBufferPointer { shadow in
           ledger.recordShadow(experimentKey: key, salt: job.salt, served: served, shadow: shadow)
         }
+      }
+      if let sample = job.offPolicy, let exposureLog {
+        // Best effort: a record that cannot be made (preempted, model gone) is simply not in the sample.
+        try? recordOffPolicy(job, sample, candidate: "\(candidate.name)@\(candidate.version)", ranking: answer.itemIDs,
+                             to: exposureLog)
       }
     } catch let error as PluginError where error.code == RECSYS_CANCELLED {
       ledger.recordShadowDropped(experimentKey: key, salt: job.salt)  // preempted by a live call: unshadowed
@@ -149,10 +166,35 @@ final class ShadowScoring: @unchecked Sendable {
   }
 }
 
+extension ShadowScoring {
+  /// Writes the sampled request's off-policy record. An exploring response (a propensity below 1)
+  /// also needs the logging model's greedy order of every eligible candidate: the logging model
+  /// scores the request again with top_k = all candidates (whole-catalog requests are not
+  /// recorded: ranking the catalog here would cost a full sort per sample).
+  private func recordOffPolicy(_ job: Job, _ sample: OffPolicySample, candidate: String, ranking: [Int64],
+                               to log: ExposureLog) throws {
+    var loggingRanking: [Int64] = []
+    if sample.propensities.contains(where: { $0 != 1 }) {
+      guard !job.request.candidateItemIDs.isEmpty else { return }
+      var everything = job.request
+      everything.topK = job.request.candidateItemIDs.count
+      let logged = try registry.resolve(sample.servedModel).instance.recommend(
+        everything, cancelled: UnsafePointer(preempted))
+      loggingRanking = OffPolicyRecord.greedyOrder(
+        items: logged.itemIDs, scores: logged.scores, candidateOrder: job.request.candidateItemIDs)
+    }
+    log.append(Exposure(
+      requestID: sample.requestID, timestamp: Date(), userID: "", surface: "", experiment: "", arm: "", bucket: -1,
+      armProbability: 1, forced: false, model: "", modelVersion: 0, itemIDs: [], scores: [], propensities: [],
+      shadow: "", offPolicy: OffPolicyRecord(candidate: candidate, ranking: ranking, loggingRanking: loggingRanking)))
+  }
+}
+
 extension ShadowScoring.Job {
   /// Copies what the shadow needs out of the call's request view (valid only during the call).
   init(request: rs_recommend_request, experimentKey: String, salt: String,
-       shadow: ModelSelector, seed: UInt64, served: UnsafeBufferPointer<Int64>) {
+       shadow: ModelSelector, seed: UInt64, served: UnsafeBufferPointer<Int64>,
+       offPolicy: ShadowScoring.OffPolicySample? = nil) {
     func copy<Element>(_ pointer: UnsafePointer<Element>?, _ count: Int) -> [Element] {
       guard let pointer, count > 0 else { return [] }
       return Array(UnsafeBufferPointer(start: pointer, count: count))
@@ -164,6 +206,7 @@ extension ShadowScoring.Job {
       candidateFeatures: copy(request.candidate_features, request.candidate_features_count),
       context: copy(request.context, request.context_count),
       topK: Int(request.top_k), excludeHistory: request.exclude_history, seed: seed)
-    self.init(experimentKey: experimentKey, salt: salt, shadow: shadow, request: copied, served: Array(served))
+    self.init(experimentKey: experimentKey, salt: salt, shadow: shadow, request: copied, served: Array(served),
+              offPolicy: offPolicy)
   }
 }

@@ -1,19 +1,21 @@
 import ArgumentParser
 import Experiments
 import Foundation
+import OffPolicy
 
 /// `recsysctl experiments show | report | reload`: the A/B experiments file that serves and its results.
 /// `action` is an argument rather than a subcommand so that admin options may come before or after it.
 extension RecsysCtl {
   struct Experiments: ParsableCommand {
     enum Action: String, ExpressibleByArgument, CaseIterable {
-      case show, report, reload
+      case show, report, reload, evaluate
     }
 
     static let configuration = CommandConfiguration(
       abstract: "A/B experiments: show the config that serves, report per-arm results, reload the file.",
       usage: "recsysctl experiments show|report|reload [--json] [--admin <address>] [--token <token>] "
-        + "[--token-file <file>]",
+        + "[--token-file <file>]\n       recsysctl experiments evaluate --candidate MODEL[@V] "
+        + "[--exposures GLOB --feedback GLOB] [--json]",
       discussion: """
         show: the experiments file that serves (path, sha256, the last refused change), the default model, and per \
         experiment its salt, mode, match, holdout, arms (control first) and shadow model.
@@ -30,7 +32,14 @@ extension RecsysCtl {
         any number of replicas (quote the globs), without a sidecar; --experiments FILE gives the arms' order, \
         control and models.
 
-        --json prints the ExperimentsStatus as proto3 JSON instead.
+        evaluate --candidate MODEL[@V]: off-policy evaluation of a candidate model (an experiment's shadow, logged \
+        with ope_sample_rate) from the exposure and feedback logs: per logging policy, the candidate's item CTR by \
+        IPS, self-normalised IPS and doubly robust with bootstrap 95 % intervals, beside the policy's own observed \
+        CTR on the same requests, and the effective sample size; no estimate, and a warning, where the candidate \
+        shows items the logging policy could not show (missing support). With --exposures and --feedback it reads \
+        those logs; without, the sidecar evaluates its own exposure and feedback logs (ModelAdmin/EvaluateCandidate).
+
+        --json prints the ExperimentsStatus (EvaluateCandidateResponse for evaluate) as proto3 JSON instead.
         """)
 
     @OptionGroup var options: AdminOptions
@@ -38,8 +47,12 @@ extension RecsysCtl {
     @Option(help: "report offline: exposure logs (a glob).") var exposures: String?
     @Option(help: "report offline: feedback logs (a glob).") var feedback: String?
     @Option(help: "report offline: the experiments file (arm order, control, models).") var experiments: String?
+    @Option(help: "evaluate: the candidate model, MODEL or MODEL@VERSION.") var candidate: String?
 
     func run() throws {
+      if action == .evaluate {
+        return try evaluate()
+      }
       if exposures != nil || feedback != nil {
         return try runOffline()
       }
@@ -48,8 +61,32 @@ extension RecsysCtl {
       let view = ExperimentsView(status)
       switch action {
       case .show, .reload: print(view.config(), terminator: "")
-      case .report: print(view.report(), terminator: "")
+      case .report, .evaluate: print(view.report(), terminator: "")
       }
+    }
+
+    private func evaluate() throws {
+      guard let candidate, !candidate.isEmpty else {
+        throw ValidationError("evaluate needs --candidate MODEL or MODEL@VERSION (an experiment's shadow model)")
+      }
+      let report: [String: Any]
+      if exposures != nil || feedback != nil {
+        guard let exposures, let feedback else { throw ValidationError("--exposures and --feedback go together") }
+        do {
+          report = try OffPolicyReport.make(
+            exposureFiles: LogFiles.files(exposures), feedbackFiles: LogFiles.files(feedback), candidate: candidate)
+        } catch {
+          FileHandle.standardError.write(Data("recsysctl: \(error)\n".utf8))
+          throw ExitCode(1)
+        }
+        if options.json {
+          let data = try JSONSerialization.data(withJSONObject: report, options: [.prettyPrinted, .sortedKeys])
+          print(String(decoding: data, as: UTF8.self))
+        }
+      } else {
+        report = try options.send("EvaluateCandidate", ["candidate": candidate])
+      }
+      if !options.json { print(OffPolicyView(report).text(), terminator: "") }
     }
 
     private func runOffline() throws {

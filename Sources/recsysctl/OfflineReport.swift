@@ -1,11 +1,6 @@
 import Experiments
 import Foundation
-
-#if canImport(Glibc)
-  import Glibc
-#else
-  import Darwin
-#endif
+import OffPolicy
 
 /// `recsysctl experiments report --exposures GLOB --feedback GLOB`: the report computed from the
 /// exposure and feedback logs of any number of replicas, the way the sidecar counts online:
@@ -35,13 +30,15 @@ struct OfflineReport {
 
   /// Reads every exposure file, then every feedback file (in file order, lines in order).
   init(exposures: String, feedback: String) throws {
-    exposureFiles = try Self.files(exposures)
-    feedbackFiles = try Self.files(feedback)
-    for file in exposureFiles { for line in try Self.lines(file) { addExposure(line) } }
-    for file in feedbackFiles { for line in try Self.lines(file) { addFeedback(line) } }
+    exposureFiles = try LogFiles.files(exposures)
+    feedbackFiles = try LogFiles.files(feedback)
+    for file in exposureFiles { for line in try LogFiles.lines(file) { addExposure(line) } }
+    for file in feedbackFiles { for line in try LogFiles.lines(file) { addFeedback(line) } }
   }
 
   private mutating func addExposure(_ line: [String: Any]) {
+    // The shadow's off-policy records share the file; they are not responses.
+    guard line["ope"] == nil else { return }
     exposureLines += 1
     guard let requestID = line["request_id"] as? String else { return }
     let experiment = line["experiment"] as? String ?? ""
@@ -131,27 +128,5 @@ struct OfflineReport {
       "revenue_per_impression": counts.impressions > 0 ? counts.revenue / Double(counts.impressions) : 0,
     ]
   }
-
-  /// A glob's matches, sorted; rotated exposure files (path.N) come oldest first by the caller's pattern.
-  static func files(_ pattern: String) throws -> [String] {
-    var matches = glob_t()
-    defer { globfree(&matches) }
-    guard glob(pattern, 0, nil, &matches) == 0 else {
-      throw OfflineReportError(description: "no file matches \(pattern)")
-    }
-    return (0..<Int(matches.gl_pathc)).compactMap { matches.gl_pathv[$0].map { String(cString: $0) } }.sorted()
-  }
-
-  static func lines(_ path: String) throws -> [[String: Any]] {
-    guard let data = FileManager.default.contents(atPath: path) else {
-      throw OfflineReportError(description: "cannot read \(path)")
-    }
-    return data.split(separator: UInt8(ascii: "\n")).compactMap { line in
-      (try? JSONSerialization.jsonObject(with: Data(line))) as? [String: Any]
-    }
-  }
 }
 
-struct OfflineReportError: Error, CustomStringConvertible {
-  let description: String
-}
