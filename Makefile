@@ -13,7 +13,7 @@ TOOLS_VENV := .venv-tools
 LISTEN ?= 127.0.0.1:50051
 
 .PHONY: run test build deps venv unit-test e2e-test check-protos protos fixtures demo-store clean bench-swaps soak-rewrites \
-  fuzz fuzz-build fuzz-smoke
+  fuzz fuzz-build fuzz-smoke ope-oracle ope-check
 
 run: build
 	mkdir -p out
@@ -91,6 +91,17 @@ fixtures: $(TOOLS_VENV)/.ready
 
 demo-store: $(TOOLS_VENV)/.ready
 	$(TOOLS_VENV)/bin/python tools/make_demo_store.py
+
+# Issue 15: the off-policy estimators against Open Bandit Pipeline itself. Rewrites the golden
+# fixtures Tests/Fixtures/ope/ (obp's numbers on simulated logs) and compares `recsysctl experiments
+# evaluate` on the same logs with obp to 1e-9. obp imports torch, so this never runs in `make test`.
+$(TOOLS_VENV)/.ready-obp: $(TOOLS_VENV)/.ready tools/requirements-ope.txt
+	$(TOOLS_VENV)/bin/pip install -q --disable-pip-version-check -r tools/requirements-ope.txt
+	$(TOOLS_VENV)/bin/pip install -q --disable-pip-version-check --no-deps --ignore-requires-python obp==0.5.7
+	@touch $@
+
+ope-oracle: build $(TOOLS_VENV)/.ready-obp
+	$(TOOLS_VENV)/bin/python tools/ope_oracle.py --fixtures Tests/Fixtures/ope --recsysctl $(BIN)/recsysctl
 
 clean:
 	rm -rf .build $(VENV)

@@ -202,7 +202,7 @@ def main(argv=None) -> int:
                 "obp": expected,
                 "slates": [{key: s[key] for key in ("request_id", "shown", "clicked", "shown_propensities",
                                                     "candidate", "candidate_propensities")} for s in slates],
-            }, indent=1) + "\n")
+            }) + "\n")
         if args.recsysctl:
             with tempfile.TemporaryDirectory() as work:
                 write_logs(slates, pathlib.Path(work))
