@@ -103,6 +103,17 @@ $(TOOLS_VENV)/.ready-obp: $(TOOLS_VENV)/.ready tools/requirements-ope.txt
 ope-oracle: build $(TOOLS_VENV)/.ready-obp
 	$(TOOLS_VENV)/bin/python tools/ope_oracle.py --fixtures Tests/Fixtures/ope --recsysctl $(BIN)/recsysctl
 
+# Issue 15 on the simulator with the real sidecar: in how many of 20 seeds the candidate's
+# off-policy estimate (doubly robust, from the exploring dqn's logs) has a 95 % interval that
+# covers the candidate's true CTR (must be >= 90 %); then epsilon 0 must report missing support.
+# About 2 minutes. OPE_CHECK_ARGS passes flags to tools/ope_check.py (e.g. "--seeds 5").
+OPE_CHECK_ARGS ?=
+OPE_CHECK = $(PYTHON) tools/ope_check.py --sidecar $(BIN)/recsys-sidecar --recsysctl $(BIN)/recsysctl \
+  --plugins $(abspath $(PLUGINS_DIR))
+ope-check: build venv
+	$(OPE_CHECK) $(OPE_CHECK_ARGS)
+	$(OPE_CHECK) --seeds 2 --epsilon 0
+
 clean:
 	rm -rf .build $(VENV)
 

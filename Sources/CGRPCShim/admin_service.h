@@ -38,6 +38,7 @@ class AdminService final : public recsys::v1::ModelAdmin::CallbackService {
   RECSYS_SHIM_ADMIN_RPC(ListPlugins, ListPluginsResponse)
   RECSYS_SHIM_ADMIN_RPC(GetExperiments, ExperimentsStatus)
   RECSYS_SHIM_ADMIN_RPC(ReloadExperiments, ExperimentsStatus)
+  RECSYS_SHIM_ADMIN_RPC(EvaluateCandidate, EvaluateCandidateResponse)
 
 #undef RECSYS_SHIM_ADMIN_RPC
 

@@ -16,12 +16,15 @@ public final class AdminService: @unchecked Sendable {
   /// Where the experiments' results live (in-process, file or redis); nil reads "in-process".
   let experimentState: (@Sendable () -> ExperimentStateStatus)?
   let feedbackTTLSeconds: Int
+  /// The feedback log's path, for EvaluateCandidate; nil when none is written.
+  let feedbackLogPath: String?
   private let work = DispatchQueue(label: "recsys.admin", attributes: .concurrent)
 
   /// `router`, `experiments`, `exposureLog`: what GetExperiments reports (nil parts read empty).
   public init(registry: ModelRegistry, router: Router? = nil, experiments: ExperimentsFile? = nil,
               exposureLog: ExposureLog? = nil, experimentState: (@Sendable () -> ExperimentStateStatus)? = nil,
-              feedbackTTLSeconds: Int = 0) {
+              feedbackTTLSeconds: Int = 0, feedbackLogPath: String? = nil) {
+    self.feedbackLogPath = feedbackLogPath
     self.registry = registry
     self.experimentState = experimentState
     self.feedbackTTLSeconds = feedbackTTLSeconds
@@ -75,6 +78,8 @@ public final class AdminService: @unchecked Sendable {
                                message: "experiments file refused, the previous config keeps serving: \(error)")
           }
           response = self.experimentsStatus()
+        case "EvaluateCandidate":
+          response = try self.evaluateCandidate(request["candidate"] as? String ?? "")
         default:
           throw ServiceError(code: Int32(RS_STATUS_UNIMPLEMENTED), message: "ModelAdmin has no method \(method)")
         }

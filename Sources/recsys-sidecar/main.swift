@@ -303,7 +303,7 @@ struct RecsysSidecar: ParsableCommand {
       admin: settings.adminListen.isEmpty ? nil : AdminService(
         registry: registry, router: router, experiments: experiments, exposureLog: exposureLog,
         experimentState: sharedState.map { state in { state.status } } ?? snapshotFile.map { file in { file.status } },
-        feedbackTTLSeconds: settings.feedbackTTLSeconds),
+        feedbackTTLSeconds: settings.feedbackTTLSeconds, feedbackLogPath: feedbackLog?.path),
       maxReceiveMessageBytes: Int32(settings.maxReceiveMessageBytes), tls: tls, adminToken: adminToken)
 
     // Health follows the default model (the experiments file's, when it names one): SERVING

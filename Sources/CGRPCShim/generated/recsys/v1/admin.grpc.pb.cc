@@ -29,6 +29,7 @@ static const char* ModelAdmin_method_names[] = {
   "/recsys.v1.ModelAdmin/ListPlugins",
   "/recsys.v1.ModelAdmin/GetExperiments",
   "/recsys.v1.ModelAdmin/ReloadExperiments",
+  "/recsys.v1.ModelAdmin/EvaluateCandidate",
 };
 
 std::unique_ptr< ModelAdmin::Stub> ModelAdmin::NewStub(const std::shared_ptr< ::grpc::ChannelInterface>& channel, const ::grpc::StubOptions& options) {
@@ -44,6 +45,7 @@ ModelAdmin::Stub::Stub(const std::shared_ptr< ::grpc::ChannelInterface>& channel
   , rpcmethod_ListPlugins_(ModelAdmin_method_names[3], options.suffix_for_stats(),::grpc::internal::RpcMethod::NORMAL_RPC, channel)
   , rpcmethod_GetExperiments_(ModelAdmin_method_names[4], options.suffix_for_stats(),::grpc::internal::RpcMethod::NORMAL_RPC, channel)
   , rpcmethod_ReloadExperiments_(ModelAdmin_method_names[5], options.suffix_for_stats(),::grpc::internal::RpcMethod::NORMAL_RPC, channel)
+  , rpcmethod_EvaluateCandidate_(ModelAdmin_method_names[6], options.suffix_for_stats(),::grpc::internal::RpcMethod::NORMAL_RPC, channel)
   {}
 
 ::grpc::Status ModelAdmin::Stub::ListModels(::grpc::ClientContext* context, const ::recsys::v1::ListModelsRequest& request, ::recsys::v1::ListModelsResponse* response) {
@@ -184,6 +186,29 @@ void ModelAdmin::Stub::async::ReloadExperiments(::grpc::ClientContext* context, 
   return result;
 }
 
+::grpc::Status ModelAdmin::Stub::EvaluateCandidate(::grpc::ClientContext* context, const ::recsys::v1::EvaluateCandidateRequest& request, ::recsys::v1::EvaluateCandidateResponse* response) {
+  return ::grpc::internal::BlockingUnaryCall< ::recsys::v1::EvaluateCandidateRequest, ::recsys::v1::EvaluateCandidateResponse, ::grpc::protobuf::MessageLite, ::grpc::protobuf::MessageLite>(channel_.get(), rpcmethod_EvaluateCandidate_, context, request, response);
+}
+
+void ModelAdmin::Stub::async::EvaluateCandidate(::grpc::ClientContext* context, const ::recsys::v1::EvaluateCandidateRequest* request, ::recsys::v1::EvaluateCandidateResponse* response, std::function<void(::grpc::Status)> f) {
+  ::grpc::internal::CallbackUnaryCall< ::recsys::v1::EvaluateCandidateRequest, ::recsys::v1::EvaluateCandidateResponse, ::grpc::protobuf::MessageLite, ::grpc::protobuf::MessageLite>(stub_->channel_.get(), stub_->rpcmethod_EvaluateCandidate_, context, request, response, std::move(f));
+}
+
+void ModelAdmin::Stub::async::EvaluateCandidate(::grpc::ClientContext* context, const ::recsys::v1::EvaluateCandidateRequest* request, ::recsys::v1::EvaluateCandidateResponse* response, ::grpc::ClientUnaryReactor* reactor) {
+  ::grpc::internal::ClientCallbackUnaryFactory::Create< ::grpc::protobuf::MessageLite, ::grpc::protobuf::MessageLite>(stub_->channel_.get(), stub_->rpcmethod_EvaluateCandidate_, context, request, response, reactor);
+}
+
+::grpc::ClientAsyncResponseReader< ::recsys::v1::EvaluateCandidateResponse>* ModelAdmin::Stub::PrepareAsyncEvaluateCandidateRaw(::grpc::ClientContext* context, const ::recsys::v1::EvaluateCandidateRequest& request, ::grpc::CompletionQueue* cq) {
+  return ::grpc::internal::ClientAsyncResponseReaderHelper::Create< ::recsys::v1::EvaluateCandidateResponse, ::recsys::v1::EvaluateCandidateRequest, ::grpc::protobuf::MessageLite, ::grpc::protobuf::MessageLite>(channel_.get(), cq, rpcmethod_EvaluateCandidate_, context, request);
+}
+
+::grpc::ClientAsyncResponseReader< ::recsys::v1::EvaluateCandidateResponse>* ModelAdmin::Stub::AsyncEvaluateCandidateRaw(::grpc::ClientContext* context, const ::recsys::v1::EvaluateCandidateRequest& request, ::grpc::CompletionQueue* cq) {
+  auto* result =
+    this->PrepareAsyncEvaluateCandidateRaw(context, request, cq);
+  result->StartCall();
+  return result;
+}
+
 ModelAdmin::Service::Service() {
   AddMethod(new ::grpc::internal::RpcServiceMethod(
       ModelAdmin_method_names[0],
@@ -245,6 +270,16 @@ ModelAdmin::Service::Service() {
              ::recsys::v1::ExperimentsStatus* resp) {
                return service->ReloadExperiments(ctx, req, resp);
              }, this)));
+  AddMethod(new ::grpc::internal::RpcServiceMethod(
+      ModelAdmin_method_names[6],
+      ::grpc::internal::RpcMethod::NORMAL_RPC,
+      new ::grpc::internal::RpcMethodHandler< ModelAdmin::Service, ::recsys::v1::EvaluateCandidateRequest, ::recsys::v1::EvaluateCandidateResponse, ::grpc::protobuf::MessageLite, ::grpc::protobuf::MessageLite>(
+          [](ModelAdmin::Service* service,
+             ::grpc::ServerContext* ctx,
+             const ::recsys::v1::EvaluateCandidateRequest* req,
+             ::recsys::v1::EvaluateCandidateResponse* resp) {
+               return service->EvaluateCandidate(ctx, req, resp);
+             }, this)));
 }
 
 ModelAdmin::Service::~Service() {
@@ -286,6 +321,13 @@ ModelAdmin::Service::~Service() {
 }
 
 ::grpc::Status ModelAdmin::Service::ReloadExperiments(::grpc::ServerContext* context, const ::recsys::v1::ReloadExperimentsRequest* request, ::recsys::v1::ExperimentsStatus* response) {
+  (void) context;
+  (void) request;
+  (void) response;
+  return ::grpc::Status(::grpc::StatusCode::UNIMPLEMENTED, "");
+}
+
+::grpc::Status ModelAdmin::Service::EvaluateCandidate(::grpc::ServerContext* context, const ::recsys::v1::EvaluateCandidateRequest* request, ::recsys::v1::EvaluateCandidateResponse* response) {
   (void) context;
   (void) request;
   (void) response;

@@ -89,6 +89,17 @@ class ModelAdmin final {
     std::unique_ptr< ::grpc::ClientAsyncResponseReaderInterface< ::recsys::v1::ExperimentsStatus>> PrepareAsyncReloadExperiments(::grpc::ClientContext* context, const ::recsys::v1::ReloadExperimentsRequest& request, ::grpc::CompletionQueue* cq) {
       return std::unique_ptr< ::grpc::ClientAsyncResponseReaderInterface< ::recsys::v1::ExperimentsStatus>>(PrepareAsyncReloadExperimentsRaw(context, request, cq));
     }
+    // Off-policy evaluation of a candidate model (an experiment's shadow, sampled with
+    // ope_sample_percent) on this sidecar's own exposure log (with its rotated files) and feedback
+    // log: its estimated item CTR beside each logging policy's observed CTR (README "Off-policy
+    // evaluation"). FAILED_PRECONDITION without both logs.
+    virtual ::grpc::Status EvaluateCandidate(::grpc::ClientContext* context, const ::recsys::v1::EvaluateCandidateRequest& request, ::recsys::v1::EvaluateCandidateResponse* response) = 0;
+    std::unique_ptr< ::grpc::ClientAsyncResponseReaderInterface< ::recsys::v1::EvaluateCandidateResponse>> AsyncEvaluateCandidate(::grpc::ClientContext* context, const ::recsys::v1::EvaluateCandidateRequest& request, ::grpc::CompletionQueue* cq) {
+      return std::unique_ptr< ::grpc::ClientAsyncResponseReaderInterface< ::recsys::v1::EvaluateCandidateResponse>>(AsyncEvaluateCandidateRaw(context, request, cq));
+    }
+    std::unique_ptr< ::grpc::ClientAsyncResponseReaderInterface< ::recsys::v1::EvaluateCandidateResponse>> PrepareAsyncEvaluateCandidate(::grpc::ClientContext* context, const ::recsys::v1::EvaluateCandidateRequest& request, ::grpc::CompletionQueue* cq) {
+      return std::unique_ptr< ::grpc::ClientAsyncResponseReaderInterface< ::recsys::v1::EvaluateCandidateResponse>>(PrepareAsyncEvaluateCandidateRaw(context, request, cq));
+    }
     class async_interface {
      public:
       virtual ~async_interface() {}
@@ -112,6 +123,12 @@ class ModelAdmin final {
       // message saying what to fix; the config that served before keeps serving.
       virtual void ReloadExperiments(::grpc::ClientContext* context, const ::recsys::v1::ReloadExperimentsRequest* request, ::recsys::v1::ExperimentsStatus* response, std::function<void(::grpc::Status)>) = 0;
       virtual void ReloadExperiments(::grpc::ClientContext* context, const ::recsys::v1::ReloadExperimentsRequest* request, ::recsys::v1::ExperimentsStatus* response, ::grpc::ClientUnaryReactor* reactor) = 0;
+      // Off-policy evaluation of a candidate model (an experiment's shadow, sampled with
+      // ope_sample_percent) on this sidecar's own exposure log (with its rotated files) and feedback
+      // log: its estimated item CTR beside each logging policy's observed CTR (README "Off-policy
+      // evaluation"). FAILED_PRECONDITION without both logs.
+      virtual void EvaluateCandidate(::grpc::ClientContext* context, const ::recsys::v1::EvaluateCandidateRequest* request, ::recsys::v1::EvaluateCandidateResponse* response, std::function<void(::grpc::Status)>) = 0;
+      virtual void EvaluateCandidate(::grpc::ClientContext* context, const ::recsys::v1::EvaluateCandidateRequest* request, ::recsys::v1::EvaluateCandidateResponse* response, ::grpc::ClientUnaryReactor* reactor) = 0;
     };
     typedef class async_interface experimental_async_interface;
     virtual class async_interface* async() { return nullptr; }
@@ -129,6 +146,8 @@ class ModelAdmin final {
     virtual ::grpc::ClientAsyncResponseReaderInterface< ::recsys::v1::ExperimentsStatus>* PrepareAsyncGetExperimentsRaw(::grpc::ClientContext* context, const ::recsys::v1::GetExperimentsRequest& request, ::grpc::CompletionQueue* cq) = 0;
     virtual ::grpc::ClientAsyncResponseReaderInterface< ::recsys::v1::ExperimentsStatus>* AsyncReloadExperimentsRaw(::grpc::ClientContext* context, const ::recsys::v1::ReloadExperimentsRequest& request, ::grpc::CompletionQueue* cq) = 0;
     virtual ::grpc::ClientAsyncResponseReaderInterface< ::recsys::v1::ExperimentsStatus>* PrepareAsyncReloadExperimentsRaw(::grpc::ClientContext* context, const ::recsys::v1::ReloadExperimentsRequest& request, ::grpc::CompletionQueue* cq) = 0;
+    virtual ::grpc::ClientAsyncResponseReaderInterface< ::recsys::v1::EvaluateCandidateResponse>* AsyncEvaluateCandidateRaw(::grpc::ClientContext* context, const ::recsys::v1::EvaluateCandidateRequest& request, ::grpc::CompletionQueue* cq) = 0;
+    virtual ::grpc::ClientAsyncResponseReaderInterface< ::recsys::v1::EvaluateCandidateResponse>* PrepareAsyncEvaluateCandidateRaw(::grpc::ClientContext* context, const ::recsys::v1::EvaluateCandidateRequest& request, ::grpc::CompletionQueue* cq) = 0;
   };
   class Stub final : public StubInterface {
    public:
@@ -175,6 +194,13 @@ class ModelAdmin final {
     std::unique_ptr< ::grpc::ClientAsyncResponseReader< ::recsys::v1::ExperimentsStatus>> PrepareAsyncReloadExperiments(::grpc::ClientContext* context, const ::recsys::v1::ReloadExperimentsRequest& request, ::grpc::CompletionQueue* cq) {
       return std::unique_ptr< ::grpc::ClientAsyncResponseReader< ::recsys::v1::ExperimentsStatus>>(PrepareAsyncReloadExperimentsRaw(context, request, cq));
     }
+    ::grpc::Status EvaluateCandidate(::grpc::ClientContext* context, const ::recsys::v1::EvaluateCandidateRequest& request, ::recsys::v1::EvaluateCandidateResponse* response) override;
+    std::unique_ptr< ::grpc::ClientAsyncResponseReader< ::recsys::v1::EvaluateCandidateResponse>> AsyncEvaluateCandidate(::grpc::ClientContext* context, const ::recsys::v1::EvaluateCandidateRequest& request, ::grpc::CompletionQueue* cq) {
+      return std::unique_ptr< ::grpc::ClientAsyncResponseReader< ::recsys::v1::EvaluateCandidateResponse>>(AsyncEvaluateCandidateRaw(context, request, cq));
+    }
+    std::unique_ptr< ::grpc::ClientAsyncResponseReader< ::recsys::v1::EvaluateCandidateResponse>> PrepareAsyncEvaluateCandidate(::grpc::ClientContext* context, const ::recsys::v1::EvaluateCandidateRequest& request, ::grpc::CompletionQueue* cq) {
+      return std::unique_ptr< ::grpc::ClientAsyncResponseReader< ::recsys::v1::EvaluateCandidateResponse>>(PrepareAsyncEvaluateCandidateRaw(context, request, cq));
+    }
     class async final :
       public StubInterface::async_interface {
      public:
@@ -190,6 +216,8 @@ class ModelAdmin final {
       void GetExperiments(::grpc::ClientContext* context, const ::recsys::v1::GetExperimentsRequest* request, ::recsys::v1::ExperimentsStatus* response, ::grpc::ClientUnaryReactor* reactor) override;
       void ReloadExperiments(::grpc::ClientContext* context, const ::recsys::v1::ReloadExperimentsRequest* request, ::recsys::v1::ExperimentsStatus* response, std::function<void(::grpc::Status)>) override;
       void ReloadExperiments(::grpc::ClientContext* context, const ::recsys::v1::ReloadExperimentsRequest* request, ::recsys::v1::ExperimentsStatus* response, ::grpc::ClientUnaryReactor* reactor) override;
+      void EvaluateCandidate(::grpc::ClientContext* context, const ::recsys::v1::EvaluateCandidateRequest* request, ::recsys::v1::EvaluateCandidateResponse* response, std::function<void(::grpc::Status)>) override;
+      void EvaluateCandidate(::grpc::ClientContext* context, const ::recsys::v1::EvaluateCandidateRequest* request, ::recsys::v1::EvaluateCandidateResponse* response, ::grpc::ClientUnaryReactor* reactor) override;
      private:
       friend class Stub;
       explicit async(Stub* stub): stub_(stub) { }
@@ -213,12 +241,15 @@ class ModelAdmin final {
     ::grpc::ClientAsyncResponseReader< ::recsys::v1::ExperimentsStatus>* PrepareAsyncGetExperimentsRaw(::grpc::ClientContext* context, const ::recsys::v1::GetExperimentsRequest& request, ::grpc::CompletionQueue* cq) override;
     ::grpc::ClientAsyncResponseReader< ::recsys::v1::ExperimentsStatus>* AsyncReloadExperimentsRaw(::grpc::ClientContext* context, const ::recsys::v1::ReloadExperimentsRequest& request, ::grpc::CompletionQueue* cq) override;
     ::grpc::ClientAsyncResponseReader< ::recsys::v1::ExperimentsStatus>* PrepareAsyncReloadExperimentsRaw(::grpc::ClientContext* context, const ::recsys::v1::ReloadExperimentsRequest& request, ::grpc::CompletionQueue* cq) override;
+    ::grpc::ClientAsyncResponseReader< ::recsys::v1::EvaluateCandidateResponse>* AsyncEvaluateCandidateRaw(::grpc::ClientContext* context, const ::recsys::v1::EvaluateCandidateRequest& request, ::grpc::CompletionQueue* cq) override;
+    ::grpc::ClientAsyncResponseReader< ::recsys::v1::EvaluateCandidateResponse>* PrepareAsyncEvaluateCandidateRaw(::grpc::ClientContext* context, const ::recsys::v1::EvaluateCandidateRequest& request, ::grpc::CompletionQueue* cq) override;
     const ::grpc::internal::RpcMethod rpcmethod_ListModels_;
     const ::grpc::internal::RpcMethod rpcmethod_ReloadModels_;
     const ::grpc::internal::RpcMethod rpcmethod_SetVersionPolicy_;
     const ::grpc::internal::RpcMethod rpcmethod_ListPlugins_;
     const ::grpc::internal::RpcMethod rpcmethod_GetExperiments_;
     const ::grpc::internal::RpcMethod rpcmethod_ReloadExperiments_;
+    const ::grpc::internal::RpcMethod rpcmethod_EvaluateCandidate_;
   };
   static std::unique_ptr<Stub> NewStub(const std::shared_ptr< ::grpc::ChannelInterface>& channel, const ::grpc::StubOptions& options = ::grpc::StubOptions());
 
@@ -240,6 +271,11 @@ class ModelAdmin final {
     // Reads the experiments file now. An invalid file is refused with FAILED_PRECONDITION and a
     // message saying what to fix; the config that served before keeps serving.
     virtual ::grpc::Status ReloadExperiments(::grpc::ServerContext* context, const ::recsys::v1::ReloadExperimentsRequest* request, ::recsys::v1::ExperimentsStatus* response);
+    // Off-policy evaluation of a candidate model (an experiment's shadow, sampled with
+    // ope_sample_percent) on this sidecar's own exposure log (with its rotated files) and feedback
+    // log: its estimated item CTR beside each logging policy's observed CTR (README "Off-policy
+    // evaluation"). FAILED_PRECONDITION without both logs.
+    virtual ::grpc::Status EvaluateCandidate(::grpc::ServerContext* context, const ::recsys::v1::EvaluateCandidateRequest* request, ::recsys::v1::EvaluateCandidateResponse* response);
   };
   template <class BaseClass>
   class WithAsyncMethod_ListModels : public BaseClass {
@@ -361,7 +397,27 @@ class ModelAdmin final {
       ::grpc::Service::RequestAsyncUnary(5, context, request, response, new_call_cq, notification_cq, tag);
     }
   };
-  typedef WithAsyncMethod_ListModels<WithAsyncMethod_ReloadModels<WithAsyncMethod_SetVersionPolicy<WithAsyncMethod_ListPlugins<WithAsyncMethod_GetExperiments<WithAsyncMethod_ReloadExperiments<Service > > > > > > AsyncService;
+  template <class BaseClass>
+  class WithAsyncMethod_EvaluateCandidate : public BaseClass {
+   private:
+    void BaseClassMustBeDerivedFromService(const Service* /*service*/) {}
+   public:
+    WithAsyncMethod_EvaluateCandidate() {
+      ::grpc::Service::MarkMethodAsync(6);
+    }
+    ~WithAsyncMethod_EvaluateCandidate() override {
+      BaseClassMustBeDerivedFromService(this);
+    }
+    // disable synchronous version of this method
+    ::grpc::Status EvaluateCandidate(::grpc::ServerContext* /*context*/, const ::recsys::v1::EvaluateCandidateRequest* /*request*/, ::recsys::v1::EvaluateCandidateResponse* /*response*/) override {
+      abort();
+      return ::grpc::Status(::grpc::StatusCode::UNIMPLEMENTED, "");
+    }
+    void RequestEvaluateCandidate(::grpc::ServerContext* context, ::recsys::v1::EvaluateCandidateRequest* request, ::grpc::ServerAsyncResponseWriter< ::recsys::v1::EvaluateCandidateResponse>* response, ::grpc::CompletionQueue* new_call_cq, ::grpc::ServerCompletionQueue* notification_cq, void *tag) {
+      ::grpc::Service::RequestAsyncUnary(6, context, request, response, new_call_cq, notification_cq, tag);
+    }
+  };
+  typedef WithAsyncMethod_ListModels<WithAsyncMethod_ReloadModels<WithAsyncMethod_SetVersionPolicy<WithAsyncMethod_ListPlugins<WithAsyncMethod_GetExperiments<WithAsyncMethod_ReloadExperiments<WithAsyncMethod_EvaluateCandidate<Service > > > > > > > AsyncService;
   template <class BaseClass>
   class WithCallbackMethod_ListModels : public BaseClass {
    private:
@@ -524,7 +580,34 @@ class ModelAdmin final {
     virtual ::grpc::ServerUnaryReactor* ReloadExperiments(
       ::grpc::CallbackServerContext* /*context*/, const ::recsys::v1::ReloadExperimentsRequest* /*request*/, ::recsys::v1::ExperimentsStatus* /*response*/)  { return nullptr; }
   };
-  typedef WithCallbackMethod_ListModels<WithCallbackMethod_ReloadModels<WithCallbackMethod_SetVersionPolicy<WithCallbackMethod_ListPlugins<WithCallbackMethod_GetExperiments<WithCallbackMethod_ReloadExperiments<Service > > > > > > CallbackService;
+  template <class BaseClass>
+  class WithCallbackMethod_EvaluateCandidate : public BaseClass {
+   private:
+    void BaseClassMustBeDerivedFromService(const Service* /*service*/) {}
+   public:
+    WithCallbackMethod_EvaluateCandidate() {
+      ::grpc::Service::MarkMethodCallback(6,
+          new ::grpc::internal::CallbackUnaryHandler< ::recsys::v1::EvaluateCandidateRequest, ::recsys::v1::EvaluateCandidateResponse>(
+            [this](
+                   ::grpc::CallbackServerContext* context, const ::recsys::v1::EvaluateCandidateRequest* request, ::recsys::v1::EvaluateCandidateResponse* response) { return this->EvaluateCandidate(context, request, response); }));}
+    void SetMessageAllocatorFor_EvaluateCandidate(
+        ::grpc::MessageAllocator< ::recsys::v1::EvaluateCandidateRequest, ::recsys::v1::EvaluateCandidateResponse>* allocator) {
+      ::grpc::internal::MethodHandler* const handler = ::grpc::Service::GetHandler(6);
+      static_cast<::grpc::internal::CallbackUnaryHandler< ::recsys::v1::EvaluateCandidateRequest, ::recsys::v1::EvaluateCandidateResponse>*>(handler)
+              ->SetMessageAllocator(allocator);
+    }
+    ~WithCallbackMethod_EvaluateCandidate() override {
+      BaseClassMustBeDerivedFromService(this);
+    }
+    // disable synchronous version of this method
+    ::grpc::Status EvaluateCandidate(::grpc::ServerContext* /*context*/, const ::recsys::v1::EvaluateCandidateRequest* /*request*/, ::recsys::v1::EvaluateCandidateResponse* /*response*/) override {
+      abort();
+      return ::grpc::Status(::grpc::StatusCode::UNIMPLEMENTED, "");
+    }
+    virtual ::grpc::ServerUnaryReactor* EvaluateCandidate(
+      ::grpc::CallbackServerContext* /*context*/, const ::recsys::v1::EvaluateCandidateRequest* /*request*/, ::recsys::v1::EvaluateCandidateResponse* /*response*/)  { return nullptr; }
+  };
+  typedef WithCallbackMethod_ListModels<WithCallbackMethod_ReloadModels<WithCallbackMethod_SetVersionPolicy<WithCallbackMethod_ListPlugins<WithCallbackMethod_GetExperiments<WithCallbackMethod_ReloadExperiments<WithCallbackMethod_EvaluateCandidate<Service > > > > > > > CallbackService;
   typedef CallbackService ExperimentalCallbackService;
   template <class BaseClass>
   class WithGenericMethod_ListModels : public BaseClass {
@@ -624,6 +707,23 @@ class ModelAdmin final {
     }
     // disable synchronous version of this method
     ::grpc::Status ReloadExperiments(::grpc::ServerContext* /*context*/, const ::recsys::v1::ReloadExperimentsRequest* /*request*/, ::recsys::v1::ExperimentsStatus* /*response*/) override {
+      abort();
+      return ::grpc::Status(::grpc::StatusCode::UNIMPLEMENTED, "");
+    }
+  };
+  template <class BaseClass>
+  class WithGenericMethod_EvaluateCandidate : public BaseClass {
+   private:
+    void BaseClassMustBeDerivedFromService(const Service* /*service*/) {}
+   public:
+    WithGenericMethod_EvaluateCandidate() {
+      ::grpc::Service::MarkMethodGeneric(6);
+    }
+    ~WithGenericMethod_EvaluateCandidate() override {
+      BaseClassMustBeDerivedFromService(this);
+    }
+    // disable synchronous version of this method
+    ::grpc::Status EvaluateCandidate(::grpc::ServerContext* /*context*/, const ::recsys::v1::EvaluateCandidateRequest* /*request*/, ::recsys::v1::EvaluateCandidateResponse* /*response*/) override {
       abort();
       return ::grpc::Status(::grpc::StatusCode::UNIMPLEMENTED, "");
     }
@@ -746,6 +846,26 @@ class ModelAdmin final {
     }
     void RequestReloadExperiments(::grpc::ServerContext* context, ::grpc::ByteBuffer* request, ::grpc::ServerAsyncResponseWriter< ::grpc::ByteBuffer>* response, ::grpc::CompletionQueue* new_call_cq, ::grpc::ServerCompletionQueue* notification_cq, void *tag) {
       ::grpc::Service::RequestAsyncUnary(5, context, request, response, new_call_cq, notification_cq, tag);
+    }
+  };
+  template <class BaseClass>
+  class WithRawMethod_EvaluateCandidate : public BaseClass {
+   private:
+    void BaseClassMustBeDerivedFromService(const Service* /*service*/) {}
+   public:
+    WithRawMethod_EvaluateCandidate() {
+      ::grpc::Service::MarkMethodRaw(6);
+    }
+    ~WithRawMethod_EvaluateCandidate() override {
+      BaseClassMustBeDerivedFromService(this);
+    }
+    // disable synchronous version of this method
+    ::grpc::Status EvaluateCandidate(::grpc::ServerContext* /*context*/, const ::recsys::v1::EvaluateCandidateRequest* /*request*/, ::recsys::v1::EvaluateCandidateResponse* /*response*/) override {
+      abort();
+      return ::grpc::Status(::grpc::StatusCode::UNIMPLEMENTED, "");
+    }
+    void RequestEvaluateCandidate(::grpc::ServerContext* context, ::grpc::ByteBuffer* request, ::grpc::ServerAsyncResponseWriter< ::grpc::ByteBuffer>* response, ::grpc::CompletionQueue* new_call_cq, ::grpc::ServerCompletionQueue* notification_cq, void *tag) {
+      ::grpc::Service::RequestAsyncUnary(6, context, request, response, new_call_cq, notification_cq, tag);
     }
   };
   template <class BaseClass>
@@ -878,6 +998,28 @@ class ModelAdmin final {
       return ::grpc::Status(::grpc::StatusCode::UNIMPLEMENTED, "");
     }
     virtual ::grpc::ServerUnaryReactor* ReloadExperiments(
+      ::grpc::CallbackServerContext* /*context*/, const ::grpc::ByteBuffer* /*request*/, ::grpc::ByteBuffer* /*response*/)  { return nullptr; }
+  };
+  template <class BaseClass>
+  class WithRawCallbackMethod_EvaluateCandidate : public BaseClass {
+   private:
+    void BaseClassMustBeDerivedFromService(const Service* /*service*/) {}
+   public:
+    WithRawCallbackMethod_EvaluateCandidate() {
+      ::grpc::Service::MarkMethodRawCallback(6,
+          new ::grpc::internal::CallbackUnaryHandler< ::grpc::ByteBuffer, ::grpc::ByteBuffer>(
+            [this](
+                   ::grpc::CallbackServerContext* context, const ::grpc::ByteBuffer* request, ::grpc::ByteBuffer* response) { return this->EvaluateCandidate(context, request, response); }));
+    }
+    ~WithRawCallbackMethod_EvaluateCandidate() override {
+      BaseClassMustBeDerivedFromService(this);
+    }
+    // disable synchronous version of this method
+    ::grpc::Status EvaluateCandidate(::grpc::ServerContext* /*context*/, const ::recsys::v1::EvaluateCandidateRequest* /*request*/, ::recsys::v1::EvaluateCandidateResponse* /*response*/) override {
+      abort();
+      return ::grpc::Status(::grpc::StatusCode::UNIMPLEMENTED, "");
+    }
+    virtual ::grpc::ServerUnaryReactor* EvaluateCandidate(
       ::grpc::CallbackServerContext* /*context*/, const ::grpc::ByteBuffer* /*request*/, ::grpc::ByteBuffer* /*response*/)  { return nullptr; }
   };
   template <class BaseClass>
@@ -1042,9 +1184,36 @@ class ModelAdmin final {
     // replace default version of method with streamed unary
     virtual ::grpc::Status StreamedReloadExperiments(::grpc::ServerContext* context, ::grpc::ServerUnaryStreamer< ::recsys::v1::ReloadExperimentsRequest,::recsys::v1::ExperimentsStatus>* server_unary_streamer) = 0;
   };
-  typedef WithStreamedUnaryMethod_ListModels<WithStreamedUnaryMethod_ReloadModels<WithStreamedUnaryMethod_SetVersionPolicy<WithStreamedUnaryMethod_ListPlugins<WithStreamedUnaryMethod_GetExperiments<WithStreamedUnaryMethod_ReloadExperiments<Service > > > > > > StreamedUnaryService;
+  template <class BaseClass>
+  class WithStreamedUnaryMethod_EvaluateCandidate : public BaseClass {
+   private:
+    void BaseClassMustBeDerivedFromService(const Service* /*service*/) {}
+   public:
+    WithStreamedUnaryMethod_EvaluateCandidate() {
+      ::grpc::Service::MarkMethodStreamed(6,
+        new ::grpc::internal::StreamedUnaryHandler<
+          ::recsys::v1::EvaluateCandidateRequest, ::recsys::v1::EvaluateCandidateResponse>(
+            [this](::grpc::ServerContext* context,
+                   ::grpc::ServerUnaryStreamer<
+                     ::recsys::v1::EvaluateCandidateRequest, ::recsys::v1::EvaluateCandidateResponse>* streamer) {
+                       return this->StreamedEvaluateCandidate(context,
+                         streamer);
+                  }));
+    }
+    ~WithStreamedUnaryMethod_EvaluateCandidate() override {
+      BaseClassMustBeDerivedFromService(this);
+    }
+    // disable regular version of this method
+    ::grpc::Status EvaluateCandidate(::grpc::ServerContext* /*context*/, const ::recsys::v1::EvaluateCandidateRequest* /*request*/, ::recsys::v1::EvaluateCandidateResponse* /*response*/) override {
+      abort();
+      return ::grpc::Status(::grpc::StatusCode::UNIMPLEMENTED, "");
+    }
+    // replace default version of method with streamed unary
+    virtual ::grpc::Status StreamedEvaluateCandidate(::grpc::ServerContext* context, ::grpc::ServerUnaryStreamer< ::recsys::v1::EvaluateCandidateRequest,::recsys::v1::EvaluateCandidateResponse>* server_unary_streamer) = 0;
+  };
+  typedef WithStreamedUnaryMethod_ListModels<WithStreamedUnaryMethod_ReloadModels<WithStreamedUnaryMethod_SetVersionPolicy<WithStreamedUnaryMethod_ListPlugins<WithStreamedUnaryMethod_GetExperiments<WithStreamedUnaryMethod_ReloadExperiments<WithStreamedUnaryMethod_EvaluateCandidate<Service > > > > > > > StreamedUnaryService;
   typedef Service SplitStreamedService;
-  typedef WithStreamedUnaryMethod_ListModels<WithStreamedUnaryMethod_ReloadModels<WithStreamedUnaryMethod_SetVersionPolicy<WithStreamedUnaryMethod_ListPlugins<WithStreamedUnaryMethod_GetExperiments<WithStreamedUnaryMethod_ReloadExperiments<Service > > > > > > StreamedService;
+  typedef WithStreamedUnaryMethod_ListModels<WithStreamedUnaryMethod_ReloadModels<WithStreamedUnaryMethod_SetVersionPolicy<WithStreamedUnaryMethod_ListPlugins<WithStreamedUnaryMethod_GetExperiments<WithStreamedUnaryMethod_ReloadExperiments<WithStreamedUnaryMethod_EvaluateCandidate<Service > > > > > > > StreamedService;
 };
 
 }  // namespace v1

@@ -375,9 +375,95 @@ struct ExposureLogStatusDefaultTypeInternal {
   };
 };
 PROTOBUF_ATTRIBUTE_NO_DESTROY PROTOBUF_CONSTINIT PROTOBUF_ATTRIBUTE_INIT_PRIORITY1 ExposureLogStatusDefaultTypeInternal _ExposureLogStatus_default_instance_;
+PROTOBUF_CONSTEXPR EvaluateCandidateRequest::EvaluateCandidateRequest(
+    ::_pbi::ConstantInitialized): _impl_{
+    /*decltype(_impl_.candidate_)*/{&::_pbi::fixed_address_empty_string, ::_pbi::ConstantInitialized{}}
+  , /*decltype(_impl_._cached_size_)*/{}} {}
+struct EvaluateCandidateRequestDefaultTypeInternal {
+  PROTOBUF_CONSTEXPR EvaluateCandidateRequestDefaultTypeInternal()
+      : _instance(::_pbi::ConstantInitialized{}) {}
+  ~EvaluateCandidateRequestDefaultTypeInternal() {}
+  union {
+    EvaluateCandidateRequest _instance;
+  };
+};
+PROTOBUF_ATTRIBUTE_NO_DESTROY PROTOBUF_CONSTINIT PROTOBUF_ATTRIBUTE_INIT_PRIORITY1 EvaluateCandidateRequestDefaultTypeInternal _EvaluateCandidateRequest_default_instance_;
+PROTOBUF_CONSTEXPR EvaluateCandidateResponse::EvaluateCandidateResponse(
+    ::_pbi::ConstantInitialized): _impl_{
+    /*decltype(_impl_.logging_policies_)*/{}
+  , /*decltype(_impl_.candidate_)*/{&::_pbi::fixed_address_empty_string, ::_pbi::ConstantInitialized{}}
+  , /*decltype(_impl_.exposure_lines_)*/int64_t{0}
+  , /*decltype(_impl_.record_lines_)*/int64_t{0}
+  , /*decltype(_impl_.feedback_lines_)*/int64_t{0}
+  , /*decltype(_impl_.unusable_records_)*/int64_t{0}
+  , /*decltype(_impl_._cached_size_)*/{}} {}
+struct EvaluateCandidateResponseDefaultTypeInternal {
+  PROTOBUF_CONSTEXPR EvaluateCandidateResponseDefaultTypeInternal()
+      : _instance(::_pbi::ConstantInitialized{}) {}
+  ~EvaluateCandidateResponseDefaultTypeInternal() {}
+  union {
+    EvaluateCandidateResponse _instance;
+  };
+};
+PROTOBUF_ATTRIBUTE_NO_DESTROY PROTOBUF_CONSTINIT PROTOBUF_ATTRIBUTE_INIT_PRIORITY1 EvaluateCandidateResponseDefaultTypeInternal _EvaluateCandidateResponse_default_instance_;
+PROTOBUF_CONSTEXPR OffPolicyEvaluation::OffPolicyEvaluation(
+    ::_pbi::ConstantInitialized): _impl_{
+    /*decltype(_impl_.logging_model_)*/{&::_pbi::fixed_address_empty_string, ::_pbi::ConstantInitialized{}}
+  , /*decltype(_impl_.experiment_)*/{&::_pbi::fixed_address_empty_string, ::_pbi::ConstantInitialized{}}
+  , /*decltype(_impl_.warning_)*/{&::_pbi::fixed_address_empty_string, ::_pbi::ConstantInitialized{}}
+  , /*decltype(_impl_.observed_)*/nullptr
+  , /*decltype(_impl_.ips_)*/nullptr
+  , /*decltype(_impl_.snips_)*/nullptr
+  , /*decltype(_impl_.dr_)*/nullptr
+  , /*decltype(_impl_.point_estimates_)*/nullptr
+  , /*decltype(_impl_.requests_)*/int64_t{0}
+  , /*decltype(_impl_.rounds_)*/int64_t{0}
+  , /*decltype(_impl_.matched_rounds_)*/int64_t{0}
+  , /*decltype(_impl_.missing_support_rounds_)*/int64_t{0}
+  , /*decltype(_impl_.effective_sample_size_)*/0
+  , /*decltype(_impl_._cached_size_)*/{}} {}
+struct OffPolicyEvaluationDefaultTypeInternal {
+  PROTOBUF_CONSTEXPR OffPolicyEvaluationDefaultTypeInternal()
+      : _instance(::_pbi::ConstantInitialized{}) {}
+  ~OffPolicyEvaluationDefaultTypeInternal() {}
+  union {
+    OffPolicyEvaluation _instance;
+  };
+};
+PROTOBUF_ATTRIBUTE_NO_DESTROY PROTOBUF_CONSTINIT PROTOBUF_ATTRIBUTE_INIT_PRIORITY1 OffPolicyEvaluationDefaultTypeInternal _OffPolicyEvaluation_default_instance_;
+PROTOBUF_CONSTEXPR OffPolicyEstimate::OffPolicyEstimate(
+    ::_pbi::ConstantInitialized): _impl_{
+    /*decltype(_impl_.value_)*/0
+  , /*decltype(_impl_.low_)*/0
+  , /*decltype(_impl_.high_)*/0
+  , /*decltype(_impl_._cached_size_)*/{}} {}
+struct OffPolicyEstimateDefaultTypeInternal {
+  PROTOBUF_CONSTEXPR OffPolicyEstimateDefaultTypeInternal()
+      : _instance(::_pbi::ConstantInitialized{}) {}
+  ~OffPolicyEstimateDefaultTypeInternal() {}
+  union {
+    OffPolicyEstimate _instance;
+  };
+};
+PROTOBUF_ATTRIBUTE_NO_DESTROY PROTOBUF_CONSTINIT PROTOBUF_ATTRIBUTE_INIT_PRIORITY1 OffPolicyEstimateDefaultTypeInternal _OffPolicyEstimate_default_instance_;
+PROTOBUF_CONSTEXPR OffPolicyPointEstimates::OffPolicyPointEstimates(
+    ::_pbi::ConstantInitialized): _impl_{
+    /*decltype(_impl_.ips_)*/0
+  , /*decltype(_impl_.snips_)*/0
+  , /*decltype(_impl_.dr_)*/0
+  , /*decltype(_impl_._cached_size_)*/{}} {}
+struct OffPolicyPointEstimatesDefaultTypeInternal {
+  PROTOBUF_CONSTEXPR OffPolicyPointEstimatesDefaultTypeInternal()
+      : _instance(::_pbi::ConstantInitialized{}) {}
+  ~OffPolicyPointEstimatesDefaultTypeInternal() {}
+  union {
+    OffPolicyPointEstimates _instance;
+  };
+};
+PROTOBUF_ATTRIBUTE_NO_DESTROY PROTOBUF_CONSTINIT PROTOBUF_ATTRIBUTE_INIT_PRIORITY1 OffPolicyPointEstimatesDefaultTypeInternal _OffPolicyPointEstimates_default_instance_;
 }  // namespace v1
 }  // namespace recsys
-static ::_pb::Metadata file_level_metadata_recsys_2fv1_2fadmin_2eproto[22];
+static ::_pb::Metadata file_level_metadata_recsys_2fv1_2fadmin_2eproto[27];
 static const ::_pb::EnumDescriptor* file_level_enum_descriptors_recsys_2fv1_2fadmin_2eproto[1];
 static constexpr ::_pb::ServiceDescriptor const** file_level_service_descriptors_recsys_2fv1_2fadmin_2eproto = nullptr;
 
@@ -614,6 +700,62 @@ const uint32_t TableStruct_recsys_2fv1_2fadmin_2eproto::offsets[] PROTOBUF_SECTI
   PROTOBUF_FIELD_OFFSET(::recsys::v1::ExposureLogStatus, _impl_.path_),
   PROTOBUF_FIELD_OFFSET(::recsys::v1::ExposureLogStatus, _impl_.written_),
   PROTOBUF_FIELD_OFFSET(::recsys::v1::ExposureLogStatus, _impl_.dropped_),
+  ~0u,  // no _has_bits_
+  PROTOBUF_FIELD_OFFSET(::recsys::v1::EvaluateCandidateRequest, _internal_metadata_),
+  ~0u,  // no _extensions_
+  ~0u,  // no _oneof_case_
+  ~0u,  // no _weak_field_map_
+  ~0u,  // no _inlined_string_donated_
+  PROTOBUF_FIELD_OFFSET(::recsys::v1::EvaluateCandidateRequest, _impl_.candidate_),
+  ~0u,  // no _has_bits_
+  PROTOBUF_FIELD_OFFSET(::recsys::v1::EvaluateCandidateResponse, _internal_metadata_),
+  ~0u,  // no _extensions_
+  ~0u,  // no _oneof_case_
+  ~0u,  // no _weak_field_map_
+  ~0u,  // no _inlined_string_donated_
+  PROTOBUF_FIELD_OFFSET(::recsys::v1::EvaluateCandidateResponse, _impl_.candidate_),
+  PROTOBUF_FIELD_OFFSET(::recsys::v1::EvaluateCandidateResponse, _impl_.logging_policies_),
+  PROTOBUF_FIELD_OFFSET(::recsys::v1::EvaluateCandidateResponse, _impl_.exposure_lines_),
+  PROTOBUF_FIELD_OFFSET(::recsys::v1::EvaluateCandidateResponse, _impl_.record_lines_),
+  PROTOBUF_FIELD_OFFSET(::recsys::v1::EvaluateCandidateResponse, _impl_.feedback_lines_),
+  PROTOBUF_FIELD_OFFSET(::recsys::v1::EvaluateCandidateResponse, _impl_.unusable_records_),
+  ~0u,  // no _has_bits_
+  PROTOBUF_FIELD_OFFSET(::recsys::v1::OffPolicyEvaluation, _internal_metadata_),
+  ~0u,  // no _extensions_
+  ~0u,  // no _oneof_case_
+  ~0u,  // no _weak_field_map_
+  ~0u,  // no _inlined_string_donated_
+  PROTOBUF_FIELD_OFFSET(::recsys::v1::OffPolicyEvaluation, _impl_.logging_model_),
+  PROTOBUF_FIELD_OFFSET(::recsys::v1::OffPolicyEvaluation, _impl_.experiment_),
+  PROTOBUF_FIELD_OFFSET(::recsys::v1::OffPolicyEvaluation, _impl_.requests_),
+  PROTOBUF_FIELD_OFFSET(::recsys::v1::OffPolicyEvaluation, _impl_.rounds_),
+  PROTOBUF_FIELD_OFFSET(::recsys::v1::OffPolicyEvaluation, _impl_.matched_rounds_),
+  PROTOBUF_FIELD_OFFSET(::recsys::v1::OffPolicyEvaluation, _impl_.missing_support_rounds_),
+  PROTOBUF_FIELD_OFFSET(::recsys::v1::OffPolicyEvaluation, _impl_.effective_sample_size_),
+  PROTOBUF_FIELD_OFFSET(::recsys::v1::OffPolicyEvaluation, _impl_.observed_),
+  PROTOBUF_FIELD_OFFSET(::recsys::v1::OffPolicyEvaluation, _impl_.ips_),
+  PROTOBUF_FIELD_OFFSET(::recsys::v1::OffPolicyEvaluation, _impl_.snips_),
+  PROTOBUF_FIELD_OFFSET(::recsys::v1::OffPolicyEvaluation, _impl_.dr_),
+  PROTOBUF_FIELD_OFFSET(::recsys::v1::OffPolicyEvaluation, _impl_.point_estimates_),
+  PROTOBUF_FIELD_OFFSET(::recsys::v1::OffPolicyEvaluation, _impl_.warning_),
+  ~0u,  // no _has_bits_
+  PROTOBUF_FIELD_OFFSET(::recsys::v1::OffPolicyEstimate, _internal_metadata_),
+  ~0u,  // no _extensions_
+  ~0u,  // no _oneof_case_
+  ~0u,  // no _weak_field_map_
+  ~0u,  // no _inlined_string_donated_
+  PROTOBUF_FIELD_OFFSET(::recsys::v1::OffPolicyEstimate, _impl_.value_),
+  PROTOBUF_FIELD_OFFSET(::recsys::v1::OffPolicyEstimate, _impl_.low_),
+  PROTOBUF_FIELD_OFFSET(::recsys::v1::OffPolicyEstimate, _impl_.high_),
+  ~0u,  // no _has_bits_
+  PROTOBUF_FIELD_OFFSET(::recsys::v1::OffPolicyPointEstimates, _internal_metadata_),
+  ~0u,  // no _extensions_
+  ~0u,  // no _oneof_case_
+  ~0u,  // no _weak_field_map_
+  ~0u,  // no _inlined_string_donated_
+  PROTOBUF_FIELD_OFFSET(::recsys::v1::OffPolicyPointEstimates, _impl_.ips_),
+  PROTOBUF_FIELD_OFFSET(::recsys::v1::OffPolicyPointEstimates, _impl_.snips_),
+  PROTOBUF_FIELD_OFFSET(::recsys::v1::OffPolicyPointEstimates, _impl_.dr_),
 };
 static const ::_pbi::MigrationSchema schemas[] PROTOBUF_SECTION_VARIABLE(protodesc_cold) = {
   { 0, -1, -1, sizeof(::recsys::v1::ModelVersionStatus)},
@@ -638,6 +780,11 @@ static const ::_pbi::MigrationSchema schemas[] PROTOBUF_SECTION_VARIABLE(protode
   { 182, -1, -1, sizeof(::recsys::v1::ArmStatus)},
   { 210, -1, -1, sizeof(::recsys::v1::ShadowStatus)},
   { 223, -1, -1, sizeof(::recsys::v1::ExposureLogStatus)},
+  { 232, -1, -1, sizeof(::recsys::v1::EvaluateCandidateRequest)},
+  { 239, -1, -1, sizeof(::recsys::v1::EvaluateCandidateResponse)},
+  { 251, -1, -1, sizeof(::recsys::v1::OffPolicyEvaluation)},
+  { 270, -1, -1, sizeof(::recsys::v1::OffPolicyEstimate)},
+  { 279, -1, -1, sizeof(::recsys::v1::OffPolicyPointEstimates)},
 };
 
 static const ::_pb::Message* const file_default_instances[] = {
@@ -663,6 +810,11 @@ static const ::_pb::Message* const file_default_instances[] = {
   &::recsys::v1::_ArmStatus_default_instance_._instance,
   &::recsys::v1::_ShadowStatus_default_instance_._instance,
   &::recsys::v1::_ExposureLogStatus_default_instance_._instance,
+  &::recsys::v1::_EvaluateCandidateRequest_default_instance_._instance,
+  &::recsys::v1::_EvaluateCandidateResponse_default_instance_._instance,
+  &::recsys::v1::_OffPolicyEvaluation_default_instance_._instance,
+  &::recsys::v1::_OffPolicyEstimate_default_instance_._instance,
+  &::recsys::v1::_OffPolicyPointEstimates_default_instance_._instance,
 };
 
 const char descriptor_table_protodef_recsys_2fv1_2fadmin_2eproto[] PROTOBUF_SECTION_VARIABLE(protodesc_cold) =
@@ -733,28 +885,51 @@ const char descriptor_table_protodef_recsys_2fv1_2fadmin_2eproto[] PROTOBUF_SECT
   "an_rank_correlation\030\006 \001(\001\022\036\n\026rank_correl"
   "ation_count\030\007 \001(\003\"C\n\021ExposureLogStatus\022\014"
   "\n\004path\030\001 \001(\t\022\017\n\007written\030\002 \001(\003\022\017\n\007dropped"
-  "\030\003 \001(\003*c\n\014VersionState\022\035\n\031VERSION_STATE_"
-  "UNSPECIFIED\020\000\022\013\n\007LOADING\020\001\022\r\n\tAVAILABLE\020"
-  "\002\022\n\n\006FAILED\020\003\022\014\n\010UNLOADED\020\0042\375\003\n\nModelAdm"
-  "in\022I\n\nListModels\022\034.recsys.v1.ListModelsR"
-  "equest\032\035.recsys.v1.ListModelsResponse\022O\n"
-  "\014ReloadModels\022\036.recsys.v1.ReloadModelsRe"
-  "quest\032\037.recsys.v1.ReloadModelsResponse\022["
-  "\n\020SetVersionPolicy\022\".recsys.v1.SetVersio"
-  "nPolicyRequest\032#.recsys.v1.SetVersionPol"
-  "icyResponse\022L\n\013ListPlugins\022\035.recsys.v1.L"
-  "istPluginsRequest\032\036.recsys.v1.ListPlugin"
-  "sResponse\022P\n\016GetExperiments\022 .recsys.v1."
-  "GetExperimentsRequest\032\034.recsys.v1.Experi"
-  "mentsStatus\022V\n\021ReloadExperiments\022#.recsy"
-  "s.v1.ReloadExperimentsRequest\032\034.recsys.v"
-  "1.ExperimentsStatusb\006proto3"
+  "\030\003 \001(\003\"-\n\030EvaluateCandidateRequest\022\021\n\tca"
+  "ndidate\030\001 \001(\t\"\310\001\n\031EvaluateCandidateRespo"
+  "nse\022\021\n\tcandidate\030\001 \001(\t\0228\n\020logging_polici"
+  "es\030\002 \003(\0132\036.recsys.v1.OffPolicyEvaluation"
+  "\022\026\n\016exposure_lines\030\003 \001(\003\022\024\n\014record_lines"
+  "\030\004 \001(\003\022\026\n\016feedback_lines\030\005 \001(\003\022\030\n\020unusab"
+  "le_records\030\006 \001(\003\"\271\003\n\023OffPolicyEvaluation"
+  "\022\025\n\rlogging_model\030\001 \001(\t\022\022\n\nexperiment\030\002 "
+  "\001(\t\022\020\n\010requests\030\003 \001(\003\022\016\n\006rounds\030\004 \001(\003\022\026\n"
+  "\016matched_rounds\030\005 \001(\003\022\036\n\026missing_support"
+  "_rounds\030\006 \001(\003\022\035\n\025effective_sample_size\030\007"
+  " \001(\001\022.\n\010observed\030\010 \001(\0132\034.recsys.v1.OffPo"
+  "licyEstimate\022)\n\003ips\030\t \001(\0132\034.recsys.v1.Of"
+  "fPolicyEstimate\022+\n\005snips\030\n \001(\0132\034.recsys."
+  "v1.OffPolicyEstimate\022(\n\002dr\030\013 \001(\0132\034.recsy"
+  "s.v1.OffPolicyEstimate\022;\n\017point_estimate"
+  "s\030\014 \001(\0132\".recsys.v1.OffPolicyPointEstima"
+  "tes\022\017\n\007warning\030\r \001(\t\"=\n\021OffPolicyEstimat"
+  "e\022\r\n\005value\030\001 \001(\001\022\013\n\003low\030\002 \001(\001\022\014\n\004high\030\003 "
+  "\001(\001\"A\n\027OffPolicyPointEstimates\022\013\n\003ips\030\001 "
+  "\001(\001\022\r\n\005snips\030\002 \001(\001\022\n\n\002dr\030\003 \001(\001*c\n\014Versio"
+  "nState\022\035\n\031VERSION_STATE_UNSPECIFIED\020\000\022\013\n"
+  "\007LOADING\020\001\022\r\n\tAVAILABLE\020\002\022\n\n\006FAILED\020\003\022\014\n"
+  "\010UNLOADED\020\0042\335\004\n\nModelAdmin\022I\n\nListModels"
+  "\022\034.recsys.v1.ListModelsRequest\032\035.recsys."
+  "v1.ListModelsResponse\022O\n\014ReloadModels\022\036."
+  "recsys.v1.ReloadModelsRequest\032\037.recsys.v"
+  "1.ReloadModelsResponse\022[\n\020SetVersionPoli"
+  "cy\022\".recsys.v1.SetVersionPolicyRequest\032#"
+  ".recsys.v1.SetVersionPolicyResponse\022L\n\013L"
+  "istPlugins\022\035.recsys.v1.ListPluginsReques"
+  "t\032\036.recsys.v1.ListPluginsResponse\022P\n\016Get"
+  "Experiments\022 .recsys.v1.GetExperimentsRe"
+  "quest\032\034.recsys.v1.ExperimentsStatus\022V\n\021R"
+  "eloadExperiments\022#.recsys.v1.ReloadExper"
+  "imentsRequest\032\034.recsys.v1.ExperimentsSta"
+  "tus\022^\n\021EvaluateCandidate\022#.recsys.v1.Eva"
+  "luateCandidateRequest\032$.recsys.v1.Evalua"
+  "teCandidateResponseb\006proto3"
   ;
 static ::_pbi::once_flag descriptor_table_recsys_2fv1_2fadmin_2eproto_once;
 const ::_pbi::DescriptorTable descriptor_table_recsys_2fv1_2fadmin_2eproto = {
-    false, false, 3307, descriptor_table_protodef_recsys_2fv1_2fadmin_2eproto,
+    false, false, 4227, descriptor_table_protodef_recsys_2fv1_2fadmin_2eproto,
     "recsys/v1/admin.proto",
-    &descriptor_table_recsys_2fv1_2fadmin_2eproto_once, nullptr, 0, 22,
+    &descriptor_table_recsys_2fv1_2fadmin_2eproto_once, nullptr, 0, 27,
     schemas, file_default_instances, TableStruct_recsys_2fv1_2fadmin_2eproto::offsets,
     file_level_metadata_recsys_2fv1_2fadmin_2eproto, file_level_enum_descriptors_recsys_2fv1_2fadmin_2eproto,
     file_level_service_descriptors_recsys_2fv1_2fadmin_2eproto,
@@ -7329,6 +7504,1748 @@ void ExposureLogStatus::InternalSwap(ExposureLogStatus* other) {
       file_level_metadata_recsys_2fv1_2fadmin_2eproto[21]);
 }
 
+// ===================================================================
+
+class EvaluateCandidateRequest::_Internal {
+ public:
+};
+
+EvaluateCandidateRequest::EvaluateCandidateRequest(::PROTOBUF_NAMESPACE_ID::Arena* arena,
+                         bool is_message_owned)
+  : ::PROTOBUF_NAMESPACE_ID::Message(arena, is_message_owned) {
+  SharedCtor(arena, is_message_owned);
+  // @@protoc_insertion_point(arena_constructor:recsys.v1.EvaluateCandidateRequest)
+}
+EvaluateCandidateRequest::EvaluateCandidateRequest(const EvaluateCandidateRequest& from)
+  : ::PROTOBUF_NAMESPACE_ID::Message() {
+  EvaluateCandidateRequest* const _this = this; (void)_this;
+  new (&_impl_) Impl_{
+      decltype(_impl_.candidate_){}
+    , /*decltype(_impl_._cached_size_)*/{}};
+
+  _internal_metadata_.MergeFrom<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(from._internal_metadata_);
+  _impl_.candidate_.InitDefault();
+  #ifdef PROTOBUF_FORCE_COPY_DEFAULT_STRING
+    _impl_.candidate_.Set("", GetArenaForAllocation());
+  #endif // PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  if (!from._internal_candidate().empty()) {
+    _this->_impl_.candidate_.Set(from._internal_candidate(), 
+      _this->GetArenaForAllocation());
+  }
+  // @@protoc_insertion_point(copy_constructor:recsys.v1.EvaluateCandidateRequest)
+}
+
+inline void EvaluateCandidateRequest::SharedCtor(
+    ::_pb::Arena* arena, bool is_message_owned) {
+  (void)arena;
+  (void)is_message_owned;
+  new (&_impl_) Impl_{
+      decltype(_impl_.candidate_){}
+    , /*decltype(_impl_._cached_size_)*/{}
+  };
+  _impl_.candidate_.InitDefault();
+  #ifdef PROTOBUF_FORCE_COPY_DEFAULT_STRING
+    _impl_.candidate_.Set("", GetArenaForAllocation());
+  #endif // PROTOBUF_FORCE_COPY_DEFAULT_STRING
+}
+
+EvaluateCandidateRequest::~EvaluateCandidateRequest() {
+  // @@protoc_insertion_point(destructor:recsys.v1.EvaluateCandidateRequest)
+  if (auto *arena = _internal_metadata_.DeleteReturnArena<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>()) {
+  (void)arena;
+    return;
+  }
+  SharedDtor();
+}
+
+inline void EvaluateCandidateRequest::SharedDtor() {
+  GOOGLE_DCHECK(GetArenaForAllocation() == nullptr);
+  _impl_.candidate_.Destroy();
+}
+
+void EvaluateCandidateRequest::SetCachedSize(int size) const {
+  _impl_._cached_size_.Set(size);
+}
+
+void EvaluateCandidateRequest::Clear() {
+// @@protoc_insertion_point(message_clear_start:recsys.v1.EvaluateCandidateRequest)
+  uint32_t cached_has_bits = 0;
+  // Prevent compiler warnings about cached_has_bits being unused
+  (void) cached_has_bits;
+
+  _impl_.candidate_.ClearToEmpty();
+  _internal_metadata_.Clear<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>();
+}
+
+const char* EvaluateCandidateRequest::_InternalParse(const char* ptr, ::_pbi::ParseContext* ctx) {
+#define CHK_(x) if (PROTOBUF_PREDICT_FALSE(!(x))) goto failure
+  while (!ctx->Done(&ptr)) {
+    uint32_t tag;
+    ptr = ::_pbi::ReadTag(ptr, &tag);
+    switch (tag >> 3) {
+      // string candidate = 1;
+      case 1:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 10)) {
+          auto str = _internal_mutable_candidate();
+          ptr = ::_pbi::InlineGreedyStringParser(str, ptr, ctx);
+          CHK_(ptr);
+          CHK_(::_pbi::VerifyUTF8(str, "recsys.v1.EvaluateCandidateRequest.candidate"));
+        } else
+          goto handle_unusual;
+        continue;
+      default:
+        goto handle_unusual;
+    }  // switch
+  handle_unusual:
+    if ((tag == 0) || ((tag & 7) == 4)) {
+      CHK_(ptr);
+      ctx->SetLastTag(tag);
+      goto message_done;
+    }
+    ptr = UnknownFieldParse(
+        tag,
+        _internal_metadata_.mutable_unknown_fields<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(),
+        ptr, ctx);
+    CHK_(ptr != nullptr);
+  }  // while
+message_done:
+  return ptr;
+failure:
+  ptr = nullptr;
+  goto message_done;
+#undef CHK_
+}
+
+uint8_t* EvaluateCandidateRequest::_InternalSerialize(
+    uint8_t* target, ::PROTOBUF_NAMESPACE_ID::io::EpsCopyOutputStream* stream) const {
+  // @@protoc_insertion_point(serialize_to_array_start:recsys.v1.EvaluateCandidateRequest)
+  uint32_t cached_has_bits = 0;
+  (void) cached_has_bits;
+
+  // string candidate = 1;
+  if (!this->_internal_candidate().empty()) {
+    ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::VerifyUtf8String(
+      this->_internal_candidate().data(), static_cast<int>(this->_internal_candidate().length()),
+      ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::SERIALIZE,
+      "recsys.v1.EvaluateCandidateRequest.candidate");
+    target = stream->WriteStringMaybeAliased(
+        1, this->_internal_candidate(), target);
+  }
+
+  if (PROTOBUF_PREDICT_FALSE(_internal_metadata_.have_unknown_fields())) {
+    target = ::_pbi::WireFormat::InternalSerializeUnknownFieldsToArray(
+        _internal_metadata_.unknown_fields<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(::PROTOBUF_NAMESPACE_ID::UnknownFieldSet::default_instance), target, stream);
+  }
+  // @@protoc_insertion_point(serialize_to_array_end:recsys.v1.EvaluateCandidateRequest)
+  return target;
+}
+
+size_t EvaluateCandidateRequest::ByteSizeLong() const {
+// @@protoc_insertion_point(message_byte_size_start:recsys.v1.EvaluateCandidateRequest)
+  size_t total_size = 0;
+
+  uint32_t cached_has_bits = 0;
+  // Prevent compiler warnings about cached_has_bits being unused
+  (void) cached_has_bits;
+
+  // string candidate = 1;
+  if (!this->_internal_candidate().empty()) {
+    total_size += 1 +
+      ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::StringSize(
+        this->_internal_candidate());
+  }
+
+  return MaybeComputeUnknownFieldsSize(total_size, &_impl_._cached_size_);
+}
+
+const ::PROTOBUF_NAMESPACE_ID::Message::ClassData EvaluateCandidateRequest::_class_data_ = {
+    ::PROTOBUF_NAMESPACE_ID::Message::CopyWithSourceCheck,
+    EvaluateCandidateRequest::MergeImpl
+};
+const ::PROTOBUF_NAMESPACE_ID::Message::ClassData*EvaluateCandidateRequest::GetClassData() const { return &_class_data_; }
+
+
+void EvaluateCandidateRequest::MergeImpl(::PROTOBUF_NAMESPACE_ID::Message& to_msg, const ::PROTOBUF_NAMESPACE_ID::Message& from_msg) {
+  auto* const _this = static_cast<EvaluateCandidateRequest*>(&to_msg);
+  auto& from = static_cast<const EvaluateCandidateRequest&>(from_msg);
+  // @@protoc_insertion_point(class_specific_merge_from_start:recsys.v1.EvaluateCandidateRequest)
+  GOOGLE_DCHECK_NE(&from, _this);
+  uint32_t cached_has_bits = 0;
+  (void) cached_has_bits;
+
+  if (!from._internal_candidate().empty()) {
+    _this->_internal_set_candidate(from._internal_candidate());
+  }
+  _this->_internal_metadata_.MergeFrom<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(from._internal_metadata_);
+}
+
+void EvaluateCandidateRequest::CopyFrom(const EvaluateCandidateRequest& from) {
+// @@protoc_insertion_point(class_specific_copy_from_start:recsys.v1.EvaluateCandidateRequest)
+  if (&from == this) return;
+  Clear();
+  MergeFrom(from);
+}
+
+bool EvaluateCandidateRequest::IsInitialized() const {
+  return true;
+}
+
+void EvaluateCandidateRequest::InternalSwap(EvaluateCandidateRequest* other) {
+  using std::swap;
+  auto* lhs_arena = GetArenaForAllocation();
+  auto* rhs_arena = other->GetArenaForAllocation();
+  _internal_metadata_.InternalSwap(&other->_internal_metadata_);
+  ::PROTOBUF_NAMESPACE_ID::internal::ArenaStringPtr::InternalSwap(
+      &_impl_.candidate_, lhs_arena,
+      &other->_impl_.candidate_, rhs_arena
+  );
+}
+
+::PROTOBUF_NAMESPACE_ID::Metadata EvaluateCandidateRequest::GetMetadata() const {
+  return ::_pbi::AssignDescriptors(
+      &descriptor_table_recsys_2fv1_2fadmin_2eproto_getter, &descriptor_table_recsys_2fv1_2fadmin_2eproto_once,
+      file_level_metadata_recsys_2fv1_2fadmin_2eproto[22]);
+}
+
+// ===================================================================
+
+class EvaluateCandidateResponse::_Internal {
+ public:
+};
+
+EvaluateCandidateResponse::EvaluateCandidateResponse(::PROTOBUF_NAMESPACE_ID::Arena* arena,
+                         bool is_message_owned)
+  : ::PROTOBUF_NAMESPACE_ID::Message(arena, is_message_owned) {
+  SharedCtor(arena, is_message_owned);
+  // @@protoc_insertion_point(arena_constructor:recsys.v1.EvaluateCandidateResponse)
+}
+EvaluateCandidateResponse::EvaluateCandidateResponse(const EvaluateCandidateResponse& from)
+  : ::PROTOBUF_NAMESPACE_ID::Message() {
+  EvaluateCandidateResponse* const _this = this; (void)_this;
+  new (&_impl_) Impl_{
+      decltype(_impl_.logging_policies_){from._impl_.logging_policies_}
+    , decltype(_impl_.candidate_){}
+    , decltype(_impl_.exposure_lines_){}
+    , decltype(_impl_.record_lines_){}
+    , decltype(_impl_.feedback_lines_){}
+    , decltype(_impl_.unusable_records_){}
+    , /*decltype(_impl_._cached_size_)*/{}};
+
+  _internal_metadata_.MergeFrom<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(from._internal_metadata_);
+  _impl_.candidate_.InitDefault();
+  #ifdef PROTOBUF_FORCE_COPY_DEFAULT_STRING
+    _impl_.candidate_.Set("", GetArenaForAllocation());
+  #endif // PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  if (!from._internal_candidate().empty()) {
+    _this->_impl_.candidate_.Set(from._internal_candidate(), 
+      _this->GetArenaForAllocation());
+  }
+  ::memcpy(&_impl_.exposure_lines_, &from._impl_.exposure_lines_,
+    static_cast<size_t>(reinterpret_cast<char*>(&_impl_.unusable_records_) -
+    reinterpret_cast<char*>(&_impl_.exposure_lines_)) + sizeof(_impl_.unusable_records_));
+  // @@protoc_insertion_point(copy_constructor:recsys.v1.EvaluateCandidateResponse)
+}
+
+inline void EvaluateCandidateResponse::SharedCtor(
+    ::_pb::Arena* arena, bool is_message_owned) {
+  (void)arena;
+  (void)is_message_owned;
+  new (&_impl_) Impl_{
+      decltype(_impl_.logging_policies_){arena}
+    , decltype(_impl_.candidate_){}
+    , decltype(_impl_.exposure_lines_){int64_t{0}}
+    , decltype(_impl_.record_lines_){int64_t{0}}
+    , decltype(_impl_.feedback_lines_){int64_t{0}}
+    , decltype(_impl_.unusable_records_){int64_t{0}}
+    , /*decltype(_impl_._cached_size_)*/{}
+  };
+  _impl_.candidate_.InitDefault();
+  #ifdef PROTOBUF_FORCE_COPY_DEFAULT_STRING
+    _impl_.candidate_.Set("", GetArenaForAllocation());
+  #endif // PROTOBUF_FORCE_COPY_DEFAULT_STRING
+}
+
+EvaluateCandidateResponse::~EvaluateCandidateResponse() {
+  // @@protoc_insertion_point(destructor:recsys.v1.EvaluateCandidateResponse)
+  if (auto *arena = _internal_metadata_.DeleteReturnArena<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>()) {
+  (void)arena;
+    return;
+  }
+  SharedDtor();
+}
+
+inline void EvaluateCandidateResponse::SharedDtor() {
+  GOOGLE_DCHECK(GetArenaForAllocation() == nullptr);
+  _impl_.logging_policies_.~RepeatedPtrField();
+  _impl_.candidate_.Destroy();
+}
+
+void EvaluateCandidateResponse::SetCachedSize(int size) const {
+  _impl_._cached_size_.Set(size);
+}
+
+void EvaluateCandidateResponse::Clear() {
+// @@protoc_insertion_point(message_clear_start:recsys.v1.EvaluateCandidateResponse)
+  uint32_t cached_has_bits = 0;
+  // Prevent compiler warnings about cached_has_bits being unused
+  (void) cached_has_bits;
+
+  _impl_.logging_policies_.Clear();
+  _impl_.candidate_.ClearToEmpty();
+  ::memset(&_impl_.exposure_lines_, 0, static_cast<size_t>(
+      reinterpret_cast<char*>(&_impl_.unusable_records_) -
+      reinterpret_cast<char*>(&_impl_.exposure_lines_)) + sizeof(_impl_.unusable_records_));
+  _internal_metadata_.Clear<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>();
+}
+
+const char* EvaluateCandidateResponse::_InternalParse(const char* ptr, ::_pbi::ParseContext* ctx) {
+#define CHK_(x) if (PROTOBUF_PREDICT_FALSE(!(x))) goto failure
+  while (!ctx->Done(&ptr)) {
+    uint32_t tag;
+    ptr = ::_pbi::ReadTag(ptr, &tag);
+    switch (tag >> 3) {
+      // string candidate = 1;
+      case 1:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 10)) {
+          auto str = _internal_mutable_candidate();
+          ptr = ::_pbi::InlineGreedyStringParser(str, ptr, ctx);
+          CHK_(ptr);
+          CHK_(::_pbi::VerifyUTF8(str, "recsys.v1.EvaluateCandidateResponse.candidate"));
+        } else
+          goto handle_unusual;
+        continue;
+      // repeated .recsys.v1.OffPolicyEvaluation logging_policies = 2;
+      case 2:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 18)) {
+          ptr -= 1;
+          do {
+            ptr += 1;
+            ptr = ctx->ParseMessage(_internal_add_logging_policies(), ptr);
+            CHK_(ptr);
+            if (!ctx->DataAvailable(ptr)) break;
+          } while (::PROTOBUF_NAMESPACE_ID::internal::ExpectTag<18>(ptr));
+        } else
+          goto handle_unusual;
+        continue;
+      // int64 exposure_lines = 3;
+      case 3:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 24)) {
+          _impl_.exposure_lines_ = ::PROTOBUF_NAMESPACE_ID::internal::ReadVarint64(&ptr);
+          CHK_(ptr);
+        } else
+          goto handle_unusual;
+        continue;
+      // int64 record_lines = 4;
+      case 4:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 32)) {
+          _impl_.record_lines_ = ::PROTOBUF_NAMESPACE_ID::internal::ReadVarint64(&ptr);
+          CHK_(ptr);
+        } else
+          goto handle_unusual;
+        continue;
+      // int64 feedback_lines = 5;
+      case 5:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 40)) {
+          _impl_.feedback_lines_ = ::PROTOBUF_NAMESPACE_ID::internal::ReadVarint64(&ptr);
+          CHK_(ptr);
+        } else
+          goto handle_unusual;
+        continue;
+      // int64 unusable_records = 6;
+      case 6:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 48)) {
+          _impl_.unusable_records_ = ::PROTOBUF_NAMESPACE_ID::internal::ReadVarint64(&ptr);
+          CHK_(ptr);
+        } else
+          goto handle_unusual;
+        continue;
+      default:
+        goto handle_unusual;
+    }  // switch
+  handle_unusual:
+    if ((tag == 0) || ((tag & 7) == 4)) {
+      CHK_(ptr);
+      ctx->SetLastTag(tag);
+      goto message_done;
+    }
+    ptr = UnknownFieldParse(
+        tag,
+        _internal_metadata_.mutable_unknown_fields<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(),
+        ptr, ctx);
+    CHK_(ptr != nullptr);
+  }  // while
+message_done:
+  return ptr;
+failure:
+  ptr = nullptr;
+  goto message_done;
+#undef CHK_
+}
+
+uint8_t* EvaluateCandidateResponse::_InternalSerialize(
+    uint8_t* target, ::PROTOBUF_NAMESPACE_ID::io::EpsCopyOutputStream* stream) const {
+  // @@protoc_insertion_point(serialize_to_array_start:recsys.v1.EvaluateCandidateResponse)
+  uint32_t cached_has_bits = 0;
+  (void) cached_has_bits;
+
+  // string candidate = 1;
+  if (!this->_internal_candidate().empty()) {
+    ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::VerifyUtf8String(
+      this->_internal_candidate().data(), static_cast<int>(this->_internal_candidate().length()),
+      ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::SERIALIZE,
+      "recsys.v1.EvaluateCandidateResponse.candidate");
+    target = stream->WriteStringMaybeAliased(
+        1, this->_internal_candidate(), target);
+  }
+
+  // repeated .recsys.v1.OffPolicyEvaluation logging_policies = 2;
+  for (unsigned i = 0,
+      n = static_cast<unsigned>(this->_internal_logging_policies_size()); i < n; i++) {
+    const auto& repfield = this->_internal_logging_policies(i);
+    target = ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::
+        InternalWriteMessage(2, repfield, repfield.GetCachedSize(), target, stream);
+  }
+
+  // int64 exposure_lines = 3;
+  if (this->_internal_exposure_lines() != 0) {
+    target = stream->EnsureSpace(target);
+    target = ::_pbi::WireFormatLite::WriteInt64ToArray(3, this->_internal_exposure_lines(), target);
+  }
+
+  // int64 record_lines = 4;
+  if (this->_internal_record_lines() != 0) {
+    target = stream->EnsureSpace(target);
+    target = ::_pbi::WireFormatLite::WriteInt64ToArray(4, this->_internal_record_lines(), target);
+  }
+
+  // int64 feedback_lines = 5;
+  if (this->_internal_feedback_lines() != 0) {
+    target = stream->EnsureSpace(target);
+    target = ::_pbi::WireFormatLite::WriteInt64ToArray(5, this->_internal_feedback_lines(), target);
+  }
+
+  // int64 unusable_records = 6;
+  if (this->_internal_unusable_records() != 0) {
+    target = stream->EnsureSpace(target);
+    target = ::_pbi::WireFormatLite::WriteInt64ToArray(6, this->_internal_unusable_records(), target);
+  }
+
+  if (PROTOBUF_PREDICT_FALSE(_internal_metadata_.have_unknown_fields())) {
+    target = ::_pbi::WireFormat::InternalSerializeUnknownFieldsToArray(
+        _internal_metadata_.unknown_fields<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(::PROTOBUF_NAMESPACE_ID::UnknownFieldSet::default_instance), target, stream);
+  }
+  // @@protoc_insertion_point(serialize_to_array_end:recsys.v1.EvaluateCandidateResponse)
+  return target;
+}
+
+size_t EvaluateCandidateResponse::ByteSizeLong() const {
+// @@protoc_insertion_point(message_byte_size_start:recsys.v1.EvaluateCandidateResponse)
+  size_t total_size = 0;
+
+  uint32_t cached_has_bits = 0;
+  // Prevent compiler warnings about cached_has_bits being unused
+  (void) cached_has_bits;
+
+  // repeated .recsys.v1.OffPolicyEvaluation logging_policies = 2;
+  total_size += 1UL * this->_internal_logging_policies_size();
+  for (const auto& msg : this->_impl_.logging_policies_) {
+    total_size +=
+      ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::MessageSize(msg);
+  }
+
+  // string candidate = 1;
+  if (!this->_internal_candidate().empty()) {
+    total_size += 1 +
+      ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::StringSize(
+        this->_internal_candidate());
+  }
+
+  // int64 exposure_lines = 3;
+  if (this->_internal_exposure_lines() != 0) {
+    total_size += ::_pbi::WireFormatLite::Int64SizePlusOne(this->_internal_exposure_lines());
+  }
+
+  // int64 record_lines = 4;
+  if (this->_internal_record_lines() != 0) {
+    total_size += ::_pbi::WireFormatLite::Int64SizePlusOne(this->_internal_record_lines());
+  }
+
+  // int64 feedback_lines = 5;
+  if (this->_internal_feedback_lines() != 0) {
+    total_size += ::_pbi::WireFormatLite::Int64SizePlusOne(this->_internal_feedback_lines());
+  }
+
+  // int64 unusable_records = 6;
+  if (this->_internal_unusable_records() != 0) {
+    total_size += ::_pbi::WireFormatLite::Int64SizePlusOne(this->_internal_unusable_records());
+  }
+
+  return MaybeComputeUnknownFieldsSize(total_size, &_impl_._cached_size_);
+}
+
+const ::PROTOBUF_NAMESPACE_ID::Message::ClassData EvaluateCandidateResponse::_class_data_ = {
+    ::PROTOBUF_NAMESPACE_ID::Message::CopyWithSourceCheck,
+    EvaluateCandidateResponse::MergeImpl
+};
+const ::PROTOBUF_NAMESPACE_ID::Message::ClassData*EvaluateCandidateResponse::GetClassData() const { return &_class_data_; }
+
+
+void EvaluateCandidateResponse::MergeImpl(::PROTOBUF_NAMESPACE_ID::Message& to_msg, const ::PROTOBUF_NAMESPACE_ID::Message& from_msg) {
+  auto* const _this = static_cast<EvaluateCandidateResponse*>(&to_msg);
+  auto& from = static_cast<const EvaluateCandidateResponse&>(from_msg);
+  // @@protoc_insertion_point(class_specific_merge_from_start:recsys.v1.EvaluateCandidateResponse)
+  GOOGLE_DCHECK_NE(&from, _this);
+  uint32_t cached_has_bits = 0;
+  (void) cached_has_bits;
+
+  _this->_impl_.logging_policies_.MergeFrom(from._impl_.logging_policies_);
+  if (!from._internal_candidate().empty()) {
+    _this->_internal_set_candidate(from._internal_candidate());
+  }
+  if (from._internal_exposure_lines() != 0) {
+    _this->_internal_set_exposure_lines(from._internal_exposure_lines());
+  }
+  if (from._internal_record_lines() != 0) {
+    _this->_internal_set_record_lines(from._internal_record_lines());
+  }
+  if (from._internal_feedback_lines() != 0) {
+    _this->_internal_set_feedback_lines(from._internal_feedback_lines());
+  }
+  if (from._internal_unusable_records() != 0) {
+    _this->_internal_set_unusable_records(from._internal_unusable_records());
+  }
+  _this->_internal_metadata_.MergeFrom<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(from._internal_metadata_);
+}
+
+void EvaluateCandidateResponse::CopyFrom(const EvaluateCandidateResponse& from) {
+// @@protoc_insertion_point(class_specific_copy_from_start:recsys.v1.EvaluateCandidateResponse)
+  if (&from == this) return;
+  Clear();
+  MergeFrom(from);
+}
+
+bool EvaluateCandidateResponse::IsInitialized() const {
+  return true;
+}
+
+void EvaluateCandidateResponse::InternalSwap(EvaluateCandidateResponse* other) {
+  using std::swap;
+  auto* lhs_arena = GetArenaForAllocation();
+  auto* rhs_arena = other->GetArenaForAllocation();
+  _internal_metadata_.InternalSwap(&other->_internal_metadata_);
+  _impl_.logging_policies_.InternalSwap(&other->_impl_.logging_policies_);
+  ::PROTOBUF_NAMESPACE_ID::internal::ArenaStringPtr::InternalSwap(
+      &_impl_.candidate_, lhs_arena,
+      &other->_impl_.candidate_, rhs_arena
+  );
+  ::PROTOBUF_NAMESPACE_ID::internal::memswap<
+      PROTOBUF_FIELD_OFFSET(EvaluateCandidateResponse, _impl_.unusable_records_)
+      + sizeof(EvaluateCandidateResponse::_impl_.unusable_records_)
+      - PROTOBUF_FIELD_OFFSET(EvaluateCandidateResponse, _impl_.exposure_lines_)>(
+          reinterpret_cast<char*>(&_impl_.exposure_lines_),
+          reinterpret_cast<char*>(&other->_impl_.exposure_lines_));
+}
+
+::PROTOBUF_NAMESPACE_ID::Metadata EvaluateCandidateResponse::GetMetadata() const {
+  return ::_pbi::AssignDescriptors(
+      &descriptor_table_recsys_2fv1_2fadmin_2eproto_getter, &descriptor_table_recsys_2fv1_2fadmin_2eproto_once,
+      file_level_metadata_recsys_2fv1_2fadmin_2eproto[23]);
+}
+
+// ===================================================================
+
+class OffPolicyEvaluation::_Internal {
+ public:
+  static const ::recsys::v1::OffPolicyEstimate& observed(const OffPolicyEvaluation* msg);
+  static const ::recsys::v1::OffPolicyEstimate& ips(const OffPolicyEvaluation* msg);
+  static const ::recsys::v1::OffPolicyEstimate& snips(const OffPolicyEvaluation* msg);
+  static const ::recsys::v1::OffPolicyEstimate& dr(const OffPolicyEvaluation* msg);
+  static const ::recsys::v1::OffPolicyPointEstimates& point_estimates(const OffPolicyEvaluation* msg);
+};
+
+const ::recsys::v1::OffPolicyEstimate&
+OffPolicyEvaluation::_Internal::observed(const OffPolicyEvaluation* msg) {
+  return *msg->_impl_.observed_;
+}
+const ::recsys::v1::OffPolicyEstimate&
+OffPolicyEvaluation::_Internal::ips(const OffPolicyEvaluation* msg) {
+  return *msg->_impl_.ips_;
+}
+const ::recsys::v1::OffPolicyEstimate&
+OffPolicyEvaluation::_Internal::snips(const OffPolicyEvaluation* msg) {
+  return *msg->_impl_.snips_;
+}
+const ::recsys::v1::OffPolicyEstimate&
+OffPolicyEvaluation::_Internal::dr(const OffPolicyEvaluation* msg) {
+  return *msg->_impl_.dr_;
+}
+const ::recsys::v1::OffPolicyPointEstimates&
+OffPolicyEvaluation::_Internal::point_estimates(const OffPolicyEvaluation* msg) {
+  return *msg->_impl_.point_estimates_;
+}
+OffPolicyEvaluation::OffPolicyEvaluation(::PROTOBUF_NAMESPACE_ID::Arena* arena,
+                         bool is_message_owned)
+  : ::PROTOBUF_NAMESPACE_ID::Message(arena, is_message_owned) {
+  SharedCtor(arena, is_message_owned);
+  // @@protoc_insertion_point(arena_constructor:recsys.v1.OffPolicyEvaluation)
+}
+OffPolicyEvaluation::OffPolicyEvaluation(const OffPolicyEvaluation& from)
+  : ::PROTOBUF_NAMESPACE_ID::Message() {
+  OffPolicyEvaluation* const _this = this; (void)_this;
+  new (&_impl_) Impl_{
+      decltype(_impl_.logging_model_){}
+    , decltype(_impl_.experiment_){}
+    , decltype(_impl_.warning_){}
+    , decltype(_impl_.observed_){nullptr}
+    , decltype(_impl_.ips_){nullptr}
+    , decltype(_impl_.snips_){nullptr}
+    , decltype(_impl_.dr_){nullptr}
+    , decltype(_impl_.point_estimates_){nullptr}
+    , decltype(_impl_.requests_){}
+    , decltype(_impl_.rounds_){}
+    , decltype(_impl_.matched_rounds_){}
+    , decltype(_impl_.missing_support_rounds_){}
+    , decltype(_impl_.effective_sample_size_){}
+    , /*decltype(_impl_._cached_size_)*/{}};
+
+  _internal_metadata_.MergeFrom<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(from._internal_metadata_);
+  _impl_.logging_model_.InitDefault();
+  #ifdef PROTOBUF_FORCE_COPY_DEFAULT_STRING
+    _impl_.logging_model_.Set("", GetArenaForAllocation());
+  #endif // PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  if (!from._internal_logging_model().empty()) {
+    _this->_impl_.logging_model_.Set(from._internal_logging_model(), 
+      _this->GetArenaForAllocation());
+  }
+  _impl_.experiment_.InitDefault();
+  #ifdef PROTOBUF_FORCE_COPY_DEFAULT_STRING
+    _impl_.experiment_.Set("", GetArenaForAllocation());
+  #endif // PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  if (!from._internal_experiment().empty()) {
+    _this->_impl_.experiment_.Set(from._internal_experiment(), 
+      _this->GetArenaForAllocation());
+  }
+  _impl_.warning_.InitDefault();
+  #ifdef PROTOBUF_FORCE_COPY_DEFAULT_STRING
+    _impl_.warning_.Set("", GetArenaForAllocation());
+  #endif // PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  if (!from._internal_warning().empty()) {
+    _this->_impl_.warning_.Set(from._internal_warning(), 
+      _this->GetArenaForAllocation());
+  }
+  if (from._internal_has_observed()) {
+    _this->_impl_.observed_ = new ::recsys::v1::OffPolicyEstimate(*from._impl_.observed_);
+  }
+  if (from._internal_has_ips()) {
+    _this->_impl_.ips_ = new ::recsys::v1::OffPolicyEstimate(*from._impl_.ips_);
+  }
+  if (from._internal_has_snips()) {
+    _this->_impl_.snips_ = new ::recsys::v1::OffPolicyEstimate(*from._impl_.snips_);
+  }
+  if (from._internal_has_dr()) {
+    _this->_impl_.dr_ = new ::recsys::v1::OffPolicyEstimate(*from._impl_.dr_);
+  }
+  if (from._internal_has_point_estimates()) {
+    _this->_impl_.point_estimates_ = new ::recsys::v1::OffPolicyPointEstimates(*from._impl_.point_estimates_);
+  }
+  ::memcpy(&_impl_.requests_, &from._impl_.requests_,
+    static_cast<size_t>(reinterpret_cast<char*>(&_impl_.effective_sample_size_) -
+    reinterpret_cast<char*>(&_impl_.requests_)) + sizeof(_impl_.effective_sample_size_));
+  // @@protoc_insertion_point(copy_constructor:recsys.v1.OffPolicyEvaluation)
+}
+
+inline void OffPolicyEvaluation::SharedCtor(
+    ::_pb::Arena* arena, bool is_message_owned) {
+  (void)arena;
+  (void)is_message_owned;
+  new (&_impl_) Impl_{
+      decltype(_impl_.logging_model_){}
+    , decltype(_impl_.experiment_){}
+    , decltype(_impl_.warning_){}
+    , decltype(_impl_.observed_){nullptr}
+    , decltype(_impl_.ips_){nullptr}
+    , decltype(_impl_.snips_){nullptr}
+    , decltype(_impl_.dr_){nullptr}
+    , decltype(_impl_.point_estimates_){nullptr}
+    , decltype(_impl_.requests_){int64_t{0}}
+    , decltype(_impl_.rounds_){int64_t{0}}
+    , decltype(_impl_.matched_rounds_){int64_t{0}}
+    , decltype(_impl_.missing_support_rounds_){int64_t{0}}
+    , decltype(_impl_.effective_sample_size_){0}
+    , /*decltype(_impl_._cached_size_)*/{}
+  };
+  _impl_.logging_model_.InitDefault();
+  #ifdef PROTOBUF_FORCE_COPY_DEFAULT_STRING
+    _impl_.logging_model_.Set("", GetArenaForAllocation());
+  #endif // PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  _impl_.experiment_.InitDefault();
+  #ifdef PROTOBUF_FORCE_COPY_DEFAULT_STRING
+    _impl_.experiment_.Set("", GetArenaForAllocation());
+  #endif // PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  _impl_.warning_.InitDefault();
+  #ifdef PROTOBUF_FORCE_COPY_DEFAULT_STRING
+    _impl_.warning_.Set("", GetArenaForAllocation());
+  #endif // PROTOBUF_FORCE_COPY_DEFAULT_STRING
+}
+
+OffPolicyEvaluation::~OffPolicyEvaluation() {
+  // @@protoc_insertion_point(destructor:recsys.v1.OffPolicyEvaluation)
+  if (auto *arena = _internal_metadata_.DeleteReturnArena<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>()) {
+  (void)arena;
+    return;
+  }
+  SharedDtor();
+}
+
+inline void OffPolicyEvaluation::SharedDtor() {
+  GOOGLE_DCHECK(GetArenaForAllocation() == nullptr);
+  _impl_.logging_model_.Destroy();
+  _impl_.experiment_.Destroy();
+  _impl_.warning_.Destroy();
+  if (this != internal_default_instance()) delete _impl_.observed_;
+  if (this != internal_default_instance()) delete _impl_.ips_;
+  if (this != internal_default_instance()) delete _impl_.snips_;
+  if (this != internal_default_instance()) delete _impl_.dr_;
+  if (this != internal_default_instance()) delete _impl_.point_estimates_;
+}
+
+void OffPolicyEvaluation::SetCachedSize(int size) const {
+  _impl_._cached_size_.Set(size);
+}
+
+void OffPolicyEvaluation::Clear() {
+// @@protoc_insertion_point(message_clear_start:recsys.v1.OffPolicyEvaluation)
+  uint32_t cached_has_bits = 0;
+  // Prevent compiler warnings about cached_has_bits being unused
+  (void) cached_has_bits;
+
+  _impl_.logging_model_.ClearToEmpty();
+  _impl_.experiment_.ClearToEmpty();
+  _impl_.warning_.ClearToEmpty();
+  if (GetArenaForAllocation() == nullptr && _impl_.observed_ != nullptr) {
+    delete _impl_.observed_;
+  }
+  _impl_.observed_ = nullptr;
+  if (GetArenaForAllocation() == nullptr && _impl_.ips_ != nullptr) {
+    delete _impl_.ips_;
+  }
+  _impl_.ips_ = nullptr;
+  if (GetArenaForAllocation() == nullptr && _impl_.snips_ != nullptr) {
+    delete _impl_.snips_;
+  }
+  _impl_.snips_ = nullptr;
+  if (GetArenaForAllocation() == nullptr && _impl_.dr_ != nullptr) {
+    delete _impl_.dr_;
+  }
+  _impl_.dr_ = nullptr;
+  if (GetArenaForAllocation() == nullptr && _impl_.point_estimates_ != nullptr) {
+    delete _impl_.point_estimates_;
+  }
+  _impl_.point_estimates_ = nullptr;
+  ::memset(&_impl_.requests_, 0, static_cast<size_t>(
+      reinterpret_cast<char*>(&_impl_.effective_sample_size_) -
+      reinterpret_cast<char*>(&_impl_.requests_)) + sizeof(_impl_.effective_sample_size_));
+  _internal_metadata_.Clear<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>();
+}
+
+const char* OffPolicyEvaluation::_InternalParse(const char* ptr, ::_pbi::ParseContext* ctx) {
+#define CHK_(x) if (PROTOBUF_PREDICT_FALSE(!(x))) goto failure
+  while (!ctx->Done(&ptr)) {
+    uint32_t tag;
+    ptr = ::_pbi::ReadTag(ptr, &tag);
+    switch (tag >> 3) {
+      // string logging_model = 1;
+      case 1:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 10)) {
+          auto str = _internal_mutable_logging_model();
+          ptr = ::_pbi::InlineGreedyStringParser(str, ptr, ctx);
+          CHK_(ptr);
+          CHK_(::_pbi::VerifyUTF8(str, "recsys.v1.OffPolicyEvaluation.logging_model"));
+        } else
+          goto handle_unusual;
+        continue;
+      // string experiment = 2;
+      case 2:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 18)) {
+          auto str = _internal_mutable_experiment();
+          ptr = ::_pbi::InlineGreedyStringParser(str, ptr, ctx);
+          CHK_(ptr);
+          CHK_(::_pbi::VerifyUTF8(str, "recsys.v1.OffPolicyEvaluation.experiment"));
+        } else
+          goto handle_unusual;
+        continue;
+      // int64 requests = 3;
+      case 3:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 24)) {
+          _impl_.requests_ = ::PROTOBUF_NAMESPACE_ID::internal::ReadVarint64(&ptr);
+          CHK_(ptr);
+        } else
+          goto handle_unusual;
+        continue;
+      // int64 rounds = 4;
+      case 4:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 32)) {
+          _impl_.rounds_ = ::PROTOBUF_NAMESPACE_ID::internal::ReadVarint64(&ptr);
+          CHK_(ptr);
+        } else
+          goto handle_unusual;
+        continue;
+      // int64 matched_rounds = 5;
+      case 5:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 40)) {
+          _impl_.matched_rounds_ = ::PROTOBUF_NAMESPACE_ID::internal::ReadVarint64(&ptr);
+          CHK_(ptr);
+        } else
+          goto handle_unusual;
+        continue;
+      // int64 missing_support_rounds = 6;
+      case 6:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 48)) {
+          _impl_.missing_support_rounds_ = ::PROTOBUF_NAMESPACE_ID::internal::ReadVarint64(&ptr);
+          CHK_(ptr);
+        } else
+          goto handle_unusual;
+        continue;
+      // double effective_sample_size = 7;
+      case 7:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 57)) {
+          _impl_.effective_sample_size_ = ::PROTOBUF_NAMESPACE_ID::internal::UnalignedLoad<double>(ptr);
+          ptr += sizeof(double);
+        } else
+          goto handle_unusual;
+        continue;
+      // .recsys.v1.OffPolicyEstimate observed = 8;
+      case 8:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 66)) {
+          ptr = ctx->ParseMessage(_internal_mutable_observed(), ptr);
+          CHK_(ptr);
+        } else
+          goto handle_unusual;
+        continue;
+      // .recsys.v1.OffPolicyEstimate ips = 9;
+      case 9:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 74)) {
+          ptr = ctx->ParseMessage(_internal_mutable_ips(), ptr);
+          CHK_(ptr);
+        } else
+          goto handle_unusual;
+        continue;
+      // .recsys.v1.OffPolicyEstimate snips = 10;
+      case 10:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 82)) {
+          ptr = ctx->ParseMessage(_internal_mutable_snips(), ptr);
+          CHK_(ptr);
+        } else
+          goto handle_unusual;
+        continue;
+      // .recsys.v1.OffPolicyEstimate dr = 11;
+      case 11:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 90)) {
+          ptr = ctx->ParseMessage(_internal_mutable_dr(), ptr);
+          CHK_(ptr);
+        } else
+          goto handle_unusual;
+        continue;
+      // .recsys.v1.OffPolicyPointEstimates point_estimates = 12;
+      case 12:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 98)) {
+          ptr = ctx->ParseMessage(_internal_mutable_point_estimates(), ptr);
+          CHK_(ptr);
+        } else
+          goto handle_unusual;
+        continue;
+      // string warning = 13;
+      case 13:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 106)) {
+          auto str = _internal_mutable_warning();
+          ptr = ::_pbi::InlineGreedyStringParser(str, ptr, ctx);
+          CHK_(ptr);
+          CHK_(::_pbi::VerifyUTF8(str, "recsys.v1.OffPolicyEvaluation.warning"));
+        } else
+          goto handle_unusual;
+        continue;
+      default:
+        goto handle_unusual;
+    }  // switch
+  handle_unusual:
+    if ((tag == 0) || ((tag & 7) == 4)) {
+      CHK_(ptr);
+      ctx->SetLastTag(tag);
+      goto message_done;
+    }
+    ptr = UnknownFieldParse(
+        tag,
+        _internal_metadata_.mutable_unknown_fields<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(),
+        ptr, ctx);
+    CHK_(ptr != nullptr);
+  }  // while
+message_done:
+  return ptr;
+failure:
+  ptr = nullptr;
+  goto message_done;
+#undef CHK_
+}
+
+uint8_t* OffPolicyEvaluation::_InternalSerialize(
+    uint8_t* target, ::PROTOBUF_NAMESPACE_ID::io::EpsCopyOutputStream* stream) const {
+  // @@protoc_insertion_point(serialize_to_array_start:recsys.v1.OffPolicyEvaluation)
+  uint32_t cached_has_bits = 0;
+  (void) cached_has_bits;
+
+  // string logging_model = 1;
+  if (!this->_internal_logging_model().empty()) {
+    ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::VerifyUtf8String(
+      this->_internal_logging_model().data(), static_cast<int>(this->_internal_logging_model().length()),
+      ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::SERIALIZE,
+      "recsys.v1.OffPolicyEvaluation.logging_model");
+    target = stream->WriteStringMaybeAliased(
+        1, this->_internal_logging_model(), target);
+  }
+
+  // string experiment = 2;
+  if (!this->_internal_experiment().empty()) {
+    ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::VerifyUtf8String(
+      this->_internal_experiment().data(), static_cast<int>(this->_internal_experiment().length()),
+      ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::SERIALIZE,
+      "recsys.v1.OffPolicyEvaluation.experiment");
+    target = stream->WriteStringMaybeAliased(
+        2, this->_internal_experiment(), target);
+  }
+
+  // int64 requests = 3;
+  if (this->_internal_requests() != 0) {
+    target = stream->EnsureSpace(target);
+    target = ::_pbi::WireFormatLite::WriteInt64ToArray(3, this->_internal_requests(), target);
+  }
+
+  // int64 rounds = 4;
+  if (this->_internal_rounds() != 0) {
+    target = stream->EnsureSpace(target);
+    target = ::_pbi::WireFormatLite::WriteInt64ToArray(4, this->_internal_rounds(), target);
+  }
+
+  // int64 matched_rounds = 5;
+  if (this->_internal_matched_rounds() != 0) {
+    target = stream->EnsureSpace(target);
+    target = ::_pbi::WireFormatLite::WriteInt64ToArray(5, this->_internal_matched_rounds(), target);
+  }
+
+  // int64 missing_support_rounds = 6;
+  if (this->_internal_missing_support_rounds() != 0) {
+    target = stream->EnsureSpace(target);
+    target = ::_pbi::WireFormatLite::WriteInt64ToArray(6, this->_internal_missing_support_rounds(), target);
+  }
+
+  // double effective_sample_size = 7;
+  static_assert(sizeof(uint64_t) == sizeof(double), "Code assumes uint64_t and double are the same size.");
+  double tmp_effective_sample_size = this->_internal_effective_sample_size();
+  uint64_t raw_effective_sample_size;
+  memcpy(&raw_effective_sample_size, &tmp_effective_sample_size, sizeof(tmp_effective_sample_size));
+  if (raw_effective_sample_size != 0) {
+    target = stream->EnsureSpace(target);
+    target = ::_pbi::WireFormatLite::WriteDoubleToArray(7, this->_internal_effective_sample_size(), target);
+  }
+
+  // .recsys.v1.OffPolicyEstimate observed = 8;
+  if (this->_internal_has_observed()) {
+    target = ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::
+      InternalWriteMessage(8, _Internal::observed(this),
+        _Internal::observed(this).GetCachedSize(), target, stream);
+  }
+
+  // .recsys.v1.OffPolicyEstimate ips = 9;
+  if (this->_internal_has_ips()) {
+    target = ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::
+      InternalWriteMessage(9, _Internal::ips(this),
+        _Internal::ips(this).GetCachedSize(), target, stream);
+  }
+
+  // .recsys.v1.OffPolicyEstimate snips = 10;
+  if (this->_internal_has_snips()) {
+    target = ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::
+      InternalWriteMessage(10, _Internal::snips(this),
+        _Internal::snips(this).GetCachedSize(), target, stream);
+  }
+
+  // .recsys.v1.OffPolicyEstimate dr = 11;
+  if (this->_internal_has_dr()) {
+    target = ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::
+      InternalWriteMessage(11, _Internal::dr(this),
+        _Internal::dr(this).GetCachedSize(), target, stream);
+  }
+
+  // .recsys.v1.OffPolicyPointEstimates point_estimates = 12;
+  if (this->_internal_has_point_estimates()) {
+    target = ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::
+      InternalWriteMessage(12, _Internal::point_estimates(this),
+        _Internal::point_estimates(this).GetCachedSize(), target, stream);
+  }
+
+  // string warning = 13;
+  if (!this->_internal_warning().empty()) {
+    ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::VerifyUtf8String(
+      this->_internal_warning().data(), static_cast<int>(this->_internal_warning().length()),
+      ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::SERIALIZE,
+      "recsys.v1.OffPolicyEvaluation.warning");
+    target = stream->WriteStringMaybeAliased(
+        13, this->_internal_warning(), target);
+  }
+
+  if (PROTOBUF_PREDICT_FALSE(_internal_metadata_.have_unknown_fields())) {
+    target = ::_pbi::WireFormat::InternalSerializeUnknownFieldsToArray(
+        _internal_metadata_.unknown_fields<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(::PROTOBUF_NAMESPACE_ID::UnknownFieldSet::default_instance), target, stream);
+  }
+  // @@protoc_insertion_point(serialize_to_array_end:recsys.v1.OffPolicyEvaluation)
+  return target;
+}
+
+size_t OffPolicyEvaluation::ByteSizeLong() const {
+// @@protoc_insertion_point(message_byte_size_start:recsys.v1.OffPolicyEvaluation)
+  size_t total_size = 0;
+
+  uint32_t cached_has_bits = 0;
+  // Prevent compiler warnings about cached_has_bits being unused
+  (void) cached_has_bits;
+
+  // string logging_model = 1;
+  if (!this->_internal_logging_model().empty()) {
+    total_size += 1 +
+      ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::StringSize(
+        this->_internal_logging_model());
+  }
+
+  // string experiment = 2;
+  if (!this->_internal_experiment().empty()) {
+    total_size += 1 +
+      ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::StringSize(
+        this->_internal_experiment());
+  }
+
+  // string warning = 13;
+  if (!this->_internal_warning().empty()) {
+    total_size += 1 +
+      ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::StringSize(
+        this->_internal_warning());
+  }
+
+  // .recsys.v1.OffPolicyEstimate observed = 8;
+  if (this->_internal_has_observed()) {
+    total_size += 1 +
+      ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::MessageSize(
+        *_impl_.observed_);
+  }
+
+  // .recsys.v1.OffPolicyEstimate ips = 9;
+  if (this->_internal_has_ips()) {
+    total_size += 1 +
+      ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::MessageSize(
+        *_impl_.ips_);
+  }
+
+  // .recsys.v1.OffPolicyEstimate snips = 10;
+  if (this->_internal_has_snips()) {
+    total_size += 1 +
+      ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::MessageSize(
+        *_impl_.snips_);
+  }
+
+  // .recsys.v1.OffPolicyEstimate dr = 11;
+  if (this->_internal_has_dr()) {
+    total_size += 1 +
+      ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::MessageSize(
+        *_impl_.dr_);
+  }
+
+  // .recsys.v1.OffPolicyPointEstimates point_estimates = 12;
+  if (this->_internal_has_point_estimates()) {
+    total_size += 1 +
+      ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::MessageSize(
+        *_impl_.point_estimates_);
+  }
+
+  // int64 requests = 3;
+  if (this->_internal_requests() != 0) {
+    total_size += ::_pbi::WireFormatLite::Int64SizePlusOne(this->_internal_requests());
+  }
+
+  // int64 rounds = 4;
+  if (this->_internal_rounds() != 0) {
+    total_size += ::_pbi::WireFormatLite::Int64SizePlusOne(this->_internal_rounds());
+  }
+
+  // int64 matched_rounds = 5;
+  if (this->_internal_matched_rounds() != 0) {
+    total_size += ::_pbi::WireFormatLite::Int64SizePlusOne(this->_internal_matched_rounds());
+  }
+
+  // int64 missing_support_rounds = 6;
+  if (this->_internal_missing_support_rounds() != 0) {
+    total_size += ::_pbi::WireFormatLite::Int64SizePlusOne(this->_internal_missing_support_rounds());
+  }
+
+  // double effective_sample_size = 7;
+  static_assert(sizeof(uint64_t) == sizeof(double), "Code assumes uint64_t and double are the same size.");
+  double tmp_effective_sample_size = this->_internal_effective_sample_size();
+  uint64_t raw_effective_sample_size;
+  memcpy(&raw_effective_sample_size, &tmp_effective_sample_size, sizeof(tmp_effective_sample_size));
+  if (raw_effective_sample_size != 0) {
+    total_size += 1 + 8;
+  }
+
+  return MaybeComputeUnknownFieldsSize(total_size, &_impl_._cached_size_);
+}
+
+const ::PROTOBUF_NAMESPACE_ID::Message::ClassData OffPolicyEvaluation::_class_data_ = {
+    ::PROTOBUF_NAMESPACE_ID::Message::CopyWithSourceCheck,
+    OffPolicyEvaluation::MergeImpl
+};
+const ::PROTOBUF_NAMESPACE_ID::Message::ClassData*OffPolicyEvaluation::GetClassData() const { return &_class_data_; }
+
+
+void OffPolicyEvaluation::MergeImpl(::PROTOBUF_NAMESPACE_ID::Message& to_msg, const ::PROTOBUF_NAMESPACE_ID::Message& from_msg) {
+  auto* const _this = static_cast<OffPolicyEvaluation*>(&to_msg);
+  auto& from = static_cast<const OffPolicyEvaluation&>(from_msg);
+  // @@protoc_insertion_point(class_specific_merge_from_start:recsys.v1.OffPolicyEvaluation)
+  GOOGLE_DCHECK_NE(&from, _this);
+  uint32_t cached_has_bits = 0;
+  (void) cached_has_bits;
+
+  if (!from._internal_logging_model().empty()) {
+    _this->_internal_set_logging_model(from._internal_logging_model());
+  }
+  if (!from._internal_experiment().empty()) {
+    _this->_internal_set_experiment(from._internal_experiment());
+  }
+  if (!from._internal_warning().empty()) {
+    _this->_internal_set_warning(from._internal_warning());
+  }
+  if (from._internal_has_observed()) {
+    _this->_internal_mutable_observed()->::recsys::v1::OffPolicyEstimate::MergeFrom(
+        from._internal_observed());
+  }
+  if (from._internal_has_ips()) {
+    _this->_internal_mutable_ips()->::recsys::v1::OffPolicyEstimate::MergeFrom(
+        from._internal_ips());
+  }
+  if (from._internal_has_snips()) {
+    _this->_internal_mutable_snips()->::recsys::v1::OffPolicyEstimate::MergeFrom(
+        from._internal_snips());
+  }
+  if (from._internal_has_dr()) {
+    _this->_internal_mutable_dr()->::recsys::v1::OffPolicyEstimate::MergeFrom(
+        from._internal_dr());
+  }
+  if (from._internal_has_point_estimates()) {
+    _this->_internal_mutable_point_estimates()->::recsys::v1::OffPolicyPointEstimates::MergeFrom(
+        from._internal_point_estimates());
+  }
+  if (from._internal_requests() != 0) {
+    _this->_internal_set_requests(from._internal_requests());
+  }
+  if (from._internal_rounds() != 0) {
+    _this->_internal_set_rounds(from._internal_rounds());
+  }
+  if (from._internal_matched_rounds() != 0) {
+    _this->_internal_set_matched_rounds(from._internal_matched_rounds());
+  }
+  if (from._internal_missing_support_rounds() != 0) {
+    _this->_internal_set_missing_support_rounds(from._internal_missing_support_rounds());
+  }
+  static_assert(sizeof(uint64_t) == sizeof(double), "Code assumes uint64_t and double are the same size.");
+  double tmp_effective_sample_size = from._internal_effective_sample_size();
+  uint64_t raw_effective_sample_size;
+  memcpy(&raw_effective_sample_size, &tmp_effective_sample_size, sizeof(tmp_effective_sample_size));
+  if (raw_effective_sample_size != 0) {
+    _this->_internal_set_effective_sample_size(from._internal_effective_sample_size());
+  }
+  _this->_internal_metadata_.MergeFrom<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(from._internal_metadata_);
+}
+
+void OffPolicyEvaluation::CopyFrom(const OffPolicyEvaluation& from) {
+// @@protoc_insertion_point(class_specific_copy_from_start:recsys.v1.OffPolicyEvaluation)
+  if (&from == this) return;
+  Clear();
+  MergeFrom(from);
+}
+
+bool OffPolicyEvaluation::IsInitialized() const {
+  return true;
+}
+
+void OffPolicyEvaluation::InternalSwap(OffPolicyEvaluation* other) {
+  using std::swap;
+  auto* lhs_arena = GetArenaForAllocation();
+  auto* rhs_arena = other->GetArenaForAllocation();
+  _internal_metadata_.InternalSwap(&other->_internal_metadata_);
+  ::PROTOBUF_NAMESPACE_ID::internal::ArenaStringPtr::InternalSwap(
+      &_impl_.logging_model_, lhs_arena,
+      &other->_impl_.logging_model_, rhs_arena
+  );
+  ::PROTOBUF_NAMESPACE_ID::internal::ArenaStringPtr::InternalSwap(
+      &_impl_.experiment_, lhs_arena,
+      &other->_impl_.experiment_, rhs_arena
+  );
+  ::PROTOBUF_NAMESPACE_ID::internal::ArenaStringPtr::InternalSwap(
+      &_impl_.warning_, lhs_arena,
+      &other->_impl_.warning_, rhs_arena
+  );
+  ::PROTOBUF_NAMESPACE_ID::internal::memswap<
+      PROTOBUF_FIELD_OFFSET(OffPolicyEvaluation, _impl_.effective_sample_size_)
+      + sizeof(OffPolicyEvaluation::_impl_.effective_sample_size_)
+      - PROTOBUF_FIELD_OFFSET(OffPolicyEvaluation, _impl_.observed_)>(
+          reinterpret_cast<char*>(&_impl_.observed_),
+          reinterpret_cast<char*>(&other->_impl_.observed_));
+}
+
+::PROTOBUF_NAMESPACE_ID::Metadata OffPolicyEvaluation::GetMetadata() const {
+  return ::_pbi::AssignDescriptors(
+      &descriptor_table_recsys_2fv1_2fadmin_2eproto_getter, &descriptor_table_recsys_2fv1_2fadmin_2eproto_once,
+      file_level_metadata_recsys_2fv1_2fadmin_2eproto[24]);
+}
+
+// ===================================================================
+
+class OffPolicyEstimate::_Internal {
+ public:
+};
+
+OffPolicyEstimate::OffPolicyEstimate(::PROTOBUF_NAMESPACE_ID::Arena* arena,
+                         bool is_message_owned)
+  : ::PROTOBUF_NAMESPACE_ID::Message(arena, is_message_owned) {
+  SharedCtor(arena, is_message_owned);
+  // @@protoc_insertion_point(arena_constructor:recsys.v1.OffPolicyEstimate)
+}
+OffPolicyEstimate::OffPolicyEstimate(const OffPolicyEstimate& from)
+  : ::PROTOBUF_NAMESPACE_ID::Message() {
+  OffPolicyEstimate* const _this = this; (void)_this;
+  new (&_impl_) Impl_{
+      decltype(_impl_.value_){}
+    , decltype(_impl_.low_){}
+    , decltype(_impl_.high_){}
+    , /*decltype(_impl_._cached_size_)*/{}};
+
+  _internal_metadata_.MergeFrom<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(from._internal_metadata_);
+  ::memcpy(&_impl_.value_, &from._impl_.value_,
+    static_cast<size_t>(reinterpret_cast<char*>(&_impl_.high_) -
+    reinterpret_cast<char*>(&_impl_.value_)) + sizeof(_impl_.high_));
+  // @@protoc_insertion_point(copy_constructor:recsys.v1.OffPolicyEstimate)
+}
+
+inline void OffPolicyEstimate::SharedCtor(
+    ::_pb::Arena* arena, bool is_message_owned) {
+  (void)arena;
+  (void)is_message_owned;
+  new (&_impl_) Impl_{
+      decltype(_impl_.value_){0}
+    , decltype(_impl_.low_){0}
+    , decltype(_impl_.high_){0}
+    , /*decltype(_impl_._cached_size_)*/{}
+  };
+}
+
+OffPolicyEstimate::~OffPolicyEstimate() {
+  // @@protoc_insertion_point(destructor:recsys.v1.OffPolicyEstimate)
+  if (auto *arena = _internal_metadata_.DeleteReturnArena<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>()) {
+  (void)arena;
+    return;
+  }
+  SharedDtor();
+}
+
+inline void OffPolicyEstimate::SharedDtor() {
+  GOOGLE_DCHECK(GetArenaForAllocation() == nullptr);
+}
+
+void OffPolicyEstimate::SetCachedSize(int size) const {
+  _impl_._cached_size_.Set(size);
+}
+
+void OffPolicyEstimate::Clear() {
+// @@protoc_insertion_point(message_clear_start:recsys.v1.OffPolicyEstimate)
+  uint32_t cached_has_bits = 0;
+  // Prevent compiler warnings about cached_has_bits being unused
+  (void) cached_has_bits;
+
+  ::memset(&_impl_.value_, 0, static_cast<size_t>(
+      reinterpret_cast<char*>(&_impl_.high_) -
+      reinterpret_cast<char*>(&_impl_.value_)) + sizeof(_impl_.high_));
+  _internal_metadata_.Clear<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>();
+}
+
+const char* OffPolicyEstimate::_InternalParse(const char* ptr, ::_pbi::ParseContext* ctx) {
+#define CHK_(x) if (PROTOBUF_PREDICT_FALSE(!(x))) goto failure
+  while (!ctx->Done(&ptr)) {
+    uint32_t tag;
+    ptr = ::_pbi::ReadTag(ptr, &tag);
+    switch (tag >> 3) {
+      // double value = 1;
+      case 1:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 9)) {
+          _impl_.value_ = ::PROTOBUF_NAMESPACE_ID::internal::UnalignedLoad<double>(ptr);
+          ptr += sizeof(double);
+        } else
+          goto handle_unusual;
+        continue;
+      // double low = 2;
+      case 2:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 17)) {
+          _impl_.low_ = ::PROTOBUF_NAMESPACE_ID::internal::UnalignedLoad<double>(ptr);
+          ptr += sizeof(double);
+        } else
+          goto handle_unusual;
+        continue;
+      // double high = 3;
+      case 3:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 25)) {
+          _impl_.high_ = ::PROTOBUF_NAMESPACE_ID::internal::UnalignedLoad<double>(ptr);
+          ptr += sizeof(double);
+        } else
+          goto handle_unusual;
+        continue;
+      default:
+        goto handle_unusual;
+    }  // switch
+  handle_unusual:
+    if ((tag == 0) || ((tag & 7) == 4)) {
+      CHK_(ptr);
+      ctx->SetLastTag(tag);
+      goto message_done;
+    }
+    ptr = UnknownFieldParse(
+        tag,
+        _internal_metadata_.mutable_unknown_fields<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(),
+        ptr, ctx);
+    CHK_(ptr != nullptr);
+  }  // while
+message_done:
+  return ptr;
+failure:
+  ptr = nullptr;
+  goto message_done;
+#undef CHK_
+}
+
+uint8_t* OffPolicyEstimate::_InternalSerialize(
+    uint8_t* target, ::PROTOBUF_NAMESPACE_ID::io::EpsCopyOutputStream* stream) const {
+  // @@protoc_insertion_point(serialize_to_array_start:recsys.v1.OffPolicyEstimate)
+  uint32_t cached_has_bits = 0;
+  (void) cached_has_bits;
+
+  // double value = 1;
+  static_assert(sizeof(uint64_t) == sizeof(double), "Code assumes uint64_t and double are the same size.");
+  double tmp_value = this->_internal_value();
+  uint64_t raw_value;
+  memcpy(&raw_value, &tmp_value, sizeof(tmp_value));
+  if (raw_value != 0) {
+    target = stream->EnsureSpace(target);
+    target = ::_pbi::WireFormatLite::WriteDoubleToArray(1, this->_internal_value(), target);
+  }
+
+  // double low = 2;
+  static_assert(sizeof(uint64_t) == sizeof(double), "Code assumes uint64_t and double are the same size.");
+  double tmp_low = this->_internal_low();
+  uint64_t raw_low;
+  memcpy(&raw_low, &tmp_low, sizeof(tmp_low));
+  if (raw_low != 0) {
+    target = stream->EnsureSpace(target);
+    target = ::_pbi::WireFormatLite::WriteDoubleToArray(2, this->_internal_low(), target);
+  }
+
+  // double high = 3;
+  static_assert(sizeof(uint64_t) == sizeof(double), "Code assumes uint64_t and double are the same size.");
+  double tmp_high = this->_internal_high();
+  uint64_t raw_high;
+  memcpy(&raw_high, &tmp_high, sizeof(tmp_high));
+  if (raw_high != 0) {
+    target = stream->EnsureSpace(target);
+    target = ::_pbi::WireFormatLite::WriteDoubleToArray(3, this->_internal_high(), target);
+  }
+
+  if (PROTOBUF_PREDICT_FALSE(_internal_metadata_.have_unknown_fields())) {
+    target = ::_pbi::WireFormat::InternalSerializeUnknownFieldsToArray(
+        _internal_metadata_.unknown_fields<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(::PROTOBUF_NAMESPACE_ID::UnknownFieldSet::default_instance), target, stream);
+  }
+  // @@protoc_insertion_point(serialize_to_array_end:recsys.v1.OffPolicyEstimate)
+  return target;
+}
+
+size_t OffPolicyEstimate::ByteSizeLong() const {
+// @@protoc_insertion_point(message_byte_size_start:recsys.v1.OffPolicyEstimate)
+  size_t total_size = 0;
+
+  uint32_t cached_has_bits = 0;
+  // Prevent compiler warnings about cached_has_bits being unused
+  (void) cached_has_bits;
+
+  // double value = 1;
+  static_assert(sizeof(uint64_t) == sizeof(double), "Code assumes uint64_t and double are the same size.");
+  double tmp_value = this->_internal_value();
+  uint64_t raw_value;
+  memcpy(&raw_value, &tmp_value, sizeof(tmp_value));
+  if (raw_value != 0) {
+    total_size += 1 + 8;
+  }
+
+  // double low = 2;
+  static_assert(sizeof(uint64_t) == sizeof(double), "Code assumes uint64_t and double are the same size.");
+  double tmp_low = this->_internal_low();
+  uint64_t raw_low;
+  memcpy(&raw_low, &tmp_low, sizeof(tmp_low));
+  if (raw_low != 0) {
+    total_size += 1 + 8;
+  }
+
+  // double high = 3;
+  static_assert(sizeof(uint64_t) == sizeof(double), "Code assumes uint64_t and double are the same size.");
+  double tmp_high = this->_internal_high();
+  uint64_t raw_high;
+  memcpy(&raw_high, &tmp_high, sizeof(tmp_high));
+  if (raw_high != 0) {
+    total_size += 1 + 8;
+  }
+
+  return MaybeComputeUnknownFieldsSize(total_size, &_impl_._cached_size_);
+}
+
+const ::PROTOBUF_NAMESPACE_ID::Message::ClassData OffPolicyEstimate::_class_data_ = {
+    ::PROTOBUF_NAMESPACE_ID::Message::CopyWithSourceCheck,
+    OffPolicyEstimate::MergeImpl
+};
+const ::PROTOBUF_NAMESPACE_ID::Message::ClassData*OffPolicyEstimate::GetClassData() const { return &_class_data_; }
+
+
+void OffPolicyEstimate::MergeImpl(::PROTOBUF_NAMESPACE_ID::Message& to_msg, const ::PROTOBUF_NAMESPACE_ID::Message& from_msg) {
+  auto* const _this = static_cast<OffPolicyEstimate*>(&to_msg);
+  auto& from = static_cast<const OffPolicyEstimate&>(from_msg);
+  // @@protoc_insertion_point(class_specific_merge_from_start:recsys.v1.OffPolicyEstimate)
+  GOOGLE_DCHECK_NE(&from, _this);
+  uint32_t cached_has_bits = 0;
+  (void) cached_has_bits;
+
+  static_assert(sizeof(uint64_t) == sizeof(double), "Code assumes uint64_t and double are the same size.");
+  double tmp_value = from._internal_value();
+  uint64_t raw_value;
+  memcpy(&raw_value, &tmp_value, sizeof(tmp_value));
+  if (raw_value != 0) {
+    _this->_internal_set_value(from._internal_value());
+  }
+  static_assert(sizeof(uint64_t) == sizeof(double), "Code assumes uint64_t and double are the same size.");
+  double tmp_low = from._internal_low();
+  uint64_t raw_low;
+  memcpy(&raw_low, &tmp_low, sizeof(tmp_low));
+  if (raw_low != 0) {
+    _this->_internal_set_low(from._internal_low());
+  }
+  static_assert(sizeof(uint64_t) == sizeof(double), "Code assumes uint64_t and double are the same size.");
+  double tmp_high = from._internal_high();
+  uint64_t raw_high;
+  memcpy(&raw_high, &tmp_high, sizeof(tmp_high));
+  if (raw_high != 0) {
+    _this->_internal_set_high(from._internal_high());
+  }
+  _this->_internal_metadata_.MergeFrom<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(from._internal_metadata_);
+}
+
+void OffPolicyEstimate::CopyFrom(const OffPolicyEstimate& from) {
+// @@protoc_insertion_point(class_specific_copy_from_start:recsys.v1.OffPolicyEstimate)
+  if (&from == this) return;
+  Clear();
+  MergeFrom(from);
+}
+
+bool OffPolicyEstimate::IsInitialized() const {
+  return true;
+}
+
+void OffPolicyEstimate::InternalSwap(OffPolicyEstimate* other) {
+  using std::swap;
+  _internal_metadata_.InternalSwap(&other->_internal_metadata_);
+  ::PROTOBUF_NAMESPACE_ID::internal::memswap<
+      PROTOBUF_FIELD_OFFSET(OffPolicyEstimate, _impl_.high_)
+      + sizeof(OffPolicyEstimate::_impl_.high_)
+      - PROTOBUF_FIELD_OFFSET(OffPolicyEstimate, _impl_.value_)>(
+          reinterpret_cast<char*>(&_impl_.value_),
+          reinterpret_cast<char*>(&other->_impl_.value_));
+}
+
+::PROTOBUF_NAMESPACE_ID::Metadata OffPolicyEstimate::GetMetadata() const {
+  return ::_pbi::AssignDescriptors(
+      &descriptor_table_recsys_2fv1_2fadmin_2eproto_getter, &descriptor_table_recsys_2fv1_2fadmin_2eproto_once,
+      file_level_metadata_recsys_2fv1_2fadmin_2eproto[25]);
+}
+
+// ===================================================================
+
+class OffPolicyPointEstimates::_Internal {
+ public:
+};
+
+OffPolicyPointEstimates::OffPolicyPointEstimates(::PROTOBUF_NAMESPACE_ID::Arena* arena,
+                         bool is_message_owned)
+  : ::PROTOBUF_NAMESPACE_ID::Message(arena, is_message_owned) {
+  SharedCtor(arena, is_message_owned);
+  // @@protoc_insertion_point(arena_constructor:recsys.v1.OffPolicyPointEstimates)
+}
+OffPolicyPointEstimates::OffPolicyPointEstimates(const OffPolicyPointEstimates& from)
+  : ::PROTOBUF_NAMESPACE_ID::Message() {
+  OffPolicyPointEstimates* const _this = this; (void)_this;
+  new (&_impl_) Impl_{
+      decltype(_impl_.ips_){}
+    , decltype(_impl_.snips_){}
+    , decltype(_impl_.dr_){}
+    , /*decltype(_impl_._cached_size_)*/{}};
+
+  _internal_metadata_.MergeFrom<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(from._internal_metadata_);
+  ::memcpy(&_impl_.ips_, &from._impl_.ips_,
+    static_cast<size_t>(reinterpret_cast<char*>(&_impl_.dr_) -
+    reinterpret_cast<char*>(&_impl_.ips_)) + sizeof(_impl_.dr_));
+  // @@protoc_insertion_point(copy_constructor:recsys.v1.OffPolicyPointEstimates)
+}
+
+inline void OffPolicyPointEstimates::SharedCtor(
+    ::_pb::Arena* arena, bool is_message_owned) {
+  (void)arena;
+  (void)is_message_owned;
+  new (&_impl_) Impl_{
+      decltype(_impl_.ips_){0}
+    , decltype(_impl_.snips_){0}
+    , decltype(_impl_.dr_){0}
+    , /*decltype(_impl_._cached_size_)*/{}
+  };
+}
+
+OffPolicyPointEstimates::~OffPolicyPointEstimates() {
+  // @@protoc_insertion_point(destructor:recsys.v1.OffPolicyPointEstimates)
+  if (auto *arena = _internal_metadata_.DeleteReturnArena<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>()) {
+  (void)arena;
+    return;
+  }
+  SharedDtor();
+}
+
+inline void OffPolicyPointEstimates::SharedDtor() {
+  GOOGLE_DCHECK(GetArenaForAllocation() == nullptr);
+}
+
+void OffPolicyPointEstimates::SetCachedSize(int size) const {
+  _impl_._cached_size_.Set(size);
+}
+
+void OffPolicyPointEstimates::Clear() {
+// @@protoc_insertion_point(message_clear_start:recsys.v1.OffPolicyPointEstimates)
+  uint32_t cached_has_bits = 0;
+  // Prevent compiler warnings about cached_has_bits being unused
+  (void) cached_has_bits;
+
+  ::memset(&_impl_.ips_, 0, static_cast<size_t>(
+      reinterpret_cast<char*>(&_impl_.dr_) -
+      reinterpret_cast<char*>(&_impl_.ips_)) + sizeof(_impl_.dr_));
+  _internal_metadata_.Clear<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>();
+}
+
+const char* OffPolicyPointEstimates::_InternalParse(const char* ptr, ::_pbi::ParseContext* ctx) {
+#define CHK_(x) if (PROTOBUF_PREDICT_FALSE(!(x))) goto failure
+  while (!ctx->Done(&ptr)) {
+    uint32_t tag;
+    ptr = ::_pbi::ReadTag(ptr, &tag);
+    switch (tag >> 3) {
+      // double ips = 1;
+      case 1:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 9)) {
+          _impl_.ips_ = ::PROTOBUF_NAMESPACE_ID::internal::UnalignedLoad<double>(ptr);
+          ptr += sizeof(double);
+        } else
+          goto handle_unusual;
+        continue;
+      // double snips = 2;
+      case 2:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 17)) {
+          _impl_.snips_ = ::PROTOBUF_NAMESPACE_ID::internal::UnalignedLoad<double>(ptr);
+          ptr += sizeof(double);
+        } else
+          goto handle_unusual;
+        continue;
+      // double dr = 3;
+      case 3:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 25)) {
+          _impl_.dr_ = ::PROTOBUF_NAMESPACE_ID::internal::UnalignedLoad<double>(ptr);
+          ptr += sizeof(double);
+        } else
+          goto handle_unusual;
+        continue;
+      default:
+        goto handle_unusual;
+    }  // switch
+  handle_unusual:
+    if ((tag == 0) || ((tag & 7) == 4)) {
+      CHK_(ptr);
+      ctx->SetLastTag(tag);
+      goto message_done;
+    }
+    ptr = UnknownFieldParse(
+        tag,
+        _internal_metadata_.mutable_unknown_fields<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(),
+        ptr, ctx);
+    CHK_(ptr != nullptr);
+  }  // while
+message_done:
+  return ptr;
+failure:
+  ptr = nullptr;
+  goto message_done;
+#undef CHK_
+}
+
+uint8_t* OffPolicyPointEstimates::_InternalSerialize(
+    uint8_t* target, ::PROTOBUF_NAMESPACE_ID::io::EpsCopyOutputStream* stream) const {
+  // @@protoc_insertion_point(serialize_to_array_start:recsys.v1.OffPolicyPointEstimates)
+  uint32_t cached_has_bits = 0;
+  (void) cached_has_bits;
+
+  // double ips = 1;
+  static_assert(sizeof(uint64_t) == sizeof(double), "Code assumes uint64_t and double are the same size.");
+  double tmp_ips = this->_internal_ips();
+  uint64_t raw_ips;
+  memcpy(&raw_ips, &tmp_ips, sizeof(tmp_ips));
+  if (raw_ips != 0) {
+    target = stream->EnsureSpace(target);
+    target = ::_pbi::WireFormatLite::WriteDoubleToArray(1, this->_internal_ips(), target);
+  }
+
+  // double snips = 2;
+  static_assert(sizeof(uint64_t) == sizeof(double), "Code assumes uint64_t and double are the same size.");
+  double tmp_snips = this->_internal_snips();
+  uint64_t raw_snips;
+  memcpy(&raw_snips, &tmp_snips, sizeof(tmp_snips));
+  if (raw_snips != 0) {
+    target = stream->EnsureSpace(target);
+    target = ::_pbi::WireFormatLite::WriteDoubleToArray(2, this->_internal_snips(), target);
+  }
+
+  // double dr = 3;
+  static_assert(sizeof(uint64_t) == sizeof(double), "Code assumes uint64_t and double are the same size.");
+  double tmp_dr = this->_internal_dr();
+  uint64_t raw_dr;
+  memcpy(&raw_dr, &tmp_dr, sizeof(tmp_dr));
+  if (raw_dr != 0) {
+    target = stream->EnsureSpace(target);
+    target = ::_pbi::WireFormatLite::WriteDoubleToArray(3, this->_internal_dr(), target);
+  }
+
+  if (PROTOBUF_PREDICT_FALSE(_internal_metadata_.have_unknown_fields())) {
+    target = ::_pbi::WireFormat::InternalSerializeUnknownFieldsToArray(
+        _internal_metadata_.unknown_fields<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(::PROTOBUF_NAMESPACE_ID::UnknownFieldSet::default_instance), target, stream);
+  }
+  // @@protoc_insertion_point(serialize_to_array_end:recsys.v1.OffPolicyPointEstimates)
+  return target;
+}
+
+size_t OffPolicyPointEstimates::ByteSizeLong() const {
+// @@protoc_insertion_point(message_byte_size_start:recsys.v1.OffPolicyPointEstimates)
+  size_t total_size = 0;
+
+  uint32_t cached_has_bits = 0;
+  // Prevent compiler warnings about cached_has_bits being unused
+  (void) cached_has_bits;
+
+  // double ips = 1;
+  static_assert(sizeof(uint64_t) == sizeof(double), "Code assumes uint64_t and double are the same size.");
+  double tmp_ips = this->_internal_ips();
+  uint64_t raw_ips;
+  memcpy(&raw_ips, &tmp_ips, sizeof(tmp_ips));
+  if (raw_ips != 0) {
+    total_size += 1 + 8;
+  }
+
+  // double snips = 2;
+  static_assert(sizeof(uint64_t) == sizeof(double), "Code assumes uint64_t and double are the same size.");
+  double tmp_snips = this->_internal_snips();
+  uint64_t raw_snips;
+  memcpy(&raw_snips, &tmp_snips, sizeof(tmp_snips));
+  if (raw_snips != 0) {
+    total_size += 1 + 8;
+  }
+
+  // double dr = 3;
+  static_assert(sizeof(uint64_t) == sizeof(double), "Code assumes uint64_t and double are the same size.");
+  double tmp_dr = this->_internal_dr();
+  uint64_t raw_dr;
+  memcpy(&raw_dr, &tmp_dr, sizeof(tmp_dr));
+  if (raw_dr != 0) {
+    total_size += 1 + 8;
+  }
+
+  return MaybeComputeUnknownFieldsSize(total_size, &_impl_._cached_size_);
+}
+
+const ::PROTOBUF_NAMESPACE_ID::Message::ClassData OffPolicyPointEstimates::_class_data_ = {
+    ::PROTOBUF_NAMESPACE_ID::Message::CopyWithSourceCheck,
+    OffPolicyPointEstimates::MergeImpl
+};
+const ::PROTOBUF_NAMESPACE_ID::Message::ClassData*OffPolicyPointEstimates::GetClassData() const { return &_class_data_; }
+
+
+void OffPolicyPointEstimates::MergeImpl(::PROTOBUF_NAMESPACE_ID::Message& to_msg, const ::PROTOBUF_NAMESPACE_ID::Message& from_msg) {
+  auto* const _this = static_cast<OffPolicyPointEstimates*>(&to_msg);
+  auto& from = static_cast<const OffPolicyPointEstimates&>(from_msg);
+  // @@protoc_insertion_point(class_specific_merge_from_start:recsys.v1.OffPolicyPointEstimates)
+  GOOGLE_DCHECK_NE(&from, _this);
+  uint32_t cached_has_bits = 0;
+  (void) cached_has_bits;
+
+  static_assert(sizeof(uint64_t) == sizeof(double), "Code assumes uint64_t and double are the same size.");
+  double tmp_ips = from._internal_ips();
+  uint64_t raw_ips;
+  memcpy(&raw_ips, &tmp_ips, sizeof(tmp_ips));
+  if (raw_ips != 0) {
+    _this->_internal_set_ips(from._internal_ips());
+  }
+  static_assert(sizeof(uint64_t) == sizeof(double), "Code assumes uint64_t and double are the same size.");
+  double tmp_snips = from._internal_snips();
+  uint64_t raw_snips;
+  memcpy(&raw_snips, &tmp_snips, sizeof(tmp_snips));
+  if (raw_snips != 0) {
+    _this->_internal_set_snips(from._internal_snips());
+  }
+  static_assert(sizeof(uint64_t) == sizeof(double), "Code assumes uint64_t and double are the same size.");
+  double tmp_dr = from._internal_dr();
+  uint64_t raw_dr;
+  memcpy(&raw_dr, &tmp_dr, sizeof(tmp_dr));
+  if (raw_dr != 0) {
+    _this->_internal_set_dr(from._internal_dr());
+  }
+  _this->_internal_metadata_.MergeFrom<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(from._internal_metadata_);
+}
+
+void OffPolicyPointEstimates::CopyFrom(const OffPolicyPointEstimates& from) {
+// @@protoc_insertion_point(class_specific_copy_from_start:recsys.v1.OffPolicyPointEstimates)
+  if (&from == this) return;
+  Clear();
+  MergeFrom(from);
+}
+
+bool OffPolicyPointEstimates::IsInitialized() const {
+  return true;
+}
+
+void OffPolicyPointEstimates::InternalSwap(OffPolicyPointEstimates* other) {
+  using std::swap;
+  _internal_metadata_.InternalSwap(&other->_internal_metadata_);
+  ::PROTOBUF_NAMESPACE_ID::internal::memswap<
+      PROTOBUF_FIELD_OFFSET(OffPolicyPointEstimates, _impl_.dr_)
+      + sizeof(OffPolicyPointEstimates::_impl_.dr_)
+      - PROTOBUF_FIELD_OFFSET(OffPolicyPointEstimates, _impl_.ips_)>(
+          reinterpret_cast<char*>(&_impl_.ips_),
+          reinterpret_cast<char*>(&other->_impl_.ips_));
+}
+
+::PROTOBUF_NAMESPACE_ID::Metadata OffPolicyPointEstimates::GetMetadata() const {
+  return ::_pbi::AssignDescriptors(
+      &descriptor_table_recsys_2fv1_2fadmin_2eproto_getter, &descriptor_table_recsys_2fv1_2fadmin_2eproto_once,
+      file_level_metadata_recsys_2fv1_2fadmin_2eproto[26]);
+}
+
 // @@protoc_insertion_point(namespace_scope)
 }  // namespace v1
 }  // namespace recsys
@@ -7420,6 +9337,26 @@ Arena::CreateMaybeMessage< ::recsys::v1::ShadowStatus >(Arena* arena) {
 template<> PROTOBUF_NOINLINE ::recsys::v1::ExposureLogStatus*
 Arena::CreateMaybeMessage< ::recsys::v1::ExposureLogStatus >(Arena* arena) {
   return Arena::CreateMessageInternal< ::recsys::v1::ExposureLogStatus >(arena);
+}
+template<> PROTOBUF_NOINLINE ::recsys::v1::EvaluateCandidateRequest*
+Arena::CreateMaybeMessage< ::recsys::v1::EvaluateCandidateRequest >(Arena* arena) {
+  return Arena::CreateMessageInternal< ::recsys::v1::EvaluateCandidateRequest >(arena);
+}
+template<> PROTOBUF_NOINLINE ::recsys::v1::EvaluateCandidateResponse*
+Arena::CreateMaybeMessage< ::recsys::v1::EvaluateCandidateResponse >(Arena* arena) {
+  return Arena::CreateMessageInternal< ::recsys::v1::EvaluateCandidateResponse >(arena);
+}
+template<> PROTOBUF_NOINLINE ::recsys::v1::OffPolicyEvaluation*
+Arena::CreateMaybeMessage< ::recsys::v1::OffPolicyEvaluation >(Arena* arena) {
+  return Arena::CreateMessageInternal< ::recsys::v1::OffPolicyEvaluation >(arena);
+}
+template<> PROTOBUF_NOINLINE ::recsys::v1::OffPolicyEstimate*
+Arena::CreateMaybeMessage< ::recsys::v1::OffPolicyEstimate >(Arena* arena) {
+  return Arena::CreateMessageInternal< ::recsys::v1::OffPolicyEstimate >(arena);
+}
+template<> PROTOBUF_NOINLINE ::recsys::v1::OffPolicyPointEstimates*
+Arena::CreateMaybeMessage< ::recsys::v1::OffPolicyPointEstimates >(Arena* arena) {
+  return Arena::CreateMessageInternal< ::recsys::v1::OffPolicyPointEstimates >(arena);
 }
 PROTOBUF_NAMESPACE_CLOSE
 

@@ -54,6 +54,12 @@ namespace v1 {
 class ArmStatus;
 struct ArmStatusDefaultTypeInternal;
 extern ArmStatusDefaultTypeInternal _ArmStatus_default_instance_;
+class EvaluateCandidateRequest;
+struct EvaluateCandidateRequestDefaultTypeInternal;
+extern EvaluateCandidateRequestDefaultTypeInternal _EvaluateCandidateRequest_default_instance_;
+class EvaluateCandidateResponse;
+struct EvaluateCandidateResponseDefaultTypeInternal;
+extern EvaluateCandidateResponseDefaultTypeInternal _EvaluateCandidateResponse_default_instance_;
 class ExperimentStateStatus;
 struct ExperimentStateStatusDefaultTypeInternal;
 extern ExperimentStateStatusDefaultTypeInternal _ExperimentStateStatus_default_instance_;
@@ -93,6 +99,15 @@ extern ModelStatus_LabelsEntry_DoNotUseDefaultTypeInternal _ModelStatus_LabelsEn
 class ModelVersionStatus;
 struct ModelVersionStatusDefaultTypeInternal;
 extern ModelVersionStatusDefaultTypeInternal _ModelVersionStatus_default_instance_;
+class OffPolicyEstimate;
+struct OffPolicyEstimateDefaultTypeInternal;
+extern OffPolicyEstimateDefaultTypeInternal _OffPolicyEstimate_default_instance_;
+class OffPolicyEvaluation;
+struct OffPolicyEvaluationDefaultTypeInternal;
+extern OffPolicyEvaluationDefaultTypeInternal _OffPolicyEvaluation_default_instance_;
+class OffPolicyPointEstimates;
+struct OffPolicyPointEstimatesDefaultTypeInternal;
+extern OffPolicyPointEstimatesDefaultTypeInternal _OffPolicyPointEstimates_default_instance_;
 class PluginStatus;
 struct PluginStatusDefaultTypeInternal;
 extern PluginStatusDefaultTypeInternal _PluginStatus_default_instance_;
@@ -121,6 +136,8 @@ extern ShadowStatusDefaultTypeInternal _ShadowStatus_default_instance_;
 }  // namespace recsys
 PROTOBUF_NAMESPACE_OPEN
 template<> ::recsys::v1::ArmStatus* Arena::CreateMaybeMessage<::recsys::v1::ArmStatus>(Arena*);
+template<> ::recsys::v1::EvaluateCandidateRequest* Arena::CreateMaybeMessage<::recsys::v1::EvaluateCandidateRequest>(Arena*);
+template<> ::recsys::v1::EvaluateCandidateResponse* Arena::CreateMaybeMessage<::recsys::v1::EvaluateCandidateResponse>(Arena*);
 template<> ::recsys::v1::ExperimentStateStatus* Arena::CreateMaybeMessage<::recsys::v1::ExperimentStateStatus>(Arena*);
 template<> ::recsys::v1::ExperimentStatus* Arena::CreateMaybeMessage<::recsys::v1::ExperimentStatus>(Arena*);
 template<> ::recsys::v1::ExperimentsStatus* Arena::CreateMaybeMessage<::recsys::v1::ExperimentsStatus>(Arena*);
@@ -134,6 +151,9 @@ template<> ::recsys::v1::ListPluginsResponse* Arena::CreateMaybeMessage<::recsys
 template<> ::recsys::v1::ModelStatus* Arena::CreateMaybeMessage<::recsys::v1::ModelStatus>(Arena*);
 template<> ::recsys::v1::ModelStatus_LabelsEntry_DoNotUse* Arena::CreateMaybeMessage<::recsys::v1::ModelStatus_LabelsEntry_DoNotUse>(Arena*);
 template<> ::recsys::v1::ModelVersionStatus* Arena::CreateMaybeMessage<::recsys::v1::ModelVersionStatus>(Arena*);
+template<> ::recsys::v1::OffPolicyEstimate* Arena::CreateMaybeMessage<::recsys::v1::OffPolicyEstimate>(Arena*);
+template<> ::recsys::v1::OffPolicyEvaluation* Arena::CreateMaybeMessage<::recsys::v1::OffPolicyEvaluation>(Arena*);
+template<> ::recsys::v1::OffPolicyPointEstimates* Arena::CreateMaybeMessage<::recsys::v1::OffPolicyPointEstimates>(Arena*);
 template<> ::recsys::v1::PluginStatus* Arena::CreateMaybeMessage<::recsys::v1::PluginStatus>(Arena*);
 template<> ::recsys::v1::RefusedPlugin* Arena::CreateMaybeMessage<::recsys::v1::RefusedPlugin>(Arena*);
 template<> ::recsys::v1::ReloadExperimentsRequest* Arena::CreateMaybeMessage<::recsys::v1::ReloadExperimentsRequest>(Arena*);
@@ -4383,6 +4403,1056 @@ class ExposureLogStatus final :
   union { Impl_ _impl_; };
   friend struct ::TableStruct_recsys_2fv1_2fadmin_2eproto;
 };
+// -------------------------------------------------------------------
+
+class EvaluateCandidateRequest final :
+    public ::PROTOBUF_NAMESPACE_ID::Message /* @@protoc_insertion_point(class_definition:recsys.v1.EvaluateCandidateRequest) */ {
+ public:
+  inline EvaluateCandidateRequest() : EvaluateCandidateRequest(nullptr) {}
+  ~EvaluateCandidateRequest() override;
+  explicit PROTOBUF_CONSTEXPR EvaluateCandidateRequest(::PROTOBUF_NAMESPACE_ID::internal::ConstantInitialized);
+
+  EvaluateCandidateRequest(const EvaluateCandidateRequest& from);
+  EvaluateCandidateRequest(EvaluateCandidateRequest&& from) noexcept
+    : EvaluateCandidateRequest() {
+    *this = ::std::move(from);
+  }
+
+  inline EvaluateCandidateRequest& operator=(const EvaluateCandidateRequest& from) {
+    CopyFrom(from);
+    return *this;
+  }
+  inline EvaluateCandidateRequest& operator=(EvaluateCandidateRequest&& from) noexcept {
+    if (this == &from) return *this;
+    if (GetOwningArena() == from.GetOwningArena()
+  #ifdef PROTOBUF_FORCE_COPY_IN_MOVE
+        && GetOwningArena() != nullptr
+  #endif  // !PROTOBUF_FORCE_COPY_IN_MOVE
+    ) {
+      InternalSwap(&from);
+    } else {
+      CopyFrom(from);
+    }
+    return *this;
+  }
+
+  static const ::PROTOBUF_NAMESPACE_ID::Descriptor* descriptor() {
+    return GetDescriptor();
+  }
+  static const ::PROTOBUF_NAMESPACE_ID::Descriptor* GetDescriptor() {
+    return default_instance().GetMetadata().descriptor;
+  }
+  static const ::PROTOBUF_NAMESPACE_ID::Reflection* GetReflection() {
+    return default_instance().GetMetadata().reflection;
+  }
+  static const EvaluateCandidateRequest& default_instance() {
+    return *internal_default_instance();
+  }
+  static inline const EvaluateCandidateRequest* internal_default_instance() {
+    return reinterpret_cast<const EvaluateCandidateRequest*>(
+               &_EvaluateCandidateRequest_default_instance_);
+  }
+  static constexpr int kIndexInFileMessages =
+    22;
+
+  friend void swap(EvaluateCandidateRequest& a, EvaluateCandidateRequest& b) {
+    a.Swap(&b);
+  }
+  inline void Swap(EvaluateCandidateRequest* other) {
+    if (other == this) return;
+  #ifdef PROTOBUF_FORCE_COPY_IN_SWAP
+    if (GetOwningArena() != nullptr &&
+        GetOwningArena() == other->GetOwningArena()) {
+   #else  // PROTOBUF_FORCE_COPY_IN_SWAP
+    if (GetOwningArena() == other->GetOwningArena()) {
+  #endif  // !PROTOBUF_FORCE_COPY_IN_SWAP
+      InternalSwap(other);
+    } else {
+      ::PROTOBUF_NAMESPACE_ID::internal::GenericSwap(this, other);
+    }
+  }
+  void UnsafeArenaSwap(EvaluateCandidateRequest* other) {
+    if (other == this) return;
+    GOOGLE_DCHECK(GetOwningArena() == other->GetOwningArena());
+    InternalSwap(other);
+  }
+
+  // implements Message ----------------------------------------------
+
+  EvaluateCandidateRequest* New(::PROTOBUF_NAMESPACE_ID::Arena* arena = nullptr) const final {
+    return CreateMaybeMessage<EvaluateCandidateRequest>(arena);
+  }
+  using ::PROTOBUF_NAMESPACE_ID::Message::CopyFrom;
+  void CopyFrom(const EvaluateCandidateRequest& from);
+  using ::PROTOBUF_NAMESPACE_ID::Message::MergeFrom;
+  void MergeFrom( const EvaluateCandidateRequest& from) {
+    EvaluateCandidateRequest::MergeImpl(*this, from);
+  }
+  private:
+  static void MergeImpl(::PROTOBUF_NAMESPACE_ID::Message& to_msg, const ::PROTOBUF_NAMESPACE_ID::Message& from_msg);
+  public:
+  PROTOBUF_ATTRIBUTE_REINITIALIZES void Clear() final;
+  bool IsInitialized() const final;
+
+  size_t ByteSizeLong() const final;
+  const char* _InternalParse(const char* ptr, ::PROTOBUF_NAMESPACE_ID::internal::ParseContext* ctx) final;
+  uint8_t* _InternalSerialize(
+      uint8_t* target, ::PROTOBUF_NAMESPACE_ID::io::EpsCopyOutputStream* stream) const final;
+  int GetCachedSize() const final { return _impl_._cached_size_.Get(); }
+
+  private:
+  void SharedCtor(::PROTOBUF_NAMESPACE_ID::Arena* arena, bool is_message_owned);
+  void SharedDtor();
+  void SetCachedSize(int size) const final;
+  void InternalSwap(EvaluateCandidateRequest* other);
+
+  private:
+  friend class ::PROTOBUF_NAMESPACE_ID::internal::AnyMetadata;
+  static ::PROTOBUF_NAMESPACE_ID::StringPiece FullMessageName() {
+    return "recsys.v1.EvaluateCandidateRequest";
+  }
+  protected:
+  explicit EvaluateCandidateRequest(::PROTOBUF_NAMESPACE_ID::Arena* arena,
+                       bool is_message_owned = false);
+  public:
+
+  static const ClassData _class_data_;
+  const ::PROTOBUF_NAMESPACE_ID::Message::ClassData*GetClassData() const final;
+
+  ::PROTOBUF_NAMESPACE_ID::Metadata GetMetadata() const final;
+
+  // nested types ----------------------------------------------------
+
+  // accessors -------------------------------------------------------
+
+  enum : int {
+    kCandidateFieldNumber = 1,
+  };
+  // string candidate = 1;
+  void clear_candidate();
+  const std::string& candidate() const;
+  template <typename ArgT0 = const std::string&, typename... ArgT>
+  void set_candidate(ArgT0&& arg0, ArgT... args);
+  std::string* mutable_candidate();
+  PROTOBUF_NODISCARD std::string* release_candidate();
+  void set_allocated_candidate(std::string* candidate);
+  private:
+  const std::string& _internal_candidate() const;
+  inline PROTOBUF_ALWAYS_INLINE void _internal_set_candidate(const std::string& value);
+  std::string* _internal_mutable_candidate();
+  public:
+
+  // @@protoc_insertion_point(class_scope:recsys.v1.EvaluateCandidateRequest)
+ private:
+  class _Internal;
+
+  template <typename T> friend class ::PROTOBUF_NAMESPACE_ID::Arena::InternalHelper;
+  typedef void InternalArenaConstructable_;
+  typedef void DestructorSkippable_;
+  struct Impl_ {
+    ::PROTOBUF_NAMESPACE_ID::internal::ArenaStringPtr candidate_;
+    mutable ::PROTOBUF_NAMESPACE_ID::internal::CachedSize _cached_size_;
+  };
+  union { Impl_ _impl_; };
+  friend struct ::TableStruct_recsys_2fv1_2fadmin_2eproto;
+};
+// -------------------------------------------------------------------
+
+class EvaluateCandidateResponse final :
+    public ::PROTOBUF_NAMESPACE_ID::Message /* @@protoc_insertion_point(class_definition:recsys.v1.EvaluateCandidateResponse) */ {
+ public:
+  inline EvaluateCandidateResponse() : EvaluateCandidateResponse(nullptr) {}
+  ~EvaluateCandidateResponse() override;
+  explicit PROTOBUF_CONSTEXPR EvaluateCandidateResponse(::PROTOBUF_NAMESPACE_ID::internal::ConstantInitialized);
+
+  EvaluateCandidateResponse(const EvaluateCandidateResponse& from);
+  EvaluateCandidateResponse(EvaluateCandidateResponse&& from) noexcept
+    : EvaluateCandidateResponse() {
+    *this = ::std::move(from);
+  }
+
+  inline EvaluateCandidateResponse& operator=(const EvaluateCandidateResponse& from) {
+    CopyFrom(from);
+    return *this;
+  }
+  inline EvaluateCandidateResponse& operator=(EvaluateCandidateResponse&& from) noexcept {
+    if (this == &from) return *this;
+    if (GetOwningArena() == from.GetOwningArena()
+  #ifdef PROTOBUF_FORCE_COPY_IN_MOVE
+        && GetOwningArena() != nullptr
+  #endif  // !PROTOBUF_FORCE_COPY_IN_MOVE
+    ) {
+      InternalSwap(&from);
+    } else {
+      CopyFrom(from);
+    }
+    return *this;
+  }
+
+  static const ::PROTOBUF_NAMESPACE_ID::Descriptor* descriptor() {
+    return GetDescriptor();
+  }
+  static const ::PROTOBUF_NAMESPACE_ID::Descriptor* GetDescriptor() {
+    return default_instance().GetMetadata().descriptor;
+  }
+  static const ::PROTOBUF_NAMESPACE_ID::Reflection* GetReflection() {
+    return default_instance().GetMetadata().reflection;
+  }
+  static const EvaluateCandidateResponse& default_instance() {
+    return *internal_default_instance();
+  }
+  static inline const EvaluateCandidateResponse* internal_default_instance() {
+    return reinterpret_cast<const EvaluateCandidateResponse*>(
+               &_EvaluateCandidateResponse_default_instance_);
+  }
+  static constexpr int kIndexInFileMessages =
+    23;
+
+  friend void swap(EvaluateCandidateResponse& a, EvaluateCandidateResponse& b) {
+    a.Swap(&b);
+  }
+  inline void Swap(EvaluateCandidateResponse* other) {
+    if (other == this) return;
+  #ifdef PROTOBUF_FORCE_COPY_IN_SWAP
+    if (GetOwningArena() != nullptr &&
+        GetOwningArena() == other->GetOwningArena()) {
+   #else  // PROTOBUF_FORCE_COPY_IN_SWAP
+    if (GetOwningArena() == other->GetOwningArena()) {
+  #endif  // !PROTOBUF_FORCE_COPY_IN_SWAP
+      InternalSwap(other);
+    } else {
+      ::PROTOBUF_NAMESPACE_ID::internal::GenericSwap(this, other);
+    }
+  }
+  void UnsafeArenaSwap(EvaluateCandidateResponse* other) {
+    if (other == this) return;
+    GOOGLE_DCHECK(GetOwningArena() == other->GetOwningArena());
+    InternalSwap(other);
+  }
+
+  // implements Message ----------------------------------------------
+
+  EvaluateCandidateResponse* New(::PROTOBUF_NAMESPACE_ID::Arena* arena = nullptr) const final {
+    return CreateMaybeMessage<EvaluateCandidateResponse>(arena);
+  }
+  using ::PROTOBUF_NAMESPACE_ID::Message::CopyFrom;
+  void CopyFrom(const EvaluateCandidateResponse& from);
+  using ::PROTOBUF_NAMESPACE_ID::Message::MergeFrom;
+  void MergeFrom( const EvaluateCandidateResponse& from) {
+    EvaluateCandidateResponse::MergeImpl(*this, from);
+  }
+  private:
+  static void MergeImpl(::PROTOBUF_NAMESPACE_ID::Message& to_msg, const ::PROTOBUF_NAMESPACE_ID::Message& from_msg);
+  public:
+  PROTOBUF_ATTRIBUTE_REINITIALIZES void Clear() final;
+  bool IsInitialized() const final;
+
+  size_t ByteSizeLong() const final;
+  const char* _InternalParse(const char* ptr, ::PROTOBUF_NAMESPACE_ID::internal::ParseContext* ctx) final;
+  uint8_t* _InternalSerialize(
+      uint8_t* target, ::PROTOBUF_NAMESPACE_ID::io::EpsCopyOutputStream* stream) const final;
+  int GetCachedSize() const final { return _impl_._cached_size_.Get(); }
+
+  private:
+  void SharedCtor(::PROTOBUF_NAMESPACE_ID::Arena* arena, bool is_message_owned);
+  void SharedDtor();
+  void SetCachedSize(int size) const final;
+  void InternalSwap(EvaluateCandidateResponse* other);
+
+  private:
+  friend class ::PROTOBUF_NAMESPACE_ID::internal::AnyMetadata;
+  static ::PROTOBUF_NAMESPACE_ID::StringPiece FullMessageName() {
+    return "recsys.v1.EvaluateCandidateResponse";
+  }
+  protected:
+  explicit EvaluateCandidateResponse(::PROTOBUF_NAMESPACE_ID::Arena* arena,
+                       bool is_message_owned = false);
+  public:
+
+  static const ClassData _class_data_;
+  const ::PROTOBUF_NAMESPACE_ID::Message::ClassData*GetClassData() const final;
+
+  ::PROTOBUF_NAMESPACE_ID::Metadata GetMetadata() const final;
+
+  // nested types ----------------------------------------------------
+
+  // accessors -------------------------------------------------------
+
+  enum : int {
+    kLoggingPoliciesFieldNumber = 2,
+    kCandidateFieldNumber = 1,
+    kExposureLinesFieldNumber = 3,
+    kRecordLinesFieldNumber = 4,
+    kFeedbackLinesFieldNumber = 5,
+    kUnusableRecordsFieldNumber = 6,
+  };
+  // repeated .recsys.v1.OffPolicyEvaluation logging_policies = 2;
+  int logging_policies_size() const;
+  private:
+  int _internal_logging_policies_size() const;
+  public:
+  void clear_logging_policies();
+  ::recsys::v1::OffPolicyEvaluation* mutable_logging_policies(int index);
+  ::PROTOBUF_NAMESPACE_ID::RepeatedPtrField< ::recsys::v1::OffPolicyEvaluation >*
+      mutable_logging_policies();
+  private:
+  const ::recsys::v1::OffPolicyEvaluation& _internal_logging_policies(int index) const;
+  ::recsys::v1::OffPolicyEvaluation* _internal_add_logging_policies();
+  public:
+  const ::recsys::v1::OffPolicyEvaluation& logging_policies(int index) const;
+  ::recsys::v1::OffPolicyEvaluation* add_logging_policies();
+  const ::PROTOBUF_NAMESPACE_ID::RepeatedPtrField< ::recsys::v1::OffPolicyEvaluation >&
+      logging_policies() const;
+
+  // string candidate = 1;
+  void clear_candidate();
+  const std::string& candidate() const;
+  template <typename ArgT0 = const std::string&, typename... ArgT>
+  void set_candidate(ArgT0&& arg0, ArgT... args);
+  std::string* mutable_candidate();
+  PROTOBUF_NODISCARD std::string* release_candidate();
+  void set_allocated_candidate(std::string* candidate);
+  private:
+  const std::string& _internal_candidate() const;
+  inline PROTOBUF_ALWAYS_INLINE void _internal_set_candidate(const std::string& value);
+  std::string* _internal_mutable_candidate();
+  public:
+
+  // int64 exposure_lines = 3;
+  void clear_exposure_lines();
+  int64_t exposure_lines() const;
+  void set_exposure_lines(int64_t value);
+  private:
+  int64_t _internal_exposure_lines() const;
+  void _internal_set_exposure_lines(int64_t value);
+  public:
+
+  // int64 record_lines = 4;
+  void clear_record_lines();
+  int64_t record_lines() const;
+  void set_record_lines(int64_t value);
+  private:
+  int64_t _internal_record_lines() const;
+  void _internal_set_record_lines(int64_t value);
+  public:
+
+  // int64 feedback_lines = 5;
+  void clear_feedback_lines();
+  int64_t feedback_lines() const;
+  void set_feedback_lines(int64_t value);
+  private:
+  int64_t _internal_feedback_lines() const;
+  void _internal_set_feedback_lines(int64_t value);
+  public:
+
+  // int64 unusable_records = 6;
+  void clear_unusable_records();
+  int64_t unusable_records() const;
+  void set_unusable_records(int64_t value);
+  private:
+  int64_t _internal_unusable_records() const;
+  void _internal_set_unusable_records(int64_t value);
+  public:
+
+  // @@protoc_insertion_point(class_scope:recsys.v1.EvaluateCandidateResponse)
+ private:
+  class _Internal;
+
+  template <typename T> friend class ::PROTOBUF_NAMESPACE_ID::Arena::InternalHelper;
+  typedef void InternalArenaConstructable_;
+  typedef void DestructorSkippable_;
+  struct Impl_ {
+    ::PROTOBUF_NAMESPACE_ID::RepeatedPtrField< ::recsys::v1::OffPolicyEvaluation > logging_policies_;
+    ::PROTOBUF_NAMESPACE_ID::internal::ArenaStringPtr candidate_;
+    int64_t exposure_lines_;
+    int64_t record_lines_;
+    int64_t feedback_lines_;
+    int64_t unusable_records_;
+    mutable ::PROTOBUF_NAMESPACE_ID::internal::CachedSize _cached_size_;
+  };
+  union { Impl_ _impl_; };
+  friend struct ::TableStruct_recsys_2fv1_2fadmin_2eproto;
+};
+// -------------------------------------------------------------------
+
+class OffPolicyEvaluation final :
+    public ::PROTOBUF_NAMESPACE_ID::Message /* @@protoc_insertion_point(class_definition:recsys.v1.OffPolicyEvaluation) */ {
+ public:
+  inline OffPolicyEvaluation() : OffPolicyEvaluation(nullptr) {}
+  ~OffPolicyEvaluation() override;
+  explicit PROTOBUF_CONSTEXPR OffPolicyEvaluation(::PROTOBUF_NAMESPACE_ID::internal::ConstantInitialized);
+
+  OffPolicyEvaluation(const OffPolicyEvaluation& from);
+  OffPolicyEvaluation(OffPolicyEvaluation&& from) noexcept
+    : OffPolicyEvaluation() {
+    *this = ::std::move(from);
+  }
+
+  inline OffPolicyEvaluation& operator=(const OffPolicyEvaluation& from) {
+    CopyFrom(from);
+    return *this;
+  }
+  inline OffPolicyEvaluation& operator=(OffPolicyEvaluation&& from) noexcept {
+    if (this == &from) return *this;
+    if (GetOwningArena() == from.GetOwningArena()
+  #ifdef PROTOBUF_FORCE_COPY_IN_MOVE
+        && GetOwningArena() != nullptr
+  #endif  // !PROTOBUF_FORCE_COPY_IN_MOVE
+    ) {
+      InternalSwap(&from);
+    } else {
+      CopyFrom(from);
+    }
+    return *this;
+  }
+
+  static const ::PROTOBUF_NAMESPACE_ID::Descriptor* descriptor() {
+    return GetDescriptor();
+  }
+  static const ::PROTOBUF_NAMESPACE_ID::Descriptor* GetDescriptor() {
+    return default_instance().GetMetadata().descriptor;
+  }
+  static const ::PROTOBUF_NAMESPACE_ID::Reflection* GetReflection() {
+    return default_instance().GetMetadata().reflection;
+  }
+  static const OffPolicyEvaluation& default_instance() {
+    return *internal_default_instance();
+  }
+  static inline const OffPolicyEvaluation* internal_default_instance() {
+    return reinterpret_cast<const OffPolicyEvaluation*>(
+               &_OffPolicyEvaluation_default_instance_);
+  }
+  static constexpr int kIndexInFileMessages =
+    24;
+
+  friend void swap(OffPolicyEvaluation& a, OffPolicyEvaluation& b) {
+    a.Swap(&b);
+  }
+  inline void Swap(OffPolicyEvaluation* other) {
+    if (other == this) return;
+  #ifdef PROTOBUF_FORCE_COPY_IN_SWAP
+    if (GetOwningArena() != nullptr &&
+        GetOwningArena() == other->GetOwningArena()) {
+   #else  // PROTOBUF_FORCE_COPY_IN_SWAP
+    if (GetOwningArena() == other->GetOwningArena()) {
+  #endif  // !PROTOBUF_FORCE_COPY_IN_SWAP
+      InternalSwap(other);
+    } else {
+      ::PROTOBUF_NAMESPACE_ID::internal::GenericSwap(this, other);
+    }
+  }
+  void UnsafeArenaSwap(OffPolicyEvaluation* other) {
+    if (other == this) return;
+    GOOGLE_DCHECK(GetOwningArena() == other->GetOwningArena());
+    InternalSwap(other);
+  }
+
+  // implements Message ----------------------------------------------
+
+  OffPolicyEvaluation* New(::PROTOBUF_NAMESPACE_ID::Arena* arena = nullptr) const final {
+    return CreateMaybeMessage<OffPolicyEvaluation>(arena);
+  }
+  using ::PROTOBUF_NAMESPACE_ID::Message::CopyFrom;
+  void CopyFrom(const OffPolicyEvaluation& from);
+  using ::PROTOBUF_NAMESPACE_ID::Message::MergeFrom;
+  void MergeFrom( const OffPolicyEvaluation& from) {
+    OffPolicyEvaluation::MergeImpl(*this, from);
+  }
+  private:
+  static void MergeImpl(::PROTOBUF_NAMESPACE_ID::Message& to_msg, const ::PROTOBUF_NAMESPACE_ID::Message& from_msg);
+  public:
+  PROTOBUF_ATTRIBUTE_REINITIALIZES void Clear() final;
+  bool IsInitialized() const final;
+
+  size_t ByteSizeLong() const final;
+  const char* _InternalParse(const char* ptr, ::PROTOBUF_NAMESPACE_ID::internal::ParseContext* ctx) final;
+  uint8_t* _InternalSerialize(
+      uint8_t* target, ::PROTOBUF_NAMESPACE_ID::io::EpsCopyOutputStream* stream) const final;
+  int GetCachedSize() const final { return _impl_._cached_size_.Get(); }
+
+  private:
+  void SharedCtor(::PROTOBUF_NAMESPACE_ID::Arena* arena, bool is_message_owned);
+  void SharedDtor();
+  void SetCachedSize(int size) const final;
+  void InternalSwap(OffPolicyEvaluation* other);
+
+  private:
+  friend class ::PROTOBUF_NAMESPACE_ID::internal::AnyMetadata;
+  static ::PROTOBUF_NAMESPACE_ID::StringPiece FullMessageName() {
+    return "recsys.v1.OffPolicyEvaluation";
+  }
+  protected:
+  explicit OffPolicyEvaluation(::PROTOBUF_NAMESPACE_ID::Arena* arena,
+                       bool is_message_owned = false);
+  public:
+
+  static const ClassData _class_data_;
+  const ::PROTOBUF_NAMESPACE_ID::Message::ClassData*GetClassData() const final;
+
+  ::PROTOBUF_NAMESPACE_ID::Metadata GetMetadata() const final;
+
+  // nested types ----------------------------------------------------
+
+  // accessors -------------------------------------------------------
+
+  enum : int {
+    kLoggingModelFieldNumber = 1,
+    kExperimentFieldNumber = 2,
+    kWarningFieldNumber = 13,
+    kObservedFieldNumber = 8,
+    kIpsFieldNumber = 9,
+    kSnipsFieldNumber = 10,
+    kDrFieldNumber = 11,
+    kPointEstimatesFieldNumber = 12,
+    kRequestsFieldNumber = 3,
+    kRoundsFieldNumber = 4,
+    kMatchedRoundsFieldNumber = 5,
+    kMissingSupportRoundsFieldNumber = 6,
+    kEffectiveSampleSizeFieldNumber = 7,
+  };
+  // string logging_model = 1;
+  void clear_logging_model();
+  const std::string& logging_model() const;
+  template <typename ArgT0 = const std::string&, typename... ArgT>
+  void set_logging_model(ArgT0&& arg0, ArgT... args);
+  std::string* mutable_logging_model();
+  PROTOBUF_NODISCARD std::string* release_logging_model();
+  void set_allocated_logging_model(std::string* logging_model);
+  private:
+  const std::string& _internal_logging_model() const;
+  inline PROTOBUF_ALWAYS_INLINE void _internal_set_logging_model(const std::string& value);
+  std::string* _internal_mutable_logging_model();
+  public:
+
+  // string experiment = 2;
+  void clear_experiment();
+  const std::string& experiment() const;
+  template <typename ArgT0 = const std::string&, typename... ArgT>
+  void set_experiment(ArgT0&& arg0, ArgT... args);
+  std::string* mutable_experiment();
+  PROTOBUF_NODISCARD std::string* release_experiment();
+  void set_allocated_experiment(std::string* experiment);
+  private:
+  const std::string& _internal_experiment() const;
+  inline PROTOBUF_ALWAYS_INLINE void _internal_set_experiment(const std::string& value);
+  std::string* _internal_mutable_experiment();
+  public:
+
+  // string warning = 13;
+  void clear_warning();
+  const std::string& warning() const;
+  template <typename ArgT0 = const std::string&, typename... ArgT>
+  void set_warning(ArgT0&& arg0, ArgT... args);
+  std::string* mutable_warning();
+  PROTOBUF_NODISCARD std::string* release_warning();
+  void set_allocated_warning(std::string* warning);
+  private:
+  const std::string& _internal_warning() const;
+  inline PROTOBUF_ALWAYS_INLINE void _internal_set_warning(const std::string& value);
+  std::string* _internal_mutable_warning();
+  public:
+
+  // .recsys.v1.OffPolicyEstimate observed = 8;
+  bool has_observed() const;
+  private:
+  bool _internal_has_observed() const;
+  public:
+  void clear_observed();
+  const ::recsys::v1::OffPolicyEstimate& observed() const;
+  PROTOBUF_NODISCARD ::recsys::v1::OffPolicyEstimate* release_observed();
+  ::recsys::v1::OffPolicyEstimate* mutable_observed();
+  void set_allocated_observed(::recsys::v1::OffPolicyEstimate* observed);
+  private:
+  const ::recsys::v1::OffPolicyEstimate& _internal_observed() const;
+  ::recsys::v1::OffPolicyEstimate* _internal_mutable_observed();
+  public:
+  void unsafe_arena_set_allocated_observed(
+      ::recsys::v1::OffPolicyEstimate* observed);
+  ::recsys::v1::OffPolicyEstimate* unsafe_arena_release_observed();
+
+  // .recsys.v1.OffPolicyEstimate ips = 9;
+  bool has_ips() const;
+  private:
+  bool _internal_has_ips() const;
+  public:
+  void clear_ips();
+  const ::recsys::v1::OffPolicyEstimate& ips() const;
+  PROTOBUF_NODISCARD ::recsys::v1::OffPolicyEstimate* release_ips();
+  ::recsys::v1::OffPolicyEstimate* mutable_ips();
+  void set_allocated_ips(::recsys::v1::OffPolicyEstimate* ips);
+  private:
+  const ::recsys::v1::OffPolicyEstimate& _internal_ips() const;
+  ::recsys::v1::OffPolicyEstimate* _internal_mutable_ips();
+  public:
+  void unsafe_arena_set_allocated_ips(
+      ::recsys::v1::OffPolicyEstimate* ips);
+  ::recsys::v1::OffPolicyEstimate* unsafe_arena_release_ips();
+
+  // .recsys.v1.OffPolicyEstimate snips = 10;
+  bool has_snips() const;
+  private:
+  bool _internal_has_snips() const;
+  public:
+  void clear_snips();
+  const ::recsys::v1::OffPolicyEstimate& snips() const;
+  PROTOBUF_NODISCARD ::recsys::v1::OffPolicyEstimate* release_snips();
+  ::recsys::v1::OffPolicyEstimate* mutable_snips();
+  void set_allocated_snips(::recsys::v1::OffPolicyEstimate* snips);
+  private:
+  const ::recsys::v1::OffPolicyEstimate& _internal_snips() const;
+  ::recsys::v1::OffPolicyEstimate* _internal_mutable_snips();
+  public:
+  void unsafe_arena_set_allocated_snips(
+      ::recsys::v1::OffPolicyEstimate* snips);
+  ::recsys::v1::OffPolicyEstimate* unsafe_arena_release_snips();
+
+  // .recsys.v1.OffPolicyEstimate dr = 11;
+  bool has_dr() const;
+  private:
+  bool _internal_has_dr() const;
+  public:
+  void clear_dr();
+  const ::recsys::v1::OffPolicyEstimate& dr() const;
+  PROTOBUF_NODISCARD ::recsys::v1::OffPolicyEstimate* release_dr();
+  ::recsys::v1::OffPolicyEstimate* mutable_dr();
+  void set_allocated_dr(::recsys::v1::OffPolicyEstimate* dr);
+  private:
+  const ::recsys::v1::OffPolicyEstimate& _internal_dr() const;
+  ::recsys::v1::OffPolicyEstimate* _internal_mutable_dr();
+  public:
+  void unsafe_arena_set_allocated_dr(
+      ::recsys::v1::OffPolicyEstimate* dr);
+  ::recsys::v1::OffPolicyEstimate* unsafe_arena_release_dr();
+
+  // .recsys.v1.OffPolicyPointEstimates point_estimates = 12;
+  bool has_point_estimates() const;
+  private:
+  bool _internal_has_point_estimates() const;
+  public:
+  void clear_point_estimates();
+  const ::recsys::v1::OffPolicyPointEstimates& point_estimates() const;
+  PROTOBUF_NODISCARD ::recsys::v1::OffPolicyPointEstimates* release_point_estimates();
+  ::recsys::v1::OffPolicyPointEstimates* mutable_point_estimates();
+  void set_allocated_point_estimates(::recsys::v1::OffPolicyPointEstimates* point_estimates);
+  private:
+  const ::recsys::v1::OffPolicyPointEstimates& _internal_point_estimates() const;
+  ::recsys::v1::OffPolicyPointEstimates* _internal_mutable_point_estimates();
+  public:
+  void unsafe_arena_set_allocated_point_estimates(
+      ::recsys::v1::OffPolicyPointEstimates* point_estimates);
+  ::recsys::v1::OffPolicyPointEstimates* unsafe_arena_release_point_estimates();
+
+  // int64 requests = 3;
+  void clear_requests();
+  int64_t requests() const;
+  void set_requests(int64_t value);
+  private:
+  int64_t _internal_requests() const;
+  void _internal_set_requests(int64_t value);
+  public:
+
+  // int64 rounds = 4;
+  void clear_rounds();
+  int64_t rounds() const;
+  void set_rounds(int64_t value);
+  private:
+  int64_t _internal_rounds() const;
+  void _internal_set_rounds(int64_t value);
+  public:
+
+  // int64 matched_rounds = 5;
+  void clear_matched_rounds();
+  int64_t matched_rounds() const;
+  void set_matched_rounds(int64_t value);
+  private:
+  int64_t _internal_matched_rounds() const;
+  void _internal_set_matched_rounds(int64_t value);
+  public:
+
+  // int64 missing_support_rounds = 6;
+  void clear_missing_support_rounds();
+  int64_t missing_support_rounds() const;
+  void set_missing_support_rounds(int64_t value);
+  private:
+  int64_t _internal_missing_support_rounds() const;
+  void _internal_set_missing_support_rounds(int64_t value);
+  public:
+
+  // double effective_sample_size = 7;
+  void clear_effective_sample_size();
+  double effective_sample_size() const;
+  void set_effective_sample_size(double value);
+  private:
+  double _internal_effective_sample_size() const;
+  void _internal_set_effective_sample_size(double value);
+  public:
+
+  // @@protoc_insertion_point(class_scope:recsys.v1.OffPolicyEvaluation)
+ private:
+  class _Internal;
+
+  template <typename T> friend class ::PROTOBUF_NAMESPACE_ID::Arena::InternalHelper;
+  typedef void InternalArenaConstructable_;
+  typedef void DestructorSkippable_;
+  struct Impl_ {
+    ::PROTOBUF_NAMESPACE_ID::internal::ArenaStringPtr logging_model_;
+    ::PROTOBUF_NAMESPACE_ID::internal::ArenaStringPtr experiment_;
+    ::PROTOBUF_NAMESPACE_ID::internal::ArenaStringPtr warning_;
+    ::recsys::v1::OffPolicyEstimate* observed_;
+    ::recsys::v1::OffPolicyEstimate* ips_;
+    ::recsys::v1::OffPolicyEstimate* snips_;
+    ::recsys::v1::OffPolicyEstimate* dr_;
+    ::recsys::v1::OffPolicyPointEstimates* point_estimates_;
+    int64_t requests_;
+    int64_t rounds_;
+    int64_t matched_rounds_;
+    int64_t missing_support_rounds_;
+    double effective_sample_size_;
+    mutable ::PROTOBUF_NAMESPACE_ID::internal::CachedSize _cached_size_;
+  };
+  union { Impl_ _impl_; };
+  friend struct ::TableStruct_recsys_2fv1_2fadmin_2eproto;
+};
+// -------------------------------------------------------------------
+
+class OffPolicyEstimate final :
+    public ::PROTOBUF_NAMESPACE_ID::Message /* @@protoc_insertion_point(class_definition:recsys.v1.OffPolicyEstimate) */ {
+ public:
+  inline OffPolicyEstimate() : OffPolicyEstimate(nullptr) {}
+  ~OffPolicyEstimate() override;
+  explicit PROTOBUF_CONSTEXPR OffPolicyEstimate(::PROTOBUF_NAMESPACE_ID::internal::ConstantInitialized);
+
+  OffPolicyEstimate(const OffPolicyEstimate& from);
+  OffPolicyEstimate(OffPolicyEstimate&& from) noexcept
+    : OffPolicyEstimate() {
+    *this = ::std::move(from);
+  }
+
+  inline OffPolicyEstimate& operator=(const OffPolicyEstimate& from) {
+    CopyFrom(from);
+    return *this;
+  }
+  inline OffPolicyEstimate& operator=(OffPolicyEstimate&& from) noexcept {
+    if (this == &from) return *this;
+    if (GetOwningArena() == from.GetOwningArena()
+  #ifdef PROTOBUF_FORCE_COPY_IN_MOVE
+        && GetOwningArena() != nullptr
+  #endif  // !PROTOBUF_FORCE_COPY_IN_MOVE
+    ) {
+      InternalSwap(&from);
+    } else {
+      CopyFrom(from);
+    }
+    return *this;
+  }
+
+  static const ::PROTOBUF_NAMESPACE_ID::Descriptor* descriptor() {
+    return GetDescriptor();
+  }
+  static const ::PROTOBUF_NAMESPACE_ID::Descriptor* GetDescriptor() {
+    return default_instance().GetMetadata().descriptor;
+  }
+  static const ::PROTOBUF_NAMESPACE_ID::Reflection* GetReflection() {
+    return default_instance().GetMetadata().reflection;
+  }
+  static const OffPolicyEstimate& default_instance() {
+    return *internal_default_instance();
+  }
+  static inline const OffPolicyEstimate* internal_default_instance() {
+    return reinterpret_cast<const OffPolicyEstimate*>(
+               &_OffPolicyEstimate_default_instance_);
+  }
+  static constexpr int kIndexInFileMessages =
+    25;
+
+  friend void swap(OffPolicyEstimate& a, OffPolicyEstimate& b) {
+    a.Swap(&b);
+  }
+  inline void Swap(OffPolicyEstimate* other) {
+    if (other == this) return;
+  #ifdef PROTOBUF_FORCE_COPY_IN_SWAP
+    if (GetOwningArena() != nullptr &&
+        GetOwningArena() == other->GetOwningArena()) {
+   #else  // PROTOBUF_FORCE_COPY_IN_SWAP
+    if (GetOwningArena() == other->GetOwningArena()) {
+  #endif  // !PROTOBUF_FORCE_COPY_IN_SWAP
+      InternalSwap(other);
+    } else {
+      ::PROTOBUF_NAMESPACE_ID::internal::GenericSwap(this, other);
+    }
+  }
+  void UnsafeArenaSwap(OffPolicyEstimate* other) {
+    if (other == this) return;
+    GOOGLE_DCHECK(GetOwningArena() == other->GetOwningArena());
+    InternalSwap(other);
+  }
+
+  // implements Message ----------------------------------------------
+
+  OffPolicyEstimate* New(::PROTOBUF_NAMESPACE_ID::Arena* arena = nullptr) const final {
+    return CreateMaybeMessage<OffPolicyEstimate>(arena);
+  }
+  using ::PROTOBUF_NAMESPACE_ID::Message::CopyFrom;
+  void CopyFrom(const OffPolicyEstimate& from);
+  using ::PROTOBUF_NAMESPACE_ID::Message::MergeFrom;
+  void MergeFrom( const OffPolicyEstimate& from) {
+    OffPolicyEstimate::MergeImpl(*this, from);
+  }
+  private:
+  static void MergeImpl(::PROTOBUF_NAMESPACE_ID::Message& to_msg, const ::PROTOBUF_NAMESPACE_ID::Message& from_msg);
+  public:
+  PROTOBUF_ATTRIBUTE_REINITIALIZES void Clear() final;
+  bool IsInitialized() const final;
+
+  size_t ByteSizeLong() const final;
+  const char* _InternalParse(const char* ptr, ::PROTOBUF_NAMESPACE_ID::internal::ParseContext* ctx) final;
+  uint8_t* _InternalSerialize(
+      uint8_t* target, ::PROTOBUF_NAMESPACE_ID::io::EpsCopyOutputStream* stream) const final;
+  int GetCachedSize() const final { return _impl_._cached_size_.Get(); }
+
+  private:
+  void SharedCtor(::PROTOBUF_NAMESPACE_ID::Arena* arena, bool is_message_owned);
+  void SharedDtor();
+  void SetCachedSize(int size) const final;
+  void InternalSwap(OffPolicyEstimate* other);
+
+  private:
+  friend class ::PROTOBUF_NAMESPACE_ID::internal::AnyMetadata;
+  static ::PROTOBUF_NAMESPACE_ID::StringPiece FullMessageName() {
+    return "recsys.v1.OffPolicyEstimate";
+  }
+  protected:
+  explicit OffPolicyEstimate(::PROTOBUF_NAMESPACE_ID::Arena* arena,
+                       bool is_message_owned = false);
+  public:
+
+  static const ClassData _class_data_;
+  const ::PROTOBUF_NAMESPACE_ID::Message::ClassData*GetClassData() const final;
+
+  ::PROTOBUF_NAMESPACE_ID::Metadata GetMetadata() const final;
+
+  // nested types ----------------------------------------------------
+
+  // accessors -------------------------------------------------------
+
+  enum : int {
+    kValueFieldNumber = 1,
+    kLowFieldNumber = 2,
+    kHighFieldNumber = 3,
+  };
+  // double value = 1;
+  void clear_value();
+  double value() const;
+  void set_value(double value);
+  private:
+  double _internal_value() const;
+  void _internal_set_value(double value);
+  public:
+
+  // double low = 2;
+  void clear_low();
+  double low() const;
+  void set_low(double value);
+  private:
+  double _internal_low() const;
+  void _internal_set_low(double value);
+  public:
+
+  // double high = 3;
+  void clear_high();
+  double high() const;
+  void set_high(double value);
+  private:
+  double _internal_high() const;
+  void _internal_set_high(double value);
+  public:
+
+  // @@protoc_insertion_point(class_scope:recsys.v1.OffPolicyEstimate)
+ private:
+  class _Internal;
+
+  template <typename T> friend class ::PROTOBUF_NAMESPACE_ID::Arena::InternalHelper;
+  typedef void InternalArenaConstructable_;
+  typedef void DestructorSkippable_;
+  struct Impl_ {
+    double value_;
+    double low_;
+    double high_;
+    mutable ::PROTOBUF_NAMESPACE_ID::internal::CachedSize _cached_size_;
+  };
+  union { Impl_ _impl_; };
+  friend struct ::TableStruct_recsys_2fv1_2fadmin_2eproto;
+};
+// -------------------------------------------------------------------
+
+class OffPolicyPointEstimates final :
+    public ::PROTOBUF_NAMESPACE_ID::Message /* @@protoc_insertion_point(class_definition:recsys.v1.OffPolicyPointEstimates) */ {
+ public:
+  inline OffPolicyPointEstimates() : OffPolicyPointEstimates(nullptr) {}
+  ~OffPolicyPointEstimates() override;
+  explicit PROTOBUF_CONSTEXPR OffPolicyPointEstimates(::PROTOBUF_NAMESPACE_ID::internal::ConstantInitialized);
+
+  OffPolicyPointEstimates(const OffPolicyPointEstimates& from);
+  OffPolicyPointEstimates(OffPolicyPointEstimates&& from) noexcept
+    : OffPolicyPointEstimates() {
+    *this = ::std::move(from);
+  }
+
+  inline OffPolicyPointEstimates& operator=(const OffPolicyPointEstimates& from) {
+    CopyFrom(from);
+    return *this;
+  }
+  inline OffPolicyPointEstimates& operator=(OffPolicyPointEstimates&& from) noexcept {
+    if (this == &from) return *this;
+    if (GetOwningArena() == from.GetOwningArena()
+  #ifdef PROTOBUF_FORCE_COPY_IN_MOVE
+        && GetOwningArena() != nullptr
+  #endif  // !PROTOBUF_FORCE_COPY_IN_MOVE
+    ) {
+      InternalSwap(&from);
+    } else {
+      CopyFrom(from);
+    }
+    return *this;
+  }
+
+  static const ::PROTOBUF_NAMESPACE_ID::Descriptor* descriptor() {
+    return GetDescriptor();
+  }
+  static const ::PROTOBUF_NAMESPACE_ID::Descriptor* GetDescriptor() {
+    return default_instance().GetMetadata().descriptor;
+  }
+  static const ::PROTOBUF_NAMESPACE_ID::Reflection* GetReflection() {
+    return default_instance().GetMetadata().reflection;
+  }
+  static const OffPolicyPointEstimates& default_instance() {
+    return *internal_default_instance();
+  }
+  static inline const OffPolicyPointEstimates* internal_default_instance() {
+    return reinterpret_cast<const OffPolicyPointEstimates*>(
+               &_OffPolicyPointEstimates_default_instance_);
+  }
+  static constexpr int kIndexInFileMessages =
+    26;
+
+  friend void swap(OffPolicyPointEstimates& a, OffPolicyPointEstimates& b) {
+    a.Swap(&b);
+  }
+  inline void Swap(OffPolicyPointEstimates* other) {
+    if (other == this) return;
+  #ifdef PROTOBUF_FORCE_COPY_IN_SWAP
+    if (GetOwningArena() != nullptr &&
+        GetOwningArena() == other->GetOwningArena()) {
+   #else  // PROTOBUF_FORCE_COPY_IN_SWAP
+    if (GetOwningArena() == other->GetOwningArena()) {
+  #endif  // !PROTOBUF_FORCE_COPY_IN_SWAP
+      InternalSwap(other);
+    } else {
+      ::PROTOBUF_NAMESPACE_ID::internal::GenericSwap(this, other);
+    }
+  }
+  void UnsafeArenaSwap(OffPolicyPointEstimates* other) {
+    if (other == this) return;
+    GOOGLE_DCHECK(GetOwningArena() == other->GetOwningArena());
+    InternalSwap(other);
+  }
+
+  // implements Message ----------------------------------------------
+
+  OffPolicyPointEstimates* New(::PROTOBUF_NAMESPACE_ID::Arena* arena = nullptr) const final {
+    return CreateMaybeMessage<OffPolicyPointEstimates>(arena);
+  }
+  using ::PROTOBUF_NAMESPACE_ID::Message::CopyFrom;
+  void CopyFrom(const OffPolicyPointEstimates& from);
+  using ::PROTOBUF_NAMESPACE_ID::Message::MergeFrom;
+  void MergeFrom( const OffPolicyPointEstimates& from) {
+    OffPolicyPointEstimates::MergeImpl(*this, from);
+  }
+  private:
+  static void MergeImpl(::PROTOBUF_NAMESPACE_ID::Message& to_msg, const ::PROTOBUF_NAMESPACE_ID::Message& from_msg);
+  public:
+  PROTOBUF_ATTRIBUTE_REINITIALIZES void Clear() final;
+  bool IsInitialized() const final;
+
+  size_t ByteSizeLong() const final;
+  const char* _InternalParse(const char* ptr, ::PROTOBUF_NAMESPACE_ID::internal::ParseContext* ctx) final;
+  uint8_t* _InternalSerialize(
+      uint8_t* target, ::PROTOBUF_NAMESPACE_ID::io::EpsCopyOutputStream* stream) const final;
+  int GetCachedSize() const final { return _impl_._cached_size_.Get(); }
+
+  private:
+  void SharedCtor(::PROTOBUF_NAMESPACE_ID::Arena* arena, bool is_message_owned);
+  void SharedDtor();
+  void SetCachedSize(int size) const final;
+  void InternalSwap(OffPolicyPointEstimates* other);
+
+  private:
+  friend class ::PROTOBUF_NAMESPACE_ID::internal::AnyMetadata;
+  static ::PROTOBUF_NAMESPACE_ID::StringPiece FullMessageName() {
+    return "recsys.v1.OffPolicyPointEstimates";
+  }
+  protected:
+  explicit OffPolicyPointEstimates(::PROTOBUF_NAMESPACE_ID::Arena* arena,
+                       bool is_message_owned = false);
+  public:
+
+  static const ClassData _class_data_;
+  const ::PROTOBUF_NAMESPACE_ID::Message::ClassData*GetClassData() const final;
+
+  ::PROTOBUF_NAMESPACE_ID::Metadata GetMetadata() const final;
+
+  // nested types ----------------------------------------------------
+
+  // accessors -------------------------------------------------------
+
+  enum : int {
+    kIpsFieldNumber = 1,
+    kSnipsFieldNumber = 2,
+    kDrFieldNumber = 3,
+  };
+  // double ips = 1;
+  void clear_ips();
+  double ips() const;
+  void set_ips(double value);
+  private:
+  double _internal_ips() const;
+  void _internal_set_ips(double value);
+  public:
+
+  // double snips = 2;
+  void clear_snips();
+  double snips() const;
+  void set_snips(double value);
+  private:
+  double _internal_snips() const;
+  void _internal_set_snips(double value);
+  public:
+
+  // double dr = 3;
+  void clear_dr();
+  double dr() const;
+  void set_dr(double value);
+  private:
+  double _internal_dr() const;
+  void _internal_set_dr(double value);
+  public:
+
+  // @@protoc_insertion_point(class_scope:recsys.v1.OffPolicyPointEstimates)
+ private:
+  class _Internal;
+
+  template <typename T> friend class ::PROTOBUF_NAMESPACE_ID::Arena::InternalHelper;
+  typedef void InternalArenaConstructable_;
+  typedef void DestructorSkippable_;
+  struct Impl_ {
+    double ips_;
+    double snips_;
+    double dr_;
+    mutable ::PROTOBUF_NAMESPACE_ID::internal::CachedSize _cached_size_;
+  };
+  union { Impl_ _impl_; };
+  friend struct ::TableStruct_recsys_2fv1_2fadmin_2eproto;
+};
 // ===================================================================
 
 
@@ -7979,9 +9049,1079 @@ inline void ExposureLogStatus::set_dropped(int64_t value) {
   // @@protoc_insertion_point(field_set:recsys.v1.ExposureLogStatus.dropped)
 }
 
+// -------------------------------------------------------------------
+
+// EvaluateCandidateRequest
+
+// string candidate = 1;
+inline void EvaluateCandidateRequest::clear_candidate() {
+  _impl_.candidate_.ClearToEmpty();
+}
+inline const std::string& EvaluateCandidateRequest::candidate() const {
+  // @@protoc_insertion_point(field_get:recsys.v1.EvaluateCandidateRequest.candidate)
+  return _internal_candidate();
+}
+template <typename ArgT0, typename... ArgT>
+inline PROTOBUF_ALWAYS_INLINE
+void EvaluateCandidateRequest::set_candidate(ArgT0&& arg0, ArgT... args) {
+ 
+ _impl_.candidate_.Set(static_cast<ArgT0 &&>(arg0), args..., GetArenaForAllocation());
+  // @@protoc_insertion_point(field_set:recsys.v1.EvaluateCandidateRequest.candidate)
+}
+inline std::string* EvaluateCandidateRequest::mutable_candidate() {
+  std::string* _s = _internal_mutable_candidate();
+  // @@protoc_insertion_point(field_mutable:recsys.v1.EvaluateCandidateRequest.candidate)
+  return _s;
+}
+inline const std::string& EvaluateCandidateRequest::_internal_candidate() const {
+  return _impl_.candidate_.Get();
+}
+inline void EvaluateCandidateRequest::_internal_set_candidate(const std::string& value) {
+  
+  _impl_.candidate_.Set(value, GetArenaForAllocation());
+}
+inline std::string* EvaluateCandidateRequest::_internal_mutable_candidate() {
+  
+  return _impl_.candidate_.Mutable(GetArenaForAllocation());
+}
+inline std::string* EvaluateCandidateRequest::release_candidate() {
+  // @@protoc_insertion_point(field_release:recsys.v1.EvaluateCandidateRequest.candidate)
+  return _impl_.candidate_.Release();
+}
+inline void EvaluateCandidateRequest::set_allocated_candidate(std::string* candidate) {
+  if (candidate != nullptr) {
+    
+  } else {
+    
+  }
+  _impl_.candidate_.SetAllocated(candidate, GetArenaForAllocation());
+#ifdef PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  if (_impl_.candidate_.IsDefault()) {
+    _impl_.candidate_.Set("", GetArenaForAllocation());
+  }
+#endif // PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  // @@protoc_insertion_point(field_set_allocated:recsys.v1.EvaluateCandidateRequest.candidate)
+}
+
+// -------------------------------------------------------------------
+
+// EvaluateCandidateResponse
+
+// string candidate = 1;
+inline void EvaluateCandidateResponse::clear_candidate() {
+  _impl_.candidate_.ClearToEmpty();
+}
+inline const std::string& EvaluateCandidateResponse::candidate() const {
+  // @@protoc_insertion_point(field_get:recsys.v1.EvaluateCandidateResponse.candidate)
+  return _internal_candidate();
+}
+template <typename ArgT0, typename... ArgT>
+inline PROTOBUF_ALWAYS_INLINE
+void EvaluateCandidateResponse::set_candidate(ArgT0&& arg0, ArgT... args) {
+ 
+ _impl_.candidate_.Set(static_cast<ArgT0 &&>(arg0), args..., GetArenaForAllocation());
+  // @@protoc_insertion_point(field_set:recsys.v1.EvaluateCandidateResponse.candidate)
+}
+inline std::string* EvaluateCandidateResponse::mutable_candidate() {
+  std::string* _s = _internal_mutable_candidate();
+  // @@protoc_insertion_point(field_mutable:recsys.v1.EvaluateCandidateResponse.candidate)
+  return _s;
+}
+inline const std::string& EvaluateCandidateResponse::_internal_candidate() const {
+  return _impl_.candidate_.Get();
+}
+inline void EvaluateCandidateResponse::_internal_set_candidate(const std::string& value) {
+  
+  _impl_.candidate_.Set(value, GetArenaForAllocation());
+}
+inline std::string* EvaluateCandidateResponse::_internal_mutable_candidate() {
+  
+  return _impl_.candidate_.Mutable(GetArenaForAllocation());
+}
+inline std::string* EvaluateCandidateResponse::release_candidate() {
+  // @@protoc_insertion_point(field_release:recsys.v1.EvaluateCandidateResponse.candidate)
+  return _impl_.candidate_.Release();
+}
+inline void EvaluateCandidateResponse::set_allocated_candidate(std::string* candidate) {
+  if (candidate != nullptr) {
+    
+  } else {
+    
+  }
+  _impl_.candidate_.SetAllocated(candidate, GetArenaForAllocation());
+#ifdef PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  if (_impl_.candidate_.IsDefault()) {
+    _impl_.candidate_.Set("", GetArenaForAllocation());
+  }
+#endif // PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  // @@protoc_insertion_point(field_set_allocated:recsys.v1.EvaluateCandidateResponse.candidate)
+}
+
+// repeated .recsys.v1.OffPolicyEvaluation logging_policies = 2;
+inline int EvaluateCandidateResponse::_internal_logging_policies_size() const {
+  return _impl_.logging_policies_.size();
+}
+inline int EvaluateCandidateResponse::logging_policies_size() const {
+  return _internal_logging_policies_size();
+}
+inline void EvaluateCandidateResponse::clear_logging_policies() {
+  _impl_.logging_policies_.Clear();
+}
+inline ::recsys::v1::OffPolicyEvaluation* EvaluateCandidateResponse::mutable_logging_policies(int index) {
+  // @@protoc_insertion_point(field_mutable:recsys.v1.EvaluateCandidateResponse.logging_policies)
+  return _impl_.logging_policies_.Mutable(index);
+}
+inline ::PROTOBUF_NAMESPACE_ID::RepeatedPtrField< ::recsys::v1::OffPolicyEvaluation >*
+EvaluateCandidateResponse::mutable_logging_policies() {
+  // @@protoc_insertion_point(field_mutable_list:recsys.v1.EvaluateCandidateResponse.logging_policies)
+  return &_impl_.logging_policies_;
+}
+inline const ::recsys::v1::OffPolicyEvaluation& EvaluateCandidateResponse::_internal_logging_policies(int index) const {
+  return _impl_.logging_policies_.Get(index);
+}
+inline const ::recsys::v1::OffPolicyEvaluation& EvaluateCandidateResponse::logging_policies(int index) const {
+  // @@protoc_insertion_point(field_get:recsys.v1.EvaluateCandidateResponse.logging_policies)
+  return _internal_logging_policies(index);
+}
+inline ::recsys::v1::OffPolicyEvaluation* EvaluateCandidateResponse::_internal_add_logging_policies() {
+  return _impl_.logging_policies_.Add();
+}
+inline ::recsys::v1::OffPolicyEvaluation* EvaluateCandidateResponse::add_logging_policies() {
+  ::recsys::v1::OffPolicyEvaluation* _add = _internal_add_logging_policies();
+  // @@protoc_insertion_point(field_add:recsys.v1.EvaluateCandidateResponse.logging_policies)
+  return _add;
+}
+inline const ::PROTOBUF_NAMESPACE_ID::RepeatedPtrField< ::recsys::v1::OffPolicyEvaluation >&
+EvaluateCandidateResponse::logging_policies() const {
+  // @@protoc_insertion_point(field_list:recsys.v1.EvaluateCandidateResponse.logging_policies)
+  return _impl_.logging_policies_;
+}
+
+// int64 exposure_lines = 3;
+inline void EvaluateCandidateResponse::clear_exposure_lines() {
+  _impl_.exposure_lines_ = int64_t{0};
+}
+inline int64_t EvaluateCandidateResponse::_internal_exposure_lines() const {
+  return _impl_.exposure_lines_;
+}
+inline int64_t EvaluateCandidateResponse::exposure_lines() const {
+  // @@protoc_insertion_point(field_get:recsys.v1.EvaluateCandidateResponse.exposure_lines)
+  return _internal_exposure_lines();
+}
+inline void EvaluateCandidateResponse::_internal_set_exposure_lines(int64_t value) {
+  
+  _impl_.exposure_lines_ = value;
+}
+inline void EvaluateCandidateResponse::set_exposure_lines(int64_t value) {
+  _internal_set_exposure_lines(value);
+  // @@protoc_insertion_point(field_set:recsys.v1.EvaluateCandidateResponse.exposure_lines)
+}
+
+// int64 record_lines = 4;
+inline void EvaluateCandidateResponse::clear_record_lines() {
+  _impl_.record_lines_ = int64_t{0};
+}
+inline int64_t EvaluateCandidateResponse::_internal_record_lines() const {
+  return _impl_.record_lines_;
+}
+inline int64_t EvaluateCandidateResponse::record_lines() const {
+  // @@protoc_insertion_point(field_get:recsys.v1.EvaluateCandidateResponse.record_lines)
+  return _internal_record_lines();
+}
+inline void EvaluateCandidateResponse::_internal_set_record_lines(int64_t value) {
+  
+  _impl_.record_lines_ = value;
+}
+inline void EvaluateCandidateResponse::set_record_lines(int64_t value) {
+  _internal_set_record_lines(value);
+  // @@protoc_insertion_point(field_set:recsys.v1.EvaluateCandidateResponse.record_lines)
+}
+
+// int64 feedback_lines = 5;
+inline void EvaluateCandidateResponse::clear_feedback_lines() {
+  _impl_.feedback_lines_ = int64_t{0};
+}
+inline int64_t EvaluateCandidateResponse::_internal_feedback_lines() const {
+  return _impl_.feedback_lines_;
+}
+inline int64_t EvaluateCandidateResponse::feedback_lines() const {
+  // @@protoc_insertion_point(field_get:recsys.v1.EvaluateCandidateResponse.feedback_lines)
+  return _internal_feedback_lines();
+}
+inline void EvaluateCandidateResponse::_internal_set_feedback_lines(int64_t value) {
+  
+  _impl_.feedback_lines_ = value;
+}
+inline void EvaluateCandidateResponse::set_feedback_lines(int64_t value) {
+  _internal_set_feedback_lines(value);
+  // @@protoc_insertion_point(field_set:recsys.v1.EvaluateCandidateResponse.feedback_lines)
+}
+
+// int64 unusable_records = 6;
+inline void EvaluateCandidateResponse::clear_unusable_records() {
+  _impl_.unusable_records_ = int64_t{0};
+}
+inline int64_t EvaluateCandidateResponse::_internal_unusable_records() const {
+  return _impl_.unusable_records_;
+}
+inline int64_t EvaluateCandidateResponse::unusable_records() const {
+  // @@protoc_insertion_point(field_get:recsys.v1.EvaluateCandidateResponse.unusable_records)
+  return _internal_unusable_records();
+}
+inline void EvaluateCandidateResponse::_internal_set_unusable_records(int64_t value) {
+  
+  _impl_.unusable_records_ = value;
+}
+inline void EvaluateCandidateResponse::set_unusable_records(int64_t value) {
+  _internal_set_unusable_records(value);
+  // @@protoc_insertion_point(field_set:recsys.v1.EvaluateCandidateResponse.unusable_records)
+}
+
+// -------------------------------------------------------------------
+
+// OffPolicyEvaluation
+
+// string logging_model = 1;
+inline void OffPolicyEvaluation::clear_logging_model() {
+  _impl_.logging_model_.ClearToEmpty();
+}
+inline const std::string& OffPolicyEvaluation::logging_model() const {
+  // @@protoc_insertion_point(field_get:recsys.v1.OffPolicyEvaluation.logging_model)
+  return _internal_logging_model();
+}
+template <typename ArgT0, typename... ArgT>
+inline PROTOBUF_ALWAYS_INLINE
+void OffPolicyEvaluation::set_logging_model(ArgT0&& arg0, ArgT... args) {
+ 
+ _impl_.logging_model_.Set(static_cast<ArgT0 &&>(arg0), args..., GetArenaForAllocation());
+  // @@protoc_insertion_point(field_set:recsys.v1.OffPolicyEvaluation.logging_model)
+}
+inline std::string* OffPolicyEvaluation::mutable_logging_model() {
+  std::string* _s = _internal_mutable_logging_model();
+  // @@protoc_insertion_point(field_mutable:recsys.v1.OffPolicyEvaluation.logging_model)
+  return _s;
+}
+inline const std::string& OffPolicyEvaluation::_internal_logging_model() const {
+  return _impl_.logging_model_.Get();
+}
+inline void OffPolicyEvaluation::_internal_set_logging_model(const std::string& value) {
+  
+  _impl_.logging_model_.Set(value, GetArenaForAllocation());
+}
+inline std::string* OffPolicyEvaluation::_internal_mutable_logging_model() {
+  
+  return _impl_.logging_model_.Mutable(GetArenaForAllocation());
+}
+inline std::string* OffPolicyEvaluation::release_logging_model() {
+  // @@protoc_insertion_point(field_release:recsys.v1.OffPolicyEvaluation.logging_model)
+  return _impl_.logging_model_.Release();
+}
+inline void OffPolicyEvaluation::set_allocated_logging_model(std::string* logging_model) {
+  if (logging_model != nullptr) {
+    
+  } else {
+    
+  }
+  _impl_.logging_model_.SetAllocated(logging_model, GetArenaForAllocation());
+#ifdef PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  if (_impl_.logging_model_.IsDefault()) {
+    _impl_.logging_model_.Set("", GetArenaForAllocation());
+  }
+#endif // PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  // @@protoc_insertion_point(field_set_allocated:recsys.v1.OffPolicyEvaluation.logging_model)
+}
+
+// string experiment = 2;
+inline void OffPolicyEvaluation::clear_experiment() {
+  _impl_.experiment_.ClearToEmpty();
+}
+inline const std::string& OffPolicyEvaluation::experiment() const {
+  // @@protoc_insertion_point(field_get:recsys.v1.OffPolicyEvaluation.experiment)
+  return _internal_experiment();
+}
+template <typename ArgT0, typename... ArgT>
+inline PROTOBUF_ALWAYS_INLINE
+void OffPolicyEvaluation::set_experiment(ArgT0&& arg0, ArgT... args) {
+ 
+ _impl_.experiment_.Set(static_cast<ArgT0 &&>(arg0), args..., GetArenaForAllocation());
+  // @@protoc_insertion_point(field_set:recsys.v1.OffPolicyEvaluation.experiment)
+}
+inline std::string* OffPolicyEvaluation::mutable_experiment() {
+  std::string* _s = _internal_mutable_experiment();
+  // @@protoc_insertion_point(field_mutable:recsys.v1.OffPolicyEvaluation.experiment)
+  return _s;
+}
+inline const std::string& OffPolicyEvaluation::_internal_experiment() const {
+  return _impl_.experiment_.Get();
+}
+inline void OffPolicyEvaluation::_internal_set_experiment(const std::string& value) {
+  
+  _impl_.experiment_.Set(value, GetArenaForAllocation());
+}
+inline std::string* OffPolicyEvaluation::_internal_mutable_experiment() {
+  
+  return _impl_.experiment_.Mutable(GetArenaForAllocation());
+}
+inline std::string* OffPolicyEvaluation::release_experiment() {
+  // @@protoc_insertion_point(field_release:recsys.v1.OffPolicyEvaluation.experiment)
+  return _impl_.experiment_.Release();
+}
+inline void OffPolicyEvaluation::set_allocated_experiment(std::string* experiment) {
+  if (experiment != nullptr) {
+    
+  } else {
+    
+  }
+  _impl_.experiment_.SetAllocated(experiment, GetArenaForAllocation());
+#ifdef PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  if (_impl_.experiment_.IsDefault()) {
+    _impl_.experiment_.Set("", GetArenaForAllocation());
+  }
+#endif // PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  // @@protoc_insertion_point(field_set_allocated:recsys.v1.OffPolicyEvaluation.experiment)
+}
+
+// int64 requests = 3;
+inline void OffPolicyEvaluation::clear_requests() {
+  _impl_.requests_ = int64_t{0};
+}
+inline int64_t OffPolicyEvaluation::_internal_requests() const {
+  return _impl_.requests_;
+}
+inline int64_t OffPolicyEvaluation::requests() const {
+  // @@protoc_insertion_point(field_get:recsys.v1.OffPolicyEvaluation.requests)
+  return _internal_requests();
+}
+inline void OffPolicyEvaluation::_internal_set_requests(int64_t value) {
+  
+  _impl_.requests_ = value;
+}
+inline void OffPolicyEvaluation::set_requests(int64_t value) {
+  _internal_set_requests(value);
+  // @@protoc_insertion_point(field_set:recsys.v1.OffPolicyEvaluation.requests)
+}
+
+// int64 rounds = 4;
+inline void OffPolicyEvaluation::clear_rounds() {
+  _impl_.rounds_ = int64_t{0};
+}
+inline int64_t OffPolicyEvaluation::_internal_rounds() const {
+  return _impl_.rounds_;
+}
+inline int64_t OffPolicyEvaluation::rounds() const {
+  // @@protoc_insertion_point(field_get:recsys.v1.OffPolicyEvaluation.rounds)
+  return _internal_rounds();
+}
+inline void OffPolicyEvaluation::_internal_set_rounds(int64_t value) {
+  
+  _impl_.rounds_ = value;
+}
+inline void OffPolicyEvaluation::set_rounds(int64_t value) {
+  _internal_set_rounds(value);
+  // @@protoc_insertion_point(field_set:recsys.v1.OffPolicyEvaluation.rounds)
+}
+
+// int64 matched_rounds = 5;
+inline void OffPolicyEvaluation::clear_matched_rounds() {
+  _impl_.matched_rounds_ = int64_t{0};
+}
+inline int64_t OffPolicyEvaluation::_internal_matched_rounds() const {
+  return _impl_.matched_rounds_;
+}
+inline int64_t OffPolicyEvaluation::matched_rounds() const {
+  // @@protoc_insertion_point(field_get:recsys.v1.OffPolicyEvaluation.matched_rounds)
+  return _internal_matched_rounds();
+}
+inline void OffPolicyEvaluation::_internal_set_matched_rounds(int64_t value) {
+  
+  _impl_.matched_rounds_ = value;
+}
+inline void OffPolicyEvaluation::set_matched_rounds(int64_t value) {
+  _internal_set_matched_rounds(value);
+  // @@protoc_insertion_point(field_set:recsys.v1.OffPolicyEvaluation.matched_rounds)
+}
+
+// int64 missing_support_rounds = 6;
+inline void OffPolicyEvaluation::clear_missing_support_rounds() {
+  _impl_.missing_support_rounds_ = int64_t{0};
+}
+inline int64_t OffPolicyEvaluation::_internal_missing_support_rounds() const {
+  return _impl_.missing_support_rounds_;
+}
+inline int64_t OffPolicyEvaluation::missing_support_rounds() const {
+  // @@protoc_insertion_point(field_get:recsys.v1.OffPolicyEvaluation.missing_support_rounds)
+  return _internal_missing_support_rounds();
+}
+inline void OffPolicyEvaluation::_internal_set_missing_support_rounds(int64_t value) {
+  
+  _impl_.missing_support_rounds_ = value;
+}
+inline void OffPolicyEvaluation::set_missing_support_rounds(int64_t value) {
+  _internal_set_missing_support_rounds(value);
+  // @@protoc_insertion_point(field_set:recsys.v1.OffPolicyEvaluation.missing_support_rounds)
+}
+
+// double effective_sample_size = 7;
+inline void OffPolicyEvaluation::clear_effective_sample_size() {
+  _impl_.effective_sample_size_ = 0;
+}
+inline double OffPolicyEvaluation::_internal_effective_sample_size() const {
+  return _impl_.effective_sample_size_;
+}
+inline double OffPolicyEvaluation::effective_sample_size() const {
+  // @@protoc_insertion_point(field_get:recsys.v1.OffPolicyEvaluation.effective_sample_size)
+  return _internal_effective_sample_size();
+}
+inline void OffPolicyEvaluation::_internal_set_effective_sample_size(double value) {
+  
+  _impl_.effective_sample_size_ = value;
+}
+inline void OffPolicyEvaluation::set_effective_sample_size(double value) {
+  _internal_set_effective_sample_size(value);
+  // @@protoc_insertion_point(field_set:recsys.v1.OffPolicyEvaluation.effective_sample_size)
+}
+
+// .recsys.v1.OffPolicyEstimate observed = 8;
+inline bool OffPolicyEvaluation::_internal_has_observed() const {
+  return this != internal_default_instance() && _impl_.observed_ != nullptr;
+}
+inline bool OffPolicyEvaluation::has_observed() const {
+  return _internal_has_observed();
+}
+inline void OffPolicyEvaluation::clear_observed() {
+  if (GetArenaForAllocation() == nullptr && _impl_.observed_ != nullptr) {
+    delete _impl_.observed_;
+  }
+  _impl_.observed_ = nullptr;
+}
+inline const ::recsys::v1::OffPolicyEstimate& OffPolicyEvaluation::_internal_observed() const {
+  const ::recsys::v1::OffPolicyEstimate* p = _impl_.observed_;
+  return p != nullptr ? *p : reinterpret_cast<const ::recsys::v1::OffPolicyEstimate&>(
+      ::recsys::v1::_OffPolicyEstimate_default_instance_);
+}
+inline const ::recsys::v1::OffPolicyEstimate& OffPolicyEvaluation::observed() const {
+  // @@protoc_insertion_point(field_get:recsys.v1.OffPolicyEvaluation.observed)
+  return _internal_observed();
+}
+inline void OffPolicyEvaluation::unsafe_arena_set_allocated_observed(
+    ::recsys::v1::OffPolicyEstimate* observed) {
+  if (GetArenaForAllocation() == nullptr) {
+    delete reinterpret_cast<::PROTOBUF_NAMESPACE_ID::MessageLite*>(_impl_.observed_);
+  }
+  _impl_.observed_ = observed;
+  if (observed) {
+    
+  } else {
+    
+  }
+  // @@protoc_insertion_point(field_unsafe_arena_set_allocated:recsys.v1.OffPolicyEvaluation.observed)
+}
+inline ::recsys::v1::OffPolicyEstimate* OffPolicyEvaluation::release_observed() {
+  
+  ::recsys::v1::OffPolicyEstimate* temp = _impl_.observed_;
+  _impl_.observed_ = nullptr;
+#ifdef PROTOBUF_FORCE_COPY_IN_RELEASE
+  auto* old =  reinterpret_cast<::PROTOBUF_NAMESPACE_ID::MessageLite*>(temp);
+  temp = ::PROTOBUF_NAMESPACE_ID::internal::DuplicateIfNonNull(temp);
+  if (GetArenaForAllocation() == nullptr) { delete old; }
+#else  // PROTOBUF_FORCE_COPY_IN_RELEASE
+  if (GetArenaForAllocation() != nullptr) {
+    temp = ::PROTOBUF_NAMESPACE_ID::internal::DuplicateIfNonNull(temp);
+  }
+#endif  // !PROTOBUF_FORCE_COPY_IN_RELEASE
+  return temp;
+}
+inline ::recsys::v1::OffPolicyEstimate* OffPolicyEvaluation::unsafe_arena_release_observed() {
+  // @@protoc_insertion_point(field_release:recsys.v1.OffPolicyEvaluation.observed)
+  
+  ::recsys::v1::OffPolicyEstimate* temp = _impl_.observed_;
+  _impl_.observed_ = nullptr;
+  return temp;
+}
+inline ::recsys::v1::OffPolicyEstimate* OffPolicyEvaluation::_internal_mutable_observed() {
+  
+  if (_impl_.observed_ == nullptr) {
+    auto* p = CreateMaybeMessage<::recsys::v1::OffPolicyEstimate>(GetArenaForAllocation());
+    _impl_.observed_ = p;
+  }
+  return _impl_.observed_;
+}
+inline ::recsys::v1::OffPolicyEstimate* OffPolicyEvaluation::mutable_observed() {
+  ::recsys::v1::OffPolicyEstimate* _msg = _internal_mutable_observed();
+  // @@protoc_insertion_point(field_mutable:recsys.v1.OffPolicyEvaluation.observed)
+  return _msg;
+}
+inline void OffPolicyEvaluation::set_allocated_observed(::recsys::v1::OffPolicyEstimate* observed) {
+  ::PROTOBUF_NAMESPACE_ID::Arena* message_arena = GetArenaForAllocation();
+  if (message_arena == nullptr) {
+    delete _impl_.observed_;
+  }
+  if (observed) {
+    ::PROTOBUF_NAMESPACE_ID::Arena* submessage_arena =
+        ::PROTOBUF_NAMESPACE_ID::Arena::InternalGetOwningArena(observed);
+    if (message_arena != submessage_arena) {
+      observed = ::PROTOBUF_NAMESPACE_ID::internal::GetOwnedMessage(
+          message_arena, observed, submessage_arena);
+    }
+    
+  } else {
+    
+  }
+  _impl_.observed_ = observed;
+  // @@protoc_insertion_point(field_set_allocated:recsys.v1.OffPolicyEvaluation.observed)
+}
+
+// .recsys.v1.OffPolicyEstimate ips = 9;
+inline bool OffPolicyEvaluation::_internal_has_ips() const {
+  return this != internal_default_instance() && _impl_.ips_ != nullptr;
+}
+inline bool OffPolicyEvaluation::has_ips() const {
+  return _internal_has_ips();
+}
+inline void OffPolicyEvaluation::clear_ips() {
+  if (GetArenaForAllocation() == nullptr && _impl_.ips_ != nullptr) {
+    delete _impl_.ips_;
+  }
+  _impl_.ips_ = nullptr;
+}
+inline const ::recsys::v1::OffPolicyEstimate& OffPolicyEvaluation::_internal_ips() const {
+  const ::recsys::v1::OffPolicyEstimate* p = _impl_.ips_;
+  return p != nullptr ? *p : reinterpret_cast<const ::recsys::v1::OffPolicyEstimate&>(
+      ::recsys::v1::_OffPolicyEstimate_default_instance_);
+}
+inline const ::recsys::v1::OffPolicyEstimate& OffPolicyEvaluation::ips() const {
+  // @@protoc_insertion_point(field_get:recsys.v1.OffPolicyEvaluation.ips)
+  return _internal_ips();
+}
+inline void OffPolicyEvaluation::unsafe_arena_set_allocated_ips(
+    ::recsys::v1::OffPolicyEstimate* ips) {
+  if (GetArenaForAllocation() == nullptr) {
+    delete reinterpret_cast<::PROTOBUF_NAMESPACE_ID::MessageLite*>(_impl_.ips_);
+  }
+  _impl_.ips_ = ips;
+  if (ips) {
+    
+  } else {
+    
+  }
+  // @@protoc_insertion_point(field_unsafe_arena_set_allocated:recsys.v1.OffPolicyEvaluation.ips)
+}
+inline ::recsys::v1::OffPolicyEstimate* OffPolicyEvaluation::release_ips() {
+  
+  ::recsys::v1::OffPolicyEstimate* temp = _impl_.ips_;
+  _impl_.ips_ = nullptr;
+#ifdef PROTOBUF_FORCE_COPY_IN_RELEASE
+  auto* old =  reinterpret_cast<::PROTOBUF_NAMESPACE_ID::MessageLite*>(temp);
+  temp = ::PROTOBUF_NAMESPACE_ID::internal::DuplicateIfNonNull(temp);
+  if (GetArenaForAllocation() == nullptr) { delete old; }
+#else  // PROTOBUF_FORCE_COPY_IN_RELEASE
+  if (GetArenaForAllocation() != nullptr) {
+    temp = ::PROTOBUF_NAMESPACE_ID::internal::DuplicateIfNonNull(temp);
+  }
+#endif  // !PROTOBUF_FORCE_COPY_IN_RELEASE
+  return temp;
+}
+inline ::recsys::v1::OffPolicyEstimate* OffPolicyEvaluation::unsafe_arena_release_ips() {
+  // @@protoc_insertion_point(field_release:recsys.v1.OffPolicyEvaluation.ips)
+  
+  ::recsys::v1::OffPolicyEstimate* temp = _impl_.ips_;
+  _impl_.ips_ = nullptr;
+  return temp;
+}
+inline ::recsys::v1::OffPolicyEstimate* OffPolicyEvaluation::_internal_mutable_ips() {
+  
+  if (_impl_.ips_ == nullptr) {
+    auto* p = CreateMaybeMessage<::recsys::v1::OffPolicyEstimate>(GetArenaForAllocation());
+    _impl_.ips_ = p;
+  }
+  return _impl_.ips_;
+}
+inline ::recsys::v1::OffPolicyEstimate* OffPolicyEvaluation::mutable_ips() {
+  ::recsys::v1::OffPolicyEstimate* _msg = _internal_mutable_ips();
+  // @@protoc_insertion_point(field_mutable:recsys.v1.OffPolicyEvaluation.ips)
+  return _msg;
+}
+inline void OffPolicyEvaluation::set_allocated_ips(::recsys::v1::OffPolicyEstimate* ips) {
+  ::PROTOBUF_NAMESPACE_ID::Arena* message_arena = GetArenaForAllocation();
+  if (message_arena == nullptr) {
+    delete _impl_.ips_;
+  }
+  if (ips) {
+    ::PROTOBUF_NAMESPACE_ID::Arena* submessage_arena =
+        ::PROTOBUF_NAMESPACE_ID::Arena::InternalGetOwningArena(ips);
+    if (message_arena != submessage_arena) {
+      ips = ::PROTOBUF_NAMESPACE_ID::internal::GetOwnedMessage(
+          message_arena, ips, submessage_arena);
+    }
+    
+  } else {
+    
+  }
+  _impl_.ips_ = ips;
+  // @@protoc_insertion_point(field_set_allocated:recsys.v1.OffPolicyEvaluation.ips)
+}
+
+// .recsys.v1.OffPolicyEstimate snips = 10;
+inline bool OffPolicyEvaluation::_internal_has_snips() const {
+  return this != internal_default_instance() && _impl_.snips_ != nullptr;
+}
+inline bool OffPolicyEvaluation::has_snips() const {
+  return _internal_has_snips();
+}
+inline void OffPolicyEvaluation::clear_snips() {
+  if (GetArenaForAllocation() == nullptr && _impl_.snips_ != nullptr) {
+    delete _impl_.snips_;
+  }
+  _impl_.snips_ = nullptr;
+}
+inline const ::recsys::v1::OffPolicyEstimate& OffPolicyEvaluation::_internal_snips() const {
+  const ::recsys::v1::OffPolicyEstimate* p = _impl_.snips_;
+  return p != nullptr ? *p : reinterpret_cast<const ::recsys::v1::OffPolicyEstimate&>(
+      ::recsys::v1::_OffPolicyEstimate_default_instance_);
+}
+inline const ::recsys::v1::OffPolicyEstimate& OffPolicyEvaluation::snips() const {
+  // @@protoc_insertion_point(field_get:recsys.v1.OffPolicyEvaluation.snips)
+  return _internal_snips();
+}
+inline void OffPolicyEvaluation::unsafe_arena_set_allocated_snips(
+    ::recsys::v1::OffPolicyEstimate* snips) {
+  if (GetArenaForAllocation() == nullptr) {
+    delete reinterpret_cast<::PROTOBUF_NAMESPACE_ID::MessageLite*>(_impl_.snips_);
+  }
+  _impl_.snips_ = snips;
+  if (snips) {
+    
+  } else {
+    
+  }
+  // @@protoc_insertion_point(field_unsafe_arena_set_allocated:recsys.v1.OffPolicyEvaluation.snips)
+}
+inline ::recsys::v1::OffPolicyEstimate* OffPolicyEvaluation::release_snips() {
+  
+  ::recsys::v1::OffPolicyEstimate* temp = _impl_.snips_;
+  _impl_.snips_ = nullptr;
+#ifdef PROTOBUF_FORCE_COPY_IN_RELEASE
+  auto* old =  reinterpret_cast<::PROTOBUF_NAMESPACE_ID::MessageLite*>(temp);
+  temp = ::PROTOBUF_NAMESPACE_ID::internal::DuplicateIfNonNull(temp);
+  if (GetArenaForAllocation() == nullptr) { delete old; }
+#else  // PROTOBUF_FORCE_COPY_IN_RELEASE
+  if (GetArenaForAllocation() != nullptr) {
+    temp = ::PROTOBUF_NAMESPACE_ID::internal::DuplicateIfNonNull(temp);
+  }
+#endif  // !PROTOBUF_FORCE_COPY_IN_RELEASE
+  return temp;
+}
+inline ::recsys::v1::OffPolicyEstimate* OffPolicyEvaluation::unsafe_arena_release_snips() {
+  // @@protoc_insertion_point(field_release:recsys.v1.OffPolicyEvaluation.snips)
+  
+  ::recsys::v1::OffPolicyEstimate* temp = _impl_.snips_;
+  _impl_.snips_ = nullptr;
+  return temp;
+}
+inline ::recsys::v1::OffPolicyEstimate* OffPolicyEvaluation::_internal_mutable_snips() {
+  
+  if (_impl_.snips_ == nullptr) {
+    auto* p = CreateMaybeMessage<::recsys::v1::OffPolicyEstimate>(GetArenaForAllocation());
+    _impl_.snips_ = p;
+  }
+  return _impl_.snips_;
+}
+inline ::recsys::v1::OffPolicyEstimate* OffPolicyEvaluation::mutable_snips() {
+  ::recsys::v1::OffPolicyEstimate* _msg = _internal_mutable_snips();
+  // @@protoc_insertion_point(field_mutable:recsys.v1.OffPolicyEvaluation.snips)
+  return _msg;
+}
+inline void OffPolicyEvaluation::set_allocated_snips(::recsys::v1::OffPolicyEstimate* snips) {
+  ::PROTOBUF_NAMESPACE_ID::Arena* message_arena = GetArenaForAllocation();
+  if (message_arena == nullptr) {
+    delete _impl_.snips_;
+  }
+  if (snips) {
+    ::PROTOBUF_NAMESPACE_ID::Arena* submessage_arena =
+        ::PROTOBUF_NAMESPACE_ID::Arena::InternalGetOwningArena(snips);
+    if (message_arena != submessage_arena) {
+      snips = ::PROTOBUF_NAMESPACE_ID::internal::GetOwnedMessage(
+          message_arena, snips, submessage_arena);
+    }
+    
+  } else {
+    
+  }
+  _impl_.snips_ = snips;
+  // @@protoc_insertion_point(field_set_allocated:recsys.v1.OffPolicyEvaluation.snips)
+}
+
+// .recsys.v1.OffPolicyEstimate dr = 11;
+inline bool OffPolicyEvaluation::_internal_has_dr() const {
+  return this != internal_default_instance() && _impl_.dr_ != nullptr;
+}
+inline bool OffPolicyEvaluation::has_dr() const {
+  return _internal_has_dr();
+}
+inline void OffPolicyEvaluation::clear_dr() {
+  if (GetArenaForAllocation() == nullptr && _impl_.dr_ != nullptr) {
+    delete _impl_.dr_;
+  }
+  _impl_.dr_ = nullptr;
+}
+inline const ::recsys::v1::OffPolicyEstimate& OffPolicyEvaluation::_internal_dr() const {
+  const ::recsys::v1::OffPolicyEstimate* p = _impl_.dr_;
+  return p != nullptr ? *p : reinterpret_cast<const ::recsys::v1::OffPolicyEstimate&>(
+      ::recsys::v1::_OffPolicyEstimate_default_instance_);
+}
+inline const ::recsys::v1::OffPolicyEstimate& OffPolicyEvaluation::dr() const {
+  // @@protoc_insertion_point(field_get:recsys.v1.OffPolicyEvaluation.dr)
+  return _internal_dr();
+}
+inline void OffPolicyEvaluation::unsafe_arena_set_allocated_dr(
+    ::recsys::v1::OffPolicyEstimate* dr) {
+  if (GetArenaForAllocation() == nullptr) {
+    delete reinterpret_cast<::PROTOBUF_NAMESPACE_ID::MessageLite*>(_impl_.dr_);
+  }
+  _impl_.dr_ = dr;
+  if (dr) {
+    
+  } else {
+    
+  }
+  // @@protoc_insertion_point(field_unsafe_arena_set_allocated:recsys.v1.OffPolicyEvaluation.dr)
+}
+inline ::recsys::v1::OffPolicyEstimate* OffPolicyEvaluation::release_dr() {
+  
+  ::recsys::v1::OffPolicyEstimate* temp = _impl_.dr_;
+  _impl_.dr_ = nullptr;
+#ifdef PROTOBUF_FORCE_COPY_IN_RELEASE
+  auto* old =  reinterpret_cast<::PROTOBUF_NAMESPACE_ID::MessageLite*>(temp);
+  temp = ::PROTOBUF_NAMESPACE_ID::internal::DuplicateIfNonNull(temp);
+  if (GetArenaForAllocation() == nullptr) { delete old; }
+#else  // PROTOBUF_FORCE_COPY_IN_RELEASE
+  if (GetArenaForAllocation() != nullptr) {
+    temp = ::PROTOBUF_NAMESPACE_ID::internal::DuplicateIfNonNull(temp);
+  }
+#endif  // !PROTOBUF_FORCE_COPY_IN_RELEASE
+  return temp;
+}
+inline ::recsys::v1::OffPolicyEstimate* OffPolicyEvaluation::unsafe_arena_release_dr() {
+  // @@protoc_insertion_point(field_release:recsys.v1.OffPolicyEvaluation.dr)
+  
+  ::recsys::v1::OffPolicyEstimate* temp = _impl_.dr_;
+  _impl_.dr_ = nullptr;
+  return temp;
+}
+inline ::recsys::v1::OffPolicyEstimate* OffPolicyEvaluation::_internal_mutable_dr() {
+  
+  if (_impl_.dr_ == nullptr) {
+    auto* p = CreateMaybeMessage<::recsys::v1::OffPolicyEstimate>(GetArenaForAllocation());
+    _impl_.dr_ = p;
+  }
+  return _impl_.dr_;
+}
+inline ::recsys::v1::OffPolicyEstimate* OffPolicyEvaluation::mutable_dr() {
+  ::recsys::v1::OffPolicyEstimate* _msg = _internal_mutable_dr();
+  // @@protoc_insertion_point(field_mutable:recsys.v1.OffPolicyEvaluation.dr)
+  return _msg;
+}
+inline void OffPolicyEvaluation::set_allocated_dr(::recsys::v1::OffPolicyEstimate* dr) {
+  ::PROTOBUF_NAMESPACE_ID::Arena* message_arena = GetArenaForAllocation();
+  if (message_arena == nullptr) {
+    delete _impl_.dr_;
+  }
+  if (dr) {
+    ::PROTOBUF_NAMESPACE_ID::Arena* submessage_arena =
+        ::PROTOBUF_NAMESPACE_ID::Arena::InternalGetOwningArena(dr);
+    if (message_arena != submessage_arena) {
+      dr = ::PROTOBUF_NAMESPACE_ID::internal::GetOwnedMessage(
+          message_arena, dr, submessage_arena);
+    }
+    
+  } else {
+    
+  }
+  _impl_.dr_ = dr;
+  // @@protoc_insertion_point(field_set_allocated:recsys.v1.OffPolicyEvaluation.dr)
+}
+
+// .recsys.v1.OffPolicyPointEstimates point_estimates = 12;
+inline bool OffPolicyEvaluation::_internal_has_point_estimates() const {
+  return this != internal_default_instance() && _impl_.point_estimates_ != nullptr;
+}
+inline bool OffPolicyEvaluation::has_point_estimates() const {
+  return _internal_has_point_estimates();
+}
+inline void OffPolicyEvaluation::clear_point_estimates() {
+  if (GetArenaForAllocation() == nullptr && _impl_.point_estimates_ != nullptr) {
+    delete _impl_.point_estimates_;
+  }
+  _impl_.point_estimates_ = nullptr;
+}
+inline const ::recsys::v1::OffPolicyPointEstimates& OffPolicyEvaluation::_internal_point_estimates() const {
+  const ::recsys::v1::OffPolicyPointEstimates* p = _impl_.point_estimates_;
+  return p != nullptr ? *p : reinterpret_cast<const ::recsys::v1::OffPolicyPointEstimates&>(
+      ::recsys::v1::_OffPolicyPointEstimates_default_instance_);
+}
+inline const ::recsys::v1::OffPolicyPointEstimates& OffPolicyEvaluation::point_estimates() const {
+  // @@protoc_insertion_point(field_get:recsys.v1.OffPolicyEvaluation.point_estimates)
+  return _internal_point_estimates();
+}
+inline void OffPolicyEvaluation::unsafe_arena_set_allocated_point_estimates(
+    ::recsys::v1::OffPolicyPointEstimates* point_estimates) {
+  if (GetArenaForAllocation() == nullptr) {
+    delete reinterpret_cast<::PROTOBUF_NAMESPACE_ID::MessageLite*>(_impl_.point_estimates_);
+  }
+  _impl_.point_estimates_ = point_estimates;
+  if (point_estimates) {
+    
+  } else {
+    
+  }
+  // @@protoc_insertion_point(field_unsafe_arena_set_allocated:recsys.v1.OffPolicyEvaluation.point_estimates)
+}
+inline ::recsys::v1::OffPolicyPointEstimates* OffPolicyEvaluation::release_point_estimates() {
+  
+  ::recsys::v1::OffPolicyPointEstimates* temp = _impl_.point_estimates_;
+  _impl_.point_estimates_ = nullptr;
+#ifdef PROTOBUF_FORCE_COPY_IN_RELEASE
+  auto* old =  reinterpret_cast<::PROTOBUF_NAMESPACE_ID::MessageLite*>(temp);
+  temp = ::PROTOBUF_NAMESPACE_ID::internal::DuplicateIfNonNull(temp);
+  if (GetArenaForAllocation() == nullptr) { delete old; }
+#else  // PROTOBUF_FORCE_COPY_IN_RELEASE
+  if (GetArenaForAllocation() != nullptr) {
+    temp = ::PROTOBUF_NAMESPACE_ID::internal::DuplicateIfNonNull(temp);
+  }
+#endif  // !PROTOBUF_FORCE_COPY_IN_RELEASE
+  return temp;
+}
+inline ::recsys::v1::OffPolicyPointEstimates* OffPolicyEvaluation::unsafe_arena_release_point_estimates() {
+  // @@protoc_insertion_point(field_release:recsys.v1.OffPolicyEvaluation.point_estimates)
+  
+  ::recsys::v1::OffPolicyPointEstimates* temp = _impl_.point_estimates_;
+  _impl_.point_estimates_ = nullptr;
+  return temp;
+}
+inline ::recsys::v1::OffPolicyPointEstimates* OffPolicyEvaluation::_internal_mutable_point_estimates() {
+  
+  if (_impl_.point_estimates_ == nullptr) {
+    auto* p = CreateMaybeMessage<::recsys::v1::OffPolicyPointEstimates>(GetArenaForAllocation());
+    _impl_.point_estimates_ = p;
+  }
+  return _impl_.point_estimates_;
+}
+inline ::recsys::v1::OffPolicyPointEstimates* OffPolicyEvaluation::mutable_point_estimates() {
+  ::recsys::v1::OffPolicyPointEstimates* _msg = _internal_mutable_point_estimates();
+  // @@protoc_insertion_point(field_mutable:recsys.v1.OffPolicyEvaluation.point_estimates)
+  return _msg;
+}
+inline void OffPolicyEvaluation::set_allocated_point_estimates(::recsys::v1::OffPolicyPointEstimates* point_estimates) {
+  ::PROTOBUF_NAMESPACE_ID::Arena* message_arena = GetArenaForAllocation();
+  if (message_arena == nullptr) {
+    delete _impl_.point_estimates_;
+  }
+  if (point_estimates) {
+    ::PROTOBUF_NAMESPACE_ID::Arena* submessage_arena =
+        ::PROTOBUF_NAMESPACE_ID::Arena::InternalGetOwningArena(point_estimates);
+    if (message_arena != submessage_arena) {
+      point_estimates = ::PROTOBUF_NAMESPACE_ID::internal::GetOwnedMessage(
+          message_arena, point_estimates, submessage_arena);
+    }
+    
+  } else {
+    
+  }
+  _impl_.point_estimates_ = point_estimates;
+  // @@protoc_insertion_point(field_set_allocated:recsys.v1.OffPolicyEvaluation.point_estimates)
+}
+
+// string warning = 13;
+inline void OffPolicyEvaluation::clear_warning() {
+  _impl_.warning_.ClearToEmpty();
+}
+inline const std::string& OffPolicyEvaluation::warning() const {
+  // @@protoc_insertion_point(field_get:recsys.v1.OffPolicyEvaluation.warning)
+  return _internal_warning();
+}
+template <typename ArgT0, typename... ArgT>
+inline PROTOBUF_ALWAYS_INLINE
+void OffPolicyEvaluation::set_warning(ArgT0&& arg0, ArgT... args) {
+ 
+ _impl_.warning_.Set(static_cast<ArgT0 &&>(arg0), args..., GetArenaForAllocation());
+  // @@protoc_insertion_point(field_set:recsys.v1.OffPolicyEvaluation.warning)
+}
+inline std::string* OffPolicyEvaluation::mutable_warning() {
+  std::string* _s = _internal_mutable_warning();
+  // @@protoc_insertion_point(field_mutable:recsys.v1.OffPolicyEvaluation.warning)
+  return _s;
+}
+inline const std::string& OffPolicyEvaluation::_internal_warning() const {
+  return _impl_.warning_.Get();
+}
+inline void OffPolicyEvaluation::_internal_set_warning(const std::string& value) {
+  
+  _impl_.warning_.Set(value, GetArenaForAllocation());
+}
+inline std::string* OffPolicyEvaluation::_internal_mutable_warning() {
+  
+  return _impl_.warning_.Mutable(GetArenaForAllocation());
+}
+inline std::string* OffPolicyEvaluation::release_warning() {
+  // @@protoc_insertion_point(field_release:recsys.v1.OffPolicyEvaluation.warning)
+  return _impl_.warning_.Release();
+}
+inline void OffPolicyEvaluation::set_allocated_warning(std::string* warning) {
+  if (warning != nullptr) {
+    
+  } else {
+    
+  }
+  _impl_.warning_.SetAllocated(warning, GetArenaForAllocation());
+#ifdef PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  if (_impl_.warning_.IsDefault()) {
+    _impl_.warning_.Set("", GetArenaForAllocation());
+  }
+#endif // PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  // @@protoc_insertion_point(field_set_allocated:recsys.v1.OffPolicyEvaluation.warning)
+}
+
+// -------------------------------------------------------------------
+
+// OffPolicyEstimate
+
+// double value = 1;
+inline void OffPolicyEstimate::clear_value() {
+  _impl_.value_ = 0;
+}
+inline double OffPolicyEstimate::_internal_value() const {
+  return _impl_.value_;
+}
+inline double OffPolicyEstimate::value() const {
+  // @@protoc_insertion_point(field_get:recsys.v1.OffPolicyEstimate.value)
+  return _internal_value();
+}
+inline void OffPolicyEstimate::_internal_set_value(double value) {
+  
+  _impl_.value_ = value;
+}
+inline void OffPolicyEstimate::set_value(double value) {
+  _internal_set_value(value);
+  // @@protoc_insertion_point(field_set:recsys.v1.OffPolicyEstimate.value)
+}
+
+// double low = 2;
+inline void OffPolicyEstimate::clear_low() {
+  _impl_.low_ = 0;
+}
+inline double OffPolicyEstimate::_internal_low() const {
+  return _impl_.low_;
+}
+inline double OffPolicyEstimate::low() const {
+  // @@protoc_insertion_point(field_get:recsys.v1.OffPolicyEstimate.low)
+  return _internal_low();
+}
+inline void OffPolicyEstimate::_internal_set_low(double value) {
+  
+  _impl_.low_ = value;
+}
+inline void OffPolicyEstimate::set_low(double value) {
+  _internal_set_low(value);
+  // @@protoc_insertion_point(field_set:recsys.v1.OffPolicyEstimate.low)
+}
+
+// double high = 3;
+inline void OffPolicyEstimate::clear_high() {
+  _impl_.high_ = 0;
+}
+inline double OffPolicyEstimate::_internal_high() const {
+  return _impl_.high_;
+}
+inline double OffPolicyEstimate::high() const {
+  // @@protoc_insertion_point(field_get:recsys.v1.OffPolicyEstimate.high)
+  return _internal_high();
+}
+inline void OffPolicyEstimate::_internal_set_high(double value) {
+  
+  _impl_.high_ = value;
+}
+inline void OffPolicyEstimate::set_high(double value) {
+  _internal_set_high(value);
+  // @@protoc_insertion_point(field_set:recsys.v1.OffPolicyEstimate.high)
+}
+
+// -------------------------------------------------------------------
+
+// OffPolicyPointEstimates
+
+// double ips = 1;
+inline void OffPolicyPointEstimates::clear_ips() {
+  _impl_.ips_ = 0;
+}
+inline double OffPolicyPointEstimates::_internal_ips() const {
+  return _impl_.ips_;
+}
+inline double OffPolicyPointEstimates::ips() const {
+  // @@protoc_insertion_point(field_get:recsys.v1.OffPolicyPointEstimates.ips)
+  return _internal_ips();
+}
+inline void OffPolicyPointEstimates::_internal_set_ips(double value) {
+  
+  _impl_.ips_ = value;
+}
+inline void OffPolicyPointEstimates::set_ips(double value) {
+  _internal_set_ips(value);
+  // @@protoc_insertion_point(field_set:recsys.v1.OffPolicyPointEstimates.ips)
+}
+
+// double snips = 2;
+inline void OffPolicyPointEstimates::clear_snips() {
+  _impl_.snips_ = 0;
+}
+inline double OffPolicyPointEstimates::_internal_snips() const {
+  return _impl_.snips_;
+}
+inline double OffPolicyPointEstimates::snips() const {
+  // @@protoc_insertion_point(field_get:recsys.v1.OffPolicyPointEstimates.snips)
+  return _internal_snips();
+}
+inline void OffPolicyPointEstimates::_internal_set_snips(double value) {
+  
+  _impl_.snips_ = value;
+}
+inline void OffPolicyPointEstimates::set_snips(double value) {
+  _internal_set_snips(value);
+  // @@protoc_insertion_point(field_set:recsys.v1.OffPolicyPointEstimates.snips)
+}
+
+// double dr = 3;
+inline void OffPolicyPointEstimates::clear_dr() {
+  _impl_.dr_ = 0;
+}
+inline double OffPolicyPointEstimates::_internal_dr() const {
+  return _impl_.dr_;
+}
+inline double OffPolicyPointEstimates::dr() const {
+  // @@protoc_insertion_point(field_get:recsys.v1.OffPolicyPointEstimates.dr)
+  return _internal_dr();
+}
+inline void OffPolicyPointEstimates::_internal_set_dr(double value) {
+  
+  _impl_.dr_ = value;
+}
+inline void OffPolicyPointEstimates::set_dr(double value) {
+  _internal_set_dr(value);
+  // @@protoc_insertion_point(field_set:recsys.v1.OffPolicyPointEstimates.dr)
+}
+
 #ifdef __GNUC__
   #pragma GCC diagnostic pop
 #endif  // __GNUC__
+// -------------------------------------------------------------------
+
+// -------------------------------------------------------------------
+
+// -------------------------------------------------------------------
+
+// -------------------------------------------------------------------
+
+// -------------------------------------------------------------------
+
 // -------------------------------------------------------------------
 
 // -------------------------------------------------------------------
