@@ -98,7 +98,7 @@ let package = Package(
     // Fuzz targets: every parser and every file the sidecar reads (see FuzzTarget.swift).
     // recsys-fuzz is libFuzzer's driver in `make fuzz` and a replay tool in a normal build.
     .target(name: "FuzzTargets", dependencies: [
-      "SafeTensors", "ModelStore", "PluginHost", "Experiments", "Sidecar", "CGRPCShim",
+      "SafeTensors", "ModelStore", "PluginHost", "Experiments", "Sidecar", "CGRPCShim", "OffPolicy",
       .product(name: "Logging", package: "swift-log"),
     ]),
     .executableTarget(name: "recsys-fuzz", dependencies: ["FuzzTargets"]),

@@ -8,6 +8,7 @@ public enum FuzzTargets {
     PluginDirectoryTarget.target,
     ExperimentsYAMLTarget.target,
     SidecarConfigYAMLTarget.target,
+    OffPolicyLogsTarget.target,
   ]
 
   public static func named(_ name: String) -> FuzzTarget? {

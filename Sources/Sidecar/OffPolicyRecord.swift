@@ -23,7 +23,7 @@ public struct OffPolicyRecord: Sendable, Equatable {
 
   /// Greedy order of `items` by `scores`: highest first, ties to the earlier candidate, NaN last
   /// (RecSysKernels' topK order, which the epsilon-greedy slate follows).
-  static func greedyOrder(items: [Int64], scores: [Float], candidateOrder: [Int64]) -> [Int64] {
+  public static func greedyOrder(items: [Int64], scores: [Float], candidateOrder: [Int64]) -> [Int64] {
     var place: [Int64: Int] = [:]
     for (index, item) in candidateOrder.enumerated() where place[item] == nil { place[item] = index }
     let order = items.indices.sorted { a, b in
@@ -35,7 +35,7 @@ public struct OffPolicyRecord: Sendable, Equatable {
     return order.map { items[$0] }
   }
 
-  func appendLine(requestID: String, timestamp: Date, to out: inout [UInt8]) {
+  public func appendLine(requestID: String, timestamp: Date, to out: inout [UInt8]) {
     out.append(contentsOf: #"{"ts":""#.utf8)
     ExposureJSON.appendTimestamp(timestamp, to: &out)
     out.append(contentsOf: #"","request_id":"#.utf8)

@@ -69,44 +69,44 @@ extension RecsysCtl {
       guard let candidate, !candidate.isEmpty else {
         throw ValidationError("evaluate needs --candidate MODEL or MODEL@VERSION (an experiment's shadow model)")
       }
-      let report: [String: Any]
       if exposures != nil || feedback != nil {
         guard let exposures, let feedback else { throw ValidationError("--exposures and --feedback go together") }
-        do {
-          report = try OffPolicyReport.make(
+        let report = try offline {
+          try OffPolicyReport.make(
             exposureFiles: LogFiles.files(exposures), feedbackFiles: LogFiles.files(feedback), candidate: candidate)
-        } catch {
-          FileHandle.standardError.write(Data("recsysctl: \(error)\n".utf8))
-          throw ExitCode(1)
         }
-        if options.json {
-          let data = try JSONSerialization.data(withJSONObject: report, options: [.prettyPrinted, .sortedKeys])
-          print(String(decoding: data, as: UTF8.self))
-        }
+        if !options.json { print(OffPolicyView(report).text(), terminator: "") }
       } else {
-        report = try options.send("EvaluateCandidate", ["candidate": candidate])
+        let report = try options.send("EvaluateCandidate", ["candidate": candidate])
+        if !options.json { print(OffPolicyView(report).text(), terminator: "") }
       }
-      if !options.json { print(OffPolicyView(report).text(), terminator: "") }
+    }
+
+    /// Computes a report from log files: a failure is exit code 1 with the reason; --json prints the result.
+    private func offline(_ compute: () throws -> [String: Any]) throws -> [String: Any] {
+      let result: [String: Any]
+      do {
+        result = try compute()
+      } catch {
+        FileHandle.standardError.write(Data("recsysctl: \(error)\n".utf8))
+        throw ExitCode(1)
+      }
+      if options.json {
+        let data = try JSONSerialization.data(withJSONObject: result, options: [.prettyPrinted, .sortedKeys])
+        print(String(decoding: data, as: UTF8.self))
+      }
+      return result
     }
 
     private func runOffline() throws {
       guard action == .report, let exposures, let feedback else {
         throw ValidationError("--exposures and --feedback go together, with the report action")
       }
-      let status: [String: Any]
-      do {
+      let status = try offline {
         let config = try experiments.map { try ExperimentsConfig(yaml: String(contentsOfFile: $0, encoding: .utf8), source: $0) }
-        status = try OfflineReport(exposures: exposures, feedback: feedback).status(config: config)
-      } catch {
-        FileHandle.standardError.write(Data("recsysctl: \(error)\n".utf8))
-        throw ExitCode(1)
+        return try OfflineReport(exposures: exposures, feedback: feedback).status(config: config)
       }
-      if options.json {
-        let data = try JSONSerialization.data(withJSONObject: status, options: [.prettyPrinted, .sortedKeys])
-        print(String(decoding: data, as: UTF8.self))
-      } else {
-        print(ExperimentsView(status).report(), terminator: "")
-      }
+      if !options.json { print(ExperimentsView(status).report(), terminator: "") }
     }
   }
 }
