@@ -20,6 +20,7 @@ import ModelStore
 ///       - {name: control, model: mlp, weight: 50}      # weight: percent of non-holdout traffic
 ///       - {name: treatment, model: lstm@stable, weight: 50}
 ///     shadow: sasrec            # optional model selector scored off the request path
+///     ope_sample_percent: 10    # optional, needs shadow: percent of shadowed requests logged for off-policy evaluation
 /// ```
 ///
 /// Required: `experiments` (may be `[]`), and per experiment `key`, `salt` (may be `""`) and
