@@ -7,6 +7,10 @@ on one returned item, then with --purchase-rate a PURCHASE with a value. At the 
 GetExperiments over the admin listener and prints per-arm impressions, CTR with its 95 % interval
 and the p-value against the control (or, with --json, the ExperimentsStatus as JSON on stdout).
 
+Off-policy evaluation has its own simulator beside this one, tools/ope_check.py: users with a known
+click probability per item and position, an exploring dqn as the logging policy and a shadowed
+candidate whose estimate from the logs is checked against its true CTR (make ope-check).
+
 Needs grpcio and grpcio-tools (the e2e venv has both: .venv/bin/python); the Python stubs are
 generated from protos/ at start. Exit status 0 when every call succeeded, 1 otherwise.
 

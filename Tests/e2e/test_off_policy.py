@@ -104,9 +104,12 @@ def test_simulator_estimate_covers_the_true_ctr_and_greedy_logs_have_missing_sup
     """A smaller run of `make ope-check` (20 seeds x 3000 requests there)."""
     args = types.SimpleNamespace(sidecar=BINARY, recsysctl=CTL, plugins=PLUGINS_DIR, users=200, top_k=3,
                                  requests=1000)
-    results = [run_seed(args, seed, tmp_path / f"seed-{seed}", epsilon=0.3) for seed in range(1, 6)]
+    results = [run_seed(args, seed, tmp_path / f"seed-{seed}", epsilon=0.3) for seed in range(1, 7)]
+    # 95 % intervals: 6 of 6 in most runs. Which requests the shadow records depends on the load (it
+    # runs only between calls), so the outcome is random: 4 of 6 fails about 1 run in 100 even at 90 %
+    # coverage, and `make ope-check` holds the issue's criterion (>= 90 % of 20 seeds).
     covered = sum(result["dr_covers"] for result in results)
-    assert covered >= 4, results  # 95 % intervals: all 5 in most runs
+    assert covered >= 4, results
     assert all(result["requests"] > 0 and result["dr"] for result in results)
 
     greedy = run_seed(args, 1, tmp_path / "greedy", epsilon=0.0)
