@@ -48,7 +48,8 @@ let package = Package(
     .systemLibrary(name: "CHiredis", path: "Sources/CHiredis"),
 
     // Math every model composes; the only module that touches OpenBLAS.
-    .target(name: "RecSysKernels", dependencies: ["COpenBLAS"]),
+    .target(name: "CRecSysInt8"),
+    .target(name: "RecSysKernels", dependencies: ["COpenBLAS", "CRecSysInt8"]),
     // Author side of the plugin contract: a Swift protocol and its C export.
     .target(name: "PluginAPI", dependencies: ["CRecSysPlugin", "RecSysKernels"]),
     // The safetensors file format: mmap and validate.
