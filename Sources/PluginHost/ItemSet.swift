@@ -75,7 +75,7 @@ public final class ItemSetRegistry: @unchecked Sendable {
           let known = sets.keys.sorted().prefix(10).map { "\"\($0)\"" }.joined(separator: ", ")
           throw PluginError(code: RECSYS_FAILED_PRECONDITION,
             "exclude_item_sets names \"\(name.prefix(Self.maxNameBytes))\", which is not defined on this sidecar "
-              + "(defined: \(known.isEmpty ? "none" : known)); define it with `recsysctl item-set set \(name.prefix(Self.maxNameBytes)) ...` "
+              + "(defined: \(known.isEmpty ? "none" : known)); define it with `recsysctl item-set \(name.prefix(Self.maxNameBytes)) ...` "
               + "(ModelAdmin.SetItemSet)")
         }
         return set

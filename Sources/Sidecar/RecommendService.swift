@@ -244,7 +244,7 @@ public final class RecommendService: @unchecked Sendable {
     guard request.exclude_item_count <= Self.maxExcludedItems else {
       throw ServiceError.invalidArgument(
         "exclude_item_ids has \(request.exclude_item_count) items; the limit is \(Self.maxExcludedItems) per request "
-          + "(keep larger lists server-side as a named item set: recsysctl item-set set NAME ...)")
+          + "(keep larger lists server-side as a named item set: recsysctl item-set NAME ID...)")
     }
     guard request.exclude_item_set_count <= Self.maxExcludedSets else {
       throw ServiceError.invalidArgument(
