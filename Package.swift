@@ -48,8 +48,8 @@ let package = Package(
     .systemLibrary(name: "CHiredis", path: "Sources/CHiredis"),
 
     // Math every model composes; the only module that touches OpenBLAS.
-    .target(name: "CRecSysInt8"),
-    .target(name: "RecSysKernels", dependencies: ["COpenBLAS", "CRecSysInt8"]),
+    .target(name: "CRecSysScan"),
+    .target(name: "RecSysKernels", dependencies: ["COpenBLAS", "CRecSysScan"]),
     // Author side of the plugin contract: a Swift protocol and its C export.
     .target(name: "PluginAPI", dependencies: ["CRecSysPlugin", "RecSysKernels"]),
     // The safetensors file format: mmap and validate.

@@ -61,79 +61,98 @@ public final class CatalogRetrieval: @unchecked Sendable {
   /// Bytes of index this mode holds besides the weights (the int8 table and its scales).
   public var indexByteCount: Int { quantizedRows.count + 4 * rowScales.count }
 
-  /// Floats of score space a whole-catalog call needs (one per catalog row).
-  public var scoreCount: Int { catalog.count }
-
   /// Writes the best `result.capacity` eligible catalog items for `userVector`, best first (ties
-  /// to the lower row). Checks the request's cancel flag between blocks of `blockRows` rows.
+  /// to the lower row). The scan scores one block of `blockRows` rows at a time into a small
+  /// buffer and offers it to a running top-k, so a call holds no score per catalog row; the
+  /// request's cancel flag is checked between blocks.
   public func writeTop(
     userVector: UnsafeBufferPointer<Float>,  // [d]
     request: Request, excluding exclusion: ExclusionSet,
-    scores: UnsafeMutableBufferPointer<Float>,  // [scoreCount] or more
     into result: inout Recommendations
   ) throws {
-    precondition(scores.count >= scoreCount, "CatalogRetrieval.writeTop: scores too small")
-    let catalogScores = UnsafeMutableBufferPointer(rebasing: scores[0..<catalog.count])
     switch mode {
     case .exact:
-      try scanExact(userVector, request, into: catalogScores)
-      Ranking.writeTopCatalog(scores: UnsafeBufferPointer(catalogScores), catalog: catalog, excluding: exclusion, into: &result)
+      let k = min(result.capacity, catalog.count)
+      try withBest(k) { best in
+        try withUnsafeTemporaryAllocation(of: Float.self, capacity: Self.blockRows) { block in
+          try scan(request, exclusion, into: &best, block: block) { start, rows, output in
+            Kernels.scanDotProducts(
+              matrix: UnsafeBufferPointer(rebasing: itemEmbedding[(start * dimension)..<((start + rows) * dimension)]),
+              query: userVector, rows: rows, dim: dimension, output: output)
+          }
+        }
+      } found: { rows, scores in
+        for slot in rows.indices { result.append(itemID: catalog.itemIDs[Int(rows[slot])], score: scores[slot]) }
+      }
     case .quantized:
-      try scanQuantized(userVector, request, into: catalogScores)
-      rescoreBest(userVector, approximate: UnsafeBufferPointer(catalogScores), excluding: exclusion, into: &result)
+      let shortlist = min(max(rerank, result.capacity), catalog.count)
+      try withBest(shortlist) { best in
+        try withUnsafeTemporaryAllocation(of: Float.self, capacity: Self.blockRows) { block in
+          try withUnsafeTemporaryAllocation(of: Int8.self, capacity: dimension) { query in
+            let queryScale = Kernels.quantizeInt8(userVector, into: query)
+            try scan(request, exclusion, into: &best, block: block) { start, rows, output in
+              Kernels.int8Scores(
+                quantized: UnsafeBufferPointer(rebasing: quantizedRows[(start * dimension)..<((start + rows) * dimension)]),
+                scales: UnsafeBufferPointer(rebasing: rowScales[start..<start + rows]),
+                query: UnsafeBufferPointer(query), queryScale: queryScale, rows: rows, dim: dimension, output: output)
+            }
+          }
+        }
+      } found: { rows, _ in
+        rescore(userVector, shortlist: rows, into: &result)
+      }
     }
   }
 
-  /// `scores[r] = item_emb[r] · z` for every row, one GEMV per block.
-  private func scanExact(_ z: UnsafeBufferPointer<Float>, _ request: Request, into scores: UnsafeMutableBufferPointer<Float>) throws {
+  /// Runs `fill` with a running top-`k` in temporary buffers, then hands `found` its rows and
+  /// scores, best first.
+  private func withBest(
+    _ k: Int, _ fill: (inout Kernels.RunningTopK) throws -> Void,
+    found: (UnsafeMutableBufferPointer<Int32>, UnsafeBufferPointer<Float>) -> Void
+  ) throws {
+    guard k > 0 else { return }
+    try withUnsafeTemporaryAllocation(of: Int32.self, capacity: k) { rows in
+      try withUnsafeTemporaryAllocation(of: Float.self, capacity: k) { scores in
+        var best = Kernels.RunningTopK(k: k, rows: rows, scores: scores)
+        try fill(&best)
+        let count = best.finish()
+        found(UnsafeMutableBufferPointer(rebasing: rows[0..<count]), UnsafeBufferPointer(rebasing: scores[0..<count]))
+      }
+    }
+  }
+
+  /// Scores the catalog block by block with `score(firstRow, rows, output)` and offers each block.
+  private func scan(
+    _ request: Request, _ exclusion: ExclusionSet, into best: inout Kernels.RunningTopK,
+    block: UnsafeMutableBufferPointer<Float>,
+    score: (Int, Int, UnsafeMutableBufferPointer<Float>) -> Void
+  ) throws {
     for start in stride(from: 0, to: catalog.count, by: Self.blockRows) {
       if request.isCancelled { throw ModelError.cancelled }
       let rows = min(Self.blockRows, catalog.count - start)
-      Kernels.gemv(
-        matrix: UnsafeBufferPointer(rebasing: itemEmbedding[(start * dimension)...]), vector: z,
-        output: UnsafeMutableBufferPointer(rebasing: scores[start..<start + rows]),
-        rows: rows, columns: dimension)
-    }
-  }
-
-  /// `scores[r] ~= item_emb[r] · z` from the int8 table, block by block.
-  private func scanQuantized(_ z: UnsafeBufferPointer<Float>, _ request: Request, into scores: UnsafeMutableBufferPointer<Float>) throws {
-    try withUnsafeTemporaryAllocation(of: Int8.self, capacity: dimension) { query in
-      let queryScale = Kernels.quantizeInt8(z, into: query)
-      for start in stride(from: 0, to: catalog.count, by: Self.blockRows) {
-        if request.isCancelled { throw ModelError.cancelled }
-        let rows = min(Self.blockRows, catalog.count - start)
-        Kernels.int8Scores(
-          quantized: UnsafeBufferPointer(rebasing: quantizedRows[(start * dimension)..<((start + rows) * dimension)]),
-          scales: UnsafeBufferPointer(rebasing: rowScales[start..<start + rows]),
-          query: UnsafeBufferPointer(query), queryScale: queryScale, rows: rows, dim: dimension,
-          output: UnsafeMutableBufferPointer(rebasing: scores[start..<start + rows]))
+      let output = UnsafeMutableBufferPointer(rebasing: block[0..<rows])
+      score(start, rows, output)
+      if exclusion.isEmpty {
+        best.offer(UnsafeBufferPointer(output), firstRow: start, excluded: { _ in false })
+      } else {
+        best.offer(UnsafeBufferPointer(output), firstRow: start, excluded: { exclusion.excludes(row: $0) })
       }
     }
   }
 
-  /// The best `max(rerank, k)` eligible rows by approximate score, re-scored exactly in fp32; the
-  /// best k of those, best first. The rows are put in ascending order before re-scoring so ties in
-  /// the exact scores go to the lower row, as in `exact`.
-  private func rescoreBest(
-    _ z: UnsafeBufferPointer<Float>, approximate: UnsafeBufferPointer<Float>, excluding exclusion: ExclusionSet,
-    into result: inout Recommendations
+  /// Re-scores the shortlist (eligible rows, best first by the int8 scan) in fp32 and writes the
+  /// best `result.capacity` of them. The rows are put in ascending order first, so ties in the
+  /// exact scores go to the lower row, as in `exact`.
+  private func rescore(
+    _ z: UnsafeBufferPointer<Float>, shortlist: UnsafeMutableBufferPointer<Int32>, into result: inout Recommendations
   ) {
-    let shortlist = min(max(rerank, result.capacity), catalog.count)
-    guard shortlist > 0 else { return }
-    withUnsafeTemporaryAllocation(of: Int32.self, capacity: shortlist) { rows in
-      let found = Kernels.topK(scores: approximate, k: shortlist, into: rows, excluded: { exclusion.excludes(row: $0) })
-      var kept = UnsafeMutableBufferPointer(rebasing: rows[0..<found])
-      kept.sort()
-      withUnsafeTemporaryAllocation(of: Float.self, capacity: max(found, 1)) { exact in
-        Kernels.dotRows(
-          matrix: itemEmbedding, rowIndices: UnsafeBufferPointer(kept), vector: z, dim: dimension,
-          output: UnsafeMutableBufferPointer(rebasing: exact[0..<found]))
-        let keptRows = Array(kept)
-        Ranking.writeTopCandidates(
-          scores: UnsafeBufferPointer(rebasing: exact[0..<found]), rows: keptRows, catalog: catalog,
-          excluding: ExclusionSet.none, into: &result)
+    let rows = shortlist.sorted()
+    withUnsafeTemporaryAllocation(of: Float.self, capacity: rows.count) { exact in
+      rows.withUnsafeBufferPointer { rows in
+        Kernels.dotRows(matrix: itemEmbedding, rowIndices: rows, vector: z, dim: dimension, output: exact)
       }
+      Ranking.writeTopCandidates(
+        scores: UnsafeBufferPointer(exact), rows: rows, catalog: catalog, excluding: ExclusionSet.none, into: &result)
     }
   }
 }

@@ -3,11 +3,11 @@ import RecSysKernels
 /// Ranking for kinds that reduce a request to one user vector `z` and score an item by
 /// `item_emb[item] · z` (the sequence kinds `lstm` and `sasrec`, models.md).
 extension Ranking {
-  /// Floats of score space `writeTopDotProducts` needs for `request`: one per candidate, or what
-  /// the version's retrieval needs when the request names no candidates (whole-catalog ranking).
-  /// Callers fold it into their one per-request scratch allocation.
-  public static func dotProductScoreCount(_ request: Request, retrieval: CatalogRetrieval) -> Int {
-    request.candidateItemIDs.isEmpty ? retrieval.scoreCount : request.candidateItemIDs.count
+  /// Floats of score space `writeTopDotProducts` needs for `request`: one per candidate (a
+  /// whole-catalog call needs none: `CatalogRetrieval` streams its scan). Callers fold it into
+  /// their one per-request scratch allocation.
+  public static func dotProductScoreCount(_ request: Request) -> Int {
+    request.candidateItemIDs.count
   }
 
   /// Scores and ranks by `item_emb[item] · userVector`:
@@ -23,14 +23,14 @@ extension Ranking {
     userVector: UnsafeBufferPointer<Float>,  // [d]
     retrieval: CatalogRetrieval,
     request: Request,
-    scores: UnsafeMutableBufferPointer<Float>,  // [dotProductScoreCount(request, retrieval:)] or more
+    scores: UnsafeMutableBufferPointer<Float>,  // [dotProductScoreCount(request)] or more
     into result: inout Recommendations
   ) throws {
-    precondition(scores.count >= dotProductScoreCount(request, retrieval: retrieval), "writeTopDotProducts: scores too small")
+    precondition(scores.count >= dotProductScoreCount(request), "writeTopDotProducts: scores too small")
     let catalog = retrieval.catalog
     let exclusion = ExclusionSet(request, catalog: catalog)
     if request.candidateItemIDs.isEmpty {
-      try retrieval.writeTop(userVector: userVector, request: request, excluding: exclusion, scores: scores, into: &result)
+      try retrieval.writeTop(userVector: userVector, request: request, excluding: exclusion, into: &result)
       return
     }
     let (rows, _) = catalog.candidates(request, reportingUnknownTo: &result)

@@ -1,7 +1,4 @@
-// Symmetric int8 quantization with one scale per row, and the int8 scan over a quantized table
-// (the `quantized` retrieval mode's first pass). The only file that calls CRecSysInt8.
-
-import CRecSysInt8
+// Symmetric int8 quantization with one scale per row (the `quantized` retrieval mode's table).
 
 extension Kernels {
   /// Quantizes `values` to int8 as `values ~= scale * output`, with `scale = max|v| / 127`
@@ -43,24 +40,5 @@ extension Kernels {
         UnsafeBufferPointer(rebasing: matrix[row * dim..<(row + 1) * dim]),
         into: UnsafeMutableBufferPointer(rebasing: quantized[row * dim..<(row + 1) * dim]))
     }
-  }
-
-  /// `output[r] = scales[r] * queryScale * (quantized[r] . query)` for every row: approximate
-  /// dot products of the fp32 rows with the fp32 query, from a quarter of the bytes.
-  public static func int8Scores(
-    quantized: UnsafeBufferPointer<Int8>,  // [rows x dim]
-    scales: UnsafeBufferPointer<Float>,  // [rows]
-    query: UnsafeBufferPointer<Int8>,  // [dim]
-    queryScale: Float,
-    rows: Int, dim: Int,
-    output: UnsafeMutableBufferPointer<Float>  // [rows]
-  ) {
-    requireCount(quantized.count, atLeast: rows * dim, "int8Scores: quantized too small")
-    requireCount(scales.count, atLeast: rows, "int8Scores: scales too small")
-    requireCount(query.count, atLeast: dim, "int8Scores: query too small")
-    requireCount(output.count, atLeast: rows, "int8Scores: output too small")
-    if rows == 0 { return }
-    recsys_int8_scores(
-      quantized.baseAddress, scales.baseAddress, rows, dim, query.baseAddress, queryScale, output.baseAddress)
   }
 }

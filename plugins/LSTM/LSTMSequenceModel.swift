@@ -110,7 +110,7 @@ public final class LSTMSequenceModel: RecommenderModel {
     // kernel's scratch, a zero state for an empty history, z, and the scores.
     let sequenceCount = steps * width
     let lstmScratchCount = Kernels.lstmScratchCount(steps: steps, hidden: hidden)
-    let scoreCount = Ranking.dotProductScoreCount(request, retrieval: retrieval)
+    let scoreCount = Ranking.dotProductScoreCount(request)
     let scratch = UnsafeMutableBufferPointer<Float>.allocate(
       capacity: max(sequenceCount + lstmScratchCount + hidden + dimension + scoreCount, 1))
     defer { scratch.deallocate() }

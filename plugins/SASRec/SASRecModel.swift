@@ -136,7 +136,7 @@ public final class SASRecModel: RecommenderModel {
     // One allocation per request: the residual stream x, a normed/branch buffer, the FFN's hidden
     // layer, the attention kernel's scratch, z, and the scores.
     let attentionScratchCount = Kernels.causalSelfAttentionScratchCount(steps: steps, dim: d)
-    let scoreCount = Ranking.dotProductScoreCount(request, retrieval: retrieval)
+    let scoreCount = Ranking.dotProductScoreCount(request)
     let scratch = UnsafeMutableBufferPointer<Float>.allocate(
       capacity: max(2 * steps * d + steps * widestFFN + attentionScratchCount + d + scoreCount, 1))
     defer { scratch.deallocate() }
