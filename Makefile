@@ -3,7 +3,7 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := run
 
 APT_PACKAGES := libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc libopenblas-dev pkg-config libssl-dev openssl \
-  redis-server libhiredis-dev
+  redis-server libhiredis-dev libfaiss-dev
 CONFIG ?= release
 BIN = $(shell swift build -c $(CONFIG) --show-bin-path)
 PLUGINS_DIR := .build/plugins
@@ -162,8 +162,9 @@ bench-fleet: build venv bench-tools
 	$(PYTHON) bench/fleet_overhead.py --loadgen $(BENCH_TOOLS)/loadgen --out $(BENCH_WORK)/fleet_overhead.md \
 	  $(BENCH_FLEET_ARGS)
 
-# Issue 18: whole-catalog retrieval per mode at N = 50k, 1M, 5M (sasrec, lstm) -> docs/retrieval.md,
-# about 12 min on an idle machine (stores are kept in out/bench-retrieval and reused). The PyTorch
+# Issue 18: whole-catalog retrieval per mode (exact, quantized, approximate) at N = 50k, 1M, 5M
+# (sasrec, lstm) -> docs/retrieval.md,
+# about 15 min on an idle machine (stores are kept in out/bench-retrieval and reused). The PyTorch
 # eager peer runs with RETRIEVAL_TORCH_PY (default: the bench venv's python; skipped when absent).
 # RETRIEVAL_ARGS passes flags to bench/retrieval/run.py (--sizes, --kinds, --queries, --note).
 RETRIEVAL_TORCH_PY ?= $(BENCH_VENV)/bin/python

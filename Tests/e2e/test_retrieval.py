@@ -12,7 +12,7 @@ import pytest
 from conftest import ROOT, admin_pb2, recommender_pb2
 
 ITEMS = 3000
-MODES = ["exact", "quantized"]
+MODES = ["exact", "quantized", "approximate"]
 KINDS = ["sasrec", "lstm"]
 
 
@@ -168,4 +168,4 @@ def test_an_unknown_retrieval_mode_fails_the_version_with_the_key_named(tmp_path
     running = start_sidecar(store, default_model="sasrec", wait_serving=False)
     status = running.models()["sasrec"].versions[0]
     assert status.state == admin_pb2.FAILED
-    assert '"retrieval" must be one of "exact", "quantized"' in status.error
+    assert '"retrieval" must be one of "exact", "quantized", "approximate"' in status.error

@@ -12,14 +12,15 @@ quantized), one sidecar process serves that one model; measured in the same run:
 - recall@10 of each mode against exact's answers to the same requests;
 - QPS at p99 <= 10 ms: closed-loop clients (1, 2, 4 in flight, --seconds each), the best
   throughput whose p99 stays within 10 ms;
-- RSS after the run, against the weights plus the mode's index;
+- RSS after the run, against the weights plus the mode's index (quantized: the int8 table and
+  scales; approximate: FAISS IVF-Flat's copy of the rows, their ids and the list centres);
 - the machine's DRAM read bandwidth on one core (bench/retrieval/read_bandwidth.c, best pass),
   before and after, and exact's table bytes / p50 against it (the p50 includes the RPC and the
   model's forward pass, so this understates the scan's own rate);
 - PyTorch eager in-process (--torch-python; scores = item_emb @ z, then torch.topk, on the same
   table) at its default thread count and at one thread.
 
-Duration on an idle 2-core machine: about 12 minutes for 50k, 1M, 5M x sasrec, lstm (most of it the
+Duration on an idle 2-core machine: about 15 minutes for 50k, 1M, 5M x sasrec, lstm (most of it the
 5M stores' writing and the 5M exact calls); stores are kept in --work and reused.
 """
 from __future__ import annotations
@@ -47,7 +48,7 @@ generate_stubs()
 import grpc  # noqa: E402
 from recsys.v1 import recommender_pb2, recommender_pb2_grpc  # noqa: E402
 
-MODES = ["exact", "quantized"]
+MODES = ["exact", "quantized", "approximate"]
 DIM = 64
 P99_TARGET_MS = 10.0
 
@@ -276,7 +277,8 @@ def main() -> None:
                     sidecar.stop()
                 if mode == "exact":
                     exact_answers = answers
-                index_bytes = n * DIM + 4 * n if mode == "quantized" else 0
+                lists = max(1, round(n ** 0.5))
+                index_bytes = {"quantized": n * DIM + 4 * n, "approximate": n * (DIM * 4 + 8) + lists * DIM * 4}.get(mode, 0)
                 within = [point for point in sweep if point["p99_ms"] is not None and point["p99_ms"] <= P99_TARGET_MS]
                 run["modes"][mode] = {
                     **latency, "load_seconds": sidecar.load_seconds, "recall_at_10": recall_at_10(answers, exact_answers),
