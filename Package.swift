@@ -116,7 +116,7 @@ let package = Package(
     .target(name: "EchoPlugin", dependencies: ["PluginAPI"], path: "plugins/Echo"),
 
     .testTarget(name: "RecSysKernelsTests", dependencies: ["RecSysKernels"]),
-    .testTarget(name: "PluginAPITests", dependencies: ["PluginAPI"]),
+    .testTarget(name: "PluginAPITests", dependencies: ["PluginAPI", "CRecSysPlugin"]),
     .testTarget(name: "SafeTensorsTests", dependencies: ["SafeTensors"], exclude: ["Fixtures"]),
     .testTarget(name: "ModelStoreTests", dependencies: ["ModelStore"]),
     .testTarget(name: "RoutingTests", dependencies: ["Routing", "Experiments", "ModelStore"]),
