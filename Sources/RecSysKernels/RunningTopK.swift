@@ -37,18 +37,11 @@ extension Kernels {
         if !s[i].isNaN { replaceRoot(Int32(truncatingIfNeeded: firstRow + i), s[i], excluded) }
         i += 1
       }
-      // The branch-free maximum of 8 scores (`v > m ? v : m` skips NaN) against the worst kept;
-      // only a block of 8 that beats it is looked at score by score.
+      // Only a block of 8 whose maximum beats the worst kept score is looked at score by score.
       var threshold = scores[0]
       let lanes = 8
       while i + lanes <= n {
-        let p = s + i
-        var m = threshold
-        for j in 0..<lanes {
-          let v = p[j]
-          m = v > m ? v : m
-        }
-        if m > threshold {
+        if Kernels.maximumOf8(s + i, atLeast: threshold) > threshold {
           for j in i..<(i + lanes) where s[j] > threshold {
             replaceRoot(Int32(truncatingIfNeeded: firstRow + j), s[j], excluded)
             threshold = scores[0]

@@ -76,13 +76,7 @@ extension Kernels {
       // looked at score by score.
       let lanes = 8
       while i + lanes <= count {
-        let p = s + i
-        var m = threshold
-        for j in 0..<lanes {
-          let v = p[j]
-          m = v > m ? v : m
-        }
-        if m > threshold {
+        if maximumOf8(s + i, atLeast: threshold) > threshold {
           for j in i..<(i + lanes) where s[j] > threshold {
             offer(j, heap, size, s, excluded, &threshold)
           }
@@ -103,6 +97,18 @@ extension Kernels {
       end -= 1
     }
     return size
+  }
+
+  /// The largest of `p[0..<8]` and `floor`, without branches (`v > m ? v : m` skips NaN): the
+  /// top-k kernels look at a block of 8 scores one by one only when this beats their threshold.
+  @inline(__always)
+  static func maximumOf8(_ p: UnsafePointer<Float>, atLeast floor: Float) -> Float {
+    var m = floor
+    for j in 0..<8 {
+      let v = p[j]
+      m = v > m ? v : m
+    }
+    return m
   }
 
   /// Replaces the heap's root with score index `i` unless it is excluded.
