@@ -172,8 +172,10 @@ RETRIEVAL_ARGS ?=
 bench-retrieval: build venv
 	@mkdir -p out/bench-retrieval
 	$(CC) -O2 -o out/bench-retrieval/read_bandwidth bench/retrieval/read_bandwidth.c
+	$(CC) -O2 -I Sources/CRecSysScan/include -o out/bench-retrieval/scan_roof bench/retrieval/scan_roof.c Sources/CRecSysScan/scan.c
 	$(PYTHON) bench/retrieval/run.py --sidecar $(BIN)/recsys-sidecar --plugins $(abspath $(PLUGINS_DIR)) \
-	  --read-bandwidth out/bench-retrieval/read_bandwidth --torch-python $(RETRIEVAL_TORCH_PY) $(RETRIEVAL_ARGS)
+	  --read-bandwidth out/bench-retrieval/read_bandwidth --scan-roof out/bench-retrieval/scan_roof \
+	  --torch-python $(RETRIEVAL_TORCH_PY) $(RETRIEVAL_ARGS)
 
 bench-swift: deps
 	swift build -c $(CONFIG) --scratch-path $(BENCH_SCRATCH)

@@ -17,6 +17,9 @@ quantized), one sidecar process serves that one model; measured in the same run:
 - the machine's DRAM read bandwidth on one core (bench/retrieval/read_bandwidth.c, best pass),
   before and after, and exact's table bytes / p50 against it (the p50 includes the RPC and the
   model's forward pass, so this understates the scan's own rate);
+- the exact scan kernel itself in-process (bench/retrieval/scan_roof.c: the sidecar's C kernel over
+  a table of N x 64 floats in its 4096-row blocks, interleaved pass by pass with the plain read,
+  best pass of each) as a share of the read bandwidth, for every N of 1M or more;
 - PyTorch eager in-process (--torch-python; scores = item_emb @ z, then torch.topk, on the same
   table) at its default thread count and at one thread.
 
@@ -240,6 +243,7 @@ def main() -> None:
     parser.add_argument("--sidecar", required=True)
     parser.add_argument("--plugins", required=True)
     parser.add_argument("--read-bandwidth", required=True, help="the compiled read_bandwidth.c")
+    parser.add_argument("--scan-roof", default="", help="the compiled scan_roof.c (optional)")
     parser.add_argument("--torch-python", default="", help="a python with torch for the PyTorch eager peer")
     parser.add_argument("--work", default=str(ROOT / "out/bench-retrieval"))
     parser.add_argument("--sizes", default="50000,1000000,5000000")
@@ -277,7 +281,7 @@ def main() -> None:
                     sidecar.stop()
                 if mode == "exact":
                     exact_answers = answers
-                lists = max(1, round(n ** 0.5))
+                lists = max(1, min(n, round(2 * n ** 0.5)))  # CatalogRetrieval.defaultLists
                 index_bytes = {"quantized": n * DIM + 4 * n, "approximate": n * (DIM * 4 + 8) + lists * DIM * 4}.get(mode, 0)
                 within = [point for point in sweep if point["p99_ms"] is not None and point["p99_ms"] <= P99_TARGET_MS]
                 run["modes"][mode] = {
@@ -295,6 +299,11 @@ def main() -> None:
             exact["table_gbps_at_p50"] = run["table_bytes"] / (exact["p50_ms"] / 1e3) / 1e9
             run["torch"] = torch_peer(args.torch_python, stores / "exact/model/1/weights.safetensors", n, 50)
             results["runs"].append(run)
+    results["scan_roof"] = []
+    for n in [int(s) for s in args.sizes.split(",") if s and int(s) >= 1_000_000]:
+        if args.scan_roof:
+            done = subprocess.run([args.scan_roof, str(n), str(DIM), "8"], check=True, capture_output=True, text=True)
+            results["scan_roof"].append(json.loads(done.stdout))
     results["read_gbps"].append(read_bandwidth(args.read_bandwidth))
     results["machine"]["load_average_end"] = os.getloadavg()
     results["seconds"] = time.monotonic() - began
@@ -346,6 +355,12 @@ def report(results: dict, note: str) -> str:
             f"| {run['n']:,} | {run['kind']} | {run['table_bytes'] / 1e6:.0f} | {exact['p50_ms']:.2f} | "
             f"{exact['table_gbps_at_p50']:.1f} | {100 * exact['table_gbps_at_p50'] / bandwidth:.0f} % | "
             f"{quantized['cpu_ms_per_call'] / exact['cpu_ms_per_call']:.2f} | {peer} | {peer_single} |")
+    if results.get("scan_roof"):
+        lines += ["", "The exact scan kernel alone, in-process (scan_roof.c; best of 8 passes, interleaved with the plain read of the",
+                  "same table):", "", "| N | scan GB/s | read GB/s | scan / read | scan ms |", "|---|---|---|---|---|"]
+        for roof in results["scan_roof"]:
+            lines.append(f"| {roof['rows']:,} | {roof['scan_gbps']:.1f} | {roof['read_gbps']:.1f} | "
+                         f"{100 * roof['scan_gbps'] / roof['read_gbps']:.0f} % | {roof['scan_ms']:.1f} |")
     torch_version = next((run["torch"]["torch"] for run in results["runs"] if run.get("torch")), None)
     lines += ["", f"PyTorch: {torch_version or 'not measured (no --torch-python)'}.", ""]
     return "\n".join(lines)
