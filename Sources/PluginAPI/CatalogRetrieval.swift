@@ -4,7 +4,8 @@ import RecSysKernels
 
 /// How a dot-product kind (`lstm`, `sasrec`) finds the best items of the whole catalog for a
 /// user vector z, per model version (model.json `"retrieval"`):
-/// - `"exact"` (default): every row's fp32 `item_emb[r] · z`, then the top-k kernel;
+/// - `"exact"` (default): every row's fp32 `item_emb[r] · z` (an AVX2 scan at the memory's read
+///   bandwidth), streamed into a running top-k;
 /// - `"quantized"`: an int8 copy of the table (one scale per row) is scanned for the best
 ///   `retrieval_rerank` rows (default 200, at least top_k), which are then re-scored in fp32: the
 ///   scan reads a quarter of the bytes, and the returned scores are the exact ones;
@@ -16,7 +17,8 @@ import RecSysKernels
 /// Indexes are built at load from the version's own weights (so they are covered by its checksum
 /// and a load stays atomic and checked like any other): the int8 table takes one pass over the
 /// weights (about 1 s for 5 million rows of d = 64); the IVF index trains its centres on a sample
-/// of 50 rows per list and files every row under one (tens of seconds at 5 million rows).
+/// of 50 rows per list and files every row under one (seconds at 50k rows, minutes at 5 million on
+/// two cores: docs/retrieval.md has the figures).
 ///
 /// Eligibility filters (`ExclusionSet`) are applied inside the selection of every mode, never
 /// after it: an excluded row never takes a place, so the result is full whenever enough eligible
@@ -28,7 +30,7 @@ public final class CatalogRetrieval: @unchecked Sendable {
   }
 
   /// Rows of one block of a whole-catalog scan between cancellation checks (4096 x d=64 floats =
-  /// 1 MiB; splitting the 50 000-row product into 13 BLAS calls costs nothing measurable).
+  /// 1 MiB of table; the block's 16 KiB of scores stay in L1 while the top-k reads them).
   public static let blockRows = 4096
   /// `retrieval_rerank`: how many rows of the int8 scan are re-scored in fp32.
   public static let rerankRange: ClosedRange<Int> = 1...100_000
