@@ -333,6 +333,17 @@ def report(results: dict, note: str) -> str:
     ]
     if note:
         lines += ["", f"**{note}**"]
+    lines += [
+        "",
+        "How to read it: the catalogs are random *clustered* items (tools/make_catalog_store.py: 4096 random centres plus",
+        "noise), the models random (d 64; sasrec 2 blocks, 1 head; lstm 2 layers). Exact and quantized do not depend on",
+        "that structure; the approximate mode's recall does: its default 2 sqrt(N) lists are fewer than the 4096 true",
+        "clusters below about 4M items, so a list mixes clusters and a 64-list probe can miss the best ones (raise",
+        "`retrieval_probes` or `retrieval_lists` in model.json; trained embeddings need their own measurement). p50/p99",
+        "are end to end (Python gRPC client on the same 2 cores, RPC and the model's forward pass included); the scan",
+        "kernel's own rate is the in-process table further down. Index build = load(mode) - load(exact) in the same",
+        "run: noise of about a second (negative values) at small N.",
+    ]
     lines += ["", "| N | kind | mode | recall@10 | p50 ms | p99 ms | CPU ms/call | QPS at p99 <= 10 ms | RSS MiB | RSS / (weights + index) | load s | index build s |",
               "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for run in results["runs"]:
