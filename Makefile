@@ -3,7 +3,7 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := run
 
 APT_PACKAGES := libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc libopenblas-dev pkg-config libssl-dev openssl \
-  redis-server libhiredis-dev
+  redis-server libhiredis-dev libfaiss-dev
 CONFIG ?= release
 BIN = $(shell swift build -c $(CONFIG) --show-bin-path)
 PLUGINS_DIR := .build/plugins
@@ -153,7 +153,7 @@ BENCH_BIN = $(abspath $(BENCH_SCRATCH))/$(CONFIG)
 BENCH_PLUGINS := $(abspath $(BENCH_SCRATCH))/plugins
 endif
 
-.PHONY: bench bench-swift bench-venv bench-tools bench-experiments bench-fleet
+.PHONY: bench bench-swift bench-venv bench-tools bench-experiments bench-fleet bench-retrieval
 
 # The Swift build, the PyTorch download and the C++ tools run in parallel; then prepare, measure, report.
 bench:
@@ -183,6 +183,21 @@ BENCH_FLEET_ARGS ?=
 bench-fleet: build venv bench-tools
 	$(PYTHON) bench/fleet_overhead.py --loadgen $(BENCH_TOOLS)/loadgen --out $(BENCH_WORK)/fleet_overhead.md \
 	  $(BENCH_FLEET_ARGS)
+
+# Issue 18: whole-catalog retrieval per mode (exact, quantized, approximate) at N = 50k, 1M, 5M
+# (sasrec, lstm) -> docs/retrieval.md,
+# about 15 min on an idle machine (stores are kept in out/bench-retrieval and reused). The PyTorch
+# eager peer runs with RETRIEVAL_TORCH_PY (default: the bench venv's python; skipped when absent).
+# RETRIEVAL_ARGS passes flags to bench/retrieval/run.py (--sizes, --kinds, --queries, --note).
+RETRIEVAL_TORCH_PY ?= $(BENCH_VENV)/bin/python
+RETRIEVAL_ARGS ?=
+bench-retrieval: build venv
+	@mkdir -p out/bench-retrieval
+	$(CC) -O2 -o out/bench-retrieval/read_bandwidth bench/retrieval/read_bandwidth.c
+	$(CC) -O2 -I Sources/CRecSysScan/include -o out/bench-retrieval/scan_roof bench/retrieval/scan_roof.c Sources/CRecSysScan/scan.c
+	$(PYTHON) bench/retrieval/run.py --sidecar $(BIN)/recsys-sidecar --plugins $(abspath $(PLUGINS_DIR)) \
+	  --read-bandwidth out/bench-retrieval/read_bandwidth --scan-roof out/bench-retrieval/scan_roof \
+	  --torch-python $(RETRIEVAL_TORCH_PY) $(RETRIEVAL_ARGS)
 
 bench-swift: deps
 	swift build -c $(CONFIG) --scratch-path $(BENCH_SCRATCH)

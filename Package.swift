@@ -48,9 +48,16 @@ let package = Package(
     .systemLibrary(name: "CHiredis", path: "Sources/CHiredis"),
 
     // Math every model composes; the only module that touches OpenBLAS.
-    .target(name: "RecSysKernels", dependencies: ["COpenBLAS"]),
+    .target(name: "CRecSysScan"),
+    // FAISS (Debian's static libfaiss.a, position-independent) for the `approximate` mode; it
+    // needs BLAS/LAPACK (OpenBLAS has both) and OpenMP (GCC's libgomp).
+    .target(
+      name: "CFaissIVF",
+      linkerSettings: [.linkedLibrary("faiss"), .linkedLibrary("openblas"), .linkedLibrary("gomp"),
+                       .unsafeFlags(["-L/usr/lib/gcc/x86_64-linux-gnu/12"])]),
+    .target(name: "RecSysKernels", dependencies: ["COpenBLAS", "CRecSysScan"]),
     // Author side of the plugin contract: a Swift protocol and its C export.
-    .target(name: "PluginAPI", dependencies: ["CRecSysPlugin", "RecSysKernels"]),
+    .target(name: "PluginAPI", dependencies: ["CRecSysPlugin", "RecSysKernels", "CFaissIVF"]),
     // The safetensors file format: mmap and validate.
     .target(name: "SafeTensors"),
     // SHA-256 of weights and plugin files (OpenSSL).
@@ -112,7 +119,7 @@ let package = Package(
     .target(name: "EchoPlugin", dependencies: ["PluginAPI"], path: "plugins/Echo"),
 
     .testTarget(name: "RecSysKernelsTests", dependencies: ["RecSysKernels"]),
-    .testTarget(name: "PluginAPITests", dependencies: ["PluginAPI"]),
+    .testTarget(name: "PluginAPITests", dependencies: ["PluginAPI", "CRecSysPlugin"]),
     .testTarget(name: "SafeTensorsTests", dependencies: ["SafeTensors"], exclude: ["Fixtures"]),
     .testTarget(name: "ModelStoreTests", dependencies: ["ModelStore"]),
     .testTarget(name: "RoutingTests", dependencies: ["Routing", "Experiments", "ModelStore"]),

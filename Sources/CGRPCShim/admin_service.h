@@ -39,6 +39,8 @@ class AdminService final : public recsys::v1::ModelAdmin::CallbackService {
   RECSYS_SHIM_ADMIN_RPC(GetExperiments, ExperimentsStatus)
   RECSYS_SHIM_ADMIN_RPC(ReloadExperiments, ExperimentsStatus)
   RECSYS_SHIM_ADMIN_RPC(EvaluateCandidate, EvaluateCandidateResponse)
+  RECSYS_SHIM_ADMIN_RPC(SetItemSet, ItemSetStatus)
+  RECSYS_SHIM_ADMIN_RPC(ListItemSets, ListItemSetsResponse)
 
 #undef RECSYS_SHIM_ADMIN_RPC
 

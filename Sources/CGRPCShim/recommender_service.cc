@@ -214,6 +214,13 @@ grpc::Status ServeRecommend(rs_recommend_handler handler, void *handler_context,
   view.exclude_history = request.exclude_history();
   view.forced_arm = MakeView(request.forced_arm());
   view.explain = request.explain();
+  view.exclude_item_ids = DataOrNull(request.exclude_item_ids());
+  view.exclude_item_count = static_cast<size_t>(request.exclude_item_ids_size());
+  std::vector<rs_string> exclude_item_sets;
+  exclude_item_sets.reserve(static_cast<size_t>(request.exclude_item_sets_size()));
+  for (const std::string &name : request.exclude_item_sets()) exclude_item_sets.push_back(MakeView(name));
+  view.exclude_item_sets = exclude_item_sets.empty() ? nullptr : exclude_item_sets.data();
+  view.exclude_item_set_count = exclude_item_sets.size();
   response.set_bucket(-1);  // no experiment routed it, unless the handler says otherwise
 
   rs_response handle{&response, &cancellation, std::string(), nullptr};

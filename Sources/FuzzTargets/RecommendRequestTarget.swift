@@ -48,8 +48,11 @@ public enum RecommendRequestTarget {
     let experiments = ExperimentsFile(path: experimentsPath, router: router, registry: registry,
                                       ledger: ExperimentLedger(windowCapacity: 1_000), logger: logger)
     try! experiments.reload()
+    // A named item set, so requests' exclude_item_sets reach the plugins' filters too.
+    let itemSets = ItemSetRegistry()
+    try! itemSets.replace(name: "out_of_stock", itemIDs: (0..<64).map { Int64($0 * 3) })
     return RecommendService(router: router, registry: registry, limits: RequestLimits(), logger: logger,
-                            ledger: experiments.ledger)
+                            ledger: experiments.ledger, itemSets: itemSets)
   }()
 
   static let experimentsYAML = """

@@ -57,13 +57,4 @@ public struct Catalog {
     }
     return (rows, positions)
   }
-
-  /// Every row whose item appears anywhere in the request's history (for exclude_history).
-  public func allHistoryRows(_ request: Request) -> [Int32] {
-    var rows: [Int32] = []
-    for id in request.historyItemIDs {
-      if let row = rowByItemID.row(of: id), !rows.contains(row) { rows.append(row) }
-    }
-    return rows
-  }
 }

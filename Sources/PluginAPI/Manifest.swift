@@ -41,6 +41,16 @@ public struct Manifest {
     return number.doubleValue
   }
 
+  /// A string hyperparameter that must be one of `choices`; `defaultValue` when absent.
+  public func choice(_ key: String, among choices: [String], default defaultValue: String) throws -> String {
+    guard let value = fields[key] else { return defaultValue }
+    let listed = choices.map { "\"\($0)\"" }.joined(separator: ", ")
+    guard let text = value as? String, choices.contains(text) else {
+      throw ModelError.invalidArgument("model.json: \"\(key)\" must be one of \(listed), got \(Self.describe(value))")
+    }
+    return text
+  }
+
   /// JSON true/false arrive as NSNumber too; on Linux `is Bool` also matches 0 and 1,
   /// so ask for the boxed type instead.
   private static func isBoolean(_ number: NSNumber) -> Bool {

@@ -12,6 +12,9 @@ public struct Request {
   /// Seeds exploration: the same request gets the same answer.
   public let seed: UInt64
   private let cancelled: UnsafePointer<Int32>?
+  /// ABI 1.2: sorted id lists of items never to return (the request's exclude_item_ids, named
+  /// item sets); `ExclusionSet` reads them.
+  public let excludedSets: UnsafeBufferPointer<recsys_item_set>
 
   public init(_ raw: recsys_request) {
     historyItemIDs = UnsafeBufferPointer(start: raw.history_item_ids, count: raw.history_count)
@@ -23,6 +26,7 @@ public struct Request {
     excludeHistory = raw.exclude_history != 0
     seed = raw.seed
     cancelled = raw.cancelled.map { UnsafePointer($0) }
+    excludedSets = UnsafeBufferPointer(start: raw.excluded_sets, count: raw.excluded_sets == nil ? 0 : raw.excluded_set_count)
   }
 
   /// True once the caller gave up: long loops check it and throw `ModelError.cancelled`.

@@ -13,10 +13,12 @@ public struct ModelRequest: Sendable {
   public var topK: Int
   public var excludeHistory: Bool
   public var seed: UInt64
+  /// Items never to return besides the history (exclude_item_ids, named item sets).
+  public var exclusions: ItemExclusions
 
   public init(historyItemIDs: [Int64] = [], historyTypes: [Int32] = [], candidateItemIDs: [Int64] = [],
               candidateFeatures: [Float] = [], context: [Float] = [], topK: Int, excludeHistory: Bool = false,
-              seed: UInt64 = 1) {
+              seed: UInt64 = 1, exclusions: ItemExclusions = .none) {
     self.historyItemIDs = historyItemIDs
     self.historyTypes = historyTypes
     self.candidateItemIDs = candidateItemIDs
@@ -25,6 +27,7 @@ public struct ModelRequest: Sendable {
     self.topK = topK
     self.excludeHistory = excludeHistory
     self.seed = seed
+    self.exclusions = exclusions
   }
 }
 
@@ -109,15 +112,17 @@ extension ModelRequest {
         try candidateItemIDs.withUnsafeBufferPointer { candidates in
           try candidateFeatures.withUnsafeBufferPointer { features in
             try context.withUnsafeBufferPointer { context in
-              var raw = recsys_request(
-                history_item_ids: history.baseAddress, history_types: types.baseAddress,
-                history_count: history.count,
-                candidate_item_ids: candidates.baseAddress, candidate_count: candidates.count,
-                candidate_features: features.baseAddress, candidate_feature_count: features.count,
-                context: context.baseAddress, context_count: context.count,
-                top_k: UInt32(capacity), exclude_history: excludeHistory ? 1 : 0,
-                seed: seed, cancelled: cancelled)
-              return try body(&raw)
+              try exclusions.withRaw { sets in
+                var raw = recsys_request(
+                  history_item_ids: history.baseAddress, history_types: types.baseAddress,
+                  history_count: history.count,
+                  candidate_item_ids: candidates.baseAddress, candidate_count: candidates.count,
+                  candidate_features: features.baseAddress, candidate_feature_count: features.count,
+                  context: context.baseAddress, context_count: context.count,
+                  top_k: UInt32(capacity), exclude_history: excludeHistory ? 1 : 0,
+                  seed: seed, cancelled: cancelled, excluded_sets: sets.baseAddress, excluded_set_count: sets.count)
+                return try body(&raw)
+              }
             }
           }
         }

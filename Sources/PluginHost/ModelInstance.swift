@@ -38,6 +38,13 @@ public final class ModelInstance: @unchecked Sendable {
 
   /// Runs the plugin on one request. Throws the plugin's status and message.
   public func recommend(_ request: UnsafePointer<recsys_request>, into result: UnsafeMutablePointer<recsys_result>) throws {
+    // An ABI 1.0/1.1 plugin does not know `excluded_sets`: serving it a filtered request would
+    // silently return excluded items.
+    if request.pointee.excluded_set_count > 0 && plugin.abiMinor < 2 {
+      throw PluginError(code: RECSYS_FAILED_PRECONDITION,
+        "the \(plugin.kind) plugin (ABI \(plugin.abiVersion)) predates eligibility filters (ABI 1.2); "
+          + "rebuild it against this sidecar's recsys_plugin.h, or send the request without exclude_item_ids / exclude_item_sets")
+    }
     let errorCapacity = 512
     try withUnsafeTemporaryAllocation(of: CChar.self, capacity: errorCapacity) { error in
       error[0] = 0

@@ -9,6 +9,8 @@ public final class Plugin: @unchecked Sendable {
   public let kind: String
   public let version: String
   public let abiVersion: String
+  /// The plugin's ABI minor: 2 and later honour eligibility filters (`excluded_sets`).
+  public let abiMinor: UInt32
   public let needsCandidates: Bool
   public let tensorRequirements: [TensorRequirement]
   let record: UnsafePointer<recsys_plugin>
@@ -61,6 +63,7 @@ public final class Plugin: @unchecked Sendable {
     self.kind = kind
     version = record.pointee.plugin_version.map { String(cString: $0) } ?? "unknown"
     abiVersion = pluginABI
+    abiMinor = record.pointee.abi_minor
     needsCandidates = record.pointee.flags & RECSYS_PLUGIN_NEEDS_CANDIDATES != 0
     tensorRequirements = try (0..<record.pointee.tensor_spec_count).map {
       try TensorRequirement(record.pointee.tensor_specs[$0])

@@ -25,6 +25,21 @@ extension Kernels {
     excluding: UnsafeBufferPointer<Int32>?,  // [e], indices into scores
     into result: UnsafeMutableBufferPointer<Int32>  // [min(k, count)], or larger
   ) -> Int {
+    let exclusions = excluding ?? UnsafeBufferPointer(start: nil, count: 0)
+    if exclusions.isEmpty { return topK(scores: scores, k: k, into: result, excluded: { _ in false }) }
+    return topK(scores: scores, k: k, into: result, excluded: { exclusions.contains($0) })
+  }
+
+  /// `topK` with the indices never to return given as a test (an eligibility filter over a whole
+  /// catalog: history, request ids, named item sets). `excluded` is asked only about an index
+  /// whose score would enter the heap, so a filter of any size costs a few hundred tests per call.
+  @discardableResult
+  public static func topK(
+    scores: UnsafeBufferPointer<Float>,  // [count]
+    k: Int,
+    into result: UnsafeMutableBufferPointer<Int32>,  // [min(k, count)], or larger
+    excluded: (Int32) -> Bool
+  ) -> Int {
     precondition(k >= 0, "topK: negative k")
     precondition(scores.count <= Int(Int32.max), "topK: more scores than Int32 indices")
     let capacity = min(k, scores.count)
@@ -33,14 +48,13 @@ extension Kernels {
 
     let s = scores.baseAddress!
     let heap = result.baseAddress!
-    let exclusions = excluding ?? UnsafeBufferPointer(start: nil, count: 0)
     let count = scores.count
 
     // Fill: the first `capacity` admissible indices.
     var size = 0
     var i = 0
     while i < count && size < capacity {
-      if !exclusions.contains(Int32(truncatingIfNeeded: i)) {
+      if !excluded(Int32(truncatingIfNeeded: i)) {
         heap[size] = Int32(truncatingIfNeeded: i)
         siftUp(heap, size, s)
         size += 1
@@ -54,7 +68,7 @@ extension Kernels {
       var threshold = s[Int(heap[0])]
       // While the worst kept score is NaN (rare), any number beats it; NaN scores never do.
       while i < count && threshold.isNaN {
-        if !s[i].isNaN { offer(i, heap, size, s, exclusions, &threshold) }
+        if !s[i].isNaN { offer(i, heap, size, s, excluded, &threshold) }
         i += 1
       }
       // The root is now a number and stays one. Take the maximum of 8 scores at a time without
@@ -62,21 +76,15 @@ extension Kernels {
       // looked at score by score.
       let lanes = 8
       while i + lanes <= count {
-        let p = s + i
-        var m = threshold
-        for j in 0..<lanes {
-          let v = p[j]
-          m = v > m ? v : m
-        }
-        if m > threshold {
+        if maximumOf8(s + i, atLeast: threshold) > threshold {
           for j in i..<(i + lanes) where s[j] > threshold {
-            offer(j, heap, size, s, exclusions, &threshold)
+            offer(j, heap, size, s, excluded, &threshold)
           }
         }
         i += lanes
       }
       while i < count {
-        if s[i] > threshold { offer(i, heap, size, s, exclusions, &threshold) }
+        if s[i] > threshold { offer(i, heap, size, s, excluded, &threshold) }
         i += 1
       }
     }
@@ -91,14 +99,26 @@ extension Kernels {
     return size
   }
 
+  /// The largest of `p[0..<8]` and `floor`, without branches (`v > m ? v : m` skips NaN): the
+  /// top-k kernels look at a block of 8 scores one by one only when this beats their threshold.
+  @inline(__always)
+  static func maximumOf8(_ p: UnsafePointer<Float>, atLeast floor: Float) -> Float {
+    var m = floor
+    for j in 0..<8 {
+      let v = p[j]
+      m = v > m ? v : m
+    }
+    return m
+  }
+
   /// Replaces the heap's root with score index `i` unless it is excluded.
   @inline(__always)
   private static func offer(
     _ i: Int, _ heap: UnsafeMutablePointer<Int32>, _ size: Int, _ s: UnsafePointer<Float>,
-    _ exclusions: UnsafeBufferPointer<Int32>, _ threshold: inout Float
+    _ excluded: (Int32) -> Bool, _ threshold: inout Float
   ) {
     let index = Int32(truncatingIfNeeded: i)
-    if exclusions.contains(index) { return }
+    if excluded(index) { return }
     heap[0] = index
     siftDown(heap, 0, size, s)
     threshold = s[Int(heap[0])]

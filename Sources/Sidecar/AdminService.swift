@@ -18,13 +18,16 @@ public final class AdminService: @unchecked Sendable {
   let feedbackTTLSeconds: Int
   /// The feedback log's path, for EvaluateCandidate; nil when none is written.
   let feedbackLogPath: String?
+  /// The named item sets SetItemSet replaces (the same registry RecommendService reads).
+  let itemSets: ItemSetRegistry?
   private let work = DispatchQueue(label: "recsys.admin", attributes: .concurrent)
 
   /// `router`, `experiments`, `exposureLog`: what GetExperiments reports (nil parts read empty).
   public init(registry: ModelRegistry, router: Router? = nil, experiments: ExperimentsFile? = nil,
               exposureLog: ExposureLog? = nil, experimentState: (@Sendable () -> ExperimentStateStatus)? = nil,
-              feedbackTTLSeconds: Int = 0, feedbackLogPath: String? = nil) {
+              feedbackTTLSeconds: Int = 0, feedbackLogPath: String? = nil, itemSets: ItemSetRegistry? = nil) {
     self.feedbackLogPath = feedbackLogPath
+    self.itemSets = itemSets
     self.registry = registry
     self.experimentState = experimentState
     self.feedbackTTLSeconds = feedbackTTLSeconds
@@ -80,6 +83,12 @@ public final class AdminService: @unchecked Sendable {
           response = self.experimentsStatus()
         case "EvaluateCandidate":
           response = try self.evaluateCandidate(request["candidate"] as? String ?? "")
+        case "SetItemSet":
+          let set = try self.requireItemSets().replace(
+            name: request["name"] as? String ?? "", itemIDs: try Self.itemIDs(request["item_ids"]))
+          response = Self.json(set)
+        case "ListItemSets":
+          response = ["item_sets": try self.requireItemSets().all().map(Self.json)]
         default:
           throw ServiceError(code: Int32(RS_STATUS_UNIMPLEMENTED), message: "ModelAdmin has no method \(method)")
         }
@@ -180,6 +189,30 @@ public final class AdminService: @unchecked Sendable {
     let formatter = ISO8601DateFormatter()
     formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
     return formatter.string(from: date)
+  }
+
+  private func requireItemSets() throws -> ItemSetRegistry {
+    guard let itemSets else {
+      throw ServiceError(code: Int32(RS_STATUS_UNIMPLEMENTED), message: "this sidecar serves no item sets")
+    }
+    return itemSets
+  }
+
+  /// proto3 JSON writes int64 as strings ("123"); numbers are accepted too.
+  private static func itemIDs(_ value: Any?) throws -> [Int64] {
+    guard let list = value else { return [] }
+    guard let values = list as? [Any] else {
+      throw ServiceError(code: Int32(RS_STATUS_INVALID_ARGUMENT), message: "item_ids must be a list of item ids")
+    }
+    return try values.map { element in
+      if let text = element as? String, let id = Int64(text) { return id }
+      if let number = element as? NSNumber, let id = Int64(exactly: number.doubleValue) { return id }
+      throw ServiceError(code: Int32(RS_STATUS_INVALID_ARGUMENT), message: "item_ids holds \(element), which is not an int64 item id")
+    }
+  }
+
+  static func json(_ set: ItemSet) -> [String: Any] {
+    ["name": set.name, "item_count": set.itemIDs.count, "generation": set.generation, "replaced_at": timestamp(set.replacedAt)]
   }
 
   static func json(_ status: ModelStatus) -> [String: Any] {

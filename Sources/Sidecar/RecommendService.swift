@@ -4,6 +4,7 @@ import Experiments
 import Foundation
 import Logging
 import ModelStore
+import PluginHost
 import Routing
 
 /// Serves Recommend: validates the request view, routes it to a model instance,
@@ -22,11 +23,19 @@ public final class RecommendService: @unchecked Sendable {
   let ledger: ExperimentLedger?
   let exposureLog: ExposureLog?
   private let shadow: ShadowScoring?
+  /// The named item sets requests exclude (`exclude_item_sets`), replaced through ModelAdmin.
+  public let itemSets: ItemSetRegistry
+
+  /// Items a request may name in exclude_item_ids, and item sets in exclude_item_sets.
+  public static let maxExcludedItems = 100_000
+  public static let maxExcludedSets = 16
 
   /// `ledger`: given when experiments run (the feedback window and per-arm counters);
   /// `exposureLog`: where each served response is logged, if anywhere.
   public init(router: Router, registry: ModelRegistry, limits: RequestLimits, logger: Logger,
-              metrics: SidecarMetrics? = nil, ledger: ExperimentLedger? = nil, exposureLog: ExposureLog? = nil) {
+              metrics: SidecarMetrics? = nil, ledger: ExperimentLedger? = nil, exposureLog: ExposureLog? = nil,
+              itemSets: ItemSetRegistry = ItemSetRegistry()) {
+    self.itemSets = itemSets
     self.router = router
     self.registry = registry
     self.limits = limits
@@ -72,6 +81,7 @@ public final class RecommendService: @unchecked Sendable {
     var stage = "before scoring"
     do {
       try validate(request)
+      let exclusions = try exclusions(request)
       // Exploring kinds (dqn) and Thompson arms draw from this seed: with the request id it
       // replays the answer.
       let seed = RequestID.seed(requestID)
@@ -96,9 +106,9 @@ public final class RecommendService: @unchecked Sendable {
       // here) costs no scoring; one that gives up later is seen by the plugin's own checks.
       if let stopped = Self.cancellation(response, stage: stage) { throw stopped }
       stage = "while scoring"
-      try rank(request, with: model, seed: RequestID.explorationSeed(seed, model: model.name), into: response) {
-        items, scores, propensities, explanations in
-        record(request, requestID: requestID, route: route, model: model, seed: seed,
+      try rank(request, with: model, seed: RequestID.explorationSeed(seed, model: model.name), exclusions: exclusions,
+               into: response) { items, scores, propensities, explanations in
+        record(request, requestID: requestID, route: route, model: model, seed: seed, exclusions: exclusions,
                items: items, scores: scores, propensities: propensities, explanations: explanations)
       }
       model.name.withCString { rs_response_set_model(response, $0, strlen($0), Int64(model.version)) }
@@ -152,7 +162,7 @@ public final class RecommendService: @unchecked Sendable {
   /// One served response, recorded for the experiments (feedback join, per-arm counts), the
   /// exposure log and the shadow model. Only queues and short locks: nothing here waits.
   private func record(_ request: rs_recommend_request, requestID: String, route: Router.Route, model: ServingModel,
-                      seed: UInt64, items: UnsafeBufferPointer<Int64>, scores: UnsafeBufferPointer<Float>,
+                      seed: UInt64, exclusions: ItemExclusions, items: UnsafeBufferPointer<Int64>, scores: UnsafeBufferPointer<Float>,
                       propensities: UnsafeBufferPointer<Float>, explanations: Explanations?) {
     let assignment = route.assignment
     ledger?.recordExposure(requestID: requestID, assignment: assignment, itemIDs: items)
@@ -173,7 +183,7 @@ public final class RecommendService: @unchecked Sendable {
     if let shadow, let assignment, let shadowModel, let salt {
       shadow.submit(ShadowScoring.Job(
         request: request, experimentKey: assignment.experimentKey, salt: salt, shadow: shadowModel,
-        seed: RequestID.explorationSeed(seed, model: shadowModel.model),
+        seed: RequestID.explorationSeed(seed, model: shadowModel.model), exclusions: exclusions,
         served: items, offPolicy: Self.sampledForOffPolicy(seed, percent: experiment?.opeSamplePercent ?? 0)
           ? ShadowScoring.OffPolicySample(
             requestID: requestID, servedModel: ModelSelector(model: model.name, version: .number(model.version)),
@@ -190,7 +200,8 @@ public final class RecommendService: @unchecked Sendable {
   /// Runs the plugin with output buffers sized to this request, copies the top-k (a few
   /// items) into the response, and hands them to `ranked` while the buffers live. With explain,
   /// the same plugin request is then explained (only the returned items; see Explanations).
-  private func rank(_ request: rs_recommend_request, with model: ServingModel, seed: UInt64, into response: OpaquePointer,
+  private func rank(_ request: rs_recommend_request, with model: ServingModel, seed: UInt64, exclusions: ItemExclusions,
+                    into response: OpaquePointer,
                     ranked: (UnsafeBufferPointer<Int64>, UnsafeBufferPointer<Float>, UnsafeBufferPointer<Float>,
                              Explanations?) -> Void) throws {
     let capacity = Int(request.top_k)
@@ -200,24 +211,27 @@ public final class RecommendService: @unchecked Sendable {
           var result = recsys_result(
             item_ids: itemIDs.baseAddress, scores: floats.baseAddress, propensities: floats.baseAddress! + capacity,
             capacity: capacity, count: 0, unknown_item_ids: unknown.baseAddress, unknown_count: 0)
-          var pluginRequest = recsys_request(
-            history_item_ids: request.history_item_ids, history_types: request.history_types,
-            history_count: request.history_count,
-            candidate_item_ids: request.candidate_item_ids, candidate_count: request.candidate_count,
-            candidate_features: request.candidate_features, candidate_feature_count: request.candidate_features_count,
-            context: request.context, context_count: request.context_count,
-            top_k: UInt32(request.top_k), exclude_history: request.exclude_history ? 1 : 0,
-            seed: seed, cancelled: rs_response_cancelled_flag(response))
-          try model.instance.recommend(&pluginRequest, into: &result)
-          let count = min(result.count, capacity)
-          try Self.requireFiniteScores(result, count: count, model: model)
-          rs_response_set_items(response, result.item_ids, result.scores, result.propensities, count)
-          let returned = UnsafeBufferPointer(start: result.item_ids, count: count)
-          let explanations = request.explain
-            ? try Explanations.explain(&pluginRequest, items: returned, model: model.instance, response: response) : nil
-          ranked(returned, UnsafeBufferPointer(start: result.scores, count: count),
-                 UnsafeBufferPointer(start: result.propensities, count: count), explanations)
-          rs_response_set_unknown_items(response, result.unknown_item_ids, min(result.unknown_count, request.candidate_count))
+          try exclusions.withRaw { excludedSets in
+            var pluginRequest = recsys_request(
+              history_item_ids: request.history_item_ids, history_types: request.history_types,
+              history_count: request.history_count,
+              candidate_item_ids: request.candidate_item_ids, candidate_count: request.candidate_count,
+              candidate_features: request.candidate_features, candidate_feature_count: request.candidate_features_count,
+              context: request.context, context_count: request.context_count,
+              top_k: UInt32(request.top_k), exclude_history: request.exclude_history ? 1 : 0,
+              seed: seed, cancelled: rs_response_cancelled_flag(response),
+              excluded_sets: excludedSets.baseAddress, excluded_set_count: excludedSets.count)
+            try model.instance.recommend(&pluginRequest, into: &result)
+            let count = min(result.count, capacity)
+            try Self.requireFiniteScores(result, count: count, model: model)
+            rs_response_set_items(response, result.item_ids, result.scores, result.propensities, count)
+            let returned = UnsafeBufferPointer(start: result.item_ids, count: count)
+            let explanations = request.explain
+              ? try Explanations.explain(&pluginRequest, items: returned, model: model.instance, response: response) : nil
+            ranked(returned, UnsafeBufferPointer(start: result.scores, count: count),
+                   UnsafeBufferPointer(start: result.propensities, count: count), explanations)
+            rs_response_set_unknown_items(response, result.unknown_item_ids, min(result.unknown_count, request.candidate_count))
+          }
         }
       }
     }
@@ -232,6 +246,29 @@ public final class RecommendService: @unchecked Sendable {
           + "\(result.item_ids[index]): the request's candidate_features or context values are too large for it "
           + "(they overflow float32); send values in the range the model was trained on")
     }
+  }
+
+  /// The request's eligibility filters: its exclude_item_ids (sorted once here) and the named item
+  /// sets it asks for, looked up once before scoring (a set replaced meanwhile serves the next call).
+  private func exclusions(_ request: rs_recommend_request) throws -> ItemExclusions {
+    guard request.exclude_item_count <= Self.maxExcludedItems else {
+      throw ServiceError.invalidArgument(
+        "exclude_item_ids has \(request.exclude_item_count) items; the limit is \(Self.maxExcludedItems) per request "
+          + "(keep larger lists server-side as a named item set: recsysctl item-set NAME ID...)")
+    }
+    guard request.exclude_item_set_count <= Self.maxExcludedSets else {
+      throw ServiceError.invalidArgument(
+        "exclude_item_sets names \(request.exclude_item_set_count) sets; the limit is \(Self.maxExcludedSets)")
+    }
+    var names: [String] = []
+    for index in 0..<request.exclude_item_set_count {
+      let name = request.exclude_item_sets[index]
+      try requireLength(name, ItemSetRegistry.maxNameBytes, field: "exclude_item_sets[\(index)]", example: "\"out_of_stock\"")
+      names.append(string(name))
+    }
+    return ItemExclusions(
+      requestItemIDs: UnsafeBufferPointer(start: request.exclude_item_ids, count: request.exclude_item_count),
+      namedSets: try itemSets.sets(named: names))
   }
 
   /// Checks what any model needs of a request; a model checks its own dimensions.

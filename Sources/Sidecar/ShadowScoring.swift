@@ -193,7 +193,7 @@ extension ShadowScoring {
 extension ShadowScoring.Job {
   /// Copies what the shadow needs out of the call's request view (valid only during the call).
   init(request: rs_recommend_request, experimentKey: String, salt: String,
-       shadow: ModelSelector, seed: UInt64, served: UnsafeBufferPointer<Int64>,
+       shadow: ModelSelector, seed: UInt64, exclusions: ItemExclusions, served: UnsafeBufferPointer<Int64>,
        offPolicy: ShadowScoring.OffPolicySample? = nil) {
     func copy<Element>(_ pointer: UnsafePointer<Element>?, _ count: Int) -> [Element] {
       guard let pointer, count > 0 else { return [] }
@@ -205,7 +205,7 @@ extension ShadowScoring.Job {
       candidateItemIDs: copy(request.candidate_item_ids, request.candidate_count),
       candidateFeatures: copy(request.candidate_features, request.candidate_features_count),
       context: copy(request.context, request.context_count),
-      topK: Int(request.top_k), excludeHistory: request.exclude_history, seed: seed)
+      topK: Int(request.top_k), excludeHistory: request.exclude_history, seed: seed, exclusions: exclusions)
     self.init(experimentKey: experimentKey, salt: salt, shadow: shadow, request: copied, served: Array(served),
               offPolicy: offPolicy)
   }

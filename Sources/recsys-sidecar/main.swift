@@ -283,9 +283,11 @@ struct RecsysSidecar: ParsableCommand {
     } catch {
       throw ValidationError("exposure log: \(error)")
     }
+    let itemSets = ItemSetRegistry()
     let service = RecommendService(
       router: router, registry: registry, limits: settings.limits, logger: logger,
-      metrics: metricsServer == nil ? nil : metrics, ledger: experiments?.ledger, exposureLog: exposureLog)
+      metrics: metricsServer == nil ? nil : metrics, ledger: experiments?.ledger, exposureLog: exposureLog,
+      itemSets: itemSets)
     let tls = settings.tlsCert.isEmpty ? nil : SidecarServer.TLS(
       certificateChain: settings.tlsCert, privateKey: settings.tlsKey, clientCA: settings.tlsClientCA,
       requireClientCertificate: settings.tlsRequireClientCert)
@@ -303,7 +305,7 @@ struct RecsysSidecar: ParsableCommand {
       admin: settings.adminListen.isEmpty ? nil : AdminService(
         registry: registry, router: router, experiments: experiments, exposureLog: exposureLog,
         experimentState: sharedState.map { state in { state.status } } ?? snapshotFile.map { file in { file.status } },
-        feedbackTTLSeconds: settings.feedbackTTLSeconds, feedbackLogPath: feedbackLog?.path),
+        feedbackTTLSeconds: settings.feedbackTTLSeconds, feedbackLogPath: feedbackLog?.path, itemSets: itemSets),
       maxReceiveMessageBytes: Int32(settings.maxReceiveMessageBytes), tls: tls, adminToken: adminToken)
 
     // Health follows the default model (the experiments file's, when it names one): SERVING

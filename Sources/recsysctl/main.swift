@@ -7,7 +7,8 @@ struct RecsysCtl: ParsableCommand {
     commandName: "recsysctl",
     abstract: "Operate a running recsys-sidecar: models, versions, labels, plugins, A/B experiments, test calls.",
     subcommands: [
-      Models.self, Reload.self, Pin.self, Unpin.self, Label.self, Plugins.self, Experiments.self, Recommend.self,
+      Models.self, Reload.self, Pin.self, Unpin.self, Label.self, Plugins.self, Experiments.self, ItemSets.self, ItemSet.self,
+      Recommend.self,
     ])
 }
 

@@ -118,8 +118,7 @@ public final class DuelingDQN: RecommenderModel {
     // Int32s (4 bytes each, so the Int32 part stays aligned).
     let floatCount = stateInputs + 2 * widestState + hidden + candidateCount * hidden + candidateCount + k
     let slateScratchCount = Kernels.epsilonGreedySlateScratchCount(count: candidateCount, k: k)
-    let historySetCount = request.excludeHistory ? RowSet.slotCount(for: historyCount) : 0
-    let intCount = historyCount + 2 * candidateCount + historySetCount + slateScratchCount + k
+    let intCount = historyCount + 2 * candidateCount + slateScratchCount + k
     let arena = UnsafeMutableRawPointer.allocate(byteCount: 4 * max(floatCount + intCount, 1), alignment: 64)
     defer { arena.deallocate() }
     var floats = Slicer(arena.bindMemory(to: Float.self, capacity: floatCount))
@@ -134,7 +133,6 @@ public final class DuelingDQN: RecommenderModel {
     let historyRows = ints.take(historyCount)
     let candidateRows = ints.take(candidateCount)
     let excluded = ints.take(candidateCount)
-    let historySetSlots = ints.take(historySetCount)
     let slateScratch = ints.take(slateScratchCount)
     let slate = ints.take(k)
 
@@ -150,7 +148,7 @@ public final class DuelingDQN: RecommenderModel {
     }
     if known == 0 { return }
 
-    // Known history rows, oldest first; the model reads the last `maxHistory`, exclusion all.
+    // Known history rows, oldest first; the model reads the last `maxHistory`.
     var knownHistory = 0
     for id in request.historyItemIDs {
       if let row = catalog.row(of: id) {
@@ -218,17 +216,10 @@ public final class DuelingDQN: RecommenderModel {
     let meanAdvantage = Float(sum / Double(known))
     for slot in 0..<known { scores[slot] = (value + scores[slot]) - meanAdvantage }
 
-    // Exclusion: every candidate whose item occurs anywhere in the history (all events, not only
-    // the kept ones), through a hash set of the history's rows: O(history + candidates).
-    var excludedCount = 0
-    if request.excludeHistory && knownHistory > 0 {
-      let history = RowSet(
-        slots: historySetSlots, rows: UnsafeBufferPointer(rebasing: historyRows[0..<knownHistory]))
-      for slot in 0..<known where history.contains(candidateRows[slot]) {
-        excluded[excludedCount] = Int32(truncatingIfNeeded: slot)
-        excludedCount += 1
-      }
-    }
+    // Exclusion: the request's ExclusionSet (history under exclude_history, exclude_item_ids,
+    // named item sets), as the candidate positions the slate kernel must not pick.
+    let excludedCount = ExclusionSet(request, catalog: catalog).excludedPositions(
+      rows: UnsafeBufferPointer(rebasing: candidateRows[0..<known]), into: excluded)
 
     var generator = Kernels.SplitMix64(seed: request.seed)
     let chosen = Kernels.epsilonGreedySlate(

@@ -42,6 +42,8 @@ public final class LSTMSequenceModel: RecommenderModel {
   }
 
   let catalog: Catalog
+  /// Whole-catalog search (model.json "retrieval": exact or quantized), built at load.
+  let retrieval: CatalogRetrieval
   let itemEmbedding: UnsafeBufferPointer<Float>  // [N x d]
   let eventEmbedding: UnsafeBufferPointer<Float>  // [4 x d]
   let projectionWeight: UnsafeBufferPointer<Float>  // [d x H]
@@ -65,6 +67,7 @@ public final class LSTMSequenceModel: RecommenderModel {
     projectionWeight = try tensors.floats("proj.weight", shape: [dimension, hidden])
     projectionBias = try tensors.floats("proj.bias", shape: [dimension])
     layers = try Self.layers(tensors, count: layerCount, dimension: dimension, hidden: hidden)
+    retrieval = try CatalogRetrieval(manifest: manifest, catalog: catalog, itemEmbedding: itemEmbedding, dimension: dimension)
     Kernels.useSingleThread()
   }
 
@@ -107,7 +110,7 @@ public final class LSTMSequenceModel: RecommenderModel {
     // kernel's scratch, a zero state for an empty history, z, and the scores.
     let sequenceCount = steps * width
     let lstmScratchCount = Kernels.lstmScratchCount(steps: steps, hidden: hidden)
-    let scoreCount = Ranking.dotProductScoreCount(request, catalog: catalog)
+    let scoreCount = Ranking.dotProductScoreCount(request)
     let scratch = UnsafeMutableBufferPointer<Float>.allocate(
       capacity: max(sequenceCount + lstmScratchCount + hidden + dimension + scoreCount, 1))
     defer { scratch.deallocate() }
@@ -157,7 +160,7 @@ public final class LSTMSequenceModel: RecommenderModel {
 
     if request.isCancelled { throw ModelError.cancelled }
     try Ranking.writeTopDotProducts(
-      userVector: UnsafeBufferPointer(userVector), itemEmbedding: itemEmbedding, dimension: dimension,
-      request: request, catalog: catalog, scores: scores, into: &result)
+      userVector: UnsafeBufferPointer(userVector), retrieval: retrieval, request: request, scores: scores,
+      into: &result)
   }
 }

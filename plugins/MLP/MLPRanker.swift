@@ -126,7 +126,7 @@ public final class MLPRanker: RecommenderModel {
       swap(&activations, &next)
     }
     let scores = UnsafeBufferPointer(rebasing: activations[0..<candidateCount])
-    let excluded = request.excludeHistory ? catalog.allHistoryRows(request) : []
-    Ranking.writeTopCandidates(scores: scores, rows: rows, catalog: catalog, excludedRows: excluded, into: &result)
+    Ranking.writeTopCandidates(
+      scores: scores, rows: rows, catalog: catalog, excluding: ExclusionSet(request, catalog: catalog), into: &result)
   }
 }

@@ -24,15 +24,15 @@ public final class PopularityModel: RecommenderModel {
   }
 
   public func recommend(_ request: Request, into result: inout Recommendations) throws {
-    let excluded = request.excludeHistory ? catalog.allHistoryRows(request) : []
+    let excluded = ExclusionSet(request, catalog: catalog)
     if request.candidateItemIDs.isEmpty {
-      Ranking.writeTopCatalog(scores: popularity, catalog: catalog, excludedRows: excluded, into: &result)
+      Ranking.writeTopCatalog(scores: popularity, catalog: catalog, excluding: excluded, into: &result)
       return
     }
     let (rows, _) = catalog.candidates(request, reportingUnknownTo: &result)
     let scores = rows.map { popularity[Int($0)] }
     scores.withUnsafeBufferPointer { scores in
-      Ranking.writeTopCandidates(scores: scores, rows: rows, catalog: catalog, excludedRows: excluded, into: &result)
+      Ranking.writeTopCandidates(scores: scores, rows: rows, catalog: catalog, excluding: excluded, into: &result)
     }
   }
 }

@@ -58,6 +58,8 @@ public final class SASRecModel: RecommenderModel {
   }
 
   let catalog: Catalog
+  /// Whole-catalog search (model.json "retrieval": exact or quantized), built at load.
+  let retrieval: CatalogRetrieval
   let itemEmbedding: UnsafeBufferPointer<Float>  // [N x d]
   let positionEmbedding: UnsafeBufferPointer<Float>  // [L x d]
   let finalNormWeight, finalNormBias: UnsafeBufferPointer<Float>  // [d]
@@ -88,6 +90,7 @@ public final class SASRecModel: RecommenderModel {
     finalNormBias = try tensors.floats("ln_f.bias", shape: [dimension])
     blocks = try Self.blocks(tensors, count: blockCount, dimension: dimension)
     widestFFN = blocks.map(\.ffnWidth).max() ?? 0
+    retrieval = try CatalogRetrieval(manifest: manifest, catalog: catalog, itemEmbedding: itemEmbedding, dimension: dimension)
     Kernels.useSingleThread()
   }
 
@@ -133,7 +136,7 @@ public final class SASRecModel: RecommenderModel {
     // One allocation per request: the residual stream x, a normed/branch buffer, the FFN's hidden
     // layer, the attention kernel's scratch, z, and the scores.
     let attentionScratchCount = Kernels.causalSelfAttentionScratchCount(steps: steps, dim: d)
-    let scoreCount = Ranking.dotProductScoreCount(request, catalog: catalog)
+    let scoreCount = Ranking.dotProductScoreCount(request)
     let scratch = UnsafeMutableBufferPointer<Float>.allocate(
       capacity: max(2 * steps * d + steps * widestFFN + attentionScratchCount + d + scoreCount, 1))
     defer { scratch.deallocate() }
@@ -203,7 +206,7 @@ public final class SASRecModel: RecommenderModel {
 
     if request.isCancelled { throw ModelError.cancelled }
     try Ranking.writeTopDotProducts(
-      userVector: UnsafeBufferPointer(userVector), itemEmbedding: itemEmbedding, dimension: d,
-      request: request, catalog: catalog, scores: scores, into: &result)
+      userVector: UnsafeBufferPointer(userVector), retrieval: retrieval, request: request, scores: scores,
+      into: &result)
   }
 }

@@ -70,6 +70,10 @@ typedef struct rs_recommend_request {
   bool exclude_history;
   rs_string forced_arm; /* "experiment_key/arm" or empty */
   bool explain;         /* fill ScoredItem.because (and history_attention) */
+  const int64_t *exclude_item_ids;       /* eligibility: never return these (any order) */
+  size_t exclude_item_count;
+  const rs_string *exclude_item_sets;    /* names of server-side item sets never to return from */
+  size_t exclude_item_set_count;
 } rs_recommend_request;
 
 /* The response of one call; filled by the handler, sent by the shim. */

@@ -38,7 +38,7 @@ extern "C" {
 #endif
 
 #define RECSYS_PLUGIN_ABI_MAJOR 1
-#define RECSYS_PLUGIN_ABI_MINOR 1
+#define RECSYS_PLUGIN_ABI_MINOR 2
 
 /* The name of the one function a plugin exports. */
 #define RECSYS_PLUGIN_ENTRY_SYMBOL "recsys_plugin_entry"
@@ -96,6 +96,12 @@ typedef struct recsys_model_config {
   size_t tensor_count;
 } recsys_model_config;
 
+/* ABI 1.2: a set of external item ids, sorted ascending without repeats. */
+typedef struct recsys_item_set {
+  const int64_t *item_ids;
+  size_t count;
+} recsys_item_set;
+
 /*
  * One request, as the host validated it. Pointers are valid during recommend() only.
  * candidate_count == 0 means "no candidates": kinds that can rank the whole catalog
@@ -115,6 +121,15 @@ typedef struct recsys_request {
   int32_t exclude_history;          /* nonzero: leave history items out of the result */
   uint64_t seed;                    /* for exploration policies: same seed, same result */
   const volatile int32_t *cancelled; /* may be NULL; nonzero: the caller gave up, stop early */
+
+  /* ABI 1.2, eligibility: items never to return, besides the history under exclude_history.
+   * A plugin of minor >= 2 honours them in every retrieval mode (and still fills top_k when
+   * enough eligible items exist); the host refuses a request that sets them for an older
+   * plugin. Each set holds item ids sorted ascending without repeats (the request's own
+   * exclude_item_ids are one such set, sorted by the host; a named server-side set is another);
+   * the memory stays valid during recommend() only. */
+  const recsys_item_set *excluded_sets;
+  size_t excluded_set_count;
 } recsys_request;
 
 /*

@@ -30,6 +30,8 @@ static const char* ModelAdmin_method_names[] = {
   "/recsys.v1.ModelAdmin/GetExperiments",
   "/recsys.v1.ModelAdmin/ReloadExperiments",
   "/recsys.v1.ModelAdmin/EvaluateCandidate",
+  "/recsys.v1.ModelAdmin/SetItemSet",
+  "/recsys.v1.ModelAdmin/ListItemSets",
 };
 
 std::unique_ptr< ModelAdmin::Stub> ModelAdmin::NewStub(const std::shared_ptr< ::grpc::ChannelInterface>& channel, const ::grpc::StubOptions& options) {
@@ -46,6 +48,8 @@ ModelAdmin::Stub::Stub(const std::shared_ptr< ::grpc::ChannelInterface>& channel
   , rpcmethod_GetExperiments_(ModelAdmin_method_names[4], options.suffix_for_stats(),::grpc::internal::RpcMethod::NORMAL_RPC, channel)
   , rpcmethod_ReloadExperiments_(ModelAdmin_method_names[5], options.suffix_for_stats(),::grpc::internal::RpcMethod::NORMAL_RPC, channel)
   , rpcmethod_EvaluateCandidate_(ModelAdmin_method_names[6], options.suffix_for_stats(),::grpc::internal::RpcMethod::NORMAL_RPC, channel)
+  , rpcmethod_SetItemSet_(ModelAdmin_method_names[7], options.suffix_for_stats(),::grpc::internal::RpcMethod::NORMAL_RPC, channel)
+  , rpcmethod_ListItemSets_(ModelAdmin_method_names[8], options.suffix_for_stats(),::grpc::internal::RpcMethod::NORMAL_RPC, channel)
   {}
 
 ::grpc::Status ModelAdmin::Stub::ListModels(::grpc::ClientContext* context, const ::recsys::v1::ListModelsRequest& request, ::recsys::v1::ListModelsResponse* response) {
@@ -209,6 +213,52 @@ void ModelAdmin::Stub::async::EvaluateCandidate(::grpc::ClientContext* context, 
   return result;
 }
 
+::grpc::Status ModelAdmin::Stub::SetItemSet(::grpc::ClientContext* context, const ::recsys::v1::SetItemSetRequest& request, ::recsys::v1::ItemSetStatus* response) {
+  return ::grpc::internal::BlockingUnaryCall< ::recsys::v1::SetItemSetRequest, ::recsys::v1::ItemSetStatus, ::grpc::protobuf::MessageLite, ::grpc::protobuf::MessageLite>(channel_.get(), rpcmethod_SetItemSet_, context, request, response);
+}
+
+void ModelAdmin::Stub::async::SetItemSet(::grpc::ClientContext* context, const ::recsys::v1::SetItemSetRequest* request, ::recsys::v1::ItemSetStatus* response, std::function<void(::grpc::Status)> f) {
+  ::grpc::internal::CallbackUnaryCall< ::recsys::v1::SetItemSetRequest, ::recsys::v1::ItemSetStatus, ::grpc::protobuf::MessageLite, ::grpc::protobuf::MessageLite>(stub_->channel_.get(), stub_->rpcmethod_SetItemSet_, context, request, response, std::move(f));
+}
+
+void ModelAdmin::Stub::async::SetItemSet(::grpc::ClientContext* context, const ::recsys::v1::SetItemSetRequest* request, ::recsys::v1::ItemSetStatus* response, ::grpc::ClientUnaryReactor* reactor) {
+  ::grpc::internal::ClientCallbackUnaryFactory::Create< ::grpc::protobuf::MessageLite, ::grpc::protobuf::MessageLite>(stub_->channel_.get(), stub_->rpcmethod_SetItemSet_, context, request, response, reactor);
+}
+
+::grpc::ClientAsyncResponseReader< ::recsys::v1::ItemSetStatus>* ModelAdmin::Stub::PrepareAsyncSetItemSetRaw(::grpc::ClientContext* context, const ::recsys::v1::SetItemSetRequest& request, ::grpc::CompletionQueue* cq) {
+  return ::grpc::internal::ClientAsyncResponseReaderHelper::Create< ::recsys::v1::ItemSetStatus, ::recsys::v1::SetItemSetRequest, ::grpc::protobuf::MessageLite, ::grpc::protobuf::MessageLite>(channel_.get(), cq, rpcmethod_SetItemSet_, context, request);
+}
+
+::grpc::ClientAsyncResponseReader< ::recsys::v1::ItemSetStatus>* ModelAdmin::Stub::AsyncSetItemSetRaw(::grpc::ClientContext* context, const ::recsys::v1::SetItemSetRequest& request, ::grpc::CompletionQueue* cq) {
+  auto* result =
+    this->PrepareAsyncSetItemSetRaw(context, request, cq);
+  result->StartCall();
+  return result;
+}
+
+::grpc::Status ModelAdmin::Stub::ListItemSets(::grpc::ClientContext* context, const ::recsys::v1::ListItemSetsRequest& request, ::recsys::v1::ListItemSetsResponse* response) {
+  return ::grpc::internal::BlockingUnaryCall< ::recsys::v1::ListItemSetsRequest, ::recsys::v1::ListItemSetsResponse, ::grpc::protobuf::MessageLite, ::grpc::protobuf::MessageLite>(channel_.get(), rpcmethod_ListItemSets_, context, request, response);
+}
+
+void ModelAdmin::Stub::async::ListItemSets(::grpc::ClientContext* context, const ::recsys::v1::ListItemSetsRequest* request, ::recsys::v1::ListItemSetsResponse* response, std::function<void(::grpc::Status)> f) {
+  ::grpc::internal::CallbackUnaryCall< ::recsys::v1::ListItemSetsRequest, ::recsys::v1::ListItemSetsResponse, ::grpc::protobuf::MessageLite, ::grpc::protobuf::MessageLite>(stub_->channel_.get(), stub_->rpcmethod_ListItemSets_, context, request, response, std::move(f));
+}
+
+void ModelAdmin::Stub::async::ListItemSets(::grpc::ClientContext* context, const ::recsys::v1::ListItemSetsRequest* request, ::recsys::v1::ListItemSetsResponse* response, ::grpc::ClientUnaryReactor* reactor) {
+  ::grpc::internal::ClientCallbackUnaryFactory::Create< ::grpc::protobuf::MessageLite, ::grpc::protobuf::MessageLite>(stub_->channel_.get(), stub_->rpcmethod_ListItemSets_, context, request, response, reactor);
+}
+
+::grpc::ClientAsyncResponseReader< ::recsys::v1::ListItemSetsResponse>* ModelAdmin::Stub::PrepareAsyncListItemSetsRaw(::grpc::ClientContext* context, const ::recsys::v1::ListItemSetsRequest& request, ::grpc::CompletionQueue* cq) {
+  return ::grpc::internal::ClientAsyncResponseReaderHelper::Create< ::recsys::v1::ListItemSetsResponse, ::recsys::v1::ListItemSetsRequest, ::grpc::protobuf::MessageLite, ::grpc::protobuf::MessageLite>(channel_.get(), cq, rpcmethod_ListItemSets_, context, request);
+}
+
+::grpc::ClientAsyncResponseReader< ::recsys::v1::ListItemSetsResponse>* ModelAdmin::Stub::AsyncListItemSetsRaw(::grpc::ClientContext* context, const ::recsys::v1::ListItemSetsRequest& request, ::grpc::CompletionQueue* cq) {
+  auto* result =
+    this->PrepareAsyncListItemSetsRaw(context, request, cq);
+  result->StartCall();
+  return result;
+}
+
 ModelAdmin::Service::Service() {
   AddMethod(new ::grpc::internal::RpcServiceMethod(
       ModelAdmin_method_names[0],
@@ -280,6 +330,26 @@ ModelAdmin::Service::Service() {
              ::recsys::v1::EvaluateCandidateResponse* resp) {
                return service->EvaluateCandidate(ctx, req, resp);
              }, this)));
+  AddMethod(new ::grpc::internal::RpcServiceMethod(
+      ModelAdmin_method_names[7],
+      ::grpc::internal::RpcMethod::NORMAL_RPC,
+      new ::grpc::internal::RpcMethodHandler< ModelAdmin::Service, ::recsys::v1::SetItemSetRequest, ::recsys::v1::ItemSetStatus, ::grpc::protobuf::MessageLite, ::grpc::protobuf::MessageLite>(
+          [](ModelAdmin::Service* service,
+             ::grpc::ServerContext* ctx,
+             const ::recsys::v1::SetItemSetRequest* req,
+             ::recsys::v1::ItemSetStatus* resp) {
+               return service->SetItemSet(ctx, req, resp);
+             }, this)));
+  AddMethod(new ::grpc::internal::RpcServiceMethod(
+      ModelAdmin_method_names[8],
+      ::grpc::internal::RpcMethod::NORMAL_RPC,
+      new ::grpc::internal::RpcMethodHandler< ModelAdmin::Service, ::recsys::v1::ListItemSetsRequest, ::recsys::v1::ListItemSetsResponse, ::grpc::protobuf::MessageLite, ::grpc::protobuf::MessageLite>(
+          [](ModelAdmin::Service* service,
+             ::grpc::ServerContext* ctx,
+             const ::recsys::v1::ListItemSetsRequest* req,
+             ::recsys::v1::ListItemSetsResponse* resp) {
+               return service->ListItemSets(ctx, req, resp);
+             }, this)));
 }
 
 ModelAdmin::Service::~Service() {
@@ -328,6 +398,20 @@ ModelAdmin::Service::~Service() {
 }
 
 ::grpc::Status ModelAdmin::Service::EvaluateCandidate(::grpc::ServerContext* context, const ::recsys::v1::EvaluateCandidateRequest* request, ::recsys::v1::EvaluateCandidateResponse* response) {
+  (void) context;
+  (void) request;
+  (void) response;
+  return ::grpc::Status(::grpc::StatusCode::UNIMPLEMENTED, "");
+}
+
+::grpc::Status ModelAdmin::Service::SetItemSet(::grpc::ServerContext* context, const ::recsys::v1::SetItemSetRequest* request, ::recsys::v1::ItemSetStatus* response) {
+  (void) context;
+  (void) request;
+  (void) response;
+  return ::grpc::Status(::grpc::StatusCode::UNIMPLEMENTED, "");
+}
+
+::grpc::Status ModelAdmin::Service::ListItemSets(::grpc::ServerContext* context, const ::recsys::v1::ListItemSetsRequest* request, ::recsys::v1::ListItemSetsResponse* response) {
   (void) context;
   (void) request;
   (void) response;

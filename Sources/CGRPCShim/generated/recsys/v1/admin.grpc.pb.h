@@ -100,6 +100,24 @@ class ModelAdmin final {
     std::unique_ptr< ::grpc::ClientAsyncResponseReaderInterface< ::recsys::v1::EvaluateCandidateResponse>> PrepareAsyncEvaluateCandidate(::grpc::ClientContext* context, const ::recsys::v1::EvaluateCandidateRequest& request, ::grpc::CompletionQueue* cq) {
       return std::unique_ptr< ::grpc::ClientAsyncResponseReaderInterface< ::recsys::v1::EvaluateCandidateResponse>>(PrepareAsyncEvaluateCandidateRaw(context, request, cq));
     }
+    // Replaces (or creates) a named server-side item set that requests exclude through
+    // RecommendRequest.exclude_item_sets, at once and without reloading any model; calls in flight
+    // finish with the set they started with. An empty item list empties the set.
+    virtual ::grpc::Status SetItemSet(::grpc::ClientContext* context, const ::recsys::v1::SetItemSetRequest& request, ::recsys::v1::ItemSetStatus* response) = 0;
+    std::unique_ptr< ::grpc::ClientAsyncResponseReaderInterface< ::recsys::v1::ItemSetStatus>> AsyncSetItemSet(::grpc::ClientContext* context, const ::recsys::v1::SetItemSetRequest& request, ::grpc::CompletionQueue* cq) {
+      return std::unique_ptr< ::grpc::ClientAsyncResponseReaderInterface< ::recsys::v1::ItemSetStatus>>(AsyncSetItemSetRaw(context, request, cq));
+    }
+    std::unique_ptr< ::grpc::ClientAsyncResponseReaderInterface< ::recsys::v1::ItemSetStatus>> PrepareAsyncSetItemSet(::grpc::ClientContext* context, const ::recsys::v1::SetItemSetRequest& request, ::grpc::CompletionQueue* cq) {
+      return std::unique_ptr< ::grpc::ClientAsyncResponseReaderInterface< ::recsys::v1::ItemSetStatus>>(PrepareAsyncSetItemSetRaw(context, request, cq));
+    }
+    // Every named item set: its name, size and when it was last replaced.
+    virtual ::grpc::Status ListItemSets(::grpc::ClientContext* context, const ::recsys::v1::ListItemSetsRequest& request, ::recsys::v1::ListItemSetsResponse* response) = 0;
+    std::unique_ptr< ::grpc::ClientAsyncResponseReaderInterface< ::recsys::v1::ListItemSetsResponse>> AsyncListItemSets(::grpc::ClientContext* context, const ::recsys::v1::ListItemSetsRequest& request, ::grpc::CompletionQueue* cq) {
+      return std::unique_ptr< ::grpc::ClientAsyncResponseReaderInterface< ::recsys::v1::ListItemSetsResponse>>(AsyncListItemSetsRaw(context, request, cq));
+    }
+    std::unique_ptr< ::grpc::ClientAsyncResponseReaderInterface< ::recsys::v1::ListItemSetsResponse>> PrepareAsyncListItemSets(::grpc::ClientContext* context, const ::recsys::v1::ListItemSetsRequest& request, ::grpc::CompletionQueue* cq) {
+      return std::unique_ptr< ::grpc::ClientAsyncResponseReaderInterface< ::recsys::v1::ListItemSetsResponse>>(PrepareAsyncListItemSetsRaw(context, request, cq));
+    }
     class async_interface {
      public:
       virtual ~async_interface() {}
@@ -129,6 +147,14 @@ class ModelAdmin final {
       // evaluation"). FAILED_PRECONDITION without both logs.
       virtual void EvaluateCandidate(::grpc::ClientContext* context, const ::recsys::v1::EvaluateCandidateRequest* request, ::recsys::v1::EvaluateCandidateResponse* response, std::function<void(::grpc::Status)>) = 0;
       virtual void EvaluateCandidate(::grpc::ClientContext* context, const ::recsys::v1::EvaluateCandidateRequest* request, ::recsys::v1::EvaluateCandidateResponse* response, ::grpc::ClientUnaryReactor* reactor) = 0;
+      // Replaces (or creates) a named server-side item set that requests exclude through
+      // RecommendRequest.exclude_item_sets, at once and without reloading any model; calls in flight
+      // finish with the set they started with. An empty item list empties the set.
+      virtual void SetItemSet(::grpc::ClientContext* context, const ::recsys::v1::SetItemSetRequest* request, ::recsys::v1::ItemSetStatus* response, std::function<void(::grpc::Status)>) = 0;
+      virtual void SetItemSet(::grpc::ClientContext* context, const ::recsys::v1::SetItemSetRequest* request, ::recsys::v1::ItemSetStatus* response, ::grpc::ClientUnaryReactor* reactor) = 0;
+      // Every named item set: its name, size and when it was last replaced.
+      virtual void ListItemSets(::grpc::ClientContext* context, const ::recsys::v1::ListItemSetsRequest* request, ::recsys::v1::ListItemSetsResponse* response, std::function<void(::grpc::Status)>) = 0;
+      virtual void ListItemSets(::grpc::ClientContext* context, const ::recsys::v1::ListItemSetsRequest* request, ::recsys::v1::ListItemSetsResponse* response, ::grpc::ClientUnaryReactor* reactor) = 0;
     };
     typedef class async_interface experimental_async_interface;
     virtual class async_interface* async() { return nullptr; }
@@ -148,6 +174,10 @@ class ModelAdmin final {
     virtual ::grpc::ClientAsyncResponseReaderInterface< ::recsys::v1::ExperimentsStatus>* PrepareAsyncReloadExperimentsRaw(::grpc::ClientContext* context, const ::recsys::v1::ReloadExperimentsRequest& request, ::grpc::CompletionQueue* cq) = 0;
     virtual ::grpc::ClientAsyncResponseReaderInterface< ::recsys::v1::EvaluateCandidateResponse>* AsyncEvaluateCandidateRaw(::grpc::ClientContext* context, const ::recsys::v1::EvaluateCandidateRequest& request, ::grpc::CompletionQueue* cq) = 0;
     virtual ::grpc::ClientAsyncResponseReaderInterface< ::recsys::v1::EvaluateCandidateResponse>* PrepareAsyncEvaluateCandidateRaw(::grpc::ClientContext* context, const ::recsys::v1::EvaluateCandidateRequest& request, ::grpc::CompletionQueue* cq) = 0;
+    virtual ::grpc::ClientAsyncResponseReaderInterface< ::recsys::v1::ItemSetStatus>* AsyncSetItemSetRaw(::grpc::ClientContext* context, const ::recsys::v1::SetItemSetRequest& request, ::grpc::CompletionQueue* cq) = 0;
+    virtual ::grpc::ClientAsyncResponseReaderInterface< ::recsys::v1::ItemSetStatus>* PrepareAsyncSetItemSetRaw(::grpc::ClientContext* context, const ::recsys::v1::SetItemSetRequest& request, ::grpc::CompletionQueue* cq) = 0;
+    virtual ::grpc::ClientAsyncResponseReaderInterface< ::recsys::v1::ListItemSetsResponse>* AsyncListItemSetsRaw(::grpc::ClientContext* context, const ::recsys::v1::ListItemSetsRequest& request, ::grpc::CompletionQueue* cq) = 0;
+    virtual ::grpc::ClientAsyncResponseReaderInterface< ::recsys::v1::ListItemSetsResponse>* PrepareAsyncListItemSetsRaw(::grpc::ClientContext* context, const ::recsys::v1::ListItemSetsRequest& request, ::grpc::CompletionQueue* cq) = 0;
   };
   class Stub final : public StubInterface {
    public:
@@ -201,6 +231,20 @@ class ModelAdmin final {
     std::unique_ptr< ::grpc::ClientAsyncResponseReader< ::recsys::v1::EvaluateCandidateResponse>> PrepareAsyncEvaluateCandidate(::grpc::ClientContext* context, const ::recsys::v1::EvaluateCandidateRequest& request, ::grpc::CompletionQueue* cq) {
       return std::unique_ptr< ::grpc::ClientAsyncResponseReader< ::recsys::v1::EvaluateCandidateResponse>>(PrepareAsyncEvaluateCandidateRaw(context, request, cq));
     }
+    ::grpc::Status SetItemSet(::grpc::ClientContext* context, const ::recsys::v1::SetItemSetRequest& request, ::recsys::v1::ItemSetStatus* response) override;
+    std::unique_ptr< ::grpc::ClientAsyncResponseReader< ::recsys::v1::ItemSetStatus>> AsyncSetItemSet(::grpc::ClientContext* context, const ::recsys::v1::SetItemSetRequest& request, ::grpc::CompletionQueue* cq) {
+      return std::unique_ptr< ::grpc::ClientAsyncResponseReader< ::recsys::v1::ItemSetStatus>>(AsyncSetItemSetRaw(context, request, cq));
+    }
+    std::unique_ptr< ::grpc::ClientAsyncResponseReader< ::recsys::v1::ItemSetStatus>> PrepareAsyncSetItemSet(::grpc::ClientContext* context, const ::recsys::v1::SetItemSetRequest& request, ::grpc::CompletionQueue* cq) {
+      return std::unique_ptr< ::grpc::ClientAsyncResponseReader< ::recsys::v1::ItemSetStatus>>(PrepareAsyncSetItemSetRaw(context, request, cq));
+    }
+    ::grpc::Status ListItemSets(::grpc::ClientContext* context, const ::recsys::v1::ListItemSetsRequest& request, ::recsys::v1::ListItemSetsResponse* response) override;
+    std::unique_ptr< ::grpc::ClientAsyncResponseReader< ::recsys::v1::ListItemSetsResponse>> AsyncListItemSets(::grpc::ClientContext* context, const ::recsys::v1::ListItemSetsRequest& request, ::grpc::CompletionQueue* cq) {
+      return std::unique_ptr< ::grpc::ClientAsyncResponseReader< ::recsys::v1::ListItemSetsResponse>>(AsyncListItemSetsRaw(context, request, cq));
+    }
+    std::unique_ptr< ::grpc::ClientAsyncResponseReader< ::recsys::v1::ListItemSetsResponse>> PrepareAsyncListItemSets(::grpc::ClientContext* context, const ::recsys::v1::ListItemSetsRequest& request, ::grpc::CompletionQueue* cq) {
+      return std::unique_ptr< ::grpc::ClientAsyncResponseReader< ::recsys::v1::ListItemSetsResponse>>(PrepareAsyncListItemSetsRaw(context, request, cq));
+    }
     class async final :
       public StubInterface::async_interface {
      public:
@@ -218,6 +262,10 @@ class ModelAdmin final {
       void ReloadExperiments(::grpc::ClientContext* context, const ::recsys::v1::ReloadExperimentsRequest* request, ::recsys::v1::ExperimentsStatus* response, ::grpc::ClientUnaryReactor* reactor) override;
       void EvaluateCandidate(::grpc::ClientContext* context, const ::recsys::v1::EvaluateCandidateRequest* request, ::recsys::v1::EvaluateCandidateResponse* response, std::function<void(::grpc::Status)>) override;
       void EvaluateCandidate(::grpc::ClientContext* context, const ::recsys::v1::EvaluateCandidateRequest* request, ::recsys::v1::EvaluateCandidateResponse* response, ::grpc::ClientUnaryReactor* reactor) override;
+      void SetItemSet(::grpc::ClientContext* context, const ::recsys::v1::SetItemSetRequest* request, ::recsys::v1::ItemSetStatus* response, std::function<void(::grpc::Status)>) override;
+      void SetItemSet(::grpc::ClientContext* context, const ::recsys::v1::SetItemSetRequest* request, ::recsys::v1::ItemSetStatus* response, ::grpc::ClientUnaryReactor* reactor) override;
+      void ListItemSets(::grpc::ClientContext* context, const ::recsys::v1::ListItemSetsRequest* request, ::recsys::v1::ListItemSetsResponse* response, std::function<void(::grpc::Status)>) override;
+      void ListItemSets(::grpc::ClientContext* context, const ::recsys::v1::ListItemSetsRequest* request, ::recsys::v1::ListItemSetsResponse* response, ::grpc::ClientUnaryReactor* reactor) override;
      private:
       friend class Stub;
       explicit async(Stub* stub): stub_(stub) { }
@@ -243,6 +291,10 @@ class ModelAdmin final {
     ::grpc::ClientAsyncResponseReader< ::recsys::v1::ExperimentsStatus>* PrepareAsyncReloadExperimentsRaw(::grpc::ClientContext* context, const ::recsys::v1::ReloadExperimentsRequest& request, ::grpc::CompletionQueue* cq) override;
     ::grpc::ClientAsyncResponseReader< ::recsys::v1::EvaluateCandidateResponse>* AsyncEvaluateCandidateRaw(::grpc::ClientContext* context, const ::recsys::v1::EvaluateCandidateRequest& request, ::grpc::CompletionQueue* cq) override;
     ::grpc::ClientAsyncResponseReader< ::recsys::v1::EvaluateCandidateResponse>* PrepareAsyncEvaluateCandidateRaw(::grpc::ClientContext* context, const ::recsys::v1::EvaluateCandidateRequest& request, ::grpc::CompletionQueue* cq) override;
+    ::grpc::ClientAsyncResponseReader< ::recsys::v1::ItemSetStatus>* AsyncSetItemSetRaw(::grpc::ClientContext* context, const ::recsys::v1::SetItemSetRequest& request, ::grpc::CompletionQueue* cq) override;
+    ::grpc::ClientAsyncResponseReader< ::recsys::v1::ItemSetStatus>* PrepareAsyncSetItemSetRaw(::grpc::ClientContext* context, const ::recsys::v1::SetItemSetRequest& request, ::grpc::CompletionQueue* cq) override;
+    ::grpc::ClientAsyncResponseReader< ::recsys::v1::ListItemSetsResponse>* AsyncListItemSetsRaw(::grpc::ClientContext* context, const ::recsys::v1::ListItemSetsRequest& request, ::grpc::CompletionQueue* cq) override;
+    ::grpc::ClientAsyncResponseReader< ::recsys::v1::ListItemSetsResponse>* PrepareAsyncListItemSetsRaw(::grpc::ClientContext* context, const ::recsys::v1::ListItemSetsRequest& request, ::grpc::CompletionQueue* cq) override;
     const ::grpc::internal::RpcMethod rpcmethod_ListModels_;
     const ::grpc::internal::RpcMethod rpcmethod_ReloadModels_;
     const ::grpc::internal::RpcMethod rpcmethod_SetVersionPolicy_;
@@ -250,6 +302,8 @@ class ModelAdmin final {
     const ::grpc::internal::RpcMethod rpcmethod_GetExperiments_;
     const ::grpc::internal::RpcMethod rpcmethod_ReloadExperiments_;
     const ::grpc::internal::RpcMethod rpcmethod_EvaluateCandidate_;
+    const ::grpc::internal::RpcMethod rpcmethod_SetItemSet_;
+    const ::grpc::internal::RpcMethod rpcmethod_ListItemSets_;
   };
   static std::unique_ptr<Stub> NewStub(const std::shared_ptr< ::grpc::ChannelInterface>& channel, const ::grpc::StubOptions& options = ::grpc::StubOptions());
 
@@ -276,6 +330,12 @@ class ModelAdmin final {
     // log: its estimated item CTR beside each logging policy's observed CTR (README "Off-policy
     // evaluation"). FAILED_PRECONDITION without both logs.
     virtual ::grpc::Status EvaluateCandidate(::grpc::ServerContext* context, const ::recsys::v1::EvaluateCandidateRequest* request, ::recsys::v1::EvaluateCandidateResponse* response);
+    // Replaces (or creates) a named server-side item set that requests exclude through
+    // RecommendRequest.exclude_item_sets, at once and without reloading any model; calls in flight
+    // finish with the set they started with. An empty item list empties the set.
+    virtual ::grpc::Status SetItemSet(::grpc::ServerContext* context, const ::recsys::v1::SetItemSetRequest* request, ::recsys::v1::ItemSetStatus* response);
+    // Every named item set: its name, size and when it was last replaced.
+    virtual ::grpc::Status ListItemSets(::grpc::ServerContext* context, const ::recsys::v1::ListItemSetsRequest* request, ::recsys::v1::ListItemSetsResponse* response);
   };
   template <class BaseClass>
   class WithAsyncMethod_ListModels : public BaseClass {
@@ -417,7 +477,47 @@ class ModelAdmin final {
       ::grpc::Service::RequestAsyncUnary(6, context, request, response, new_call_cq, notification_cq, tag);
     }
   };
-  typedef WithAsyncMethod_ListModels<WithAsyncMethod_ReloadModels<WithAsyncMethod_SetVersionPolicy<WithAsyncMethod_ListPlugins<WithAsyncMethod_GetExperiments<WithAsyncMethod_ReloadExperiments<WithAsyncMethod_EvaluateCandidate<Service > > > > > > > AsyncService;
+  template <class BaseClass>
+  class WithAsyncMethod_SetItemSet : public BaseClass {
+   private:
+    void BaseClassMustBeDerivedFromService(const Service* /*service*/) {}
+   public:
+    WithAsyncMethod_SetItemSet() {
+      ::grpc::Service::MarkMethodAsync(7);
+    }
+    ~WithAsyncMethod_SetItemSet() override {
+      BaseClassMustBeDerivedFromService(this);
+    }
+    // disable synchronous version of this method
+    ::grpc::Status SetItemSet(::grpc::ServerContext* /*context*/, const ::recsys::v1::SetItemSetRequest* /*request*/, ::recsys::v1::ItemSetStatus* /*response*/) override {
+      abort();
+      return ::grpc::Status(::grpc::StatusCode::UNIMPLEMENTED, "");
+    }
+    void RequestSetItemSet(::grpc::ServerContext* context, ::recsys::v1::SetItemSetRequest* request, ::grpc::ServerAsyncResponseWriter< ::recsys::v1::ItemSetStatus>* response, ::grpc::CompletionQueue* new_call_cq, ::grpc::ServerCompletionQueue* notification_cq, void *tag) {
+      ::grpc::Service::RequestAsyncUnary(7, context, request, response, new_call_cq, notification_cq, tag);
+    }
+  };
+  template <class BaseClass>
+  class WithAsyncMethod_ListItemSets : public BaseClass {
+   private:
+    void BaseClassMustBeDerivedFromService(const Service* /*service*/) {}
+   public:
+    WithAsyncMethod_ListItemSets() {
+      ::grpc::Service::MarkMethodAsync(8);
+    }
+    ~WithAsyncMethod_ListItemSets() override {
+      BaseClassMustBeDerivedFromService(this);
+    }
+    // disable synchronous version of this method
+    ::grpc::Status ListItemSets(::grpc::ServerContext* /*context*/, const ::recsys::v1::ListItemSetsRequest* /*request*/, ::recsys::v1::ListItemSetsResponse* /*response*/) override {
+      abort();
+      return ::grpc::Status(::grpc::StatusCode::UNIMPLEMENTED, "");
+    }
+    void RequestListItemSets(::grpc::ServerContext* context, ::recsys::v1::ListItemSetsRequest* request, ::grpc::ServerAsyncResponseWriter< ::recsys::v1::ListItemSetsResponse>* response, ::grpc::CompletionQueue* new_call_cq, ::grpc::ServerCompletionQueue* notification_cq, void *tag) {
+      ::grpc::Service::RequestAsyncUnary(8, context, request, response, new_call_cq, notification_cq, tag);
+    }
+  };
+  typedef WithAsyncMethod_ListModels<WithAsyncMethod_ReloadModels<WithAsyncMethod_SetVersionPolicy<WithAsyncMethod_ListPlugins<WithAsyncMethod_GetExperiments<WithAsyncMethod_ReloadExperiments<WithAsyncMethod_EvaluateCandidate<WithAsyncMethod_SetItemSet<WithAsyncMethod_ListItemSets<Service > > > > > > > > > AsyncService;
   template <class BaseClass>
   class WithCallbackMethod_ListModels : public BaseClass {
    private:
@@ -607,7 +707,61 @@ class ModelAdmin final {
     virtual ::grpc::ServerUnaryReactor* EvaluateCandidate(
       ::grpc::CallbackServerContext* /*context*/, const ::recsys::v1::EvaluateCandidateRequest* /*request*/, ::recsys::v1::EvaluateCandidateResponse* /*response*/)  { return nullptr; }
   };
-  typedef WithCallbackMethod_ListModels<WithCallbackMethod_ReloadModels<WithCallbackMethod_SetVersionPolicy<WithCallbackMethod_ListPlugins<WithCallbackMethod_GetExperiments<WithCallbackMethod_ReloadExperiments<WithCallbackMethod_EvaluateCandidate<Service > > > > > > > CallbackService;
+  template <class BaseClass>
+  class WithCallbackMethod_SetItemSet : public BaseClass {
+   private:
+    void BaseClassMustBeDerivedFromService(const Service* /*service*/) {}
+   public:
+    WithCallbackMethod_SetItemSet() {
+      ::grpc::Service::MarkMethodCallback(7,
+          new ::grpc::internal::CallbackUnaryHandler< ::recsys::v1::SetItemSetRequest, ::recsys::v1::ItemSetStatus>(
+            [this](
+                   ::grpc::CallbackServerContext* context, const ::recsys::v1::SetItemSetRequest* request, ::recsys::v1::ItemSetStatus* response) { return this->SetItemSet(context, request, response); }));}
+    void SetMessageAllocatorFor_SetItemSet(
+        ::grpc::MessageAllocator< ::recsys::v1::SetItemSetRequest, ::recsys::v1::ItemSetStatus>* allocator) {
+      ::grpc::internal::MethodHandler* const handler = ::grpc::Service::GetHandler(7);
+      static_cast<::grpc::internal::CallbackUnaryHandler< ::recsys::v1::SetItemSetRequest, ::recsys::v1::ItemSetStatus>*>(handler)
+              ->SetMessageAllocator(allocator);
+    }
+    ~WithCallbackMethod_SetItemSet() override {
+      BaseClassMustBeDerivedFromService(this);
+    }
+    // disable synchronous version of this method
+    ::grpc::Status SetItemSet(::grpc::ServerContext* /*context*/, const ::recsys::v1::SetItemSetRequest* /*request*/, ::recsys::v1::ItemSetStatus* /*response*/) override {
+      abort();
+      return ::grpc::Status(::grpc::StatusCode::UNIMPLEMENTED, "");
+    }
+    virtual ::grpc::ServerUnaryReactor* SetItemSet(
+      ::grpc::CallbackServerContext* /*context*/, const ::recsys::v1::SetItemSetRequest* /*request*/, ::recsys::v1::ItemSetStatus* /*response*/)  { return nullptr; }
+  };
+  template <class BaseClass>
+  class WithCallbackMethod_ListItemSets : public BaseClass {
+   private:
+    void BaseClassMustBeDerivedFromService(const Service* /*service*/) {}
+   public:
+    WithCallbackMethod_ListItemSets() {
+      ::grpc::Service::MarkMethodCallback(8,
+          new ::grpc::internal::CallbackUnaryHandler< ::recsys::v1::ListItemSetsRequest, ::recsys::v1::ListItemSetsResponse>(
+            [this](
+                   ::grpc::CallbackServerContext* context, const ::recsys::v1::ListItemSetsRequest* request, ::recsys::v1::ListItemSetsResponse* response) { return this->ListItemSets(context, request, response); }));}
+    void SetMessageAllocatorFor_ListItemSets(
+        ::grpc::MessageAllocator< ::recsys::v1::ListItemSetsRequest, ::recsys::v1::ListItemSetsResponse>* allocator) {
+      ::grpc::internal::MethodHandler* const handler = ::grpc::Service::GetHandler(8);
+      static_cast<::grpc::internal::CallbackUnaryHandler< ::recsys::v1::ListItemSetsRequest, ::recsys::v1::ListItemSetsResponse>*>(handler)
+              ->SetMessageAllocator(allocator);
+    }
+    ~WithCallbackMethod_ListItemSets() override {
+      BaseClassMustBeDerivedFromService(this);
+    }
+    // disable synchronous version of this method
+    ::grpc::Status ListItemSets(::grpc::ServerContext* /*context*/, const ::recsys::v1::ListItemSetsRequest* /*request*/, ::recsys::v1::ListItemSetsResponse* /*response*/) override {
+      abort();
+      return ::grpc::Status(::grpc::StatusCode::UNIMPLEMENTED, "");
+    }
+    virtual ::grpc::ServerUnaryReactor* ListItemSets(
+      ::grpc::CallbackServerContext* /*context*/, const ::recsys::v1::ListItemSetsRequest* /*request*/, ::recsys::v1::ListItemSetsResponse* /*response*/)  { return nullptr; }
+  };
+  typedef WithCallbackMethod_ListModels<WithCallbackMethod_ReloadModels<WithCallbackMethod_SetVersionPolicy<WithCallbackMethod_ListPlugins<WithCallbackMethod_GetExperiments<WithCallbackMethod_ReloadExperiments<WithCallbackMethod_EvaluateCandidate<WithCallbackMethod_SetItemSet<WithCallbackMethod_ListItemSets<Service > > > > > > > > > CallbackService;
   typedef CallbackService ExperimentalCallbackService;
   template <class BaseClass>
   class WithGenericMethod_ListModels : public BaseClass {
@@ -724,6 +878,40 @@ class ModelAdmin final {
     }
     // disable synchronous version of this method
     ::grpc::Status EvaluateCandidate(::grpc::ServerContext* /*context*/, const ::recsys::v1::EvaluateCandidateRequest* /*request*/, ::recsys::v1::EvaluateCandidateResponse* /*response*/) override {
+      abort();
+      return ::grpc::Status(::grpc::StatusCode::UNIMPLEMENTED, "");
+    }
+  };
+  template <class BaseClass>
+  class WithGenericMethod_SetItemSet : public BaseClass {
+   private:
+    void BaseClassMustBeDerivedFromService(const Service* /*service*/) {}
+   public:
+    WithGenericMethod_SetItemSet() {
+      ::grpc::Service::MarkMethodGeneric(7);
+    }
+    ~WithGenericMethod_SetItemSet() override {
+      BaseClassMustBeDerivedFromService(this);
+    }
+    // disable synchronous version of this method
+    ::grpc::Status SetItemSet(::grpc::ServerContext* /*context*/, const ::recsys::v1::SetItemSetRequest* /*request*/, ::recsys::v1::ItemSetStatus* /*response*/) override {
+      abort();
+      return ::grpc::Status(::grpc::StatusCode::UNIMPLEMENTED, "");
+    }
+  };
+  template <class BaseClass>
+  class WithGenericMethod_ListItemSets : public BaseClass {
+   private:
+    void BaseClassMustBeDerivedFromService(const Service* /*service*/) {}
+   public:
+    WithGenericMethod_ListItemSets() {
+      ::grpc::Service::MarkMethodGeneric(8);
+    }
+    ~WithGenericMethod_ListItemSets() override {
+      BaseClassMustBeDerivedFromService(this);
+    }
+    // disable synchronous version of this method
+    ::grpc::Status ListItemSets(::grpc::ServerContext* /*context*/, const ::recsys::v1::ListItemSetsRequest* /*request*/, ::recsys::v1::ListItemSetsResponse* /*response*/) override {
       abort();
       return ::grpc::Status(::grpc::StatusCode::UNIMPLEMENTED, "");
     }
@@ -866,6 +1054,46 @@ class ModelAdmin final {
     }
     void RequestEvaluateCandidate(::grpc::ServerContext* context, ::grpc::ByteBuffer* request, ::grpc::ServerAsyncResponseWriter< ::grpc::ByteBuffer>* response, ::grpc::CompletionQueue* new_call_cq, ::grpc::ServerCompletionQueue* notification_cq, void *tag) {
       ::grpc::Service::RequestAsyncUnary(6, context, request, response, new_call_cq, notification_cq, tag);
+    }
+  };
+  template <class BaseClass>
+  class WithRawMethod_SetItemSet : public BaseClass {
+   private:
+    void BaseClassMustBeDerivedFromService(const Service* /*service*/) {}
+   public:
+    WithRawMethod_SetItemSet() {
+      ::grpc::Service::MarkMethodRaw(7);
+    }
+    ~WithRawMethod_SetItemSet() override {
+      BaseClassMustBeDerivedFromService(this);
+    }
+    // disable synchronous version of this method
+    ::grpc::Status SetItemSet(::grpc::ServerContext* /*context*/, const ::recsys::v1::SetItemSetRequest* /*request*/, ::recsys::v1::ItemSetStatus* /*response*/) override {
+      abort();
+      return ::grpc::Status(::grpc::StatusCode::UNIMPLEMENTED, "");
+    }
+    void RequestSetItemSet(::grpc::ServerContext* context, ::grpc::ByteBuffer* request, ::grpc::ServerAsyncResponseWriter< ::grpc::ByteBuffer>* response, ::grpc::CompletionQueue* new_call_cq, ::grpc::ServerCompletionQueue* notification_cq, void *tag) {
+      ::grpc::Service::RequestAsyncUnary(7, context, request, response, new_call_cq, notification_cq, tag);
+    }
+  };
+  template <class BaseClass>
+  class WithRawMethod_ListItemSets : public BaseClass {
+   private:
+    void BaseClassMustBeDerivedFromService(const Service* /*service*/) {}
+   public:
+    WithRawMethod_ListItemSets() {
+      ::grpc::Service::MarkMethodRaw(8);
+    }
+    ~WithRawMethod_ListItemSets() override {
+      BaseClassMustBeDerivedFromService(this);
+    }
+    // disable synchronous version of this method
+    ::grpc::Status ListItemSets(::grpc::ServerContext* /*context*/, const ::recsys::v1::ListItemSetsRequest* /*request*/, ::recsys::v1::ListItemSetsResponse* /*response*/) override {
+      abort();
+      return ::grpc::Status(::grpc::StatusCode::UNIMPLEMENTED, "");
+    }
+    void RequestListItemSets(::grpc::ServerContext* context, ::grpc::ByteBuffer* request, ::grpc::ServerAsyncResponseWriter< ::grpc::ByteBuffer>* response, ::grpc::CompletionQueue* new_call_cq, ::grpc::ServerCompletionQueue* notification_cq, void *tag) {
+      ::grpc::Service::RequestAsyncUnary(8, context, request, response, new_call_cq, notification_cq, tag);
     }
   };
   template <class BaseClass>
@@ -1020,6 +1248,50 @@ class ModelAdmin final {
       return ::grpc::Status(::grpc::StatusCode::UNIMPLEMENTED, "");
     }
     virtual ::grpc::ServerUnaryReactor* EvaluateCandidate(
+      ::grpc::CallbackServerContext* /*context*/, const ::grpc::ByteBuffer* /*request*/, ::grpc::ByteBuffer* /*response*/)  { return nullptr; }
+  };
+  template <class BaseClass>
+  class WithRawCallbackMethod_SetItemSet : public BaseClass {
+   private:
+    void BaseClassMustBeDerivedFromService(const Service* /*service*/) {}
+   public:
+    WithRawCallbackMethod_SetItemSet() {
+      ::grpc::Service::MarkMethodRawCallback(7,
+          new ::grpc::internal::CallbackUnaryHandler< ::grpc::ByteBuffer, ::grpc::ByteBuffer>(
+            [this](
+                   ::grpc::CallbackServerContext* context, const ::grpc::ByteBuffer* request, ::grpc::ByteBuffer* response) { return this->SetItemSet(context, request, response); }));
+    }
+    ~WithRawCallbackMethod_SetItemSet() override {
+      BaseClassMustBeDerivedFromService(this);
+    }
+    // disable synchronous version of this method
+    ::grpc::Status SetItemSet(::grpc::ServerContext* /*context*/, const ::recsys::v1::SetItemSetRequest* /*request*/, ::recsys::v1::ItemSetStatus* /*response*/) override {
+      abort();
+      return ::grpc::Status(::grpc::StatusCode::UNIMPLEMENTED, "");
+    }
+    virtual ::grpc::ServerUnaryReactor* SetItemSet(
+      ::grpc::CallbackServerContext* /*context*/, const ::grpc::ByteBuffer* /*request*/, ::grpc::ByteBuffer* /*response*/)  { return nullptr; }
+  };
+  template <class BaseClass>
+  class WithRawCallbackMethod_ListItemSets : public BaseClass {
+   private:
+    void BaseClassMustBeDerivedFromService(const Service* /*service*/) {}
+   public:
+    WithRawCallbackMethod_ListItemSets() {
+      ::grpc::Service::MarkMethodRawCallback(8,
+          new ::grpc::internal::CallbackUnaryHandler< ::grpc::ByteBuffer, ::grpc::ByteBuffer>(
+            [this](
+                   ::grpc::CallbackServerContext* context, const ::grpc::ByteBuffer* request, ::grpc::ByteBuffer* response) { return this->ListItemSets(context, request, response); }));
+    }
+    ~WithRawCallbackMethod_ListItemSets() override {
+      BaseClassMustBeDerivedFromService(this);
+    }
+    // disable synchronous version of this method
+    ::grpc::Status ListItemSets(::grpc::ServerContext* /*context*/, const ::recsys::v1::ListItemSetsRequest* /*request*/, ::recsys::v1::ListItemSetsResponse* /*response*/) override {
+      abort();
+      return ::grpc::Status(::grpc::StatusCode::UNIMPLEMENTED, "");
+    }
+    virtual ::grpc::ServerUnaryReactor* ListItemSets(
       ::grpc::CallbackServerContext* /*context*/, const ::grpc::ByteBuffer* /*request*/, ::grpc::ByteBuffer* /*response*/)  { return nullptr; }
   };
   template <class BaseClass>
@@ -1211,9 +1483,63 @@ class ModelAdmin final {
     // replace default version of method with streamed unary
     virtual ::grpc::Status StreamedEvaluateCandidate(::grpc::ServerContext* context, ::grpc::ServerUnaryStreamer< ::recsys::v1::EvaluateCandidateRequest,::recsys::v1::EvaluateCandidateResponse>* server_unary_streamer) = 0;
   };
-  typedef WithStreamedUnaryMethod_ListModels<WithStreamedUnaryMethod_ReloadModels<WithStreamedUnaryMethod_SetVersionPolicy<WithStreamedUnaryMethod_ListPlugins<WithStreamedUnaryMethod_GetExperiments<WithStreamedUnaryMethod_ReloadExperiments<WithStreamedUnaryMethod_EvaluateCandidate<Service > > > > > > > StreamedUnaryService;
+  template <class BaseClass>
+  class WithStreamedUnaryMethod_SetItemSet : public BaseClass {
+   private:
+    void BaseClassMustBeDerivedFromService(const Service* /*service*/) {}
+   public:
+    WithStreamedUnaryMethod_SetItemSet() {
+      ::grpc::Service::MarkMethodStreamed(7,
+        new ::grpc::internal::StreamedUnaryHandler<
+          ::recsys::v1::SetItemSetRequest, ::recsys::v1::ItemSetStatus>(
+            [this](::grpc::ServerContext* context,
+                   ::grpc::ServerUnaryStreamer<
+                     ::recsys::v1::SetItemSetRequest, ::recsys::v1::ItemSetStatus>* streamer) {
+                       return this->StreamedSetItemSet(context,
+                         streamer);
+                  }));
+    }
+    ~WithStreamedUnaryMethod_SetItemSet() override {
+      BaseClassMustBeDerivedFromService(this);
+    }
+    // disable regular version of this method
+    ::grpc::Status SetItemSet(::grpc::ServerContext* /*context*/, const ::recsys::v1::SetItemSetRequest* /*request*/, ::recsys::v1::ItemSetStatus* /*response*/) override {
+      abort();
+      return ::grpc::Status(::grpc::StatusCode::UNIMPLEMENTED, "");
+    }
+    // replace default version of method with streamed unary
+    virtual ::grpc::Status StreamedSetItemSet(::grpc::ServerContext* context, ::grpc::ServerUnaryStreamer< ::recsys::v1::SetItemSetRequest,::recsys::v1::ItemSetStatus>* server_unary_streamer) = 0;
+  };
+  template <class BaseClass>
+  class WithStreamedUnaryMethod_ListItemSets : public BaseClass {
+   private:
+    void BaseClassMustBeDerivedFromService(const Service* /*service*/) {}
+   public:
+    WithStreamedUnaryMethod_ListItemSets() {
+      ::grpc::Service::MarkMethodStreamed(8,
+        new ::grpc::internal::StreamedUnaryHandler<
+          ::recsys::v1::ListItemSetsRequest, ::recsys::v1::ListItemSetsResponse>(
+            [this](::grpc::ServerContext* context,
+                   ::grpc::ServerUnaryStreamer<
+                     ::recsys::v1::ListItemSetsRequest, ::recsys::v1::ListItemSetsResponse>* streamer) {
+                       return this->StreamedListItemSets(context,
+                         streamer);
+                  }));
+    }
+    ~WithStreamedUnaryMethod_ListItemSets() override {
+      BaseClassMustBeDerivedFromService(this);
+    }
+    // disable regular version of this method
+    ::grpc::Status ListItemSets(::grpc::ServerContext* /*context*/, const ::recsys::v1::ListItemSetsRequest* /*request*/, ::recsys::v1::ListItemSetsResponse* /*response*/) override {
+      abort();
+      return ::grpc::Status(::grpc::StatusCode::UNIMPLEMENTED, "");
+    }
+    // replace default version of method with streamed unary
+    virtual ::grpc::Status StreamedListItemSets(::grpc::ServerContext* context, ::grpc::ServerUnaryStreamer< ::recsys::v1::ListItemSetsRequest,::recsys::v1::ListItemSetsResponse>* server_unary_streamer) = 0;
+  };
+  typedef WithStreamedUnaryMethod_ListModels<WithStreamedUnaryMethod_ReloadModels<WithStreamedUnaryMethod_SetVersionPolicy<WithStreamedUnaryMethod_ListPlugins<WithStreamedUnaryMethod_GetExperiments<WithStreamedUnaryMethod_ReloadExperiments<WithStreamedUnaryMethod_EvaluateCandidate<WithStreamedUnaryMethod_SetItemSet<WithStreamedUnaryMethod_ListItemSets<Service > > > > > > > > > StreamedUnaryService;
   typedef Service SplitStreamedService;
-  typedef WithStreamedUnaryMethod_ListModels<WithStreamedUnaryMethod_ReloadModels<WithStreamedUnaryMethod_SetVersionPolicy<WithStreamedUnaryMethod_ListPlugins<WithStreamedUnaryMethod_GetExperiments<WithStreamedUnaryMethod_ReloadExperiments<WithStreamedUnaryMethod_EvaluateCandidate<Service > > > > > > > StreamedService;
+  typedef WithStreamedUnaryMethod_ListModels<WithStreamedUnaryMethod_ReloadModels<WithStreamedUnaryMethod_SetVersionPolicy<WithStreamedUnaryMethod_ListPlugins<WithStreamedUnaryMethod_GetExperiments<WithStreamedUnaryMethod_ReloadExperiments<WithStreamedUnaryMethod_EvaluateCandidate<WithStreamedUnaryMethod_SetItemSet<WithStreamedUnaryMethod_ListItemSets<Service > > > > > > > > > StreamedService;
 };
 
 }  // namespace v1

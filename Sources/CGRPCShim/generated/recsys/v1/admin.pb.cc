@@ -461,9 +461,64 @@ struct OffPolicyPointEstimatesDefaultTypeInternal {
   };
 };
 PROTOBUF_ATTRIBUTE_NO_DESTROY PROTOBUF_CONSTINIT PROTOBUF_ATTRIBUTE_INIT_PRIORITY1 OffPolicyPointEstimatesDefaultTypeInternal _OffPolicyPointEstimates_default_instance_;
+PROTOBUF_CONSTEXPR SetItemSetRequest::SetItemSetRequest(
+    ::_pbi::ConstantInitialized): _impl_{
+    /*decltype(_impl_.item_ids_)*/{}
+  , /*decltype(_impl_._item_ids_cached_byte_size_)*/{0}
+  , /*decltype(_impl_.name_)*/{&::_pbi::fixed_address_empty_string, ::_pbi::ConstantInitialized{}}
+  , /*decltype(_impl_._cached_size_)*/{}} {}
+struct SetItemSetRequestDefaultTypeInternal {
+  PROTOBUF_CONSTEXPR SetItemSetRequestDefaultTypeInternal()
+      : _instance(::_pbi::ConstantInitialized{}) {}
+  ~SetItemSetRequestDefaultTypeInternal() {}
+  union {
+    SetItemSetRequest _instance;
+  };
+};
+PROTOBUF_ATTRIBUTE_NO_DESTROY PROTOBUF_CONSTINIT PROTOBUF_ATTRIBUTE_INIT_PRIORITY1 SetItemSetRequestDefaultTypeInternal _SetItemSetRequest_default_instance_;
+PROTOBUF_CONSTEXPR ItemSetStatus::ItemSetStatus(
+    ::_pbi::ConstantInitialized): _impl_{
+    /*decltype(_impl_.name_)*/{&::_pbi::fixed_address_empty_string, ::_pbi::ConstantInitialized{}}
+  , /*decltype(_impl_.replaced_at_)*/{&::_pbi::fixed_address_empty_string, ::_pbi::ConstantInitialized{}}
+  , /*decltype(_impl_.item_count_)*/int64_t{0}
+  , /*decltype(_impl_.generation_)*/int64_t{0}
+  , /*decltype(_impl_._cached_size_)*/{}} {}
+struct ItemSetStatusDefaultTypeInternal {
+  PROTOBUF_CONSTEXPR ItemSetStatusDefaultTypeInternal()
+      : _instance(::_pbi::ConstantInitialized{}) {}
+  ~ItemSetStatusDefaultTypeInternal() {}
+  union {
+    ItemSetStatus _instance;
+  };
+};
+PROTOBUF_ATTRIBUTE_NO_DESTROY PROTOBUF_CONSTINIT PROTOBUF_ATTRIBUTE_INIT_PRIORITY1 ItemSetStatusDefaultTypeInternal _ItemSetStatus_default_instance_;
+PROTOBUF_CONSTEXPR ListItemSetsRequest::ListItemSetsRequest(
+    ::_pbi::ConstantInitialized) {}
+struct ListItemSetsRequestDefaultTypeInternal {
+  PROTOBUF_CONSTEXPR ListItemSetsRequestDefaultTypeInternal()
+      : _instance(::_pbi::ConstantInitialized{}) {}
+  ~ListItemSetsRequestDefaultTypeInternal() {}
+  union {
+    ListItemSetsRequest _instance;
+  };
+};
+PROTOBUF_ATTRIBUTE_NO_DESTROY PROTOBUF_CONSTINIT PROTOBUF_ATTRIBUTE_INIT_PRIORITY1 ListItemSetsRequestDefaultTypeInternal _ListItemSetsRequest_default_instance_;
+PROTOBUF_CONSTEXPR ListItemSetsResponse::ListItemSetsResponse(
+    ::_pbi::ConstantInitialized): _impl_{
+    /*decltype(_impl_.item_sets_)*/{}
+  , /*decltype(_impl_._cached_size_)*/{}} {}
+struct ListItemSetsResponseDefaultTypeInternal {
+  PROTOBUF_CONSTEXPR ListItemSetsResponseDefaultTypeInternal()
+      : _instance(::_pbi::ConstantInitialized{}) {}
+  ~ListItemSetsResponseDefaultTypeInternal() {}
+  union {
+    ListItemSetsResponse _instance;
+  };
+};
+PROTOBUF_ATTRIBUTE_NO_DESTROY PROTOBUF_CONSTINIT PROTOBUF_ATTRIBUTE_INIT_PRIORITY1 ListItemSetsResponseDefaultTypeInternal _ListItemSetsResponse_default_instance_;
 }  // namespace v1
 }  // namespace recsys
-static ::_pb::Metadata file_level_metadata_recsys_2fv1_2fadmin_2eproto[27];
+static ::_pb::Metadata file_level_metadata_recsys_2fv1_2fadmin_2eproto[31];
 static const ::_pb::EnumDescriptor* file_level_enum_descriptors_recsys_2fv1_2fadmin_2eproto[1];
 static constexpr ::_pb::ServiceDescriptor const** file_level_service_descriptors_recsys_2fv1_2fadmin_2eproto = nullptr;
 
@@ -756,6 +811,37 @@ const uint32_t TableStruct_recsys_2fv1_2fadmin_2eproto::offsets[] PROTOBUF_SECTI
   PROTOBUF_FIELD_OFFSET(::recsys::v1::OffPolicyPointEstimates, _impl_.ips_),
   PROTOBUF_FIELD_OFFSET(::recsys::v1::OffPolicyPointEstimates, _impl_.snips_),
   PROTOBUF_FIELD_OFFSET(::recsys::v1::OffPolicyPointEstimates, _impl_.dr_),
+  ~0u,  // no _has_bits_
+  PROTOBUF_FIELD_OFFSET(::recsys::v1::SetItemSetRequest, _internal_metadata_),
+  ~0u,  // no _extensions_
+  ~0u,  // no _oneof_case_
+  ~0u,  // no _weak_field_map_
+  ~0u,  // no _inlined_string_donated_
+  PROTOBUF_FIELD_OFFSET(::recsys::v1::SetItemSetRequest, _impl_.name_),
+  PROTOBUF_FIELD_OFFSET(::recsys::v1::SetItemSetRequest, _impl_.item_ids_),
+  ~0u,  // no _has_bits_
+  PROTOBUF_FIELD_OFFSET(::recsys::v1::ItemSetStatus, _internal_metadata_),
+  ~0u,  // no _extensions_
+  ~0u,  // no _oneof_case_
+  ~0u,  // no _weak_field_map_
+  ~0u,  // no _inlined_string_donated_
+  PROTOBUF_FIELD_OFFSET(::recsys::v1::ItemSetStatus, _impl_.name_),
+  PROTOBUF_FIELD_OFFSET(::recsys::v1::ItemSetStatus, _impl_.item_count_),
+  PROTOBUF_FIELD_OFFSET(::recsys::v1::ItemSetStatus, _impl_.replaced_at_),
+  PROTOBUF_FIELD_OFFSET(::recsys::v1::ItemSetStatus, _impl_.generation_),
+  ~0u,  // no _has_bits_
+  PROTOBUF_FIELD_OFFSET(::recsys::v1::ListItemSetsRequest, _internal_metadata_),
+  ~0u,  // no _extensions_
+  ~0u,  // no _oneof_case_
+  ~0u,  // no _weak_field_map_
+  ~0u,  // no _inlined_string_donated_
+  ~0u,  // no _has_bits_
+  PROTOBUF_FIELD_OFFSET(::recsys::v1::ListItemSetsResponse, _internal_metadata_),
+  ~0u,  // no _extensions_
+  ~0u,  // no _oneof_case_
+  ~0u,  // no _weak_field_map_
+  ~0u,  // no _inlined_string_donated_
+  PROTOBUF_FIELD_OFFSET(::recsys::v1::ListItemSetsResponse, _impl_.item_sets_),
 };
 static const ::_pbi::MigrationSchema schemas[] PROTOBUF_SECTION_VARIABLE(protodesc_cold) = {
   { 0, -1, -1, sizeof(::recsys::v1::ModelVersionStatus)},
@@ -785,6 +871,10 @@ static const ::_pbi::MigrationSchema schemas[] PROTOBUF_SECTION_VARIABLE(protode
   { 251, -1, -1, sizeof(::recsys::v1::OffPolicyEvaluation)},
   { 270, -1, -1, sizeof(::recsys::v1::OffPolicyEstimate)},
   { 279, -1, -1, sizeof(::recsys::v1::OffPolicyPointEstimates)},
+  { 288, -1, -1, sizeof(::recsys::v1::SetItemSetRequest)},
+  { 296, -1, -1, sizeof(::recsys::v1::ItemSetStatus)},
+  { 306, -1, -1, sizeof(::recsys::v1::ListItemSetsRequest)},
+  { 312, -1, -1, sizeof(::recsys::v1::ListItemSetsResponse)},
 };
 
 static const ::_pb::Message* const file_default_instances[] = {
@@ -815,6 +905,10 @@ static const ::_pb::Message* const file_default_instances[] = {
   &::recsys::v1::_OffPolicyEvaluation_default_instance_._instance,
   &::recsys::v1::_OffPolicyEstimate_default_instance_._instance,
   &::recsys::v1::_OffPolicyPointEstimates_default_instance_._instance,
+  &::recsys::v1::_SetItemSetRequest_default_instance_._instance,
+  &::recsys::v1::_ItemSetStatus_default_instance_._instance,
+  &::recsys::v1::_ListItemSetsRequest_default_instance_._instance,
+  &::recsys::v1::_ListItemSetsResponse_default_instance_._instance,
 };
 
 const char descriptor_table_protodef_recsys_2fv1_2fadmin_2eproto[] PROTOBUF_SECTION_VARIABLE(protodesc_cold) =
@@ -905,31 +999,41 @@ const char descriptor_table_protodef_recsys_2fv1_2fadmin_2eproto[] PROTOBUF_SECT
   "tes\022\017\n\007warning\030\r \001(\t\"=\n\021OffPolicyEstimat"
   "e\022\r\n\005value\030\001 \001(\001\022\013\n\003low\030\002 \001(\001\022\014\n\004high\030\003 "
   "\001(\001\"A\n\027OffPolicyPointEstimates\022\013\n\003ips\030\001 "
-  "\001(\001\022\r\n\005snips\030\002 \001(\001\022\n\n\002dr\030\003 \001(\001*c\n\014Versio"
-  "nState\022\035\n\031VERSION_STATE_UNSPECIFIED\020\000\022\013\n"
-  "\007LOADING\020\001\022\r\n\tAVAILABLE\020\002\022\n\n\006FAILED\020\003\022\014\n"
-  "\010UNLOADED\020\0042\335\004\n\nModelAdmin\022I\n\nListModels"
-  "\022\034.recsys.v1.ListModelsRequest\032\035.recsys."
-  "v1.ListModelsResponse\022O\n\014ReloadModels\022\036."
-  "recsys.v1.ReloadModelsRequest\032\037.recsys.v"
-  "1.ReloadModelsResponse\022[\n\020SetVersionPoli"
-  "cy\022\".recsys.v1.SetVersionPolicyRequest\032#"
-  ".recsys.v1.SetVersionPolicyResponse\022L\n\013L"
-  "istPlugins\022\035.recsys.v1.ListPluginsReques"
-  "t\032\036.recsys.v1.ListPluginsResponse\022P\n\016Get"
-  "Experiments\022 .recsys.v1.GetExperimentsRe"
-  "quest\032\034.recsys.v1.ExperimentsStatus\022V\n\021R"
-  "eloadExperiments\022#.recsys.v1.ReloadExper"
-  "imentsRequest\032\034.recsys.v1.ExperimentsSta"
-  "tus\022^\n\021EvaluateCandidate\022#.recsys.v1.Eva"
-  "luateCandidateRequest\032$.recsys.v1.Evalua"
-  "teCandidateResponseb\006proto3"
+  "\001(\001\022\r\n\005snips\030\002 \001(\001\022\n\n\002dr\030\003 \001(\001\"3\n\021SetIte"
+  "mSetRequest\022\014\n\004name\030\001 \001(\t\022\020\n\010item_ids\030\002 "
+  "\003(\003\"Z\n\rItemSetStatus\022\014\n\004name\030\001 \001(\t\022\022\n\nit"
+  "em_count\030\002 \001(\003\022\023\n\013replaced_at\030\003 \001(\t\022\022\n\ng"
+  "eneration\030\004 \001(\003\"\025\n\023ListItemSetsRequest\"C"
+  "\n\024ListItemSetsResponse\022+\n\titem_sets\030\001 \003("
+  "\0132\030.recsys.v1.ItemSetStatus*c\n\014VersionSt"
+  "ate\022\035\n\031VERSION_STATE_UNSPECIFIED\020\000\022\013\n\007LO"
+  "ADING\020\001\022\r\n\tAVAILABLE\020\002\022\n\n\006FAILED\020\003\022\014\n\010UN"
+  "LOADED\020\0042\364\005\n\nModelAdmin\022I\n\nListModels\022\034."
+  "recsys.v1.ListModelsRequest\032\035.recsys.v1."
+  "ListModelsResponse\022O\n\014ReloadModels\022\036.rec"
+  "sys.v1.ReloadModelsRequest\032\037.recsys.v1.R"
+  "eloadModelsResponse\022[\n\020SetVersionPolicy\022"
+  "\".recsys.v1.SetVersionPolicyRequest\032#.re"
+  "csys.v1.SetVersionPolicyResponse\022L\n\013List"
+  "Plugins\022\035.recsys.v1.ListPluginsRequest\032\036"
+  ".recsys.v1.ListPluginsResponse\022P\n\016GetExp"
+  "eriments\022 .recsys.v1.GetExperimentsReque"
+  "st\032\034.recsys.v1.ExperimentsStatus\022V\n\021Relo"
+  "adExperiments\022#.recsys.v1.ReloadExperime"
+  "ntsRequest\032\034.recsys.v1.ExperimentsStatus"
+  "\022^\n\021EvaluateCandidate\022#.recsys.v1.Evalua"
+  "teCandidateRequest\032$.recsys.v1.EvaluateC"
+  "andidateResponse\022D\n\nSetItemSet\022\034.recsys."
+  "v1.SetItemSetRequest\032\030.recsys.v1.ItemSet"
+  "Status\022O\n\014ListItemSets\022\036.recsys.v1.ListI"
+  "temSetsRequest\032\037.recsys.v1.ListItemSetsR"
+  "esponseb\006proto3"
   ;
 static ::_pbi::once_flag descriptor_table_recsys_2fv1_2fadmin_2eproto_once;
 const ::_pbi::DescriptorTable descriptor_table_recsys_2fv1_2fadmin_2eproto = {
-    false, false, 4227, descriptor_table_protodef_recsys_2fv1_2fadmin_2eproto,
+    false, false, 4615, descriptor_table_protodef_recsys_2fv1_2fadmin_2eproto,
     "recsys/v1/admin.proto",
-    &descriptor_table_recsys_2fv1_2fadmin_2eproto_once, nullptr, 0, 27,
+    &descriptor_table_recsys_2fv1_2fadmin_2eproto_once, nullptr, 0, 31,
     schemas, file_default_instances, TableStruct_recsys_2fv1_2fadmin_2eproto::offsets,
     file_level_metadata_recsys_2fv1_2fadmin_2eproto, file_level_enum_descriptors_recsys_2fv1_2fadmin_2eproto,
     file_level_service_descriptors_recsys_2fv1_2fadmin_2eproto,
@@ -9246,6 +9350,789 @@ void OffPolicyPointEstimates::InternalSwap(OffPolicyPointEstimates* other) {
       file_level_metadata_recsys_2fv1_2fadmin_2eproto[26]);
 }
 
+// ===================================================================
+
+class SetItemSetRequest::_Internal {
+ public:
+};
+
+SetItemSetRequest::SetItemSetRequest(::PROTOBUF_NAMESPACE_ID::Arena* arena,
+                         bool is_message_owned)
+  : ::PROTOBUF_NAMESPACE_ID::Message(arena, is_message_owned) {
+  SharedCtor(arena, is_message_owned);
+  // @@protoc_insertion_point(arena_constructor:recsys.v1.SetItemSetRequest)
+}
+SetItemSetRequest::SetItemSetRequest(const SetItemSetRequest& from)
+  : ::PROTOBUF_NAMESPACE_ID::Message() {
+  SetItemSetRequest* const _this = this; (void)_this;
+  new (&_impl_) Impl_{
+      decltype(_impl_.item_ids_){from._impl_.item_ids_}
+    , /*decltype(_impl_._item_ids_cached_byte_size_)*/{0}
+    , decltype(_impl_.name_){}
+    , /*decltype(_impl_._cached_size_)*/{}};
+
+  _internal_metadata_.MergeFrom<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(from._internal_metadata_);
+  _impl_.name_.InitDefault();
+  #ifdef PROTOBUF_FORCE_COPY_DEFAULT_STRING
+    _impl_.name_.Set("", GetArenaForAllocation());
+  #endif // PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  if (!from._internal_name().empty()) {
+    _this->_impl_.name_.Set(from._internal_name(), 
+      _this->GetArenaForAllocation());
+  }
+  // @@protoc_insertion_point(copy_constructor:recsys.v1.SetItemSetRequest)
+}
+
+inline void SetItemSetRequest::SharedCtor(
+    ::_pb::Arena* arena, bool is_message_owned) {
+  (void)arena;
+  (void)is_message_owned;
+  new (&_impl_) Impl_{
+      decltype(_impl_.item_ids_){arena}
+    , /*decltype(_impl_._item_ids_cached_byte_size_)*/{0}
+    , decltype(_impl_.name_){}
+    , /*decltype(_impl_._cached_size_)*/{}
+  };
+  _impl_.name_.InitDefault();
+  #ifdef PROTOBUF_FORCE_COPY_DEFAULT_STRING
+    _impl_.name_.Set("", GetArenaForAllocation());
+  #endif // PROTOBUF_FORCE_COPY_DEFAULT_STRING
+}
+
+SetItemSetRequest::~SetItemSetRequest() {
+  // @@protoc_insertion_point(destructor:recsys.v1.SetItemSetRequest)
+  if (auto *arena = _internal_metadata_.DeleteReturnArena<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>()) {
+  (void)arena;
+    return;
+  }
+  SharedDtor();
+}
+
+inline void SetItemSetRequest::SharedDtor() {
+  GOOGLE_DCHECK(GetArenaForAllocation() == nullptr);
+  _impl_.item_ids_.~RepeatedField();
+  _impl_.name_.Destroy();
+}
+
+void SetItemSetRequest::SetCachedSize(int size) const {
+  _impl_._cached_size_.Set(size);
+}
+
+void SetItemSetRequest::Clear() {
+// @@protoc_insertion_point(message_clear_start:recsys.v1.SetItemSetRequest)
+  uint32_t cached_has_bits = 0;
+  // Prevent compiler warnings about cached_has_bits being unused
+  (void) cached_has_bits;
+
+  _impl_.item_ids_.Clear();
+  _impl_.name_.ClearToEmpty();
+  _internal_metadata_.Clear<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>();
+}
+
+const char* SetItemSetRequest::_InternalParse(const char* ptr, ::_pbi::ParseContext* ctx) {
+#define CHK_(x) if (PROTOBUF_PREDICT_FALSE(!(x))) goto failure
+  while (!ctx->Done(&ptr)) {
+    uint32_t tag;
+    ptr = ::_pbi::ReadTag(ptr, &tag);
+    switch (tag >> 3) {
+      // string name = 1;
+      case 1:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 10)) {
+          auto str = _internal_mutable_name();
+          ptr = ::_pbi::InlineGreedyStringParser(str, ptr, ctx);
+          CHK_(ptr);
+          CHK_(::_pbi::VerifyUTF8(str, "recsys.v1.SetItemSetRequest.name"));
+        } else
+          goto handle_unusual;
+        continue;
+      // repeated int64 item_ids = 2;
+      case 2:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 18)) {
+          ptr = ::PROTOBUF_NAMESPACE_ID::internal::PackedInt64Parser(_internal_mutable_item_ids(), ptr, ctx);
+          CHK_(ptr);
+        } else if (static_cast<uint8_t>(tag) == 16) {
+          _internal_add_item_ids(::PROTOBUF_NAMESPACE_ID::internal::ReadVarint64(&ptr));
+          CHK_(ptr);
+        } else
+          goto handle_unusual;
+        continue;
+      default:
+        goto handle_unusual;
+    }  // switch
+  handle_unusual:
+    if ((tag == 0) || ((tag & 7) == 4)) {
+      CHK_(ptr);
+      ctx->SetLastTag(tag);
+      goto message_done;
+    }
+    ptr = UnknownFieldParse(
+        tag,
+        _internal_metadata_.mutable_unknown_fields<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(),
+        ptr, ctx);
+    CHK_(ptr != nullptr);
+  }  // while
+message_done:
+  return ptr;
+failure:
+  ptr = nullptr;
+  goto message_done;
+#undef CHK_
+}
+
+uint8_t* SetItemSetRequest::_InternalSerialize(
+    uint8_t* target, ::PROTOBUF_NAMESPACE_ID::io::EpsCopyOutputStream* stream) const {
+  // @@protoc_insertion_point(serialize_to_array_start:recsys.v1.SetItemSetRequest)
+  uint32_t cached_has_bits = 0;
+  (void) cached_has_bits;
+
+  // string name = 1;
+  if (!this->_internal_name().empty()) {
+    ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::VerifyUtf8String(
+      this->_internal_name().data(), static_cast<int>(this->_internal_name().length()),
+      ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::SERIALIZE,
+      "recsys.v1.SetItemSetRequest.name");
+    target = stream->WriteStringMaybeAliased(
+        1, this->_internal_name(), target);
+  }
+
+  // repeated int64 item_ids = 2;
+  {
+    int byte_size = _impl_._item_ids_cached_byte_size_.load(std::memory_order_relaxed);
+    if (byte_size > 0) {
+      target = stream->WriteInt64Packed(
+          2, _internal_item_ids(), byte_size, target);
+    }
+  }
+
+  if (PROTOBUF_PREDICT_FALSE(_internal_metadata_.have_unknown_fields())) {
+    target = ::_pbi::WireFormat::InternalSerializeUnknownFieldsToArray(
+        _internal_metadata_.unknown_fields<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(::PROTOBUF_NAMESPACE_ID::UnknownFieldSet::default_instance), target, stream);
+  }
+  // @@protoc_insertion_point(serialize_to_array_end:recsys.v1.SetItemSetRequest)
+  return target;
+}
+
+size_t SetItemSetRequest::ByteSizeLong() const {
+// @@protoc_insertion_point(message_byte_size_start:recsys.v1.SetItemSetRequest)
+  size_t total_size = 0;
+
+  uint32_t cached_has_bits = 0;
+  // Prevent compiler warnings about cached_has_bits being unused
+  (void) cached_has_bits;
+
+  // repeated int64 item_ids = 2;
+  {
+    size_t data_size = ::_pbi::WireFormatLite::
+      Int64Size(this->_impl_.item_ids_);
+    if (data_size > 0) {
+      total_size += 1 +
+        ::_pbi::WireFormatLite::Int32Size(static_cast<int32_t>(data_size));
+    }
+    int cached_size = ::_pbi::ToCachedSize(data_size);
+    _impl_._item_ids_cached_byte_size_.store(cached_size,
+                                    std::memory_order_relaxed);
+    total_size += data_size;
+  }
+
+  // string name = 1;
+  if (!this->_internal_name().empty()) {
+    total_size += 1 +
+      ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::StringSize(
+        this->_internal_name());
+  }
+
+  return MaybeComputeUnknownFieldsSize(total_size, &_impl_._cached_size_);
+}
+
+const ::PROTOBUF_NAMESPACE_ID::Message::ClassData SetItemSetRequest::_class_data_ = {
+    ::PROTOBUF_NAMESPACE_ID::Message::CopyWithSourceCheck,
+    SetItemSetRequest::MergeImpl
+};
+const ::PROTOBUF_NAMESPACE_ID::Message::ClassData*SetItemSetRequest::GetClassData() const { return &_class_data_; }
+
+
+void SetItemSetRequest::MergeImpl(::PROTOBUF_NAMESPACE_ID::Message& to_msg, const ::PROTOBUF_NAMESPACE_ID::Message& from_msg) {
+  auto* const _this = static_cast<SetItemSetRequest*>(&to_msg);
+  auto& from = static_cast<const SetItemSetRequest&>(from_msg);
+  // @@protoc_insertion_point(class_specific_merge_from_start:recsys.v1.SetItemSetRequest)
+  GOOGLE_DCHECK_NE(&from, _this);
+  uint32_t cached_has_bits = 0;
+  (void) cached_has_bits;
+
+  _this->_impl_.item_ids_.MergeFrom(from._impl_.item_ids_);
+  if (!from._internal_name().empty()) {
+    _this->_internal_set_name(from._internal_name());
+  }
+  _this->_internal_metadata_.MergeFrom<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(from._internal_metadata_);
+}
+
+void SetItemSetRequest::CopyFrom(const SetItemSetRequest& from) {
+// @@protoc_insertion_point(class_specific_copy_from_start:recsys.v1.SetItemSetRequest)
+  if (&from == this) return;
+  Clear();
+  MergeFrom(from);
+}
+
+bool SetItemSetRequest::IsInitialized() const {
+  return true;
+}
+
+void SetItemSetRequest::InternalSwap(SetItemSetRequest* other) {
+  using std::swap;
+  auto* lhs_arena = GetArenaForAllocation();
+  auto* rhs_arena = other->GetArenaForAllocation();
+  _internal_metadata_.InternalSwap(&other->_internal_metadata_);
+  _impl_.item_ids_.InternalSwap(&other->_impl_.item_ids_);
+  ::PROTOBUF_NAMESPACE_ID::internal::ArenaStringPtr::InternalSwap(
+      &_impl_.name_, lhs_arena,
+      &other->_impl_.name_, rhs_arena
+  );
+}
+
+::PROTOBUF_NAMESPACE_ID::Metadata SetItemSetRequest::GetMetadata() const {
+  return ::_pbi::AssignDescriptors(
+      &descriptor_table_recsys_2fv1_2fadmin_2eproto_getter, &descriptor_table_recsys_2fv1_2fadmin_2eproto_once,
+      file_level_metadata_recsys_2fv1_2fadmin_2eproto[27]);
+}
+
+// ===================================================================
+
+class ItemSetStatus::_Internal {
+ public:
+};
+
+ItemSetStatus::ItemSetStatus(::PROTOBUF_NAMESPACE_ID::Arena* arena,
+                         bool is_message_owned)
+  : ::PROTOBUF_NAMESPACE_ID::Message(arena, is_message_owned) {
+  SharedCtor(arena, is_message_owned);
+  // @@protoc_insertion_point(arena_constructor:recsys.v1.ItemSetStatus)
+}
+ItemSetStatus::ItemSetStatus(const ItemSetStatus& from)
+  : ::PROTOBUF_NAMESPACE_ID::Message() {
+  ItemSetStatus* const _this = this; (void)_this;
+  new (&_impl_) Impl_{
+      decltype(_impl_.name_){}
+    , decltype(_impl_.replaced_at_){}
+    , decltype(_impl_.item_count_){}
+    , decltype(_impl_.generation_){}
+    , /*decltype(_impl_._cached_size_)*/{}};
+
+  _internal_metadata_.MergeFrom<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(from._internal_metadata_);
+  _impl_.name_.InitDefault();
+  #ifdef PROTOBUF_FORCE_COPY_DEFAULT_STRING
+    _impl_.name_.Set("", GetArenaForAllocation());
+  #endif // PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  if (!from._internal_name().empty()) {
+    _this->_impl_.name_.Set(from._internal_name(), 
+      _this->GetArenaForAllocation());
+  }
+  _impl_.replaced_at_.InitDefault();
+  #ifdef PROTOBUF_FORCE_COPY_DEFAULT_STRING
+    _impl_.replaced_at_.Set("", GetArenaForAllocation());
+  #endif // PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  if (!from._internal_replaced_at().empty()) {
+    _this->_impl_.replaced_at_.Set(from._internal_replaced_at(), 
+      _this->GetArenaForAllocation());
+  }
+  ::memcpy(&_impl_.item_count_, &from._impl_.item_count_,
+    static_cast<size_t>(reinterpret_cast<char*>(&_impl_.generation_) -
+    reinterpret_cast<char*>(&_impl_.item_count_)) + sizeof(_impl_.generation_));
+  // @@protoc_insertion_point(copy_constructor:recsys.v1.ItemSetStatus)
+}
+
+inline void ItemSetStatus::SharedCtor(
+    ::_pb::Arena* arena, bool is_message_owned) {
+  (void)arena;
+  (void)is_message_owned;
+  new (&_impl_) Impl_{
+      decltype(_impl_.name_){}
+    , decltype(_impl_.replaced_at_){}
+    , decltype(_impl_.item_count_){int64_t{0}}
+    , decltype(_impl_.generation_){int64_t{0}}
+    , /*decltype(_impl_._cached_size_)*/{}
+  };
+  _impl_.name_.InitDefault();
+  #ifdef PROTOBUF_FORCE_COPY_DEFAULT_STRING
+    _impl_.name_.Set("", GetArenaForAllocation());
+  #endif // PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  _impl_.replaced_at_.InitDefault();
+  #ifdef PROTOBUF_FORCE_COPY_DEFAULT_STRING
+    _impl_.replaced_at_.Set("", GetArenaForAllocation());
+  #endif // PROTOBUF_FORCE_COPY_DEFAULT_STRING
+}
+
+ItemSetStatus::~ItemSetStatus() {
+  // @@protoc_insertion_point(destructor:recsys.v1.ItemSetStatus)
+  if (auto *arena = _internal_metadata_.DeleteReturnArena<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>()) {
+  (void)arena;
+    return;
+  }
+  SharedDtor();
+}
+
+inline void ItemSetStatus::SharedDtor() {
+  GOOGLE_DCHECK(GetArenaForAllocation() == nullptr);
+  _impl_.name_.Destroy();
+  _impl_.replaced_at_.Destroy();
+}
+
+void ItemSetStatus::SetCachedSize(int size) const {
+  _impl_._cached_size_.Set(size);
+}
+
+void ItemSetStatus::Clear() {
+// @@protoc_insertion_point(message_clear_start:recsys.v1.ItemSetStatus)
+  uint32_t cached_has_bits = 0;
+  // Prevent compiler warnings about cached_has_bits being unused
+  (void) cached_has_bits;
+
+  _impl_.name_.ClearToEmpty();
+  _impl_.replaced_at_.ClearToEmpty();
+  ::memset(&_impl_.item_count_, 0, static_cast<size_t>(
+      reinterpret_cast<char*>(&_impl_.generation_) -
+      reinterpret_cast<char*>(&_impl_.item_count_)) + sizeof(_impl_.generation_));
+  _internal_metadata_.Clear<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>();
+}
+
+const char* ItemSetStatus::_InternalParse(const char* ptr, ::_pbi::ParseContext* ctx) {
+#define CHK_(x) if (PROTOBUF_PREDICT_FALSE(!(x))) goto failure
+  while (!ctx->Done(&ptr)) {
+    uint32_t tag;
+    ptr = ::_pbi::ReadTag(ptr, &tag);
+    switch (tag >> 3) {
+      // string name = 1;
+      case 1:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 10)) {
+          auto str = _internal_mutable_name();
+          ptr = ::_pbi::InlineGreedyStringParser(str, ptr, ctx);
+          CHK_(ptr);
+          CHK_(::_pbi::VerifyUTF8(str, "recsys.v1.ItemSetStatus.name"));
+        } else
+          goto handle_unusual;
+        continue;
+      // int64 item_count = 2;
+      case 2:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 16)) {
+          _impl_.item_count_ = ::PROTOBUF_NAMESPACE_ID::internal::ReadVarint64(&ptr);
+          CHK_(ptr);
+        } else
+          goto handle_unusual;
+        continue;
+      // string replaced_at = 3;
+      case 3:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 26)) {
+          auto str = _internal_mutable_replaced_at();
+          ptr = ::_pbi::InlineGreedyStringParser(str, ptr, ctx);
+          CHK_(ptr);
+          CHK_(::_pbi::VerifyUTF8(str, "recsys.v1.ItemSetStatus.replaced_at"));
+        } else
+          goto handle_unusual;
+        continue;
+      // int64 generation = 4;
+      case 4:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 32)) {
+          _impl_.generation_ = ::PROTOBUF_NAMESPACE_ID::internal::ReadVarint64(&ptr);
+          CHK_(ptr);
+        } else
+          goto handle_unusual;
+        continue;
+      default:
+        goto handle_unusual;
+    }  // switch
+  handle_unusual:
+    if ((tag == 0) || ((tag & 7) == 4)) {
+      CHK_(ptr);
+      ctx->SetLastTag(tag);
+      goto message_done;
+    }
+    ptr = UnknownFieldParse(
+        tag,
+        _internal_metadata_.mutable_unknown_fields<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(),
+        ptr, ctx);
+    CHK_(ptr != nullptr);
+  }  // while
+message_done:
+  return ptr;
+failure:
+  ptr = nullptr;
+  goto message_done;
+#undef CHK_
+}
+
+uint8_t* ItemSetStatus::_InternalSerialize(
+    uint8_t* target, ::PROTOBUF_NAMESPACE_ID::io::EpsCopyOutputStream* stream) const {
+  // @@protoc_insertion_point(serialize_to_array_start:recsys.v1.ItemSetStatus)
+  uint32_t cached_has_bits = 0;
+  (void) cached_has_bits;
+
+  // string name = 1;
+  if (!this->_internal_name().empty()) {
+    ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::VerifyUtf8String(
+      this->_internal_name().data(), static_cast<int>(this->_internal_name().length()),
+      ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::SERIALIZE,
+      "recsys.v1.ItemSetStatus.name");
+    target = stream->WriteStringMaybeAliased(
+        1, this->_internal_name(), target);
+  }
+
+  // int64 item_count = 2;
+  if (this->_internal_item_count() != 0) {
+    target = stream->EnsureSpace(target);
+    target = ::_pbi::WireFormatLite::WriteInt64ToArray(2, this->_internal_item_count(), target);
+  }
+
+  // string replaced_at = 3;
+  if (!this->_internal_replaced_at().empty()) {
+    ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::VerifyUtf8String(
+      this->_internal_replaced_at().data(), static_cast<int>(this->_internal_replaced_at().length()),
+      ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::SERIALIZE,
+      "recsys.v1.ItemSetStatus.replaced_at");
+    target = stream->WriteStringMaybeAliased(
+        3, this->_internal_replaced_at(), target);
+  }
+
+  // int64 generation = 4;
+  if (this->_internal_generation() != 0) {
+    target = stream->EnsureSpace(target);
+    target = ::_pbi::WireFormatLite::WriteInt64ToArray(4, this->_internal_generation(), target);
+  }
+
+  if (PROTOBUF_PREDICT_FALSE(_internal_metadata_.have_unknown_fields())) {
+    target = ::_pbi::WireFormat::InternalSerializeUnknownFieldsToArray(
+        _internal_metadata_.unknown_fields<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(::PROTOBUF_NAMESPACE_ID::UnknownFieldSet::default_instance), target, stream);
+  }
+  // @@protoc_insertion_point(serialize_to_array_end:recsys.v1.ItemSetStatus)
+  return target;
+}
+
+size_t ItemSetStatus::ByteSizeLong() const {
+// @@protoc_insertion_point(message_byte_size_start:recsys.v1.ItemSetStatus)
+  size_t total_size = 0;
+
+  uint32_t cached_has_bits = 0;
+  // Prevent compiler warnings about cached_has_bits being unused
+  (void) cached_has_bits;
+
+  // string name = 1;
+  if (!this->_internal_name().empty()) {
+    total_size += 1 +
+      ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::StringSize(
+        this->_internal_name());
+  }
+
+  // string replaced_at = 3;
+  if (!this->_internal_replaced_at().empty()) {
+    total_size += 1 +
+      ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::StringSize(
+        this->_internal_replaced_at());
+  }
+
+  // int64 item_count = 2;
+  if (this->_internal_item_count() != 0) {
+    total_size += ::_pbi::WireFormatLite::Int64SizePlusOne(this->_internal_item_count());
+  }
+
+  // int64 generation = 4;
+  if (this->_internal_generation() != 0) {
+    total_size += ::_pbi::WireFormatLite::Int64SizePlusOne(this->_internal_generation());
+  }
+
+  return MaybeComputeUnknownFieldsSize(total_size, &_impl_._cached_size_);
+}
+
+const ::PROTOBUF_NAMESPACE_ID::Message::ClassData ItemSetStatus::_class_data_ = {
+    ::PROTOBUF_NAMESPACE_ID::Message::CopyWithSourceCheck,
+    ItemSetStatus::MergeImpl
+};
+const ::PROTOBUF_NAMESPACE_ID::Message::ClassData*ItemSetStatus::GetClassData() const { return &_class_data_; }
+
+
+void ItemSetStatus::MergeImpl(::PROTOBUF_NAMESPACE_ID::Message& to_msg, const ::PROTOBUF_NAMESPACE_ID::Message& from_msg) {
+  auto* const _this = static_cast<ItemSetStatus*>(&to_msg);
+  auto& from = static_cast<const ItemSetStatus&>(from_msg);
+  // @@protoc_insertion_point(class_specific_merge_from_start:recsys.v1.ItemSetStatus)
+  GOOGLE_DCHECK_NE(&from, _this);
+  uint32_t cached_has_bits = 0;
+  (void) cached_has_bits;
+
+  if (!from._internal_name().empty()) {
+    _this->_internal_set_name(from._internal_name());
+  }
+  if (!from._internal_replaced_at().empty()) {
+    _this->_internal_set_replaced_at(from._internal_replaced_at());
+  }
+  if (from._internal_item_count() != 0) {
+    _this->_internal_set_item_count(from._internal_item_count());
+  }
+  if (from._internal_generation() != 0) {
+    _this->_internal_set_generation(from._internal_generation());
+  }
+  _this->_internal_metadata_.MergeFrom<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(from._internal_metadata_);
+}
+
+void ItemSetStatus::CopyFrom(const ItemSetStatus& from) {
+// @@protoc_insertion_point(class_specific_copy_from_start:recsys.v1.ItemSetStatus)
+  if (&from == this) return;
+  Clear();
+  MergeFrom(from);
+}
+
+bool ItemSetStatus::IsInitialized() const {
+  return true;
+}
+
+void ItemSetStatus::InternalSwap(ItemSetStatus* other) {
+  using std::swap;
+  auto* lhs_arena = GetArenaForAllocation();
+  auto* rhs_arena = other->GetArenaForAllocation();
+  _internal_metadata_.InternalSwap(&other->_internal_metadata_);
+  ::PROTOBUF_NAMESPACE_ID::internal::ArenaStringPtr::InternalSwap(
+      &_impl_.name_, lhs_arena,
+      &other->_impl_.name_, rhs_arena
+  );
+  ::PROTOBUF_NAMESPACE_ID::internal::ArenaStringPtr::InternalSwap(
+      &_impl_.replaced_at_, lhs_arena,
+      &other->_impl_.replaced_at_, rhs_arena
+  );
+  ::PROTOBUF_NAMESPACE_ID::internal::memswap<
+      PROTOBUF_FIELD_OFFSET(ItemSetStatus, _impl_.generation_)
+      + sizeof(ItemSetStatus::_impl_.generation_)
+      - PROTOBUF_FIELD_OFFSET(ItemSetStatus, _impl_.item_count_)>(
+          reinterpret_cast<char*>(&_impl_.item_count_),
+          reinterpret_cast<char*>(&other->_impl_.item_count_));
+}
+
+::PROTOBUF_NAMESPACE_ID::Metadata ItemSetStatus::GetMetadata() const {
+  return ::_pbi::AssignDescriptors(
+      &descriptor_table_recsys_2fv1_2fadmin_2eproto_getter, &descriptor_table_recsys_2fv1_2fadmin_2eproto_once,
+      file_level_metadata_recsys_2fv1_2fadmin_2eproto[28]);
+}
+
+// ===================================================================
+
+class ListItemSetsRequest::_Internal {
+ public:
+};
+
+ListItemSetsRequest::ListItemSetsRequest(::PROTOBUF_NAMESPACE_ID::Arena* arena,
+                         bool is_message_owned)
+  : ::PROTOBUF_NAMESPACE_ID::internal::ZeroFieldsBase(arena, is_message_owned) {
+  // @@protoc_insertion_point(arena_constructor:recsys.v1.ListItemSetsRequest)
+}
+ListItemSetsRequest::ListItemSetsRequest(const ListItemSetsRequest& from)
+  : ::PROTOBUF_NAMESPACE_ID::internal::ZeroFieldsBase() {
+  ListItemSetsRequest* const _this = this; (void)_this;
+  _internal_metadata_.MergeFrom<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(from._internal_metadata_);
+  // @@protoc_insertion_point(copy_constructor:recsys.v1.ListItemSetsRequest)
+}
+
+
+
+
+
+const ::PROTOBUF_NAMESPACE_ID::Message::ClassData ListItemSetsRequest::_class_data_ = {
+    ::PROTOBUF_NAMESPACE_ID::internal::ZeroFieldsBase::CopyImpl,
+    ::PROTOBUF_NAMESPACE_ID::internal::ZeroFieldsBase::MergeImpl,
+};
+const ::PROTOBUF_NAMESPACE_ID::Message::ClassData*ListItemSetsRequest::GetClassData() const { return &_class_data_; }
+
+
+
+
+
+
+
+::PROTOBUF_NAMESPACE_ID::Metadata ListItemSetsRequest::GetMetadata() const {
+  return ::_pbi::AssignDescriptors(
+      &descriptor_table_recsys_2fv1_2fadmin_2eproto_getter, &descriptor_table_recsys_2fv1_2fadmin_2eproto_once,
+      file_level_metadata_recsys_2fv1_2fadmin_2eproto[29]);
+}
+
+// ===================================================================
+
+class ListItemSetsResponse::_Internal {
+ public:
+};
+
+ListItemSetsResponse::ListItemSetsResponse(::PROTOBUF_NAMESPACE_ID::Arena* arena,
+                         bool is_message_owned)
+  : ::PROTOBUF_NAMESPACE_ID::Message(arena, is_message_owned) {
+  SharedCtor(arena, is_message_owned);
+  // @@protoc_insertion_point(arena_constructor:recsys.v1.ListItemSetsResponse)
+}
+ListItemSetsResponse::ListItemSetsResponse(const ListItemSetsResponse& from)
+  : ::PROTOBUF_NAMESPACE_ID::Message() {
+  ListItemSetsResponse* const _this = this; (void)_this;
+  new (&_impl_) Impl_{
+      decltype(_impl_.item_sets_){from._impl_.item_sets_}
+    , /*decltype(_impl_._cached_size_)*/{}};
+
+  _internal_metadata_.MergeFrom<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(from._internal_metadata_);
+  // @@protoc_insertion_point(copy_constructor:recsys.v1.ListItemSetsResponse)
+}
+
+inline void ListItemSetsResponse::SharedCtor(
+    ::_pb::Arena* arena, bool is_message_owned) {
+  (void)arena;
+  (void)is_message_owned;
+  new (&_impl_) Impl_{
+      decltype(_impl_.item_sets_){arena}
+    , /*decltype(_impl_._cached_size_)*/{}
+  };
+}
+
+ListItemSetsResponse::~ListItemSetsResponse() {
+  // @@protoc_insertion_point(destructor:recsys.v1.ListItemSetsResponse)
+  if (auto *arena = _internal_metadata_.DeleteReturnArena<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>()) {
+  (void)arena;
+    return;
+  }
+  SharedDtor();
+}
+
+inline void ListItemSetsResponse::SharedDtor() {
+  GOOGLE_DCHECK(GetArenaForAllocation() == nullptr);
+  _impl_.item_sets_.~RepeatedPtrField();
+}
+
+void ListItemSetsResponse::SetCachedSize(int size) const {
+  _impl_._cached_size_.Set(size);
+}
+
+void ListItemSetsResponse::Clear() {
+// @@protoc_insertion_point(message_clear_start:recsys.v1.ListItemSetsResponse)
+  uint32_t cached_has_bits = 0;
+  // Prevent compiler warnings about cached_has_bits being unused
+  (void) cached_has_bits;
+
+  _impl_.item_sets_.Clear();
+  _internal_metadata_.Clear<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>();
+}
+
+const char* ListItemSetsResponse::_InternalParse(const char* ptr, ::_pbi::ParseContext* ctx) {
+#define CHK_(x) if (PROTOBUF_PREDICT_FALSE(!(x))) goto failure
+  while (!ctx->Done(&ptr)) {
+    uint32_t tag;
+    ptr = ::_pbi::ReadTag(ptr, &tag);
+    switch (tag >> 3) {
+      // repeated .recsys.v1.ItemSetStatus item_sets = 1;
+      case 1:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 10)) {
+          ptr -= 1;
+          do {
+            ptr += 1;
+            ptr = ctx->ParseMessage(_internal_add_item_sets(), ptr);
+            CHK_(ptr);
+            if (!ctx->DataAvailable(ptr)) break;
+          } while (::PROTOBUF_NAMESPACE_ID::internal::ExpectTag<10>(ptr));
+        } else
+          goto handle_unusual;
+        continue;
+      default:
+        goto handle_unusual;
+    }  // switch
+  handle_unusual:
+    if ((tag == 0) || ((tag & 7) == 4)) {
+      CHK_(ptr);
+      ctx->SetLastTag(tag);
+      goto message_done;
+    }
+    ptr = UnknownFieldParse(
+        tag,
+        _internal_metadata_.mutable_unknown_fields<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(),
+        ptr, ctx);
+    CHK_(ptr != nullptr);
+  }  // while
+message_done:
+  return ptr;
+failure:
+  ptr = nullptr;
+  goto message_done;
+#undef CHK_
+}
+
+uint8_t* ListItemSetsResponse::_InternalSerialize(
+    uint8_t* target, ::PROTOBUF_NAMESPACE_ID::io::EpsCopyOutputStream* stream) const {
+  // @@protoc_insertion_point(serialize_to_array_start:recsys.v1.ListItemSetsResponse)
+  uint32_t cached_has_bits = 0;
+  (void) cached_has_bits;
+
+  // repeated .recsys.v1.ItemSetStatus item_sets = 1;
+  for (unsigned i = 0,
+      n = static_cast<unsigned>(this->_internal_item_sets_size()); i < n; i++) {
+    const auto& repfield = this->_internal_item_sets(i);
+    target = ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::
+        InternalWriteMessage(1, repfield, repfield.GetCachedSize(), target, stream);
+  }
+
+  if (PROTOBUF_PREDICT_FALSE(_internal_metadata_.have_unknown_fields())) {
+    target = ::_pbi::WireFormat::InternalSerializeUnknownFieldsToArray(
+        _internal_metadata_.unknown_fields<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(::PROTOBUF_NAMESPACE_ID::UnknownFieldSet::default_instance), target, stream);
+  }
+  // @@protoc_insertion_point(serialize_to_array_end:recsys.v1.ListItemSetsResponse)
+  return target;
+}
+
+size_t ListItemSetsResponse::ByteSizeLong() const {
+// @@protoc_insertion_point(message_byte_size_start:recsys.v1.ListItemSetsResponse)
+  size_t total_size = 0;
+
+  uint32_t cached_has_bits = 0;
+  // Prevent compiler warnings about cached_has_bits being unused
+  (void) cached_has_bits;
+
+  // repeated .recsys.v1.ItemSetStatus item_sets = 1;
+  total_size += 1UL * this->_internal_item_sets_size();
+  for (const auto& msg : this->_impl_.item_sets_) {
+    total_size +=
+      ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::MessageSize(msg);
+  }
+
+  return MaybeComputeUnknownFieldsSize(total_size, &_impl_._cached_size_);
+}
+
+const ::PROTOBUF_NAMESPACE_ID::Message::ClassData ListItemSetsResponse::_class_data_ = {
+    ::PROTOBUF_NAMESPACE_ID::Message::CopyWithSourceCheck,
+    ListItemSetsResponse::MergeImpl
+};
+const ::PROTOBUF_NAMESPACE_ID::Message::ClassData*ListItemSetsResponse::GetClassData() const { return &_class_data_; }
+
+
+void ListItemSetsResponse::MergeImpl(::PROTOBUF_NAMESPACE_ID::Message& to_msg, const ::PROTOBUF_NAMESPACE_ID::Message& from_msg) {
+  auto* const _this = static_cast<ListItemSetsResponse*>(&to_msg);
+  auto& from = static_cast<const ListItemSetsResponse&>(from_msg);
+  // @@protoc_insertion_point(class_specific_merge_from_start:recsys.v1.ListItemSetsResponse)
+  GOOGLE_DCHECK_NE(&from, _this);
+  uint32_t cached_has_bits = 0;
+  (void) cached_has_bits;
+
+  _this->_impl_.item_sets_.MergeFrom(from._impl_.item_sets_);
+  _this->_internal_metadata_.MergeFrom<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(from._internal_metadata_);
+}
+
+void ListItemSetsResponse::CopyFrom(const ListItemSetsResponse& from) {
+// @@protoc_insertion_point(class_specific_copy_from_start:recsys.v1.ListItemSetsResponse)
+  if (&from == this) return;
+  Clear();
+  MergeFrom(from);
+}
+
+bool ListItemSetsResponse::IsInitialized() const {
+  return true;
+}
+
+void ListItemSetsResponse::InternalSwap(ListItemSetsResponse* other) {
+  using std::swap;
+  _internal_metadata_.InternalSwap(&other->_internal_metadata_);
+  _impl_.item_sets_.InternalSwap(&other->_impl_.item_sets_);
+}
+
+::PROTOBUF_NAMESPACE_ID::Metadata ListItemSetsResponse::GetMetadata() const {
+  return ::_pbi::AssignDescriptors(
+      &descriptor_table_recsys_2fv1_2fadmin_2eproto_getter, &descriptor_table_recsys_2fv1_2fadmin_2eproto_once,
+      file_level_metadata_recsys_2fv1_2fadmin_2eproto[30]);
+}
+
 // @@protoc_insertion_point(namespace_scope)
 }  // namespace v1
 }  // namespace recsys
@@ -9357,6 +10244,22 @@ Arena::CreateMaybeMessage< ::recsys::v1::OffPolicyEstimate >(Arena* arena) {
 template<> PROTOBUF_NOINLINE ::recsys::v1::OffPolicyPointEstimates*
 Arena::CreateMaybeMessage< ::recsys::v1::OffPolicyPointEstimates >(Arena* arena) {
   return Arena::CreateMessageInternal< ::recsys::v1::OffPolicyPointEstimates >(arena);
+}
+template<> PROTOBUF_NOINLINE ::recsys::v1::SetItemSetRequest*
+Arena::CreateMaybeMessage< ::recsys::v1::SetItemSetRequest >(Arena* arena) {
+  return Arena::CreateMessageInternal< ::recsys::v1::SetItemSetRequest >(arena);
+}
+template<> PROTOBUF_NOINLINE ::recsys::v1::ItemSetStatus*
+Arena::CreateMaybeMessage< ::recsys::v1::ItemSetStatus >(Arena* arena) {
+  return Arena::CreateMessageInternal< ::recsys::v1::ItemSetStatus >(arena);
+}
+template<> PROTOBUF_NOINLINE ::recsys::v1::ListItemSetsRequest*
+Arena::CreateMaybeMessage< ::recsys::v1::ListItemSetsRequest >(Arena* arena) {
+  return Arena::CreateMessageInternal< ::recsys::v1::ListItemSetsRequest >(arena);
+}
+template<> PROTOBUF_NOINLINE ::recsys::v1::ListItemSetsResponse*
+Arena::CreateMaybeMessage< ::recsys::v1::ListItemSetsResponse >(Arena* arena) {
+  return Arena::CreateMessageInternal< ::recsys::v1::ListItemSetsResponse >(arena);
 }
 PROTOBUF_NAMESPACE_CLOSE
 

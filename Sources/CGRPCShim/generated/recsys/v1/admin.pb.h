@@ -75,9 +75,18 @@ extern ExposureLogStatusDefaultTypeInternal _ExposureLogStatus_default_instance_
 class GetExperimentsRequest;
 struct GetExperimentsRequestDefaultTypeInternal;
 extern GetExperimentsRequestDefaultTypeInternal _GetExperimentsRequest_default_instance_;
+class ItemSetStatus;
+struct ItemSetStatusDefaultTypeInternal;
+extern ItemSetStatusDefaultTypeInternal _ItemSetStatus_default_instance_;
 class LabelChange;
 struct LabelChangeDefaultTypeInternal;
 extern LabelChangeDefaultTypeInternal _LabelChange_default_instance_;
+class ListItemSetsRequest;
+struct ListItemSetsRequestDefaultTypeInternal;
+extern ListItemSetsRequestDefaultTypeInternal _ListItemSetsRequest_default_instance_;
+class ListItemSetsResponse;
+struct ListItemSetsResponseDefaultTypeInternal;
+extern ListItemSetsResponseDefaultTypeInternal _ListItemSetsResponse_default_instance_;
 class ListModelsRequest;
 struct ListModelsRequestDefaultTypeInternal;
 extern ListModelsRequestDefaultTypeInternal _ListModelsRequest_default_instance_;
@@ -123,6 +132,9 @@ extern ReloadModelsRequestDefaultTypeInternal _ReloadModelsRequest_default_insta
 class ReloadModelsResponse;
 struct ReloadModelsResponseDefaultTypeInternal;
 extern ReloadModelsResponseDefaultTypeInternal _ReloadModelsResponse_default_instance_;
+class SetItemSetRequest;
+struct SetItemSetRequestDefaultTypeInternal;
+extern SetItemSetRequestDefaultTypeInternal _SetItemSetRequest_default_instance_;
 class SetVersionPolicyRequest;
 struct SetVersionPolicyRequestDefaultTypeInternal;
 extern SetVersionPolicyRequestDefaultTypeInternal _SetVersionPolicyRequest_default_instance_;
@@ -143,7 +155,10 @@ template<> ::recsys::v1::ExperimentStatus* Arena::CreateMaybeMessage<::recsys::v
 template<> ::recsys::v1::ExperimentsStatus* Arena::CreateMaybeMessage<::recsys::v1::ExperimentsStatus>(Arena*);
 template<> ::recsys::v1::ExposureLogStatus* Arena::CreateMaybeMessage<::recsys::v1::ExposureLogStatus>(Arena*);
 template<> ::recsys::v1::GetExperimentsRequest* Arena::CreateMaybeMessage<::recsys::v1::GetExperimentsRequest>(Arena*);
+template<> ::recsys::v1::ItemSetStatus* Arena::CreateMaybeMessage<::recsys::v1::ItemSetStatus>(Arena*);
 template<> ::recsys::v1::LabelChange* Arena::CreateMaybeMessage<::recsys::v1::LabelChange>(Arena*);
+template<> ::recsys::v1::ListItemSetsRequest* Arena::CreateMaybeMessage<::recsys::v1::ListItemSetsRequest>(Arena*);
+template<> ::recsys::v1::ListItemSetsResponse* Arena::CreateMaybeMessage<::recsys::v1::ListItemSetsResponse>(Arena*);
 template<> ::recsys::v1::ListModelsRequest* Arena::CreateMaybeMessage<::recsys::v1::ListModelsRequest>(Arena*);
 template<> ::recsys::v1::ListModelsResponse* Arena::CreateMaybeMessage<::recsys::v1::ListModelsResponse>(Arena*);
 template<> ::recsys::v1::ListPluginsRequest* Arena::CreateMaybeMessage<::recsys::v1::ListPluginsRequest>(Arena*);
@@ -159,6 +174,7 @@ template<> ::recsys::v1::RefusedPlugin* Arena::CreateMaybeMessage<::recsys::v1::
 template<> ::recsys::v1::ReloadExperimentsRequest* Arena::CreateMaybeMessage<::recsys::v1::ReloadExperimentsRequest>(Arena*);
 template<> ::recsys::v1::ReloadModelsRequest* Arena::CreateMaybeMessage<::recsys::v1::ReloadModelsRequest>(Arena*);
 template<> ::recsys::v1::ReloadModelsResponse* Arena::CreateMaybeMessage<::recsys::v1::ReloadModelsResponse>(Arena*);
+template<> ::recsys::v1::SetItemSetRequest* Arena::CreateMaybeMessage<::recsys::v1::SetItemSetRequest>(Arena*);
 template<> ::recsys::v1::SetVersionPolicyRequest* Arena::CreateMaybeMessage<::recsys::v1::SetVersionPolicyRequest>(Arena*);
 template<> ::recsys::v1::SetVersionPolicyResponse* Arena::CreateMaybeMessage<::recsys::v1::SetVersionPolicyResponse>(Arena*);
 template<> ::recsys::v1::ShadowStatus* Arena::CreateMaybeMessage<::recsys::v1::ShadowStatus>(Arena*);
@@ -5453,6 +5469,650 @@ class OffPolicyPointEstimates final :
   union { Impl_ _impl_; };
   friend struct ::TableStruct_recsys_2fv1_2fadmin_2eproto;
 };
+// -------------------------------------------------------------------
+
+class SetItemSetRequest final :
+    public ::PROTOBUF_NAMESPACE_ID::Message /* @@protoc_insertion_point(class_definition:recsys.v1.SetItemSetRequest) */ {
+ public:
+  inline SetItemSetRequest() : SetItemSetRequest(nullptr) {}
+  ~SetItemSetRequest() override;
+  explicit PROTOBUF_CONSTEXPR SetItemSetRequest(::PROTOBUF_NAMESPACE_ID::internal::ConstantInitialized);
+
+  SetItemSetRequest(const SetItemSetRequest& from);
+  SetItemSetRequest(SetItemSetRequest&& from) noexcept
+    : SetItemSetRequest() {
+    *this = ::std::move(from);
+  }
+
+  inline SetItemSetRequest& operator=(const SetItemSetRequest& from) {
+    CopyFrom(from);
+    return *this;
+  }
+  inline SetItemSetRequest& operator=(SetItemSetRequest&& from) noexcept {
+    if (this == &from) return *this;
+    if (GetOwningArena() == from.GetOwningArena()
+  #ifdef PROTOBUF_FORCE_COPY_IN_MOVE
+        && GetOwningArena() != nullptr
+  #endif  // !PROTOBUF_FORCE_COPY_IN_MOVE
+    ) {
+      InternalSwap(&from);
+    } else {
+      CopyFrom(from);
+    }
+    return *this;
+  }
+
+  static const ::PROTOBUF_NAMESPACE_ID::Descriptor* descriptor() {
+    return GetDescriptor();
+  }
+  static const ::PROTOBUF_NAMESPACE_ID::Descriptor* GetDescriptor() {
+    return default_instance().GetMetadata().descriptor;
+  }
+  static const ::PROTOBUF_NAMESPACE_ID::Reflection* GetReflection() {
+    return default_instance().GetMetadata().reflection;
+  }
+  static const SetItemSetRequest& default_instance() {
+    return *internal_default_instance();
+  }
+  static inline const SetItemSetRequest* internal_default_instance() {
+    return reinterpret_cast<const SetItemSetRequest*>(
+               &_SetItemSetRequest_default_instance_);
+  }
+  static constexpr int kIndexInFileMessages =
+    27;
+
+  friend void swap(SetItemSetRequest& a, SetItemSetRequest& b) {
+    a.Swap(&b);
+  }
+  inline void Swap(SetItemSetRequest* other) {
+    if (other == this) return;
+  #ifdef PROTOBUF_FORCE_COPY_IN_SWAP
+    if (GetOwningArena() != nullptr &&
+        GetOwningArena() == other->GetOwningArena()) {
+   #else  // PROTOBUF_FORCE_COPY_IN_SWAP
+    if (GetOwningArena() == other->GetOwningArena()) {
+  #endif  // !PROTOBUF_FORCE_COPY_IN_SWAP
+      InternalSwap(other);
+    } else {
+      ::PROTOBUF_NAMESPACE_ID::internal::GenericSwap(this, other);
+    }
+  }
+  void UnsafeArenaSwap(SetItemSetRequest* other) {
+    if (other == this) return;
+    GOOGLE_DCHECK(GetOwningArena() == other->GetOwningArena());
+    InternalSwap(other);
+  }
+
+  // implements Message ----------------------------------------------
+
+  SetItemSetRequest* New(::PROTOBUF_NAMESPACE_ID::Arena* arena = nullptr) const final {
+    return CreateMaybeMessage<SetItemSetRequest>(arena);
+  }
+  using ::PROTOBUF_NAMESPACE_ID::Message::CopyFrom;
+  void CopyFrom(const SetItemSetRequest& from);
+  using ::PROTOBUF_NAMESPACE_ID::Message::MergeFrom;
+  void MergeFrom( const SetItemSetRequest& from) {
+    SetItemSetRequest::MergeImpl(*this, from);
+  }
+  private:
+  static void MergeImpl(::PROTOBUF_NAMESPACE_ID::Message& to_msg, const ::PROTOBUF_NAMESPACE_ID::Message& from_msg);
+  public:
+  PROTOBUF_ATTRIBUTE_REINITIALIZES void Clear() final;
+  bool IsInitialized() const final;
+
+  size_t ByteSizeLong() const final;
+  const char* _InternalParse(const char* ptr, ::PROTOBUF_NAMESPACE_ID::internal::ParseContext* ctx) final;
+  uint8_t* _InternalSerialize(
+      uint8_t* target, ::PROTOBUF_NAMESPACE_ID::io::EpsCopyOutputStream* stream) const final;
+  int GetCachedSize() const final { return _impl_._cached_size_.Get(); }
+
+  private:
+  void SharedCtor(::PROTOBUF_NAMESPACE_ID::Arena* arena, bool is_message_owned);
+  void SharedDtor();
+  void SetCachedSize(int size) const final;
+  void InternalSwap(SetItemSetRequest* other);
+
+  private:
+  friend class ::PROTOBUF_NAMESPACE_ID::internal::AnyMetadata;
+  static ::PROTOBUF_NAMESPACE_ID::StringPiece FullMessageName() {
+    return "recsys.v1.SetItemSetRequest";
+  }
+  protected:
+  explicit SetItemSetRequest(::PROTOBUF_NAMESPACE_ID::Arena* arena,
+                       bool is_message_owned = false);
+  public:
+
+  static const ClassData _class_data_;
+  const ::PROTOBUF_NAMESPACE_ID::Message::ClassData*GetClassData() const final;
+
+  ::PROTOBUF_NAMESPACE_ID::Metadata GetMetadata() const final;
+
+  // nested types ----------------------------------------------------
+
+  // accessors -------------------------------------------------------
+
+  enum : int {
+    kItemIdsFieldNumber = 2,
+    kNameFieldNumber = 1,
+  };
+  // repeated int64 item_ids = 2;
+  int item_ids_size() const;
+  private:
+  int _internal_item_ids_size() const;
+  public:
+  void clear_item_ids();
+  private:
+  int64_t _internal_item_ids(int index) const;
+  const ::PROTOBUF_NAMESPACE_ID::RepeatedField< int64_t >&
+      _internal_item_ids() const;
+  void _internal_add_item_ids(int64_t value);
+  ::PROTOBUF_NAMESPACE_ID::RepeatedField< int64_t >*
+      _internal_mutable_item_ids();
+  public:
+  int64_t item_ids(int index) const;
+  void set_item_ids(int index, int64_t value);
+  void add_item_ids(int64_t value);
+  const ::PROTOBUF_NAMESPACE_ID::RepeatedField< int64_t >&
+      item_ids() const;
+  ::PROTOBUF_NAMESPACE_ID::RepeatedField< int64_t >*
+      mutable_item_ids();
+
+  // string name = 1;
+  void clear_name();
+  const std::string& name() const;
+  template <typename ArgT0 = const std::string&, typename... ArgT>
+  void set_name(ArgT0&& arg0, ArgT... args);
+  std::string* mutable_name();
+  PROTOBUF_NODISCARD std::string* release_name();
+  void set_allocated_name(std::string* name);
+  private:
+  const std::string& _internal_name() const;
+  inline PROTOBUF_ALWAYS_INLINE void _internal_set_name(const std::string& value);
+  std::string* _internal_mutable_name();
+  public:
+
+  // @@protoc_insertion_point(class_scope:recsys.v1.SetItemSetRequest)
+ private:
+  class _Internal;
+
+  template <typename T> friend class ::PROTOBUF_NAMESPACE_ID::Arena::InternalHelper;
+  typedef void InternalArenaConstructable_;
+  typedef void DestructorSkippable_;
+  struct Impl_ {
+    ::PROTOBUF_NAMESPACE_ID::RepeatedField< int64_t > item_ids_;
+    mutable std::atomic<int> _item_ids_cached_byte_size_;
+    ::PROTOBUF_NAMESPACE_ID::internal::ArenaStringPtr name_;
+    mutable ::PROTOBUF_NAMESPACE_ID::internal::CachedSize _cached_size_;
+  };
+  union { Impl_ _impl_; };
+  friend struct ::TableStruct_recsys_2fv1_2fadmin_2eproto;
+};
+// -------------------------------------------------------------------
+
+class ItemSetStatus final :
+    public ::PROTOBUF_NAMESPACE_ID::Message /* @@protoc_insertion_point(class_definition:recsys.v1.ItemSetStatus) */ {
+ public:
+  inline ItemSetStatus() : ItemSetStatus(nullptr) {}
+  ~ItemSetStatus() override;
+  explicit PROTOBUF_CONSTEXPR ItemSetStatus(::PROTOBUF_NAMESPACE_ID::internal::ConstantInitialized);
+
+  ItemSetStatus(const ItemSetStatus& from);
+  ItemSetStatus(ItemSetStatus&& from) noexcept
+    : ItemSetStatus() {
+    *this = ::std::move(from);
+  }
+
+  inline ItemSetStatus& operator=(const ItemSetStatus& from) {
+    CopyFrom(from);
+    return *this;
+  }
+  inline ItemSetStatus& operator=(ItemSetStatus&& from) noexcept {
+    if (this == &from) return *this;
+    if (GetOwningArena() == from.GetOwningArena()
+  #ifdef PROTOBUF_FORCE_COPY_IN_MOVE
+        && GetOwningArena() != nullptr
+  #endif  // !PROTOBUF_FORCE_COPY_IN_MOVE
+    ) {
+      InternalSwap(&from);
+    } else {
+      CopyFrom(from);
+    }
+    return *this;
+  }
+
+  static const ::PROTOBUF_NAMESPACE_ID::Descriptor* descriptor() {
+    return GetDescriptor();
+  }
+  static const ::PROTOBUF_NAMESPACE_ID::Descriptor* GetDescriptor() {
+    return default_instance().GetMetadata().descriptor;
+  }
+  static const ::PROTOBUF_NAMESPACE_ID::Reflection* GetReflection() {
+    return default_instance().GetMetadata().reflection;
+  }
+  static const ItemSetStatus& default_instance() {
+    return *internal_default_instance();
+  }
+  static inline const ItemSetStatus* internal_default_instance() {
+    return reinterpret_cast<const ItemSetStatus*>(
+               &_ItemSetStatus_default_instance_);
+  }
+  static constexpr int kIndexInFileMessages =
+    28;
+
+  friend void swap(ItemSetStatus& a, ItemSetStatus& b) {
+    a.Swap(&b);
+  }
+  inline void Swap(ItemSetStatus* other) {
+    if (other == this) return;
+  #ifdef PROTOBUF_FORCE_COPY_IN_SWAP
+    if (GetOwningArena() != nullptr &&
+        GetOwningArena() == other->GetOwningArena()) {
+   #else  // PROTOBUF_FORCE_COPY_IN_SWAP
+    if (GetOwningArena() == other->GetOwningArena()) {
+  #endif  // !PROTOBUF_FORCE_COPY_IN_SWAP
+      InternalSwap(other);
+    } else {
+      ::PROTOBUF_NAMESPACE_ID::internal::GenericSwap(this, other);
+    }
+  }
+  void UnsafeArenaSwap(ItemSetStatus* other) {
+    if (other == this) return;
+    GOOGLE_DCHECK(GetOwningArena() == other->GetOwningArena());
+    InternalSwap(other);
+  }
+
+  // implements Message ----------------------------------------------
+
+  ItemSetStatus* New(::PROTOBUF_NAMESPACE_ID::Arena* arena = nullptr) const final {
+    return CreateMaybeMessage<ItemSetStatus>(arena);
+  }
+  using ::PROTOBUF_NAMESPACE_ID::Message::CopyFrom;
+  void CopyFrom(const ItemSetStatus& from);
+  using ::PROTOBUF_NAMESPACE_ID::Message::MergeFrom;
+  void MergeFrom( const ItemSetStatus& from) {
+    ItemSetStatus::MergeImpl(*this, from);
+  }
+  private:
+  static void MergeImpl(::PROTOBUF_NAMESPACE_ID::Message& to_msg, const ::PROTOBUF_NAMESPACE_ID::Message& from_msg);
+  public:
+  PROTOBUF_ATTRIBUTE_REINITIALIZES void Clear() final;
+  bool IsInitialized() const final;
+
+  size_t ByteSizeLong() const final;
+  const char* _InternalParse(const char* ptr, ::PROTOBUF_NAMESPACE_ID::internal::ParseContext* ctx) final;
+  uint8_t* _InternalSerialize(
+      uint8_t* target, ::PROTOBUF_NAMESPACE_ID::io::EpsCopyOutputStream* stream) const final;
+  int GetCachedSize() const final { return _impl_._cached_size_.Get(); }
+
+  private:
+  void SharedCtor(::PROTOBUF_NAMESPACE_ID::Arena* arena, bool is_message_owned);
+  void SharedDtor();
+  void SetCachedSize(int size) const final;
+  void InternalSwap(ItemSetStatus* other);
+
+  private:
+  friend class ::PROTOBUF_NAMESPACE_ID::internal::AnyMetadata;
+  static ::PROTOBUF_NAMESPACE_ID::StringPiece FullMessageName() {
+    return "recsys.v1.ItemSetStatus";
+  }
+  protected:
+  explicit ItemSetStatus(::PROTOBUF_NAMESPACE_ID::Arena* arena,
+                       bool is_message_owned = false);
+  public:
+
+  static const ClassData _class_data_;
+  const ::PROTOBUF_NAMESPACE_ID::Message::ClassData*GetClassData() const final;
+
+  ::PROTOBUF_NAMESPACE_ID::Metadata GetMetadata() const final;
+
+  // nested types ----------------------------------------------------
+
+  // accessors -------------------------------------------------------
+
+  enum : int {
+    kNameFieldNumber = 1,
+    kReplacedAtFieldNumber = 3,
+    kItemCountFieldNumber = 2,
+    kGenerationFieldNumber = 4,
+  };
+  // string name = 1;
+  void clear_name();
+  const std::string& name() const;
+  template <typename ArgT0 = const std::string&, typename... ArgT>
+  void set_name(ArgT0&& arg0, ArgT... args);
+  std::string* mutable_name();
+  PROTOBUF_NODISCARD std::string* release_name();
+  void set_allocated_name(std::string* name);
+  private:
+  const std::string& _internal_name() const;
+  inline PROTOBUF_ALWAYS_INLINE void _internal_set_name(const std::string& value);
+  std::string* _internal_mutable_name();
+  public:
+
+  // string replaced_at = 3;
+  void clear_replaced_at();
+  const std::string& replaced_at() const;
+  template <typename ArgT0 = const std::string&, typename... ArgT>
+  void set_replaced_at(ArgT0&& arg0, ArgT... args);
+  std::string* mutable_replaced_at();
+  PROTOBUF_NODISCARD std::string* release_replaced_at();
+  void set_allocated_replaced_at(std::string* replaced_at);
+  private:
+  const std::string& _internal_replaced_at() const;
+  inline PROTOBUF_ALWAYS_INLINE void _internal_set_replaced_at(const std::string& value);
+  std::string* _internal_mutable_replaced_at();
+  public:
+
+  // int64 item_count = 2;
+  void clear_item_count();
+  int64_t item_count() const;
+  void set_item_count(int64_t value);
+  private:
+  int64_t _internal_item_count() const;
+  void _internal_set_item_count(int64_t value);
+  public:
+
+  // int64 generation = 4;
+  void clear_generation();
+  int64_t generation() const;
+  void set_generation(int64_t value);
+  private:
+  int64_t _internal_generation() const;
+  void _internal_set_generation(int64_t value);
+  public:
+
+  // @@protoc_insertion_point(class_scope:recsys.v1.ItemSetStatus)
+ private:
+  class _Internal;
+
+  template <typename T> friend class ::PROTOBUF_NAMESPACE_ID::Arena::InternalHelper;
+  typedef void InternalArenaConstructable_;
+  typedef void DestructorSkippable_;
+  struct Impl_ {
+    ::PROTOBUF_NAMESPACE_ID::internal::ArenaStringPtr name_;
+    ::PROTOBUF_NAMESPACE_ID::internal::ArenaStringPtr replaced_at_;
+    int64_t item_count_;
+    int64_t generation_;
+    mutable ::PROTOBUF_NAMESPACE_ID::internal::CachedSize _cached_size_;
+  };
+  union { Impl_ _impl_; };
+  friend struct ::TableStruct_recsys_2fv1_2fadmin_2eproto;
+};
+// -------------------------------------------------------------------
+
+class ListItemSetsRequest final :
+    public ::PROTOBUF_NAMESPACE_ID::internal::ZeroFieldsBase /* @@protoc_insertion_point(class_definition:recsys.v1.ListItemSetsRequest) */ {
+ public:
+  inline ListItemSetsRequest() : ListItemSetsRequest(nullptr) {}
+  explicit PROTOBUF_CONSTEXPR ListItemSetsRequest(::PROTOBUF_NAMESPACE_ID::internal::ConstantInitialized);
+
+  ListItemSetsRequest(const ListItemSetsRequest& from);
+  ListItemSetsRequest(ListItemSetsRequest&& from) noexcept
+    : ListItemSetsRequest() {
+    *this = ::std::move(from);
+  }
+
+  inline ListItemSetsRequest& operator=(const ListItemSetsRequest& from) {
+    CopyFrom(from);
+    return *this;
+  }
+  inline ListItemSetsRequest& operator=(ListItemSetsRequest&& from) noexcept {
+    if (this == &from) return *this;
+    if (GetOwningArena() == from.GetOwningArena()
+  #ifdef PROTOBUF_FORCE_COPY_IN_MOVE
+        && GetOwningArena() != nullptr
+  #endif  // !PROTOBUF_FORCE_COPY_IN_MOVE
+    ) {
+      InternalSwap(&from);
+    } else {
+      CopyFrom(from);
+    }
+    return *this;
+  }
+
+  static const ::PROTOBUF_NAMESPACE_ID::Descriptor* descriptor() {
+    return GetDescriptor();
+  }
+  static const ::PROTOBUF_NAMESPACE_ID::Descriptor* GetDescriptor() {
+    return default_instance().GetMetadata().descriptor;
+  }
+  static const ::PROTOBUF_NAMESPACE_ID::Reflection* GetReflection() {
+    return default_instance().GetMetadata().reflection;
+  }
+  static const ListItemSetsRequest& default_instance() {
+    return *internal_default_instance();
+  }
+  static inline const ListItemSetsRequest* internal_default_instance() {
+    return reinterpret_cast<const ListItemSetsRequest*>(
+               &_ListItemSetsRequest_default_instance_);
+  }
+  static constexpr int kIndexInFileMessages =
+    29;
+
+  friend void swap(ListItemSetsRequest& a, ListItemSetsRequest& b) {
+    a.Swap(&b);
+  }
+  inline void Swap(ListItemSetsRequest* other) {
+    if (other == this) return;
+  #ifdef PROTOBUF_FORCE_COPY_IN_SWAP
+    if (GetOwningArena() != nullptr &&
+        GetOwningArena() == other->GetOwningArena()) {
+   #else  // PROTOBUF_FORCE_COPY_IN_SWAP
+    if (GetOwningArena() == other->GetOwningArena()) {
+  #endif  // !PROTOBUF_FORCE_COPY_IN_SWAP
+      InternalSwap(other);
+    } else {
+      ::PROTOBUF_NAMESPACE_ID::internal::GenericSwap(this, other);
+    }
+  }
+  void UnsafeArenaSwap(ListItemSetsRequest* other) {
+    if (other == this) return;
+    GOOGLE_DCHECK(GetOwningArena() == other->GetOwningArena());
+    InternalSwap(other);
+  }
+
+  // implements Message ----------------------------------------------
+
+  ListItemSetsRequest* New(::PROTOBUF_NAMESPACE_ID::Arena* arena = nullptr) const final {
+    return CreateMaybeMessage<ListItemSetsRequest>(arena);
+  }
+  using ::PROTOBUF_NAMESPACE_ID::internal::ZeroFieldsBase::CopyFrom;
+  inline void CopyFrom(const ListItemSetsRequest& from) {
+    ::PROTOBUF_NAMESPACE_ID::internal::ZeroFieldsBase::CopyImpl(*this, from);
+  }
+  using ::PROTOBUF_NAMESPACE_ID::internal::ZeroFieldsBase::MergeFrom;
+  void MergeFrom(const ListItemSetsRequest& from) {
+    ::PROTOBUF_NAMESPACE_ID::internal::ZeroFieldsBase::MergeImpl(*this, from);
+  }
+  public:
+
+  private:
+  friend class ::PROTOBUF_NAMESPACE_ID::internal::AnyMetadata;
+  static ::PROTOBUF_NAMESPACE_ID::StringPiece FullMessageName() {
+    return "recsys.v1.ListItemSetsRequest";
+  }
+  protected:
+  explicit ListItemSetsRequest(::PROTOBUF_NAMESPACE_ID::Arena* arena,
+                       bool is_message_owned = false);
+  public:
+
+  static const ClassData _class_data_;
+  const ::PROTOBUF_NAMESPACE_ID::Message::ClassData*GetClassData() const final;
+
+  ::PROTOBUF_NAMESPACE_ID::Metadata GetMetadata() const final;
+
+  // nested types ----------------------------------------------------
+
+  // accessors -------------------------------------------------------
+
+  // @@protoc_insertion_point(class_scope:recsys.v1.ListItemSetsRequest)
+ private:
+  class _Internal;
+
+  template <typename T> friend class ::PROTOBUF_NAMESPACE_ID::Arena::InternalHelper;
+  typedef void InternalArenaConstructable_;
+  typedef void DestructorSkippable_;
+  struct Impl_ {
+  };
+  friend struct ::TableStruct_recsys_2fv1_2fadmin_2eproto;
+};
+// -------------------------------------------------------------------
+
+class ListItemSetsResponse final :
+    public ::PROTOBUF_NAMESPACE_ID::Message /* @@protoc_insertion_point(class_definition:recsys.v1.ListItemSetsResponse) */ {
+ public:
+  inline ListItemSetsResponse() : ListItemSetsResponse(nullptr) {}
+  ~ListItemSetsResponse() override;
+  explicit PROTOBUF_CONSTEXPR ListItemSetsResponse(::PROTOBUF_NAMESPACE_ID::internal::ConstantInitialized);
+
+  ListItemSetsResponse(const ListItemSetsResponse& from);
+  ListItemSetsResponse(ListItemSetsResponse&& from) noexcept
+    : ListItemSetsResponse() {
+    *this = ::std::move(from);
+  }
+
+  inline ListItemSetsResponse& operator=(const ListItemSetsResponse& from) {
+    CopyFrom(from);
+    return *this;
+  }
+  inline ListItemSetsResponse& operator=(ListItemSetsResponse&& from) noexcept {
+    if (this == &from) return *this;
+    if (GetOwningArena() == from.GetOwningArena()
+  #ifdef PROTOBUF_FORCE_COPY_IN_MOVE
+        && GetOwningArena() != nullptr
+  #endif  // !PROTOBUF_FORCE_COPY_IN_MOVE
+    ) {
+      InternalSwap(&from);
+    } else {
+      CopyFrom(from);
+    }
+    return *this;
+  }
+
+  static const ::PROTOBUF_NAMESPACE_ID::Descriptor* descriptor() {
+    return GetDescriptor();
+  }
+  static const ::PROTOBUF_NAMESPACE_ID::Descriptor* GetDescriptor() {
+    return default_instance().GetMetadata().descriptor;
+  }
+  static const ::PROTOBUF_NAMESPACE_ID::Reflection* GetReflection() {
+    return default_instance().GetMetadata().reflection;
+  }
+  static const ListItemSetsResponse& default_instance() {
+    return *internal_default_instance();
+  }
+  static inline const ListItemSetsResponse* internal_default_instance() {
+    return reinterpret_cast<const ListItemSetsResponse*>(
+               &_ListItemSetsResponse_default_instance_);
+  }
+  static constexpr int kIndexInFileMessages =
+    30;
+
+  friend void swap(ListItemSetsResponse& a, ListItemSetsResponse& b) {
+    a.Swap(&b);
+  }
+  inline void Swap(ListItemSetsResponse* other) {
+    if (other == this) return;
+  #ifdef PROTOBUF_FORCE_COPY_IN_SWAP
+    if (GetOwningArena() != nullptr &&
+        GetOwningArena() == other->GetOwningArena()) {
+   #else  // PROTOBUF_FORCE_COPY_IN_SWAP
+    if (GetOwningArena() == other->GetOwningArena()) {
+  #endif  // !PROTOBUF_FORCE_COPY_IN_SWAP
+      InternalSwap(other);
+    } else {
+      ::PROTOBUF_NAMESPACE_ID::internal::GenericSwap(this, other);
+    }
+  }
+  void UnsafeArenaSwap(ListItemSetsResponse* other) {
+    if (other == this) return;
+    GOOGLE_DCHECK(GetOwningArena() == other->GetOwningArena());
+    InternalSwap(other);
+  }
+
+  // implements Message ----------------------------------------------
+
+  ListItemSetsResponse* New(::PROTOBUF_NAMESPACE_ID::Arena* arena = nullptr) const final {
+    return CreateMaybeMessage<ListItemSetsResponse>(arena);
+  }
+  using ::PROTOBUF_NAMESPACE_ID::Message::CopyFrom;
+  void CopyFrom(const ListItemSetsResponse& from);
+  using ::PROTOBUF_NAMESPACE_ID::Message::MergeFrom;
+  void MergeFrom( const ListItemSetsResponse& from) {
+    ListItemSetsResponse::MergeImpl(*this, from);
+  }
+  private:
+  static void MergeImpl(::PROTOBUF_NAMESPACE_ID::Message& to_msg, const ::PROTOBUF_NAMESPACE_ID::Message& from_msg);
+  public:
+  PROTOBUF_ATTRIBUTE_REINITIALIZES void Clear() final;
+  bool IsInitialized() const final;
+
+  size_t ByteSizeLong() const final;
+  const char* _InternalParse(const char* ptr, ::PROTOBUF_NAMESPACE_ID::internal::ParseContext* ctx) final;
+  uint8_t* _InternalSerialize(
+      uint8_t* target, ::PROTOBUF_NAMESPACE_ID::io::EpsCopyOutputStream* stream) const final;
+  int GetCachedSize() const final { return _impl_._cached_size_.Get(); }
+
+  private:
+  void SharedCtor(::PROTOBUF_NAMESPACE_ID::Arena* arena, bool is_message_owned);
+  void SharedDtor();
+  void SetCachedSize(int size) const final;
+  void InternalSwap(ListItemSetsResponse* other);
+
+  private:
+  friend class ::PROTOBUF_NAMESPACE_ID::internal::AnyMetadata;
+  static ::PROTOBUF_NAMESPACE_ID::StringPiece FullMessageName() {
+    return "recsys.v1.ListItemSetsResponse";
+  }
+  protected:
+  explicit ListItemSetsResponse(::PROTOBUF_NAMESPACE_ID::Arena* arena,
+                       bool is_message_owned = false);
+  public:
+
+  static const ClassData _class_data_;
+  const ::PROTOBUF_NAMESPACE_ID::Message::ClassData*GetClassData() const final;
+
+  ::PROTOBUF_NAMESPACE_ID::Metadata GetMetadata() const final;
+
+  // nested types ----------------------------------------------------
+
+  // accessors -------------------------------------------------------
+
+  enum : int {
+    kItemSetsFieldNumber = 1,
+  };
+  // repeated .recsys.v1.ItemSetStatus item_sets = 1;
+  int item_sets_size() const;
+  private:
+  int _internal_item_sets_size() const;
+  public:
+  void clear_item_sets();
+  ::recsys::v1::ItemSetStatus* mutable_item_sets(int index);
+  ::PROTOBUF_NAMESPACE_ID::RepeatedPtrField< ::recsys::v1::ItemSetStatus >*
+      mutable_item_sets();
+  private:
+  const ::recsys::v1::ItemSetStatus& _internal_item_sets(int index) const;
+  ::recsys::v1::ItemSetStatus* _internal_add_item_sets();
+  public:
+  const ::recsys::v1::ItemSetStatus& item_sets(int index) const;
+  ::recsys::v1::ItemSetStatus* add_item_sets();
+  const ::PROTOBUF_NAMESPACE_ID::RepeatedPtrField< ::recsys::v1::ItemSetStatus >&
+      item_sets() const;
+
+  // @@protoc_insertion_point(class_scope:recsys.v1.ListItemSetsResponse)
+ private:
+  class _Internal;
+
+  template <typename T> friend class ::PROTOBUF_NAMESPACE_ID::Arena::InternalHelper;
+  typedef void InternalArenaConstructable_;
+  typedef void DestructorSkippable_;
+  struct Impl_ {
+    ::PROTOBUF_NAMESPACE_ID::RepeatedPtrField< ::recsys::v1::ItemSetStatus > item_sets_;
+    mutable ::PROTOBUF_NAMESPACE_ID::internal::CachedSize _cached_size_;
+  };
+  union { Impl_ _impl_; };
+  friend struct ::TableStruct_recsys_2fv1_2fadmin_2eproto;
+};
 // ===================================================================
 
 
@@ -10109,9 +10769,310 @@ inline void OffPolicyPointEstimates::set_dr(double value) {
   // @@protoc_insertion_point(field_set:recsys.v1.OffPolicyPointEstimates.dr)
 }
 
+// -------------------------------------------------------------------
+
+// SetItemSetRequest
+
+// string name = 1;
+inline void SetItemSetRequest::clear_name() {
+  _impl_.name_.ClearToEmpty();
+}
+inline const std::string& SetItemSetRequest::name() const {
+  // @@protoc_insertion_point(field_get:recsys.v1.SetItemSetRequest.name)
+  return _internal_name();
+}
+template <typename ArgT0, typename... ArgT>
+inline PROTOBUF_ALWAYS_INLINE
+void SetItemSetRequest::set_name(ArgT0&& arg0, ArgT... args) {
+ 
+ _impl_.name_.Set(static_cast<ArgT0 &&>(arg0), args..., GetArenaForAllocation());
+  // @@protoc_insertion_point(field_set:recsys.v1.SetItemSetRequest.name)
+}
+inline std::string* SetItemSetRequest::mutable_name() {
+  std::string* _s = _internal_mutable_name();
+  // @@protoc_insertion_point(field_mutable:recsys.v1.SetItemSetRequest.name)
+  return _s;
+}
+inline const std::string& SetItemSetRequest::_internal_name() const {
+  return _impl_.name_.Get();
+}
+inline void SetItemSetRequest::_internal_set_name(const std::string& value) {
+  
+  _impl_.name_.Set(value, GetArenaForAllocation());
+}
+inline std::string* SetItemSetRequest::_internal_mutable_name() {
+  
+  return _impl_.name_.Mutable(GetArenaForAllocation());
+}
+inline std::string* SetItemSetRequest::release_name() {
+  // @@protoc_insertion_point(field_release:recsys.v1.SetItemSetRequest.name)
+  return _impl_.name_.Release();
+}
+inline void SetItemSetRequest::set_allocated_name(std::string* name) {
+  if (name != nullptr) {
+    
+  } else {
+    
+  }
+  _impl_.name_.SetAllocated(name, GetArenaForAllocation());
+#ifdef PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  if (_impl_.name_.IsDefault()) {
+    _impl_.name_.Set("", GetArenaForAllocation());
+  }
+#endif // PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  // @@protoc_insertion_point(field_set_allocated:recsys.v1.SetItemSetRequest.name)
+}
+
+// repeated int64 item_ids = 2;
+inline int SetItemSetRequest::_internal_item_ids_size() const {
+  return _impl_.item_ids_.size();
+}
+inline int SetItemSetRequest::item_ids_size() const {
+  return _internal_item_ids_size();
+}
+inline void SetItemSetRequest::clear_item_ids() {
+  _impl_.item_ids_.Clear();
+}
+inline int64_t SetItemSetRequest::_internal_item_ids(int index) const {
+  return _impl_.item_ids_.Get(index);
+}
+inline int64_t SetItemSetRequest::item_ids(int index) const {
+  // @@protoc_insertion_point(field_get:recsys.v1.SetItemSetRequest.item_ids)
+  return _internal_item_ids(index);
+}
+inline void SetItemSetRequest::set_item_ids(int index, int64_t value) {
+  _impl_.item_ids_.Set(index, value);
+  // @@protoc_insertion_point(field_set:recsys.v1.SetItemSetRequest.item_ids)
+}
+inline void SetItemSetRequest::_internal_add_item_ids(int64_t value) {
+  _impl_.item_ids_.Add(value);
+}
+inline void SetItemSetRequest::add_item_ids(int64_t value) {
+  _internal_add_item_ids(value);
+  // @@protoc_insertion_point(field_add:recsys.v1.SetItemSetRequest.item_ids)
+}
+inline const ::PROTOBUF_NAMESPACE_ID::RepeatedField< int64_t >&
+SetItemSetRequest::_internal_item_ids() const {
+  return _impl_.item_ids_;
+}
+inline const ::PROTOBUF_NAMESPACE_ID::RepeatedField< int64_t >&
+SetItemSetRequest::item_ids() const {
+  // @@protoc_insertion_point(field_list:recsys.v1.SetItemSetRequest.item_ids)
+  return _internal_item_ids();
+}
+inline ::PROTOBUF_NAMESPACE_ID::RepeatedField< int64_t >*
+SetItemSetRequest::_internal_mutable_item_ids() {
+  return &_impl_.item_ids_;
+}
+inline ::PROTOBUF_NAMESPACE_ID::RepeatedField< int64_t >*
+SetItemSetRequest::mutable_item_ids() {
+  // @@protoc_insertion_point(field_mutable_list:recsys.v1.SetItemSetRequest.item_ids)
+  return _internal_mutable_item_ids();
+}
+
+// -------------------------------------------------------------------
+
+// ItemSetStatus
+
+// string name = 1;
+inline void ItemSetStatus::clear_name() {
+  _impl_.name_.ClearToEmpty();
+}
+inline const std::string& ItemSetStatus::name() const {
+  // @@protoc_insertion_point(field_get:recsys.v1.ItemSetStatus.name)
+  return _internal_name();
+}
+template <typename ArgT0, typename... ArgT>
+inline PROTOBUF_ALWAYS_INLINE
+void ItemSetStatus::set_name(ArgT0&& arg0, ArgT... args) {
+ 
+ _impl_.name_.Set(static_cast<ArgT0 &&>(arg0), args..., GetArenaForAllocation());
+  // @@protoc_insertion_point(field_set:recsys.v1.ItemSetStatus.name)
+}
+inline std::string* ItemSetStatus::mutable_name() {
+  std::string* _s = _internal_mutable_name();
+  // @@protoc_insertion_point(field_mutable:recsys.v1.ItemSetStatus.name)
+  return _s;
+}
+inline const std::string& ItemSetStatus::_internal_name() const {
+  return _impl_.name_.Get();
+}
+inline void ItemSetStatus::_internal_set_name(const std::string& value) {
+  
+  _impl_.name_.Set(value, GetArenaForAllocation());
+}
+inline std::string* ItemSetStatus::_internal_mutable_name() {
+  
+  return _impl_.name_.Mutable(GetArenaForAllocation());
+}
+inline std::string* ItemSetStatus::release_name() {
+  // @@protoc_insertion_point(field_release:recsys.v1.ItemSetStatus.name)
+  return _impl_.name_.Release();
+}
+inline void ItemSetStatus::set_allocated_name(std::string* name) {
+  if (name != nullptr) {
+    
+  } else {
+    
+  }
+  _impl_.name_.SetAllocated(name, GetArenaForAllocation());
+#ifdef PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  if (_impl_.name_.IsDefault()) {
+    _impl_.name_.Set("", GetArenaForAllocation());
+  }
+#endif // PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  // @@protoc_insertion_point(field_set_allocated:recsys.v1.ItemSetStatus.name)
+}
+
+// int64 item_count = 2;
+inline void ItemSetStatus::clear_item_count() {
+  _impl_.item_count_ = int64_t{0};
+}
+inline int64_t ItemSetStatus::_internal_item_count() const {
+  return _impl_.item_count_;
+}
+inline int64_t ItemSetStatus::item_count() const {
+  // @@protoc_insertion_point(field_get:recsys.v1.ItemSetStatus.item_count)
+  return _internal_item_count();
+}
+inline void ItemSetStatus::_internal_set_item_count(int64_t value) {
+  
+  _impl_.item_count_ = value;
+}
+inline void ItemSetStatus::set_item_count(int64_t value) {
+  _internal_set_item_count(value);
+  // @@protoc_insertion_point(field_set:recsys.v1.ItemSetStatus.item_count)
+}
+
+// string replaced_at = 3;
+inline void ItemSetStatus::clear_replaced_at() {
+  _impl_.replaced_at_.ClearToEmpty();
+}
+inline const std::string& ItemSetStatus::replaced_at() const {
+  // @@protoc_insertion_point(field_get:recsys.v1.ItemSetStatus.replaced_at)
+  return _internal_replaced_at();
+}
+template <typename ArgT0, typename... ArgT>
+inline PROTOBUF_ALWAYS_INLINE
+void ItemSetStatus::set_replaced_at(ArgT0&& arg0, ArgT... args) {
+ 
+ _impl_.replaced_at_.Set(static_cast<ArgT0 &&>(arg0), args..., GetArenaForAllocation());
+  // @@protoc_insertion_point(field_set:recsys.v1.ItemSetStatus.replaced_at)
+}
+inline std::string* ItemSetStatus::mutable_replaced_at() {
+  std::string* _s = _internal_mutable_replaced_at();
+  // @@protoc_insertion_point(field_mutable:recsys.v1.ItemSetStatus.replaced_at)
+  return _s;
+}
+inline const std::string& ItemSetStatus::_internal_replaced_at() const {
+  return _impl_.replaced_at_.Get();
+}
+inline void ItemSetStatus::_internal_set_replaced_at(const std::string& value) {
+  
+  _impl_.replaced_at_.Set(value, GetArenaForAllocation());
+}
+inline std::string* ItemSetStatus::_internal_mutable_replaced_at() {
+  
+  return _impl_.replaced_at_.Mutable(GetArenaForAllocation());
+}
+inline std::string* ItemSetStatus::release_replaced_at() {
+  // @@protoc_insertion_point(field_release:recsys.v1.ItemSetStatus.replaced_at)
+  return _impl_.replaced_at_.Release();
+}
+inline void ItemSetStatus::set_allocated_replaced_at(std::string* replaced_at) {
+  if (replaced_at != nullptr) {
+    
+  } else {
+    
+  }
+  _impl_.replaced_at_.SetAllocated(replaced_at, GetArenaForAllocation());
+#ifdef PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  if (_impl_.replaced_at_.IsDefault()) {
+    _impl_.replaced_at_.Set("", GetArenaForAllocation());
+  }
+#endif // PROTOBUF_FORCE_COPY_DEFAULT_STRING
+  // @@protoc_insertion_point(field_set_allocated:recsys.v1.ItemSetStatus.replaced_at)
+}
+
+// int64 generation = 4;
+inline void ItemSetStatus::clear_generation() {
+  _impl_.generation_ = int64_t{0};
+}
+inline int64_t ItemSetStatus::_internal_generation() const {
+  return _impl_.generation_;
+}
+inline int64_t ItemSetStatus::generation() const {
+  // @@protoc_insertion_point(field_get:recsys.v1.ItemSetStatus.generation)
+  return _internal_generation();
+}
+inline void ItemSetStatus::_internal_set_generation(int64_t value) {
+  
+  _impl_.generation_ = value;
+}
+inline void ItemSetStatus::set_generation(int64_t value) {
+  _internal_set_generation(value);
+  // @@protoc_insertion_point(field_set:recsys.v1.ItemSetStatus.generation)
+}
+
+// -------------------------------------------------------------------
+
+// ListItemSetsRequest
+
+// -------------------------------------------------------------------
+
+// ListItemSetsResponse
+
+// repeated .recsys.v1.ItemSetStatus item_sets = 1;
+inline int ListItemSetsResponse::_internal_item_sets_size() const {
+  return _impl_.item_sets_.size();
+}
+inline int ListItemSetsResponse::item_sets_size() const {
+  return _internal_item_sets_size();
+}
+inline void ListItemSetsResponse::clear_item_sets() {
+  _impl_.item_sets_.Clear();
+}
+inline ::recsys::v1::ItemSetStatus* ListItemSetsResponse::mutable_item_sets(int index) {
+  // @@protoc_insertion_point(field_mutable:recsys.v1.ListItemSetsResponse.item_sets)
+  return _impl_.item_sets_.Mutable(index);
+}
+inline ::PROTOBUF_NAMESPACE_ID::RepeatedPtrField< ::recsys::v1::ItemSetStatus >*
+ListItemSetsResponse::mutable_item_sets() {
+  // @@protoc_insertion_point(field_mutable_list:recsys.v1.ListItemSetsResponse.item_sets)
+  return &_impl_.item_sets_;
+}
+inline const ::recsys::v1::ItemSetStatus& ListItemSetsResponse::_internal_item_sets(int index) const {
+  return _impl_.item_sets_.Get(index);
+}
+inline const ::recsys::v1::ItemSetStatus& ListItemSetsResponse::item_sets(int index) const {
+  // @@protoc_insertion_point(field_get:recsys.v1.ListItemSetsResponse.item_sets)
+  return _internal_item_sets(index);
+}
+inline ::recsys::v1::ItemSetStatus* ListItemSetsResponse::_internal_add_item_sets() {
+  return _impl_.item_sets_.Add();
+}
+inline ::recsys::v1::ItemSetStatus* ListItemSetsResponse::add_item_sets() {
+  ::recsys::v1::ItemSetStatus* _add = _internal_add_item_sets();
+  // @@protoc_insertion_point(field_add:recsys.v1.ListItemSetsResponse.item_sets)
+  return _add;
+}
+inline const ::PROTOBUF_NAMESPACE_ID::RepeatedPtrField< ::recsys::v1::ItemSetStatus >&
+ListItemSetsResponse::item_sets() const {
+  // @@protoc_insertion_point(field_list:recsys.v1.ListItemSetsResponse.item_sets)
+  return _impl_.item_sets_;
+}
+
 #ifdef __GNUC__
   #pragma GCC diagnostic pop
 #endif  // __GNUC__
+// -------------------------------------------------------------------
+
+// -------------------------------------------------------------------
+
+// -------------------------------------------------------------------
+
+// -------------------------------------------------------------------
+
 // -------------------------------------------------------------------
 
 // -------------------------------------------------------------------

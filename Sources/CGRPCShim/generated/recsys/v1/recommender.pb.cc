@@ -44,6 +44,9 @@ PROTOBUF_CONSTEXPR RecommendRequest::RecommendRequest(
   , /*decltype(_impl_._candidate_item_ids_cached_byte_size_)*/{0}
   , /*decltype(_impl_.candidate_features_)*/{}
   , /*decltype(_impl_.context_)*/{}
+  , /*decltype(_impl_.exclude_item_ids_)*/{}
+  , /*decltype(_impl_._exclude_item_ids_cached_byte_size_)*/{0}
+  , /*decltype(_impl_.exclude_item_sets_)*/{}
   , /*decltype(_impl_.request_id_)*/{&::_pbi::fixed_address_empty_string, ::_pbi::ConstantInitialized{}}
   , /*decltype(_impl_.user_id_)*/{&::_pbi::fixed_address_empty_string, ::_pbi::ConstantInitialized{}}
   , /*decltype(_impl_.surface_)*/{&::_pbi::fixed_address_empty_string, ::_pbi::ConstantInitialized{}}
@@ -197,6 +200,8 @@ const uint32_t TableStruct_recsys_2fv1_2frecommender_2eproto::offsets[] PROTOBUF
   PROTOBUF_FIELD_OFFSET(::recsys::v1::RecommendRequest, _impl_.exclude_history_),
   PROTOBUF_FIELD_OFFSET(::recsys::v1::RecommendRequest, _impl_.forced_arm_),
   PROTOBUF_FIELD_OFFSET(::recsys::v1::RecommendRequest, _impl_.explain_),
+  PROTOBUF_FIELD_OFFSET(::recsys::v1::RecommendRequest, _impl_.exclude_item_ids_),
+  PROTOBUF_FIELD_OFFSET(::recsys::v1::RecommendRequest, _impl_.exclude_item_sets_),
   ~0u,  // no _has_bits_
   PROTOBUF_FIELD_OFFSET(::recsys::v1::Because, _internal_metadata_),
   ~0u,  // no _extensions_
@@ -265,12 +270,12 @@ const uint32_t TableStruct_recsys_2fv1_2frecommender_2eproto::offsets[] PROTOBUF
 static const ::_pbi::MigrationSchema schemas[] PROTOBUF_SECTION_VARIABLE(protodesc_cold) = {
   { 0, -1, -1, sizeof(::recsys::v1::Event)},
   { 9, -1, -1, sizeof(::recsys::v1::RecommendRequest)},
-  { 27, -1, -1, sizeof(::recsys::v1::Because)},
-  { 37, -1, -1, sizeof(::recsys::v1::AttentionWeight)},
-  { 47, -1, -1, sizeof(::recsys::v1::ScoredItem)},
-  { 57, -1, -1, sizeof(::recsys::v1::RecommendResponse)},
-  { 72, -1, -1, sizeof(::recsys::v1::FeedbackRequest)},
-  { 82, -1, -1, sizeof(::recsys::v1::FeedbackResponse)},
+  { 29, -1, -1, sizeof(::recsys::v1::Because)},
+  { 39, -1, -1, sizeof(::recsys::v1::AttentionWeight)},
+  { 49, -1, -1, sizeof(::recsys::v1::ScoredItem)},
+  { 59, -1, -1, sizeof(::recsys::v1::RecommendResponse)},
+  { 74, -1, -1, sizeof(::recsys::v1::FeedbackRequest)},
+  { 84, -1, -1, sizeof(::recsys::v1::FeedbackResponse)},
 };
 
 static const ::_pb::Message* const file_default_instances[] = {
@@ -288,42 +293,43 @@ const char descriptor_table_protodef_recsys_2fv1_2frecommender_2eproto[] PROTOBU
   "\n\033recsys/v1/recommender.proto\022\trecsys.v1"
   "\"R\n\005Event\022\017\n\007item_id\030\001 \001(\003\022\"\n\004type\030\002 \001(\016"
   "2\024.recsys.v1.EventType\022\024\n\014timestamp_ms\030\003"
-  " \001(\003\"\226\002\n\020RecommendRequest\022\022\n\nrequest_id\030"
+  " \001(\003\"\313\002\n\020RecommendRequest\022\022\n\nrequest_id\030"
   "\001 \001(\t\022\017\n\007user_id\030\002 \001(\t\022!\n\007history\030\003 \003(\0132"
   "\020.recsys.v1.Event\022\032\n\022candidate_item_ids\030"
   "\004 \003(\003\022\032\n\022candidate_features\030\005 \003(\002\022\017\n\007con"
   "text\030\006 \003(\002\022\r\n\005top_k\030\007 \001(\005\022\017\n\007surface\030\010 \001"
   "(\t\022\r\n\005model\030\t \001(\t\022\027\n\017exclude_history\030\n \001"
-  "(\010\022\022\n\nforced_arm\030\013 \001(\t\022\017\n\007explain\030\020 \001(\010J"
-  "\004\010\014\020\020\"f\n\007Because\022\017\n\007item_id\030\001 \001(\003\022\020\n\010pos"
-  "ition\030\002 \001(\005\022\"\n\004type\030\003 \001(\0162\024.recsys.v1.Ev"
-  "entType\022\024\n\014contribution\030\004 \001(\002\"h\n\017Attenti"
-  "onWeight\022\017\n\007item_id\030\001 \001(\003\022\020\n\010position\030\002 "
-  "\001(\005\022\"\n\004type\030\003 \001(\0162\024.recsys.v1.EventType\022"
-  "\016\n\006weight\030\004 \001(\002\"e\n\nScoredItem\022\017\n\007item_id"
-  "\030\001 \001(\003\022\r\n\005score\030\002 \001(\002\022\022\n\npropensity\030\003 \001("
-  "\002\022#\n\007because\030\004 \003(\0132\022.recsys.v1.Because\"\373"
-  "\001\n\021RecommendResponse\022\022\n\nrequest_id\030\001 \001(\t"
-  "\022$\n\005items\030\002 \003(\0132\025.recsys.v1.ScoredItem\022\r"
-  "\n\005model\030\003 \001(\t\022\025\n\rmodel_version\030\004 \001(\003\022\022\n\n"
-  "experiment\030\005 \001(\t\022\013\n\003arm\030\006 \001(\t\022\030\n\020unknown"
-  "_item_ids\030\007 \003(\003\022\016\n\006bucket\030\010 \001(\005\0225\n\021histo"
-  "ry_attention\030\020 \003(\0132\032.recsys.v1.Attention"
-  "WeightJ\004\010\t\020\020\"i\n\017FeedbackRequest\022\022\n\nreque"
-  "st_id\030\001 \001(\t\022\017\n\007item_id\030\002 \001(\003\022\"\n\004type\030\003 \001"
-  "(\0162\024.recsys.v1.EventType\022\r\n\005value\030\004 \001(\001\""
-  "F\n\020FeedbackResponse\022\022\n\nexperiment\030\001 \001(\t\022"
-  "\013\n\003arm\030\002 \001(\t\022\021\n\tduplicate\030\003 \001(\010*\?\n\tEvent"
-  "Type\022\010\n\004VIEW\020\000\022\t\n\005CLICK\020\001\022\017\n\013ADD_TO_CART"
-  "\020\002\022\014\n\010PURCHASE\020\0032\232\001\n\013Recommender\022F\n\tReco"
-  "mmend\022\033.recsys.v1.RecommendRequest\032\034.rec"
-  "sys.v1.RecommendResponse\022C\n\010Feedback\022\032.r"
-  "ecsys.v1.FeedbackRequest\032\033.recsys.v1.Fee"
-  "dbackResponseB\003\370\001\001b\006proto3"
+  "(\010\022\022\n\nforced_arm\030\013 \001(\t\022\017\n\007explain\030\020 \001(\010\022"
+  "\030\n\020exclude_item_ids\030\021 \003(\003\022\031\n\021exclude_ite"
+  "m_sets\030\022 \003(\tJ\004\010\014\020\020\"f\n\007Because\022\017\n\007item_id"
+  "\030\001 \001(\003\022\020\n\010position\030\002 \001(\005\022\"\n\004type\030\003 \001(\0162\024"
+  ".recsys.v1.EventType\022\024\n\014contribution\030\004 \001"
+  "(\002\"h\n\017AttentionWeight\022\017\n\007item_id\030\001 \001(\003\022\020"
+  "\n\010position\030\002 \001(\005\022\"\n\004type\030\003 \001(\0162\024.recsys."
+  "v1.EventType\022\016\n\006weight\030\004 \001(\002\"e\n\nScoredIt"
+  "em\022\017\n\007item_id\030\001 \001(\003\022\r\n\005score\030\002 \001(\002\022\022\n\npr"
+  "opensity\030\003 \001(\002\022#\n\007because\030\004 \003(\0132\022.recsys"
+  ".v1.Because\"\373\001\n\021RecommendResponse\022\022\n\nreq"
+  "uest_id\030\001 \001(\t\022$\n\005items\030\002 \003(\0132\025.recsys.v1"
+  ".ScoredItem\022\r\n\005model\030\003 \001(\t\022\025\n\rmodel_vers"
+  "ion\030\004 \001(\003\022\022\n\nexperiment\030\005 \001(\t\022\013\n\003arm\030\006 \001"
+  "(\t\022\030\n\020unknown_item_ids\030\007 \003(\003\022\016\n\006bucket\030\010"
+  " \001(\005\0225\n\021history_attention\030\020 \003(\0132\032.recsys"
+  ".v1.AttentionWeightJ\004\010\t\020\020\"i\n\017FeedbackReq"
+  "uest\022\022\n\nrequest_id\030\001 \001(\t\022\017\n\007item_id\030\002 \001("
+  "\003\022\"\n\004type\030\003 \001(\0162\024.recsys.v1.EventType\022\r\n"
+  "\005value\030\004 \001(\001\"F\n\020FeedbackResponse\022\022\n\nexpe"
+  "riment\030\001 \001(\t\022\013\n\003arm\030\002 \001(\t\022\021\n\tduplicate\030\003"
+  " \001(\010*\?\n\tEventType\022\010\n\004VIEW\020\000\022\t\n\005CLICK\020\001\022\017"
+  "\n\013ADD_TO_CART\020\002\022\014\n\010PURCHASE\020\0032\232\001\n\013Recomm"
+  "ender\022F\n\tRecommend\022\033.recsys.v1.Recommend"
+  "Request\032\034.recsys.v1.RecommendResponse\022C\n"
+  "\010Feedback\022\032.recsys.v1.FeedbackRequest\032\033."
+  "recsys.v1.FeedbackResponseB\003\370\001\001b\006proto3"
   ;
 static ::_pbi::once_flag descriptor_table_recsys_2fv1_2frecommender_2eproto_once;
 const ::_pbi::DescriptorTable descriptor_table_recsys_2fv1_2frecommender_2eproto = {
-    false, false, 1386, descriptor_table_protodef_recsys_2fv1_2frecommender_2eproto,
+    false, false, 1439, descriptor_table_protodef_recsys_2fv1_2frecommender_2eproto,
     "recsys/v1/recommender.proto",
     &descriptor_table_recsys_2fv1_2frecommender_2eproto_once, nullptr, 0, 8,
     schemas, file_default_instances, TableStruct_recsys_2fv1_2frecommender_2eproto::offsets,
@@ -614,6 +620,9 @@ RecommendRequest::RecommendRequest(const RecommendRequest& from)
     , /*decltype(_impl_._candidate_item_ids_cached_byte_size_)*/{0}
     , decltype(_impl_.candidate_features_){from._impl_.candidate_features_}
     , decltype(_impl_.context_){from._impl_.context_}
+    , decltype(_impl_.exclude_item_ids_){from._impl_.exclude_item_ids_}
+    , /*decltype(_impl_._exclude_item_ids_cached_byte_size_)*/{0}
+    , decltype(_impl_.exclude_item_sets_){from._impl_.exclude_item_sets_}
     , decltype(_impl_.request_id_){}
     , decltype(_impl_.user_id_){}
     , decltype(_impl_.surface_){}
@@ -681,6 +690,9 @@ inline void RecommendRequest::SharedCtor(
     , /*decltype(_impl_._candidate_item_ids_cached_byte_size_)*/{0}
     , decltype(_impl_.candidate_features_){arena}
     , decltype(_impl_.context_){arena}
+    , decltype(_impl_.exclude_item_ids_){arena}
+    , /*decltype(_impl_._exclude_item_ids_cached_byte_size_)*/{0}
+    , decltype(_impl_.exclude_item_sets_){arena}
     , decltype(_impl_.request_id_){}
     , decltype(_impl_.user_id_){}
     , decltype(_impl_.surface_){}
@@ -728,6 +740,8 @@ inline void RecommendRequest::SharedDtor() {
   _impl_.candidate_item_ids_.~RepeatedField();
   _impl_.candidate_features_.~RepeatedField();
   _impl_.context_.~RepeatedField();
+  _impl_.exclude_item_ids_.~RepeatedField();
+  _impl_.exclude_item_sets_.~RepeatedPtrField();
   _impl_.request_id_.Destroy();
   _impl_.user_id_.Destroy();
   _impl_.surface_.Destroy();
@@ -749,6 +763,8 @@ void RecommendRequest::Clear() {
   _impl_.candidate_item_ids_.Clear();
   _impl_.candidate_features_.Clear();
   _impl_.context_.Clear();
+  _impl_.exclude_item_ids_.Clear();
+  _impl_.exclude_item_sets_.Clear();
   _impl_.request_id_.ClearToEmpty();
   _impl_.user_id_.ClearToEmpty();
   _impl_.surface_.ClearToEmpty();
@@ -886,6 +902,32 @@ const char* RecommendRequest::_InternalParse(const char* ptr, ::_pbi::ParseConte
         } else
           goto handle_unusual;
         continue;
+      // repeated int64 exclude_item_ids = 17;
+      case 17:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 138)) {
+          ptr = ::PROTOBUF_NAMESPACE_ID::internal::PackedInt64Parser(_internal_mutable_exclude_item_ids(), ptr, ctx);
+          CHK_(ptr);
+        } else if (static_cast<uint8_t>(tag) == 136) {
+          _internal_add_exclude_item_ids(::PROTOBUF_NAMESPACE_ID::internal::ReadVarint64(&ptr));
+          CHK_(ptr);
+        } else
+          goto handle_unusual;
+        continue;
+      // repeated string exclude_item_sets = 18;
+      case 18:
+        if (PROTOBUF_PREDICT_TRUE(static_cast<uint8_t>(tag) == 146)) {
+          ptr -= 2;
+          do {
+            ptr += 2;
+            auto str = _internal_add_exclude_item_sets();
+            ptr = ::_pbi::InlineGreedyStringParser(str, ptr, ctx);
+            CHK_(ptr);
+            CHK_(::_pbi::VerifyUTF8(str, "recsys.v1.RecommendRequest.exclude_item_sets"));
+            if (!ctx->DataAvailable(ptr)) break;
+          } while (::PROTOBUF_NAMESPACE_ID::internal::ExpectTag<146>(ptr));
+        } else
+          goto handle_unusual;
+        continue;
       default:
         goto handle_unusual;
     }  // switch
@@ -1010,6 +1052,25 @@ uint8_t* RecommendRequest::_InternalSerialize(
     target = ::_pbi::WireFormatLite::WriteBoolToArray(16, this->_internal_explain(), target);
   }
 
+  // repeated int64 exclude_item_ids = 17;
+  {
+    int byte_size = _impl_._exclude_item_ids_cached_byte_size_.load(std::memory_order_relaxed);
+    if (byte_size > 0) {
+      target = stream->WriteInt64Packed(
+          17, _internal_exclude_item_ids(), byte_size, target);
+    }
+  }
+
+  // repeated string exclude_item_sets = 18;
+  for (int i = 0, n = this->_internal_exclude_item_sets_size(); i < n; i++) {
+    const auto& s = this->_internal_exclude_item_sets(i);
+    ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::VerifyUtf8String(
+      s.data(), static_cast<int>(s.length()),
+      ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::SERIALIZE,
+      "recsys.v1.RecommendRequest.exclude_item_sets");
+    target = stream->WriteString(18, s, target);
+  }
+
   if (PROTOBUF_PREDICT_FALSE(_internal_metadata_.have_unknown_fields())) {
     target = ::_pbi::WireFormat::InternalSerializeUnknownFieldsToArray(
         _internal_metadata_.unknown_fields<::PROTOBUF_NAMESPACE_ID::UnknownFieldSet>(::PROTOBUF_NAMESPACE_ID::UnknownFieldSet::default_instance), target, stream);
@@ -1067,6 +1128,28 @@ size_t RecommendRequest::ByteSizeLong() const {
         ::_pbi::WireFormatLite::Int32Size(static_cast<int32_t>(data_size));
     }
     total_size += data_size;
+  }
+
+  // repeated int64 exclude_item_ids = 17;
+  {
+    size_t data_size = ::_pbi::WireFormatLite::
+      Int64Size(this->_impl_.exclude_item_ids_);
+    if (data_size > 0) {
+      total_size += 2 +
+        ::_pbi::WireFormatLite::Int32Size(static_cast<int32_t>(data_size));
+    }
+    int cached_size = ::_pbi::ToCachedSize(data_size);
+    _impl_._exclude_item_ids_cached_byte_size_.store(cached_size,
+                                    std::memory_order_relaxed);
+    total_size += data_size;
+  }
+
+  // repeated string exclude_item_sets = 18;
+  total_size += 2 *
+      ::PROTOBUF_NAMESPACE_ID::internal::FromIntSize(_impl_.exclude_item_sets_.size());
+  for (int i = 0, n = _impl_.exclude_item_sets_.size(); i < n; i++) {
+    total_size += ::PROTOBUF_NAMESPACE_ID::internal::WireFormatLite::StringSize(
+      _impl_.exclude_item_sets_.Get(i));
   }
 
   // string request_id = 1;
@@ -1141,6 +1224,8 @@ void RecommendRequest::MergeImpl(::PROTOBUF_NAMESPACE_ID::Message& to_msg, const
   _this->_impl_.candidate_item_ids_.MergeFrom(from._impl_.candidate_item_ids_);
   _this->_impl_.candidate_features_.MergeFrom(from._impl_.candidate_features_);
   _this->_impl_.context_.MergeFrom(from._impl_.context_);
+  _this->_impl_.exclude_item_ids_.MergeFrom(from._impl_.exclude_item_ids_);
+  _this->_impl_.exclude_item_sets_.MergeFrom(from._impl_.exclude_item_sets_);
   if (!from._internal_request_id().empty()) {
     _this->_internal_set_request_id(from._internal_request_id());
   }
@@ -1188,6 +1273,8 @@ void RecommendRequest::InternalSwap(RecommendRequest* other) {
   _impl_.candidate_item_ids_.InternalSwap(&other->_impl_.candidate_item_ids_);
   _impl_.candidate_features_.InternalSwap(&other->_impl_.candidate_features_);
   _impl_.context_.InternalSwap(&other->_impl_.context_);
+  _impl_.exclude_item_ids_.InternalSwap(&other->_impl_.exclude_item_ids_);
+  _impl_.exclude_item_sets_.InternalSwap(&other->_impl_.exclude_item_sets_);
   ::PROTOBUF_NAMESPACE_ID::internal::ArenaStringPtr::InternalSwap(
       &_impl_.request_id_, lhs_arena,
       &other->_impl_.request_id_, rhs_arena

@@ -410,6 +410,8 @@ class RecommendRequest final :
     kCandidateItemIdsFieldNumber = 4,
     kCandidateFeaturesFieldNumber = 5,
     kContextFieldNumber = 6,
+    kExcludeItemIdsFieldNumber = 17,
+    kExcludeItemSetsFieldNumber = 18,
     kRequestIdFieldNumber = 1,
     kUserIdFieldNumber = 2,
     kSurfaceFieldNumber = 8,
@@ -502,6 +504,52 @@ class RecommendRequest final :
       context() const;
   ::PROTOBUF_NAMESPACE_ID::RepeatedField< float >*
       mutable_context();
+
+  // repeated int64 exclude_item_ids = 17;
+  int exclude_item_ids_size() const;
+  private:
+  int _internal_exclude_item_ids_size() const;
+  public:
+  void clear_exclude_item_ids();
+  private:
+  int64_t _internal_exclude_item_ids(int index) const;
+  const ::PROTOBUF_NAMESPACE_ID::RepeatedField< int64_t >&
+      _internal_exclude_item_ids() const;
+  void _internal_add_exclude_item_ids(int64_t value);
+  ::PROTOBUF_NAMESPACE_ID::RepeatedField< int64_t >*
+      _internal_mutable_exclude_item_ids();
+  public:
+  int64_t exclude_item_ids(int index) const;
+  void set_exclude_item_ids(int index, int64_t value);
+  void add_exclude_item_ids(int64_t value);
+  const ::PROTOBUF_NAMESPACE_ID::RepeatedField< int64_t >&
+      exclude_item_ids() const;
+  ::PROTOBUF_NAMESPACE_ID::RepeatedField< int64_t >*
+      mutable_exclude_item_ids();
+
+  // repeated string exclude_item_sets = 18;
+  int exclude_item_sets_size() const;
+  private:
+  int _internal_exclude_item_sets_size() const;
+  public:
+  void clear_exclude_item_sets();
+  const std::string& exclude_item_sets(int index) const;
+  std::string* mutable_exclude_item_sets(int index);
+  void set_exclude_item_sets(int index, const std::string& value);
+  void set_exclude_item_sets(int index, std::string&& value);
+  void set_exclude_item_sets(int index, const char* value);
+  void set_exclude_item_sets(int index, const char* value, size_t size);
+  std::string* add_exclude_item_sets();
+  void add_exclude_item_sets(const std::string& value);
+  void add_exclude_item_sets(std::string&& value);
+  void add_exclude_item_sets(const char* value);
+  void add_exclude_item_sets(const char* value, size_t size);
+  const ::PROTOBUF_NAMESPACE_ID::RepeatedPtrField<std::string>& exclude_item_sets() const;
+  ::PROTOBUF_NAMESPACE_ID::RepeatedPtrField<std::string>* mutable_exclude_item_sets();
+  private:
+  const std::string& _internal_exclude_item_sets(int index) const;
+  std::string* _internal_add_exclude_item_sets();
+  public:
 
   // string request_id = 1;
   void clear_request_id();
@@ -613,6 +661,9 @@ class RecommendRequest final :
     mutable std::atomic<int> _candidate_item_ids_cached_byte_size_;
     ::PROTOBUF_NAMESPACE_ID::RepeatedField< float > candidate_features_;
     ::PROTOBUF_NAMESPACE_ID::RepeatedField< float > context_;
+    ::PROTOBUF_NAMESPACE_ID::RepeatedField< int64_t > exclude_item_ids_;
+    mutable std::atomic<int> _exclude_item_ids_cached_byte_size_;
+    ::PROTOBUF_NAMESPACE_ID::RepeatedPtrField<std::string> exclude_item_sets_;
     ::PROTOBUF_NAMESPACE_ID::internal::ArenaStringPtr request_id_;
     ::PROTOBUF_NAMESPACE_ID::internal::ArenaStringPtr user_id_;
     ::PROTOBUF_NAMESPACE_ID::internal::ArenaStringPtr surface_;
@@ -2396,6 +2447,128 @@ inline void RecommendRequest::_internal_set_explain(bool value) {
 inline void RecommendRequest::set_explain(bool value) {
   _internal_set_explain(value);
   // @@protoc_insertion_point(field_set:recsys.v1.RecommendRequest.explain)
+}
+
+// repeated int64 exclude_item_ids = 17;
+inline int RecommendRequest::_internal_exclude_item_ids_size() const {
+  return _impl_.exclude_item_ids_.size();
+}
+inline int RecommendRequest::exclude_item_ids_size() const {
+  return _internal_exclude_item_ids_size();
+}
+inline void RecommendRequest::clear_exclude_item_ids() {
+  _impl_.exclude_item_ids_.Clear();
+}
+inline int64_t RecommendRequest::_internal_exclude_item_ids(int index) const {
+  return _impl_.exclude_item_ids_.Get(index);
+}
+inline int64_t RecommendRequest::exclude_item_ids(int index) const {
+  // @@protoc_insertion_point(field_get:recsys.v1.RecommendRequest.exclude_item_ids)
+  return _internal_exclude_item_ids(index);
+}
+inline void RecommendRequest::set_exclude_item_ids(int index, int64_t value) {
+  _impl_.exclude_item_ids_.Set(index, value);
+  // @@protoc_insertion_point(field_set:recsys.v1.RecommendRequest.exclude_item_ids)
+}
+inline void RecommendRequest::_internal_add_exclude_item_ids(int64_t value) {
+  _impl_.exclude_item_ids_.Add(value);
+}
+inline void RecommendRequest::add_exclude_item_ids(int64_t value) {
+  _internal_add_exclude_item_ids(value);
+  // @@protoc_insertion_point(field_add:recsys.v1.RecommendRequest.exclude_item_ids)
+}
+inline const ::PROTOBUF_NAMESPACE_ID::RepeatedField< int64_t >&
+RecommendRequest::_internal_exclude_item_ids() const {
+  return _impl_.exclude_item_ids_;
+}
+inline const ::PROTOBUF_NAMESPACE_ID::RepeatedField< int64_t >&
+RecommendRequest::exclude_item_ids() const {
+  // @@protoc_insertion_point(field_list:recsys.v1.RecommendRequest.exclude_item_ids)
+  return _internal_exclude_item_ids();
+}
+inline ::PROTOBUF_NAMESPACE_ID::RepeatedField< int64_t >*
+RecommendRequest::_internal_mutable_exclude_item_ids() {
+  return &_impl_.exclude_item_ids_;
+}
+inline ::PROTOBUF_NAMESPACE_ID::RepeatedField< int64_t >*
+RecommendRequest::mutable_exclude_item_ids() {
+  // @@protoc_insertion_point(field_mutable_list:recsys.v1.RecommendRequest.exclude_item_ids)
+  return _internal_mutable_exclude_item_ids();
+}
+
+// repeated string exclude_item_sets = 18;
+inline int RecommendRequest::_internal_exclude_item_sets_size() const {
+  return _impl_.exclude_item_sets_.size();
+}
+inline int RecommendRequest::exclude_item_sets_size() const {
+  return _internal_exclude_item_sets_size();
+}
+inline void RecommendRequest::clear_exclude_item_sets() {
+  _impl_.exclude_item_sets_.Clear();
+}
+inline std::string* RecommendRequest::add_exclude_item_sets() {
+  std::string* _s = _internal_add_exclude_item_sets();
+  // @@protoc_insertion_point(field_add_mutable:recsys.v1.RecommendRequest.exclude_item_sets)
+  return _s;
+}
+inline const std::string& RecommendRequest::_internal_exclude_item_sets(int index) const {
+  return _impl_.exclude_item_sets_.Get(index);
+}
+inline const std::string& RecommendRequest::exclude_item_sets(int index) const {
+  // @@protoc_insertion_point(field_get:recsys.v1.RecommendRequest.exclude_item_sets)
+  return _internal_exclude_item_sets(index);
+}
+inline std::string* RecommendRequest::mutable_exclude_item_sets(int index) {
+  // @@protoc_insertion_point(field_mutable:recsys.v1.RecommendRequest.exclude_item_sets)
+  return _impl_.exclude_item_sets_.Mutable(index);
+}
+inline void RecommendRequest::set_exclude_item_sets(int index, const std::string& value) {
+  _impl_.exclude_item_sets_.Mutable(index)->assign(value);
+  // @@protoc_insertion_point(field_set:recsys.v1.RecommendRequest.exclude_item_sets)
+}
+inline void RecommendRequest::set_exclude_item_sets(int index, std::string&& value) {
+  _impl_.exclude_item_sets_.Mutable(index)->assign(std::move(value));
+  // @@protoc_insertion_point(field_set:recsys.v1.RecommendRequest.exclude_item_sets)
+}
+inline void RecommendRequest::set_exclude_item_sets(int index, const char* value) {
+  GOOGLE_DCHECK(value != nullptr);
+  _impl_.exclude_item_sets_.Mutable(index)->assign(value);
+  // @@protoc_insertion_point(field_set_char:recsys.v1.RecommendRequest.exclude_item_sets)
+}
+inline void RecommendRequest::set_exclude_item_sets(int index, const char* value, size_t size) {
+  _impl_.exclude_item_sets_.Mutable(index)->assign(
+    reinterpret_cast<const char*>(value), size);
+  // @@protoc_insertion_point(field_set_pointer:recsys.v1.RecommendRequest.exclude_item_sets)
+}
+inline std::string* RecommendRequest::_internal_add_exclude_item_sets() {
+  return _impl_.exclude_item_sets_.Add();
+}
+inline void RecommendRequest::add_exclude_item_sets(const std::string& value) {
+  _impl_.exclude_item_sets_.Add()->assign(value);
+  // @@protoc_insertion_point(field_add:recsys.v1.RecommendRequest.exclude_item_sets)
+}
+inline void RecommendRequest::add_exclude_item_sets(std::string&& value) {
+  _impl_.exclude_item_sets_.Add(std::move(value));
+  // @@protoc_insertion_point(field_add:recsys.v1.RecommendRequest.exclude_item_sets)
+}
+inline void RecommendRequest::add_exclude_item_sets(const char* value) {
+  GOOGLE_DCHECK(value != nullptr);
+  _impl_.exclude_item_sets_.Add()->assign(value);
+  // @@protoc_insertion_point(field_add_char:recsys.v1.RecommendRequest.exclude_item_sets)
+}
+inline void RecommendRequest::add_exclude_item_sets(const char* value, size_t size) {
+  _impl_.exclude_item_sets_.Add()->assign(reinterpret_cast<const char*>(value), size);
+  // @@protoc_insertion_point(field_add_pointer:recsys.v1.RecommendRequest.exclude_item_sets)
+}
+inline const ::PROTOBUF_NAMESPACE_ID::RepeatedPtrField<std::string>&
+RecommendRequest::exclude_item_sets() const {
+  // @@protoc_insertion_point(field_list:recsys.v1.RecommendRequest.exclude_item_sets)
+  return _impl_.exclude_item_sets_;
+}
+inline ::PROTOBUF_NAMESPACE_ID::RepeatedPtrField<std::string>*
+RecommendRequest::mutable_exclude_item_sets() {
+  // @@protoc_insertion_point(field_mutable_list:recsys.v1.RecommendRequest.exclude_item_sets)
+  return &_impl_.exclude_item_sets_;
 }
 
 // -------------------------------------------------------------------

@@ -1,19 +1,19 @@
-// Exclusion without allocation: the history's catalog rows as a hash set in a request's arena.
+// The history's catalog rows as a hash set in caller memory (ExclusionSet's per-request part).
 
 /// A set of catalog rows in caller memory: open addressing with linear probing over a power-of-two
 /// table at most half full, so a lookup is O(1) on average and building one allocates nothing.
-struct RowSet {
+public struct RowSet {
   private let slots: UnsafeMutableBufferPointer<Int32>  // -1: empty
   private let shift: UInt32
 
   /// Table slots for up to `count` rows: a power of two >= 2 * count (at least 8).
-  static func slotCount(for count: Int) -> Int {
+  public static func slotCount(for count: Int) -> Int {
     let wanted = max(8, 2 * count)
     return 1 << (Int.bitWidth - (wanted - 1).leadingZeroBitCount)
   }
 
   /// Fills `slots` (a power of two, at least `slotCount(for: rows.count)`) with `rows` (all >= 0).
-  init(slots: UnsafeMutableBufferPointer<Int32>, rows: UnsafeBufferPointer<Int32>) {
+  public init(slots: UnsafeMutableBufferPointer<Int32>, rows: UnsafeBufferPointer<Int32>) {
     precondition(slots.count >= Self.slotCount(for: rows.count) && slots.count.nonzeroBitCount == 1,
                  "RowSet: table too small or not a power of two")
     self.slots = slots
@@ -26,7 +26,8 @@ struct RowSet {
     }
   }
 
-  func contains(_ row: Int32) -> Bool {
+  @inline(__always)
+  public func contains(_ row: Int32) -> Bool {
     var index = home(row)
     while slots[index] != -1 {
       if slots[index] == row { return true }

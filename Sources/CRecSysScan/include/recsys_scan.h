@@ -1,0 +1,37 @@
+/*
+ * recsys_scan.h: the whole-catalog scans of the retrieval modes (RecSysKernels wraps them).
+ *
+ * A scan scores every row of an [count x dim] table against one query, which is a pure read of
+ * the table: its speed is the memory's read bandwidth if the arithmetic keeps up. Written in C so
+ * each kernel compiles to AVX2 + FMA where the CPU has it (picked once at run time; a plain loop
+ * elsewhere): eight rows at a time, each row's products summed in its own register and the eight
+ * sums reduced together, so no row pays for a horizontal add of its own.
+ *
+ * Both kernels write count scores to `out`; neither allocates nor keeps state.
+ */
+#ifndef RECSYS_SCAN_H
+#define RECSYS_SCAN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* out[r] = sum_j rows[r * dim + j] * query[j] (fp32, the `exact` mode). */
+void recsys_scan_f32(const float *rows, size_t count, size_t dim, const float *query, float *out);
+
+/*
+ * out[r] = scales[r] * query_scale * sum_j rows[r * dim + j] * query[j] (the `quantized` mode).
+ * Rows and query are int8 with one scale each (row r ~= scales[r] * q[r]); the products are
+ * summed in int32, exactly (dim <= 65536 products of at most 127 * 127 cannot overflow).
+ */
+void recsys_scan_int8(const int8_t *rows, const float *scales, size_t count, size_t dim, const int8_t *query,
+                      float query_scale, float *out);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* RECSYS_SCAN_H */

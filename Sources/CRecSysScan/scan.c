@@ -1,0 +1,122 @@
+#include "recsys_scan.h"
+
+#include <immintrin.h>
+
+/* ---- plain loops: any CPU, any dim ---- */
+
+static void scan_f32_plain(const float *rows, size_t count, size_t dim, const float *query, float *out) {
+  for (size_t r = 0; r < count; ++r) {
+    const float *row = rows + r * dim;
+    float sum = 0;
+    for (size_t j = 0; j < dim; ++j) sum += row[j] * query[j];
+    out[r] = sum;
+  }
+}
+
+static void scan_int8_plain(const int8_t *rows, const float *scales, size_t count, size_t dim, const int8_t *query,
+                            float query_scale, float *out) {
+  for (size_t r = 0; r < count; ++r) {
+    const int8_t *row = rows + r * dim;
+    int32_t sum = 0;
+    for (size_t j = 0; j < dim; ++j) sum += (int32_t)row[j] * (int32_t)query[j];
+    out[r] = scales[r] * query_scale * (float)sum;
+  }
+}
+
+/* ---- AVX2 + FMA: eight rows per step ---- */
+
+/* Bytes ahead of the current eight rows that a step asks the cache for (a few steps of a d = 64
+ * table): the hardware prefetcher alone left the fp32 scan at about 2/3 of the read bandwidth. */
+#define RECSYS_SCAN_PREFETCH_BYTES 8192
+
+__attribute__((target("avx2,fma"))) static inline void prefetch_ahead(const void *group, size_t group_bytes,
+                                                                      const void *end) {
+  const char *ahead = (const char *)group + RECSYS_SCAN_PREFETCH_BYTES;
+  if (ahead + group_bytes > (const char *)end) return;
+  for (size_t line = 0; line < group_bytes; line += 64) _mm_prefetch(ahead + line, _MM_HINT_T0);
+}
+
+/* The eight lanes-sums of a[0..7], as one vector [sum(a0), ..., sum(a7)]. */
+__attribute__((target("avx2,fma"))) static inline __m256 sum8_ps(const __m256 *a) {
+  __m256 t0 = _mm256_hadd_ps(a[0], a[1]), t1 = _mm256_hadd_ps(a[2], a[3]);
+  __m256 t2 = _mm256_hadd_ps(a[4], a[5]), t3 = _mm256_hadd_ps(a[6], a[7]);
+  __m256 u0 = _mm256_hadd_ps(t0, t1), u1 = _mm256_hadd_ps(t2, t3);
+  return _mm256_add_ps(_mm256_permute2f128_ps(u0, u1, 0x20), _mm256_permute2f128_ps(u0, u1, 0x31));
+}
+
+__attribute__((target("avx2,fma"))) static inline __m256i sum8_epi32(const __m256i *a) {
+  __m256i t0 = _mm256_hadd_epi32(a[0], a[1]), t1 = _mm256_hadd_epi32(a[2], a[3]);
+  __m256i t2 = _mm256_hadd_epi32(a[4], a[5]), t3 = _mm256_hadd_epi32(a[6], a[7]);
+  __m256i u0 = _mm256_hadd_epi32(t0, t1), u1 = _mm256_hadd_epi32(t2, t3);
+  return _mm256_add_epi32(_mm256_permute2x128_si256(u0, u1, 0x20), _mm256_permute2x128_si256(u0, u1, 0x31));
+}
+
+/* dim % 8 == 0 */
+__attribute__((target("avx2,fma"))) static void scan_f32_avx2(const float *rows, size_t count, size_t dim,
+                                                              const float *query, float *out) {
+  size_t r = 0;
+  for (; r + 8 <= count; r += 8) {
+    const float *base = rows + r * dim;
+    prefetch_ahead(base, 8 * dim * sizeof(float), rows + count * dim);
+    __m256 acc[8];
+    for (int i = 0; i < 8; ++i) acc[i] = _mm256_setzero_ps();
+    for (size_t j = 0; j < dim; j += 8) {
+      __m256 q = _mm256_loadu_ps(query + j);
+      for (int i = 0; i < 8; ++i) acc[i] = _mm256_fmadd_ps(_mm256_loadu_ps(base + i * dim + j), q, acc[i]);
+    }
+    _mm256_storeu_ps(out + r, sum8_ps(acc));
+  }
+  scan_f32_plain(rows + r * dim, count - r, dim, query, out + r);
+}
+
+/* dim % 16 == 0 */
+__attribute__((target("avx2,fma"))) static void scan_int8_avx2(const int8_t *rows, const float *scales, size_t count,
+                                                               size_t dim, const int8_t *query, float query_scale,
+                                                               float *out) {
+  size_t r = 0;
+  const __m256 qs = _mm256_set1_ps(query_scale);
+  for (; r + 8 <= count; r += 8) {
+    const int8_t *base = rows + r * dim;
+    prefetch_ahead(base, 8 * dim, rows + count * dim);
+    __m256i acc[8];
+    for (int i = 0; i < 8; ++i) acc[i] = _mm256_setzero_si256();
+    for (size_t j = 0; j < dim; j += 16) {
+      __m256i q = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(query + j)));
+      for (int i = 0; i < 8; ++i) {
+        __m256i row = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(base + i * dim + j)));
+        acc[i] = _mm256_add_epi32(acc[i], _mm256_madd_epi16(row, q));
+      }
+    }
+    __m256 sums = _mm256_cvtepi32_ps(sum8_epi32(acc));
+    _mm256_storeu_ps(out + r, _mm256_mul_ps(_mm256_mul_ps(_mm256_loadu_ps(scales + r), qs), sums));
+  }
+  scan_int8_plain(rows + r * dim, scales + r, count - r, dim, query, query_scale, out + r);
+}
+
+/* ---- dispatch ---- */
+
+static int has_avx2_fma(void) {
+  static int known = -1; /* a benign race: every thread computes the same answer */
+  if (known < 0) {
+    __builtin_cpu_init();
+    known = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  }
+  return known;
+}
+
+void recsys_scan_f32(const float *rows, size_t count, size_t dim, const float *query, float *out) {
+  if (dim % 8 == 0 && has_avx2_fma()) {
+    scan_f32_avx2(rows, count, dim, query, out);
+  } else {
+    scan_f32_plain(rows, count, dim, query, out);
+  }
+}
+
+void recsys_scan_int8(const int8_t *rows, const float *scales, size_t count, size_t dim, const int8_t *query,
+                      float query_scale, float *out) {
+  if (dim % 16 == 0 && has_avx2_fma()) {
+    scan_int8_avx2(rows, scales, count, dim, query, query_scale, out);
+  } else {
+    scan_int8_plain(rows, scales, count, dim, query, query_scale, out);
+  }
+}

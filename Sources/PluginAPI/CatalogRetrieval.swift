@@ -1,0 +1,251 @@
+import CFaissIVF
+import CRecSysPlugin
+import RecSysKernels
+
+/// How a dot-product kind (`lstm`, `sasrec`) finds the best items of the whole catalog for a
+/// user vector z, per model version (model.json `"retrieval"`):
+/// - `"exact"` (default): every row's fp32 `item_emb[r] · z` (an AVX2 scan at the memory's read
+///   bandwidth), streamed into a running top-k;
+/// - `"quantized"`: an int8 copy of the table (one scale per row) is scanned for the best
+///   `retrieval_rerank` rows (default 200, at least top_k), which are then re-scored in fp32: the
+///   scan reads a quarter of the bytes, and the returned scores are the exact ones;
+/// - `"approximate"`: FAISS's inverted file (IVF-Flat, inner product; `recsys_ivf.h`):
+///   `retrieval_lists` lists (default 2 sqrt(N)), of which a call ranks the rows of the
+///   `retrieval_probes` (default 64) whose centres score best against z. Reads a few percent of
+///   the table; returned scores are exact, the set is not guaranteed to be the true top-k.
+///
+/// Indexes are built at load from the version's own weights (so they are covered by its checksum
+/// and a load stays atomic and checked like any other): the int8 table takes one pass over the
+/// weights (about 1 s for 5 million rows of d = 64); the IVF index trains its centres on a sample
+/// of 50 rows per list and files every row under one (seconds at 50k rows, minutes at 5 million on
+/// two cores: docs/retrieval.md has the figures).
+///
+/// Eligibility filters (`ExclusionSet`) are applied inside the selection of every mode, never
+/// after it: an excluded row never takes a place, so the result is full whenever enough eligible
+/// items exist (an IVF search whose probed lists hold too few eligible rows falls back to the
+/// exact scan).
+public final class CatalogRetrieval: @unchecked Sendable {
+  public enum Mode: String, CaseIterable, Sendable {
+    case exact, quantized, approximate
+  }
+
+  /// Rows of one block of a whole-catalog scan between cancellation checks (4096 x d=64 floats =
+  /// 1 MiB of table; the block's 16 KiB of scores stay in L1 while the top-k reads them).
+  public static let blockRows = 4096
+  /// `retrieval_rerank`: how many rows of the int8 scan are re-scored in fp32.
+  public static let rerankRange: ClosedRange<Int> = 1...100_000
+  public static let defaultRerank = 200
+  /// `retrieval_lists` and `retrieval_probes` (approximate).
+  public static let listsRange: ClosedRange<Int> = 1...1_000_000
+  public static let defaultProbes = 64
+  /// 2 sqrt(N) lists (FAISS suggests 1-16 sqrt(N)): 4472 at 5 million rows, so a call with the
+  /// default probes ranks about 1.4 % of the rows. (sqrt(N) lists with 32 probes measured recall@10
+  /// 0.86 for an lstm over 1M clustered items; the lists merged several clusters each.)
+  public static func defaultLists(_ rows: Int) -> Int {
+    max(1, min(rows, Int((2 * Double(rows).squareRoot()).rounded())))
+  }
+  /// Training rows per IVF list.
+  public static let trainingRowsPerList = 50
+
+  public let mode: Mode
+  let catalog: Catalog
+  let itemEmbedding: UnsafeBufferPointer<Float>  // [N x d]
+  let dimension: Int
+  let rerank: Int
+  private let quantizedRows: UnsafeMutableBufferPointer<Int8>  // [N x d] in quantized mode, else empty
+  private let rowScales: UnsafeMutableBufferPointer<Float>  // [N] in quantized mode, else empty
+  private let ivf: OpaquePointer?  // recsys_ivf in approximate mode
+  let probes: Int
+
+  public init(manifest: Manifest, catalog: Catalog, itemEmbedding: UnsafeBufferPointer<Float>, dimension: Int) throws {
+    let name = try manifest.choice("retrieval", among: Mode.allCases.map(\.rawValue), default: Mode.exact.rawValue)
+    mode = Mode(rawValue: name)!
+    rerank = try manifest.integer("retrieval_rerank", default: Self.defaultRerank, in: Self.rerankRange)
+    let lists = try manifest.integer(
+      "retrieval_lists", default: Self.defaultLists(catalog.count), in: Self.listsRange)
+    probes = try manifest.integer("retrieval_probes", default: Self.defaultProbes, in: Self.listsRange)
+    self.catalog = catalog
+    self.itemEmbedding = itemEmbedding
+    self.dimension = dimension
+    ivf = mode == .approximate ? try Self.buildIVF(itemEmbedding, rows: catalog.count, dim: dimension, lists: lists) : nil
+    switch mode {
+    case .exact, .approximate:
+      quantizedRows = .allocate(capacity: 0)
+      rowScales = .allocate(capacity: 0)
+    case .quantized:
+      quantizedRows = .allocate(capacity: catalog.count * dimension)
+      rowScales = .allocate(capacity: catalog.count)
+      Kernels.quantizeRowsInt8(
+        itemEmbedding, rows: catalog.count, dim: dimension, into: quantizedRows, scales: rowScales)
+    }
+  }
+
+  deinit {
+    quantizedRows.deallocate()
+    rowScales.deallocate()
+    recsys_ivf_free(ivf)
+  }
+
+  private static func buildIVF(_ rows: UnsafeBufferPointer<Float>, rows count: Int, dim: Int, lists: Int) throws -> OpaquePointer {
+    guard lists <= count else {
+      throw ModelError.invalidArgument(
+        "model.json: \"retrieval_lists\" is \(lists), more than the catalog's \(count) items; use at most \(count) (about 2 sqrt(N) is usual)")
+    }
+    let capacity = 512
+    return try withUnsafeTemporaryAllocation(of: CChar.self, capacity: capacity) { error in
+      error[0] = 0
+      guard let built = recsys_ivf_build(
+        rows.baseAddress, count, dim, lists, lists * trainingRowsPerList, error.baseAddress, capacity)
+      else { throw ModelError.invalidArgument(String(cString: error.baseAddress!)) }
+      return built
+    }
+  }
+
+  /// Bytes of index this mode holds besides the weights (the int8 table and its scales, or the
+  /// IVF index's copy of the rows).
+  public var indexByteCount: Int { quantizedRows.count + 4 * rowScales.count + recsys_ivf_byte_count(ivf) }
+
+  /// Writes the best `result.capacity` eligible catalog items for `userVector`, best first (ties
+  /// to the lower row). The scan scores one block of `blockRows` rows at a time into a small
+  /// buffer and offers it to a running top-k, so a call holds no score per catalog row; the
+  /// request's cancel flag is checked between blocks.
+  public func writeTop(
+    userVector: UnsafeBufferPointer<Float>,  // [d]
+    request: Request, excluding exclusion: ExclusionSet,
+    into result: inout Recommendations
+  ) throws {
+    switch mode {
+    case .exact:
+      let k = min(result.capacity, catalog.count)
+      try withBest(k) { best in
+        try withUnsafeTemporaryAllocation(of: Float.self, capacity: Self.blockRows) { block in
+          try scan(request, exclusion, into: &best, block: block) { start, rows, output in
+            Kernels.scanDotProducts(
+              matrix: UnsafeBufferPointer(rebasing: itemEmbedding[(start * dimension)..<((start + rows) * dimension)]),
+              query: userVector, rows: rows, dim: dimension, output: output)
+          }
+        }
+      } found: { rows, scores in
+        for slot in rows.indices { result.append(itemID: catalog.itemIDs[Int(rows[slot])], score: scores[slot]) }
+      }
+    case .quantized:
+      let shortlist = min(max(rerank, result.capacity), catalog.count)
+      try withBest(shortlist) { best in
+        try withUnsafeTemporaryAllocation(of: Float.self, capacity: Self.blockRows) { block in
+          try withUnsafeTemporaryAllocation(of: Int8.self, capacity: dimension) { query in
+            let queryScale = Kernels.quantizeInt8(userVector, into: query)
+            try scan(request, exclusion, into: &best, block: block) { start, rows, output in
+              Kernels.int8Scores(
+                quantized: UnsafeBufferPointer(rebasing: quantizedRows[(start * dimension)..<((start + rows) * dimension)]),
+                scales: UnsafeBufferPointer(rebasing: rowScales[start..<start + rows]),
+                query: UnsafeBufferPointer(query), queryScale: queryScale, rows: rows, dim: dimension, output: output)
+            }
+          }
+        }
+      } found: { rows, _ in
+        rescore(userVector, shortlist: rows, into: &result)
+      }
+    case .approximate:
+      if try !searchIVF(userVector, excluding: exclusion, into: &result) {
+        // The probed lists held fewer eligible rows than asked for (a heavy filter): scan them all.
+        try Self(exactFrom: self).writeTop(userVector: userVector, request: request, excluding: exclusion, into: &result)
+      }
+    }
+  }
+
+  /// The IVF search; false (writing nothing) when it found fewer than `result.capacity` rows.
+  private func searchIVF(
+    _ z: UnsafeBufferPointer<Float>, excluding exclusion: ExclusionSet, into result: inout Recommendations
+  ) throws -> Bool {
+    let k = min(result.capacity, catalog.count)
+    guard k > 0, let ivf else { return true }
+    return try withUnsafeTemporaryAllocation(of: Int64.self, capacity: k) { rows in
+      try withUnsafeTemporaryAllocation(of: Float.self, capacity: k) { scores in
+        try withUnsafeTemporaryAllocation(of: CChar.self, capacity: 256) { error in
+          error[0] = 0
+          let found = Int(recsys_ivf_search(
+            ivf, z.baseAddress, k, probes, exclusion.isEmpty ? nil : excludedRow,
+            Unmanaged.passUnretained(exclusion).toOpaque(), rows.baseAddress, scores.baseAddress,
+            error.baseAddress, 256))
+          guard found >= 0 else { throw ModelError(code: RECSYS_INTERNAL, String(cString: error.baseAddress!)) }
+          guard found == k else { return false }
+          // Best first, ties to the lower row (as the other modes).
+          let order = (0..<found).sorted { scores[$0] != scores[$1] ? scores[$0] > scores[$1] : rows[$0] < rows[$1] }
+          for slot in order { result.append(itemID: catalog.itemIDs[Int(rows[slot])], score: scores[slot]) }
+          return true
+        }
+      }
+    }
+  }
+
+  /// A view of `other`'s table in exact mode (the approximate mode's fallback): no copy, no index.
+  private init(exactFrom other: CatalogRetrieval) {
+    mode = .exact
+    catalog = other.catalog
+    itemEmbedding = other.itemEmbedding
+    dimension = other.dimension
+    rerank = other.rerank
+    probes = other.probes
+    quantizedRows = .allocate(capacity: 0)
+    rowScales = .allocate(capacity: 0)
+    ivf = nil
+  }
+
+  /// Runs `fill` with a running top-`k` in temporary buffers, then hands `found` its rows and
+  /// scores, best first.
+  private func withBest(
+    _ k: Int, _ fill: (inout Kernels.RunningTopK) throws -> Void,
+    found: (UnsafeMutableBufferPointer<Int32>, UnsafeBufferPointer<Float>) -> Void
+  ) throws {
+    guard k > 0 else { return }
+    try withUnsafeTemporaryAllocation(of: Int32.self, capacity: k) { rows in
+      try withUnsafeTemporaryAllocation(of: Float.self, capacity: k) { scores in
+        var best = Kernels.RunningTopK(k: k, rows: rows, scores: scores)
+        try fill(&best)
+        let count = best.finish()
+        found(UnsafeMutableBufferPointer(rebasing: rows[0..<count]), UnsafeBufferPointer(rebasing: scores[0..<count]))
+      }
+    }
+  }
+
+  /// Scores the catalog block by block with `score(firstRow, rows, output)` and offers each block.
+  private func scan(
+    _ request: Request, _ exclusion: ExclusionSet, into best: inout Kernels.RunningTopK,
+    block: UnsafeMutableBufferPointer<Float>,
+    score: (Int, Int, UnsafeMutableBufferPointer<Float>) -> Void
+  ) throws {
+    for start in stride(from: 0, to: catalog.count, by: Self.blockRows) {
+      if request.isCancelled { throw ModelError.cancelled }
+      let rows = min(Self.blockRows, catalog.count - start)
+      let output = UnsafeMutableBufferPointer(rebasing: block[0..<rows])
+      score(start, rows, output)
+      if exclusion.isEmpty {
+        best.offer(UnsafeBufferPointer(output), firstRow: start, excluded: { _ in false })
+      } else {
+        best.offer(UnsafeBufferPointer(output), firstRow: start, excluded: { exclusion.excludes(row: $0) })
+      }
+    }
+  }
+
+  /// Re-scores the shortlist (eligible rows, best first by the int8 scan) in fp32 and writes the
+  /// best `result.capacity` of them. The rows are put in ascending order first, so ties in the
+  /// exact scores go to the lower row, as in `exact`.
+  private func rescore(
+    _ z: UnsafeBufferPointer<Float>, shortlist: UnsafeMutableBufferPointer<Int32>, into result: inout Recommendations
+  ) {
+    let rows = shortlist.sorted()
+    withUnsafeTemporaryAllocation(of: Float.self, capacity: rows.count) { exact in
+      rows.withUnsafeBufferPointer { rows in
+        Kernels.dotRows(matrix: itemEmbedding, rowIndices: rows, vector: z, dim: dimension, output: exact)
+      }
+      Ranking.writeTopCandidates(
+        scores: UnsafeBufferPointer(exact), rows: rows, catalog: catalog, excluding: ExclusionSet.none, into: &result)
+    }
+  }
+}
+
+/// FAISS's per-row filter test: the context is the request's `ExclusionSet`.
+private let excludedRow: @convention(c) (UnsafeMutableRawPointer?, Int64) -> Int32 = { context, row in
+  let exclusion = Unmanaged<ExclusionSet>.fromOpaque(UnsafeRawPointer(context!)).takeUnretainedValue()
+  return exclusion.excludes(row: Int32(truncatingIfNeeded: row)) ? 1 : 0
+}

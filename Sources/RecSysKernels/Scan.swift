@@ -1,0 +1,41 @@
+// Whole-catalog scans: one query against every row of a table, as the retrieval modes read it.
+// The only file that calls CRecSysScan (AVX2 + FMA kernels, eight rows per step).
+
+import CRecSysScan
+
+extension Kernels {
+  /// `output[r] = matrix[r] · query` for every row: the `exact` mode's scan. Same result as
+  /// `gemv` up to float rounding (the sums run in another order), at the memory's read bandwidth
+  /// on large tables where OpenBLAS's sgemv reached a quarter of it.
+  public static func scanDotProducts(
+    matrix: UnsafeBufferPointer<Float>,  // [rows x dim]
+    query: UnsafeBufferPointer<Float>,  // [dim]
+    rows: Int, dim: Int,
+    output: UnsafeMutableBufferPointer<Float>  // [rows]
+  ) {
+    requireCount(matrix.count, atLeast: rows * dim, "scanDotProducts: matrix too small")
+    requireCount(query.count, atLeast: dim, "scanDotProducts: query too small")
+    requireCount(output.count, atLeast: rows, "scanDotProducts: output too small")
+    if rows == 0 { return }
+    recsys_scan_f32(matrix.baseAddress, rows, dim, query.baseAddress, output.baseAddress)
+  }
+
+  /// `output[r] = scales[r] * queryScale * (quantized[r] . query)` for every row: approximate
+  /// dot products of the fp32 rows with the fp32 query, from a quarter of the bytes.
+  public static func int8Scores(
+    quantized: UnsafeBufferPointer<Int8>,  // [rows x dim]
+    scales: UnsafeBufferPointer<Float>,  // [rows]
+    query: UnsafeBufferPointer<Int8>,  // [dim]
+    queryScale: Float,
+    rows: Int, dim: Int,
+    output: UnsafeMutableBufferPointer<Float>  // [rows]
+  ) {
+    requireCount(quantized.count, atLeast: rows * dim, "int8Scores: quantized too small")
+    requireCount(scales.count, atLeast: rows, "int8Scores: scales too small")
+    requireCount(query.count, atLeast: dim, "int8Scores: query too small")
+    requireCount(output.count, atLeast: rows, "int8Scores: output too small")
+    if rows == 0 { return }
+    recsys_scan_int8(
+      quantized.baseAddress, scales.baseAddress, rows, dim, query.baseAddress, queryScale, output.baseAddress)
+  }
+}
