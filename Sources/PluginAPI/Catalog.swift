@@ -57,4 +57,39 @@ public struct Catalog {
     }
     return (rows, positions)
   }
+
+  /// Like `candidates`, into caller memory: writes the known candidates' rows, in request order, to
+  /// `rows` (room for every candidate) and returns how many.
+  public func candidateRows(
+    _ request: Request, into rows: UnsafeMutableBufferPointer<Int32>, reportingUnknownTo result: inout Recommendations
+  ) -> Int {
+    precondition(rows.count >= request.candidateItemIDs.count, "candidateRows: rows too small")
+    var known = 0
+    for id in request.candidateItemIDs {
+      if let row = rowByItemID.row(of: id) {
+        rows[known] = row
+        known += 1
+      } else {
+        result.appendUnknown(id)
+      }
+    }
+    return known
+  }
+
+  /// Like `historyRows`, into caller memory (room for `min(history count, maxLength)` rows):
+  /// returns the filled part, oldest first.
+  public func historyRows(
+    _ request: Request, maxLength: Int, into rows: UnsafeMutableBufferPointer<Int32>
+  ) -> UnsafeBufferPointer<Int32> {
+    let room = min(request.historyItemIDs.count, maxLength)
+    precondition(rows.count >= room, "historyRows: rows too small")
+    var start = room
+    for id in request.historyItemIDs.reversed() where start > 0 {
+      if let row = rowByItemID.row(of: id) {
+        start -= 1
+        rows[start] = row
+      }
+    }
+    return UnsafeBufferPointer(rebasing: rows[start..<room])
+  }
 }

@@ -51,7 +51,24 @@ public struct KeptHistory {
   public var count: Int { rows.count }
 }
 
+/// Where an occlusion explanation starts: the history events the model uses and the catalog rows
+/// of the items to explain.
+public struct OcclusionInput {
+  public let kept: KeptHistory
+  public let itemRows: [Int32]
+}
+
 extension Catalog {
+  /// The kept history and the rows of `explanation`'s items; nil when there is nothing to explain
+  /// (no kept event or no item), so every contribution stays 0.
+  public func occlusionInput(_ request: Request, maxHistory: Int, explaining explanation: Explanation) throws
+    -> OcclusionInput?
+  {
+    let kept = keptHistory(request, maxLength: maxHistory)
+    if kept.count == 0 || explanation.itemIDs.isEmpty { return nil }
+    return OcclusionInput(kept: kept, itemRows: try rows(of: explanation.itemIDs))
+  }
+
   /// The events `historyRows`/`historyEvents` keep, with their request positions.
   public func keptHistory(_ request: Request, maxLength: Int) -> KeptHistory {
     var positions: [Int] = []

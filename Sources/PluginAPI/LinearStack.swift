@@ -1,3 +1,5 @@
+import RecSysKernels
+
 /// One `torch.nn.Linear` read from a `state_dict`: y = W x + b, W row-major [outputs x inputs].
 public struct LinearLayer {
   public let weight: UnsafeBufferPointer<Float>
@@ -46,5 +48,48 @@ public struct LinearLayer {
       throw ModelError.invalidArgument("the network needs at least one layer (\(prefix).0.weight and \(prefix).0.bias)")
     }
     return layers
+  }
+}
+
+extension LinearLayer {
+  /// The columns `from...` of the weight, addressed with the weight's own stride (`inputs`): a
+  /// layer applied block by block over a concatenated input, `W[:, a..<b] x_block`.
+  public func columns(from column: Int) -> UnsafeBufferPointer<Float> {
+    UnsafeBufferPointer(rebasing: weight[min(column, weight.count)...])
+  }
+
+  /// `output [rows x outputs] = input [rows x inputs] · Wᵀ + b`, then ReLU when `relu`: one GEMM,
+  /// or for a single row one GEMV on top of the bias (BLAS's GEMV path is the cheaper one there).
+  public func forward(
+    _ input: UnsafeBufferPointer<Float>, rows: Int, into output: UnsafeMutableBufferPointer<Float>, relu: Bool
+  ) {
+    if rows == 1 {
+      _ = UnsafeMutableBufferPointer(rebasing: output[0..<outputs]).initialize(from: bias)
+      Kernels.gemv(matrix: weight, vector: input, output: output, rows: outputs, columns: inputs, beta: 1)
+    } else {
+      Kernels.linear(input: input, weight: weight, bias: bias, output: output, rows: rows, inFeatures: inputs,
+                     outFeatures: outputs)
+    }
+    if relu { Kernels.relu(UnsafeMutableBufferPointer(rebasing: output[0..<rows * outputs])) }
+  }
+
+  /// Runs `layers` over `rows` rows held in `activations` (an `nn.Sequential` of Linear/ReLU pairs:
+  /// ReLU after every layer but the last, and after the last too when `reluAfterLast`), using `next`
+  /// as the other buffer; both hold `rows x` the widest layer. Returns the buffer that holds the
+  /// output `[rows x layers.last.outputs]`. Checks `isCancelled` between layers.
+  public static func forward(
+    _ layers: ArraySlice<LinearLayer>, rows: Int,
+    activations: UnsafeMutableBufferPointer<Float>, next: UnsafeMutableBufferPointer<Float>,
+    reluAfterLast: Bool = false, isCancelled: () -> Bool = { false }
+  ) throws -> UnsafeMutableBufferPointer<Float> {
+    var input = activations
+    var output = next
+    for index in layers.indices {
+      if isCancelled() { throw ModelError.cancelled }
+      layers[index].forward(
+        UnsafeBufferPointer(input), rows: rows, into: output, relu: reluAfterLast || index < layers.endIndex - 1)
+      swap(&input, &output)
+    }
+    return input
   }
 }

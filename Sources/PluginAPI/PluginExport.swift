@@ -1,5 +1,6 @@
 import CRecSysPlugin
 import Foundation
+import RecSysKernels
 
 /// Exports one `RecommenderModel` type through recsys_plugin.h. A plugin library
 /// serves one kind, so the type is kept in a global that the C entry points read.
@@ -8,6 +9,8 @@ public enum PluginExport {
   /// (built once, never freed).
   public static func register<Model: RecommenderModel>(_ type: Model.Type) -> UnsafeRawPointer {
     if let registration { return UnsafeRawPointer(registration) }
+    // Requests are the parallelism: OpenBLAS must not start a thread per core under each one.
+    Kernels.useSingleThread()
     exportedType = type
     let record = UnsafeMutablePointer<recsys_plugin>.allocate(capacity: 1)
     let specs = UnsafeMutablePointer<recsys_tensor_spec>.allocate(capacity: max(type.tensorSpecs.count, 1))

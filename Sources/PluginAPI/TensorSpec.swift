@@ -22,3 +22,8 @@ public struct TensorSpec: Sendable {
     self.required = required
   }
 }
+
+extension TensorSpec {
+  /// `item_ids` int64 [N]: every kind's catalog (models.md).
+  public static let itemIDs = TensorSpec("item_ids", .int64, shape: "N")
+}

@@ -14,15 +14,15 @@ extension DuelingDQN {
 
   public func explain(_ request: Request, into explanation: inout Explanation) throws {
     try request.requireContext(count: contextDimension)
-    let kept = catalog.keptHistory(request, maxLength: maxHistory)
+    guard let input = try catalog.occlusionInput(request, maxHistory: maxHistory, explaining: explanation) else { return }
+    let kept = input.kept
+    let itemRows = input.itemRows
     let n = kept.count
-    let items = explanation.itemIDs
-    let k = items.count
-    if n == 0 || k == 0 { return }
-    let itemRows = try catalog.rows(of: items)
+    let k = itemRows.count
     let candidateRows = request.candidateItemIDs.compactMap { catalog.row(of: $0) }
     if candidateRows.isEmpty { return }
-    let d = dimension
+    let d = items.dimension
+    let itemEmbedding = items.embedding
     let stateInputs = 2 * d + contextDimension
     let variants = 1 + n
     let hidden = advantageHidden.outputs
@@ -53,21 +53,17 @@ extension DuelingDQN {
     var activations = [Float](repeating: 0, count: variants * widest)
     var next = [Float](repeating: 0, count: variants * widest)
     activations.replaceSubrange(0..<states.count, with: states)
-    for layer in stateLayers {
-      activations.withUnsafeBufferPointer { input in
-        next.withUnsafeMutableBufferPointer { output in
-          Kernels.linear(input: input, weight: layer.weight, bias: layer.bias, output: output, rows: variants,
-                         inFeatures: layer.inputs, outFeatures: layer.outputs)
-          Kernels.relu(UnsafeMutableBufferPointer(rebasing: output[0..<variants * layer.outputs]))
-        }
+    let stateOutput = try activations.withUnsafeMutableBufferPointer { activations in
+      try next.withUnsafeMutableBufferPointer { next in
+        Array(try LinearLayer.forward(stateLayers[...], rows: variants, activations: activations, next: next,
+                                      reluAfterLast: true))
       }
-      swap(&activations, &next)
     }
     let stateWidth = stateLayers.last!.outputs
 
     // shared [variants x h] = g · W0[:, 0..<hs]ᵀ + b0; V per state.
     var shared = [Float](repeating: 0, count: variants * hidden)
-    activations.withUnsafeBufferPointer { g in
+    stateOutput.withUnsafeBufferPointer { g in
       shared.withUnsafeMutableBufferPointer { out in
         Kernels.linear(input: g, weight: advantageHidden.weight, bias: advantageHidden.bias, output: out,
                        rows: variants, inFeatures: stateWidth, outFeatures: hidden, weightStride: advantageHidden.inputs)
@@ -85,7 +81,7 @@ extension DuelingDQN {
     }
     for v in 0..<variants {
       if request.isCancelled { throw ModelError.cancelled }
-      let value = activations.withUnsafeBufferPointer {
+      let value = stateOutput.withUnsafeBufferPointer {
         Kernels.dot(valueWeight, UnsafeBufferPointer(rebasing: $0[v * stateWidth..<(v + 1) * stateWidth]))
       } + valueBias
       var total: Double = 0

@@ -17,9 +17,7 @@ import RecSysKernels
 public final class DuelingDQN: RecommenderModel {
   public static let kind = "dqn"
   public static let version = "1.0.0"
-  public static let tensorSpecs = [
-    TensorSpec("item_ids", .int64, shape: "N"),
-    TensorSpec("item_emb.weight", shape: "N,d"),
+  public static let tensorSpecs = EmbeddedCatalog.tensorSpecs + [
     TensorSpec("state.{n}.weight", shape: "*,*"),
     TensorSpec("state.{n}.bias", shape: "*"),
     TensorSpec("value.weight", shape: "1,*"),
@@ -30,9 +28,7 @@ public final class DuelingDQN: RecommenderModel {
     TensorSpec("adv.2.bias", shape: "1"),
   ]
 
-  let catalog: Catalog
-  let itemEmbedding: UnsafeBufferPointer<Float>  // [N x d]
-  let dimension: Int
+  let items: EmbeddedCatalog
   let contextDimension: Int
   let maxHistory: Int
   /// The probability that a slot explores (model.json "epsilon", default 0).
@@ -52,10 +48,9 @@ public final class DuelingDQN: RecommenderModel {
     contextDimension = try manifest.integer("context_dim", in: Manifest.Range.featureCount)
     maxHistory = try manifest.integer("max_history", in: Manifest.Range.maxHistory)
     epsilon = try manifest.number("epsilon", default: 0, in: 0...1)
-    let ids = try tensors.int64s("item_ids")
-    dimension = try tensors.shape("item_emb.weight")[1]
-    itemEmbedding = try tensors.floats("item_emb.weight")
-    catalog = try Catalog(itemIDs: ids)
+    items = try EmbeddedCatalog(tensors)
+    let dimension = items.dimension
+    let catalogSize = items.catalog.count
     stateLayers = try LinearLayer.sequence(
       tensors, prefix: "state", inputs: 2 * dimension + contextDimension,
       inputsMeaning: "the state concat(mean, last, context) has 2d + C")
@@ -78,170 +73,126 @@ public final class DuelingDQN: RecommenderModel {
       inputs: stateWidth + dimension, outputs: hidden)
     advantageWeight = try tensors.floats("adv.2.weight", shape: [1, hidden])
     advantageBias = try tensors.floats("adv.2.bias", shape: [1])[0]
-    Kernels.useSingleThread()
 
     // N and h both come from the weights: bound their product, so a small file with a huge
     // catalog and hidden size cannot ask for terabytes (or overflow) here.
-    let (cells, overflow) = ids.count.multipliedReportingOverflow(by: hidden)
+    let (cells, overflow) = catalogSize.multipliedReportingOverflow(by: hidden)
     guard !overflow, cells <= Self.maximumItemAdvantageCells else {
       throw ModelError.invalidArgument(
-        "the precomputed item advantages need N x h = \(ids.count) x \(hidden) floats, above the limit of "
+        "the precomputed item advantages need N x h = \(catalogSize) x \(hidden) floats, above the limit of "
           + "\(Self.maximumItemAdvantageCells) (1 GiB); use a smaller catalog or adv hidden size")
     }
     itemAdvantage = .allocate(capacity: max(cells, 1))
     Kernels.linear(
-      input: itemEmbedding, weight: Self.columns(advantageHidden.weight, from: stateWidth), bias: nil,
-      output: itemAdvantage, rows: ids.count, inFeatures: dimension, outFeatures: hidden,
+      input: items.embedding, weight: advantageHidden.columns(from: stateWidth), bias: nil,
+      output: itemAdvantage, rows: catalogSize, inFeatures: dimension, outFeatures: hidden,
       weightStride: advantageHidden.inputs)
   }
 
   deinit { itemAdvantage.deallocate() }
 
-
-  /// The columns `from...` of a row-major weight, addressed with the weight's own stride.
-  static func columns(_ weight: UnsafeBufferPointer<Float>, from column: Int) -> UnsafeBufferPointer<Float> {
-    UnsafeBufferPointer(rebasing: weight[min(column, weight.count)...])
-  }
+  var catalog: Catalog { items.catalog }
 
   public func recommend(_ request: Request, into result: inout Recommendations) throws {
     try request.requireCandidates(kind: Self.kind)
     try request.requireContext(count: contextDimension)
-    let d = dimension
+    let d = items.dimension
     let stateInputs = 2 * d + contextDimension
     let stateWidth = stateLayers.last!.outputs
     let hidden = advantageHidden.outputs
     let candidateCount = request.candidateItemIDs.count
-    let historyCount = request.historyItemIDs.count
+    let historyRoom = min(request.historyItemIDs.count, maxHistory)
     let k = min(result.capacity, candidateCount)
 
-    // One allocation per request, sized for the worst case (every candidate known): floats, then
-    // Int32s (4 bytes each, so the Int32 part stays aligned).
-    let floatCount = stateInputs + 2 * widestState + hidden + candidateCount * hidden + candidateCount + k
+    // Sized for the worst case (every candidate known).
     let slateScratchCount = Kernels.epsilonGreedySlateScratchCount(count: candidateCount, k: k)
-    let intCount = historyCount + 2 * candidateCount + slateScratchCount + k
-    let arena = UnsafeMutableRawPointer.allocate(byteCount: 4 * max(floatCount + intCount, 1), alignment: 64)
-    defer { arena.deallocate() }
-    var floats = Slicer(arena.bindMemory(to: Float.self, capacity: floatCount))
-    var ints = Slicer((arena + 4 * floatCount).bindMemory(to: Int32.self, capacity: intCount))
-    let state = floats.take(stateInputs)
-    var activations = floats.take(widestState)
-    var next = floats.take(widestState)
-    let shared = floats.take(hidden)
-    let hiddenRows = floats.take(candidateCount * hidden)
-    let q = floats.take(candidateCount)
-    let propensities = floats.take(k)
-    let historyRows = ints.take(historyCount)
-    let candidateRows = ints.take(candidateCount)
-    let excluded = ints.take(candidateCount)
-    let slateScratch = ints.take(slateScratchCount)
-    let slate = ints.take(k)
+    try Arena.with(
+      floats: max(stateInputs, widestState) + widestState + hidden + candidateCount * hidden + candidateCount + k,
+      ints: historyRoom + 2 * candidateCount + slateScratchCount + k
+    ) { arena in
+      let activations = arena.floats(max(stateInputs, widestState))  // s, then the state layers' output
+      let next = arena.floats(widestState)
+      let shared = arena.floats(hidden)
+      let hiddenRows = arena.floats(candidateCount * hidden)
+      let q = arena.floats(candidateCount)
+      let propensities = arena.floats(k)
+      let historyRows = arena.ints(historyRoom)
+      let candidateRows = arena.ints(candidateCount)
+      let excluded = arena.ints(candidateCount)
+      let slateScratch = arena.ints(slateScratchCount)
+      let slate = arena.ints(k)
 
-    // Known candidates, in request order; unknown ones are reported and not scored.
-    var known = 0
-    for id in request.candidateItemIDs {
-      if let row = catalog.row(of: id) {
-        candidateRows[known] = row
-        known += 1
+      // Known candidates, in request order; unknown ones are reported and not scored.
+      let known = catalog.candidateRows(request, into: candidateRows, reportingUnknownTo: &result)
+      if known == 0 { return }
+      let kept = catalog.historyRows(request, maxLength: maxHistory, into: historyRows)
+
+      // s = concat(mean(item_emb[kept]), item_emb[last kept], context)
+      let state = activations
+      Kernels.meanOfRows(
+        matrix: items.embedding, rowIndices: kept, dim: d, output: UnsafeMutableBufferPointer(rebasing: state[0..<d]))
+      if kept.isEmpty {
+        (state.baseAddress! + d).update(repeating: 0, count: d)
       } else {
-        result.appendUnknown(id)
+        Kernels.gatherRows(
+          matrix: items.embedding, rowIndices: UnsafeBufferPointer(rebasing: kept[(kept.count - 1)...]), dim: d,
+          output: UnsafeMutableBufferPointer(rebasing: state[d..<2 * d]))
+      }
+      if contextDimension > 0 {
+        (state.baseAddress! + 2 * d).update(from: request.context.baseAddress!, count: contextDimension)
+      }
+
+      // g = state(s): Linear + ReLU per layer.
+      let stateOutput = try LinearLayer.forward(
+        stateLayers[...], rows: 1, activations: activations, next: next, reluAfterLast: true)
+      let g = UnsafeBufferPointer(rebasing: stateOutput[0..<stateWidth])
+      let value = Kernels.dot(valueWeight, g) + valueBias
+
+      if request.isCancelled { throw ModelError.cancelled }
+
+      // adv.0 per candidate: precomputed item block + shared state block (+ bias), then ReLU in the
+      // same pass, as a select that vectorizes (NaN stays NaN, as in nn.ReLU). A separate
+      // Kernels.relu pass over these rows (its branch mispredicts on half-negative values) took a
+      // quarter of a 200-candidate request.
+      _ = shared.initialize(from: advantageHidden.bias)
+      Kernels.gemv(matrix: advantageHidden.weight, vector: g, output: shared,
+                   rows: hidden, columns: stateWidth, matrixStride: advantageHidden.inputs, beta: 1)
+      let sharedRow = UnsafePointer(shared.baseAddress!)
+      for slot in 0..<known {
+        let out = hiddenRows.baseAddress! + slot * hidden
+        let item = UnsafePointer(itemAdvantage.baseAddress! + Int(candidateRows[slot]) * hidden)
+        for unit in 0..<hidden {
+          let x = item[unit] + sharedRow[unit]
+          out[unit] = x < 0 ? 0 : x
+        }
+      }
+      // A = adv.2(hidden), then Q = V + A - mean(A) over every known candidate (excluded ones too).
+      let scores = UnsafeMutableBufferPointer(rebasing: q[0..<known])
+      Kernels.gemv(matrix: UnsafeBufferPointer(hiddenRows), vector: advantageWeight, output: scores,
+                   rows: known, columns: hidden)
+      var sum: Double = 0
+      for slot in 0..<known {
+        scores[slot] += advantageBias
+        sum += Double(scores[slot])
+      }
+      let meanAdvantage = Float(sum / Double(known))
+      for slot in 0..<known { scores[slot] = (value + scores[slot]) - meanAdvantage }
+
+      // Exclusion: the request's ExclusionSet (history under exclude_history, exclude_item_ids,
+      // named item sets), as the candidate positions the slate kernel must not pick.
+      let excludedCount = ExclusionSet(request, catalog: catalog).excludedPositions(
+        rows: UnsafeBufferPointer(rebasing: candidateRows[0..<known]), into: excluded)
+
+      var generator = Kernels.SplitMix64(seed: request.seed)
+      let chosen = Kernels.epsilonGreedySlate(
+        scores: UnsafeBufferPointer(scores), k: min(k, known), epsilon: epsilon,
+        excluding: excludedCount == 0 ? nil : UnsafeBufferPointer(rebasing: excluded[0..<excludedCount]),
+        generator: &generator, result: slate, propensities: propensities, scratch: slateScratch)
+      for slot in 0..<chosen {
+        let index = Int(slate[slot])
+        result.append(
+          itemID: catalog.itemIDs[Int(candidateRows[index])], score: scores[index], propensity: propensities[slot])
       }
     }
-    if known == 0 { return }
-
-    // Known history rows, oldest first; the model reads the last `maxHistory`.
-    var knownHistory = 0
-    for id in request.historyItemIDs {
-      if let row = catalog.row(of: id) {
-        historyRows[knownHistory] = row
-        knownHistory += 1
-      }
-    }
-    let kept = UnsafeBufferPointer(rebasing: historyRows[max(0, knownHistory - maxHistory)..<knownHistory])
-
-    // s = concat(mean(item_emb[kept]), item_emb[last kept], context)
-    Kernels.meanOfRows(
-      matrix: itemEmbedding, rowIndices: kept, dim: d, output: UnsafeMutableBufferPointer(rebasing: state[0..<d]))
-    if kept.isEmpty {
-      (state.baseAddress! + d).update(repeating: 0, count: d)
-    } else {
-      Kernels.gatherRows(
-        matrix: itemEmbedding, rowIndices: UnsafeBufferPointer(rebasing: kept[(kept.count - 1)...]), dim: d,
-        output: UnsafeMutableBufferPointer(rebasing: state[d..<2 * d]))
-    }
-    if contextDimension > 0 {
-      (state.baseAddress! + 2 * d).update(from: request.context.baseAddress!, count: contextDimension)
-    }
-
-    // g = state(s): Linear + ReLU per layer, one GEMV each.
-    var input = UnsafeBufferPointer(state)
-    for layer in stateLayers {
-      let output = UnsafeMutableBufferPointer(rebasing: activations[0..<layer.outputs])
-      _ = output.initialize(from: layer.bias)
-      Kernels.gemv(matrix: layer.weight, vector: input, output: output,
-                   rows: layer.outputs, columns: layer.inputs, beta: 1)
-      Kernels.relu(output)
-      input = UnsafeBufferPointer(output)
-      swap(&activations, &next)
-    }
-    let g = UnsafeBufferPointer(rebasing: input[0..<stateWidth])
-    let value = Kernels.dot(valueWeight, g) + valueBias
-
-    if request.isCancelled { throw ModelError.cancelled }
-
-    // adv.0 per candidate: precomputed item block + shared state block (+ bias), then ReLU in the
-    // same pass, as a select that vectorizes (NaN stays NaN, as in nn.ReLU). A separate
-    // Kernels.relu pass over these rows (its branch mispredicts on half-negative values) took a
-    // quarter of a 200-candidate request.
-    _ = shared.initialize(from: advantageHidden.bias)
-    Kernels.gemv(matrix: advantageHidden.weight, vector: g, output: shared,
-                 rows: hidden, columns: stateWidth, matrixStride: advantageHidden.inputs, beta: 1)
-    let sharedRow = UnsafePointer(shared.baseAddress!)
-    for slot in 0..<known {
-      let out = hiddenRows.baseAddress! + slot * hidden
-      let item = UnsafePointer(itemAdvantage.baseAddress! + Int(candidateRows[slot]) * hidden)
-      for unit in 0..<hidden {
-        let x = item[unit] + sharedRow[unit]
-        out[unit] = x < 0 ? 0 : x
-      }
-    }
-    // A = adv.2(hidden), then Q = V + A - mean(A) over every known candidate (excluded ones too).
-    let scores = UnsafeMutableBufferPointer(rebasing: q[0..<known])
-    Kernels.gemv(matrix: UnsafeBufferPointer(hiddenRows), vector: advantageWeight, output: scores,
-                 rows: known, columns: hidden)
-    var sum: Double = 0
-    for slot in 0..<known {
-      scores[slot] += advantageBias
-      sum += Double(scores[slot])
-    }
-    let meanAdvantage = Float(sum / Double(known))
-    for slot in 0..<known { scores[slot] = (value + scores[slot]) - meanAdvantage }
-
-    // Exclusion: the request's ExclusionSet (history under exclude_history, exclude_item_ids,
-    // named item sets), as the candidate positions the slate kernel must not pick.
-    let excludedCount = ExclusionSet(request, catalog: catalog).excludedPositions(
-      rows: UnsafeBufferPointer(rebasing: candidateRows[0..<known]), into: excluded)
-
-    var generator = Kernels.SplitMix64(seed: request.seed)
-    let chosen = Kernels.epsilonGreedySlate(
-      scores: UnsafeBufferPointer(scores), k: min(k, known), epsilon: epsilon,
-      excluding: excludedCount == 0 ? nil : UnsafeBufferPointer(rebasing: excluded[0..<excludedCount]),
-      generator: &generator, result: slate, propensities: propensities, scratch: slateScratch)
-    for slot in 0..<chosen {
-      let index = Int(slate[slot])
-      result.append(
-        itemID: catalog.itemIDs[Int(candidateRows[index])], score: scores[index], propensity: propensities[slot])
-    }
-  }
-}
-
-/// Hands out consecutive slices of a request's arena.
-private struct Slicer<Element> {
-  private var next: UnsafeMutablePointer<Element>
-
-  init(_ start: UnsafeMutablePointer<Element>) { next = start }
-
-  mutating func take(_ count: Int) -> UnsafeMutableBufferPointer<Element> {
-    defer { next += count }
-    return UnsafeMutableBufferPointer(start: next, count: count)
   }
 }

@@ -14,11 +14,9 @@ extension LSTMSequenceModel {
   public static let explains = true
 
   public func explain(_ request: Request, into explanation: inout Explanation) throws {
-    let kept = catalog.keptHistory(request, maxLength: maxHistory)
+    guard let input = try catalog.occlusionInput(request, maxHistory: maxHistory, explaining: explanation) else { return }
+    let kept = input.kept
     let n = kept.count
-    let items = explanation.itemIDs
-    if n == 0 || items.isEmpty { return }
-    let itemRows = try catalog.rows(of: items)
     let d = dimension
 
     // e_t = item_emb[h_t] + event_emb[type_t], and its layer-0 projection + both biases, per event.
@@ -57,7 +55,7 @@ extension LSTMSequenceModel {
       }
     }
     userVectors.withUnsafeBufferPointer { z in
-      explanation.writeDotProductOcclusion(userVectors: z, itemRows: itemRows, itemEmbedding: itemEmbedding, dim: d, kept: kept)
+      explanation.writeDotProductOcclusion(userVectors: z, itemRows: input.itemRows, itemEmbedding: itemEmbedding, dim: d, kept: kept)
     }
   }
 
@@ -73,21 +71,16 @@ extension LSTMSequenceModel {
     var offsets = [0]
     for running in stepBatches { offsets.append(offsets.last! + running) }
     let rows = max(n, suffixRows)
-    let scratch = UnsafeMutableBufferPointer<Float>.allocate(
-      capacity: max(rows * h4 + 2 * n * hidden + 2 * suffixRows * hidden + 2 * max(batch, 1) * hidden, 1))
-    defer { scratch.deallocate() }
-    var cursor = 0
-    func take(_ count: Int) -> UnsafeMutableBufferPointer<Float> {
-      defer { cursor += count }
-      return UnsafeMutableBufferPointer(rebasing: scratch[cursor..<cursor + count])
-    }
-    let gates = take(rows * h4)
-    let fullHidden = take(n * hidden)  // this layer's h_t of the full history
-    let fullCell = take(n * hidden)  // and its c_t
-    var suffixInput = take(suffixRows * hidden)  // the layer below's h of every suffix row
-    var suffixOutput = take(suffixRows * hidden)
-    let initialHidden = take(max(batch, 1) * hidden)
-    let cell = take(max(batch, 1) * hidden)
+    var arena = Arena(
+      floats: rows * h4 + 2 * n * hidden + 2 * suffixRows * hidden + 2 * max(batch, 1) * hidden)
+    defer { arena.free() }
+    let gates = arena.floats(rows * h4)
+    let fullHidden = arena.floats(n * hidden)  // this layer's h_t of the full history
+    let fullCell = arena.floats(n * hidden)  // and its c_t
+    var suffixInput = arena.floats(suffixRows * hidden)  // the layer below's h of every suffix row
+    var suffixOutput = arena.floats(suffixRows * hidden)
+    let initialHidden = arena.floats(max(batch, 1) * hidden)
+    let cell = arena.floats(max(batch, 1) * hidden)
 
     for (index, layer) in layers.enumerated() {
       if request.isCancelled { throw ModelError.cancelled }

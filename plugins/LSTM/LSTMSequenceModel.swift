@@ -17,9 +17,7 @@ public final class LSTMSequenceModel: RecommenderModel {
   public static let needsCandidates = false
   /// Event types 0 view, 1 click, 2 add-to-cart, 3 purchase: the rows of event_emb.weight.
   static let eventTypeCount = 4
-  public static let tensorSpecs = [
-    TensorSpec("item_ids", .int64, shape: "N"),
-    TensorSpec("item_emb.weight", shape: "N,d"),
+  public static let tensorSpecs = EmbeddedCatalog.tensorSpecs + [
     TensorSpec("event_emb.weight", shape: "\(eventTypeCount),d"),
     TensorSpec("lstm.weight_ih_l0", shape: "4*H,d"),
     // Layers above the first read the layer below (H wide); the pattern takes the names the exact
@@ -58,33 +56,22 @@ public final class LSTMSequenceModel: RecommenderModel {
     maxHistory = try manifest.integer("max_history", in: Manifest.Range.maxHistory)
     guard layerCount >= 1 else { throw ModelError.invalidArgument("model.json: \"num_layers\" must be at least 1") }
 
-    let embeddingShape = try tensors.shape("item_emb.weight")
-    dimension = embeddingShape[1]
+    let items = try EmbeddedCatalog(tensors)
+    (catalog, itemEmbedding, dimension) = (items.catalog, items.embedding, items.dimension)
     hidden = try tensors.shape("lstm.weight_hh_l0")[1]
-    catalog = try Catalog(itemIDs: tensors.int64s("item_ids"))
-    itemEmbedding = try tensors.floats("item_emb.weight")
     eventEmbedding = try tensors.floats("event_emb.weight", shape: [Self.eventTypeCount, dimension])
     projectionWeight = try tensors.floats("proj.weight", shape: [dimension, hidden])
     projectionBias = try tensors.floats("proj.bias", shape: [dimension])
     layers = try Self.layers(tensors, count: layerCount, dimension: dimension, hidden: hidden)
     retrieval = try CatalogRetrieval(manifest: manifest, catalog: catalog, itemEmbedding: itemEmbedding, dimension: dimension)
-    Kernels.useSingleThread()
   }
 
   /// Reads `lstm.*_l0 ..< l{count}` and checks the file holds exactly those layers.
   private static func layers(_ tensors: Tensors, count: Int, dimension: Int, hidden: Int) throws -> [Layer] {
-    let parameterNames = ["weight_ih", "weight_hh", "bias_ih", "bias_hh"]
-    let expected = Set((0..<count).flatMap { k in parameterNames.map { "lstm.\($0)_l\(k)" } })
-    for name in expected.sorted() where !tensors.contains(name) {
-      throw ModelError.invalidArgument(
-        "tensor \"\(name)\" is missing: model.json's num_layers = \(count) needs layers l0 ..< l\(count), "
-          + "each with weight_ih, weight_hh, bias_ih and bias_hh")
-    }
-    if let extra = tensors.byName.keys.filter({ $0.hasPrefix("lstm.") && !expected.contains($0) }).min() {
-      throw ModelError.invalidArgument(
-        "tensor \"\(extra)\" is not part of the \(count) layer(s) model.json's num_layers = \(count) declares "
-          + "(l0 ..< l\(count)): set num_layers to the layer count the weights hold")
-    }
+    try LayerCount.requireExactly(
+      count, key: "num_layers", in: tensors, prefix: "lstm.",
+      layerNames: { k in ["weight_ih", "weight_hh", "bias_ih", "bias_hh"].map { "lstm.\($0)_l\(k)" } },
+      layers: "layers l0 ..< l\(count)", parts: "weight_ih, weight_hh, bias_ih and bias_hh")
     return try (0..<count).map { k in
       let inputs = k == 0 ? dimension : hidden
       return Layer(
@@ -106,61 +93,48 @@ public final class LSTMSequenceModel: RecommenderModel {
     let steps = rows.count
     let width = max(dimension, hidden)
 
-    // One allocation per request: the sequence (e, then each layer's H in place), the LSTM
-    // kernel's scratch, a zero state for an empty history, z, and the scores.
-    let sequenceCount = steps * width
+    // The sequence (e, then each layer's H in place), the LSTM kernel's scratch, a zero state for an
+    // empty history, z, and the scores.
     let lstmScratchCount = Kernels.lstmScratchCount(steps: steps, hidden: hidden)
     let scoreCount = Ranking.dotProductScoreCount(request)
-    let scratch = UnsafeMutableBufferPointer<Float>.allocate(
-      capacity: max(sequenceCount + lstmScratchCount + hidden + dimension + scoreCount, 1))
-    defer { scratch.deallocate() }
-    var cursor = 0
-    func take(_ count: Int) -> UnsafeMutableBufferPointer<Float> {
-      defer { cursor += count }
-      return UnsafeMutableBufferPointer(rebasing: scratch[cursor..<cursor + count])
-    }
-    let sequence = take(sequenceCount)  // [steps x d], then [steps x H]
-    let lstmScratch = take(lstmScratchCount)
-    let zeroState = take(hidden)
-    let userVector = take(dimension)
-    let scores = take(scoreCount)
+    try Arena.with(floats: steps * width + lstmScratchCount + hidden + dimension + scoreCount) { arena in
+      let sequence = arena.floats(steps * width)  // [steps x d], then [steps x H]
+      let lstmScratch = arena.floats(lstmScratchCount)
+      let zeroState = arena.floats(hidden)
+      let userVector = arena.floats(dimension)
+      let scores = arena.floats(scoreCount)
 
-    // e_t = item_emb[h_t] + event_emb[type_t]
-    rows.withUnsafeBufferPointer { rows in
-      Kernels.gatherRows(matrix: itemEmbedding, rowIndices: rows, dim: dimension, output: sequence)
-    }
-    for (step, type) in types.enumerated() {
-      let event = Int(type) * dimension
-      Kernels.add(
-        UnsafeMutableBufferPointer(rebasing: sequence[step * dimension..<(step + 1) * dimension]),
-        UnsafeBufferPointer(rebasing: eventEmbedding[event..<event + dimension]))
-    }
+      // e_t = item_emb[h_t] + event_emb[type_t]
+      rows.withUnsafeBufferPointer { rows in
+        Kernels.gatherRows(matrix: itemEmbedding, rowIndices: rows, dim: dimension, output: sequence)
+      }
+      for (step, type) in types.enumerated() {
+        let event = Int(type) * dimension
+        Kernels.add(
+          UnsafeMutableBufferPointer(rebasing: sequence[step * dimension..<(step + 1) * dimension]),
+          UnsafeBufferPointer(rebasing: eventEmbedding[event..<event + dimension]))
+      }
 
-    // Layer by layer, in place: the kernel consumes its whole input before writing its output
-    // (and writes nothing for an empty history).
-    for layer in layers {
-      let finished = Kernels.lstmLayer(
-        input: UnsafeBufferPointer(sequence), weightIH: layer.weightIH, weightHH: layer.weightHH,
-        biasIH: layer.biasIH, biasHH: layer.biasHH, steps: steps, inputSize: layer.inputs, hidden: hidden,
-        output: sequence, scratch: lstmScratch, isCancelled: { request.isCancelled })
-      if !finished || request.isCancelled { throw ModelError.cancelled }
-    }
+      // Layer by layer, in place: the kernel consumes its whole input before writing its output
+      // (and writes nothing for an empty history).
+      for layer in layers {
+        let finished = Kernels.lstmLayer(
+          input: UnsafeBufferPointer(sequence), weightIH: layer.weightIH, weightHH: layer.weightHH,
+          biasIH: layer.biasIH, biasHH: layer.biasHH, steps: steps, inputSize: layer.inputs, hidden: hidden,
+          output: sequence, scratch: lstmScratch, isCancelled: { request.isCancelled })
+        if !finished || request.isCancelled { throw ModelError.cancelled }
+      }
 
-    // z = proj(H[last]), or proj(zeros) for an empty history.
-    let last: UnsafeBufferPointer<Float>
-    if steps > 0 {
-      last = UnsafeBufferPointer(rebasing: sequence[(steps - 1) * hidden..<steps * hidden])
-    } else {
-      zeroState.update(repeating: 0)
-      last = UnsafeBufferPointer(zeroState)
-    }
-    Kernels.linear(
-      input: last, weight: projectionWeight, bias: projectionBias, output: userVector,
-      rows: 1, inFeatures: hidden, outFeatures: dimension)
+      // z = proj(H[last]), or proj(zeros) for an empty history.
+      let last = SequenceState.last(of: sequence, steps: steps, width: hidden, orZeros: zeroState)
+      Kernels.linear(
+        input: last, weight: projectionWeight, bias: projectionBias, output: userVector,
+        rows: 1, inFeatures: hidden, outFeatures: dimension)
 
-    if request.isCancelled { throw ModelError.cancelled }
-    try Ranking.writeTopDotProducts(
-      userVector: UnsafeBufferPointer(userVector), retrieval: retrieval, request: request, scores: scores,
-      into: &result)
+      if request.isCancelled { throw ModelError.cancelled }
+      try Ranking.writeTopDotProducts(
+        userVector: UnsafeBufferPointer(userVector), retrieval: retrieval, request: request, scores: scores,
+        into: &result)
+    }
   }
 }

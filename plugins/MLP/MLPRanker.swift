@@ -17,46 +17,32 @@ import RecSysKernels
 public final class MLPRanker: RecommenderModel {
   public static let kind = "mlp"
   public static let version = "1.0.0"
-  public static let tensorSpecs = [
-    TensorSpec("item_ids", .int64, shape: "N"),
-    TensorSpec("item_emb.weight", shape: "N,d"),
+  public static let tensorSpecs = EmbeddedCatalog.tensorSpecs + [
     TensorSpec("mlp.{n}.weight", shape: "*,*"),
     TensorSpec("mlp.{n}.bias", shape: "*"),
   ]
 
-  let catalog: Catalog
-  let itemEmbedding: UnsafeBufferPointer<Float>  // [N x d]
-  let dimension: Int
-  let contextDimension: Int
-  let featureDimension: Int
-  let maxHistory: Int
+  let items: EmbeddedCatalog
+  let contextDimension: Int  // C
+  let featureDimension: Int  // F
+  let maxHistory: Int  // L
   let layers: [LinearLayer]
+  let widest: Int  // the widest layer's outputs
+
+  var catalog: Catalog { items.catalog }
 
   public init(manifest: Manifest, tensors: Tensors) throws {
     contextDimension = try manifest.integer("context_dim", in: Manifest.Range.featureCount)
     featureDimension = try manifest.integer("candidate_feature_dim", in: Manifest.Range.featureCount)
     maxHistory = try manifest.integer("max_history", in: Manifest.Range.maxHistory)
-    let ids = try tensors.int64s("item_ids")
-    let embeddingShape = try tensors.shape("item_emb.weight")
-    dimension = embeddingShape[1]
-    itemEmbedding = try tensors.floats("item_emb.weight")
-    catalog = try Catalog(itemIDs: ids)
-    layers = try Self.layers(tensors, inputs: 2 * dimension + contextDimension + featureDimension)
-    Kernels.useSingleThread()
-  }
-
-  /// Reads `mlp.0`, `mlp.2`, ... and checks the last has one output.
-  private static func layers(_ tensors: Tensors, inputs: Int) throws -> [LinearLayer] {
-    let layers = try LinearLayer.sequence(tensors, prefix: "mlp", inputs: inputs, inputsMeaning: "2d + C + F")
+    items = try EmbeddedCatalog(tensors)
+    layers = try LinearLayer.sequence(
+      tensors, prefix: "mlp", inputs: 2 * items.dimension + contextDimension + featureDimension,
+      inputsMeaning: "2d + C + F")
     guard layers.last!.outputs == 1 else {
       throw ModelError.invalidArgument("an mlp must end in a Linear with 1 output; the last layer has \(layers.last!.outputs)")
     }
-    return layers
-  }
-
-  /// The columns `from...` of a row-major weight, addressed with the weight's own stride.
-  static func columns(_ weight: UnsafeBufferPointer<Float>, from column: Int) -> UnsafeBufferPointer<Float> {
-    UnsafeBufferPointer(rebasing: weight[min(column, weight.count)...])
+    widest = layers.map(\.outputs).max()!
   }
 
   public func recommend(_ request: Request, into result: inout Recommendations) throws {
@@ -66,67 +52,61 @@ public final class MLPRanker: RecommenderModel {
     let (rows, positions) = catalog.candidates(request, reportingUnknownTo: &result)
     if rows.isEmpty { return }
     let history = catalog.historyRows(request, maxLength: maxHistory)
+    let d = items.dimension
     let first = layers[0]
     let hidden = first.outputs
-    let widest = layers.map(\.outputs).max()!
     let candidateCount = rows.count
 
-    // One allocation per request: user vector, shared row, gathered inputs, two activation buffers.
-    let scratchCount = dimension + hidden + candidateCount * max(dimension, featureDimension) + 2 * candidateCount * widest
-    let scratch = UnsafeMutableBufferPointer<Float>.allocate(capacity: scratchCount)
-    defer { scratch.deallocate() }
-    var cursor = 0
-    func take(_ count: Int) -> UnsafeMutableBufferPointer<Float> {
-      defer { cursor += count }
-      return UnsafeMutableBufferPointer(rebasing: scratch[cursor..<cursor + count])
-    }
-    let user = take(dimension)
-    let shared = take(hidden)
-    let gathered = take(candidateCount * max(dimension, featureDimension))
-    var activations = take(candidateCount * widest)
-    var next = take(candidateCount * widest)
+    // User vector, shared row, gathered inputs, two activation buffers.
+    try Arena.with(floats: d + hidden + candidateCount * max(d, featureDimension) + 2 * candidateCount * widest) { arena in
+      let user = arena.floats(d)
+      let shared = arena.floats(hidden)
+      let gathered = arena.floats(candidateCount * max(d, featureDimension))
+      let activations = arena.floats(candidateCount * widest)
+      let next = arena.floats(candidateCount * widest)
 
-    // shared = b1 + W1[:, 0..<d] · u + W1[:, 2d..<2d+C] · context
-    history.withUnsafeBufferPointer { history in
-      Kernels.meanOfRows(matrix: itemEmbedding, rowIndices: history, dim: dimension, output: user)
-    }
-    _ = shared.initialize(from: first.bias)
-    Kernels.gemv(matrix: first.weight, vector: UnsafeBufferPointer(user), output: shared,
-                 rows: hidden, columns: dimension, matrixStride: first.inputs, beta: 1)
-    if contextDimension > 0 {
-      Kernels.gemv(matrix: Self.columns(first.weight, from: 2 * dimension), vector: request.context, output: shared,
-                   rows: hidden, columns: contextDimension, matrixStride: first.inputs, beta: 1)
-    }
-    // Layer 1 over all candidates: item_emb[rows] · W1[:, d..<2d]ᵀ + shared (as the bias), then
-    // + features[known] · W1[:, 2d+C...]ᵀ.
-    rows.withUnsafeBufferPointer { rows in
-      Kernels.gatherRows(matrix: itemEmbedding, rowIndices: rows, dim: dimension, output: gathered)
-    }
-    Kernels.linear(input: UnsafeBufferPointer(gathered), weight: Self.columns(first.weight, from: dimension),
-                   bias: UnsafeBufferPointer(shared), output: activations, rows: candidateCount,
-                   inFeatures: dimension, outFeatures: hidden, weightStride: first.inputs)
-    if featureDimension > 0 {
-      positions.withUnsafeBufferPointer { positions in
-        Kernels.gatherRows(matrix: request.candidateFeatures, rowIndices: positions, dim: featureDimension, output: gathered)
+      // shared = b1 + W1[:, 0..<d] · u + W1[:, 2d..<2d+C] · context
+      history.withUnsafeBufferPointer { history in
+        Kernels.meanOfRows(matrix: items.embedding, rowIndices: history, dim: d, output: user)
       }
-      Kernels.linear(input: UnsafeBufferPointer(gathered),
-                     weight: Self.columns(first.weight, from: 2 * dimension + contextDimension), bias: nil,
-                     output: activations, rows: candidateCount, inFeatures: featureDimension, outFeatures: hidden,
-                     weightStride: first.inputs, accumulate: true)
+      _ = shared.initialize(from: first.bias)
+      Kernels.gemv(matrix: first.weight, vector: UnsafeBufferPointer(user), output: shared,
+                   rows: hidden, columns: d, matrixStride: first.inputs, beta: 1)
+      if contextDimension > 0 {
+        Kernels.gemv(matrix: first.columns(from: 2 * d), vector: request.context, output: shared,
+                     rows: hidden, columns: contextDimension, matrixStride: first.inputs, beta: 1)
+      }
+      // Layer 1 over all candidates: item_emb[rows] · W1[:, d..<2d]ᵀ + shared (as the bias), then
+      // + features[known] · W1[:, 2d+C...]ᵀ.
+      rows.withUnsafeBufferPointer { rows in
+        Kernels.gatherRows(matrix: items.embedding, rowIndices: rows, dim: d, output: gathered)
+      }
+      Kernels.linear(input: UnsafeBufferPointer(gathered), weight: first.columns(from: d),
+                     bias: UnsafeBufferPointer(shared), output: activations, rows: candidateCount,
+                     inFeatures: d, outFeatures: hidden, weightStride: first.inputs)
+      if featureDimension > 0 {
+        positions.withUnsafeBufferPointer { positions in
+          Kernels.gatherRows(matrix: request.candidateFeatures, rowIndices: positions, dim: featureDimension, output: gathered)
+        }
+        Kernels.linear(input: UnsafeBufferPointer(gathered), weight: first.columns(from: 2 * d + contextDimension),
+                       bias: nil, output: activations, rows: candidateCount, inFeatures: featureDimension,
+                       outFeatures: hidden, weightStride: first.inputs, accumulate: true)
+      }
+      let scores = try forwardAfterFirstLayer(activations, next: next, rows: candidateCount, request: request)
+      Ranking.writeTopCandidates(
+        scores: scores, rows: rows, catalog: catalog, excluding: ExclusionSet(request, catalog: catalog), into: &result)
     }
-    if layers.count > 1 { Kernels.relu(UnsafeMutableBufferPointer(rebasing: activations[0..<candidateCount * hidden])) }
+  }
 
-    for (index, layer) in layers.enumerated().dropFirst() {
-      if request.isCancelled { throw ModelError.cancelled }
-      Kernels.linear(input: UnsafeBufferPointer(activations), weight: layer.weight, bias: layer.bias, output: next,
-                     rows: candidateCount, inFeatures: layer.inputs, outFeatures: layer.outputs)
-      if index < layers.count - 1 {
-        Kernels.relu(UnsafeMutableBufferPointer(rebasing: next[0..<candidateCount * layer.outputs]))
-      }
-      swap(&activations, &next)
-    }
-    let scores = UnsafeBufferPointer(rebasing: activations[0..<candidateCount])
-    Ranking.writeTopCandidates(
-      scores: scores, rows: rows, catalog: catalog, excluding: ExclusionSet(request, catalog: catalog), into: &result)
+  /// Layer 1's ReLU (when more layers follow) and the layers after it, over `rows` rows of layer 1's
+  /// pre-activations in `activations`: the scores, one per row.
+  func forwardAfterFirstLayer(
+    _ activations: UnsafeMutableBufferPointer<Float>, next: UnsafeMutableBufferPointer<Float>, rows: Int,
+    request: Request
+  ) throws -> UnsafeBufferPointer<Float> {
+    if layers.count > 1 { Kernels.relu(UnsafeMutableBufferPointer(rebasing: activations[0..<rows * layers[0].outputs])) }
+    let output = try LinearLayer.forward(
+      layers.dropFirst(), rows: rows, activations: activations, next: next, isCancelled: { request.isCancelled })
+    return UnsafeBufferPointer(rebasing: output[0..<rows])
   }
 }

@@ -9,7 +9,7 @@ public final class PopularityModel: RecommenderModel {
   public static let kind = "popularity"
   public static let version = "1.0.0"
   public static let tensorSpecs = [
-    TensorSpec("item_ids", .int64, shape: "N"),
+    TensorSpec.itemIDs,
     TensorSpec("popularity", shape: "N"),
   ]
   /// It ranks the whole catalog when a request names no candidates.

@@ -15,11 +15,9 @@ extension SASRecModel {
   public static let explains = true
 
   public func explain(_ request: Request, into explanation: inout Explanation) throws {
-    let kept = catalog.keptHistory(request, maxLength: maxHistory)
+    guard let input = try catalog.occlusionInput(request, maxHistory: maxHistory, explaining: explanation) else { return }
+    let kept = input.kept
     let n = kept.count
-    let items = explanation.itemIDs
-    if n == 0 || items.isEmpty { return }
-    let itemRows = try catalog.rows(of: items)
     let d = dimension
 
     var userVectors = [Float](repeating: 0, count: (1 + n) * d)
@@ -30,7 +28,7 @@ extension SASRecModel {
       }
     }
     userVectors.withUnsafeBufferPointer { z in
-      explanation.writeDotProductOcclusion(userVectors: z, itemRows: itemRows, itemEmbedding: itemEmbedding, dim: d, kept: kept)
+      explanation.writeDotProductOcclusion(userVectors: z, itemRows: input.itemRows, itemEmbedding: itemEmbedding, dim: d, kept: kept)
     }
     // Without blocks there is no attention to report.
     for (j, position) in kept.positions.enumerated() where !blocks.isEmpty {
@@ -52,20 +50,20 @@ extension SASRecModel {
     let suffixRows = suffixStart[n]  // n(n-1)/2
     let widest = max(n, suffixRows)
 
-    var arena = Arena(count: blocks.count * n * d3 + 2 * n * d + suffixRows * d + widest * (4 * d + d3 + widestFFN)
+    var arena = Arena(floats: blocks.count * n * d3 + 2 * n * d + suffixRows * d + widest * (4 * d + d3 + widestFFN)
                               + n * n + m * d3 + (n + 1) * d)
-    let fullQKV = arena.take(blocks.count * n * d3)  // each block's q|k|v of the full history
-    let full = arena.take(n * d)  // the full history's residual stream
-    let fullTail = arena.take(n * d)  // queries and outputs of the full run's last block
-    let suffix = arena.take(suffixRows * d)  // the occluded histories' suffix streams
-    let normed = arena.take(widest * d)
-    let projected = arena.take(widest * d3)
-    let ffnHidden = arena.take(widest * widestFFN)
-    let weights = arena.take(n * n)
-    let assembled = arena.take(m * d3)  // one occluded history's q|k|v: prefix from the full run
-    let lastRows = arena.take((n + 1) * d)  // each history's last position after the blocks
-    let context = arena.take(widest * d)  // attention outputs before out_proj
-    let branches = arena.take(widest * d)  // what attention adds to the suffix streams
+    let fullQKV = arena.floats(blocks.count * n * d3)  // each block's q|k|v of the full history
+    let full = arena.floats(n * d)  // the full history's residual stream
+    let fullTail = arena.floats(n * d)  // queries and outputs of the full run's last block
+    let suffix = arena.floats(suffixRows * d)  // the occluded histories' suffix streams
+    let normed = arena.floats(widest * d)
+    let projected = arena.floats(widest * d3)
+    let ffnHidden = arena.floats(widest * widestFFN)
+    let weights = arena.floats(n * n)
+    let assembled = arena.floats(m * d3)  // one occluded history's q|k|v: prefix from the full run
+    let lastRows = arena.floats((n + 1) * d)  // each history's last position after the blocks
+    let context = arena.floats(widest * d)  // attention outputs before out_proj
+    let branches = arena.floats(widest * d)  // what attention adds to the suffix streams
     defer { arena.free() }
 
     // x_i = item_emb[h_i] * sqrt(d) + pos_emb[i]: the full history, then each suffix.
@@ -184,19 +182,4 @@ extension SASRecModel {
     Kernels.layerNorm(input: UnsafeBufferPointer(rebasing: lastRows[0..<(1 + n) * d]), rows: 1 + n, dim: d,
                       weight: finalNormWeight, bias: finalNormBias, output: userVectors)
   }
-}
-
-/// One allocation sliced into consecutive buffers.
-private struct Arena {
-  private let storage: UnsafeMutableBufferPointer<Float>
-  private var cursor = 0
-
-  init(count: Int) { storage = .allocate(capacity: max(count, 1)) }
-
-  mutating func take(_ count: Int) -> UnsafeMutableBufferPointer<Float> {
-    defer { cursor += count }
-    return UnsafeMutableBufferPointer(rebasing: storage[cursor..<cursor + count])
-  }
-
-  func free() { storage.deallocate() }
 }
