@@ -74,7 +74,7 @@ extension DuelingDQN {
     func advantage(_ v: Int, _ row: Int32) -> Float {
       let item = Int(row) * hidden
       for unit in 0..<hidden {
-        let x = itemAdvantage[item + unit] + shared[v * hidden + unit]
+        let x = itemAdvantage.values[item + unit] + shared[v * hidden + unit]
         hiddenRow[unit] = x < 0 ? 0 : x
       }
       return hiddenRow.withUnsafeBufferPointer { Kernels.dot(advantageWeight, $0) } + advantageBias

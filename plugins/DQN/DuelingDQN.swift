@@ -40,9 +40,7 @@ public final class DuelingDQN: RecommenderModel {
   let advantageHidden: LinearLayer  // adv.0: [h x (hs + d)]
   let advantageWeight: UnsafeBufferPointer<Float>  // [h] (adv.2.weight)
   let advantageBias: Float
-  let itemAdvantage: UnsafeMutableBufferPointer<Float>  // [N x h]
-  /// 1 GiB of float32 for the table above.
-  static let maximumItemAdvantageCells = 1 << 28
+  let itemAdvantage: ItemTable  // [N x h]
 
   public init(manifest: Manifest, tensors: Tensors) throws {
     contextDimension = try manifest.integer("context_dim", in: Manifest.Range.featureCount)
@@ -74,22 +72,13 @@ public final class DuelingDQN: RecommenderModel {
     advantageWeight = try tensors.floats("adv.2.weight", shape: [1, hidden])
     advantageBias = try tensors.floats("adv.2.bias", shape: [1])[0]
 
-    // N and h both come from the weights: bound their product, so a small file with a huge
-    // catalog and hidden size cannot ask for terabytes (or overflow) here.
-    let (cells, overflow) = catalogSize.multipliedReportingOverflow(by: hidden)
-    guard !overflow, cells <= Self.maximumItemAdvantageCells else {
-      throw ModelError.invalidArgument(
-        "the precomputed item advantages need N x h = \(catalogSize) x \(hidden) floats, above the limit of "
-          + "\(Self.maximumItemAdvantageCells) (1 GiB); use a smaller catalog or adv hidden size")
-    }
-    itemAdvantage = .allocate(capacity: max(cells, 1))
+    itemAdvantage = try ItemTable(
+      rows: catalogSize, width: hidden, what: "the precomputed item advantages", smaller: "a smaller catalog or adv hidden size")
     Kernels.linear(
       input: items.embedding, weight: advantageHidden.columns(from: stateWidth), bias: nil,
-      output: itemAdvantage, rows: catalogSize, inFeatures: dimension, outFeatures: hidden,
+      output: itemAdvantage.values, rows: catalogSize, inFeatures: dimension, outFeatures: hidden,
       weightStride: advantageHidden.inputs)
   }
-
-  deinit { itemAdvantage.deallocate() }
 
   var catalog: Catalog { items.catalog }
 
@@ -160,7 +149,7 @@ public final class DuelingDQN: RecommenderModel {
       let sharedRow = UnsafePointer(shared.baseAddress!)
       for slot in 0..<known {
         let out = hiddenRows.baseAddress! + slot * hidden
-        let item = UnsafePointer(itemAdvantage.baseAddress! + Int(candidateRows[slot]) * hidden)
+        let item = UnsafePointer(itemAdvantage.values.baseAddress! + Int(candidateRows[slot]) * hidden)
         for unit in 0..<hidden {
           let x = item[unit] + sharedRow[unit]
           out[unit] = x < 0 ? 0 : x
