@@ -11,20 +11,25 @@ let grpcLinkage: [LinkerSetting] = [
   "grpc++", "grpc++_reflection", "grpc", "gpr", "protobuf", "absl_synchronization", "crypto",
 ].map { .linkedLibrary($0) }
 
+/// The model kinds, each built as a plugin (a shared library the sidecar loads from --plugins):
+/// (kind, which names the library librecsys-<kind>.so; target; folder). A new kind is one entry here.
+let modelKinds: [(kind: String, target: String, folder: String)] = [
+  ("mlp", "MLPPlugin", "plugins/MLP"),
+  ("lstm", "LSTMPlugin", "plugins/LSTM"),
+  ("sasrec", "SASRecPlugin", "plugins/SASRec"),
+  ("dqn", "DQNPlugin", "plugins/DQN"),
+  ("popularity", "PopularityPlugin", "plugins/Popularity"),
+  ("echo", "EchoPlugin", "plugins/Echo"),
+  ("two_tower", "TwoTowerPlugin", "plugins/TwoTower"),
+]
+
 let package = Package(
   name: "recsys-sidecar",
   platforms: [.macOS(.v13)],
   products: [
     .executable(name: "recsys-sidecar", targets: ["recsys-sidecar"]),
     .executable(name: "recsysctl", targets: ["recsysctl"]),
-    // Each model kind is a plugin: a shared library the sidecar loads from --plugins.
-    .library(name: "recsys-mlp", type: .dynamic, targets: ["MLPPlugin"]),
-    .library(name: "recsys-lstm", type: .dynamic, targets: ["LSTMPlugin"]),
-    .library(name: "recsys-sasrec", type: .dynamic, targets: ["SASRecPlugin"]),
-    .library(name: "recsys-dqn", type: .dynamic, targets: ["DQNPlugin"]),
-    .library(name: "recsys-popularity", type: .dynamic, targets: ["PopularityPlugin"]),
-    .library(name: "recsys-echo", type: .dynamic, targets: ["EchoPlugin"]),
-  ],
+  ] + modelKinds.map { .library(name: "recsys-\($0.kind)", type: .dynamic, targets: [$0.target]) },
   dependencies: [
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
     .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
@@ -110,14 +115,6 @@ let package = Package(
     ]),
     .executableTarget(name: "recsys-fuzz", dependencies: ["FuzzTargets"]),
 
-    // Model kinds, each built as a plugin.
-    .target(name: "MLPPlugin", dependencies: ["PluginAPI", "RecSysKernels"], path: "plugins/MLP"),
-    .target(name: "LSTMPlugin", dependencies: ["PluginAPI", "RecSysKernels"], path: "plugins/LSTM"),
-    .target(name: "SASRecPlugin", dependencies: ["PluginAPI", "RecSysKernels"], path: "plugins/SASRec"),
-    .target(name: "DQNPlugin", dependencies: ["PluginAPI", "RecSysKernels"], path: "plugins/DQN"),
-    .target(name: "PopularityPlugin", dependencies: ["PluginAPI"], path: "plugins/Popularity"),
-    .target(name: "EchoPlugin", dependencies: ["PluginAPI"], path: "plugins/Echo"),
-
     .testTarget(name: "RecSysKernelsTests", dependencies: ["RecSysKernels"]),
     .testTarget(name: "PluginAPITests", dependencies: ["PluginAPI", "CRecSysPlugin"]),
     .testTarget(name: "SafeTensorsTests", dependencies: ["SafeTensors"], exclude: ["Fixtures"]),
@@ -137,7 +134,7 @@ let package = Package(
     .testTarget(name: "PluginGoldenTests", dependencies: [
       "ModelStore", "PluginHost", "SafeTensors", "CRecSysPlugin", .product(name: "Logging", package: "swift-log"),
     ]),
-  ],
+  ] + modelKinds.map { .target(name: $0.target, dependencies: ["PluginAPI", "RecSysKernels"], path: $0.folder) },
   swiftLanguageModes: [.v5],
   cxxLanguageStandard: .cxx17
 )

@@ -198,7 +198,7 @@ struct GoldenFixture {
 
   /// The sidecar refuses to guess missing inputs: an empty context or feature list
   /// where the model takes some is an error, not zeros (the reference pads zeros).
-  private func expectedRejection(_ request: Case) -> String? {
+  func expectedRejection(_ request: Case) -> String? {
     let contextDimension = (try? manifest.integer("context_dim", default: 0)) ?? 0
     let featureDimension = (try? manifest.integer("candidate_feature_dim", default: 0)) ?? 0
     if request.context.isEmpty && contextDimension > 0 { return "an empty context must be refused" }

@@ -1,0 +1,4 @@
+import PluginAPI
+
+@_cdecl("recsys_plugin_entry")
+public func recsysPluginEntry() -> UnsafeRawPointer { PluginExport.register(TwoTowerModel.self) }
