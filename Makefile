@@ -37,11 +37,12 @@ build: deps
 	@chmod 755 $(PLUGINS_DIR)
 	@for library in $(BIN)/librecsys-*.so; do install -m 755 $$library $(PLUGINS_DIR)/; done
 
-# The Python test client (grpcio from PyPI).
+# The Python test client (grpcio from PyPI) and tools/ as a package (without its torch extra).
 venv: $(VENV)/.ready
-$(VENV)/.ready: Tests/e2e/requirements.txt
+$(VENV)/.ready: Tests/e2e/requirements.txt tools/pyproject.toml
 	@python3 -m venv $(VENV) 2>/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv && python3 -m venv $(VENV); }
 	$(PYTHON) -m pip install -q --disable-pip-version-check -r Tests/e2e/requirements.txt
+	$(PYTHON) -m pip install -q --disable-pip-version-check -e tools
 	@touch $@
 
 # Tests build into the same products as `build` (a plain `swift test` would rebuild every
@@ -81,9 +82,10 @@ protos: deps
 	tools/gen_protos.sh
 
 # PyTorch-side tools (not needed by run or test): golden fixtures and the demo store.
-$(TOOLS_VENV)/.ready: tools/requirements.txt
+$(TOOLS_VENV)/.ready: tools/requirements.txt tools/pyproject.toml
 	python3 -m venv $(TOOLS_VENV)
 	$(TOOLS_VENV)/bin/pip install -q --disable-pip-version-check -r tools/requirements.txt
+	$(TOOLS_VENV)/bin/pip install -q --disable-pip-version-check -e "tools[torch]"
 	@touch $@
 
 fixtures: $(TOOLS_VENV)/.ready
@@ -206,10 +208,12 @@ bench-swift: deps
 	@for library in $(BENCH_BIN)/librecsys-*.so; do install -m 755 $$library $(BENCH_PLUGINS)/; done
 
 bench-venv:
-	@if [ ! -f $(BENCH_VENV)/.ready ] || [ bench/requirements.txt -nt $(BENCH_VENV)/.ready ]; then \
+	@if [ ! -f $(BENCH_VENV)/.ready ] || [ bench/requirements.txt -nt $(BENCH_VENV)/.ready ] \
+	  || [ tools/pyproject.toml -nt $(BENCH_VENV)/.ready ]; then \
 	  python3 -m venv $(BENCH_VENV) 2>/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv && python3 -m venv $(BENCH_VENV); }; \
 	  echo "installing bench/requirements.txt into $(BENCH_VENV) (torch from PyPI: several GB)"; \
-	  $(BENCH_VENV)/bin/pip install -q --disable-pip-version-check -r bench/requirements.txt && touch $(BENCH_VENV)/.ready; \
+	  $(BENCH_VENV)/bin/pip install -q --disable-pip-version-check -r bench/requirements.txt && \
+	  $(BENCH_VENV)/bin/pip install -q --disable-pip-version-check -e tools && touch $(BENCH_VENV)/.ready; \
 	fi
 
 # Rebuilt only when a file they are built from is newer than the binary.

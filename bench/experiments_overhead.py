@@ -61,9 +61,9 @@ import grpc
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
-sys.path.insert(0, str(ROOT / "tools"))
 
 from proto_stubs import generate_stubs  # noqa: E402
+from recsys_tools import newest_version  # noqa: E402
 from run import Bench, Server, cpu_seconds, free_port, loadavg, log  # noqa: E402  (bench/run.py)
 
 # Per workload (bench/workloads/*.json): the shadow, another model of the demo store that accepts
@@ -84,10 +84,6 @@ def admin_stubs(work: Path):
     from recsys.v1 import admin_pb2, admin_pb2_grpc  # noqa: E402
 
     return admin_pb2, admin_pb2_grpc
-
-
-def newest_version(model_dir: Path) -> Path:
-    return max((p for p in model_dir.iterdir() if p.is_dir() and p.name.isdigit()), key=lambda p: int(p.name))
 
 
 def make_store(folder: Path, links: dict[str, Path], copies: dict[str, Path]) -> Path:

@@ -39,13 +39,14 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tools"))
 sys.path.insert(0, str(ROOT / "bench"))
 
 import torch  # noqa: E402
 from safetensors.numpy import save_file as save_numpy  # noqa: E402
 
-from export_store import export_version, load_version, random_module, sha256_file  # noqa: E402
+from export_store import export_version, load_version, random_module  # noqa: E402
+from recsys_tools import load_item_ids, sha256_file  # noqa: E402
+from recsys_tools import newest_version as newest_version_folder  # noqa: E402
 from proto_stubs import generate_stubs  # noqa: E402
 
 SEED = 20251123
@@ -63,8 +64,11 @@ def log(message: str) -> None:
 
 
 def newest_version(model_dir: Path):
-    versions = [p for p in model_dir.iterdir() if p.is_dir() and p.name.isdigit()] if model_dir.is_dir() else []
-    return max(versions, key=lambda p: int(p.name), default=None)
+    """The newest version folder, or None when the model has none."""
+    try:
+        return newest_version_folder(model_dir)
+    except FileNotFoundError:
+        return None
 
 
 def safetensors_header(path: Path) -> tuple[dict, int]:
@@ -199,12 +203,6 @@ def build_store(work: Path, demo_store: Path, catalog_size: int) -> dict:
             "num_items": header["item_ids"]["shape"][0],
         })
     return models
-
-
-def load_item_ids(version: Path) -> np.ndarray:
-    from safetensors import safe_open
-    with safe_open(str(version / "weights.safetensors"), framework="numpy") as f:
-        return f.get_tensor("item_ids")
 
 
 # ---------------------------------------------------------------------------- requests

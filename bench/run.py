@@ -30,12 +30,13 @@ import os
 import platform
 import resource
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from recsys_tools import free_port  # noqa: F401  (bench/experiments_overhead.py imports it from here)
 
 ROOT = Path(__file__).resolve().parents[1]
 P99_LIMIT_MS = 10.0
@@ -44,12 +45,6 @@ SERVERS = ("floor", "sidecar", "torch", "onnx")
 
 def log(message: str) -> None:
     print(f"[bench {time.strftime('%H:%M:%S')}] {message}", flush=True)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def loadavg() -> list[float]:

@@ -38,7 +38,6 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # no spinning OpenMP thread
 import torch  # noqa: E402
 
 TOOLS = Path(__file__).resolve().parent
-sys.path.insert(0, str(TOOLS))
 from export_store import load_version, verify_version  # noqa: E402
 from logdata import Logs, Split, history_slice, leave_last_out, load_logs  # noqa: E402
 from recsys_ref.models import Request  # noqa: E402

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as _dt
-import hashlib
 import json
 import os
 import shutil
@@ -40,10 +39,9 @@ from typing import Optional, Sequence
 import torch
 from safetensors.torch import load_file, save_file
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from recsys_ref.models import (  # noqa: E402
-    HPARAM_KEYS, KINDS, DuelingDQN, LSTMSeq, MLPRanker, RefModel, SASRec, build_module,
-)
+from recsys_tools import sha256_file  # noqa: E402,F401  (also what callers import from here)
+from recsys_ref.kinds import HPARAM_KEYS, KINDS, kind as kind_named  # noqa: E402
+from recsys_ref.models import RefModel, build_module  # noqa: E402
 from recsys_ref.popularity import KIND as POPULARITY, PopularityRef  # noqa: E402
 from recsys_ref.popularity import check_tensors as check_popularity_tensors  # noqa: E402
 
@@ -51,18 +49,10 @@ MODEL_JSON = "model.json"
 WEIGHTS = "weights.safetensors"
 
 
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def normalize_hparams(kind: str, hparams: dict) -> dict:
     """Exactly the kind's keys, in models.md order; ints for sizes, float epsilon (default 0)."""
     if kind not in KINDS:
-        raise ValueError(f"unknown kind {kind!r}; expected one of {KINDS}")
+        raise ValueError(f"unknown kind {kind!r}; expected one of {tuple(KINDS)}")
     hp = dict(hparams)
     if kind == "dqn":
         hp.setdefault("epsilon", 0.0)
@@ -217,21 +207,13 @@ def load_version(version_dir) -> tuple[RefModel, dict]:
     return RefModel(kind, module, ids.tolist(), hp), meta
 
 
-def random_module(kind: str, num_items: int, dim: int, hparams: dict, seed: int, *,
-                  hidden: Sequence[int] = (128, 64), lstm_hidden: int = 64, d_ff: Optional[int] = None,
-                  state_hidden: Sequence[int] = (64, 64), adv_hidden: int = 32) -> torch.nn.Module:
-    """A deterministically seeded module with PyTorch's default initialisation."""
+def random_module(kind: str, num_items: int, dim: int, hparams: dict, seed: int, **arch) -> torch.nn.Module:
+    """A deterministically seeded module with PyTorch's default initialisation. ``arch``: the
+    sizes model.json does not hold (hidden=, lstm_hidden=, d_ff=, state_hidden=, adv_hidden=,
+    user_hidden=, item_hidden=, tower_dim=); each kind reads its own and has defaults."""
     hp = normalize_hparams(kind, hparams)
     torch.manual_seed(seed)
-    if kind == "mlp":
-        m = MLPRanker(num_items, dim, hp["context_dim"], hp["candidate_feature_dim"], hidden)
-    elif kind == "lstm":
-        m = LSTMSeq(num_items, dim, lstm_hidden, hp["num_layers"])
-    elif kind == "sasrec":
-        m = SASRec(num_items, dim, hp["max_history"], hp["num_blocks"], hp["num_heads"], d_ff)
-    else:
-        m = DuelingDQN(num_items, dim, hp["context_dim"], state_hidden, adv_hidden)
-    return m.eval()
+    return kind_named(kind).make(num_items, dim, hp, arch).eval()
 
 
 # ------------------------------------------------------------------------------ CLI
@@ -262,13 +244,13 @@ def main(argv=None) -> int:
 
     pe = sub.add_parser("export", help="export a torch.save'd checkpoint")
     common(pe)
-    pe.add_argument("--kind", choices=KINDS + (POPULARITY,))
+    pe.add_argument("--kind", choices=tuple(KINDS) + (POPULARITY,))
     pe.add_argument("--checkpoint", required=True, type=Path)
     pe.add_argument("--hparam", action="append", default=[], type=_parse_hparam, metavar="KEY=VALUE")
 
     pr = sub.add_parser("random", help="export a randomly initialised (seeded) module")
     common(pr)
-    pr.add_argument("--kind", required=True, choices=KINDS)
+    pr.add_argument("--kind", required=True, choices=tuple(KINDS))
     pr.add_argument("--num-items", type=int, required=True)
     pr.add_argument("--dim", type=int, required=True)
     pr.add_argument("--seed", type=int, default=0)
@@ -286,6 +268,10 @@ def main(argv=None) -> int:
     pr.add_argument("--state-hidden", type=_ints, default=[64, 64])
     pr.add_argument("--adv-hidden", type=int, default=32)
     pr.add_argument("--epsilon", type=float, default=0.0)
+    pr.add_argument("--item-feature-dim", type=int, default=0, help="two_tower: item features per item")
+    pr.add_argument("--user-hidden", type=_ints, default=[64], help="two_tower user tower hidden widths")
+    pr.add_argument("--item-hidden", type=_ints, default=[64], help="two_tower item tower hidden widths")
+    pr.add_argument("--tower-dim", type=int, default=32, help="two_tower: the towers' output size")
 
     pv = sub.add_parser("verify", help="check model.json, sha256 and tensor names/shapes")
     pv.add_argument("paths", nargs="+", type=Path)
@@ -321,13 +307,14 @@ def main(argv=None) -> int:
         ids = torch.as_tensor(ids).tolist()
     else:
         kind = a.kind
-        hp = {"mlp": {"context_dim": a.context_dim, "candidate_feature_dim": a.candidate_feature_dim,
-                      "max_history": a.max_history},
-              "lstm": {"num_layers": a.num_layers, "max_history": a.max_history},
-              "sasrec": {"num_blocks": a.num_blocks, "num_heads": a.num_heads, "max_history": a.max_history},
-              "dqn": {"context_dim": a.context_dim, "max_history": a.max_history, "epsilon": a.epsilon}}[kind]
+        # Every hyperparameter flag, named as in model.json; the kind keeps its own keys.
+        flags = {"context_dim": a.context_dim, "candidate_feature_dim": a.candidate_feature_dim,
+                 "max_history": a.max_history, "num_layers": a.num_layers, "num_blocks": a.num_blocks,
+                 "num_heads": a.num_heads, "epsilon": a.epsilon, "item_feature_dim": a.item_feature_dim}
+        hp = {k: flags[k] for k in HPARAM_KEYS[kind]}
         module = random_module(kind, a.num_items, a.dim, hp, a.seed, hidden=a.hidden, lstm_hidden=a.lstm_hidden,
-                               d_ff=a.d_ff, state_hidden=a.state_hidden, adv_hidden=a.adv_hidden)
+                               d_ff=a.d_ff, state_hidden=a.state_hidden, adv_hidden=a.adv_hidden,
+                               user_hidden=a.user_hidden, item_hidden=a.item_hidden, tower_dim=a.tower_dim)
         ids = [a.id_base + a.id_step * r for r in range(a.num_items)]
     out = export_version(a.store, a.model, a.version, kind, module, ids, hp, a.description, a.created, a.overwrite)
     print(out)

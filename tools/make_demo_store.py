@@ -32,7 +32,6 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # no spinning OpenMP thread
 import torch  # noqa: E402
 
 TOOLS = Path(__file__).resolve().parent
-sys.path.insert(0, str(TOOLS))
 import behaviour_logs  # noqa: E402
 import evaluate  # noqa: E402
 import train  # noqa: E402

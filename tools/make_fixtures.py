@@ -22,20 +22,17 @@ import argparse
 import json
 import random
 import shutil
-import sys
 from pathlib import Path
 
 import numpy as np
 import torch
 
 TOOLS = Path(__file__).resolve().parent
-sys.path.insert(0, str(TOOLS))
 from export_store import export_version, load_version, verify_version  # noqa: E402
 from recsys_ref.explain import occlusion, sasrec_attention  # noqa: E402
-from recsys_ref.manual import MUTATIONS, manual_score  # noqa: E402
+from recsys_ref.kinds import kind as kind_named  # noqa: E402
 from recsys_ref.models import (  # noqa: E402
-    DuelingDQN, LSTMSeq, MLPRanker, Request, SASRec, epsilon_greedy_propensities, epsilon_greedy_slate,
-    init_nontrivial_,
+    Request, epsilon_greedy_propensities, epsilon_greedy_slate, init_nontrivial_,
 )
 
 REPO = TOOLS.parent
@@ -54,9 +51,9 @@ FIXTURES = [
     dict(name="mlp_nofeat", kind="mlp", seed=102, hp=dict(context_dim=0, candidate_feature_dim=0, max_history=8),
          arch=dict(hidden=(24,)), skip_mutations=("features_indexed_by_known_candidates",),
          description="golden fixture: mlp, C=0, F=0, one hidden layer of 24"),
-    dict(name="lstm", kind="lstm", seed=201, hp=dict(num_layers=1, max_history=10), arch=dict(hidden=24),
+    dict(name="lstm", kind="lstm", seed=201, hp=dict(num_layers=1, max_history=10), arch=dict(lstm_hidden=24),
          description="golden fixture: lstm, 1 layer, hidden 24"),
-    dict(name="lstm_2layer", kind="lstm", seed=202, hp=dict(num_layers=2, max_history=10), arch=dict(hidden=20),
+    dict(name="lstm_2layer", kind="lstm", seed=202, hp=dict(num_layers=2, max_history=10), arch=dict(lstm_hidden=20),
          description="golden fixture: lstm, 2 layers, hidden 20"),
     dict(name="sasrec", kind="sasrec", seed=301, hp=dict(num_blocks=2, num_heads=2, max_history=10),
          arch=dict(d_ff=32), description="golden fixture: sasrec, 2 blocks, 2 heads, d_ff 32"),
@@ -67,6 +64,9 @@ FIXTURES = [
     dict(name="dqn", kind="dqn", seed=401, hp=dict(context_dim=4, max_history=8, epsilon=0.0),
          arch=dict(state_hidden=(32, 24), adv_hidden=16),
          description="golden fixture: dqn, C=4, state 32-24, adv hidden 16, epsilon 0"),
+    dict(name="two_tower", kind="two_tower", seed=501, hp=dict(context_dim=3, item_feature_dim=2, max_history=8),
+         arch=dict(user_hidden=(24,), item_hidden=(20,), tower_dim=12),
+         description="golden fixture: two_tower, C=3, item features 2, towers 24 / 20 -> 12"),
 ]
 
 UNKNOWN_POOL = [0, 1, 99999, 100001, 100002, 100003, 100004, 100005, 123456789, 987654321012, 7, 42]
@@ -78,15 +78,8 @@ def f32(x):
 
 
 def make_module(fx, gen):
-    kind, hp, arch = fx["kind"], fx["hp"], fx["arch"]
-    if kind == "mlp":
-        m = MLPRanker(N_ITEMS, DIM, hp["context_dim"], hp["candidate_feature_dim"], arch["hidden"])
-    elif kind == "lstm":
-        m = LSTMSeq(N_ITEMS, DIM, arch["hidden"], hp["num_layers"])
-    elif kind == "sasrec":
-        m = SASRec(N_ITEMS, DIM, hp["max_history"], hp["num_blocks"], hp["num_heads"], arch["d_ff"])
-    else:
-        m = DuelingDQN(N_ITEMS, DIM, hp["context_dim"], arch["state_hidden"], arch["adv_hidden"])
+    torch.manual_seed(fx["seed"])  # buffers (two_tower's item_features) draw from the global generator
+    m = kind_named(fx["kind"]).make(N_ITEMS, DIM, fx["hp"], fx["arch"])
     return init_nontrivial_(m, gen).eval()
 
 
@@ -284,7 +277,7 @@ def catalog_specs(g: CaseGen):
 def generate_cases(ref, rng):
     g = CaseGen(ref, rng)
     specs = candidate_specs(g)
-    if ref.kind in ("lstm", "sasrec"):
+    if ref.registered.whole_catalog:
         specs += catalog_specs(g)
     cases = []
     for fn, req in specs:
@@ -327,11 +320,12 @@ def cross_check(fx, ref, version_dir, cases):
     sd = {k: v.astype(np.float64) for k, v in np_load(str(version_dir / "weights.safetensors")).items()
           if k != "item_ids"}
     kind = fx["kind"]
+    registered = kind_named(kind)
 
     def max_diff(mut=()):
         worst = 0.0
         for c in cases:
-            got = manual_score(kind, sd, ref.item_ids, ref.hparams, c, mut)
+            got = registered.manual_score(sd, ref.item_ids, ref.hparams, c, mut)
             exp = c["expected"]["scores"]
             assert len(got) == len(exp), c["name"]
             for a, b in zip(got, exp):
@@ -344,7 +338,7 @@ def cross_check(fx, ref, version_dir, cases):
     if base > CROSS_TOL:
         raise AssertionError(f"{fx['name']}: torch vs numpy float64 differ by {base:.3g}")
     muts = {}
-    for m in MUTATIONS["common"] + MUTATIONS[kind]:
+    for m in registered.mutations:
         if m in fx.get("skip_mutations", ()) or (kind == "sasrec" and m == "no_history_limit"):
             continue  # (sasrec cannot run past max_history: pos_emb has max_history rows)
         muts[m] = max_diff((m,))

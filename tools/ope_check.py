@@ -27,13 +27,13 @@ import pathlib
 import random
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 
 from proto_stubs import generate_stubs  # noqa: E402  (tools/, this script's folder)
+from recsys_tools import free_port  # noqa: E402
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 DEMO_STORE = ROOT / "demo/store"
@@ -43,12 +43,6 @@ CANDIDATES = [100000 + 7 * i for i in range(10)]  # every request ranks these (N
 HISTORY_POOL = [100000 + 7 * i for i in range(100)]
 CONTEXT = [0.0, 1.0, 0.0, 1.0]
 ESTIMATORS = ("ips", "snips", "dr")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class World:

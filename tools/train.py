@@ -49,7 +49,6 @@ import argparse
 import copy
 import math
 import os
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -61,7 +60,6 @@ import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
 TOOLS = Path(__file__).resolve().parent
-sys.path.insert(0, str(TOOLS))
 from export_store import export_popularity, export_version  # noqa: E402
 from logdata import CONTEXT_DIM, CONTEXT_DOC, FEATURE_DIM, FEATURE_DOC, Logs, Split, context_vector  # noqa: E402
 from logdata import leave_last_out, load_logs  # noqa: E402

@@ -3,7 +3,6 @@ recsys-sidecar binary on a free port and talks to it with grpcio."""
 import os
 import pathlib
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -21,17 +20,11 @@ CTL = os.environ.get("RECSYSCTL", str(pathlib.Path(BINARY).parent / "recsysctl")
 GOLDEN = ROOT / "Tests/Fixtures/golden"
 
 
-sys.path.insert(0, str(ROOT / "tools"))
-from proto_stubs import generate_stubs  # noqa: E402
+from proto_stubs import generate_stubs  # noqa: E402  (tools/, installed with `pip install -e tools`)
+from recsys_tools import free_port  # noqa: E402,F401  (the tests import it from here)
 
 generate_stubs()
 from recsys.v1 import admin_pb2, admin_pb2_grpc, recommender_pb2, recommender_pb2_grpc  # noqa: E402
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def admin_target(admin_listen: str) -> str:

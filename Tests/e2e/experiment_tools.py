@@ -3,14 +3,11 @@ the published assignment (tools/experiment_assignment.py) and waiting for asynch
 import json
 import os
 import pathlib
-import sys
 import time
 
 from conftest import GOLDEN, ROOT, admin_pb2, recommender_pb2 as pb
 from store_tools import publish, read_version, with_bias_shift
-
-sys.path.insert(0, str(ROOT / "tools"))
-import experiment_assignment as assignment  # noqa: E402  (the second-language reference of the hash)
+import experiment_assignment as assignment  # (tools/) the second-language reference of the hash
 
 # alpha, beta and base are the same mlp (C = 0, F = 0) with every score shifted by 1, 2 and 0;
 # gamma is a sasrec over the same 300-item catalog: a shadow that ranks differently.

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import grpc
 import numpy as np
+from recsys_tools import load_item_ids, newest_version
 
 ROOT = Path(__file__).resolve().parents[2]
 EVENT_KINDS = 4
@@ -49,17 +50,12 @@ class Catalog:
 def newest_versions(store: Path) -> dict:
     out = {}
     for model_dir in sorted(p for p in store.iterdir() if p.is_dir() and not p.name.startswith(".")):
-        versions = [p for p in model_dir.iterdir() if p.is_dir() and p.name.isdigit()]
-        if versions:
-            version = max(versions, key=lambda p: int(p.name))
-            out[model_dir.name] = (int(version.name), version, json.loads((version / "model.json").read_text()))
+        try:
+            version = newest_version(model_dir)
+        except FileNotFoundError:
+            continue
+        out[model_dir.name] = (int(version.name), version, json.loads((version / "model.json").read_text()))
     return out
-
-
-def load_item_ids(version: Path) -> np.ndarray:
-    from safetensors import safe_open
-    with safe_open(str(version / "weights.safetensors"), framework="numpy") as f:
-        return f.get_tensor("item_ids")
 
 
 def top_candidates(scores: np.ndarray, k: int) -> np.ndarray:

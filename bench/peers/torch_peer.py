@@ -15,7 +15,6 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tools"))
 from common import parse_args, serve  # noqa: E402
 from export_store import load_version  # noqa: E402
 

@@ -36,7 +36,6 @@ import os
 import pathlib
 import platform
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -45,8 +44,8 @@ import time
 import numpy as np
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "tools"))
-from proto_stubs import generate_stubs  # noqa: E402
+from proto_stubs import generate_stubs  # noqa: E402  (tools/, installed with `pip install -e tools`)
+from recsys_tools import free_port  # noqa: E402
 
 generate_stubs()
 import grpc  # noqa: E402
@@ -55,12 +54,6 @@ from recsys.v1 import recommender_pb2, recommender_pb2_grpc  # noqa: E402
 MODES = ["exact", "quantized", "approximate"]
 DIM = 64
 P99_TARGET_MS = 10.0
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def item_id(row) -> int:

@@ -1,4 +1,4 @@
-"""Reference PyTorch modules for the four model kinds of /work/shared/models.md.
+"""Reference PyTorch modules for the mlp, lstm, sasrec and dqn kinds of docs/models.md.
 
 Module attribute names are exactly those of the on-disk contract, so
 ``module.state_dict()`` has the tensor names the sidecar reads.  ``RefModel``
@@ -16,16 +16,9 @@ from typing import Optional, Sequence
 import torch
 from torch import nn
 
-KINDS = ("mlp", "lstm", "sasrec", "dqn")
 NUM_EVENT_TYPES = 4  # 0 view, 1 click, 2 add-to-cart, 3 purchase
 
-# model.json hyperparameters per kind, in the order models.md lists them.
-HPARAM_KEYS = {
-    "mlp": ("context_dim", "candidate_feature_dim", "max_history"),
-    "lstm": ("num_layers", "max_history"),
-    "sasrec": ("num_blocks", "num_heads", "max_history"),
-    "dqn": ("context_dim", "max_history", "epsilon"),
-}
+# The kinds themselves (model.json keys, build, score) are registered in kinds.py.
 
 
 # --------------------------------------------------------------------------- modules
@@ -175,7 +168,7 @@ class DuelingDQN(nn.Module):
 # --------------------------------------------------------------- build / init helpers
 
 
-def _sequential_linear_shapes(sd: dict, prefix: str) -> list[tuple[int, int]]:
+def sequential_linear_shapes(sd: dict, prefix: str) -> list[tuple[int, int]]:
     """[(out, in), ...] of Linear layers at prefix.0, prefix.2, ... ."""
     shapes = []
     i = 0
@@ -188,29 +181,9 @@ def _sequential_linear_shapes(sd: dict, prefix: str) -> list[tuple[int, int]]:
 def build_module(kind: str, state_dict: dict, hparams: dict) -> nn.Module:
     """Construct the module whose shapes match ``state_dict`` (item_ids excluded) and load it
     strictly, so any name or shape mismatch with the contract raises."""
+    from .kinds import kind as kind_named
     sd = {k: v for k, v in state_dict.items() if k != "item_ids"}
-    n, d = sd["item_emb.weight"].shape
-    if kind == "mlp":
-        shapes = _sequential_linear_shapes(sd, "mlp")
-        if not shapes or shapes[-1][0] != 1:
-            raise ValueError("mlp: last Linear must have 1 output")
-        module = MLPRanker(n, d, hparams["context_dim"], hparams["candidate_feature_dim"],
-                           [o for o, _ in shapes[:-1]])
-    elif kind == "lstm":
-        hidden = sd["lstm.weight_hh_l0"].shape[1]
-        module = LSTMSeq(n, d, hidden, hparams["num_layers"])
-    elif kind == "sasrec":
-        nb = hparams["num_blocks"]
-        d_ff = sd["blocks.0.ffn.0.weight"].shape[0] if nb > 0 else 4 * d
-        if sd["pos_emb.weight"].shape[0] != hparams["max_history"]:
-            raise ValueError("sasrec: pos_emb rows must equal max_history")
-        module = SASRec(n, d, hparams["max_history"], nb, hparams["num_heads"], d_ff)
-    elif kind == "dqn":
-        shapes = _sequential_linear_shapes(sd, "state")
-        adv_hidden = sd["adv.0.weight"].shape[0]
-        module = DuelingDQN(n, d, hparams["context_dim"], [o for o, _ in shapes], adv_hidden)
-    else:
-        raise ValueError(f"unknown kind {kind!r}")
+    module = kind_named(kind).build(sd, hparams)
     module.load_state_dict(sd, strict=True)
     return module.eval()
 
@@ -248,6 +221,17 @@ class Request:
 
 
 @dataclass
+class ScoreInputs:
+    """One request's model inputs, as a kind's ``score`` takes them."""
+
+    hist: torch.Tensor  # kept history rows [n]
+    types: torch.Tensor  # their event types [n]
+    rows: Optional[torch.Tensor]  # known candidates' rows [m]; None: every catalog row
+    context: torch.Tensor  # [C] (zeros when the request sends none)
+    features: torch.Tensor  # known candidates' features [m x F]
+
+
+@dataclass
 class ScoreResult:
     # whole_catalog False: one entry per requested candidate, None for unknown ones.
     # whole_catalog True: one entry per catalog row r (item id item_ids[r]).
@@ -281,8 +265,8 @@ class RefModel:
     """A model version (kind, module, item_ids, model.json hyperparameters) applied to requests."""
 
     def __init__(self, kind: str, module: nn.Module, item_ids: Sequence[int], hparams: dict):
-        if kind not in KINDS:
-            raise ValueError(f"unknown kind {kind!r}")
+        from .kinds import kind as kind_named
+        self.registered = kind_named(kind)
         self.kind, self.module, self.hparams = kind, module.eval(), dict(hparams)
         self.item_ids = [int(x) for x in item_ids]
         self.row_of = {iid: r for r, iid in enumerate(self.item_ids)}
@@ -323,26 +307,22 @@ class RefModel:
         h = torch.tensor(hist_rows, dtype=torch.long)
         ht = torch.tensor(hist_types, dtype=torch.long)
         cands = [int(c) for c in (req.candidate_item_ids or [])]
-        if not cands and self.kind in ("lstm", "sasrec"):
-            s = self.module(h, ht, None) if self.kind == "lstm" else self.module(h, None)
+        # Context and candidate features are inputs only of kinds whose model.json sizes them.
+        C, F = self.hparams.get("context_dim"), self.hparams.get("candidate_feature_dim")
+        ctx = self._vector(req.context, C, "context") if C is not None else torch.zeros(0)
+        if not cands and self.registered.whole_catalog:
+            s = self.registered.score(self.module, ScoreInputs(h, ht, None, ctx, torch.zeros(0)))
             return ScoreResult(s.tolist(), True, list(self.item_ids), [], hist_rows, hist_types)
 
         known_pos = [i for i, c in enumerate(cands) if c in self.row_of]
         unknown = [c for c in cands if c not in self.row_of]
         rows = torch.tensor([self.row_of[cands[i]] for i in known_pos], dtype=torch.long)
-        if self.kind == "mlp":
-            C, F = self.hparams["context_dim"], self.hparams["candidate_feature_dim"]
-            ctx = self._vector(req.context, C, "context")
-            feats = self._vector(req.candidate_features, len(cands) * F, "candidate_features").reshape(len(cands), F)
+        feats = torch.zeros(0)
+        if F is not None:
             # Feature row i belongs to request candidate i (unknown ones included).
-            s = self.module(h, rows, ctx, feats[known_pos]) if known_pos else torch.zeros(0)
-        elif self.kind == "lstm":
-            s = self.module(h, ht, rows)
-        elif self.kind == "sasrec":
-            s = self.module(h, rows)
-        else:
-            ctx = self._vector(req.context, self.hparams["context_dim"], "context")
-            s = self.module(h, ctx, rows)
+            feats = self._vector(req.candidate_features, len(cands) * F, "candidate_features").reshape(len(cands), F)
+            feats = feats[known_pos]
+        s = self.registered.score(self.module, ScoreInputs(h, ht, rows, ctx, feats))
         scores: list = [None] * len(cands)
         for i, v in zip(known_pos, s.tolist()):
             scores[i] = v
