@@ -14,8 +14,17 @@ extension LSTMSequenceModel {
   public static let explains = true
 
   public func explain(_ request: Request, into explanation: inout Explanation) throws {
-    guard let input = try catalog.occlusionInput(request, maxHistory: maxHistory, explaining: explanation) else { return }
-    let kept = input.kept
+    try explanation.writeDotProductOcclusion(
+      request, catalog: catalog, maxHistory: maxHistory, itemEmbedding: itemEmbedding, dim: dimension
+    ) { kept, userVectors in
+      try occlusionUserVectors(kept, into: userVectors, request: request)
+    }
+  }
+
+  /// z = proj(h_last) of the kept history (row 0) and of each one-event-removed history (row 1 + j).
+  private func occlusionUserVectors(
+    _ kept: KeptHistory, into userVectors: UnsafeMutableBufferPointer<Float>, request: Request
+  ) throws {
     let n = kept.count
     let d = dimension
 
@@ -45,17 +54,9 @@ extension LSTMSequenceModel {
         try occludedLastHidden(projected: projected, steps: n, into: last, request: request)
       }
     }
-
-    // z = proj(h_last), then the returned items' scores under every history.
-    var userVectors = [Float](repeating: 0, count: (1 + n) * d)
     lastHidden.withUnsafeBufferPointer { last in
-      userVectors.withUnsafeMutableBufferPointer { z in
-        Kernels.linear(input: last, weight: projectionWeight, bias: projectionBias, output: z,
-                       rows: 1 + n, inFeatures: hidden, outFeatures: d)
-      }
-    }
-    userVectors.withUnsafeBufferPointer { z in
-      explanation.writeDotProductOcclusion(userVectors: z, itemRows: input.itemRows, itemEmbedding: itemEmbedding, dim: d, kept: kept)
+      Kernels.linear(input: last, weight: projectionWeight, bias: projectionBias, output: userVectors,
+                     rows: 1 + n, inFeatures: hidden, outFeatures: d)
     }
   }
 

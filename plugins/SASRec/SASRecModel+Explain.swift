@@ -15,24 +15,17 @@ extension SASRecModel {
   public static let explains = true
 
   public func explain(_ request: Request, into explanation: inout Explanation) throws {
-    guard let input = try catalog.occlusionInput(request, maxHistory: maxHistory, explaining: explanation) else { return }
-    let kept = input.kept
-    let n = kept.count
-    let d = dimension
-
-    var userVectors = [Float](repeating: 0, count: (1 + n) * d)
-    var attention = [Float](repeating: 0, count: n)
-    try userVectors.withUnsafeMutableBufferPointer { z in
+    try explanation.writeDotProductOcclusion(
+      request, catalog: catalog, maxHistory: maxHistory, itemEmbedding: itemEmbedding, dim: dimension
+    ) { [explanation] kept, userVectors in
+      var attention = [Float](repeating: 0, count: kept.count)
       try attention.withUnsafeMutableBufferPointer { attention in
-        try occlusionUserVectors(kept.rows, userVectors: z, attention: attention, request: request)
+        try occlusionUserVectors(kept.rows, userVectors: userVectors, attention: attention, request: request)
       }
-    }
-    userVectors.withUnsafeBufferPointer { z in
-      explanation.writeDotProductOcclusion(userVectors: z, itemRows: input.itemRows, itemEmbedding: itemEmbedding, dim: d, kept: kept)
-    }
-    // Without blocks there is no attention to report.
-    for (j, position) in kept.positions.enumerated() where !blocks.isEmpty {
-      explanation.setAttention(historyPosition: position, attention[j])
+      // Without blocks there is no attention to report.
+      for (j, position) in kept.positions.enumerated() where !blocks.isEmpty {
+        explanation.setAttention(historyPosition: position, attention[j])
+      }
     }
   }
 
