@@ -26,4 +26,10 @@ public struct TensorSpec: Sendable {
 extension TensorSpec {
   /// `item_ids` int64 [N]: every kind's catalog (models.md).
   public static let itemIDs = TensorSpec("item_ids", .int64, shape: "N")
+
+  /// The Linear layers of an `nn.Sequential` saved under `prefix` (`<prefix>.{n}.weight/bias`; the
+  /// shapes are checked by `LinearLayer.sequence`).
+  public static func linearStack(_ prefix: String) -> [TensorSpec] {
+    [TensorSpec("\(prefix).{n}.weight", shape: "*,*"), TensorSpec("\(prefix).{n}.bias", shape: "*")]
+  }
 }

@@ -17,9 +17,7 @@ import RecSysKernels
 public final class DuelingDQN: RecommenderModel {
   public static let kind = "dqn"
   public static let version = "1.0.0"
-  public static let tensorSpecs = EmbeddedCatalog.tensorSpecs + [
-    TensorSpec("state.{n}.weight", shape: "*,*"),
-    TensorSpec("state.{n}.bias", shape: "*"),
+  public static let tensorSpecs = EmbeddedCatalog.tensorSpecs + TensorSpec.linearStack("state") + [
     TensorSpec("value.weight", shape: "1,*"),
     TensorSpec("value.bias", shape: "1"),
     TensorSpec("adv.0.weight", shape: "h,*"),

@@ -17,10 +17,7 @@ import RecSysKernels
 public final class MLPRanker: RecommenderModel {
   public static let kind = "mlp"
   public static let version = "1.0.0"
-  public static let tensorSpecs = EmbeddedCatalog.tensorSpecs + [
-    TensorSpec("mlp.{n}.weight", shape: "*,*"),
-    TensorSpec("mlp.{n}.bias", shape: "*"),
-  ]
+  public static let tensorSpecs = EmbeddedCatalog.tensorSpecs + TensorSpec.linearStack("mlp")
 
   let items: EmbeddedCatalog
   let contextDimension: Int  // C

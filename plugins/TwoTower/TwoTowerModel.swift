@@ -19,14 +19,10 @@ public final class TwoTowerModel: RecommenderModel {
   public static let kind = "two_tower"
   public static let version = "1.0.0"
   public static let needsCandidates = false
-  public static let tensorSpecs = EmbeddedCatalog.tensorSpecs + [
+  public static let tensorSpecs = EmbeddedCatalog.tensorSpecs
+    + TensorSpec.linearStack("user_tower") + TensorSpec.linearStack("item_tower")
     // Present exactly when model.json's item_feature_dim > 0.
-    TensorSpec("item_features", shape: "N,*", required: false),
-    TensorSpec("user_tower.{n}.weight", shape: "*,*"),
-    TensorSpec("user_tower.{n}.bias", shape: "*"),
-    TensorSpec("item_tower.{n}.weight", shape: "*,*"),
-    TensorSpec("item_tower.{n}.bias", shape: "*"),
-  ]
+    + [TensorSpec("item_features", shape: "N,*", required: false)]
   /// Catalog rows per item-tower pass at load (bounds the load's scratch whatever N is).
   static let loadBlockRows = 4096
 
