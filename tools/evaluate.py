@@ -40,7 +40,7 @@ import torch  # noqa: E402
 TOOLS = Path(__file__).resolve().parent
 from export_store import load_version, verify_version  # noqa: E402
 from logdata import Logs, Split, history_slice, leave_last_out, load_logs  # noqa: E402
-from recsys_ref.models import Request  # noqa: E402
+from recsys_ref.models import Request, ScoreInputs  # noqa: E402
 
 REPO = TOOLS.parent
 K = 10
@@ -64,20 +64,12 @@ def catalog_scores(ref, logs: Logs, split: Split, i: int) -> np.ndarray:
     L = ref.max_history
     rows, types = history_slice(logs, int(split.eval_user[i]), int(split.eval_hist_end[i]), L)
     h, ht = torch.from_numpy(rows), torch.from_numpy(types)
-    m = ref.module
-    if kind == "lstm":
-        s = m(h, ht, None)
-    elif kind == "sasrec":
-        s = m(h, None)
-    else:
-        ctx = torch.from_numpy(split.eval_context()[i])
-        all_rows = torch.arange(logs.n_items)
-        if kind == "mlp":
-            feats = torch.from_numpy(logs.features(np.arange(logs.n_items), split.eval_ts[i]))
-            s = m(h, all_rows, ctx, feats)
-        else:
-            s = m(h, ctx, all_rows)
-    return s.numpy()
+    # Kinds that rank the whole catalog do it themselves; the others score every row as a candidate.
+    all_rows = None if ref.registered.whole_catalog else torch.arange(logs.n_items)
+    ctx = torch.from_numpy(split.eval_context()[i]) if "context_dim" in ref.hparams else torch.zeros(0)
+    feats = (torch.from_numpy(logs.features(np.arange(logs.n_items), split.eval_ts[i]))
+             if "candidate_feature_dim" in ref.hparams else torch.zeros(0))
+    return ref.registered.score(ref.module, ScoreInputs(h, ht, all_rows, ctx, feats)).numpy()
 
 
 def request_for(ref, logs: Logs, split: Split, i: int, candidates) -> Request:
@@ -86,9 +78,9 @@ def request_for(ref, logs: Logs, split: Split, i: int, candidates) -> Request:
     ids = logs.item_ids[logs.ev_row[s:end]].tolist()
     types = logs.ev_type[s:end].tolist()
     feats, ctx = [], []
-    if ref.kind in ("mlp", "dqn"):
+    if "context_dim" in ref.hparams:
         ctx = split.eval_context()[i].tolist()
-    if ref.kind == "mlp":
+    if "candidate_feature_dim" in ref.hparams:
         rows = np.searchsorted(logs.item_ids, candidates) if np.all(np.diff(logs.item_ids) > 0) else \
             np.array([int(np.flatnonzero(logs.item_ids == c)[0]) for c in candidates])
         feats = logs.features(rows, split.eval_ts[i]).reshape(-1).tolist()
@@ -100,7 +92,7 @@ def cross_check(ref, logs: Logs, split: Split, users: np.ndarray, n: int = 3) ->
     worst = 0.0
     for i in users[:n]:
         full = catalog_scores(ref, logs, split, int(i))
-        if ref.kind in ("lstm", "sasrec", "popularity"):
+        if ref.kind == "popularity" or ref.registered.whole_catalog:
             res = ref.score(request_for(ref, logs, split, int(i), []))
             got = np.array(res.scores, dtype=np.float64)
         else:
@@ -180,7 +172,7 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--logs", type=Path, default=REPO / "out" / "behaviour_logs")
     ap.add_argument("--store", type=Path, default=REPO / "demo" / "store")
-    ap.add_argument("--models", default="popularity,mlp,lstm,sasrec,dqn")
+    ap.add_argument("--models", default="popularity,mlp,lstm,sasrec,dqn,two_tower")
     ap.add_argument("--users", type=int, default=2000, help="held-out users to evaluate (<= 0: all)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--markdown", type=Path, help="also write the table here")

@@ -41,7 +41,7 @@ from recsys_ref.models import Request  # noqa: E402
 
 REPO = TOOLS.parent
 CREATED = "2025-01-01T00:00:00Z"  # fixed so regeneration is byte-identical
-KINDS = ("popularity", "mlp", "lstm", "sasrec", "dqn")
+KINDS = ("popularity", "mlp", "lstm", "sasrec", "dqn", "two_tower")
 DEFAULT_MODEL = "mlp"  # `make run` serves with --default-model mlp
 
 
@@ -85,6 +85,7 @@ def build_requests(logs, split, store: Path, out: Path, log=print) -> dict:
         "lstm": {**base, "model": "lstm", "top_k": 10},
         "sasrec": {**base, "model": "sasrec", "top_k": 10, "exclude_history": True},
         "popularity": {**base, "model": "popularity", "candidate_item_ids": cands, "top_k": 5},
+        "two_tower": {**base, "model": "two_tower", "context": ctx, "top_k": 10, "exclude_history": True},
     }
     out.mkdir(parents=True, exist_ok=True)
     for name, req in reqs.items():

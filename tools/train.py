@@ -64,9 +64,10 @@ from export_store import export_popularity, export_version  # noqa: E402
 from logdata import CONTEXT_DIM, CONTEXT_DOC, FEATURE_DIM, FEATURE_DOC, Logs, Split, context_vector  # noqa: E402
 from logdata import leave_last_out, load_logs  # noqa: E402
 from recsys_ref.models import DuelingDQN, LSTMSeq, MLPRanker, SASRec  # noqa: E402
+from recsys_ref.two_tower import TwoTower  # noqa: E402
 
 REPO = TOOLS.parent
-ALL_KINDS = ("popularity", "mlp", "lstm", "sasrec", "dqn")
+ALL_KINDS = ("popularity", "mlp", "lstm", "sasrec", "dqn", "two_tower")
 CREATED = "2025-01-01T00:00:00Z"
 
 
@@ -115,6 +116,15 @@ class Config:
     dqn_emb_std: float = 0.3
     dqn_loss: str = "mse"
     dqn_organic: bool = True
+    # two_tower
+    tt_dim: int = 32
+    tt_hidden: tuple = (64,)
+    tt_out: int = 32
+    tt_epochs: int = 4
+    tt_batch: int = 512
+    tt_lr: float = 5e-3
+    tt_emb_std: float = 0.1
+    tt_negatives: int = 1024
     log: object = field(default=print, repr=False)
 
 
@@ -219,6 +229,16 @@ def _init_embeddings(module: torch.nn.Module, std: float, gen: torch.Generator) 
         for name, mod in module.named_modules():
             if isinstance(mod, torch.nn.Embedding):
                 mod.weight.copy_(std * torch.randn(mod.weight.shape, generator=gen))
+
+
+def _step(opt, loss, sched=None) -> float:
+    """One optimiser step on `loss`; returns its value."""
+    opt.zero_grad()
+    loss.backward()
+    opt.step()
+    if sched is not None:
+        sched.step()
+    return float(loss.detach())
 
 
 def _batches(n: int, size: int, rng: np.random.Generator):
@@ -331,9 +351,13 @@ def sasrec_forward(m: SASRec, rows, dropout: float, training: bool):
 
 def sampled_softmax_loss(z, tgt, item_emb, negs):
     """z [P, d], tgt [P], negs [K] shared uniform negatives -> mean CE (log(N/K) correction)."""
-    N, K = item_emb.shape[0], negs.numel()
-    pos = (z * item_emb[tgt]).sum(1, keepdim=True)
-    neg = z @ item_emb[negs].T + math.log(N / K)
+    return sampled_softmax_of(z, item_emb[tgt], item_emb[negs], tgt, negs, item_emb.shape[0])
+
+
+def sampled_softmax_of(z, tgt_vectors, neg_vectors, tgt, negs, num_items):
+    """The same, given the item vectors of the targets [P, d] and of the negatives [K, d]."""
+    pos = (z * tgt_vectors).sum(1, keepdim=True)
+    neg = z @ neg_vectors.T + math.log(num_items / negs.numel())
     neg = neg.masked_fill(negs[None, :] == tgt[:, None], float("-inf"))
     logits = torch.cat([pos, neg], dim=1)
     return F.cross_entropy(logits, torch.zeros(len(tgt), dtype=torch.long))
@@ -374,12 +398,7 @@ def train_seq(kind: str, data: TrainData, cfg: Config):
                 z = sasrec_forward(m, rows, cfg.seq_input_dropout, True)
             ok = tgt >= 0
             negs = torch.randint(0, logs.n_items, (cfg.seq_negatives,), generator=gen)
-            loss = sampled_softmax_loss(z[ok], tgt[ok], m.item_emb.weight, negs)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            sched.step()
-            tot += float(loss.detach())
+            tot += _step(opt, sampled_softmax_loss(z[ok], tgt[ok], m.item_emb.weight, negs), sched)
             cnt += 1
         cfg.log(f"  {kind} epoch {epoch + 1}/{epochs}: sampled-softmax CE {tot / cnt:.4f} "
                 f"({time.time() - t0:.0f} s)")
@@ -500,7 +519,54 @@ def train_popularity(data: TrainData):
     return pop, desc
 
 
+# ------------------------------------------------------------------------------ two_tower
+
+
+def train_two_tower(data: TrainData, cfg: Config):
+    """Next VIEW from [mean of the events before it ; its context], sampled softmax over item-tower
+    outputs (the item tower runs on the target and the shared uniform negatives only)."""
+    logs, L = data.logs, cfg.max_history
+    torch.manual_seed(cfg.seed + 51)
+    gen = torch.Generator().manual_seed(cfg.seed + 51)
+    rng = np.random.default_rng(cfg.seed + 51)
+    m = TwoTower(logs.n_items, cfg.tt_dim, CONTEXT_DIM, 0, cfg.tt_hidden, cfg.tt_hidden, cfg.tt_out)
+    _init_embeddings(m, cfg.tt_emb_std, gen)
+    opt = torch.optim.Adam(m.parameters(), lr=cfg.tt_lr)
+    views = data.view_idx
+    N, K = logs.n_items, cfg.tt_negatives
+    for epoch in range(cfg.tt_epochs):
+        m.train()
+        t0, tot, cnt = time.time(), 0.0, 0
+        for b in _batches(len(views), cfg.tt_batch, rng):
+            flat, offsets = data.bag(data.view_hist_start[b], views[b])
+            u = F.embedding_bag(flat, m.item_emb.weight, offsets, mode="mean")  # empty history -> zeros
+            user = m.user_tower(torch.cat([u, torch.from_numpy(data.view_ctx[b]).float()], dim=1))
+            tgt = torch.from_numpy(logs.ev_row[views[b]])
+            negs = torch.randint(0, N, (K,), generator=gen)
+            items = m.item_tower(m.item_emb(torch.cat([tgt, negs])))
+            tot += _step(opt, sampled_softmax_of(user, items[:len(b)], items[len(b):], tgt, negs, N))
+            cnt += 1
+        cfg.log(f"  two_tower epoch {epoch + 1}/{cfg.tt_epochs}: sampled-softmax CE {tot / cnt:.4f} "
+                f"({time.time() - t0:.0f} s)")
+    m.eval()
+    hp = {"context_dim": CONTEXT_DIM, "item_feature_dim": 0, "max_history": L}
+    desc = (f"two_tower, d={cfg.tt_dim}, towers {list(cfg.tt_hidden)} -> {cfg.tt_out}, no item features; next VIEW "
+            f"from the <= {L} events before it and its context, sampled softmax with {K} uniform negatives, "
+            f"{cfg.tt_epochs} epoch(s)")
+    return m, hp, desc
+
+
 # ------------------------------------------------------------------------------ main
+
+
+# How each kind trains: data, config -> (module, model.json hyperparameters, description).
+TRAINERS = {
+    "mlp": train_mlp,
+    "lstm": lambda data, cfg: train_seq("lstm", data, cfg),
+    "sasrec": lambda data, cfg: train_seq("sasrec", data, cfg),
+    "dqn": train_dqn,
+    "two_tower": train_two_tower,
+}
 
 
 def train_and_export(logs: Logs, split: Split, store: Path, kinds, version: int, cfg: Config,
@@ -520,14 +586,9 @@ def train_and_export(logs: Logs, split: Split, store: Path, kinds, version: int,
             out[kind] = export_popularity(store, kind, version, ids, torch.from_numpy(pop), desc, created,
                                           overwrite=True)
         else:
-            if kind == "mlp":
-                m, hp, desc = train_mlp(data, cfg)
-            elif kind in ("lstm", "sasrec"):
-                m, hp, desc = train_seq(kind, data, cfg)
-            elif kind == "dqn":
-                m, hp, desc = train_dqn(data, cfg)
-            else:
+            if kind not in TRAINERS:
                 raise ValueError(f"unknown kind {kind}")
+            m, hp, desc = TRAINERS[kind](data, cfg)
             out[kind] = export_version(store, kind, version, kind, m, ids, hp, desc, created, overwrite=True)
         timings[kind] = time.time() - t0
         cfg.log(f"{kind}: exported {out[kind]} ({timings[kind]:.0f} s)")
