@@ -26,14 +26,13 @@ import json
 import pathlib
 import random
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
-import time
 
 from proto_stubs import generate_stubs  # noqa: E402  (tools/, this script's folder)
 from recsys_tools import free_port  # noqa: E402
+from recsys_tools.sidecar import SidecarProcess  # noqa: E402
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 DEMO_STORE = ROOT / "demo/store"
@@ -92,33 +91,20 @@ class Sidecar:
     def __init__(self, binary, plugins, store, experiments, logs: pathlib.Path):
         self.address, self.admin = f"127.0.0.1:{free_port()}", f"127.0.0.1:{free_port()}"
         self.exposures, self.feedback = logs / "exposures.jsonl", logs / "feedback.jsonl"
-        self.output = open(logs / "sidecar.log", "w")
-        self.process = subprocess.Popen(
+        self.running = SidecarProcess(
             [binary, "--listen", self.address, "--admin-listen", self.admin, "--metrics-listen", "",
              "--store", str(store), "--plugins", str(plugins), "--default-model", LOGGING_MODEL,
              "--poll-interval", "0", "--experiments", str(experiments), "--exposure-log", str(self.exposures),
              "--feedback-log", str(self.feedback)],
-            stdout=self.output, stderr=subprocess.STDOUT)
+            logs / "sidecar.log")
 
     def wait_serving(self, stub, pb, timeout=60.0):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"sidecar exited with {self.process.returncode}; see {self.output.name}")
-            try:
-                stub.Recommend(pb.RecommendRequest(candidate_item_ids=CANDIDATES, top_k=1, context=CONTEXT,
-                                                   model=CANDIDATE), timeout=2)
-                return
-            except Exception:  # noqa: BLE001  not listening or not loaded yet
-                time.sleep(0.1)
-        raise RuntimeError(f"sidecar not serving within {timeout} s; see {self.output.name}")
+        self.running.wait_until(lambda: bool(stub.Recommend(pb.RecommendRequest(
+            candidate_item_ids=CANDIDATES, top_k=1, context=CONTEXT, model=CANDIDATE), timeout=2)), timeout, poll=0.1)
 
     def stop(self):
         """SIGTERM: the sidecar drains and writes out its logs before it exits."""
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            self.process.wait(timeout=60)
-        self.output.close()
+        self.running.stop(timeout=60)
 
 
 def run_seed(args, seed: int, work: pathlib.Path, epsilon: float) -> dict:

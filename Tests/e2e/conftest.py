@@ -2,11 +2,9 @@
 recsys-sidecar binary on a free port and talks to it with grpcio."""
 import os
 import pathlib
-import signal
 import subprocess
 import sys
 import tempfile
-import time
 import urllib.request
 
 import grpc
@@ -22,6 +20,7 @@ GOLDEN = ROOT / "Tests/Fixtures/golden"
 
 from proto_stubs import generate_stubs  # noqa: E402  (tools/, installed with `pip install -e tools`)
 from recsys_tools import free_port  # noqa: E402,F401  (the tests import it from here)
+from recsys_tools.sidecar import SidecarProcess  # noqa: E402
 
 generate_stubs()
 from recsys.v1 import admin_pb2, admin_pb2_grpc, recommender_pb2, recommender_pb2_grpc  # noqa: E402
@@ -49,14 +48,13 @@ class Sidecar:
         self.admin_address = admin_target(admin_listen or f"127.0.0.1:{free_port()}")
         self.admin_token = admin_token
         self.metrics_address = f"127.0.0.1:{free_port()}" if metrics_listen is None else metrics_listen
-        self.log_path = pathlib.Path(tempfile.mkstemp(prefix="sidecar-", suffix=".log")[1])
-        self.log = open(self.log_path, "w")
         args = [BINARY, "--listen", self.address, "--admin-listen", admin_listen or self.admin_address,
                 "--store", str(store), "--plugins", str(plugins), "--default-model", default_model,
                 "--poll-interval", str(poll_interval), "--metrics-listen", self.metrics_address,
                 *(["--admin-token", admin_token] if admin_token else []),
                 *extra_args]
-        self.process = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT)
+        self.running = SidecarProcess(args, pathlib.Path(tempfile.mkstemp(prefix="sidecar-", suffix=".log")[1]))
+        self.process, self.log_path = self.running.process, self.running.log_path
         self.channel = (grpc.secure_channel(self.address, credentials) if credentials
                         else grpc.insecure_channel(self.address))
         self.stub = recommender_pb2_grpc.RecommenderStub(self.channel)
@@ -69,25 +67,19 @@ class Sidecar:
         return [("authorization", f"Bearer {self.admin_token}")] if self.admin_token else None
 
     def _wait_until_listening(self, serving, timeout=30.0):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise AssertionError(f"sidecar exited with {self.process.returncode}:\n{self.logs()}")
-            try:
-                status = self.health.Check(health_pb2.HealthCheckRequest(service=""), timeout=1).status
-                if not serving or status == health_pb2.HealthCheckResponse.SERVING:
-                    return
-            except grpc.RpcError:
-                pass
-            time.sleep(0.05)
-        raise AssertionError(f"sidecar did not become ready in {timeout}s:\n{self.logs()}")
+        def ready():
+            status = self.health.Check(health_pb2.HealthCheckRequest(service=""), timeout=1).status
+            return not serving or status == health_pb2.HealthCheckResponse.SERVING
+        try:
+            self.running.wait_until(ready, timeout)
+        except RuntimeError as error:
+            raise AssertionError(str(error)) from None
 
     def recommend(self, timeout=10, **fields):
         return self.stub.Recommend(recommender_pb2.RecommendRequest(**fields), timeout=timeout)
 
     def logs(self) -> str:
-        self.log.flush()
-        return self.log_path.read_text()
+        return self.running.logs()
 
     def metrics(self) -> str:
         """GET /metrics: the Prometheus text exposition."""
@@ -116,14 +108,7 @@ class Sidecar:
     def stop(self):
         self.admin_channel.close()
         self.channel.close()
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        self.log.close()
+        self.running.stop(timeout=15)
 
 
 @pytest.fixture

@@ -35,7 +35,6 @@ import json
 import os
 import pathlib
 import platform
-import signal
 import subprocess
 import sys
 import threading
@@ -46,6 +45,7 @@ import numpy as np
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 from proto_stubs import generate_stubs  # noqa: E402  (tools/, installed with `pip install -e tools`)
 from recsys_tools import free_port  # noqa: E402
+from recsys_tools.sidecar import SidecarProcess  # noqa: E402
 
 generate_stubs()
 import grpc  # noqa: E402
@@ -98,33 +98,23 @@ class Sidecar:
     def __init__(self, args, store: pathlib.Path):
         self.address = f"127.0.0.1:{free_port()}"
         started = time.monotonic()
-        self.process = subprocess.Popen(
+        self.running = SidecarProcess(
             [args.sidecar, "--listen", self.address, "--store", str(store), "--plugins", args.plugins,
-             "--default-model", "model", "--poll-interval", "0"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+             "--default-model", "model", "--poll-interval", "0"])
+        self.process = self.running.process
         self.channel = grpc.insecure_channel(self.address)
         self.stub = recommender_pb2_grpc.RecommenderStub(self.channel)
-        deadline = started + 1800  # an IVF build at 5M on two busy cores takes minutes
-        while True:
-            if self.process.poll() is not None:
-                raise SystemExit(f"sidecar exited with {self.process.returncode} serving {store}")
-            try:
-                self.stub.Recommend(recommender_pb2.RecommendRequest(top_k=1), timeout=5)
-                break
-            except grpc.RpcError:
-                if time.monotonic() > deadline:
-                    raise SystemExit(f"sidecar did not serve {store} within 1800 s")
-                time.sleep(0.05)
+        # An IVF build at 5M on two busy cores takes minutes.
+        try:
+            self.running.wait_until(
+                lambda: bool(self.stub.Recommend(recommender_pb2.RecommendRequest(top_k=1), timeout=5)), 1800)
+        except RuntimeError as error:
+            raise SystemExit(f"sidecar did not serve {store}: {error}") from None
         self.load_seconds = time.monotonic() - started
 
     def stop(self):
         self.channel.close()
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        self.running.stop(timeout=30)
 
 
 def requests_for(n: int, count: int, seed: int = 18):
