@@ -4,13 +4,28 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
+
+/* When the caller waited for the helper longer than this share of the call's scan (the helper was
+ * preempted mid-block: its core is busy with other processes), the next BACKOFF_CALLS calls scan
+ * alone before sharing is tried again. */
+#define LATE_HELPER_SHARE 0.25
+#define BACKOFF_CALLS 32
 
 static atomic_int calls_in_flight;
 static atomic_int helper_taken; /* 1 from a successful start until the helper is done with that job */
 static atomic_int job_closed;   /* the caller has finished; the helper must not enter the job */
 static atomic_int helper_in_job;
 static atomic_ulong jobs_run;
+static atomic_int backoff_calls;
+static double posted_at; /* seconds; written by the caller that holds helper_taken */
+
+static double now_seconds(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return t.tv_sec + t.tv_nsec * 1e-9;
+}
 
 static pthread_once_t helper_once = PTHREAD_ONCE_INIT;
 static int helper_running;
@@ -63,6 +78,10 @@ void recsys_second_core_leave(void) { atomic_fetch_sub(&calls_in_flight, 1); }
 
 int recsys_second_core_start(recsys_second_core_job job, void *context) {
   if (job == NULL || atomic_load(&calls_in_flight) > 1) return 0;
+  if (atomic_load(&backoff_calls) > 0) {
+    atomic_fetch_sub(&backoff_calls, 1); /* a benign race: a call more or less scans alone */
+    return 0;
+  }
   int idle = 0;
   if (!atomic_compare_exchange_strong(&helper_taken, &idle, 1)) return 0;
   pthread_once(&helper_once, start_helper);
@@ -70,6 +89,7 @@ int recsys_second_core_start(recsys_second_core_job job, void *context) {
     atomic_store(&helper_taken, 0);
     return 0;
   }
+  posted_at = now_seconds();
   pthread_mutex_lock(&lock);
   atomic_store(&job_closed, 0);
   posted_job = job;
@@ -82,9 +102,12 @@ int recsys_second_core_start(recsys_second_core_job job, void *context) {
 void recsys_second_core_finish(void) {
   atomic_store(&job_closed, 1);
   if (!atomic_load(&helper_in_job)) return;
+  const double done = now_seconds();
   pthread_mutex_lock(&lock);
   while (atomic_load(&helper_in_job)) pthread_cond_wait(&job_left, &lock);
   pthread_mutex_unlock(&lock);
+  const double end = now_seconds();
+  if (end - done > LATE_HELPER_SHARE * (end - posted_at)) atomic_store(&backoff_calls, BACKOFF_CALLS);
 }
 
 size_t recsys_second_core_claim(size_t *counter, size_t step) {

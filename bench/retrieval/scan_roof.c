@@ -2,7 +2,8 @@
  * plain read of the same table (read_loop.h), interleaved pass by pass: the best pass of each, so
  * the ratio is the scan's share of the read bandwidth with both seeing the same machine state.
  * The scan runs in the sidecar's blocks of 4096 rows and keeps a running maximum of each block (a
- * stand-in for the top-k's threshold test, which reads the scores from L1). Measured on one core
+ * stand-in for the top-k's threshold test, which reads the scores from L1), with the kernel the
+ * sidecar picks for that table size (no prefetch when it fits in half the L3). Measured on one core
  * and split across two (the upper half on recsys_second_core.h's helper thread, as a lone call in
  * the sidecar does), each against the plain read with as many threads.
  *
@@ -26,15 +27,24 @@ static double now(void) {
 struct part {
   const float *table, *query;
   size_t first, last, dim;
-  float best; /* scan: the best score; read: the sum */
+  int cached; /* the table fits in half the L3: the kernel the sidecar then picks (no prefetch) */
+  size_t *next; /* the shared block counter of a scan on two cores (NULL: this part alone) */
+  float best;   /* scan: the best score; read: the sum */
 };
 
+/* Scans blocks of 4096 rows: claimed from part->next when shared (as the sidecar's two threads
+ * do), else first..last in order. */
 static void scan_part(void *argument) {
   struct part *part = argument;
   float block[4096], best = -1e30f;
-  for (size_t first = part->first; first < part->last; first += 4096) {
+  size_t cursor = part->first;
+  for (;;) {
+    size_t first = part->next ? part->first + recsys_second_core_claim(part->next, 4096) : cursor;
+    if (first >= part->last) break;
+    cursor = first + 4096;
     size_t n = part->last - first < 4096 ? part->last - first : 4096;
-    recsys_scan_f32(part->table + first * part->dim, n, part->dim, part->query, block);
+    (part->cached ? recsys_scan_f32_cached : recsys_scan_f32)(part->table + first * part->dim, n, part->dim,
+                                                              part->query, block);
     for (size_t i = 0; i < n; ++i) best = block[i] > best ? block[i] : best;
   }
   part->best = best;
@@ -48,24 +58,28 @@ static void *read_part(void *argument) {
 
 /* Seconds of one pass over rows [0, rows) on `cores` cores (1 or 2); `scan` or plain read. */
 static double pass(const float *table, const float *query, size_t rows, size_t dim, int cores, int scan, double *check) {
-  size_t middle = cores == 2 ? (rows / 2 + 4095) / 4096 * 4096 : rows;
-  if (middle > rows) middle = rows;
-  struct part lower = {table, query, 0, middle, dim, 0}, upper = {table, query, middle, rows, dim, 0};
-  pthread_t reader;
-  double start = now();
+  size_t next = 0, middle = cores == 2 ? rows / 2 : rows;
+  int cached = rows * dim * sizeof(float) <= recsys_scan_cache_bytes() / 2;
+  double start = now(), seconds;
   if (scan) {
-    int split = cores == 2 && recsys_second_core_start(scan_part, &upper);
-    scan_part(&lower);
-    if (split) recsys_second_core_wait();
-    else if (cores == 2) scan_part(&upper);
+    /* Two cores: both threads claim blocks of the whole table from one counter. */
+    struct part mine = {table, query, 0, rows, dim, cached, cores == 2 ? &next : NULL, 0}, helpers = mine;
+    int shared = cores == 2 && recsys_second_core_start(scan_part, &helpers);
+    scan_part(&mine);
+    if (shared) recsys_second_core_finish();
+    seconds = now() - start;
+    *check += mine.best + (shared ? helpers.best : 0);
   } else {
+    struct part lower = {table, query, 0, middle, dim, cached, NULL, 0};
+    struct part upper = {table, query, middle, rows, dim, cached, NULL, 0};
+    pthread_t reader;
     int split = cores == 2 && pthread_create(&reader, NULL, read_part, &upper) == 0;
     read_part(&lower);
     if (split) pthread_join(reader, NULL);
     else if (cores == 2) read_part(&upper);
+    seconds = now() - start;
+    *check += lower.best + (cores == 2 ? upper.best : 0);
   }
-  double seconds = now() - start;
-  *check += lower.best + (cores == 2 ? upper.best : 0);
   return seconds;
 }
 

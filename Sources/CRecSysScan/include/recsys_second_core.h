@@ -14,6 +14,9 @@
  * the caller takes every block the helper did not, and if the helper has not started when the
  * caller runs out of blocks, it never touches the job.
  *
+ * And when the caller still had to wait for the helper for more than a quarter of the call (the
+ * helper was preempted mid-block by other processes on its core), the next 32 calls scan alone.
+ *
  * The environment variable RECSYS_SCAN_SHARE=0 turns sharing off (every call scans alone).
  *
  * Usage: enter(); posted = start(job, ctx); claim and scan blocks; if (posted) finish(); leave().
