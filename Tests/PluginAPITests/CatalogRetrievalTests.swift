@@ -240,9 +240,9 @@ final class CatalogRetrievalTests: XCTestCase {
   }
 
   func testTheTunedProbeCapKeepsACallWithinTheRowBudget() {
-    // 5 million rows in 4472 lists: 1118 rows a list, so 58 lists fit in 65536 rows.
-    XCTAssertEqual(CatalogRetrieval.maximumTunedProbes(lists: 4472, rows: 5_000_000), 58)
-    XCTAssertEqual(CatalogRetrieval.maximumTunedProbes(lists: 2000, rows: 1_000_000), 131)
+    // 5 million rows in 4472 lists: 1118 rows a list, so 117 lists fit in 131072 rows.
+    XCTAssertEqual(CatalogRetrieval.maximumTunedProbes(lists: 4472, rows: 5_000_000), 117)
+    XCTAssertEqual(CatalogRetrieval.maximumTunedProbes(lists: 2000, rows: 1_000_000), 262)
     XCTAssertEqual(CatalogRetrieval.maximumTunedProbes(lists: 10, rows: 100_000_000), 1)
   }
 }

@@ -250,6 +250,8 @@ def main() -> None:
     parser.add_argument("--work", default=str(ROOT / "out/bench-retrieval"))
     parser.add_argument("--sizes", default="50000,1000000,5000000")
     parser.add_argument("--kinds", default="sasrec,lstm")
+    parser.add_argument("--modes", default=",".join(MODES),
+                        help="modes to measure (exact always runs: recall is against it); a subset run")
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--warmup", type=int, default=20)
     parser.add_argument("--seconds", type=float, default=4.0, help="per closed-loop point")
@@ -278,7 +280,7 @@ def main() -> None:
             weight_bytes = (stores / "exact/model/1/weights.safetensors").stat().st_size
             run = {"n": n, "kind": kind, "weights_bytes": weight_bytes, "table_bytes": n * DIM * 4, "modes": {}}
             exact_answers = None
-            for mode in MODES:
+            for mode in [m for m in MODES if m == "exact" or m in args.modes.split(",")]:
                 sidecar = Sidecar(args, stores / mode)
                 try:
                     latency, answers = sequential(sidecar, requests, args.warmup)
@@ -301,7 +303,7 @@ def main() -> None:
                       f"cpu/call {latency['cpu_ms_per_call']:.2f} ms recall@10 {run['modes'][mode]['recall_at_10']:.3f} "
                       f"load {sidecar.load_seconds:.1f} s rss {memory.get('VmRSS', 0) / 1024:.0f} MiB", flush=True)
             exact = run["modes"]["exact"]
-            for mode in MODES[1:]:
+            for mode in [m for m in MODES[1:] if m in run["modes"]]:
                 run["modes"][mode]["index_build_seconds"] = run["modes"][mode]["load_seconds"] - exact["load_seconds"]
             exact["table_gbps_at_p50"] = run["table_bytes"] / (exact["p50_ms"] / 1e3) / 1e9
             run["torch"] = torch_peer(args.torch_python, stores / "exact/model/1/weights.safetensors", n, 50)
@@ -380,7 +382,7 @@ def report(results: dict, note: str) -> str:
               "| N | kind | table MB | exact p50 ms | table GB/s at p50 | % of read bandwidth | quantized CPU / exact CPU | PyTorch p50 ms (threads) | PyTorch 1-thread p50 ms |",
               "|---|---|---|---|---|---|---|---|---|"]
     for run in results["runs"]:
-        exact, quantized = run["modes"]["exact"], run["modes"]["quantized"]
+        exact, quantized = run["modes"]["exact"], run["modes"].get("quantized")
         torch = run.get("torch") or {}
         default = next((v for k, v in torch.items() if k.startswith("threads_") and v["threads"] != 1), None)
         single = torch.get("threads_1")
@@ -389,7 +391,8 @@ def report(results: dict, note: str) -> str:
         lines.append(
             f"| {run['n']:,} | {run['kind']} | {run['table_bytes'] / 1e6:.0f} | {exact['p50_ms']:.2f} | "
             f"{exact['table_gbps_at_p50']:.1f} | {100 * exact['table_gbps_at_p50'] / bandwidth:.0f} % | "
-            f"{quantized['cpu_ms_per_call'] / exact['cpu_ms_per_call']:.2f} | {peer} | {peer_single} |")
+            + (f"{quantized['cpu_ms_per_call'] / exact['cpu_ms_per_call']:.2f}" if quantized else "-")
+            + f" | {peer} | {peer_single} |")
     if results.get("scan_roof"):
         lines += ["", "The exact scan kernel alone, in-process (scan_roof.c; best of 8 passes, interleaved with the plain read of the",
                   "same table), on one core and shared with the helper thread on two:", "",
