@@ -104,9 +104,9 @@ int64_t recsys_ivf_search(const recsys_ivf *index, const float *query, size_t k,
 
 namespace {
 
-// Mean of |found ∩ exact| / k over the queries (k ids each, -1 for none).
-double Recall(const std::vector<faiss::Index::idx_t> &found, const std::vector<faiss::Index::idx_t> &exact,
-              size_t queries, size_t k, size_t first, size_t last) {
+// Mean of |found ∩ exact| / k over queries first..<last (k ids each, -1 for none).
+double Recall(const std::vector<faiss::Index::idx_t> &found, const std::vector<faiss::Index::idx_t> &exact, size_t k,
+              size_t first, size_t last) {
   double total = 0;
   for (size_t q = first; q < last; ++q) {
     std::vector<faiss::Index::idx_t> truth(exact.begin() + q * k, exact.begin() + (q + 1) * k);
@@ -118,7 +118,6 @@ double Recall(const std::vector<faiss::Index::idx_t> &found, const std::vector<f
     }
     total += static_cast<double>(hits) / static_cast<double>(k);
   }
-  (void)queries;
   return last > first ? total / static_cast<double>(last - first) : 1.0;
 }
 
@@ -168,8 +167,7 @@ size_t recsys_ivf_tune_probes(const recsys_ivf *index, const float *rows, size_t
       parameters.nprobe = probes;
       index->index->search(static_cast<faiss::Index::idx_t>(query_count), queries.data(),
                            static_cast<faiss::Index::idx_t>(k), scores.data(), found.data(), &parameters);
-      reached = std::min(Recall(found, exact, query_count, k, 0, near_rows),
-                         Recall(found, exact, query_count, k, near_rows, query_count));
+      reached = std::min(Recall(found, exact, k, 0, near_rows), Recall(found, exact, k, near_rows, query_count));
       if (reached >= target_recall || probes >= max_probes) break;
     }
     if (recall != nullptr) *recall = reached;

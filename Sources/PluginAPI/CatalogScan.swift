@@ -9,9 +9,10 @@ import RecSysKernels
 /// are merged. The order (score, then lower row, NaN last) is total, so the merge gives exactly
 /// the answer of one core.
 extension CatalogRetrieval {
-  /// Table floats from which a lone call offers half its scan to the other core: 1 << 18 floats
-  /// (1 MiB, 4096 rows of d = 64), so at least two blocks to share; the scan of that takes about
-  /// 50 µs, the helper's wake-up tens of µs. Below it the hand-off would cost more than it saves.
+  /// Table floats from which a lone call offers its scan to the other core: 1 << 18 floats (1 MiB,
+  /// one block of 4096 rows at d = 64; the helper can only help with a second block). One block
+  /// scans in about 25-50 µs, the helper's wake-up takes tens of µs: below this the hand-off
+  /// costs more than it can save.
   public static let sharedScanFloats = 1 << 18
 
   /// A scorer of `rows` rows from `firstRow` into `output` (a block of the table).
