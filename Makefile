@@ -195,8 +195,9 @@ RETRIEVAL_TORCH_PY ?= $(BENCH_VENV)/bin/python
 RETRIEVAL_ARGS ?=
 bench-retrieval: build venv
 	@mkdir -p out/bench-retrieval
-	$(CC) -O2 -o out/bench-retrieval/read_bandwidth bench/retrieval/read_bandwidth.c
-	$(CC) -O2 -I Sources/CRecSysScan/include -o out/bench-retrieval/scan_roof bench/retrieval/scan_roof.c Sources/CRecSysScan/scan.c
+	$(CC) -O2 -o out/bench-retrieval/read_bandwidth bench/retrieval/read_bandwidth.c -lpthread
+	$(CC) -O2 -I Sources/CRecSysScan/include -o out/bench-retrieval/scan_roof bench/retrieval/scan_roof.c \
+	  Sources/CRecSysScan/scan.c Sources/CRecSysScan/second_core.c -lpthread
 	$(PYTHON) bench/retrieval/run.py --sidecar $(BIN)/recsys-sidecar --plugins $(abspath $(PLUGINS_DIR)) \
 	  --read-bandwidth out/bench-retrieval/read_bandwidth --scan-roof out/bench-retrieval/scan_roof \
 	  --torch-python $(RETRIEVAL_TORCH_PY) $(RETRIEVAL_ARGS)
@@ -226,4 +227,4 @@ bench-tools: deps
 	  tools/loadgen/loadgen.cc $(BENCH_GENERATED)/recsys/v1/recommender.pb.cc; \
 	compile $(BENCH_TOOLS)/echo_server "tools/loadgen $(BENCH_GENERATED)/recsys/v1" \
 	  tools/loadgen/echo_server.cc $(BENCH_GENERATED)/recsys/v1/recommender.pb.cc $(BENCH_GENERATED)/recsys/v1/recommender.grpc.pb.cc; \
-	compile $(BENCH_TOOLS)/kernels "bench/kernels.cc Sources/CRecSysPlugin/include" bench/kernels.cc
+	compile $(BENCH_TOOLS)/kernels "bench/kernels.cc bench/retrieval/read_loop.h Sources/CRecSysPlugin/include" bench/kernels.cc

@@ -56,6 +56,7 @@
 #include <vector>
 
 #include "../Sources/CRecSysPlugin/include/recsys_plugin.h"
+#include "retrieval/read_loop.h"  // the AVX2 read loop, shared with bench/retrieval
 
 extern "C" void openblas_set_num_threads(int);
 
@@ -149,23 +150,6 @@ __attribute__((target("avx512f"))) float SumFloats(const float *data, size_t cou
   }
   float lanes[16];
   _mm512_storeu_ps(lanes, _mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3)));
-  float total = 0;
-  for (float lane : lanes) total += lane;
-  for (; i < count; ++i) total += data[i];
-  return total;
-}
-
-__attribute__((target("avx2"))) float SumFloats256(const float *data, size_t count) {
-  __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-  size_t i = 0;
-  for (; i + 32 <= count; i += 32) {
-    a0 = _mm256_add_ps(a0, _mm256_loadu_ps(data + i));
-    a1 = _mm256_add_ps(a1, _mm256_loadu_ps(data + i + 8));
-    a2 = _mm256_add_ps(a2, _mm256_loadu_ps(data + i + 16));
-    a3 = _mm256_add_ps(a3, _mm256_loadu_ps(data + i + 24));
-  }
-  float lanes[8];
-  _mm256_storeu_ps(lanes, _mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
   float total = 0;
   for (float lane : lanes) total += lane;
   for (; i < count; ++i) total += data[i];
@@ -625,7 +609,7 @@ int main(int argc, char **argv) {
       auto data = RandomFloats(bytes / 4, 6);
       bool wide = __builtin_cpu_supports("avx512f");
       double s = BestSecondsPerCall([&] {
-        sink = wide ? SumFloats(data.data(), data.size()) : SumFloats256(data.data(), data.size());
+        sink = wide ? SumFloats(data.data(), data.size()) : recsys_read_sum(data.data(), data.size());
       });
       std::snprintf(buffer, sizeof buffer, "\"read_%zu\": {\"bytes\": %zu, \"seconds\": %.6e, \"gbytes_per_s\": %.2f}",
                     bytes, bytes, s, double(bytes) / s / 1e9);

@@ -3,11 +3,14 @@
 #include <faiss/IndexFlat.h>
 #include <faiss/IndexIVFFlat.h>
 #include <faiss/impl/IDSelector.h>
+#include <faiss/utils/distances.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <exception>
 #include <memory>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -97,6 +100,84 @@ int64_t recsys_ivf_search(const recsys_ivf *index, const float *query, size_t k,
     Report("IVF search failed", error, error_capacity);
   }
   return -1;
+}
+
+namespace {
+
+// Mean of |found ∩ exact| / k over queries first..<last (k ids each, -1 for none).
+double Recall(const std::vector<faiss::Index::idx_t> &found, const std::vector<faiss::Index::idx_t> &exact, size_t k,
+              size_t first, size_t last) {
+  double total = 0;
+  for (size_t q = first; q < last; ++q) {
+    std::vector<faiss::Index::idx_t> truth(exact.begin() + q * k, exact.begin() + (q + 1) * k);
+    std::sort(truth.begin(), truth.end());
+    size_t hits = 0;
+    for (size_t i = 0; i < k; ++i) {
+      const auto id = found[q * k + i];
+      if (id >= 0 && std::binary_search(truth.begin(), truth.end(), id)) ++hits;
+    }
+    total += static_cast<double>(hits) / static_cast<double>(k);
+  }
+  return last > first ? total / static_cast<double>(last - first) : 1.0;
+}
+
+}  // namespace
+
+size_t recsys_ivf_tune_probes(const recsys_ivf *index, const float *rows, size_t count, size_t query_count, size_t k,
+                              double target_recall, size_t max_probes, double *recall, char *error,
+                              size_t error_capacity) {
+  try {
+    if (index == nullptr || rows == nullptr || count == 0 || query_count < 2 || k == 0 || max_probes == 0) {
+      Report("recsys_ivf_tune_probes: need an index, its rows, two or more queries, k >= 1, max_probes >= 1",
+             error, error_capacity);
+      return 0;
+    }
+    const size_t dim = index->dim, nlist = index->index->nlist;
+    k = std::min(k, count);
+    max_probes = std::min(max_probes, nlist);
+    // Fixed seed: the same weights always get the same probe count.
+    std::mt19937_64 random(18);
+    std::normal_distribution<float> normal(0.0f, 1.0f);
+    // The rows' typical per-coordinate spread, for the noise and the random directions' length.
+    double squares = 0;
+    const size_t sampled = std::min<size_t>(count, 4096);
+    for (size_t i = 0; i < sampled; ++i) {
+      const float *row = rows + (i * count / sampled) * dim;
+      for (size_t j = 0; j < dim; ++j) squares += static_cast<double>(row[j]) * row[j];
+    }
+    const float spread = static_cast<float>(std::sqrt(squares / static_cast<double>(sampled * dim)));
+    const size_t near_rows = query_count / 2;
+    std::vector<float> queries(query_count * dim);
+    for (size_t q = 0; q < query_count; ++q) {
+      float *query = queries.data() + q * dim;
+      if (q < near_rows) {
+        const float *row = rows + (random() % count) * dim;
+        for (size_t j = 0; j < dim; ++j) query[j] = row[j] + 0.5f * spread * normal(random);
+      } else {
+        for (size_t j = 0; j < dim; ++j) query[j] = spread * normal(random);
+      }
+    }
+    std::vector<float> exact_scores(query_count * k), scores(query_count * k);
+    std::vector<faiss::Index::idx_t> exact(query_count * k), found(query_count * k);
+    faiss::knn_inner_product(queries.data(), rows, dim, query_count, count, k, exact_scores.data(), exact.data());
+    size_t probes = 1;
+    double reached = 0;
+    for (;; probes = std::min(2 * probes, max_probes)) {
+      faiss::SearchParametersIVF parameters;
+      parameters.nprobe = probes;
+      index->index->search(static_cast<faiss::Index::idx_t>(query_count), queries.data(),
+                           static_cast<faiss::Index::idx_t>(k), scores.data(), found.data(), &parameters);
+      reached = std::min(Recall(found, exact, k, 0, near_rows), Recall(found, exact, k, near_rows, query_count));
+      if (reached >= target_recall || probes >= max_probes) break;
+    }
+    if (recall != nullptr) *recall = reached;
+    return probes;
+  } catch (const std::exception &failure) {
+    Report(std::string("tuning the IVF probes failed: ") + failure.what(), error, error_capacity);
+  } catch (...) {
+    Report("tuning the IVF probes failed", error, error_capacity);
+  }
+  return 0;
 }
 
 size_t recsys_ivf_byte_count(const recsys_ivf *index) {

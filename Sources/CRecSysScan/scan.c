@@ -1,6 +1,7 @@
 #include "recsys_scan.h"
 
 #include <immintrin.h>
+#include <stdio.h>
 
 /* ---- plain loops: any CPU, any dim ---- */
 
@@ -25,13 +26,17 @@ static void scan_int8_plain(const int8_t *rows, const float *scales, size_t coun
 
 /* ---- AVX2 + FMA: eight rows per step ---- */
 
-/* Bytes ahead of the current eight rows that a step asks the cache for (a few steps of a d = 64
- * table): the hardware prefetcher alone left the fp32 scan at about 2/3 of the read bandwidth. */
-#define RECSYS_SCAN_PREFETCH_BYTES 8192
+/* Bytes ahead of the current eight rows that a step asks the cache for (one step of a d = 64
+ * table). The hardware prefetcher alone left the fp32 scan at about 2/3 of the plain read
+ * bandwidth; 8 KiB ahead reached about 3/4, 2 KiB ahead 93-100 % (1M and 5M rows, d = 64;
+ * 1, 3, 4, 16 and 32 KiB and the T1/NTA hints were all slower). */
+#define RECSYS_SCAN_PREFETCH_BYTES 2048
+/* The int8 scan's distance (its steps read a quarter of the bytes; not re-measured with 2 KiB). */
+#define RECSYS_SCAN_INT8_PREFETCH_BYTES 8192
 
 __attribute__((target("avx2,fma"))) static inline void prefetch_ahead(const void *group, size_t group_bytes,
-                                                                      const void *end) {
-  const char *ahead = (const char *)group + RECSYS_SCAN_PREFETCH_BYTES;
+                                                                      const void *end, size_t distance) {
+  const char *ahead = (const char *)group + distance;
   if (ahead + group_bytes > (const char *)end) return;
   for (size_t line = 0; line < group_bytes; line += 64) _mm_prefetch(ahead + line, _MM_HINT_T0);
 }
@@ -51,13 +56,14 @@ __attribute__((target("avx2,fma"))) static inline __m256i sum8_epi32(const __m25
   return _mm256_add_epi32(_mm256_permute2x128_si256(u0, u1, 0x20), _mm256_permute2x128_si256(u0, u1, 0x31));
 }
 
-/* dim % 8 == 0 */
+/* dim % 8 == 0; `prefetch` 0 for a table that stays in the cache (the prefetches there only cost
+ * issue slots: 50k rows of d = 64 scanned at 53 GB/s without, 41-48 with). */
 __attribute__((target("avx2,fma"))) static void scan_f32_avx2(const float *rows, size_t count, size_t dim,
-                                                              const float *query, float *out) {
+                                                              const float *query, float *out, int prefetch) {
   size_t r = 0;
   for (; r + 8 <= count; r += 8) {
     const float *base = rows + r * dim;
-    prefetch_ahead(base, 8 * dim * sizeof(float), rows + count * dim);
+    if (prefetch) prefetch_ahead(base, 8 * dim * sizeof(float), rows + count * dim, RECSYS_SCAN_PREFETCH_BYTES);
     __m256 acc[8];
     for (int i = 0; i < 8; ++i) acc[i] = _mm256_setzero_ps();
     for (size_t j = 0; j < dim; j += 8) {
@@ -77,7 +83,7 @@ __attribute__((target("avx2,fma"))) static void scan_int8_avx2(const int8_t *row
   const __m256 qs = _mm256_set1_ps(query_scale);
   for (; r + 8 <= count; r += 8) {
     const int8_t *base = rows + r * dim;
-    prefetch_ahead(base, 8 * dim, rows + count * dim);
+    prefetch_ahead(base, 8 * dim, rows + count * dim, RECSYS_SCAN_INT8_PREFETCH_BYTES);
     __m256i acc[8];
     for (int i = 0; i < 8; ++i) acc[i] = _mm256_setzero_si256();
     for (size_t j = 0; j < dim; j += 16) {
@@ -104,12 +110,40 @@ static int has_avx2_fma(void) {
   return known;
 }
 
-void recsys_scan_f32(const float *rows, size_t count, size_t dim, const float *query, float *out) {
+static void scan_f32(const float *rows, size_t count, size_t dim, const float *query, float *out, int prefetch) {
   if (dim % 8 == 0 && has_avx2_fma()) {
-    scan_f32_avx2(rows, count, dim, query, out);
+    scan_f32_avx2(rows, count, dim, query, out, prefetch);
   } else {
     scan_f32_plain(rows, count, dim, query, out);
   }
+}
+
+void recsys_scan_f32(const float *rows, size_t count, size_t dim, const float *query, float *out) {
+  scan_f32(rows, count, dim, query, out, 1);
+}
+
+void recsys_scan_f32_cached(const float *rows, size_t count, size_t dim, const float *query, float *out) {
+  scan_f32(rows, count, dim, query, out, 0);
+}
+
+/* Linux's sysfs, not sysconf: glibc's _SC_LEVEL3_CACHE_SIZE said 320 MiB in a VM whose L3 is
+ * 32 MiB, which would have taken a 256 MB table for a cached one. Unknown: 0 (always prefetch). */
+size_t recsys_scan_cache_bytes(void) {
+  static long known = -1; /* a benign race: every thread reads the same file */
+  if (known < 0) {
+    long bytes = 0;
+    FILE *file = fopen("/sys/devices/system/cpu/cpu0/cache/index3/size", "r");
+    if (file != NULL) {
+      char unit = 0;
+      if (fscanf(file, "%ld%c", &bytes, &unit) >= 1) {
+        if (unit == 'K') bytes <<= 10;
+        if (unit == 'M') bytes <<= 20;
+      }
+      fclose(file);
+    }
+    known = bytes > 0 ? bytes : 0;
+  }
+  return (size_t)known;
 }
 
 void recsys_scan_int8(const int8_t *rows, const float *scales, size_t count, size_t dim, const int8_t *query,

@@ -11,8 +11,11 @@ import RecSysKernels
 ///   scan reads a quarter of the bytes, and the returned scores are the exact ones;
 /// - `"approximate"`: FAISS's inverted file (IVF-Flat, inner product; `recsys_ivf.h`):
 ///   `retrieval_lists` lists (default 2 sqrt(N)), of which a call ranks the rows of the
-///   `retrieval_probes` (default 64) whose centres score best against z. Reads a few percent of
-///   the table; returned scores are exact, the set is not guaranteed to be the true top-k.
+///   `retrieval_probes` whose centres score best against z. Reads a few percent of the table;
+///   returned scores are exact, the set is not guaranteed to be the true top-k. Without
+///   `retrieval_probes` the probe count is tuned at load (`tuneProbes`) until recall@10 against
+///   exact reaches `retrieval_recall` (default 0.97) on test queries, within a budget of rows a
+///   call may rank.
 ///
 /// Indexes are built at load from the version's own weights (so they are covered by its checksum
 /// and a load stays atomic and checked like any other): the int8 table takes one pass over the
@@ -37,7 +40,22 @@ public final class CatalogRetrieval: @unchecked Sendable {
   public static let defaultRerank = 200
   /// `retrieval_lists` and `retrieval_probes` (approximate).
   public static let listsRange: ClosedRange<Int> = 1...1_000_000
-  public static let defaultProbes = 64
+  /// `retrieval_recall`: the recall@10 the tuned probe count must reach on the test queries
+  /// (a margin above issue 18's 0.95: the test queries are not the model's user vectors).
+  public static let defaultTargetRecall = 0.97
+  public static let targetRecallRange: ClosedRange<Double> = 0.5...1.0
+  /// Test queries of the probe tuning (half near rows, half random directions: recsys_ivf.h).
+  public static let tuningQueries = 256
+  /// Rows one approximate call may rank when probes are tuned (the cap of the tuning). Measured
+  /// (lstm, 1M clustered items, 2000 lists, two busy cores): a cap of 65 536 rows (131 probes) left
+  /// recall@10 at 0.915, 131 072 (262) reached 0.998 at p50 7.6 ms. At 5M the 4472 lists match the
+  /// catalog's clusters and 64 probes (72k rows) already reached recall 1.0 at p99 9 ms, so the
+  /// tuning stops well below this cap there.
+  public static let tunedRowBudget = 1 << 17
+  /// The largest probe count tuning may choose: the row budget spread over lists of N/lists rows.
+  public static func maximumTunedProbes(lists: Int, rows: Int) -> Int {
+    max(1, min(lists, tunedRowBudget * lists / max(rows, 1)))
+  }
   /// 2 sqrt(N) lists (FAISS suggests 1-16 sqrt(N)): 4472 at 5 million rows, so a call with the
   /// default probes ranks about 1.4 % of the rows. (sqrt(N) lists with 32 probes measured recall@10
   /// 0.86 for an lstm over 1M clustered items; the lists merged several clusters each.)
@@ -48,6 +66,9 @@ public final class CatalogRetrieval: @unchecked Sendable {
   public static let trainingRowsPerList = 50
 
   public let mode: Mode
+  /// The fp32 table fits in half the last-level cache, so it stays there between calls and the
+  /// scan skips its prefetches (50k rows of d = 64 in a 32 MiB L3).
+  let tableStaysInCache: Bool
   let catalog: Catalog
   let itemEmbedding: UnsafeBufferPointer<Float>  // [N x d]
   let dimension: Int
@@ -55,7 +76,11 @@ public final class CatalogRetrieval: @unchecked Sendable {
   private let quantizedRows: UnsafeMutableBufferPointer<Int8>  // [N x d] in quantized mode, else empty
   private let rowScales: UnsafeMutableBufferPointer<Float>  // [N] in quantized mode, else empty
   private let ivf: OpaquePointer?  // recsys_ivf in approximate mode
-  let probes: Int
+  /// Lists an approximate search probes (`retrieval_probes`, or tuned at load).
+  public let probes: Int
+  /// recall@10 the tuned probes reached on the test queries (nil: probes from model.json, or not
+  /// approximate).
+  public let tunedRecall: Double?
 
   public init(manifest: Manifest, catalog: Catalog, itemEmbedding: UnsafeBufferPointer<Float>, dimension: Int) throws {
     let name = try manifest.choice("retrieval", among: Mode.allCases.map(\.rawValue), default: Mode.exact.rawValue)
@@ -63,11 +88,20 @@ public final class CatalogRetrieval: @unchecked Sendable {
     rerank = try manifest.integer("retrieval_rerank", default: Self.defaultRerank, in: Self.rerankRange)
     let lists = try manifest.integer(
       "retrieval_lists", default: Self.defaultLists(catalog.count), in: Self.listsRange)
-    probes = try manifest.integer("retrieval_probes", default: Self.defaultProbes, in: Self.listsRange)
+    let givenProbes = try manifest.integer("retrieval_probes", default: 0, in: Self.listsRange)  // 0: absent
+    let targetRecall = try manifest.number(
+      "retrieval_recall", default: Self.defaultTargetRecall, in: Self.targetRecallRange)
     self.catalog = catalog
     self.itemEmbedding = itemEmbedding
     self.dimension = dimension
+    tableStaysInCache = catalog.count * dimension * MemoryLayout<Float>.size <= Kernels.scanCacheBytes / 2
     ivf = mode == .approximate ? try Self.buildIVF(itemEmbedding, rows: catalog.count, dim: dimension, lists: lists) : nil
+    if let ivf, givenProbes == 0 {
+      (probes, tunedRecall) = try Self.tuneProbes(
+        ivf, itemEmbedding, rows: catalog.count, lists: lists, targetRecall: targetRecall)
+    } else {
+      (probes, tunedRecall) = (max(givenProbes, 1), nil)
+    }
     switch mode {
     case .exact, .approximate:
       quantizedRows = .allocate(capacity: 0)
@@ -101,6 +135,24 @@ public final class CatalogRetrieval: @unchecked Sendable {
     }
   }
 
+  /// The fewest probes (1, 2, 4, ...) whose recall@10 reaches `targetRecall` on the test queries,
+  /// at most `maximumTunedProbes`; and the recall they reached.
+  private static func tuneProbes(
+    _ ivf: OpaquePointer, _ rows: UnsafeBufferPointer<Float>, rows count: Int, lists: Int, targetRecall: Double
+  ) throws -> (Int, Double) {
+    var recall = 0.0
+    let capacity = 512
+    let probes = try withUnsafeTemporaryAllocation(of: CChar.self, capacity: capacity) { error in
+      error[0] = 0
+      let probes = recsys_ivf_tune_probes(
+        ivf, rows.baseAddress, count, tuningQueries, 10, targetRecall, maximumTunedProbes(lists: lists, rows: count),
+        &recall, error.baseAddress, capacity)
+      guard probes > 0 else { throw ModelError.invalidArgument(String(cString: error.baseAddress!)) }
+      return probes
+    }
+    return (probes, recall)
+  }
+
   /// Bytes of index this mode holds besides the weights (the int8 table and its scales, or the
   /// IVF index's copy of the rows).
   public var indexByteCount: Int { quantizedRows.count + 4 * rowScales.count + recsys_ivf_byte_count(ivf) }
@@ -116,34 +168,25 @@ public final class CatalogRetrieval: @unchecked Sendable {
   ) throws {
     switch mode {
     case .exact:
-      let k = min(result.capacity, catalog.count)
-      try withBest(k) { best in
-        try withUnsafeTemporaryAllocation(of: Float.self, capacity: Self.blockRows) { block in
-          try scan(request, exclusion, into: &best, block: block) { start, rows, output in
-            Kernels.scanDotProducts(
-              matrix: UnsafeBufferPointer(rebasing: itemEmbedding[(start * dimension)..<((start + rows) * dimension)]),
-              query: userVector, rows: rows, dim: dimension, output: output)
-          }
-        }
+      try withBestOfCatalog(min(result.capacity, catalog.count), request, exclusion) { start, rows, output in
+        Kernels.scanDotProducts(
+          matrix: UnsafeBufferPointer(rebasing: itemEmbedding[(start * dimension)..<((start + rows) * dimension)]),
+          query: userVector, rows: rows, dim: dimension, output: output, cached: tableStaysInCache)
       } found: { rows, scores in
         for slot in rows.indices { result.append(itemID: catalog.itemIDs[Int(rows[slot])], score: scores[slot]) }
       }
     case .quantized:
       let shortlist = min(max(rerank, result.capacity), catalog.count)
-      try withBest(shortlist) { best in
-        try withUnsafeTemporaryAllocation(of: Float.self, capacity: Self.blockRows) { block in
-          try withUnsafeTemporaryAllocation(of: Int8.self, capacity: dimension) { query in
-            let queryScale = Kernels.quantizeInt8(userVector, into: query)
-            try scan(request, exclusion, into: &best, block: block) { start, rows, output in
-              Kernels.int8Scores(
-                quantized: UnsafeBufferPointer(rebasing: quantizedRows[(start * dimension)..<((start + rows) * dimension)]),
-                scales: UnsafeBufferPointer(rebasing: rowScales[start..<start + rows]),
-                query: UnsafeBufferPointer(query), queryScale: queryScale, rows: rows, dim: dimension, output: output)
-            }
-          }
+      try withUnsafeTemporaryAllocation(of: Int8.self, capacity: dimension) { query in
+        let queryScale = Kernels.quantizeInt8(userVector, into: query)
+        try withBestOfCatalog(shortlist, request, exclusion) { start, rows, output in
+          Kernels.int8Scores(
+            quantized: UnsafeBufferPointer(rebasing: quantizedRows[(start * dimension)..<((start + rows) * dimension)]),
+            scales: UnsafeBufferPointer(rebasing: rowScales[start..<start + rows]),
+            query: UnsafeBufferPointer(query), queryScale: queryScale, rows: rows, dim: dimension, output: output)
+        } found: { rows, _ in
+          rescore(userVector, shortlist: rows, into: &result)
         }
-      } found: { rows, _ in
-        rescore(userVector, shortlist: rows, into: &result)
       }
     case .approximate:
       if try !searchIVF(userVector, excluding: exclusion, into: &result) {
@@ -181,50 +224,16 @@ public final class CatalogRetrieval: @unchecked Sendable {
   /// A view of `other`'s table in exact mode (the approximate mode's fallback): no copy, no index.
   private init(exactFrom other: CatalogRetrieval) {
     mode = .exact
+    tableStaysInCache = other.tableStaysInCache
     catalog = other.catalog
     itemEmbedding = other.itemEmbedding
     dimension = other.dimension
     rerank = other.rerank
     probes = other.probes
+    tunedRecall = nil
     quantizedRows = .allocate(capacity: 0)
     rowScales = .allocate(capacity: 0)
     ivf = nil
-  }
-
-  /// Runs `fill` with a running top-`k` in temporary buffers, then hands `found` its rows and
-  /// scores, best first.
-  private func withBest(
-    _ k: Int, _ fill: (inout Kernels.RunningTopK) throws -> Void,
-    found: (UnsafeMutableBufferPointer<Int32>, UnsafeBufferPointer<Float>) -> Void
-  ) throws {
-    guard k > 0 else { return }
-    try withUnsafeTemporaryAllocation(of: Int32.self, capacity: k) { rows in
-      try withUnsafeTemporaryAllocation(of: Float.self, capacity: k) { scores in
-        var best = Kernels.RunningTopK(k: k, rows: rows, scores: scores)
-        try fill(&best)
-        let count = best.finish()
-        found(UnsafeMutableBufferPointer(rebasing: rows[0..<count]), UnsafeBufferPointer(rebasing: scores[0..<count]))
-      }
-    }
-  }
-
-  /// Scores the catalog block by block with `score(firstRow, rows, output)` and offers each block.
-  private func scan(
-    _ request: Request, _ exclusion: ExclusionSet, into best: inout Kernels.RunningTopK,
-    block: UnsafeMutableBufferPointer<Float>,
-    score: (Int, Int, UnsafeMutableBufferPointer<Float>) -> Void
-  ) throws {
-    for start in stride(from: 0, to: catalog.count, by: Self.blockRows) {
-      if request.isCancelled { throw ModelError.cancelled }
-      let rows = min(Self.blockRows, catalog.count - start)
-      let output = UnsafeMutableBufferPointer(rebasing: block[0..<rows])
-      score(start, rows, output)
-      if exclusion.isEmpty {
-        best.offer(UnsafeBufferPointer(output), firstRow: start, excluded: { _ in false })
-      } else {
-        best.offer(UnsafeBufferPointer(output), firstRow: start, excluded: { exclusion.excludes(row: $0) })
-      }
-    }
   }
 
   /// Re-scores the shortlist (eligible rows, best first by the int8 scan) in fp32 and writes the

@@ -6,19 +6,28 @@ import CRecSysScan
 extension Kernels {
   /// `output[r] = matrix[r] · query` for every row: the `exact` mode's scan. Same result as
   /// `gemv` up to float rounding (the sums run in another order), at the memory's read bandwidth
-  /// on large tables where OpenBLAS's sgemv reached a quarter of it.
+  /// on large tables where OpenBLAS's sgemv reached a quarter of it. `cached`: the whole table
+  /// stays in the cache between calls (`scanCacheBytes`), so the kernel skips its prefetches.
   public static func scanDotProducts(
     matrix: UnsafeBufferPointer<Float>,  // [rows x dim]
     query: UnsafeBufferPointer<Float>,  // [dim]
     rows: Int, dim: Int,
-    output: UnsafeMutableBufferPointer<Float>  // [rows]
+    output: UnsafeMutableBufferPointer<Float>,  // [rows]
+    cached: Bool = false
   ) {
     requireCount(matrix.count, atLeast: rows * dim, "scanDotProducts: matrix too small")
     requireCount(query.count, atLeast: dim, "scanDotProducts: query too small")
     requireCount(output.count, atLeast: rows, "scanDotProducts: output too small")
     if rows == 0 { return }
-    recsys_scan_f32(matrix.baseAddress, rows, dim, query.baseAddress, output.baseAddress)
+    if cached {
+      recsys_scan_f32_cached(matrix.baseAddress, rows, dim, query.baseAddress, output.baseAddress)
+    } else {
+      recsys_scan_f32(matrix.baseAddress, rows, dim, query.baseAddress, output.baseAddress)
+    }
   }
+
+  /// Bytes of the last-level cache; a table of at most half of it counts as `cached`.
+  public static var scanCacheBytes: Int { recsys_scan_cache_bytes() }
 
   /// `output[r] = scales[r] * queryScale * (quantized[r] . query)` for every row: approximate
   /// dot products of the fp32 rows with the fp32 query, from a quarter of the bytes.

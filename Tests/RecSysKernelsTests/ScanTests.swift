@@ -11,15 +11,17 @@ final class ScanTests: XCTestCase {
       for rows in [0, 1, 7, 8, 9, 63, 1000] {
         let matrix = rng.floats(rows * dim)
         let query = rng.floats(dim)
-        let output = Guarded(count: rows)
-        matrix.withUnsafeBufferPointer { m in
-          query.withUnsafeBufferPointer { q in
-            Kernels.scanDotProducts(matrix: m, query: q, rows: rows, dim: dim, output: output.mutable)
-          }
-        }
         let expected = (0..<rows).map { r in (0..<dim).reduce(Float(0)) { $0 + matrix[r * dim + $1] * query[$1] } }
-        assertClose(Array(output.buffer), expected, tolerance: 1e-4, "f32 rows=\(rows) dim=\(dim)")
-        output.assertGuardsIntact("f32 rows=\(rows) dim=\(dim)")
+        for cached in [false, true] {  // with and without the kernel's prefetches
+          let output = Guarded(count: rows)
+          matrix.withUnsafeBufferPointer { m in
+            query.withUnsafeBufferPointer { q in
+              Kernels.scanDotProducts(matrix: m, query: q, rows: rows, dim: dim, output: output.mutable, cached: cached)
+            }
+          }
+          assertClose(Array(output.buffer), expected, tolerance: 1e-4, "f32 rows=\(rows) dim=\(dim) cached=\(cached)")
+          output.assertGuardsIntact("f32 rows=\(rows) dim=\(dim) cached=\(cached)")
+        }
       }
     }
   }

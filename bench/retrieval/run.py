@@ -180,9 +180,10 @@ def recall_at_10(answers, exact_answers) -> float:
     return float(np.mean([len(set(a[:10]) & set(e[:10])) / max(1, min(10, len(e))) for a, e in zip(answers, exact_answers)]))
 
 
-def read_bandwidth(binary: str) -> float:
+def read_bandwidth(binary: str) -> dict:
+    """Best GB/s of a plain read with one thread and with two (read_bandwidth.c)."""
     done = subprocess.run([binary, "1024", "8"], check=True, capture_output=True, text=True)
-    return json.loads(done.stdout)["read_gbps"]
+    return json.loads(done.stdout)
 
 
 def torch_peer(torch_python: str, weights: pathlib.Path, n: int, calls: int) -> dict | None:
@@ -232,6 +233,8 @@ def main() -> None:
     parser.add_argument("--work", default=str(ROOT / "out/bench-retrieval"))
     parser.add_argument("--sizes", default="50000,1000000,5000000")
     parser.add_argument("--kinds", default="sasrec,lstm")
+    parser.add_argument("--modes", default=",".join(MODES),
+                        help="modes to measure (exact always runs: recall is against it); a subset run")
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--warmup", type=int, default=20)
     parser.add_argument("--seconds", type=float, default=4.0, help="per closed-loop point")
@@ -250,8 +253,9 @@ def main() -> None:
     results = {"note": args.note, "started": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
                "machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
                            "load_average_start": os.getloadavg()},
-               "read_gbps": [read_bandwidth(args.read_bandwidth)], "runs": []}
-    print(f"DRAM read bandwidth (one core): {results['read_gbps'][0]:.1f} GB/s", flush=True)
+               "read": [read_bandwidth(args.read_bandwidth)], "runs": []}
+    print(f"DRAM read bandwidth: {results['read'][0]['read_gbps_1_thread']:.1f} GB/s on one thread, "
+          f"{results['read'][0]['read_gbps_2_threads']:.1f} on two", flush=True)
     for n in [int(s) for s in args.sizes.split(",") if s]:
         for kind in [k for k in args.kinds.split(",") if k]:
             stores = write_stores(work, n, kind)
@@ -259,7 +263,7 @@ def main() -> None:
             weight_bytes = (stores / "exact/model/1/weights.safetensors").stat().st_size
             run = {"n": n, "kind": kind, "weights_bytes": weight_bytes, "table_bytes": n * DIM * 4, "modes": {}}
             exact_answers = None
-            for mode in MODES:
+            for mode in [m for m in MODES if m == "exact" or m in args.modes.split(",")]:
                 sidecar = Sidecar(args, stores / mode)
                 try:
                     latency, answers = sequential(sidecar, requests, args.warmup)
@@ -282,7 +286,7 @@ def main() -> None:
                       f"cpu/call {latency['cpu_ms_per_call']:.2f} ms recall@10 {run['modes'][mode]['recall_at_10']:.3f} "
                       f"load {sidecar.load_seconds:.1f} s rss {memory.get('VmRSS', 0) / 1024:.0f} MiB", flush=True)
             exact = run["modes"]["exact"]
-            for mode in MODES[1:]:
+            for mode in [m for m in MODES[1:] if m in run["modes"]]:
                 run["modes"][mode]["index_build_seconds"] = run["modes"][mode]["load_seconds"] - exact["load_seconds"]
             exact["table_gbps_at_p50"] = run["table_bytes"] / (exact["p50_ms"] / 1e3) / 1e9
             run["torch"] = torch_peer(args.torch_python, stores / "exact/model/1/weights.safetensors", n, 50)
@@ -292,7 +296,7 @@ def main() -> None:
         if args.scan_roof:
             done = subprocess.run([args.scan_roof, str(n), str(DIM), "8"], check=True, capture_output=True, text=True)
             results["scan_roof"].append(json.loads(done.stdout))
-    results["read_gbps"].append(read_bandwidth(args.read_bandwidth))
+    results["read"].append(read_bandwidth(args.read_bandwidth))
     results["machine"]["load_average_end"] = os.getloadavg()
     results["seconds"] = time.monotonic() - began
     out = pathlib.Path(args.out) if args.out else work / "results.json"
@@ -301,8 +305,25 @@ def main() -> None:
     print(f"wrote {out} and {args.docs} in {results['seconds'] / 60:.1f} min")
 
 
+def roof(results: dict) -> float:
+    """The read bandwidth exact is judged against: the best plain read of the run, one thread or two
+    (a lone call scans with both cores). Runs before the two-thread read kept one figure a pass."""
+    if "read" in results:
+        return max(r["read_gbps"] for r in results["read"])
+    return max(results["read_gbps"])
+
+
+def bandwidth_line(results: dict) -> str:
+    if "read" not in results:
+        return (f"DRAM read bandwidth of one core: {', '.join(f'{g:.1f}' for g in results['read_gbps'])} GB/s "
+                "(before, after).")
+    passes = ", ".join(f"{r['read_gbps_1_thread']:.1f} / {r['read_gbps_2_threads']:.1f}" for r in results["read"])
+    return (f"DRAM read bandwidth, one thread / two threads: {passes} GB/s (before, after); "
+            f"the roof below is the best of them, {roof(results):.1f} GB/s.")
+
+
 def report(results: dict, note: str) -> str:
-    bandwidth = max(results["read_gbps"])
+    bandwidth = roof(results)
     lines = [
         "# Whole-catalog retrieval: modes and eligibility filters (issue 18)",
         "",
@@ -311,8 +332,7 @@ def report(results: dict, note: str) -> str:
         "",
         f"Run {results['started']}, {results['seconds'] / 60:.1f} min, {results['machine']['cpus']} CPUs, "
         f"load average {results['machine']['load_average_start'][0]:.1f} at the start and "
-        f"{results['machine']['load_average_end'][0]:.1f} at the end. "
-        f"DRAM read bandwidth of one core: {', '.join(f'{g:.1f}' for g in results['read_gbps'])} GB/s (before, after).",
+        f"{results['machine']['load_average_end'][0]:.1f} at the end. " + bandwidth_line(results),
     ]
     if note:
         lines += ["", f"**{note}**"]
@@ -321,8 +341,8 @@ def report(results: dict, note: str) -> str:
         "How to read it: the catalogs are random *clustered* items (tools/make_catalog_store.py: 4096 random centres plus",
         "noise), the models random (d 64; sasrec 2 blocks, 1 head; lstm 2 layers). Exact and quantized do not depend on",
         "that structure; the approximate mode's recall does: its default 2 sqrt(N) lists are fewer than the 4096 true",
-        "clusters below about 4M items, so a list mixes clusters and a 64-list probe can miss the best ones (raise",
-        "`retrieval_probes` or `retrieval_lists` in model.json; trained embeddings need their own measurement). p50/p99",
+        "clusters below about 4M items, so a list mixes clusters; the probe count is tuned at load until recall@10 on",
+        "test queries reaches 0.97 (CatalogRetrieval.tuneProbes; trained embeddings need their own measurement). p50/p99",
         "are end to end (Python gRPC client on the same 2 cores, RPC and the model's forward pass included); the scan",
         "kernel's own rate is the in-process table further down. Index build = load(mode) - load(exact) in the same",
         "run: noise of about a second (negative values) at small N.",
@@ -338,13 +358,14 @@ def report(results: dict, note: str) -> str:
                 f"{m['cpu_ms_per_call']:.2f} | {qps} | {m['rss_kib'] / 1024:.0f} | {m['rss_over_weights_and_index']:.2f} | "
                 f"{m['load_seconds']:.1f} | {build} |")
     lines += ["", "## exact against the read-bandwidth roof and PyTorch eager", "",
-              "Table bytes / exact's p50 (the p50 includes the RPC and the model's forward pass), against the one-core",
-              "read bandwidth above; PyTorch eager computes `topk(item_emb @ z, 10)` in-process on the same table.",
+              "Table bytes / exact's p50 (the p50 includes the RPC and the model's forward pass), against the best",
+              "read bandwidth above (one thread or two: a lone call scans with both cores); PyTorch eager computes",
+              "`topk(item_emb @ z, 10)` in-process on the same table.",
               "",
               "| N | kind | table MB | exact p50 ms | table GB/s at p50 | % of read bandwidth | quantized CPU / exact CPU | PyTorch p50 ms (threads) | PyTorch 1-thread p50 ms |",
               "|---|---|---|---|---|---|---|---|---|"]
     for run in results["runs"]:
-        exact, quantized = run["modes"]["exact"], run["modes"]["quantized"]
+        exact, quantized = run["modes"]["exact"], run["modes"].get("quantized")
         torch = run.get("torch") or {}
         default = next((v for k, v in torch.items() if k.startswith("threads_") and v["threads"] != 1), None)
         single = torch.get("threads_1")
@@ -353,13 +374,18 @@ def report(results: dict, note: str) -> str:
         lines.append(
             f"| {run['n']:,} | {run['kind']} | {run['table_bytes'] / 1e6:.0f} | {exact['p50_ms']:.2f} | "
             f"{exact['table_gbps_at_p50']:.1f} | {100 * exact['table_gbps_at_p50'] / bandwidth:.0f} % | "
-            f"{quantized['cpu_ms_per_call'] / exact['cpu_ms_per_call']:.2f} | {peer} | {peer_single} |")
+            + (f"{quantized['cpu_ms_per_call'] / exact['cpu_ms_per_call']:.2f}" if quantized else "-")
+            + f" | {peer} | {peer_single} |")
     if results.get("scan_roof"):
         lines += ["", "The exact scan kernel alone, in-process (scan_roof.c; best of 8 passes, interleaved with the plain read of the",
-                  "same table):", "", "| N | scan GB/s | read GB/s | scan / read | scan ms |", "|---|---|---|---|---|"]
-        for roof in results["scan_roof"]:
-            lines.append(f"| {roof['rows']:,} | {roof['scan_gbps']:.1f} | {roof['read_gbps']:.1f} | "
-                         f"{100 * roof['scan_gbps'] / roof['read_gbps']:.0f} % | {roof['scan_ms']:.1f} |")
+                  "same table), on one core and shared with the helper thread on two:", "",
+                  "| N | scan GB/s | read GB/s | scan / read | scan ms | 2-core scan GB/s | 2-thread read GB/s | 2-core scan ms |",
+                  "|---|---|---|---|---|---|---|---|"]
+        for kernel in results["scan_roof"]:
+            two = (f"{kernel['scan_gbps_2_cores']:.1f} | {kernel['read_gbps_2_threads']:.1f} | {kernel['scan_ms_2_cores']:.1f}"
+                   if "scan_gbps_2_cores" in kernel else "- | - | -")
+            lines.append(f"| {kernel['rows']:,} | {kernel['scan_gbps']:.1f} | {kernel['read_gbps']:.1f} | "
+                         f"{100 * kernel['scan_gbps'] / kernel['read_gbps']:.0f} % | {kernel['scan_ms']:.1f} | {two} |")
     lines += ["", "## Targets (issue 18), as this run measured them", ""] + targets(results, bandwidth)
     torch_version = next((run["torch"]["torch"] for run in results["runs"] if run.get("torch")), None)
     lines += ["", f"PyTorch: {torch_version or 'not measured (no --torch-python)'}.", ""]
@@ -396,16 +422,19 @@ def targets(results: dict, bandwidth: float) -> list:
             fastest = min(peers)
             out.append(f"- exact faster than PyTorch eager at {n:,}, {kind}: sidecar p50 {exact['p50_ms']:.2f} ms over gRPC "
                        f"vs PyTorch's best {fastest:.2f} ms in-process: {verdict(exact['p50_ms'] < fastest)}")
-    for roof in results.get("scan_roof", []):
-        share = roof["scan_gbps"] / roof["read_gbps"]
-        if roof["rows"] >= 1_000_000:
-            out.append(f"- exact scan kernel at the read roof at {roof['rows']:,} (in-process, scan_roof.c): "
-                       f"{100 * share:.0f} % (>= 70 %): {verdict(share >= 0.7)}")
-        peers = [v["p50_ms"] for run in results["runs"] if run["n"] == roof["rows"] and run.get("torch")
+    for kernel in results.get("scan_roof", []):
+        # The kernel's best (one core or shared across two) against the best plain read of the same table.
+        scan_gbps = max(kernel["scan_gbps"], kernel.get("scan_gbps_2_cores", 0))
+        scan_ms = min(kernel["scan_ms"], kernel.get("scan_ms_2_cores", kernel["scan_ms"]))
+        share = scan_gbps / max(kernel["read_gbps"], kernel.get("read_gbps_2_threads", 0))
+        if kernel["rows"] >= 1_000_000:
+            out.append(f"- exact scan kernel at the read roof at {kernel['rows']:,} (in-process, scan_roof.c, best of one "
+                       f"core and two against the best read): {100 * share:.0f} % (>= 70 %): {verdict(share >= 0.7)}")
+        peers = [v["p50_ms"] for run in results["runs"] if run["n"] == kernel["rows"] and run.get("torch")
                  for k, v in run["torch"].items() if k.startswith("threads_")]
         if peers:
-            out.append(f"- exact scan kernel in-process vs PyTorch eager in-process at {roof['rows']:,}: "
-                       f"{roof['scan_ms']:.2f} ms vs {min(peers):.2f} ms: {verdict(roof['scan_ms'] < min(peers))}")
+            out.append(f"- exact scan kernel in-process vs PyTorch eager in-process at {kernel['rows']:,}: "
+                       f"{scan_ms:.2f} ms vs {min(peers):.2f} ms: {verdict(scan_ms < min(peers))}")
     out.append("- golden parity of exact: unchanged (Tests/PluginGoldenTests, part of make test).")
     return out
 

@@ -41,6 +41,20 @@ int64_t recsys_ivf_search(const recsys_ivf *index, const float *query, size_t k,
                           recsys_ivf_excluded_fn excluded, void *context, int64_t *rows, float *scores,
                           char *error, size_t error_capacity);
 
+/*
+ * The smallest probe count at which searches agree with the exact top-k on at least
+ * `target_recall` of it (recall@k over `query_count` test queries made from the rows themselves),
+ * trying 1, 2, 4, ... probes up to `max_probes` (returned when none of them reaches the target).
+ * The test queries are of two sorts, and the worse recall of the two must reach the target: a
+ * sampled row plus noise (a user near some items, as trained embeddings give) and a random
+ * direction of the rows' typical length (a user vector unrelated to any one item, as random or
+ * poorly trained weights give). `rows` are the rows the index was built from. Writes the recall
+ * reached to *recall (may be NULL). Returns 0 with a message on failure.
+ */
+size_t recsys_ivf_tune_probes(const recsys_ivf *index, const float *rows, size_t count, size_t query_count, size_t k,
+                              double target_recall, size_t max_probes, double *recall, char *error,
+                              size_t error_capacity);
+
 /* Bytes the index holds (its copy of the rows, their ids, the centres). */
 size_t recsys_ivf_byte_count(const recsys_ivf *index);
 

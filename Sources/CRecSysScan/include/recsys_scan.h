@@ -23,6 +23,15 @@ extern "C" {
 void recsys_scan_f32(const float *rows, size_t count, size_t dim, const float *query, float *out);
 
 /*
+ * The same for a table that stays in the last-level cache between calls (at most half of
+ * recsys_scan_cache_bytes()): no software prefetch, which there only costs issue slots.
+ */
+void recsys_scan_f32_cached(const float *rows, size_t count, size_t dim, const float *query, float *out);
+
+/* Bytes of the L3 cache (0 when the system does not say). */
+size_t recsys_scan_cache_bytes(void);
+
+/*
  * out[r] = scales[r] * query_scale * sum_j rows[r * dim + j] * query[j] (the `quantized` mode).
  * Rows and query are int8 with one scale each (row r ~= scales[r] * q[r]); the products are
  * summed in int32, exactly (dim <= 65536 products of at most 127 * 127 cannot overflow).

@@ -1,0 +1,29 @@
+/* The plain read the retrieval benchmarks measure everything against: the sum of a float buffer
+ * with AVX2 loads into four independent accumulators, so the loads, not the adds, set the pace.
+ * One helper for read_bandwidth.c, scan_roof.c and bench/kernels.cc, so "the read bandwidth"
+ * means the same loop everywhere. Header-only (C and C++): each tool is one compiler call.
+ */
+#ifndef RECSYS_BENCH_READ_LOOP_H
+#define RECSYS_BENCH_READ_LOOP_H
+
+#include <immintrin.h>
+#include <stddef.h>
+
+__attribute__((target("avx2"))) static inline float recsys_read_sum(const float *data, size_t count) {
+  __m256 a = _mm256_setzero_ps(), b = a, c = a, d = a;
+  size_t i = 0;
+  for (; i + 32 <= count; i += 32) {
+    a = _mm256_add_ps(a, _mm256_loadu_ps(data + i));
+    b = _mm256_add_ps(b, _mm256_loadu_ps(data + i + 8));
+    c = _mm256_add_ps(c, _mm256_loadu_ps(data + i + 16));
+    d = _mm256_add_ps(d, _mm256_loadu_ps(data + i + 24));
+  }
+  float lanes[8];
+  _mm256_storeu_ps(lanes, _mm256_add_ps(_mm256_add_ps(a, b), _mm256_add_ps(c, d)));
+  float total = 0;
+  for (int lane = 0; lane < 8; ++lane) total += lanes[lane];
+  for (; i < count; ++i) total += data[i];
+  return total;
+}
+
+#endif /* RECSYS_BENCH_READ_LOOP_H */
