@@ -188,14 +188,15 @@ def shape_sweep_section(r: dict, add, docs: Path) -> None:
     add("")
     add("Random (seeded) weights, history 50, top 10; each point changes one factor of a base point of its "
         "kind (bases A and B; `mlp_A`, `lstm_A` and `sasrec_A` are the three shapes issue 19 names). "
-        f"Short timing so that the sweep fits in `make bench`: per point every server gets a "
-        f"{settings.get('sweep_seconds', '1.0')} s closed-loop probe (8 in flight), then the sidecar and the "
-        "best peer by probe (and the second when within 15 %) an open-loop search from 0.8 × their probe "
-        "capacity, stepping down (× 0.6) until a point passes and up (× 1.25) while it does, one bisection, "
-        f"{settings.get('sweep_seconds', '1.0')} s per step. Coarser than the fixed workloads above (steps of "
-        "25 %): read ratios within ±25 % as ties.")
+        f"Short timing so that the sweep fits in `make bench`: per point every server (sidecar and the four "
+        f"peers) gets a {0.6 * float(settings.get('sweep_seconds', 0.8)):.2f} s closed-loop probe (8 in flight), "
+        "then the sidecar and the best peer by probe an open-loop search from 0.7 × their probe capacity, up "
+        "by × 1.4 while points pass, or down by halves until one does, "
+        f"{settings.get('sweep_seconds', 0.8)} s per step (+ 0.2 s warm-up). Coarser than the fixed workloads "
+        "above (steps of 40 %): read ratios within ±40 % as ties.")
     add("")
-    add(f"Roofline: sgemm {roof.get('sgemm_gflops', 0):.1f} GFLOP/s (OpenBLAS 1024³, one core); read bandwidth "
+    add(f"Roofline (rates: the better of a measurement before and one after the plugin calls): sgemm "
+        f"{roof.get('sgemm_gflops', 0):.1f} GFLOP/s (OpenBLAS 1024³, one core); read bandwidth "
         + ", ".join(f"{int(size) >> 20} MiB {rate:.1f} GB/s" for size, rate in roof.get("read_gbytes_per_s", {}).items())
         + " (each point uses the smallest buffer ≥ its bytes). FLOPs and bytes per call as bench/sweep.py "
           "documents (what is done once per call vs per candidate or catalog item); in-process time = the "
