@@ -203,6 +203,9 @@ def shape_sweep_section(r: dict, add, docs: Path) -> None:
           "plugin's `recommend` called through its C ABI by bench/kernels.cc `--plugin`, one thread, cycling "
           "through the point's request set; floor = max(FLOPs ÷ sgemm rate, bytes ÷ read bandwidth).")
     add("")
+    add("What bounds the points off their roofline (perf profiles) and the kernel changes with their "
+        "before/after measurements: [bench-sweep-notes.md](bench-sweep-notes.md).")
+    add("")
     per_kind: dict = {}
     for w in sweep_prepared["workloads"]:
         if w["name"] not in results:
