@@ -90,6 +90,20 @@ def others_load(before: dict, after: dict) -> dict:
             "cores_stolen": round((after["steal"] - before["steal"]) / wall, 2)}
 
 
+def same_replies(mine: list[dict], theirs: list[dict], top_k: int) -> dict:
+    """Whether two servers' replies to the same requests name the same top_k items in the same
+    order, and the largest score difference between them (inf when either failed a call)."""
+    same, diff = True, 0.0
+    for a, b in zip(mine, theirs):
+        if "grpc_error" in a or "grpc_error" in b:
+            same, diff = False, math.inf
+            continue
+        ids = [i["itemId"] for i in a["items"]]
+        same &= ids == [i["itemId"] for i in b["items"]] and len(ids) == top_k
+        diff = max([diff] + [abs(x["score"] - y["score"]) for x, y in zip(a["items"], b["items"])])
+    return {"same_top_k": same, "max_abs_score_diff": diff}
+
+
 class Server:
     """One server: `processes` copies of argv on one port (the peers' two-process form shares it
     with SO_REUSEPORT), started by this script and only ever stopped by their own handles."""
@@ -232,16 +246,7 @@ class Bench:
                    for name in ("sidecar", "torch", "onnx")}
             entry = {}
             for peer in ("torch", "onnx"):  # torch2 and onnx2 run the same code
-                same_ids, diff = True, 0.0
-                for mine, theirs in zip(got["sidecar"], got[peer]):
-                    if "grpc_error" in mine or "grpc_error" in theirs:
-                        same_ids, diff = False, math.inf
-                        continue
-                    a_ids = [i["itemId"] for i in mine["items"]]
-                    b_ids = [i["itemId"] for i in theirs["items"]]
-                    same_ids &= a_ids == b_ids and len(a_ids) == w["top_k"]
-                    diff = max([diff] + [abs(x["score"] - y["score"]) for x, y in zip(mine["items"], theirs["items"])])
-                entry[peer] = {"same_top_k": same_ids, "max_abs_score_diff": diff, "requests": self.a.check}
+                entry[peer] = {**same_replies(got["sidecar"], got[peer], w["top_k"]), "requests": self.a.check}
             out[w["name"]] = entry
             log(f"agreement {w['name']}: " + ", ".join(
                 f"{p} ids {'same' if e['same_top_k'] else 'DIFFER'} (max |dscore| {e['max_abs_score_diff']:.1e})"
@@ -423,16 +428,10 @@ class Bench:
         for index, w in enumerate(self.sweep_workloads):
             got = {name: self.replies(servers[name].target, w["request_set"], w["model"], 2)
                    for name in ("sidecar", "torch")}
-            same, diff = True, 0.0
-            for mine, theirs in zip(got["sidecar"], got["torch"]):
-                if "grpc_error" in mine or "grpc_error" in theirs:
-                    same, diff = False, math.inf
-                    continue
-                same &= [i["itemId"] for i in mine["items"]] == [i["itemId"] for i in theirs["items"]]
-                diff = max([diff] + [abs(x["score"] - y["score"]) for x, y in zip(mine["items"], theirs["items"])])
+            agreement = same_replies(got["sidecar"], got["torch"], w["top_k"])
+            same, diff = agreement["same_top_k"], agreement["max_abs_score_diff"]
             rotated = order[index % len(order):] + order[:index % len(order)]
-            out[w["name"]] = {"agreement": {"same_top_k": same, "max_abs_score_diff": diff},
-                              "servers": self.compare(servers, w, rotated, timing)}
+            out[w["name"]] = {"agreement": agreement, "servers": self.compare(servers, w, rotated, timing)}
             log(f"sweep {index + 1}/{len(self.sweep_workloads)} {w['name']}: top-k vs torch "
                 f"{'same' if same else 'DIFFER'} (max |dscore| {diff:.1e}), {time.monotonic() - started:.0f} s so far")
         return out
