@@ -264,6 +264,7 @@ def main(argv=None) -> int:
     ap.add_argument("--results", type=Path, default=ROOT / "out/bench/results.json")
     ap.add_argument("--docs", type=Path, default=ROOT / "docs")
     ap.add_argument("--make-seconds", type=float, default=None, help="wall time of the whole make bench")
+    ap.add_argument("--note", default="", help="a line printed under the title (e.g. how the run was taken)")
     a = ap.parse_args(argv)
     r = json.loads(a.results.read_text())
     prepared = r["prepared"]
@@ -276,6 +277,9 @@ def main(argv=None) -> int:
 
     add("# Benchmarks")
     add("")
+    if a.note:
+        add(f"> **{a.note}**")
+        add("")
     add("Written by `make bench` (bench/run.py, bench/report.py) — do not edit by hand; rerun it. Numbers "
         "on shared 2-core machines are noisy, so every figure that matters is a **ratio against a peer or a "
         "floor measured in the same run**, back to back, on the same machine, by the same load generator.")
