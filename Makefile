@@ -135,6 +135,7 @@ soak-rewrites: build venv
 #   make bench                              the normal build (.build, $(PLUGINS_DIR))
 #   make bench BENCH_SCRATCH=.build-bench   the Swift side in its own scratch folder
 #   make bench BENCH_ARGS="--seconds 5"     more time per point (see bench/run.py --help)
+#   make bench BENCH_ARGS="--points mlp_A"  only those points of issue 19's shape sweep (bench/sweep.py)
 BENCH_VENV := .venv-bench
 BENCH_PY := $(BENCH_VENV)/bin/python
 BENCH_WORK := out/bench

@@ -60,7 +60,9 @@ let package = Package(
       name: "CFaissIVF",
       linkerSettings: [.linkedLibrary("faiss"), .linkedLibrary("openblas"), .linkedLibrary("gomp"),
                        .unsafeFlags(["-L/usr/lib/gcc/x86_64-linux-gnu/12"])]),
-    .target(name: "RecSysKernels", dependencies: ["COpenBLAS", "CRecSysScan"]),
+    // exp/sigmoid/tanh/erf/GELU compiled for AVX-512, AVX2 and SSE2, chosen at run time (issue 19).
+    .target(name: "CRecSysMath"),
+    .target(name: "RecSysKernels", dependencies: ["COpenBLAS", "CRecSysScan", "CRecSysMath"]),
     // Author side of the plugin contract: a Swift protocol and its C export.
     .target(name: "PluginAPI", dependencies: ["CRecSysPlugin", "RecSysKernels", "CFaissIVF"]),
     // The safetensors file format: mmap and validate.

@@ -48,6 +48,7 @@ from export_store import export_version, load_version, random_module  # noqa: E4
 from recsys_tools import load_item_ids, sha256_file  # noqa: E402
 from recsys_tools import newest_version as newest_version_folder  # noqa: E402
 from proto_stubs import generate_stubs  # noqa: E402
+import sweep  # noqa: E402
 
 SEED = 20251123
 REQUESTS_PER_SET = 200
@@ -192,17 +193,46 @@ def build_store(work: Path, demo_store: Path, catalog_size: int) -> dict:
     models["echo"] = {"kind": "echo", "source": "item_ids of the bench mlp", "note": ""}
 
     for name, entry in models.items():
-        version = store / name / "1"
-        meta = json.loads((version / "model.json").read_text())
-        header, data_start = safetensors_header(version / "weights.safetensors")
-        entry.update({
-            "version_dir": str(version), "weights_bytes": (version / "weights.safetensors").stat().st_size,
-            "meta": {k: v for k, v in meta.items() if k not in ("sha256", "description", "created")},
-            "tensors": {k: {"dtype": v["dtype"], "shape": v["shape"], "offsets": v["data_offsets"]} for k, v in header.items()},
-            "data_start": data_start,
-            "num_items": header["item_ids"]["shape"][0],
-        })
+        describe(store / name / "1", entry)
     return models
+
+
+def describe(version: Path, entry: dict) -> None:
+    """What the later steps read of a stored version: its files, model.json and tensor table."""
+    meta = json.loads((version / "model.json").read_text())
+    header, data_start = safetensors_header(version / "weights.safetensors")
+    entry.update({
+        "version_dir": str(version), "weights_bytes": (version / "weights.safetensors").stat().st_size,
+        "meta": {k: v for k, v in meta.items() if k not in ("sha256", "description", "created")},
+        "tensors": {k: {"dtype": v["dtype"], "shape": v["shape"], "offsets": v["data_offsets"]} for k, v in header.items()},
+        "data_start": data_start,
+        "num_items": header["item_ids"]["shape"][0],
+    })
+
+
+def build_sweep_store(work: Path) -> tuple[dict, list[dict]]:
+    """Issue 19's shape sweep (bench/sweep.py): one seeded random version per point in the bench
+    store (kept when its spec is unchanged), and a workload per point. Request sets are shared by
+    the points whose requests are interchangeable (same catalog, candidates, context and features)."""
+    store = work / "store"
+    models, workloads = {}, []
+    for point in sweep.points():
+        kind, shape, name = point["kind"], point["shape"], f"sweep_{point['name']}"
+        hp = sweep.hparams(kind, shape)
+        spec = {"kind": kind, "seed": sweep.SEED, **shape, **hp}
+        generated(store, name, spec, lambda s, n, kind=kind, shape=shape, hp=hp: export_version(
+            s, n, 1, kind, random_module(kind, shape["N"], shape["d"], hp, sweep.SEED, **sweep.module_options(kind, shape)),
+            [100000 + 7 * r for r in range(shape["N"])], hp, f"bench: issue 19 sweep point {point['name']}"))
+        models[name] = {"kind": kind, "source": f"random, sweep point {point['factor']} of {kind} {point['base']}",
+                        "note": "", "point": point}
+        describe(store / name / "1", models[name])
+        key = f"N{shape['N']}_m{shape['candidates']}_c{shape.get('C', 0)}_f{shape.get('F', 0)}"
+        workloads.append({"name": name, "model": name, "request_set": f"sweep_{key}", "history": sweep.HISTORY,
+                          "candidates": shape["candidates"], "top_k": sweep.TOP_K,
+                          "description": f"sweep {point['name']}: {kind} {point['factor']} around base {point['base']}",
+                          "point": point})
+    log(f"sweep: {len(models)} points in {store}")
+    return models, workloads
 
 
 # ---------------------------------------------------------------------------- requests
@@ -332,6 +362,13 @@ def export_onnx(work: Path, models: dict, sets: dict, workloads: list[dict]) -> 
     for name, entry in models.items():
         if entry["kind"] == "echo":
             continue
+        # An export (and its check) is kept while it is newer than the weights it was made from:
+        # the sweep's 45 exports are minutes of a fresh `make bench`.
+        record = work / "onnx" / f"{name}.check.json"
+        weights = Path(entry["version_dir"]) / "weights.safetensors"
+        if record.is_file() and record.stat().st_mtime >= weights.stat().st_mtime:
+            out[name] = json.loads(record.read_text())
+            continue
         ref, meta = load_version(Path(entry["version_dir"]))
         t = time.time()
         paths = export_model(entry["kind"], ref.module, meta, work / "onnx", name)
@@ -367,6 +404,7 @@ def export_onnx(work: Path, models: dict, sets: dict, workloads: list[dict]) -> 
         log(f"onnx {name}: exported in {out[name]['export_seconds']} s, max |onnx - torch| = {diff:.2e}")
         if diff > 1e-3:
             raise SystemExit(f"ONNX export of {name} disagrees with the reference module ({diff})")
+        record.write_text(json.dumps({k: str(v) if isinstance(v, Path) else v for k, v in out[name].items()}))
     return out
 
 
@@ -408,8 +446,9 @@ def kernel_inputs(work: Path, models: dict, sets: dict, workloads: list[dict]) -
     for w in workloads:
         lines = Path(sets[w["request_set"]]["path"]).read_text().splitlines()
         write_case(w["name"], w["model"], json.loads(lines[0]), [json.loads(line) for line in lines if line.strip()])
-    # The catalog GEMV almost alone: an lstm with an empty history scores the catalog with z = proj(0).
-    write_case("catalog_gemv_empty_history", "lstm_50k", {"topK": 10})
+    if "lstm_50k" in models:
+        # The catalog GEMV almost alone: an lstm with an empty history scores the catalog with z = proj(0).
+        write_case("catalog_gemv_empty_history", "lstm_50k", {"topK": 10})
     return cases
 
 
@@ -421,6 +460,7 @@ def main(argv=None) -> int:
     ap.add_argument("--work", type=Path, default=ROOT / "out" / "bench")
     ap.add_argument("--demo-store", type=Path, default=ROOT / "demo" / "store")
     ap.add_argument("--workloads", type=Path, default=ROOT / "bench" / "workloads")
+    ap.add_argument("--no-sweep", action="store_true", help="skip issue 19's shape sweep (bench/sweep.py)")
     a = ap.parse_args(argv)
     started = time.time()
     torch.set_num_threads(2)
@@ -439,6 +479,18 @@ def main(argv=None) -> int:
     sets = build_requests(work, workloads, models, logs, logs_note)
     onnx = export_onnx(work, models, sets, workloads)
     kernels = kernel_inputs(work, models, sets, workloads)
+    sweep_prepared = None
+    if not a.no_sweep:
+        sweep_started = time.time()
+        sweep_models, sweep_workloads = build_sweep_store(work)
+        sweep_sets = build_requests(work, sweep_workloads, sweep_models, None, "random histories (seeded)")
+        sweep_prepared = {"models": sweep_models, "workloads": sweep_workloads,
+                          "onnx": export_onnx(work, sweep_models, sweep_sets, sweep_workloads),
+                          "kernel_cases": kernel_inputs(work, sweep_models, sweep_sets, sweep_workloads)}
+        sets.update(sweep_sets)
+        for entry in sweep_models.values():
+            entry["shapes"] = {k: v["shape"] for k, v in entry.pop("tensors").items()}
+        sweep_prepared["seconds"] = round(time.time() - sweep_started, 1)
 
     stubs = work / "stubs"  # for the peers, which put it on their own path
     shutil.rmtree(stubs, ignore_errors=True)
@@ -447,7 +499,8 @@ def main(argv=None) -> int:
     for entry in models.values():
         entry["shapes"] = {k: v["shape"] for k, v in entry.pop("tensors").items()}
     prepared = {"work": str(work), "workloads": workloads, "models": models, "request_sets": sets, "onnx": onnx,
-                "kernel_cases": kernels, "logs": logs_note, "seconds": round(time.time() - started, 1)}
+                "kernel_cases": kernels, "logs": logs_note, "sweep": sweep_prepared,
+                "seconds": round(time.time() - started, 1)}
     (work / "prepared.json").write_text(json.dumps(prepared, indent=2) + "\n")
     log(f"done in {prepared['seconds']} s -> {work / 'prepared.json'}")
     return 0

@@ -15,8 +15,14 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-SERVER_LABEL = {"sidecar": "sidecar", "torch": "PyTorch peer", "onnx": "ONNX Runtime peer", "floor": "grpc++ echo floor"}
-COLOR = {"sidecar": "tab:blue", "torch": "tab:orange", "onnx": "tab:green", "floor": "tab:gray"}
+sys.path.insert(0, str(ROOT / "bench"))
+SERVER_LABEL = {"sidecar": "sidecar", "torch": "PyTorch peer (1 process)", "torch2": "PyTorch peer (2 processes)",
+                "onnx": "ONNX Runtime peer (1 process)", "onnx2": "ONNX Runtime peer (2 processes)",
+                "floor": "grpc++ echo floor"}
+SHORT_LABEL = {"torch": "PyTorch ×1", "torch2": "PyTorch ×2", "onnx": "ORT ×1", "onnx2": "ORT ×2"}
+PEERS = tuple(SHORT_LABEL)
+COLOR = {"sidecar": "tab:blue", "torch": "tab:orange", "torch2": "tab:red", "onnx": "tab:green",
+         "onnx2": "tab:olive", "floor": "tab:gray"}
 SMALL = ("dqn", "lstm_500", "sasrec_500")
 CATALOG = ("lstm_catalog", "sasrec_catalog")
 
@@ -41,11 +47,21 @@ def ratio(a: float, b: float):
     return a / b
 
 
+def best_of_peers(sweeps: dict) -> tuple[str, float]:
+    """(name, QPS at p99 <= 10 ms) of the best searched peer; probe-only peers lost the probe."""
+    searched = {name: sweeps[name]["qps_at_p99_limit"] for name in PEERS
+                if name in sweeps and not sweeps[name].get("probe_only")}
+    if not searched:
+        return "torch", 0.0
+    name = max(searched, key=lambda n: (searched[n], sweeps[n]["capacity_closed_loop"]))
+    return name, searched[name]
+
+
 def plot(workload: str, sweeps: dict, description: str, out: Path) -> None:
     fig, ax = plt.subplots(figsize=(7.5, 4.6), dpi=100)
-    for server in ("sidecar", "torch", "onnx", "floor"):
+    for server in ("sidecar", *PEERS, "floor"):
         sweep = sweeps.get(server)
-        if not sweep:
+        if not sweep or not sweep["points"]:
             continue
         points = sweep["points"]
         x = [p["offered_qps"] for p in points]
@@ -129,11 +145,126 @@ def unmet_limits(summary: dict, cpu: dict, k: dict) -> list:
     return lines
 
 
+def shape_text(kind: str, shape: dict) -> str:
+    scored = f"{shape['candidates']} cand" if shape["candidates"] else f"catalog {shape['N'] // 1000}k"
+    if kind == "mlp":
+        return f"d {shape['d']}, C {shape['C']}, F {shape['F']}, {'-'.join(map(str, shape['hidden']))}, {scored}"
+    if kind == "lstm":
+        return f"d {shape['d']}, h {shape['hidden']}, {shape['layers']} layer(s), {scored}, N {shape['N'] // 1000}k"
+    return (f"d {shape['d']}, {shape['heads']} head(s), {shape['blocks']} block(s), d_ff {shape['d_ff']}, {scored}, "
+            f"N {shape['N'] // 1000}k")
+
+
+def plot_sweep(kind: str, rows: list[dict], out: Path) -> None:
+    """Per point of one kind: the in-process roofline ratio (top) and sidecar ÷ best peer (bottom)."""
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(9, 6.4), dpi=100, sharex=True)
+    labels = [row["label"] for row in rows]
+    x = range(len(rows))
+    top.bar(x, [row["roof_ratio"] or 0 for row in rows], color=["tab:blue" if (row["roof_ratio"] or 99) <= 1.5
+                                                                  else "tab:red" for row in rows])
+    top.axhline(1.5, color="black", linewidth=0.8, linestyle=":")
+    top.set_ylabel("in-process time ÷ roofline floor")
+    top.set_yscale("log")
+    top.set_title(f"{kind}: shape sweep (one factor at a time around bases A and B)", fontsize=10)
+    bottom.bar(x, [row["vs_peer"] or 0 for row in rows],
+               color=["tab:blue" if (row["vs_peer"] or 0) >= 2 else "tab:red" for row in rows])
+    bottom.axhline(2.0, color="black", linewidth=0.8, linestyle=":")
+    bottom.set_ylabel("sidecar ÷ best peer\n(QPS at p99 ≤ 10 ms)")
+    bottom.set_xticks(list(x))
+    bottom.set_xticklabels(labels, rotation=60, ha="right", fontsize=7)
+    for ax in (top, bottom):
+        ax.grid(True, axis="y", which="both", alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(out)
+    plt.close(fig)
+
+
+def shape_sweep_section(r: dict, add, docs: Path) -> None:
+    """Issue 19: per sweep point, sidecar vs the best of four peers and the in-process roofline."""
+    import sweep as design  # bench/sweep.py, beside this file
+    sweep_prepared, results, roof = r["prepared"]["sweep"], r["shape_sweep"], r.get("roofline", {})
+    settings = r["settings"]
+    add("## Shape sweep (issue 19)")
+    add("")
+    add("Random (seeded) weights, history 50, top 10; each point changes one factor of a base point of its "
+        "kind (bases A and B; `mlp_A`, `lstm_A` and `sasrec_A` are the three shapes issue 19 names). "
+        f"Short timing so that the sweep fits in `make bench`: per point every server (sidecar and the four "
+        f"peers) gets a {0.6 * float(settings.get('sweep_seconds', 0.8)):.2f} s closed-loop probe (8 in flight), "
+        "then the sidecar and the best peer by probe an open-loop search from 0.7 × their probe capacity, up "
+        "by × 1.4 while points pass, or down by halves until one does, "
+        f"{settings.get('sweep_seconds', 0.8)} s per step (+ 0.2 s warm-up). Coarser than the fixed workloads "
+        "above (steps of 40 %): read ratios within ±40 % as ties.")
+    add("")
+    add(f"Roofline (rates: the better of a measurement before and one after the plugin calls): sgemm "
+        f"{roof.get('sgemm_gflops', 0):.1f} GFLOP/s (OpenBLAS 1024³, one core); read bandwidth "
+        + ", ".join(f"{int(size) >> 20} MiB {rate:.1f} GB/s" for size, rate in roof.get("read_gbytes_per_s", {}).items())
+        + " (each point uses the smallest buffer ≥ its bytes). FLOPs and bytes per call as bench/sweep.py "
+          "documents (what is done once per call vs per candidate or catalog item); in-process time = the "
+          "plugin's `recommend` called through its C ABI by bench/kernels.cc `--plugin`, one thread, cycling "
+          "through the point's request set; floor = max(FLOPs ÷ sgemm rate, bytes ÷ read bandwidth).")
+    add("")
+    add("What bounds the points off their roofline (perf profiles) and the kernel changes with their "
+        "before/after measurements: [bench-sweep-notes.md](bench-sweep-notes.md).")
+    add("")
+    per_kind: dict = {}
+    for w in sweep_prepared["workloads"]:
+        if w["name"] not in results:
+            continue
+        point = w["point"]
+        servers = results[w["name"]]["servers"]
+        best_peer, peer_qps = best_of_peers(servers)
+        side = servers.get("sidecar", {}).get("qps_at_p99_limit") or 0
+        rp = roof.get("points", {}).get(w["name"], {})
+        per_kind.setdefault(point["kind"], []).append({
+            "name": point["name"], "label": point["name"].split("_", 1)[1], "point": point,
+            "sidecar": side, "peer": peer_qps, "best_peer": best_peer, "vs_peer": ratio(side, peer_qps),
+            "agreement": results[w["name"]]["agreement"], "roof": rp, "roof_ratio": rp.get("ratio")})
+    for kind, rows in per_kind.items():
+        add(f"### {kind}")
+        add("")
+        add("| point | shape | sidecar QPS | best peer | QPS | ÷ best peer | MFLOP | MB | in-process µs | floor µs "
+            "| roofline ratio | top-k = PyTorch (max Δscore) |")
+        add("|---|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---|")
+        for row in rows:
+            rp = row["roof"]
+            agree = row["agreement"]
+            add(f"| `{row['name']}` | {shape_text(kind, row['point']['shape'])} | {fmt_qps(row['sidecar'])} | "
+                f"{SHORT_LABEL.get(row['best_peer'], '–')} | {fmt_qps(row['peer'])} | {fmt_ratio(row['vs_peer'])}"
+                f"{'' if (row['vs_peer'] or 0) >= 2 else ' ✗'} | "
+                + (f"{rp['flops'] / 1e6:.2f} | {rp['bytes'] / 1e6:.2f} | {rp['seconds'] * 1e6:.0f} | "
+                   f"{rp['floor_seconds'] * 1e6:.0f} ({rp['bound'][:3]}) | {fmt_ratio(rp['ratio'])}"
+                   f"{'' if (rp['ratio'] or 99) <= 1.5 else ' ✗'}" if rp else "– | – | – | – | –")
+                + f" | {'yes' if agree['same_top_k'] else '**no**'} ({agree['max_abs_score_diff']:.1e}) |")
+        add("")
+        png = docs / f"bench-sweep-{kind}.png"
+        plot_sweep(kind, rows, png)
+        add(f"![sweep {kind}]({png.name})")
+        add("")
+    rows = [row for kind_rows in per_kind.values() for row in kind_rows]
+    if rows:
+        add(f"Summary: {sum((row['vs_peer'] or 0) >= 2 for row in rows)} of {len(rows)} points at ≥ 2× the best "
+            f"peer; {sum((row['roof_ratio'] or 99) <= 1.5 for row in rows)} of {len(rows)} within 1.5× of their "
+            "roofline floor (✗ marks the others).")
+        add("")
+        add("| issue 19 case | target | sidecar ÷ best peer | roofline ratio | met |")
+        add("|---|---:|---:|---:|:-:|")
+        for name, text in design.ISSUE_CASES.items():
+            row = next((x for x in rows if x["name"] == name), None)
+            if row is None:
+                continue
+            target = 2.5 if name.startswith("mlp") else 3.0
+            add(f"| {text} | {target}× | {fmt_ratio(row['vs_peer'])} ({fmt_qps(row['sidecar'])} vs "
+                f"{SHORT_LABEL.get(row['best_peer'], '–')} {fmt_qps(row['peer'])}) | {fmt_ratio(row['roof_ratio'])} | "
+                f"{'yes' if (row['vs_peer'] or 0) >= target else '**no**'} |")
+        add("")
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--results", type=Path, default=ROOT / "out/bench/results.json")
     ap.add_argument("--docs", type=Path, default=ROOT / "docs")
     ap.add_argument("--make-seconds", type=float, default=None, help="wall time of the whole make bench")
+    ap.add_argument("--note", default="", help="a line printed under the title (e.g. how the run was taken)")
     a = ap.parse_args(argv)
     r = json.loads(a.results.read_text())
     prepared = r["prepared"]
@@ -146,6 +277,9 @@ def main(argv=None) -> int:
 
     add("# Benchmarks")
     add("")
+    if a.note:
+        add(f"> **{a.note}**")
+        add("")
     add("Written by `make bench` (bench/run.py, bench/report.py) — do not edit by hand; rerun it. Numbers "
         "on shared 2-core machines are noisy, so every figure that matters is a **ratio against a peer or a "
         "floor measured in the same run**, back to back, on the same machine, by the same load generator.")
@@ -184,18 +318,21 @@ def main(argv=None) -> int:
         "Ratios: sidecar ÷ the better peer, sidecar ÷ floor (the bare grpc++ echo server on the same "
         "requests).")
     add("")
-    add("| workload | sidecar QPS | p50 | p99 | PyTorch QPS | p50 | p99 | ONNX RT QPS | p50 | p99 | "
-        "floor QPS | p50 | p99 | ÷ better peer | ÷ floor |")
-    add("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    add("| workload | sidecar QPS | p50 | p99 | best peer | QPS | p50 | p99 | "
+        "floor QPS | p50 | p99 | ÷ best peer | ÷ floor |")
+    add("|---|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     summary = {}
     noisy = False
     for w in workloads:
         s = sweeps.get(w["name"], {})
+        best_peer, peer = best_of_peers(s)
         cells = [f"`{w['name']}`"]
         q = {}
-        for server in ("sidecar", "torch", "onnx", "floor"):
+        for server in ("sidecar", best_peer, "floor"):
             sweep = s.get(server)
-            if not sweep:
+            if server == best_peer:
+                cells.append(SHORT_LABEL.get(server, "–"))
+            if not sweep or sweep.get("probe_only"):
                 cells += ["–", "–", "–"]
                 continue
             q[server] = sweep["qps_at_p99_limit"]
@@ -204,13 +341,16 @@ def main(argv=None) -> int:
             mark = " †" if busy and busy[len(busy) // 2] > 0.5 else ""
             noisy |= bool(mark)
             cells += [fmt_qps(q[server]) + mark, f"{at['p50']:.2f}" if at else "–", f"{at['p99']:.2f}" if at else "–"]
-        peer = max(q.get("torch", 0), q.get("onnx", 0))
-        best_peer = "torch" if q.get("torch", 0) >= q.get("onnx", 0) else "onnx"
         summary[w["name"]] = {"sidecar": q.get("sidecar", 0), "peer": peer, "best_peer": best_peer,
                               "floor": q.get("floor", 0), "vs_peer": ratio(q.get("sidecar", 0), peer),
                               "vs_floor": ratio(q.get("sidecar", 0), q.get("floor", 0))}
         cells += [fmt_ratio(summary[w["name"]]["vs_peer"]), fmt_ratio(summary[w["name"]]["vs_floor"])]
         add("| " + " | ".join(cells) + " |")
+    add("")
+    add("Peers: PyTorch eager and ONNX Runtime, each as one grpcio process (1 intra-op thread, 4 handler "
+        "threads) and as two processes sharing the port with SO_REUSEPORT (1 intra-op thread each: 2 processes "
+        "× 1 thread = the 2 cores). All four are probed closed-loop; the open-loop search runs for the best by "
+        "probe (and the second when within 15 %); *best peer* is the best of those at p99 ≤ 10 ms.")
     add("")
     if noisy:
         add("† other tenants kept more than half a core busy during most of this sweep's points "
@@ -221,29 +361,29 @@ def main(argv=None) -> int:
         "but it depends on the rate: at lower rates threads sleep and wake per request, at higher ones "
         "they stay busy, so compare servers measured at similar rates (e.g. `echo` with the floor):")
     add("")
-    add("| workload | sidecar | PyTorch | ONNX RT | floor |")
-    add("|---|---:|---:|---:|---:|")
+    add("| workload | sidecar | " + " | ".join(SHORT_LABEL.values()) + " | floor |")
+    add("|---|---:|---:|---:|---:|---:|---:|")
     cpu_per_request = {}
     for w in workloads:
         s_ = sweeps.get(w["name"], {})
         cpu = cpu_per_request.setdefault(w["name"], {})
-        for server in ("sidecar", "torch", "onnx", "floor"):
+        for server in ("sidecar", *PEERS, "floor"):
             sweep = s_.get(server)
             best = [p for p in (sweep or {}).get("points", [])
                     if p["passes"] and p["offered_qps"] == sweep["qps_at_p99_limit"] and "cpu_cores" in p]
             if best and best[0]["qps"] > 0:
                 cpu[server] = best[0]["cpu_cores"]["server"] / best[0]["qps"] * 1e6
         add(f"| `{w['name']}` | " + " | ".join(f"{cpu[x]:.0f}" if x in cpu else "–"
-                                               for x in ("sidecar", "torch", "onnx", "floor")) + " |")
+                                               for x in ("sidecar", *PEERS, "floor")) + " |")
     add("")
     add("Closed-loop capacity (8 calls in flight, the probe each sweep starts with), requests/s:")
     add("")
-    add("| workload | sidecar | PyTorch | ONNX RT | floor |")
-    add("|---|---:|---:|---:|---:|")
+    add("| workload | sidecar | " + " | ".join(SHORT_LABEL.values()) + " | floor |")
+    add("|---|---:|---:|---:|---:|---:|---:|")
     for w in workloads:
         s = sweeps.get(w["name"], {})
         add(f"| `{w['name']}` | " + " | ".join(
-            fmt_qps(s[x]["capacity_closed_loop"]) if x in s else "–" for x in ("sidecar", "torch", "onnx", "floor")) + " |")
+            fmt_qps(s[x]["capacity_closed_loop"]) if x in s else "–" for x in ("sidecar", *PEERS, "floor")) + " |")
     add("")
     add("Latency against offered load, per workload (solid p99, dashed p50, log–log):")
     add("")
@@ -253,6 +393,12 @@ def main(argv=None) -> int:
             plot(w["name"], sweeps[w["name"]], w["description"], png)
             add(f"![{w['name']}]({png.name})")
     add("")
+
+    if r.get("shape_sweep"):
+        shape_sweep_section(r, add, a.docs)
+    if not r.get("kernels"):  # a partial run (run.py --steps): no kernel, memory or target sections
+        (a.docs / "benchmarks.md").write_text("\n".join(lines) + "\n")
+        return 0
 
     # ------------------------------------------------------------------- kernels
     k = r["kernels"]

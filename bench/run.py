@@ -5,11 +5,20 @@ kernel micro-benchmark and the memory measurement, write out/bench/results.json.
 Servers (all loading out/bench/store, all on this machine, all driven by tools/loadgen):
     floor    tools/loadgen/echo_server.cc: bare grpc++ callback server that echoes candidates
     sidecar  recsys-sidecar with the store and the plugins (echo included)
-    torch    bench/peers/torch_peer.py: grpcio + the PyTorch reference modules
-    onnx     bench/peers/onnx_peer.py: grpcio + ONNX Runtime on the exported modules
-The floor runs once per request set (the echo and mlp workloads share one), the others once per
-workload. For each workload the servers run back to back (their order rotates from one workload to
-the next), so a peer and the sidecar see the same background load as far as possible.
+    torch    bench/peers/torch_peer.py: grpcio + the PyTorch reference modules, one process
+    torch2   the same as two processes sharing the port (SO_REUSEPORT), 1 torch thread each
+    onnx     bench/peers/onnx_peer.py: grpcio + ONNX Runtime on the exported modules, one process
+    onnx2    the same as two processes sharing the port, 1 ONNX Runtime thread each
+One process: 1 intra-op thread and 4 grpcio workers (concurrent requests are the parallelism: torch
+and ORT release the GIL in their kernels, but the Python front end holds it). Two processes: 1
+intra-op thread each, so 2 processes x 1 thread = the machine's 2 cores, and each front end has its
+own GIL. The floor runs once per request set (the echo and mlp workloads share one), the others once
+per workload. For each workload the servers run back to back (their order rotates from one workload
+to the next), so a peer and the sidecar see the same background load as far as possible.
+
+Per workload every server gets the closed-loop probe; the full open-loop search below then runs for
+the sidecar, the floor and the best peer by probe (plus the second best when it is within 15 % of
+it): "the best peer" of a row is the best of the four peers at p99 <= 10 ms among those searched.
 
 Sweep per (workload, server): a closed-loop probe (8 in flight) gives the capacity C; open-loop
 points then step through 0.2 C, 0.5 C, 0.8 C, 1.0 C, 1.2 C, ... until one fails (or, when 0.5 C
@@ -39,8 +48,12 @@ from pathlib import Path
 from recsys_tools import free_port  # noqa: F401  (bench/experiments_overhead.py imports it from here)
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "bench"))
+import sweep  # noqa: E402
+
 P99_LIMIT_MS = 10.0
-SERVERS = ("floor", "sidecar", "torch", "onnx")
+PEERS = ("torch", "torch2", "onnx", "onnx2")
+SERVERS = ("floor", "sidecar", *PEERS)
 
 
 def log(message: str) -> None:
@@ -72,28 +85,58 @@ def others_load(before: dict, after: dict) -> dict:
             "cores_stolen": round((after["steal"] - before["steal"]) / wall, 2)}
 
 
-class Server:
-    """A server process this script started (and only ever stops by its own handle)."""
+def same_replies(mine: list[dict], theirs: list[dict], top_k: int) -> dict:
+    """Whether two servers' replies to the same requests name the same top_k items in the same
+    order, and the largest score difference between them (inf when either failed a call)."""
+    same, diff = True, 0.0
+    for a, b in zip(mine, theirs):
+        if "grpc_error" in a or "grpc_error" in b:
+            same, diff = False, math.inf
+            continue
+        ids = [i["itemId"] for i in a["items"]]
+        same &= ids == [i["itemId"] for i in b["items"]] and len(ids) == top_k
+        diff = max([diff] + [abs(x["score"] - y["score"]) for x, y in zip(a["items"], b["items"])])
+    return {"same_top_k": same, "max_abs_score_diff": diff}
 
-    def __init__(self, name: str, argv: list[str], port: int, logs: Path, env=None):
+
+class Server:
+    """One server: `processes` copies of argv on one port (the peers' two-process form shares it
+    with SO_REUSEPORT), started by this script and only ever stopped by their own handles."""
+
+    def __init__(self, name: str, argv: list[str], port: int, logs: Path, env=None, processes: int = 1):
         self.name, self.argv, self.port = name, argv, port
         self.target = f"127.0.0.1:{port}"
-        self.log_path = logs / f"{name}.log"
-        self.log = open(self.log_path, "w")
-        self.process = subprocess.Popen(argv, stdout=self.log, stderr=subprocess.STDOUT, env=env)
+        self.log_paths = [logs / (f"{name}.log" if i == 0 else f"{name}-{i}.log") for i in range(processes)]
+        self.log_path = self.log_paths[0]
+        self.logs = [open(path, "w") for path in self.log_paths]
+        self.processes = [subprocess.Popen(argv, stdout=log_file, stderr=subprocess.STDOUT, env=env)
+                          for log_file in self.logs]
+        self.process = self.processes[0]
+
+    @property
+    def pids(self) -> list[int]:
+        return [p.pid for p in self.processes]
 
     def alive(self) -> bool:
-        return self.process.poll() is None
+        return all(p.poll() is None for p in self.processes)
+
+    def listening(self) -> bool:
+        """Every process has said 'ready' (the peers print it once bound): with two processes on one
+        port, an answered call proves only that one of them listens."""
+        return len(self.processes) == 1 or all("ready" in path.read_text() for path in self.log_paths)
 
     def stop(self) -> None:
-        if self.alive():
-            self.process.terminate()
+        for process in self.processes:
+            if process.poll() is None:
+                process.terminate()
+        for process in self.processes:
             try:
-                self.process.wait(timeout=15)
+                process.wait(timeout=15)
             except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        self.log.close()
+                process.kill()
+                process.wait()
+        for log_file in self.logs:
+            log_file.close()
 
 
 class Bench:
@@ -103,13 +146,22 @@ class Bench:
         self.work = Path(self.prepared["work"])
         self.logs = self.work / "logs-run"
         self.logs.mkdir(exist_ok=True)
+        self.steps = set(a.steps.split(","))
         self.workloads = [w for w in self.prepared["workloads"] if not a.only or w["name"] in a.only.split(",")]
+        self.workloads = self.workloads if "fixed" in self.steps else []
+        sweep_prepared = self.prepared.get("sweep") or {"workloads": [], "kernel_cases": {}}
+        # --points: point names or prefixes (e.g. "mlp_A,lstm"): the points whose name starts with one.
+        self.sweep_workloads = [w for w in sweep_prepared["workloads"] if self.steps & {"sweep", "roofline"} and (
+            not a.points or any(w["point"]["name"].startswith(x) for x in a.points.split(",")))]
+        self.sweep_cases = sweep_prepared["kernel_cases"]
         self.sets = self.prepared["request_sets"]
         self.store = self.work / "store"
         self.stubs = self.work / "stubs"
         self.servers: dict = {}
         self.cpus = os.cpu_count() or 1
         self.quiet_budget = a.quiet_wait
+        self.timing = {"seconds": a.seconds, "warmup": a.warmup, "probe_seconds": a.probe_seconds,
+                       "retries": 4, "bisections": 3}
 
     # -------------------------------------------------------------------- processes
 
@@ -136,7 +188,7 @@ class Bench:
                 raise RuntimeError(f"{server.name} exited:\n{server.log_path.read_text()[-3000:]}")
             try:
                 reply = self.replies(server.target, request_set, model, 1)[0]
-                if "grpc_error" not in reply:
+                if "grpc_error" not in reply and server.listening():
                     return
             except (RuntimeError, subprocess.TimeoutExpired, json.JSONDecodeError):
                 pass
@@ -156,20 +208,28 @@ class Bench:
         port = free_port()
         servers["floor"] = Server("floor", [str(self.a.echo_server), "--listen", f"127.0.0.1:{port}"], port, self.logs)
         servers["sidecar"] = self.start_sidecar(self.store, "echo")
-        env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
-        common = ["--store", str(self.store), "--stubs", str(self.stubs), "--workers", str(self.a.peer_workers)]
-        port = free_port()
-        servers["torch"] = Server("torch", [sys.executable, str(ROOT / "bench/peers/torch_peer.py"), *common,
-                                            "--listen", f"127.0.0.1:{port}"], port, self.logs, env)
-        port = free_port()
-        servers["onnx"] = Server("onnx", [sys.executable, str(ROOT / "bench/peers/onnx_peer.py"), "--onnx",
-                                          str(self.work / "onnx"), *common, "--listen", f"127.0.0.1:{port}"],
-                                 port, self.logs, env)
-        first = self.workloads[0]
+        servers.update(self.start_peers(self.store, self.work / "onnx"))
+        first = (self.workloads + self.sweep_workloads)[0]
         for server in servers.values():
             self.wait_ready(server, first["model"], first["request_set"])
             log(f"{server.name} ready on {server.target}")
         return servers
+
+    def start_peers(self, store: Path, onnx: Path) -> dict:
+        """torch, torch2, onnx, onnx2 (module docstring) on `store`, not yet waited for."""
+        env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
+        common = ["--store", str(store), "--stubs", str(self.stubs), "--workers", str(self.a.peer_workers),
+                  "--threads", "1"]
+        programs = {"torch": [ROOT / "bench/peers/torch_peer.py"],
+                    "onnx": [ROOT / "bench/peers/onnx_peer.py", "--onnx", onnx]}
+        peers = {}
+        for name in PEERS:
+            program, processes = programs[name.rstrip("2")], 2 if name.endswith("2") else 1
+            port = free_port()
+            argv = [sys.executable, *map(str, program), *common, "--listen", f"127.0.0.1:{port}"]
+            peers[name] = Server(name, argv + (["--reuse-port"] if processes > 1 else []), port, self.logs, env,
+                                 processes)
+        return peers
 
     # ------------------------------------------------------------------- agreement
 
@@ -180,17 +240,8 @@ class Bench:
             got = {name: self.replies(servers[name].target, w["request_set"], w["model"], self.a.check)
                    for name in ("sidecar", "torch", "onnx")}
             entry = {}
-            for peer in ("torch", "onnx"):
-                same_ids, diff = True, 0.0
-                for mine, theirs in zip(got["sidecar"], got[peer]):
-                    if "grpc_error" in mine or "grpc_error" in theirs:
-                        same_ids, diff = False, math.inf
-                        continue
-                    a_ids = [i["itemId"] for i in mine["items"]]
-                    b_ids = [i["itemId"] for i in theirs["items"]]
-                    same_ids &= a_ids == b_ids and len(a_ids) == w["top_k"]
-                    diff = max([diff] + [abs(x["score"] - y["score"]) for x, y in zip(mine["items"], theirs["items"])])
-                entry[peer] = {"same_top_k": same_ids, "max_abs_score_diff": diff, "requests": self.a.check}
+            for peer in ("torch", "onnx"):  # torch2 and onnx2 run the same code
+                entry[peer] = {**same_replies(got["sidecar"], got[peer], w["top_k"]), "requests": self.a.check}
             out[w["name"]] = entry
             log(f"agreement {w['name']}: " + ", ".join(
                 f"{p} ids {'same' if e['same_top_k'] else 'DIFFER'} (max |dscore| {e['max_abs_score_diff']:.1e})"
@@ -205,14 +256,15 @@ class Bench:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
-    def point(self, server: Server, w: dict, rate: float) -> dict:
-        before, server_before = cpu_seconds(), self.process_cpu(server.process.pid)
+    def point(self, server: Server, w: dict, rate: float, timing: dict | None = None) -> dict:
+        timing = timing or self.timing
+        before, server_before = cpu_seconds(), sum(map(self.process_cpu, server.pids))
         r = self.loadgen(server.target, w["request_set"], w["model"], "--mode", "open", "--rate", f"{rate:.3f}",
-                         "--duration", str(self.a.seconds), "--warmup", str(self.a.warmup), "--drain", "1",
+                         "--duration", str(timing["seconds"]), "--warmup", str(timing["warmup"]), "--drain", "1",
                          "--deadline-ms", "1000")
         r["passes"] = (r["errors"] == 0 and r["latency_ms"]["p99"] <= P99_LIMIT_MS and r["qps"] >= 0.95 * rate)
         r["loadavg"] = loadavg()
-        after, server_after = cpu_seconds(), self.process_cpu(server.process.pid)
+        after, server_after = cpu_seconds(), sum(map(self.process_cpu, server.pids))
         wall = after["wall"] - before["wall"]
         busy, ours = after["busy"] - before["busy"], after["ours"] - before["ours"] + server_after - server_before
         r["cpu_cores"] = {"server": round((server_after - server_before) / wall, 2),
@@ -226,10 +278,10 @@ class Bench:
         waited = 0.0
         while True:
             before = cpu_seconds()
-            ours_before = sum(self.process_cpu(x.process.pid) for x in servers.values() if x.alive())
+            ours_before = sum(self.process_cpu(pid) for x in servers.values() if x.alive() for pid in x.pids)
             time.sleep(1.0)
             after = cpu_seconds()
-            ours = sum(self.process_cpu(x.process.pid) for x in servers.values() if x.alive()) - ours_before
+            ours = sum(self.process_cpu(pid) for x in servers.values() if x.alive() for pid in x.pids) - ours_before
             others = (after["busy"] - before["busy"] - ours - (after["ours"] - before["ours"])) / (after["wall"] - before["wall"])
             if others <= self.a.quiet_cores or self.quiet_budget <= 0:
                 return waited
@@ -239,12 +291,24 @@ class Bench:
             waited += 5.0
             self.quiet_budget -= 5.0
 
-    def sweep(self, server: Server, w: dict) -> dict:
-        waited = self.wait_for_quiet(self.servers) if self.a.quiet_cores < self.cpus else 0.0
+    def probe(self, server: Server, w: dict, timing: dict | None = None) -> dict:
+        """Closed loop, 8 calls in flight: the capacity an open-loop search starts from."""
+        timing = timing or self.timing
         started = time.monotonic()
         probe = self.loadgen(server.target, w["request_set"], w["model"], "--mode", "closed", "--concurrency", "8",
-                             "--duration", str(self.a.probe_seconds), "--warmup", "0.5", "--drain", "1")
-        capacity = max(probe["qps"], 1.0)
+                             "--duration", str(timing["probe_seconds"]), "--warmup", str(timing["warmup"]),
+                             "--drain", "1")
+        return {"server": server.name, "workload": w["name"], "probe": probe,
+                "capacity_closed_loop": max(probe["qps"], 1.0), "points": [], "qps_at_p99_limit": None,
+                "at_limit": None, "probe_only": True, "seconds": round(time.monotonic() - started, 1)}
+
+    def sweep(self, server: Server, w: dict, probed: dict | None = None, timing: dict | None = None) -> dict:
+        timing = timing or self.timing
+        # (The shape sweep's short points do not wait: the 1 s quiet check would be a third of one.)
+        waited = self.wait_for_quiet(self.servers) if self.a.quiet_cores < self.cpus and not timing.get("short") else 0.0
+        started = time.monotonic()
+        probed = probed or self.probe(server, w, timing)
+        probe, capacity = probed["probe"], probed["capacity_closed_loop"]
         points, retried = {}, []
 
         def run(fraction: float) -> bool:
@@ -253,27 +317,38 @@ class Bench:
             rate = capacity * fraction
             if rate in points:
                 return points[rate]["passes"]
-            points[rate] = self.point(server, w, rate)
-            if not points[rate]["passes"] and points[rate]["qps"] >= 0.8 * rate and len(retried) < 4:
-                retried.append(rate)  # at most four times per sweep
-                again = self.point(server, w, rate)
+            points[rate] = self.point(server, w, rate, timing)
+            if not points[rate]["passes"] and points[rate]["qps"] >= 0.8 * rate and len(retried) < timing["retries"]:
+                retried.append(rate)  # at most `retries` times per sweep
+                again = self.point(server, w, rate, timing)
                 again["retried"] = True
                 if again["passes"] or again["latency_ms"]["p99"] < points[rate]["latency_ms"]["p99"]:
                     points[rate] = again
             return points[rate]["passes"]
 
-        run(0.2)
-        if run(0.5):
-            fraction = 0.8
-            while run(fraction) and fraction < 4:
-                fraction = 1.0 if fraction < 1.0 else fraction * 1.2 if fraction < 1.5 else fraction * 1.5
+        if timing.get("short"):
+            # The shape sweep's short search: from 0.7 C up by x 1.4 while points pass, or down by
+            # halves until one does (2-4 points on a quiet machine).
+            fraction = 0.7
+            if run(fraction):
+                while fraction < 2 and run(fraction * 1.4):
+                    fraction *= 1.4
+            else:
+                while fraction > 0.05 and not run(fraction * 0.5):
+                    fraction *= 0.5
         else:
-            fraction = 0.2
-            while not run(fraction) and fraction > 0.005:
-                fraction /= 2.5
+            run(0.2)
+            if run(0.5):
+                fraction = 0.8
+                while run(fraction) and fraction < 4:
+                    fraction = 1.0 if fraction < 1.0 else fraction * 1.2 if fraction < 1.5 else fraction * 1.5
+            else:
+                fraction = 0.2
+                while not run(fraction) and fraction > 0.005:
+                    fraction /= 2.5
         # Bisect (geometrically) between the best passing rate and the first failing one above
         # it until they are within 8 %: the coarse grid alone can under-report a server by 35 %.
-        for _ in range(3):
+        for _ in range(timing["bisections"]):
             passing = [r for r, p in points.items() if p["passes"]]
             failing = [r for r, p in points.items() if not p["passes"]]
             if not passing or not failing:
@@ -298,20 +373,104 @@ class Bench:
             + f" | {len(points)} points, {result['seconds']} s")
         return result
 
+    @staticmethod
+    def peers_to_search(probes: dict, most: int = 2) -> list[str]:
+        """The best peer by closed-loop capacity, and (most = 2) the second when within 15 % of it
+        (the probe's order at 8 in flight need not be the order at p99 <= 10 ms when that close)."""
+        ranked = sorted(probes, key=lambda name: -probes[name]["capacity_closed_loop"])
+        top = probes[ranked[0]]["capacity_closed_loop"] if ranked else 0
+        return [name for name in ranked[:most] if probes[name]["capacity_closed_loop"] >= 0.85 * top]
+
+    def compare(self, servers: dict, w: dict, order: list[str], timing: dict | None = None,
+                floors: dict | None = None) -> dict:
+        """One workload on every server of `order`: all peers probed, the sidecar, the floor and the
+        peers_to_search searched."""
+        probes = {name: self.probe(servers[name], w, timing) for name in order if name in PEERS}
+        searched = self.peers_to_search(probes, 1 if timing and timing.get("short") else 2)
+        out = {}
+        for name in order:
+            if name == "floor":
+                if floors is None or w["request_set"] not in floors:
+                    floor = self.sweep(servers["floor"], {**w, "model": "echo"}, timing=timing)
+                    if floors is not None:
+                        floors[w["request_set"]] = floor
+                out["floor"] = floors[w["request_set"]] if floors is not None else floor
+            elif name in PEERS and name not in searched:
+                out[name] = probes[name]
+                log(f"{w['name']:15s} {name:8s} closed-loop {probes[name]['capacity_closed_loop']:8.0f} qps (probe only)")
+            else:
+                out[name] = self.sweep(servers[name], w, probes.get(name), timing)
+        return out
+
     def sweeps(self, servers: dict) -> dict:
         results, floors = {}, {}
         order = list(self.a.servers.split(","))
         for index, w in enumerate(self.workloads):
             rotated = order[index % len(order):] + order[:index % len(order)]
-            results[w["name"]] = {}
-            for name in rotated:
-                if name == "floor":
-                    if w["request_set"] not in floors:
-                        floors[w["request_set"]] = self.sweep(servers["floor"], {**w, "model": "echo"})
-                    results[w["name"]]["floor"] = floors[w["request_set"]]
-                else:
-                    results[w["name"]][name] = self.sweep(servers[name], w)
+            results[w["name"]] = self.compare(servers, w, rotated, floors=floors)
         return results
+
+    # ------------------------------------------------------------------- shape sweep
+
+    def shape_sweep(self, servers: dict) -> dict:
+        """Issue 19's points (bench/sweep.py) with the short timing: every peer probed, then the
+        open-loop search for the sidecar and the best peer; the sidecar's top-k checked against the
+        PyTorch peer's first."""
+        timing = {"seconds": self.a.sweep_seconds, "warmup": 0.2, "probe_seconds": 0.6 * self.a.sweep_seconds,
+                  "retries": 0, "bisections": 0, "short": True}
+        order = ["sidecar", *PEERS]
+        out = {}
+        started = time.monotonic()
+        for index, w in enumerate(self.sweep_workloads):
+            got = {name: self.replies(servers[name].target, w["request_set"], w["model"], 2)
+                   for name in ("sidecar", "torch")}
+            agreement = same_replies(got["sidecar"], got["torch"], w["top_k"])
+            same, diff = agreement["same_top_k"], agreement["max_abs_score_diff"]
+            rotated = order[index % len(order):] + order[:index % len(order)]
+            out[w["name"]] = {"agreement": agreement, "servers": self.compare(servers, w, rotated, timing)}
+            log(f"sweep {index + 1}/{len(self.sweep_workloads)} {w['name']}: top-k vs torch "
+                f"{'same' if same else 'DIFFER'} (max |dscore| {diff:.1e}), {time.monotonic() - started:.0f} s so far")
+        return out
+
+    def roofline(self) -> dict:
+        """The machine's sgemm rate and read bandwidth, and every sweep point's plugin called in
+        process (bench/kernels.cc --plugin over the point's request set, one thread)."""
+        def kernels(*flags: str) -> dict:
+            done = subprocess.run([str(self.a.kernels), *flags], capture_output=True, text=True, timeout=1800)
+            if done.returncode != 0:
+                raise RuntimeError(f"kernels failed: {done.stderr}")
+            return json.loads(done.stdout)
+
+        roofs = [f for size in sweep.read_sizes() for f in ("--read", str(size))]
+        roofs = ["--seconds", "0.4", "--sgemm", "1024", *roofs]
+        argv = ["--seconds", str(self.a.roofline_seconds)]
+        for w in self.sweep_workloads:
+            c = self.sweep_cases[w["name"]]
+            library = Path(self.a.plugins) / f"librecsys-{c['kind']}.so"
+            argv += ["--plugin", f"{w['name']}:{library}:{c['table']}:{c['manifest']}:{c['requests']}"]
+        # The machine's rates before and after the plugin calls, the better of the two kept: on a
+        # shared machine a neighbour's burst only ever lowers a rate, and a roof measured low
+        # would flatter every ratio.
+        before, k, after = kernels(*roofs), kernels(*argv), kernels(*roofs)
+        sgemm = max(before["sgemm"]["gflops"], after["sgemm"]["gflops"]) * 1e9
+        reads = {size: max(x[f"read_{size}"]["gbytes_per_s"] for x in (before, after)) * 1e9
+                 for size in sweep.read_sizes()}
+        points = {}
+        for w in self.sweep_workloads:
+            point, call = w["point"], k[f"plugin_{w['name']}"]
+            roof = sweep.roofline(point["kind"], point["shape"])
+            bandwidth = sweep.bandwidth_for(roof["bytes"], reads)
+            floor = max(roof["flops"] / sgemm, roof["bytes"] / bandwidth)
+            seconds = call["seconds_per_call"]
+            points[w["name"]] = {**roof, "seconds": seconds, "error": call["error"],
+                                 "floor_seconds": floor, "bound": "compute" if roof["flops"] / sgemm >= roof["bytes"] / bandwidth else "memory",
+                                 "read_gbytes_per_s": bandwidth / 1e9,
+                                 "ratio": seconds / floor if seconds > 0 and not call["error"] else None}
+            log(f"roofline {w['name']:28s} {roof['flops'] / 1e6:8.2f} MFLOP {roof['bytes'] / 1e6:7.2f} MB "
+                f"{seconds * 1e6:8.0f} us, floor {floor * 1e6:7.0f} us ({points[w['name']]['bound']}): "
+                f"{points[w['name']]['ratio'] or 0:.2f}x")
+        return {"sgemm_gflops": sgemm / 1e9, "read_gbytes_per_s": {str(s): r / 1e9 for s, r in reads.items()},
+                "points": points}
 
     # ---------------------------------------------------------------------- kernels
 
@@ -448,13 +607,17 @@ class Bench:
                    "prepared": self.prepared}
         results["settings"] = {k: str(v) for k, v in results["settings"].items()}
         cpu_before = cpu_seconds()
-        servers = self.servers = self.start_servers()
-        try:
-            results["agreement"] = self.agreement(servers)
-            results["sweeps"] = self.sweeps(servers)
-        finally:
-            for server in servers.values():
-                server.stop()
+        results["sweeps"] = {}
+        if self.workloads or "sweep" in self.steps and self.sweep_workloads:
+            servers = self.servers = self.start_servers()
+            try:
+                results["agreement"] = self.agreement(servers)
+                results["sweeps"] = self.sweeps(servers)
+                if "sweep" in self.steps and self.sweep_workloads:
+                    results["shape_sweep"] = self.shape_sweep(servers)
+            finally:
+                for server in servers.values():
+                    server.stop()
         results["loadavg_after_sweeps"] = loadavg()
         results["cpu_during_sweeps"] = others_load(cpu_before, cpu_seconds())
         log(f"CPU during the sweeps (cores, of {os.cpu_count()}): {results['cpu_during_sweeps']}")
@@ -462,8 +625,10 @@ class Bench:
         partial = self.a.out.with_suffix(".sweeps.json")
         partial.write_text(json.dumps(results, indent=2) + "\n")
         log(f"sweeps written to {partial}")
-        results["kernels"] = self.kernels()
-        results["memory"] = self.memory()
+        if "roofline" in self.steps and self.sweep_workloads:
+            results["roofline"] = self.roofline()
+        results["kernels"] = self.kernels() if "kernels" in self.steps and self.workloads else {}
+        results["memory"] = self.memory() if "memory" in self.steps and self.workloads else {}
         results["loadavg_after"] = loadavg()
         results["seconds"] = round(time.time() - started, 1)
         return results
@@ -488,6 +653,13 @@ def main(argv=None) -> int:
     ap.add_argument("--quiet-wait", type=float, default=180.0, help="total seconds the run may wait for quiet")
     ap.add_argument("--servers", default=",".join(SERVERS))
     ap.add_argument("--only", default="", help="comma-separated workload names (default: all)")
+    ap.add_argument("--steps", default="fixed,sweep,roofline,kernels,memory",
+                    help="what to run: fixed (the workloads/*.json), sweep (issue 19's shape sweep over gRPC), "
+                         "roofline (the sweep points in process), kernels, memory")
+    ap.add_argument("--points", default="", help="sweep points whose name starts with one of these (default: all)")
+    ap.add_argument("--sweep-seconds", type=float, default=0.8,
+                    help="measured seconds per open-loop step of a sweep point (its probes: 0.6 x this)")
+    ap.add_argument("--roofline-seconds", type=float, default=0.3, help="in-process timing budget per sweep point")
     ap.add_argument("--out", type=Path, default=ROOT / "out/bench/results.json")
     a = ap.parse_args(argv)
     results = Bench(a).run()

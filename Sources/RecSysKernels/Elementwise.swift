@@ -10,20 +10,6 @@ extension Kernels {
     for i in values.indices { values[i] = values[i] < 0 ? 0 : values[i] }
   }
 
-  /// `nn.GELU()` (exact, not the tanh approximation) in place: `x = 0.5 * x * (1 + erf(x / sqrt(2)))`.
-  public static func gelu(
-    _ values: UnsafeMutableBufferPointer<Float>  // [count]
-  ) {
-    // Vectorised erf (Transcendental.swift): scalar erff was ~6 % of a sasrec request.
-    forEachVector(values, GeluLanes.self)
-  }
-
-  enum GeluLanes: LaneFunction {
-    @inline(__always) static func apply(_ x: Lanes) -> Lanes {
-      0.5 * x * (1 + vectorErf(x * Lanes(repeating: 0.707_106_781_186_547_524_40)))
-    }
-  }
-
   /// `matrix[r, :] += bias` for every row.
   public static func addBias(
     _ matrix: UnsafeMutableBufferPointer<Float>,  // [rows x cols]

@@ -1,6 +1,9 @@
 // nn.LayerNorm over the last dimension.
 
 extension Kernels {
+  /// Eight float lanes: the row sums below accumulate in these (two SSE registers at the baseline).
+  typealias Lanes = SIMD8<Float>
+
   /// `nn.LayerNorm(dim, eps)` applied to each row:
   /// `output = (x - mean) / sqrt(var + eps) * weight + bias`, with the biased variance
   /// (divide by `dim`), as PyTorch. Mean and variance are two passes accumulated in float, eight

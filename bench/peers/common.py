@@ -137,6 +137,9 @@ def parse_args(description: str):
     ap.add_argument("--listen", default="127.0.0.1:50071")
     ap.add_argument("--workers", type=int, default=4, help="grpcio handler threads")
     ap.add_argument("--default-model", default="echo")
+    ap.add_argument("--threads", type=int, default=1, help="intra-op threads of torch / ONNX Runtime")
+    ap.add_argument("--reuse-port", action="store_true",
+                    help="SO_REUSEPORT: several peer processes share --listen's port (the kernel spreads connections)")
     return ap.parse_args()
 
 
@@ -155,7 +158,7 @@ def serve(args, make_backend) -> None:
             continue
         models[name] = (kind, version, meta, catalog, backend)
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=args.workers),
-                         options=[("grpc.so_reuseport", 0), ("grpc.max_receive_message_length", 64 << 20)])
+                         options=[("grpc.so_reuseport", 1 if args.reuse_port else 0), ("grpc.max_receive_message_length", 64 << 20)])
     rpc.add_RecommenderServicer_to_server(Peer(pb, models, args.default_model), server)
     port = server.add_insecure_port(args.listen)
     if port == 0:

@@ -2,9 +2,10 @@
 """Benchmark peer 3: Python grpcio serving the store's modules exported to ONNX (bench/onnx_export.py,
 written by bench/prepare.py into out/bench/onnx/) with ONNX Runtime on the CPU.
 
-Sessions: intra_op_num_threads 1, inter_op_num_threads 1, sequential execution, all graph
-optimisations; --workers grpcio handler threads (default 4) run sessions concurrently (ONNX Runtime
-releases the GIL in Run). Whole-catalog graphs end in TopK (K = 100, sliced to top_k).
+Sessions: intra_op_num_threads --threads (default 1), inter_op_num_threads 1, sequential execution,
+all graph optimisations; --workers grpcio handler threads (default 4) run sessions concurrently (ONNX
+Runtime releases the GIL in Run). bench/run.py also starts it as two processes sharing one port
+(--reuse-port, 1 thread each: 2 processes x 1 thread = the 2 cores). Whole-catalog graphs end in TopK (K = 100, sliced to top_k).
 
     python bench/peers/onnx_peer.py --store out/bench/store --stubs out/bench/stubs --onnx out/bench/onnx
 """
@@ -19,9 +20,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import parse_args, serve  # noqa: E402
 
 
-def session(path):
+def session(path, threads):
     options = ort.SessionOptions()
-    options.intra_op_num_threads = 1
+    options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
@@ -30,10 +31,10 @@ def session(path):
 
 
 class OnnxBackend:
-    def __init__(self, kind, cand_path, catalog_path):
+    def __init__(self, kind, cand_path, catalog_path, threads):
         self.kind = kind
-        self.cand, self.cand_inputs = session(cand_path)
-        self.catalog, self.catalog_inputs = session(catalog_path) if catalog_path.is_file() else (None, set())
+        self.cand, self.cand_inputs = session(cand_path, threads)
+        self.catalog, self.catalog_inputs = session(catalog_path, threads) if catalog_path.is_file() else (None, set())
 
     def _history(self, hist_rows, rpc):
         if len(hist_rows):
@@ -70,7 +71,7 @@ def main():
         cand = known.onnx / f"{name}.cand.onnx"
         if kind not in ("mlp", "lstm", "sasrec", "dqn") or not cand.is_file():
             return None
-        return OnnxBackend(kind, cand, known.onnx / f"{name}.catalog.onnx")
+        return OnnxBackend(kind, cand, known.onnx / f"{name}.catalog.onnx", args.threads)
 
     serve(args, make_backend)
 

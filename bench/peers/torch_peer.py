@@ -2,9 +2,11 @@
 """Benchmark peer 2: Python grpcio serving the PyTorch reference modules (tools/recsys_ref/models.py)
 loaded from the same store as the sidecar, eager, under torch.inference_mode().
 
-Threads: torch.set_num_threads(1) (requests are the parallelism; this machine has 2 cores and
-the load generator runs on them too) and --workers grpcio handler threads (default 4), which run
-torch concurrently since torch releases the GIL inside its kernels.
+Threads: torch.set_num_threads(--threads, default 1: requests are the parallelism; this machine
+has 2 cores and the load generator runs on them too) and --workers grpcio handler threads (default
+4), which run torch concurrently since torch releases the GIL inside its kernels. bench/run.py also
+starts it as two processes sharing one port (--reuse-port, 1 thread each: 2 processes x 1 thread =
+the 2 cores), which takes the GIL out of the way of the Python front end.
 
     python bench/peers/torch_peer.py --store out/bench/store --stubs out/bench/stubs --listen 127.0.0.1:50071
 """
@@ -55,6 +57,6 @@ def make_backend(kind, version_dir, meta, catalog):
 
 if __name__ == "__main__":
     args = parse_args(__doc__.split("\n\n")[0])
-    torch.set_num_threads(1)
+    torch.set_num_threads(args.threads)
     torch.set_num_interop_threads(1)
     serve(args, make_backend)
