@@ -36,12 +36,17 @@ let package = Package(
     // grpc++ callback server and protobuf <-> plain C views. include/ is a pure C header.
     .target(
       name: "CGRPCShim",
+      dependencies: ["CRecSysStatus"],
       exclude: ["generated/README.md"],
       cxxSettings: [.headerSearchPath("generated"), .unsafeFlags(["-Wno-deprecated-declarations"])],
       linkerSettings: grpcLinkage
     ),
+    // The status codes both C headers speak (gRPC's numbers): recsys_status.h.
+    .target(name: "CRecSysStatus"),
+    // The same table for Swift: code <-> name <-> default message.
+    .target(name: "RecSysStatus"),
     // The plugin contract: recsys_plugin.h.
-    .target(name: "CRecSysPlugin"),
+    .target(name: "CRecSysPlugin", dependencies: ["CRecSysStatus"]),
     .systemLibrary(name: "COpenBLAS", path: "Sources/COpenBLAS"),
     .systemLibrary(name: "COpenSSL", path: "Sources/COpenSSL"),
     // hiredis (Debian: libhiredis-dev): the Redis client of the shared experiment state.
@@ -62,13 +67,14 @@ let package = Package(
     .target(name: "SafeTensors"),
     // SHA-256 of weights and plugin files (OpenSSL).
     .target(name: "Checksums", dependencies: ["COpenSSL"]),
-    // Host side of the plugin contract: dlopen, handshake, tensor-spec checks, instances.
+    // Host side of the plugin contract: dlopen, handshake, tensor-spec checks, instances. The only
+    // host module that sees recsys_plugin.h: everything above it speaks BorrowedRequest.
     .target(name: "PluginHost", dependencies: [
-      "CRecSysPlugin", "Checksums", .product(name: "Logging", package: "swift-log"),
+      "CRecSysPlugin", "RecSysStatus", "Checksums", .product(name: "Logging", package: "swift-log"),
     ]),
     // Versioned file store and the registry of loaded model instances.
     .target(name: "ModelStore", dependencies: [
-      "SafeTensors", "PluginHost", "Checksums", .product(name: "Logging", package: "swift-log"),
+      "SafeTensors", "PluginHost", "RecSysStatus", "Checksums", .product(name: "Logging", package: "swift-log"),
     ]),
     // A/B experiments: config, deterministic assignment, Thompson arms, per-arm results from
     // feedback, shadow agreement, the statistics of the report.
@@ -87,7 +93,7 @@ let package = Package(
     .target(name: "Routing", dependencies: ["ModelStore", "Experiments"]),
     // Wiring: request -> route -> instance -> response.
     .target(name: "Sidecar", dependencies: [
-      "CGRPCShim", "Routing", "Experiments", "ModelStore", "PluginHost", "CRecSysPlugin", "Checksums", "OffPolicy",
+      "CGRPCShim", "Routing", "Experiments", "ModelStore", "PluginHost", "RecSysStatus", "Checksums", "OffPolicy",
       .product(name: "Logging", package: "swift-log"), .product(name: "Yams", package: "Yams"),
       .product(name: "Prometheus", package: "swift-prometheus"),
     ]),
@@ -99,7 +105,7 @@ let package = Package(
 
     // The operator's CLI: ModelAdmin and Recommend over the shim's JSON client.
     .executableTarget(name: "recsysctl", dependencies: [
-      "CGRPCShim", "Experiments", "OffPolicy", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+      "CGRPCShim", "Experiments", "OffPolicy", "RecSysStatus", .product(name: "ArgumentParser", package: "swift-argument-parser"),
     ]),
 
     // Fuzz targets: every parser and every file the sidecar reads (see FuzzTarget.swift).
@@ -119,12 +125,18 @@ let package = Package(
     .target(name: "EchoPlugin", dependencies: ["PluginAPI"], path: "plugins/Echo"),
 
     .testTarget(name: "RecSysKernelsTests", dependencies: ["RecSysKernels"]),
+    // The status table against recsys_status.h and gRPC's numbering.
+    .testTarget(name: "RecSysStatusTests", dependencies: ["RecSysStatus", "CRecSysStatus"]),
+    // The host side of the ABI against C plugins built by the test (older and newer minors).
+    .testTarget(name: "PluginHostTests", dependencies: ["PluginHost", "RecSysStatus"]),
     .testTarget(name: "PluginAPITests", dependencies: ["PluginAPI", "CRecSysPlugin"]),
     .testTarget(name: "SafeTensorsTests", dependencies: ["SafeTensors"], exclude: ["Fixtures"]),
     .testTarget(name: "ModelStoreTests", dependencies: ["ModelStore"]),
     .testTarget(name: "RoutingTests", dependencies: ["Routing", "Experiments", "ModelStore"]),
     .testTarget(name: "ExperimentsTests", dependencies: ["Experiments"], resources: [.copy("Vectors")]),
-    .testTarget(name: "SidecarTests", dependencies: ["Sidecar", "ModelStore"]),
+    .testTarget(name: "SidecarTests", dependencies: [
+      "Sidecar", "ModelStore", "PluginHost", "Routing", "Experiments", "RecSysStatus",
+    ]),
     // Estimators against Open Bandit Pipeline's numbers (Tests/Fixtures/ope); marginals against enumeration.
     .testTarget(name: "OffPolicyTests", dependencies: ["OffPolicy"]),
     // The Redis state: URL and reply parsing, and two states sharing a real redis-server (skipped without one).
@@ -135,7 +147,7 @@ let package = Package(
     .testTarget(name: "FuzzTargetsTests", dependencies: ["FuzzTargets"]),
     // Loads the built plugin libraries through PluginHost and checks them against PyTorch.
     .testTarget(name: "PluginGoldenTests", dependencies: [
-      "ModelStore", "PluginHost", "SafeTensors", "CRecSysPlugin", .product(name: "Logging", package: "swift-log"),
+      "ModelStore", "PluginHost", "SafeTensors", "RecSysStatus", .product(name: "Logging", package: "swift-log"),
     ]),
   ],
   swiftLanguageModes: [.v5],

@@ -1,9 +1,9 @@
 import CGRPCShim
-import CRecSysPlugin
 import Experiments
 import Foundation
 import ModelStore
 import PluginHost
+import RecSysStatus
 import Synchronization
 
 /// Scores requests with an experiment's shadow model off the request path and records how
@@ -158,7 +158,7 @@ final class ShadowScoring: @unchecked Sendable {
         try? recordOffPolicy(job, sample, candidate: "\(candidate.name)@\(candidate.version)", ranking: answer.itemIDs,
                              to: exposureLog)
       }
-    } catch let error as PluginError where error.code == RECSYS_CANCELLED {
+    } catch let error as PluginError where error.code == .cancelled {
       ledger.recordShadowDropped(experimentKey: key, salt: job.salt)  // preempted by a live call: unshadowed
     } catch {
       ledger.recordShadowFailed(experimentKey: key, salt: job.salt)
