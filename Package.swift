@@ -60,7 +60,10 @@ let package = Package(
       name: "CFaissIVF",
       linkerSettings: [.linkedLibrary("faiss"), .linkedLibrary("openblas"), .linkedLibrary("gomp"),
                        .unsafeFlags(["-L/usr/lib/gcc/x86_64-linux-gnu/12"])]),
-    .target(name: "RecSysKernels", dependencies: ["COpenBLAS", "CRecSysScan"]),
+    // SplitMix64 and its mix: seeded draws and hashing for plugins (through RecSysKernels) and
+    // Experiments (which must not link OpenBLAS for them).
+    .target(name: "SeededRandom"),
+    .target(name: "RecSysKernels", dependencies: ["COpenBLAS", "CRecSysScan", "SeededRandom"]),
     // Author side of the plugin contract: a Swift protocol and its C export.
     .target(name: "PluginAPI", dependencies: ["CRecSysPlugin", "RecSysKernels", "CFaissIVF"]),
     // The safetensors file format: mmap and validate.
@@ -79,7 +82,7 @@ let package = Package(
     // A/B experiments: config, deterministic assignment, Thompson arms, per-arm results from
     // feedback, shadow agreement, the statistics of the report.
     .target(name: "Experiments", dependencies: [
-      "ModelStore", "RecSysKernels", .product(name: "Yams", package: "Yams"),
+      "ModelStore", "SeededRandom", .product(name: "Yams", package: "Yams"),
     ]),
     // Experiments that hold across a fleet: the ExperimentState kept in Redis (slates, counters, dedup),
     // over plain TCP (hiredis) or TLS (OpenSSL's libssl carrying hiredis' encoding and reply parser).
@@ -97,8 +100,14 @@ let package = Package(
       .product(name: "Logging", package: "swift-log"), .product(name: "Yams", package: "Yams"),
       .product(name: "Prometheus", package: "swift-prometheus"),
     ]),
+    // The composition root: wiring, signals and shutdown order of one sidecar (main.swift only
+    // parses flags), so tests can start and stop a whole sidecar in-process.
+    .target(name: "SidecarApp", dependencies: [
+      "Sidecar", "Experiments", "RedisState", "ModelStore", "PluginHost", "Routing",
+      .product(name: "Logging", package: "swift-log"),
+    ]),
     .executableTarget(name: "recsys-sidecar", dependencies: [
-      "Sidecar", "Experiments", "RedisState",
+      "Sidecar", "SidecarApp", "Experiments",
       .product(name: "ArgumentParser", package: "swift-argument-parser"),
       .product(name: "Logging", package: "swift-log"),
     ]),
@@ -124,7 +133,7 @@ let package = Package(
     .target(name: "PopularityPlugin", dependencies: ["PluginAPI"], path: "plugins/Popularity"),
     .target(name: "EchoPlugin", dependencies: ["PluginAPI"], path: "plugins/Echo"),
 
-    .testTarget(name: "RecSysKernelsTests", dependencies: ["RecSysKernels"]),
+    .testTarget(name: "RecSysKernelsTests", dependencies: ["RecSysKernels", "COpenBLAS"]),
     // The status table against recsys_status.h and gRPC's numbering.
     .testTarget(name: "RecSysStatusTests", dependencies: ["RecSysStatus", "CRecSysStatus"]),
     // The host side of the ABI against C plugins built by the test (older and newer minors).
@@ -133,7 +142,10 @@ let package = Package(
     .testTarget(name: "SafeTensorsTests", dependencies: ["SafeTensors"], exclude: ["Fixtures"]),
     .testTarget(name: "ModelStoreTests", dependencies: ["ModelStore"]),
     .testTarget(name: "RoutingTests", dependencies: ["Routing", "Experiments", "ModelStore"]),
-    .testTarget(name: "ExperimentsTests", dependencies: ["Experiments"], resources: [.copy("Vectors")]),
+    .testTarget(name: "ExperimentsTests", dependencies: ["Experiments", "SeededRandom"], resources: [.copy("Vectors")]),
+    .testTarget(name: "SidecarAppTests", dependencies: [
+      "SidecarApp", "Sidecar", "CGRPCShim", .product(name: "Logging", package: "swift-log"),
+    ]),
     .testTarget(name: "SidecarTests", dependencies: [
       "Sidecar", "ModelStore", "PluginHost", "Routing", "Experiments", "RecSysStatus",
     ]),

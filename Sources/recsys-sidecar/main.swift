@@ -1,12 +1,9 @@
 import ArgumentParser
-import Experiments
 import Foundation
 import Logging
 import ModelStore
-import PluginHost
-import RedisState
-import Routing
 import Sidecar
+import SidecarApp
 
 /// The sidecar process: config file + flags -> plugins -> store -> gRPC servers,
 /// until SIGTERM/SIGINT; then health NOT_SERVING, no new calls, running calls drain, exit 0.
@@ -237,204 +234,12 @@ struct RecsysSidecar: ParsableCommand {
       return
     }
 
-    // Metrics first: a port already taken fails the start before models load.
-    let metrics = SidecarMetrics()
-    let metricsServer = try settings.metricsListen.isEmpty ? nil : MetricsServer(listen: settings.metricsListen) {
-      metrics.exposition()
+    let process: SidecarProcess
+    do { process = try SidecarProcess(settings: settings, logger: logger) } catch let error as SidecarProcess.StartError {
+      throw ValidationError(error.description)
     }
-
-    let pluginSet = PluginSet.load(directory: settings.plugins, logger: logger)
-    let registry = ModelRegistry(storePath: settings.store, plugins: pluginSet, policies: settings.models, logger: logger)
-    registry.setOnLoad { metrics.modelLoadEnded(model: $0.model, succeeded: $0.succeeded) }
-    registry.reload(retryFailed: false)
-    // Served versions and plugin counts, read after each publish on a queue of their own
-    // (the registry's accessors must not run on its queue).
-    let metricsQueue = DispatchQueue(label: "recsys.metrics")
-    let observeRegistry: @Sendable (ModelRegistry) -> Void = { registry in
-      metricsQueue.async {
-        let (loaded, refused) = registry.pluginEntries()
-        let serving = Dictionary(registry.status(model: nil).map { ($0.name, $0.servingVersion ?? 0) }, uniquingKeysWith: max)
-        metrics.observe(servingVersions: serving, pluginsLoaded: loaded.count, pluginsRefused: refused.count)
-      }
-    }
-    observeRegistry(registry)
-
-    let router = Router(defaultModel: try ModelSelector(parsing: settings.defaultModel))
-    let sharedState = settings.experiments.isEmpty ? nil : try Self.redisState(settings, logger: logger, metrics: metrics)
-    // Experiments load after the models they name; an invalid file stops the start.
-    let experiments = settings.experiments.isEmpty ? nil : ExperimentsFile(
-      path: settings.experiments, router: router, registry: registry,
-      ledger: ExperimentLedger(windowCapacity: settings.feedbackWindow, state: sharedState), logger: logger)
-    // file:PATH: the results of the previous run come back before anything is served.
-    let snapshotFile = experiments.flatMap { experiments in
-      settings.experimentState.hasPrefix("file:")
-        ? ExperimentSnapshotFile(path: String(settings.experimentState.dropFirst(5)), ledger: experiments.ledger,
-                                 logger: logger) : nil
-    }
-    snapshotFile?.restore()
-    do { try experiments?.reload() } catch { throw ValidationError("experiments: \(error)") }
-    snapshotFile?.start(every: Self.snapshotInterval)
-    let exposureLog: ExposureLog?
-    do {
-      exposureLog = try settings.exposureLog.isEmpty ? nil : ExposureLog(
-        settings: .init(path: settings.exposureLog, maxFileBytes: settings.exposureLogMaxBytes,
-                        keepFiles: settings.exposureLogKeep, queueCapacity: settings.exposureLogQueue),
-        onDrop: { metrics.exposureLogDropped.increment() })
-    } catch {
-      throw ValidationError("exposure log: \(error)")
-    }
-    let itemSets = ItemSetRegistry()
-    let service = RecommendService(
-      router: router, registry: registry, limits: settings.limits, logger: logger,
-      metrics: metricsServer == nil ? nil : metrics, ledger: experiments?.ledger, exposureLog: exposureLog,
-      itemSets: itemSets)
-    let tls = settings.tlsCert.isEmpty ? nil : SidecarServer.TLS(
-      certificateChain: settings.tlsCert, privateKey: settings.tlsKey, clientCA: settings.tlsClientCA,
-      requireClientCertificate: settings.tlsRequireClientCert)
-    let adminToken: String
-    do { adminToken = try settings.adminBearerToken() } catch { throw ValidationError("\(error)") }
-    let feedbackLog: FeedbackLog?
-    do {
-      feedbackLog = try settings.feedbackLog.isEmpty || experiments == nil ? nil : FeedbackLog(path: settings.feedbackLog)
-    } catch {
-      throw ValidationError("\(error)")
-    }
-    let server = try SidecarServer(
-      listen: settings.listen, service: service, feedback: FeedbackService(ledger: experiments?.ledger, log: feedbackLog),
-      adminListen: settings.adminListen.isEmpty ? nil : settings.adminListen,
-      admin: settings.adminListen.isEmpty ? nil : AdminService(
-        registry: registry, router: router, experiments: experiments, exposureLog: exposureLog,
-        experimentState: sharedState.map { state in { state.status } } ?? snapshotFile.map { file in { file.status } },
-        feedbackTTLSeconds: settings.feedbackTTLSeconds, feedbackLogPath: feedbackLog?.path, itemSets: itemSets),
-      maxReceiveMessageBytes: Int32(settings.maxReceiveMessageBytes), tls: tls, adminToken: adminToken)
-
-    // Health follows the default model (the experiments file's, when it names one): SERVING
-    // exactly while it has a version serving.
-    let defaultServes: @Sendable (ModelRegistry) -> Bool = { (try? $0.resolve(router.defaultModel)) != nil }
-    server.setServing(defaultServes(registry))
-    registry.setOnPublish {
-      server.setServing(defaultServes($0))
-      observeRegistry($0)
-    }
-    if !defaultServes(registry) {
-      logger.error("default model is not serving; health stays NOT_SERVING until it does",
-                   metadata: ["model": "\(router.defaultModel)"])
-    }
-    if settings.pollIntervalSeconds > 0 {
-      registry.startPolling(every: settings.pollIntervalSeconds)
-      experiments?.startPolling(every: settings.pollIntervalSeconds)
-    }
-    logger.info("serving", metadata: [
-      "listen": "\(Self.shown(settings.listen, port: server.port))", "tls": "\(Self.tlsMode(settings))",
-      "admin": "\(settings.adminListen.isEmpty ? "off" : Self.shown(settings.adminListen, port: server.adminPort))",
-      "admin_token": "\(adminToken.isEmpty ? "none" : "required")",
-      "metrics": "\(metricsServer.map { Self.shown(settings.metricsListen, port: $0.port) + "/metrics" } ?? "off")",
-      "store": "\(settings.store)", "plugins": "\(settings.plugins)",
-      "experiments": "\(settings.experiments.isEmpty ? "off" : settings.experiments)",
-      "exposure_log": "\(settings.exposureLog.isEmpty ? "off" : settings.exposureLog)",
-      "experiment_state": "\(sharedState?.settings.address ?? (settings.experimentState.isEmpty ? "in-process" : settings.experimentState))",
-      "feedback_log": "\(feedbackLog?.path ?? "off")",
-    ])
-
-    // The first signal drains: health NOT_SERVING (watchers hear it), no new calls, running
-    // calls get drain_seconds, then the process exits 0. A second one stops at once, for an
-    // operator who will not wait.
-    // Bounded to a year, so that a huge setting cannot overflow the conversion.
-    let drainMilliseconds = Int64((min(settings.drainSeconds, 365 * 24 * 3_600) * 1_000).rounded())
-    let signalQueue = DispatchQueue(label: "recsys.signals")
-    var draining = false  // only touched on signalQueue
-    let signals = [SIGTERM, SIGINT].map { signalNumber -> DispatchSourceSignal in
-      signal(signalNumber, SIG_IGN)
-      let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: signalQueue)
-      source.setEventHandler {
-        if draining {
-          logger.warning("second signal: exiting without waiting for running calls", metadata: ["signal": "\(signalNumber)"])
-          _exit(1)
-        }
-        draining = true
-        logger.info("shutting down: draining running calls", metadata: [
-          "signal": "\(signalNumber)", "drain_seconds": "\(settings.drainSeconds)",
-        ])
-        registry.setOnPublish(nil)
-        server.setServing(false)
-        // Off the signal queue, so that a second signal is heard while this blocks.
-        DispatchQueue.global().async { server.shutdown(drainMilliseconds: drainMilliseconds) }
-      }
-      source.resume()
-      return source
-    }
-    server.wait()
-    experiments?.stopPolling()
-    // Every answered call's exposure is queued by now: write them all before exiting.
-    service.shutdown()
-    // Everything buffered for the shared state is written before exiting (given 2 s when Redis is slow).
-    sharedState?.close()
-    snapshotFile?.stop()
-    registry.stopPolling()
-    metricsServer?.stop()
-    withExtendedLifetime(signals) {}
-    let counts = server.callCounts
-    let unwritten = sharedState?.status ?? ExperimentStateStatus()
-    logger.info("stopped", metadata: [
-      "experiment_state_unwritten_slates": "\(unwritten.pendingSlates)",
-      "experiment_state_unwritten_impressions": "\(unwritten.pendingImpressions)",
-      "experiment_state_unwritten_feedback": "\(unwritten.pendingFeedback)",
-      "calls_admitted": "\(counts.admitted)", "calls_refused_while_draining": "\(counts.refused)",
-      "calls_cut_at_drain_deadline": "\(counts.runningAtDeadline)",
-      "exposures_written": "\(exposureLog?.written ?? 0)", "exposures_dropped": "\(exposureLog?.dropped ?? 0)",
-    ])
-  }
-
-  /// How often `experiment_state: file:PATH` is written (and at shutdown).
-  static let snapshotInterval: Duration = .seconds(2)
-
-  /// The Redis experiment state of `experiment_state: redis://...`, nil otherwise. Redis being down
-  /// does not stop the start: the state buffers until it answers.
-  private static func redisState(_ settings: SidecarConfig, logger: Logger, metrics: SidecarMetrics) throws
-    -> RedisExperimentState?
-  {
-    guard settings.experimentState.hasPrefix("redis://") || settings.experimentState.hasPrefix("rediss://") else {
-      return nil
-    }
-    var redis: RedisStateSettings
-    do { redis = try RedisStateSettings(url: settings.experimentState) } catch { throw ValidationError("\(error)") }
-    if !settings.experimentStatePasswordFile.isEmpty {
-      guard var password = try? String(contentsOfFile: settings.experimentStatePasswordFile, encoding: .utf8) else {
-        throw ValidationError("cannot read experiment_state_password_file \(settings.experimentStatePasswordFile)")
-      }
-      while let last = password.last, last.isNewline { password.removeLast() }
-      redis.password = password
-    }
-    if redis.tls != nil {
-      // Missing or unusable files stop the start, named; an unreachable or refusing server only buffers.
-      let tls = RedisTLSSettings(caFile: settings.experimentStateTLSCA, certFile: settings.experimentStateTLSCert,
-                                 keyFile: settings.experimentStateTLSKey)
-      do { try tls.check() } catch { throw ValidationError("experiment_state \(redis.address): \(error)") }
-      redis.tls = tls
-    }
-    redis.keyPrefix = settings.experimentStatePrefix
-    redis.bufferCapacity = settings.experimentStateBuffer
-    redis.flushInterval = .milliseconds(settings.experimentStateFlushMilliseconds)
-    redis.feedbackTTLSeconds = settings.feedbackTTLSeconds
-    let state = RedisExperimentState(settings: redis, logger: logger) { metrics.experimentStateDropped.increment() }
-    if let problem = state.probe() {
-      logger.warning("shared experiment state unreachable at start; buffering until it answers", metadata: [
-        "address": "\(redis.address)", "error": "\(problem)",
-      ])
-    }
-    return state
-  }
-
-  /// The address as it listens: the port filled in (port 0 picks one), a unix socket as is.
-  private static func shown(_ address: String, port: Int) -> String {
-    if address.hasPrefix("unix:") || address.hasPrefix("unix-abstract:") { return address }
-    return "\(address.split(separator: ":").dropLast().joined(separator: ":")):\(port)"
-  }
-
-  private static func tlsMode(_ settings: SidecarConfig) -> String {
-    if settings.tlsCert.isEmpty { return "off" }
-    if settings.tlsRequireClientCert { return "mtls" }
-    return settings.tlsClientCA.isEmpty ? "on" : "on, client certificates checked if sent"
+    process.handleSignals()
+    process.waitUntilStopped()
   }
 }
 
