@@ -140,7 +140,9 @@ let package = Package(
     .testTarget(name: "PluginHostTests", dependencies: ["PluginHost", "RecSysStatus"]),
     .testTarget(name: "PluginAPITests", dependencies: ["PluginAPI", "CRecSysPlugin"]),
     .testTarget(name: "SafeTensorsTests", dependencies: ["SafeTensors"], exclude: ["Fixtures"]),
-    .testTarget(name: "ModelStoreTests", dependencies: ["ModelStore"]),
+    .testTarget(name: "ModelStoreTests", dependencies: [
+      "ModelStore", "PluginHost", "RecSysStatus", .product(name: "Logging", package: "swift-log"),
+    ]),
     .testTarget(name: "RoutingTests", dependencies: ["Routing", "Experiments", "ModelStore"]),
     .testTarget(name: "ExperimentsTests", dependencies: ["Experiments", "SeededRandom"], resources: [.copy("Vectors")]),
     .testTarget(name: "SidecarAppTests", dependencies: [

@@ -134,26 +134,15 @@ public struct SidecarConfig: Equatable, Sendable {
     adminToken = try string("admin_token") ?? adminToken
     adminTokenFile = try string("admin_token_file") ?? adminTokenFile
     drainSeconds = try seconds("drain_seconds") ?? drainSeconds
-    maxReceiveMessageBytes = try integer("max_receive_message_bytes", in: 1...Int(Int32.max)) ?? maxReceiveMessageBytes
-    limits.maxTopK = try integer("max_top_k", in: 1...Int(Int32.max)) ?? limits.maxTopK
-    limits.maxCandidates = try integer("max_candidates", in: 1...Int(Int32.max)) ?? limits.maxCandidates
-    limits.maxHistory = try integer("max_history", in: 1...Int(Int32.max)) ?? limits.maxHistory
+    for key in Self.integerKeys { self[keyPath: key.path] = try integer(key.yaml, in: key.range) ?? self[keyPath: key.path] }
     experiments = try string("experiments") ?? experiments
     exposureLog = try string("exposure_log") ?? exposureLog
-    exposureLogMaxBytes = try integer("exposure_log_max_bytes", in: 4_096...Int(Int64.max)) ?? exposureLogMaxBytes
-    exposureLogKeep = try integer("exposure_log_keep", in: 1...1_000) ?? exposureLogKeep
-    exposureLogQueue = try integer("exposure_log_queue", in: 1...(1 << 24)) ?? exposureLogQueue
-    feedbackWindow = try integer("feedback_window", in: 1...(1 << 26)) ?? feedbackWindow
     experimentState = try string("experiment_state") ?? experimentState
     experimentStatePasswordFile = try string("experiment_state_password_file") ?? experimentStatePasswordFile
     experimentStateTLSCA = try string("experiment_state_tls_ca") ?? experimentStateTLSCA
     experimentStateTLSCert = try string("experiment_state_tls_cert") ?? experimentStateTLSCert
     experimentStateTLSKey = try string("experiment_state_tls_key") ?? experimentStateTLSKey
     experimentStatePrefix = try string("experiment_state_prefix") ?? experimentStatePrefix
-    experimentStateBuffer = try integer("experiment_state_buffer", in: 1...(1 << 26)) ?? experimentStateBuffer
-    experimentStateFlushMilliseconds =
-      try integer("experiment_state_flush_ms", in: 1...600_000) ?? experimentStateFlushMilliseconds
-    feedbackTTLSeconds = try integer("feedback_ttl_seconds", in: 1...(366 * 86_400)) ?? feedbackTTLSeconds
     feedbackLog = try string("feedback_log") ?? feedbackLog
     if let value = root["models"] {
       guard let models = value as? [String: Any] else {
@@ -178,9 +167,7 @@ public struct SidecarConfig: Equatable, Sendable {
       throw Invalid(description: "tls_require_client_cert needs tls_client_ca, the CA client certificates must chain to")
     }
     if !drainSeconds.isFinite || drainSeconds < 0 { throw Invalid(description: "drain_seconds must be a number >= 0") }
-    if maxReceiveMessageBytes < 1 || maxReceiveMessageBytes > Int(Int32.max) {
-      throw Invalid(description: "max_receive_message_bytes must be from 1 to \(Int32.max)")
-    }
+    try validateIntegers()
     let redis = experimentState.hasPrefix("redis://") || experimentState.hasPrefix("rediss://")
     if !(experimentState.isEmpty || redis || (experimentState.hasPrefix("file:") && experimentState.count > 5)) {
       throw Invalid(description: """

@@ -154,23 +154,9 @@ struct RecsysSidecar: ParsableCommand {
     guard Logger.Level(rawValue: logLevel) != nil else {
       throw ValidationError("--log-level \(logLevel) is not one of trace, debug, info, notice, warning, error, critical")
     }
-    for (flag, value) in [("--max-top-k", maxTopK), ("--max-candidates", maxCandidates), ("--max-history", maxHistory)]
-    where value.map({ $0 < 1 || $0 > Int(Int32.max) }) ?? false {
-      throw ValidationError("\(flag) must be from 1 to \(Int32.max)")
-    }
     if let pollInterval, pollInterval < 0 { throw ValidationError("--poll-interval must be >= 0") }
     if let drainSeconds, !(drainSeconds >= 0 && drainSeconds.isFinite) { throw ValidationError("--drain-seconds must be >= 0") }
-    if let maxReceiveMessageBytes, maxReceiveMessageBytes < 1 || maxReceiveMessageBytes > Int(Int32.max) {
-      throw ValidationError("--max-receive-message-bytes must be from 1 to \(Int32.max)")
-    }
-    for (flag, value, lowest) in [("--exposure-log-max-bytes", exposureLogMaxBytes, 4_096), ("--exposure-log-keep", exposureLogKeep, 1),
-                                  ("--exposure-log-queue", exposureLogQueue, 1), ("--feedback-window", feedbackWindow, 1),
-                                  ("--experiment-state-buffer", experimentStateBuffer, 1),
-                                  ("--experiment-state-flush-ms", experimentStateFlushMs, 1),
-                                  ("--feedback-ttl-seconds", feedbackTtlSeconds, 1)]
-    where value.map({ $0 < lowest }) ?? false {
-      throw ValidationError("\(flag) must be at least \(lowest)")
-    }
+    // Whole-number flags are checked with the file's ranges (SidecarConfig.integerKeys) once merged.
   }
 
   /// The file's settings with the flags on top.

@@ -11,7 +11,11 @@ final class SidecarProcessTests: XCTestCase {
   static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
     .deletingLastPathComponent()
 
-  private func settings() throws -> SidecarConfig {
+  private func settings() throws -> SidecarConfig { try Self.oneModelSettings(self) }
+
+  /// Settings for a sidecar on free ports serving a copy of demo popularity (the default model),
+  /// with the built plugins; skips `test` when there are none.
+  static func oneModelSettings(_ test: XCTestCase) throws -> SidecarConfig {
     let plugins = ProcessInfo.processInfo.environment["RECSYS_PLUGINS_DIR"]
       ?? Self.root.appendingPathComponent(".build/plugins").path
     guard FileManager.default.fileExists(atPath: plugins + "/librecsys-popularity.so") else {
@@ -21,7 +25,7 @@ final class SidecarProcessTests: XCTestCase {
     try FileManager.default.createDirectory(at: store, withIntermediateDirectories: true)
     try FileManager.default.copyItem(at: Self.root.appendingPathComponent("demo/store/popularity"),
                                      to: store.appendingPathComponent("popularity"))
-    addTeardownBlock { try? FileManager.default.removeItem(at: store) }
+    test.addTeardownBlock { try? FileManager.default.removeItem(at: store) }
     var settings = SidecarConfig()
     settings.listen = "127.0.0.1:0"
     settings.adminListen = ""

@@ -14,12 +14,14 @@
  * Otherwise it is a plugin of this header's minor without explanations (explain and set_host_abi NULL).
  *   -DBROKEN=1 / 2 / 3 / 4                  breaks the contract: one item more than capacity / an item
  *                                           that is no candidate / status 42 / a NaN score
+ *   -DSLEEP_MS=50                           recommend() first sleeps 50 ms (ignoring cancellation): a slow model
  *   -DREFUSE                                recommend() refuses every request with INVALID_ARGUMENT
  * constant_host_abi_minor() reports what set_host_abi() was told (0: never called).
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "recsys_plugin.h"
 
@@ -77,6 +79,10 @@ static int excluded(const recsys_request *request, int64_t item) {
 static recsys_status recommend(const recsys_instance *instance, const recsys_request *request, recsys_result *result,
                                char *error, size_t capacity) {
   const constant_model *model = (const constant_model *)instance;
+#ifdef SLEEP_MS
+  struct timespec pause = {SLEEP_MS / 1000, (SLEEP_MS % 1000) * 1000000L};
+  nanosleep(&pause, NULL);
+#endif
 #ifdef REFUSE
   snprintf(error, capacity, "refused by request");
   return RECSYS_INVALID_ARGUMENT;
