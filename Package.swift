@@ -101,16 +101,13 @@ let package = Package(
       .product(name: "Prometheus", package: "swift-prometheus"),
     ]),
     // The composition root: wiring, signals and shutdown order of one sidecar (main.swift only
-    // parses flags), so tests can start and stop a whole sidecar in-process.
+    // hands over to SidecarCommand), so tests can start and stop a whole sidecar in-process.
     .target(name: "SidecarApp", dependencies: [
       "Sidecar", "Experiments", "RedisState", "ModelStore", "PluginHost", "Routing",
-      .product(name: "Logging", package: "swift-log"),
-    ]),
-    .executableTarget(name: "recsys-sidecar", dependencies: [
-      "Sidecar", "SidecarApp", "Experiments",
       .product(name: "ArgumentParser", package: "swift-argument-parser"),
       .product(name: "Logging", package: "swift-log"),
     ]),
+    .executableTarget(name: "recsys-sidecar", dependencies: ["SidecarApp"]),
 
     // The operator's CLI: ModelAdmin and Recommend over the shim's JSON client.
     .executableTarget(name: "recsysctl", dependencies: [

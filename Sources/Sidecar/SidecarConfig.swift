@@ -85,65 +85,13 @@ public struct SidecarConfig: Equatable, Sendable {
       if root == nil { return }
       throw Invalid(description: "\(source): the top level must be a mapping of settings")
     }
-    let known = [
-      "listen", "admin_listen", "metrics_listen", "store", "plugins", "default_model", "poll_interval_seconds", "models",
-      "tls_cert", "tls_key", "tls_client_ca", "tls_require_client_cert", "admin_token", "admin_token_file",
-      "drain_seconds", "max_receive_message_bytes", "max_top_k", "max_candidates", "max_history",
-      "experiments", "exposure_log", "exposure_log_max_bytes", "exposure_log_keep", "exposure_log_queue",
-      "feedback_window", "experiment_state", "experiment_state_password_file", "experiment_state_tls_ca",
-      "experiment_state_tls_cert", "experiment_state_tls_key", "experiment_state_prefix", "experiment_state_buffer", "experiment_state_flush_ms", "feedback_ttl_seconds", "feedback_log",
-    ]
-    for key in root.keys.sorted() where !known.contains(key) {
-      throw Invalid(description: "\(source): unknown key \"\(Excerpt.of(key))\" (known: \(known.joined(separator: ", ")))")
+    let known = Self.keys.map(\.yaml) + ["models"]
+    for name in root.keys.sorted() where !known.contains(name) {
+      throw Invalid(description: "\(source): unknown key \"\(Excerpt.of(name))\" (known: \(known.joined(separator: ", ")))")
     }
-    func string(_ key: String) throws -> String? {
-      guard let value = root[key] else { return nil }
-      guard let text = value as? String else { throw Invalid(description: "\(source): \"\(key)\" must be a string") }
-      return text
+    for key in Self.keys {
+      if let value = root[key.yaml] { try set(key, fileValue: value, source: source) }
     }
-    func seconds(_ key: String) throws -> Double? {
-      guard let value = root[key] else { return nil }
-      guard let seconds = (value as? Double) ?? (value as? Int).map(Double.init), seconds >= 0, seconds.isFinite else {
-        throw Invalid(description: "\(source): \"\(key)\" must be a number >= 0")
-      }
-      return seconds
-    }
-    func integer(_ key: String, in range: ClosedRange<Int>) throws -> Int? {
-      guard let value = root[key] else { return nil }
-      guard let number = value as? Int, range.contains(number) else {
-        throw Invalid(description: "\(source): \"\(key)\" must be a whole number from \(range.lowerBound) to \(range.upperBound)")
-      }
-      return number
-    }
-    listen = try string("listen") ?? listen
-    adminListen = try string("admin_listen") ?? adminListen
-    metricsListen = try string("metrics_listen") ?? metricsListen
-    store = try string("store") ?? store
-    plugins = try string("plugins") ?? plugins
-    defaultModel = try string("default_model") ?? defaultModel
-    pollIntervalSeconds = try seconds("poll_interval_seconds") ?? pollIntervalSeconds
-    tlsCert = try string("tls_cert") ?? tlsCert
-    tlsKey = try string("tls_key") ?? tlsKey
-    tlsClientCA = try string("tls_client_ca") ?? tlsClientCA
-    if let value = root["tls_require_client_cert"] {
-      guard let required = value as? Bool else {
-        throw Invalid(description: "\(source): \"tls_require_client_cert\" must be true or false")
-      }
-      tlsRequireClientCert = required
-    }
-    adminToken = try string("admin_token") ?? adminToken
-    adminTokenFile = try string("admin_token_file") ?? adminTokenFile
-    drainSeconds = try seconds("drain_seconds") ?? drainSeconds
-    for key in Self.integerKeys { self[keyPath: key.path] = try integer(key.yaml, in: key.range) ?? self[keyPath: key.path] }
-    experiments = try string("experiments") ?? experiments
-    exposureLog = try string("exposure_log") ?? exposureLog
-    experimentState = try string("experiment_state") ?? experimentState
-    experimentStatePasswordFile = try string("experiment_state_password_file") ?? experimentStatePasswordFile
-    experimentStateTLSCA = try string("experiment_state_tls_ca") ?? experimentStateTLSCA
-    experimentStateTLSCert = try string("experiment_state_tls_cert") ?? experimentStateTLSCert
-    experimentStateTLSKey = try string("experiment_state_tls_key") ?? experimentStateTLSKey
-    experimentStatePrefix = try string("experiment_state_prefix") ?? experimentStatePrefix
-    feedbackLog = try string("feedback_log") ?? feedbackLog
     if let value = root["models"] {
       guard let models = value as? [String: Any] else {
         throw Invalid(description: "\(source): \"models\" must map model names to {pinned, labels}")
@@ -166,8 +114,7 @@ public struct SidecarConfig: Equatable, Sendable {
     if tlsRequireClientCert && tlsClientCA.isEmpty {
       throw Invalid(description: "tls_require_client_cert needs tls_client_ca, the CA client certificates must chain to")
     }
-    if !drainSeconds.isFinite || drainSeconds < 0 { throw Invalid(description: "drain_seconds must be a number >= 0") }
-    try validateIntegers()
+    try validateKeys()
     let redis = experimentState.hasPrefix("redis://") || experimentState.hasPrefix("rediss://")
     if !(experimentState.isEmpty || redis || (experimentState.hasPrefix("file:") && experimentState.count > 5)) {
       throw Invalid(description: """
