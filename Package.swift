@@ -65,7 +65,9 @@ let package = Package(
     .target(name: "SeededRandom"),
     .target(name: "RecSysKernels", dependencies: ["COpenBLAS", "CRecSysScan", "SeededRandom"]),
     // Author side of the plugin contract: a Swift protocol and its C export.
-    .target(name: "PluginAPI", dependencies: ["CRecSysPlugin", "RecSysKernels", "CFaissIVF"]),
+    // One model.json value and its rule for whole numbers: the store and the plugins read alike.
+    .target(name: "ManifestValue"),
+    .target(name: "PluginAPI", dependencies: ["CRecSysPlugin", "RecSysKernels", "CFaissIVF", "ManifestValue"]),
     // The safetensors file format: mmap and validate.
     .target(name: "SafeTensors"),
     // SHA-256 of weights and plugin files (OpenSSL).
@@ -77,7 +79,7 @@ let package = Package(
     ]),
     // Versioned file store and the registry of loaded model instances.
     .target(name: "ModelStore", dependencies: [
-      "SafeTensors", "PluginHost", "RecSysStatus", "Checksums", .product(name: "Logging", package: "swift-log"),
+      "ManifestValue", "SafeTensors", "PluginHost", "RecSysStatus", "Checksums", .product(name: "Logging", package: "swift-log"),
     ]),
     // A/B experiments: config, deterministic assignment, Thompson arms, per-arm results from
     // feedback, shadow agreement, the statistics of the report.
@@ -135,6 +137,7 @@ let package = Package(
     .testTarget(name: "RecSysStatusTests", dependencies: ["RecSysStatus", "CRecSysStatus"]),
     // The host side of the ABI against C plugins built by the test (older and newer minors).
     .testTarget(name: "PluginHostTests", dependencies: ["PluginHost", "RecSysStatus"]),
+    .testTarget(name: "ManifestValueTests", dependencies: ["ManifestValue", "ModelStore", "PluginAPI"]),
     .testTarget(name: "PluginAPITests", dependencies: ["PluginAPI", "CRecSysPlugin"]),
     .testTarget(name: "SafeTensorsTests", dependencies: ["SafeTensors"], exclude: ["Fixtures"]),
     .testTarget(name: "ModelStoreTests", dependencies: [
