@@ -92,8 +92,8 @@ let package = Package(
       "CHiredis", "COpenSSL", "Experiments", .product(name: "Logging", package: "swift-log"),
     ]),
     // Off-policy evaluation: a candidate's CTR estimated from the exposure and feedback logs
-    // (IPS, SNIPS, doubly robust over item-positions; bootstrap intervals). Foundation only.
-    .target(name: "OffPolicy"),
+    // (IPS, SNIPS, doubly robust over item-positions; bootstrap intervals). Foundation and SeededRandom only.
+    .target(name: "OffPolicy", dependencies: ["SeededRandom"]),
     // Which model serves a request: explicit selector, forced arm, experiments, default.
     .target(name: "Routing", dependencies: ["ModelStore", "Experiments"]),
     // Wiring: request -> route -> instance -> response.
