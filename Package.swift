@@ -136,7 +136,7 @@ let package = Package(
     // The status table against recsys_status.h and gRPC's numbering.
     .testTarget(name: "RecSysStatusTests", dependencies: ["RecSysStatus", "CRecSysStatus"]),
     // The host side of the ABI against C plugins built by the test (older and newer minors).
-    .testTarget(name: "PluginHostTests", dependencies: ["PluginHost", "RecSysStatus"]),
+    .testTarget(name: "PluginHostTests", dependencies: ["PluginHost", "RecSysStatus", "ModelStore", "SafeTensors"]),
     .testTarget(name: "ManifestValueTests", dependencies: ["ManifestValue", "ModelStore", "PluginAPI"]),
     .testTarget(name: "PluginAPITests", dependencies: ["PluginAPI", "CRecSysPlugin"]),
     .testTarget(name: "SafeTensorsTests", dependencies: ["SafeTensors"], exclude: ["Fixtures"]),
