@@ -220,7 +220,8 @@ extension SidecarConfig {
     return keys.map { key in
       let usage = if case .onOff = key.value { "\(key.flag) | --no-\(key.flag.dropFirst(2))" } else { "\(key.flag) <value>" }
       let shownDefault = key.secret ? "\"\"" : defaults.shown(key)
-      return "\(usage)\n    \(key.help) File: \(key.yaml), \(key.expected). Default \(shownDefault)."
-    }.joined(separator: "\n")
+      // One paragraph each (the help formatter rewraps lines), a blank line between.
+      return "\(usage): \(key.help) File key \(key.yaml); \(key.expected); default \(shownDefault)."
+    }.joined(separator: "\n\n")
   }
 }
