@@ -228,4 +228,5 @@ bench-tools: deps
 	  tools/loadgen/loadgen.cc $(BENCH_GENERATED)/recsys/v1/recommender.pb.cc; \
 	compile $(BENCH_TOOLS)/echo_server "tools/loadgen $(BENCH_GENERATED)/recsys/v1" \
 	  tools/loadgen/echo_server.cc $(BENCH_GENERATED)/recsys/v1/recommender.pb.cc $(BENCH_GENERATED)/recsys/v1/recommender.grpc.pb.cc; \
-	compile $(BENCH_TOOLS)/kernels "bench/kernels.cc bench/retrieval/read_loop.h Sources/CRecSysPlugin/include" bench/kernels.cc
+	compile $(BENCH_TOOLS)/kernels "bench/kernels.cc bench/retrieval/read_loop.h Sources/CRecSysPlugin/include Sources/CRecSysStatus/include" \
+	  -ISources/CRecSysStatus/include bench/kernels.cc

@@ -41,12 +41,17 @@ let package = Package(
     // grpc++ callback server and protobuf <-> plain C views. include/ is a pure C header.
     .target(
       name: "CGRPCShim",
+      dependencies: ["CRecSysStatus"],
       exclude: ["generated/README.md"],
       cxxSettings: [.headerSearchPath("generated"), .unsafeFlags(["-Wno-deprecated-declarations"])],
       linkerSettings: grpcLinkage
     ),
+    // The status codes both C headers speak (gRPC's numbers): recsys_status.h.
+    .target(name: "CRecSysStatus"),
+    // The same table for Swift: code <-> name <-> default message.
+    .target(name: "RecSysStatus"),
     // The plugin contract: recsys_plugin.h.
-    .target(name: "CRecSysPlugin"),
+    .target(name: "CRecSysPlugin", dependencies: ["CRecSysStatus"]),
     .systemLibrary(name: "COpenBLAS", path: "Sources/COpenBLAS"),
     .systemLibrary(name: "COpenSSL", path: "Sources/COpenSSL"),
     // hiredis (Debian: libhiredis-dev): the Redis client of the shared experiment state.
@@ -62,25 +67,31 @@ let package = Package(
                        .unsafeFlags(["-L/usr/lib/gcc/x86_64-linux-gnu/12"])]),
     // exp/sigmoid/tanh/erf/GELU compiled for AVX-512, AVX2 and SSE2, chosen at run time (issue 19).
     .target(name: "CRecSysMath"),
-    .target(name: "RecSysKernels", dependencies: ["COpenBLAS", "CRecSysScan", "CRecSysMath"]),
+    // SplitMix64 and its mix: seeded draws and hashing for plugins (through RecSysKernels) and
+    // Experiments (which must not link OpenBLAS for them).
+    .target(name: "SeededRandom"),
+    .target(name: "RecSysKernels", dependencies: ["COpenBLAS", "CRecSysScan", "CRecSysMath", "SeededRandom"]),
+    // One model.json value and its rule for whole numbers: the store and the plugins read alike.
+    .target(name: "ManifestValue"),
     // Author side of the plugin contract: a Swift protocol and its C export.
-    .target(name: "PluginAPI", dependencies: ["CRecSysPlugin", "RecSysKernels", "CFaissIVF"]),
+    .target(name: "PluginAPI", dependencies: ["CRecSysPlugin", "RecSysKernels", "CFaissIVF", "ManifestValue"]),
     // The safetensors file format: mmap and validate.
     .target(name: "SafeTensors"),
     // SHA-256 of weights and plugin files (OpenSSL).
     .target(name: "Checksums", dependencies: ["COpenSSL"]),
-    // Host side of the plugin contract: dlopen, handshake, tensor-spec checks, instances.
+    // Host side of the plugin contract: dlopen, handshake, tensor-spec checks, instances. The only
+    // host module that sees recsys_plugin.h: everything above it speaks BorrowedRequest.
     .target(name: "PluginHost", dependencies: [
-      "CRecSysPlugin", "Checksums", .product(name: "Logging", package: "swift-log"),
+      "CRecSysPlugin", "RecSysStatus", "Checksums", .product(name: "Logging", package: "swift-log"),
     ]),
     // Versioned file store and the registry of loaded model instances.
     .target(name: "ModelStore", dependencies: [
-      "SafeTensors", "PluginHost", "Checksums", .product(name: "Logging", package: "swift-log"),
+      "ManifestValue", "SafeTensors", "PluginHost", "RecSysStatus", "Checksums", .product(name: "Logging", package: "swift-log"),
     ]),
     // A/B experiments: config, deterministic assignment, Thompson arms, per-arm results from
     // feedback, shadow agreement, the statistics of the report.
     .target(name: "Experiments", dependencies: [
-      "ModelStore", "RecSysKernels", .product(name: "Yams", package: "Yams"),
+      "ModelStore", "SeededRandom", .product(name: "Yams", package: "Yams"),
     ]),
     // Experiments that hold across a fleet: the ExperimentState kept in Redis (slates, counters, dedup),
     // over plain TCP (hiredis) or TLS (OpenSSL's libssl carrying hiredis' encoding and reply parser).
@@ -88,25 +99,28 @@ let package = Package(
       "CHiredis", "COpenSSL", "Experiments", .product(name: "Logging", package: "swift-log"),
     ]),
     // Off-policy evaluation: a candidate's CTR estimated from the exposure and feedback logs
-    // (IPS, SNIPS, doubly robust over item-positions; bootstrap intervals). Foundation only.
-    .target(name: "OffPolicy"),
+    // (IPS, SNIPS, doubly robust over item-positions; bootstrap intervals). Foundation and SeededRandom only.
+    .target(name: "OffPolicy", dependencies: ["SeededRandom"]),
     // Which model serves a request: explicit selector, forced arm, experiments, default.
     .target(name: "Routing", dependencies: ["ModelStore", "Experiments"]),
     // Wiring: request -> route -> instance -> response.
     .target(name: "Sidecar", dependencies: [
-      "CGRPCShim", "Routing", "Experiments", "ModelStore", "PluginHost", "CRecSysPlugin", "Checksums", "OffPolicy",
+      "CGRPCShim", "Routing", "Experiments", "ModelStore", "PluginHost", "RecSysStatus", "Checksums", "OffPolicy",
       .product(name: "Logging", package: "swift-log"), .product(name: "Yams", package: "Yams"),
       .product(name: "Prometheus", package: "swift-prometheus"),
     ]),
-    .executableTarget(name: "recsys-sidecar", dependencies: [
-      "Sidecar", "Experiments", "RedisState",
+    // The composition root: wiring, signals and shutdown order of one sidecar (main.swift only
+    // hands over to SidecarCommand), so tests can start and stop a whole sidecar in-process.
+    .target(name: "SidecarApp", dependencies: [
+      "Sidecar", "Experiments", "RedisState", "ModelStore", "PluginHost", "Routing",
       .product(name: "ArgumentParser", package: "swift-argument-parser"),
       .product(name: "Logging", package: "swift-log"),
     ]),
+    .executableTarget(name: "recsys-sidecar", dependencies: ["SidecarApp"]),
 
     // The operator's CLI: ModelAdmin and Recommend over the shim's JSON client.
     .executableTarget(name: "recsysctl", dependencies: [
-      "CGRPCShim", "Experiments", "OffPolicy", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+      "CGRPCShim", "Experiments", "OffPolicy", "RecSysStatus", .product(name: "ArgumentParser", package: "swift-argument-parser"),
     ]),
 
     // Fuzz targets: every parser and every file the sidecar reads (see FuzzTarget.swift).
@@ -117,13 +131,25 @@ let package = Package(
     ]),
     .executableTarget(name: "recsys-fuzz", dependencies: ["FuzzTargets"]),
 
-    .testTarget(name: "RecSysKernelsTests", dependencies: ["RecSysKernels"]),
+    .testTarget(name: "RecSysKernelsTests", dependencies: ["RecSysKernels", "COpenBLAS"]),
+    // The status table against recsys_status.h and gRPC's numbering.
+    .testTarget(name: "RecSysStatusTests", dependencies: ["RecSysStatus", "CRecSysStatus"]),
+    // The host side of the ABI against C plugins built by the test (older and newer minors).
+    .testTarget(name: "PluginHostTests", dependencies: ["PluginHost", "RecSysStatus", "ModelStore", "SafeTensors"]),
+    .testTarget(name: "ManifestValueTests", dependencies: ["ManifestValue", "ModelStore", "PluginAPI"]),
     .testTarget(name: "PluginAPITests", dependencies: ["PluginAPI", "CRecSysPlugin"]),
     .testTarget(name: "SafeTensorsTests", dependencies: ["SafeTensors"], exclude: ["Fixtures"]),
-    .testTarget(name: "ModelStoreTests", dependencies: ["ModelStore"]),
+    .testTarget(name: "ModelStoreTests", dependencies: [
+      "ModelStore", "PluginHost", "RecSysStatus", .product(name: "Logging", package: "swift-log"),
+    ]),
     .testTarget(name: "RoutingTests", dependencies: ["Routing", "Experiments", "ModelStore"]),
-    .testTarget(name: "ExperimentsTests", dependencies: ["Experiments"], resources: [.copy("Vectors")]),
-    .testTarget(name: "SidecarTests", dependencies: ["Sidecar", "ModelStore"]),
+    .testTarget(name: "ExperimentsTests", dependencies: ["Experiments", "SeededRandom"], resources: [.copy("Vectors")]),
+    .testTarget(name: "SidecarAppTests", dependencies: [
+      "SidecarApp", "Sidecar", "CGRPCShim", .product(name: "Logging", package: "swift-log"),
+    ]),
+    .testTarget(name: "SidecarTests", dependencies: [
+      "Sidecar", "ModelStore", "PluginHost", "Routing", "Experiments", "RecSysStatus",
+    ]),
     // Estimators against Open Bandit Pipeline's numbers (Tests/Fixtures/ope); marginals against enumeration.
     .testTarget(name: "OffPolicyTests", dependencies: ["OffPolicy"]),
     // The Redis state: URL and reply parsing, and two states sharing a real redis-server (skipped without one).
@@ -134,7 +160,7 @@ let package = Package(
     .testTarget(name: "FuzzTargetsTests", dependencies: ["FuzzTargets"]),
     // Loads the built plugin libraries through PluginHost and checks them against PyTorch.
     .testTarget(name: "PluginGoldenTests", dependencies: [
-      "ModelStore", "PluginHost", "SafeTensors", "CRecSysPlugin", .product(name: "Logging", package: "swift-log"),
+      "ModelStore", "PluginHost", "SafeTensors", "RecSysStatus", .product(name: "Logging", package: "swift-log"),
     ]),
   ] + modelKinds.map { .target(name: $0.target, dependencies: ["PluginAPI", "RecSysKernels"], path: $0.folder) },
   swiftLanguageModes: [.v5],

@@ -24,6 +24,29 @@
 #include "recsys_shim.h"
 #include "server_credentials.h"
 
+// The shared status table (recsys_status.h) must be grpc's numbering: codes pass from plugins
+// and Swift to grpc::Status as plain integers.
+#define RECSYS_SAME_AS_GRPC(name) \
+  static_assert(RECSYS_STATUS_##name == static_cast<int>(grpc::StatusCode::name), #name " differs from grpc")
+RECSYS_SAME_AS_GRPC(OK);
+RECSYS_SAME_AS_GRPC(CANCELLED);
+RECSYS_SAME_AS_GRPC(UNKNOWN);
+RECSYS_SAME_AS_GRPC(INVALID_ARGUMENT);
+RECSYS_SAME_AS_GRPC(DEADLINE_EXCEEDED);
+RECSYS_SAME_AS_GRPC(NOT_FOUND);
+RECSYS_SAME_AS_GRPC(ALREADY_EXISTS);
+RECSYS_SAME_AS_GRPC(PERMISSION_DENIED);
+RECSYS_SAME_AS_GRPC(RESOURCE_EXHAUSTED);
+RECSYS_SAME_AS_GRPC(FAILED_PRECONDITION);
+RECSYS_SAME_AS_GRPC(ABORTED);
+RECSYS_SAME_AS_GRPC(OUT_OF_RANGE);
+RECSYS_SAME_AS_GRPC(UNIMPLEMENTED);
+RECSYS_SAME_AS_GRPC(INTERNAL);
+RECSYS_SAME_AS_GRPC(UNAVAILABLE);
+RECSYS_SAME_AS_GRPC(DATA_LOSS);
+RECSYS_SAME_AS_GRPC(UNAUTHENTICATED);
+#undef RECSYS_SAME_AS_GRPC
+
 struct rs_server {
   // The gate and services are declared before the servers so that they are destroyed after
   // them: grpc needs a service until its server is gone, and a service its gate.

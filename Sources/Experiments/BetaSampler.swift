@@ -1,15 +1,15 @@
 import Foundation
-import RecSysKernels
+import SeededRandom
 
 /// Beta draws from a seeded SplitMix64, the same on every machine: Beta(a, b) = X / (X + Y) with
 /// X ~ Gamma(a), Y ~ Gamma(b) by Marsaglia & Tsang (2000), whose normal draws come from
 /// Box–Muller. Shapes are >= 1 here (counts + 1), the case Marsaglia–Tsang handles directly.
 public struct BetaSampler {
-  private var random: Kernels.SplitMix64
+  private var random: SplitMix64
   private var spareNormal: Double?
 
   public init(seed: UInt64) {
-    random = Kernels.SplitMix64(seed: seed)
+    random = SplitMix64(seed: seed)
   }
 
   /// Uniform in [0, 1).

@@ -3,6 +3,8 @@
 // tools/experiment_assignment.py is an independent implementation and
 // Tests/ExperimentsTests/Vectors/assignment-vectors.json the vectors both must reproduce.
 
+import SeededRandom
+
 /// Users are placed by hashing into 10 000 buckets:
 ///
 ///     h              = FNV-1a 64 over the UTF-8 bytes of key + ":" + salt + ":" + user_id
@@ -32,14 +34,9 @@ public enum Bucketing {
     return hash.value
   }
 
-  /// SplitMix64's finaliser (the output mix of `Kernels.SplitMix64.next()`, without its increment).
+  /// SplitMix64's finaliser (the output mix of `SplitMix64.next()`, without its increment).
   @inline(__always)
-  public static func mix64(_ value: UInt64) -> UInt64 {
-    var z = value
-    z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-    z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-    return z ^ (z >> 31)
-  }
+  public static func mix64(_ value: UInt64) -> UInt64 { SplitMix64.mix64(value) }
 
   /// The user's bucket in `0..<buckets`: which arm a fixed-mode experiment serves them.
   public static func bucket(key: String, salt: String, userID: String) -> Int {

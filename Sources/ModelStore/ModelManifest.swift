@@ -1,4 +1,5 @@
 import Foundation
+import ManifestValue
 
 /// A version's `model.json`: the model kind, optional checksum and description, and the raw
 /// text, which plugins receive unchanged and read their own hyperparameters from.
@@ -34,21 +35,13 @@ public struct ModelManifest: Sendable {
 
   /// Parses manifest text; `path` only names it in errors.
   public init(json: String, path: String = "model.json") throws {
-    let parsed: Any
+    let fields: [String: Value]
     do {
-      parsed = try JSONSerialization.jsonObject(with: Data(json.utf8), options: [.fragmentsAllowed])
+      fields = try Value.object(json: json)
     } catch {
-      let reason = (error as NSError).userInfo["NSDebugDescription"] as? String ?? "\(error)"
       throw ModelManifestError(
-        .invalidJSON, path: path,
-        message: "not valid JSON (\(reason)); it must be an object such as {\"kind\": \"mlp\", ...}")
+        .invalidJSON, path: path, message: "\(error); it must be an object such as {\"kind\": \"mlp\", ...}")
     }
-    guard let object = parsed as? [String: Any] else {
-      throw ModelManifestError(
-        .invalidJSON, path: path,
-        message: "the JSON is \(Value(parsed).kindDescription), but must be an object such as {\"kind\": \"mlp\", ...}")
-    }
-    let fields = object.mapValues(Value.init)
 
     guard case .string(let kind)? = fields["kind"], !kind.isEmpty else {
       let found = fields["kind"].map { "it is \($0.kindDescription)" } ?? "it is missing"
@@ -113,8 +106,8 @@ public struct ModelManifest: Sendable {
   /// absent without a default, or holds anything but a whole number (3.0 and true included).
   public func integer(_ key: String, default defaultValue: Int? = nil) throws -> Int {
     switch fields[key] {
-    case .integer(let value)?:
-      return value
+    case let value? where value.int != nil:
+      return value.int!
     case nil:
       if let defaultValue { return defaultValue }
       throw ModelManifestError(
@@ -129,10 +122,8 @@ public struct ModelManifest: Sendable {
   /// A numeric value (whole or not); `defaultValue` when the key is absent.
   public func double(_ key: String, default defaultValue: Double? = nil) throws -> Double {
     switch fields[key] {
-    case .integer(let value)?:
-      return Double(value)
-    case .number(let value)?:
-      return value
+    case let value? where value.double != nil:
+      return value.double!
     case nil:
       if let defaultValue { return defaultValue }
       throw ModelManifestError(
@@ -197,60 +188,7 @@ public struct ModelManifest: Sendable {
 }
 
 extension ModelManifest {
-  /// A JSON value reduced to what the accessors distinguish.
-  fileprivate enum Value: Sendable, Equatable {
-    case integer(Int)
-    case number(Double)
-    case bool(Bool)
-    case string(String)
-    case null
-    case array
-    case object
-
-    init(_ value: Any) {
-      switch value {
-      case is NSNull:
-        self = .null
-      case let text as String:
-        self = .string(text)
-      case is [Any]:
-        self = .array
-      case is [String: Any]:
-        self = .object
-      case let number as NSNumber:
-        // JSONSerialization returns booleans and numbers alike as NSNumber; the type encoding
-        // separates them ("c" boolean, "d" written with a fraction or exponent). Checking
-        // `is Bool` instead would also match the integers 0 and 1.
-        switch String(cString: number.objCType) {
-        case "c":
-          self = .bool(number.boolValue)
-        case "d", "f":
-          self = .number(number.doubleValue)
-        default:
-          if let integer = value as? Int {
-            self = .integer(integer)
-          } else {
-            // Above Int.max: still a number, just not one we can hand out as an Int.
-            self = .number(number.doubleValue)
-          }
-        }
-      default:
-        self = .object
-      }
-    }
-
-    var kindDescription: String {
-      switch self {
-      case .integer(let value): return "the number \(value)"
-      case .number(let value): return "the number \(value)"
-      case .bool(let value): return "the boolean \(value)"
-      case .string(let text): return "the string \"\(text)\""
-      case .null: return "null"
-      case .array: return "an array"
-      case .object: return "an object"
-      }
-    }
-  }
+  fileprivate typealias Value = ManifestValue
 }
 
 /// Why a `model.json` was rejected: which file, which key, what to change.

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import PluginHost
+import RecSysStatus
 
 /// A model version that serves: the plugin instance and where it came from.
 /// Requests hold a reference for their duration, so replacing a model never pulls
@@ -21,11 +22,12 @@ public final class ServingModel: @unchecked Sendable {
 
 /// A selector that no loaded model answers, or an operator request that cannot be done.
 public struct RegistryError: Error, CustomStringConvertible {
-  public enum Code: Sendable { case notFound, failedPrecondition, invalidArgument }
+  /// The status a call that hit it ends with (notFound, failedPrecondition or invalidArgument).
+  public typealias Code = StatusCode
   public let code: Code
   public let description: String
 
-  init(_ code: Code = .notFound, _ description: String) {
+  public init(_ code: Code = .notFound, _ description: String) {
     self.code = code
     self.description = description
   }

@@ -1,4 +1,3 @@
-import CRecSysPlugin
 import Foundation
 import Checksums
 import PluginHost
@@ -74,9 +73,10 @@ public struct VersionLoader {
       TensorView(name: tensor.name, dtype: tensor.dtype.rawValue, shape: tensor.shape,
                  data: tensor.data.baseAddress, byteCount: tensor.data.count)
     }
-    try TensorRequirementCheck.check(views, against: plugin.tensorRequirements, kind: plugin.kind)
+    // The tensor specs are checked once, by createInstance, before the plugin sees them.
     try Self.requireFinite(weights)
-    let instance = try plugin.createInstance(manifestJSON: manifest.json, tensors: views, owner: weights)
+    let instance = try plugin.createInstance(
+      model: "\(name)@\(number)", manifestJSON: manifest.json, tensors: views, owner: weights)
     let model = ServingModel(name: name, version: number, kind: manifest.kind, instance: instance)
     try Self.warmUp(model, manifest: manifest, itemIDs: Self.firstItemIDs(weights))
     return LoadedVersion(model: model, sha256: digest, description: manifest.description ?? "")
@@ -128,6 +128,8 @@ public struct VersionLoader {
         }
       } catch let error as PluginError {
         throw LoadError("the warm-up request failed: \(error.message)")
+      } catch let error as PluginAnswerError {
+        throw LoadError("the warm-up request failed: \(error.description)")
       }
     }
   }

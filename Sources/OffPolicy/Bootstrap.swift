@@ -1,6 +1,8 @@
+import SeededRandom
+
 /// Percentile bootstrap over requests: resample the slates with replacement and take the 2.5th and
-/// 97.5th percentiles of each statistic. Deterministic for a seed (its own SplitMix64 stream, so
-/// this module needs nothing from the kernels).
+/// 97.5th percentiles of each statistic. Deterministic for a seed (its own SplitMix64 stream, from
+/// SeededRandom, so this module needs nothing from the kernels).
 public struct Bootstrap: Sendable {
   public var resamples: Int
   public var seed: UInt64
@@ -13,12 +15,12 @@ public struct Bootstrap: Sendable {
   /// The 95% interval of each statistic (nil where a resample has no value: the interval is nil).
   public func intervals(_ slates: [SlateSums], statistics: [(SlateSums) -> Double?]) -> [(low: Double, high: Double)?] {
     guard !slates.isEmpty else { return statistics.map { _ in nil } }
-    var state = seed
+    var random = SplitMix64(seed: seed)
     var draws = [[Double]](repeating: [], count: statistics.count)
     var defined = [Bool](repeating: true, count: statistics.count)
     for _ in 0..<resamples {
       var total = SlateSums()
-      for _ in 0..<slates.count { total += slates[Int(Self.next(&state) % UInt64(slates.count))] }
+      for _ in 0..<slates.count { total += slates[Int(random.next() % UInt64(slates.count))] }
       for (index, statistic) in statistics.enumerated() where defined[index] {
         if let value = statistic(total) { draws[index].append(value) } else { defined[index] = false }
       }
@@ -36,14 +38,5 @@ public struct Bootstrap: Sendable {
     let below = Int(place)
     let above = min(below + 1, sorted.count - 1)
     return sorted[below] + (sorted[above] - sorted[below]) * (place - Double(below))
-  }
-
-  /// SplitMix64 (Steele, Lea, Flood 2014).
-  static func next(_ state: inout UInt64) -> UInt64 {
-    state &+= 0x9E37_79B9_7F4A_7C15
-    var z = state
-    z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-    z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-    return z ^ (z >> 31)
   }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import ManifestValue
 
 /// A version's model.json: the kind and its hyperparameters.
 ///
@@ -7,14 +8,13 @@ import Foundation
 /// with the key named.
 public struct Manifest {
   public let json: String
-  private let fields: [String: Any]
+  private let fields: [String: ManifestValue]
 
   public init(json: String) throws {
     self.json = json
-    guard let data = json.data(using: .utf8),
-          let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any]
-    else { throw ModelError.invalidArgument("model.json is not a JSON object") }
-    fields = object
+    do { fields = try ManifestValue.object(json: json) } catch {
+      throw ModelError.invalidArgument("model.json is not a JSON object: \(error)")
+    }
   }
 
   /// A whole-number hyperparameter within `range`; `defaultValue` when absent. Refused: anything
@@ -26,51 +26,29 @@ public struct Manifest {
       if let defaultValue { return defaultValue }
       throw ModelError.invalidArgument("model.json: \"\(key)\" is required (\(expected))")
     }
-    guard let number = value as? NSNumber, !Self.isBoolean(number), !Self.isFloatingPoint(number),
-          let integer = value as? Int, range.contains(integer)
-    else { throw ModelError.invalidArgument("model.json: \"\(key)\" must be \(expected), got \(Self.describe(value))") }
+    guard let integer = value.int, range.contains(integer) else {
+      throw ModelError.invalidArgument("model.json: \"\(key)\" must be \(expected), got \(value.kindDescription)")
+    }
     return integer
   }
 
   /// A number hyperparameter within `range`; `defaultValue` when absent.
   public func number(_ key: String, default defaultValue: Double, in range: ClosedRange<Double>) throws -> Double {
     guard let value = fields[key] else { return defaultValue }
-    guard let number = value as? NSNumber, !Self.isBoolean(number), range.contains(number.doubleValue) else {
-      throw ModelError.invalidArgument("model.json: \"\(key)\" must be a number in \(range), got \(Self.describe(value))")
+    guard let number = value.double, range.contains(number) else {
+      throw ModelError.invalidArgument("model.json: \"\(key)\" must be a number in \(range), got \(value.kindDescription)")
     }
-    return number.doubleValue
+    return number
   }
 
   /// A string hyperparameter that must be one of `choices`; `defaultValue` when absent.
   public func choice(_ key: String, among choices: [String], default defaultValue: String) throws -> String {
     guard let value = fields[key] else { return defaultValue }
     let listed = choices.map { "\"\($0)\"" }.joined(separator: ", ")
-    guard let text = value as? String, choices.contains(text) else {
-      throw ModelError.invalidArgument("model.json: \"\(key)\" must be one of \(listed), got \(Self.describe(value))")
+    guard let text = value.string, choices.contains(text) else {
+      throw ModelError.invalidArgument("model.json: \"\(key)\" must be one of \(listed), got \(value.kindDescription)")
     }
     return text
-  }
-
-  /// JSON true/false arrive as NSNumber too; on Linux `is Bool` also matches 0 and 1,
-  /// so ask for the boxed type instead.
-  private static func isBoolean(_ number: NSNumber) -> Bool {
-    String(cString: number.objCType) == "c"
-  }
-
-  /// Written with a fraction or exponent (`3.0`, `1e300`), or too large for any integer type.
-  private static func isFloatingPoint(_ number: NSNumber) -> Bool {
-    ["d", "f"].contains(String(cString: number.objCType))
-  }
-
-  /// The value as the message shows it: `true`, `"text"`, `an object`, or the number.
-  private static func describe(_ value: Any) -> String {
-    switch value {
-    case let number as NSNumber: return isBoolean(number) ? (number.boolValue ? "true" : "false") : "\(number)"
-    case let text as String: return "the string \"\(text.prefix(40))\""
-    case is [Any]: return "an array"
-    case is [String: Any]: return "an object"
-    default: return "null"
-    }
   }
 }
 

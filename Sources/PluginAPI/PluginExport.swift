@@ -26,10 +26,32 @@ public enum PluginExport {
       flags: type.needsCandidates ? RECSYS_PLUGIN_NEEDS_CANDIDATES : 0,
       tensor_specs: UnsafePointer(specs), tensor_spec_count: type.tensorSpecs.count,
       create: createInstance, recommend: recommend, destroy: destroyInstance,
-      explain: type.explains ? explain : nil))
+      explain: type.explains ? explain : nil, set_host_abi: setHostABI))
     registration = record
     return UnsafeRawPointer(record)
   }
+
+  /// The ABI minor of the host that loaded this plugin (ABI 1.3 `set_host_abi`); 1 when the host
+  /// never said (a host older than 1.3, whose requests may end before any field added after 1.1).
+  public internal(set) nonisolated(unsafe) static var hostABIMinor: UInt32 = 1
+}
+
+private let setHostABI: @convention(c) (UInt32, UInt32) -> Void = { _, minor in PluginExport.hostABIMinor = minor }
+
+/// The request as this plugin's struct has it: fields appended after 1.1 are read only when the
+/// host's struct has them, never past the end of an older host's request. Fields are read one
+/// by one (a whole-struct copy would read past an older host's request).
+private func hostRequest(_ request: UnsafePointer<recsys_request>) -> recsys_request {
+  let hasExclusions = PluginExport.hostABIMinor >= 2
+  return recsys_request(
+    history_item_ids: request.pointee.history_item_ids, history_types: request.pointee.history_types,
+    history_count: request.pointee.history_count, candidate_item_ids: request.pointee.candidate_item_ids,
+    candidate_count: request.pointee.candidate_count, candidate_features: request.pointee.candidate_features,
+    candidate_feature_count: request.pointee.candidate_feature_count, context: request.pointee.context,
+    context_count: request.pointee.context_count, top_k: request.pointee.top_k,
+    exclude_history: request.pointee.exclude_history, seed: request.pointee.seed, cancelled: request.pointee.cancelled,
+    excluded_sets: hasExclusions ? request.pointee.excluded_sets : nil,
+    excluded_set_count: hasExclusions ? request.pointee.excluded_set_count : 0)
 }
 
 private nonisolated(unsafe) var registration: UnsafeMutablePointer<recsys_plugin>?
@@ -97,7 +119,7 @@ private let recommend: @convention(c) (
   result.pointee.unknown_count = 0
   var recommendations = Recommendations(result)
   do {
-    try box.model.recommend(Request(request.pointee), into: &recommendations)
+    try box.model.recommend(Request(hostRequest(request)), into: &recommendations)
     return RECSYS_OK
   } catch {
     return status(of: error, into: errorBuffer, capacity: capacity)
@@ -115,7 +137,7 @@ private let explain: @convention(c) (
   let box = Unmanaged<InstanceBox>.fromOpaque(UnsafeRawPointer(instance)).takeUnretainedValue()
   var writer = Explanation(explanation, historyCount: request.pointee.history_count)
   do {
-    try box.model.explain(Request(request.pointee), into: &writer)
+    try box.model.explain(Request(hostRequest(request)), into: &writer)
     return RECSYS_OK
   } catch {
     return status(of: error, into: errorBuffer, capacity: capacity)

@@ -1,4 +1,5 @@
 import Foundation
+import RecSysStatus
 
 /// Refuses plugin files that someone other than their owner could have replaced:
 /// loading a library runs its code with the sidecar's rights.
@@ -15,7 +16,7 @@ public enum FileSafety {
     let directory = (path as NSString).deletingLastPathComponent
     try check(directory, what: "plugin directory \(directory)")
     guard let resolved = realpath(path, nil) else {
-      throw PluginError(code: 5, "plugin file \(path) cannot be resolved: \(String(cString: strerror(errno)))")
+      throw PluginError(code: .notFound, "plugin file \(path) cannot be resolved: \(String(cString: strerror(errno)))")
     }
     defer { free(resolved) }
     let target = String(cString: resolved)
@@ -34,16 +35,16 @@ public enum FileSafety {
   private static func check(_ path: String, what: String, stickyIsSafe: Bool = false) throws {
     var status = stat()
     guard stat(path, &status) == 0 else {
-      throw PluginError(code: 5, "\(what) cannot be read: \(String(cString: strerror(errno)))")
+      throw PluginError(code: .notFound, "\(what) cannot be read: \(String(cString: strerror(errno)))")
     }
     let sticky = stickyIsSafe && status.st_mode & S_ISVTX != 0 && status.st_uid == 0
     if status.st_mode & (S_IWGRP | S_IWOTH) != 0 && !sticky {
-      throw PluginError(code: 7,
+      throw PluginError(code: .permissionDenied,
         "\(what) is writable by group or others (mode \(String(status.st_mode & 0o777, radix: 8))); "
           + "refusing to load code others could replace: chmod go-w \(path)")
     }
     if status.st_uid != 0 && status.st_uid != geteuid() {
-      throw PluginError(code: 7,
+      throw PluginError(code: .permissionDenied,
         "\(what) is owned by uid \(status.st_uid), neither root nor the sidecar's user (\(geteuid())); "
           + "chown it to one of them")
     }

@@ -1,5 +1,6 @@
 import CRecSysPlugin
 import Foundation
+import RecSysStatus
 
 /// A named, server-side set of item ids that requests exclude (`exclude_item_sets`), e.g.
 /// "out_of_stock". Immutable: an operator's replacement is a new `ItemSet` swapped into the
@@ -51,7 +52,7 @@ public final class ItemSetRegistry: @unchecked Sendable {
   public func replace(name: String, itemIDs: [Int64]) throws -> ItemSet {
     try Self.checkName(name)
     guard itemIDs.count <= Self.maxItems else {
-      throw PluginError(code: RECSYS_INVALID_ARGUMENT,
+      throw PluginError(code: .invalidArgument,
                         "item set \"\(name)\" has \(itemIDs.count) items; the limit is \(Self.maxItems)")
     }
     let generation = lock.withLock { (sets[name]?.generation ?? 0) + 1 }
@@ -73,7 +74,7 @@ public final class ItemSetRegistry: @unchecked Sendable {
       try names.map { name in
         guard let set = sets[name] else {
           let known = sets.keys.sorted().prefix(10).map { "\"\($0)\"" }.joined(separator: ", ")
-          throw PluginError(code: RECSYS_FAILED_PRECONDITION,
+          throw PluginError(code: .failedPrecondition,
             "exclude_item_sets names \"\(name.prefix(Self.maxNameBytes))\", which is not defined on this sidecar "
               + "(defined: \(known.isEmpty ? "none" : known)); define it with `recsysctl item-set \(name.prefix(Self.maxNameBytes)) ...` "
               + "(ModelAdmin.SetItemSet)")
@@ -94,7 +95,7 @@ public final class ItemSetRegistry: @unchecked Sendable {
         || byte == 0x5F || byte == 0x2D || byte == 0x2E
     }
     guard !name.isEmpty, name.utf8.count <= maxNameBytes, allowed else {
-      throw PluginError(code: RECSYS_INVALID_ARGUMENT,
+      throw PluginError(code: .invalidArgument,
         "item set name \"\(name.prefix(maxNameBytes))\" is not allowed; use 1 to \(maxNameBytes) letters, digits, '_', '-' or '.'")
     }
   }
@@ -117,7 +118,7 @@ public struct ItemExclusions: Sendable {
   public var isEmpty: Bool { requestItemIDs.isEmpty && namedSets.isEmpty }
 
   /// The C sets (`recsys_item_set`), valid inside `body`.
-  public func withRaw<T>(_ body: (UnsafeBufferPointer<recsys_item_set>) throws -> T) rethrows -> T {
+  func withRaw<T>(_ body: (UnsafeBufferPointer<recsys_item_set>) throws -> T) rethrows -> T {
     if isEmpty { return try body(UnsafeBufferPointer(start: nil, count: 0)) }
     let lists = (requestItemIDs.isEmpty ? [] : [requestItemIDs]) + namedSets.map(\.itemIDs)
     return try withUnsafeTemporaryAllocation(of: recsys_item_set.self, capacity: lists.count) { raw in

@@ -1,4 +1,5 @@
 import CRecSysPlugin
+import RecSysStatus
 
 /// A model created by a plugin from one store version. Read-only, so any number of
 /// threads may call `recommend` at once; destroyed when the last reference goes.
@@ -9,7 +10,11 @@ public final class ModelInstance: @unchecked Sendable {
   private let owner: AnyObject
   private let tensorStorage: TensorStorage
 
-  init(plugin: Plugin, manifestJSON: String, tensors: [TensorView], owner: AnyObject) throws {
+  /// The store version it was created from ("mlp@3"; empty in tests that load a plugin alone),
+  /// named in every error the instance's answers raise.
+  public let model: String
+
+  init(plugin: Plugin, model: String, manifestJSON: String, tensors: [TensorView], owner: AnyObject) throws {
     let storage = TensorStorage(tensors)
     var created: OpaquePointer?
     let errorCapacity = 1024
@@ -22,11 +27,12 @@ public final class ModelInstance: @unchecked Sendable {
         return (status, String(cString: error.baseAddress!))
       }
     }
-    guard status == RECSYS_OK, let created else {
-      throw PluginError(code: status == RECSYS_OK ? RECSYS_INTERNAL : status,
-                        message.isEmpty ? "the \(plugin.kind) plugin failed to create the model" : message)
-    }
     self.plugin = plugin
+    self.model = model
+    guard status == RECSYS_OK, let created else {
+      throw PluginError(code: status == RECSYS_OK ? .internal : (StatusCode(rawValue: status) ?? .internal),
+        message.isEmpty ? "the \(plugin.kind) plugin failed to create the model (status \(status))" : message)
+    }
     handle = created
     self.owner = owner
     tensorStorage = storage
@@ -36,47 +42,45 @@ public final class ModelInstance: @unchecked Sendable {
     plugin.record.pointee.destroy(handle)
   }
 
-  /// Runs the plugin on one request. Throws the plugin's status and message.
-  public func recommend(_ request: UnsafePointer<recsys_request>, into result: UnsafeMutablePointer<recsys_result>) throws {
-    // An ABI 1.0/1.1 plugin does not know `excluded_sets`: serving it a filtered request would
-    // silently return excluded items.
-    if request.pointee.excluded_set_count > 0 && plugin.abiMinor < 2 {
-      throw PluginError(code: RECSYS_FAILED_PRECONDITION,
-        "the \(plugin.kind) plugin (ABI \(plugin.abiVersion)) predates eligibility filters (ABI 1.2); "
-          + "rebuild it against this sidecar's recsys_plugin.h, or send the request without exclude_item_ids / exclude_item_sets")
-    }
-    let errorCapacity = 512
-    try withUnsafeTemporaryAllocation(of: CChar.self, capacity: errorCapacity) { error in
-      error[0] = 0
-      let status = plugin.record.pointee.recommend(handle, request, result, error.baseAddress, errorCapacity)
-      if status != RECSYS_OK {
-        throw PluginError(code: status, String(cString: error.baseAddress!))
-      }
+  /// Runs the plugin on one request, writing into `buffers`. Throws the plugin's status and
+  /// message, or `PluginAnswerError` when the answer breaks the contract (see `check`).
+  public func recommend(_ request: BorrowedRequest, into buffers: AnswerBuffers) throws -> BorrowedAnswer {
+    try request.withPluginRequest(for: plugin) { raw in
+      var result = recsys_result(
+        item_ids: buffers.itemIDs.baseAddress, scores: buffers.scores.baseAddress,
+        propensities: buffers.propensities.baseAddress, capacity: min(buffers.itemIDs.count, max(request.topK, 0)),
+        count: 0, unknown_item_ids: buffers.unknownItemIDs.baseAddress, unknown_count: 0)
+      try call { error, capacity in plugin.record.pointee.recommend(handle, raw, &result, error, capacity) }
+      return buffers.answer(try check(result, request, buffers))
     }
   }
-}
 
-extension ModelInstance {
   /// Explains the items a request returned (ABI 1.1 `explain`): fills `contributions`
-  /// (`[items x history_count]`) and `attention` (`[history_count]`), NaN where the plugin says
-  /// nothing. A plugin without explain() leaves everything NaN. Throws the plugin's status.
-  public func explain(_ request: UnsafePointer<recsys_request>, items: UnsafeBufferPointer<Int64>,
+  /// (`[items x history]`) and `attention` (`[history]`), NaN where the plugin says nothing.
+  /// A plugin without explain() leaves everything NaN. Throws the plugin's status.
+  public func explain(_ request: BorrowedRequest, items: UnsafeBufferPointer<Int64>,
                       contributions: UnsafeMutableBufferPointer<Float>, attention: UnsafeMutableBufferPointer<Float>) throws {
-    precondition(contributions.count >= items.count * request.pointee.history_count
-                   && attention.count >= request.pointee.history_count, "explain: output too small")
+    let historyCount = request.historyItemIDs.count
+    precondition(contributions.count >= items.count * historyCount && attention.count >= historyCount,
+                 "explain: output too small")
     contributions.update(repeating: .nan)
     attention.update(repeating: .nan)
     guard let explain = plugin.explain, !items.isEmpty else { return }
-    var explanation = recsys_explanation(
-      item_ids: items.baseAddress, item_count: items.count, contributions: contributions.baseAddress,
-      attention: attention.baseAddress)
+    try request.withPluginRequest(for: plugin) { raw in
+      var explanation = recsys_explanation(
+        item_ids: items.baseAddress, item_count: items.count, contributions: contributions.baseAddress,
+        attention: attention.baseAddress)
+      try call { error, capacity in explain(handle, raw, &explanation, error, capacity) }
+    }
+  }
+
+  /// One plugin call with an error buffer; a status other than OK becomes the call's error.
+  private func call(_ body: (UnsafeMutablePointer<CChar>, Int) -> recsys_status) throws {
     let errorCapacity = 512
     try withUnsafeTemporaryAllocation(of: CChar.self, capacity: errorCapacity) { error in
       error[0] = 0
-      let status = explain(handle, request, &explanation, error.baseAddress, errorCapacity)
-      if status != RECSYS_OK {
-        throw PluginError(code: status, String(cString: error.baseAddress!))
-      }
+      let status = body(error.baseAddress!, errorCapacity)
+      if status != RECSYS_OK { throw statusError(status, message: String(cString: error.baseAddress!)) }
     }
   }
 }

@@ -40,7 +40,8 @@
 //   LSTM.swift           lstmLayer (+ lstmScratchCount)
 //   Attention.swift      causalSelfAttention (+ causalSelfAttentionScratchCount)
 //   TopK.swift           topK (bounded heap; descending score, ties to the lower index, NaN lowest)
-//   SplitMix64.swift     a seeded, allocation-free random generator (exploration is reproducible per request)
+//   SplitMix64.swift     Kernels.SplitMix64: SeededRandom's seeded, allocation-free generator (exploration is
+//                        reproducible per request)
 //   EpsilonGreedy.swift  epsilonGreedySlate: greedy top-k, each slot explored with probability epsilon,
 //                        with every pick's propensity
 
@@ -49,9 +50,12 @@ import COpenBLAS
 /// Namespace of the math kernels. See the overview at the top of `Kernels.swift`.
 public enum Kernels {
   /// Restricts OpenBLAS to the calling thread for every later call (`openblas_set_num_threads(1)`).
-  /// Call once at start-up, before serving; calling again is harmless (it runs only the first time).
+  /// Call once at start-up, before serving; calling again is harmless: the first call sets it
+  /// (once, thread-safely), a later one only if something since raised the count again (a read of
+  /// OpenBLAS's global otherwise, so concurrent plugin inits never race on the setter).
   public static func useSingleThread() {
     _ = singleThreadOnce
+    if openblas_get_num_threads() != 1 { openblas_set_num_threads(1) }
   }
 
   /// The number of threads OpenBLAS currently uses (`openblas_get_num_threads()`).

@@ -1,49 +1,6 @@
-// A small, fast, seedable pseudo-random generator for exploration policies: the same seed gives
-// the same stream on every machine and every run. A value type with no global state, so each
-// request owns its generator and threads never share one.
+import SeededRandom
 
 extension Kernels {
-  /// SplitMix64 (Steele, Lea & Flood 2014; the generator Java's `SplittableRandom` and xoshiro's
-  /// seeding use): a 64-bit counter advanced by the golden-ratio constant, passed through a
-  /// finalizing mix. Every seed, 0 included, starts a full-period (2^64) stream, and neighbouring
-  /// seeds (request ids hashed to 1, 2, 3, ...) give unrelated streams. Not for cryptography.
-  public struct SplitMix64: RandomNumberGenerator, Sendable {
-    private var state: UInt64
-
-    public init(seed: UInt64) {
-      state = seed
-    }
-
-    /// The next 64 random bits.
-    @inline(__always)
-    public mutating func next() -> UInt64 {
-      state &+= 0x9E37_79B9_7F4A_7C15
-      var z = state
-      z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-      z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-      return z ^ (z >> 31)
-    }
-
-    /// A uniform double in [0, 1) from the top 53 bits: `nextUnit() < p` holds with probability
-    /// exactly `p` rounded to a multiple of 2^-53 (so `p == 0` never, `p == 1` always).
-    @inline(__always)
-    public mutating func nextUnit() -> Double {
-      Double(next() >> 11) * 0x1p-53
-    }
-
-    /// A uniform integer in `0..<bound` (`bound > 0`), without modulo bias (Lemire's
-    /// multiply-and-reject). Written out rather than `Int.random(in:using:)` so the stream a seed
-    /// gives cannot change with the standard library.
-    @inline(__always)
-    public mutating func next(below bound: Int) -> Int {
-      precondition(bound > 0, "SplitMix64.next(below:): bound must be positive")
-      let range = UInt64(bound)
-      var product = next().multipliedFullWidth(by: range)
-      if product.low < range {
-        let threshold = (0 &- range) % range  // 2^64 mod range
-        while product.low < threshold { product = next().multipliedFullWidth(by: range) }
-      }
-      return Int(product.high)
-    }
-  }
+  /// The seeded generator exploration policies draw from (SeededRandom's, shared with Experiments).
+  public typealias SplitMix64 = SeededRandom.SplitMix64
 }

@@ -2,6 +2,7 @@ import CGRPCShim
 import Foundation
 import ModelStore
 import OffPolicy
+import RecSysStatus
 
 /// ModelAdmin/EvaluateCandidate: `recsysctl experiments evaluate` on this sidecar's own logs.
 extension AdminService {
@@ -10,12 +11,12 @@ extension AdminService {
     switch selector?.version {
     case .serving?, .number?: break
     default:
-      throw ServiceError(code: Int32(RS_STATUS_INVALID_ARGUMENT),
+      throw ServiceError(code: .invalidArgument,
                          message: "candidate \"\(candidate)\" must be MODEL or MODEL@VERSION (a number), as the "
                            + "experiment's shadow model served, e.g. \"popularity\" or \"popularity@3\"")
     }
     guard let exposureLog, let feedbackLogPath else {
-      throw ServiceError(code: Int32(RS_STATUS_FAILED_PRECONDITION),
+      throw ServiceError(code: .failedPrecondition,
                          message: "EvaluateCandidate reads this sidecar's exposure and feedback logs: start it with "
                            + "exposure_log and feedback_log set (and an experiment with shadow and ope_sample_percent)")
     }
@@ -27,7 +28,7 @@ extension AdminService {
       return try OffPolicyReport.make(
         exposureFiles: exposureFiles, feedbackFiles: [feedbackLogPath], candidate: candidate)
     } catch {
-      throw ServiceError(code: Int32(RS_STATUS_FAILED_PRECONDITION), message: "cannot read the logs: \(error)")
+      throw ServiceError(code: .failedPrecondition, message: "cannot read the logs: \(error)")
     }
   }
 }

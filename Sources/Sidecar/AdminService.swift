@@ -4,6 +4,7 @@ import Foundation
 import ModelStore
 import PluginHost
 import Routing
+import RecSysStatus
 
 /// ModelAdmin over the shim's JSON bridge. Admin calls may take seconds (a reload
 /// loads and warms up models), so each runs off grpc's threads and finishes the
@@ -71,13 +72,13 @@ public final class AdminService: @unchecked Sendable {
           response = self.experimentsStatus()
         case "ReloadExperiments":
           guard let experiments = self.experiments else {
-            throw ServiceError(code: Int32(RS_STATUS_FAILED_PRECONDITION),
+            throw ServiceError(code: .failedPrecondition,
                                message: "this sidecar runs without an experiments file (start it with --experiments PATH)")
           }
           do {
             try experiments.reload()
           } catch {
-            throw ServiceError(code: Int32(RS_STATUS_FAILED_PRECONDITION),
+            throw ServiceError(code: .failedPrecondition,
                                message: "experiments file refused, the previous config keeps serving: \(error)")
           }
           response = self.experimentsStatus()
@@ -90,13 +91,13 @@ public final class AdminService: @unchecked Sendable {
         case "ListItemSets":
           response = ["item_sets": try self.requireItemSets().all().map(Self.json)]
         default:
-          throw ServiceError(code: Int32(RS_STATUS_UNIMPLEMENTED), message: "ModelAdmin has no method \(method)")
+          throw ServiceError(code: .unimplemented, message: "ModelAdmin has no method \(method)")
         }
         let data = try JSONSerialization.data(withJSONObject: response, options: [.sortedKeys])
-        Self.finish(call, Int32(RS_STATUS_OK), String(decoding: data, as: UTF8.self))
+        Self.finish(call, StatusCode.ok.rawValue, String(decoding: data, as: UTF8.self))
       } catch {
         let failure = ServiceError(error)
-        Self.finish(call, failure.code, failure.transmittedMessage)
+        Self.finish(call, failure.code.rawValue, failure.transmittedMessage)
       }
     }
   }
@@ -193,7 +194,7 @@ public final class AdminService: @unchecked Sendable {
 
   private func requireItemSets() throws -> ItemSetRegistry {
     guard let itemSets else {
-      throw ServiceError(code: Int32(RS_STATUS_UNIMPLEMENTED), message: "this sidecar serves no item sets")
+      throw ServiceError(code: .unimplemented, message: "this sidecar serves no item sets")
     }
     return itemSets
   }
@@ -202,12 +203,12 @@ public final class AdminService: @unchecked Sendable {
   private static func itemIDs(_ value: Any?) throws -> [Int64] {
     guard let list = value else { return [] }
     guard let values = list as? [Any] else {
-      throw ServiceError(code: Int32(RS_STATUS_INVALID_ARGUMENT), message: "item_ids must be a list of item ids")
+      throw ServiceError(code: .invalidArgument, message: "item_ids must be a list of item ids")
     }
     return try values.map { element in
       if let text = element as? String, let id = Int64(text) { return id }
       if let number = element as? NSNumber, let id = Int64(exactly: number.doubleValue) { return id }
-      throw ServiceError(code: Int32(RS_STATUS_INVALID_ARGUMENT), message: "item_ids holds \(element), which is not an int64 item id")
+      throw ServiceError(code: .invalidArgument, message: "item_ids holds \(element), which is not an int64 item id")
     }
   }
 

@@ -1,5 +1,4 @@
 import CGRPCShim
-import CRecSysPlugin
 import PluginHost
 
 /// A history event named in an explanation: in an item's `because` (value = its contribution) or
@@ -34,14 +33,14 @@ extension Explanations {
   /// Asks the model to explain the items it returned for `request` (the plugin request it ranked),
   /// keeps each item's top contributions (BecauseSelection) and writes both into the response.
   /// A kind without explain() gets empty lists.
-  static func explain(_ request: UnsafePointer<recsys_request>, items: UnsafeBufferPointer<Int64>,
+  static func explain(_ request: BorrowedRequest, items: UnsafeBufferPointer<Int64>,
                       model: ModelInstance, response: OpaquePointer) throws -> Explanations {
-    let historyCount = request.pointee.history_count
+    let historyCount = request.historyItemIDs.count
     var because: [[ExplainedEvent]] = []
     var attention: [ExplainedEvent] = []
     func event(_ position: Int, _ value: Float) -> ExplainedEvent {
-      ExplainedEvent(itemID: request.pointee.history_item_ids[position], position: position,
-                     type: request.pointee.history_types[position], value: value)
+      ExplainedEvent(itemID: request.historyItemIDs[position], position: position,
+                     type: request.historyTypes[position], value: value)
     }
     try withUnsafeTemporaryAllocation(of: Float.self, capacity: max(items.count * historyCount, 1)) { contributions in
       try withUnsafeTemporaryAllocation(of: Float.self, capacity: max(historyCount, 1)) { weights in

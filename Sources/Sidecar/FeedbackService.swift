@@ -1,6 +1,7 @@
 import CGRPCShim
 import Experiments
 import Foundation
+import RecSysStatus
 
 /// Serves Feedback: joins what a user did with a recommended item to the response that
 /// showed it (the experiments' ledger), which feeds the per-arm results and Thompson arms.
@@ -19,7 +20,7 @@ public final class FeedbackService: @unchecked Sendable {
   func handle(_ request: rs_feedback_request, _ response: OpaquePointer) -> Int32 {
     do {
       guard let ledger else {
-        throw ServiceError(code: Int32(RS_STATUS_FAILED_PRECONDITION),
+        throw ServiceError(code: .failedPrecondition,
                            message: "this sidecar runs no experiments (start it with --experiments): feedback has nothing to join")
       }
       guard let data = request.request_id.data, request.request_id.length > 0 else {
@@ -51,11 +52,11 @@ public final class FeedbackService: @unchecked Sendable {
           rs_feedback_set_result(response, experiment, strlen(experiment), arm, strlen(arm), joined.duplicate)
         }
       }
-      return Int32(RS_STATUS_OK)
+      return StatusCode.ok.rawValue
     } catch {
       let failure = ServiceError(error)
       failure.transmittedMessage.withCString { rs_feedback_set_error(response, $0, strlen($0)) }
-      return failure.code
+      return failure.code.rawValue
     }
   }
 }

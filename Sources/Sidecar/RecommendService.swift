@@ -1,11 +1,11 @@
 import CGRPCShim
-import CRecSysPlugin
 import Experiments
 import Foundation
 import Logging
 import ModelStore
 import PluginHost
 import Routing
+import RecSysStatus
 
 /// Serves Recommend: validates the request view, routes it to a model instance,
 /// lets the plugin rank straight from the request's memory, and fills the response.
@@ -119,36 +119,36 @@ public final class RecommendService: @unchecked Sendable {
           }
         }
       }
-      return Int32(RS_STATUS_OK)
+      return StatusCode.ok.rawValue
     } catch {
       var failure = ServiceError(error)
       // A plugin that stopped early says CANCELLED; the shim knows whether it was the deadline.
-      if failure.code == Int32(RS_STATUS_CANCELLED), let stopped = Self.cancellation(response, stage: stage) {
+      if failure.code == .cancelled, let stopped = Self.cancellation(response, stage: stage) {
         failure = stopped
       }
       switch failure.code {
-      case Int32(RS_STATUS_INTERNAL):
+      case .internal:
         logger.error("Recommend failed", metadata: ["request_id": "\(requestID)", "error": "\(failure.message)"])
-      case Int32(RS_STATUS_CANCELLED), Int32(RS_STATUS_DEADLINE_EXCEEDED):
+      case .cancelled, .deadlineExceeded:
         logger.debug("Recommend stopped early", metadata: [
           "request_id": "\(requestID)",
-          "status": "\(failure.code == Int32(RS_STATUS_CANCELLED) ? "CANCELLED" : "DEADLINE_EXCEEDED")",
+          "status": "\(failure.code.name)",
           "stage": "\(stage)", "elapsed_ms": "\(Self.milliseconds(since: started))",
         ])
       default: break
       }
       failure.transmittedMessage.withCString { rs_response_set_error(response, $0, strlen($0)) }
-      return failure.code
+      return failure.code.rawValue
     }
   }
 
   /// The error a call the caller gave up on ends with; nil while the caller still waits.
   private static func cancellation(_ response: OpaquePointer, stage: String) -> ServiceError? {
-    switch rs_response_cancellation(response) {
-    case Int32(RS_STATUS_DEADLINE_EXCEEDED):
-      return ServiceError(code: Int32(RS_STATUS_DEADLINE_EXCEEDED), message: "the call's deadline passed \(stage); stopped early")
-    case Int32(RS_STATUS_CANCELLED):
-      return ServiceError(code: Int32(RS_STATUS_CANCELLED), message: "the call was cancelled \(stage); stopped early")
+    switch StatusCode(rawValue: rs_response_cancellation(response)) {
+    case .deadlineExceeded:
+      return ServiceError(code: .deadlineExceeded, message: "the call's deadline passed \(stage); stopped early")
+    case .cancelled:
+      return ServiceError(code: .cancelled, message: "the call was cancelled \(stage); stopped early")
     default:
       return nil
     }
@@ -197,54 +197,29 @@ public final class RecommendService: @unchecked Sendable {
     percent > 0 && Double(seed >> 11) * 0x1p-53 * 100 < percent
   }
 
-  /// Runs the plugin with output buffers sized to this request, copies the top-k (a few
-  /// items) into the response, and hands them to `ranked` while the buffers live. With explain,
-  /// the same plugin request is then explained (only the returned items; see Explanations).
+  /// Runs the plugin with answer buffers sized to this request (on the call's stack), copies the
+  /// top-k into the response, and hands them to `ranked` while the buffers live. With explain, the
+  /// same request is then explained (only the returned items; see Explanations).
   private func rank(_ request: rs_recommend_request, with model: ServingModel, seed: UInt64, exclusions: ItemExclusions,
                     into response: OpaquePointer,
                     ranked: (UnsafeBufferPointer<Int64>, UnsafeBufferPointer<Float>, UnsafeBufferPointer<Float>,
                              Explanations?) -> Void) throws {
-    let capacity = Int(request.top_k)
-    try withUnsafeTemporaryAllocation(of: Int64.self, capacity: capacity) { itemIDs in
-      try withUnsafeTemporaryAllocation(of: Float.self, capacity: 2 * capacity) { floats in
-        try withUnsafeTemporaryAllocation(of: Int64.self, capacity: max(request.candidate_count, 1)) { unknown in
-          var result = recsys_result(
-            item_ids: itemIDs.baseAddress, scores: floats.baseAddress, propensities: floats.baseAddress! + capacity,
-            capacity: capacity, count: 0, unknown_item_ids: unknown.baseAddress, unknown_count: 0)
-          try exclusions.withRaw { excludedSets in
-            var pluginRequest = recsys_request(
-              history_item_ids: request.history_item_ids, history_types: request.history_types,
-              history_count: request.history_count,
-              candidate_item_ids: request.candidate_item_ids, candidate_count: request.candidate_count,
-              candidate_features: request.candidate_features, candidate_feature_count: request.candidate_features_count,
-              context: request.context, context_count: request.context_count,
-              top_k: UInt32(request.top_k), exclude_history: request.exclude_history ? 1 : 0,
-              seed: seed, cancelled: rs_response_cancelled_flag(response),
-              excluded_sets: excludedSets.baseAddress, excluded_set_count: excludedSets.count)
-            try model.instance.recommend(&pluginRequest, into: &result)
-            let count = min(result.count, capacity)
-            try Self.requireFiniteScores(result, count: count, model: model)
-            rs_response_set_items(response, result.item_ids, result.scores, result.propensities, count)
-            let returned = UnsafeBufferPointer(start: result.item_ids, count: count)
-            let explanations = request.explain
-              ? try Explanations.explain(&pluginRequest, items: returned, model: model.instance, response: response) : nil
-            ranked(returned, UnsafeBufferPointer(start: result.scores, count: count),
-                   UnsafeBufferPointer(start: result.propensities, count: count), explanations)
-            rs_response_set_unknown_items(response, result.unknown_item_ids, min(result.unknown_count, request.candidate_count))
-          }
-        }
-      }
-    }
-  }
-
-  /// A reply never carries a score that is not a number: with finite weights (checked at load)
-  /// and finite inputs (checked above), only inputs too large for the model overflow to ±inf.
-  private static func requireFiniteScores(_ result: recsys_result, count: Int, model: ServingModel) throws {
-    for index in 0..<count where !result.scores[index].isFinite {
-      throw ServiceError.invalidArgument(
-        "model \(model.name)@\(model.version) computed the score \(result.scores[index]) for item "
-          + "\(result.item_ids[index]): the request's candidate_features or context values are too large for it "
-          + "(they overflow float32); send values in the range the model was trained on")
+    let borrowed = BorrowedRequest(
+      historyItemIDs: UnsafeBufferPointer(start: request.history_item_ids, count: request.history_count),
+      historyTypes: UnsafeBufferPointer(start: request.history_types, count: request.history_count),
+      candidateItemIDs: UnsafeBufferPointer(start: request.candidate_item_ids, count: request.candidate_count),
+      candidateFeatures: UnsafeBufferPointer(start: request.candidate_features, count: request.candidate_features_count),
+      context: UnsafeBufferPointer(start: request.context, count: request.context_count),
+      topK: Int(request.top_k), excludeHistory: request.exclude_history, seed: seed, exclusions: exclusions,
+      cancelled: rs_response_cancelled_flag(response))
+    try AnswerBuffers.withTemporary(topK: borrowed.topK, candidates: borrowed.candidateItemIDs.count) { buffers in
+      let answer = try model.instance.recommend(borrowed, into: buffers)
+      rs_response_set_items(response, answer.itemIDs.baseAddress, answer.scores.baseAddress,
+                            answer.propensities.baseAddress, answer.itemIDs.count)
+      let explanations = request.explain
+        ? try Explanations.explain(borrowed, items: answer.itemIDs, model: model.instance, response: response) : nil
+      ranked(answer.itemIDs, answer.scores, answer.propensities, explanations)
+      rs_response_set_unknown_items(response, answer.unknownItemIDs.baseAddress, answer.unknownItemIDs.count)
     }
   }
 

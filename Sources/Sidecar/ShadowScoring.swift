@@ -1,9 +1,9 @@
 import CGRPCShim
-import CRecSysPlugin
 import Experiments
 import Foundation
 import ModelStore
 import PluginHost
+import RecSysStatus
 import Synchronization
 
 /// Scores requests with an experiment's shadow model off the request path and records how
@@ -18,9 +18,10 @@ import Synchronization
 ///   SCHED_IDLE alone still raised it ~3x (it shares caches and memory bandwidth).
 /// So the shadow covers every request while the sidecar has idle time, and a sample (the
 /// requests followed by a gap) when it is busy; `dropped` says how many went unshadowed.
-final class ShadowScoring: @unchecked Sendable {
+/// Public for its tests, which drive it with a recording `ShadowOutcomes`.
+public final class ShadowScoring: @unchecked Sendable {
   /// A copy of one served request, and what was served.
-  struct Job {
+  public struct Job {
     var experimentKey: String
     var salt: String
     var shadow: ModelSelector
@@ -28,6 +29,16 @@ final class ShadowScoring: @unchecked Sendable {
     var served: [Int64]
     /// Set for the requests sampled for off-policy evaluation (`ope_sample_percent`).
     var offPolicy: OffPolicySample? = nil
+
+    public init(experimentKey: String, salt: String, shadow: ModelSelector, request: ModelRequest, served: [Int64]) {
+      (self.experimentKey, self.salt, self.shadow, self.request, self.served) = (experimentKey, salt, shadow, request, served)
+    }
+
+    init(experimentKey: String, salt: String, shadow: ModelSelector, request: ModelRequest, served: [Int64],
+         offPolicy: OffPolicySample?) {
+      self.init(experimentKey: experimentKey, salt: salt, shadow: shadow, request: request, served: served)
+      self.offPolicy = offPolicy
+    }
   }
 
   /// What the off-policy record of a sampled request needs besides the shadow's answer.
@@ -38,7 +49,7 @@ final class ShadowScoring: @unchecked Sendable {
   }
 
   private let registry: ModelRegistry
-  private let ledger: ExperimentLedger
+  private let ledger: any ShadowOutcomes
   private let exposureLog: ExposureLog?
   private let capacity: Int
   private let condition = NSCondition()
@@ -56,7 +67,7 @@ final class ShadowScoring: @unchecked Sendable {
     return flag
   }()
 
-  init(registry: ModelRegistry, ledger: ExperimentLedger, exposureLog: ExposureLog? = nil, capacity: Int = 4) {
+  public init(registry: ModelRegistry, ledger: any ShadowOutcomes, exposureLog: ExposureLog? = nil, capacity: Int = 4) {
     self.registry = registry
     self.ledger = ledger
     self.exposureLog = exposureLog
@@ -83,13 +94,13 @@ final class ShadowScoring: @unchecked Sendable {
   deinit { preempted.deallocate() }
 
   /// Every Recommend call, as it starts: a shadow computation in progress stops at its next check.
-  func callStarted() {
+  public func callStarted() {
     running.add(1, ordering: .sequentiallyConsistent)
     preempted.pointee = 1
   }
 
   /// Every Recommend call, as it ends: the last one out lets a waiting shadow job run.
-  func callEnded() {
+  public func callEnded() {
     let (_, now) = running.subtract(1, ordering: .sequentiallyConsistent)
     if now == 0 && queued.load(ordering: .relaxed) > 0 {
       condition.lock()
@@ -99,7 +110,7 @@ final class ShadowScoring: @unchecked Sendable {
   }
 
   /// Request path: never blocks on scoring; a full queue drops the job (counted).
-  func submit(_ job: Job) {
+  public func submit(_ job: Job) {
     condition.lock()
     let accepted = !stopped && jobs.count < capacity
     if accepted {
@@ -111,7 +122,7 @@ final class ShadowScoring: @unchecked Sendable {
   }
 
   /// Stops the worker after the job it is scoring; queued jobs are dropped.
-  func stop() {
+  public func stop() {
     condition.lock()
     stopped = true
     jobs.removeAll()
@@ -158,13 +169,23 @@ final class ShadowScoring: @unchecked Sendable {
         try? recordOffPolicy(job, sample, candidate: "\(candidate.name)@\(candidate.version)", ranking: answer.itemIDs,
                              to: exposureLog)
       }
-    } catch let error as PluginError where error.code == RECSYS_CANCELLED {
+    } catch let error as PluginError where error.code == .cancelled {
       ledger.recordShadowDropped(experimentKey: key, salt: job.salt)  // preempted by a live call: unshadowed
     } catch {
       ledger.recordShadowFailed(experimentKey: key, salt: job.salt)
     }
   }
 }
+
+/// Where the shadow's results go: the experiment ledger, in production.
+public protocol ShadowOutcomes: Sendable {
+  func recordShadow(experimentKey: String, salt: String, served: UnsafeBufferPointer<Int64>,
+                    shadow: UnsafeBufferPointer<Int64>)
+  func recordShadowDropped(experimentKey: String, salt: String)
+  func recordShadowFailed(experimentKey: String, salt: String)
+}
+
+extension ExperimentLedger: ShadowOutcomes {}
 
 extension ShadowScoring {
   /// Writes the sampled request's off-policy record. An exploring response (a propensity below 1)

@@ -10,44 +10,13 @@ extension SidecarConfig {
   public var yaml: String {
     var lines = ["# recsys-sidecar effective configuration (config file + flags)"]
     func add(_ key: String, _ value: String) { lines.append("\(key): \(value)") }
-    add("listen", Self.quoted(listen))
-    add("admin_listen", Self.quoted(adminListen))
-    add("metrics_listen", Self.quoted(metricsListen))
-    add("store", Self.quoted(store))
-    add("plugins", Self.quoted(plugins))
-    add("default_model", Self.quoted(defaultModel))
-    add("poll_interval_seconds", "\(pollIntervalSeconds)")
-    add("tls_cert", Self.quoted(tlsCert))
-    add("tls_key", Self.quoted(tlsKey))
-    add("tls_client_ca", Self.quoted(tlsClientCA))
-    add("tls_require_client_cert", "\(tlsRequireClientCert)")
-    if adminToken.isEmpty {
-      add("admin_token", "\"\"")
-    } else {
-      lines.append("# admin_token: set (\(adminToken.count) characters, not shown)")
+    for key in Self.keys {
+      if key.secret, case .text(let path) = key.value, !self[keyPath: path].isEmpty {
+        lines.append("# \(key.yaml): set (\(self[keyPath: path].count) characters, not shown)")
+      } else {
+        add(key.yaml, shown(key))
+      }
     }
-    add("admin_token_file", Self.quoted(adminTokenFile))
-    add("drain_seconds", "\(drainSeconds)")
-    add("max_receive_message_bytes", "\(maxReceiveMessageBytes)")
-    add("max_top_k", "\(limits.maxTopK)")
-    add("max_candidates", "\(limits.maxCandidates)")
-    add("max_history", "\(limits.maxHistory)")
-    add("experiments", Self.quoted(experiments))
-    add("exposure_log", Self.quoted(exposureLog))
-    add("exposure_log_max_bytes", "\(exposureLogMaxBytes)")
-    add("exposure_log_keep", "\(exposureLogKeep)")
-    add("exposure_log_queue", "\(exposureLogQueue)")
-    add("feedback_window", "\(feedbackWindow)")
-    add("experiment_state", Self.quoted(experimentState))
-    add("experiment_state_password_file", Self.quoted(experimentStatePasswordFile))
-    add("experiment_state_tls_ca", Self.quoted(experimentStateTLSCA))
-    add("experiment_state_tls_cert", Self.quoted(experimentStateTLSCert))
-    add("experiment_state_tls_key", Self.quoted(experimentStateTLSKey))
-    add("experiment_state_prefix", Self.quoted(experimentStatePrefix))
-    add("experiment_state_buffer", "\(experimentStateBuffer)")
-    add("experiment_state_flush_ms", "\(experimentStateFlushMilliseconds)")
-    add("feedback_ttl_seconds", "\(feedbackTTLSeconds)")
-    add("feedback_log", Self.quoted(feedbackLog))
     if models.isEmpty {
       add("models", "{}")
     } else {

@@ -85,76 +85,13 @@ public struct SidecarConfig: Equatable, Sendable {
       if root == nil { return }
       throw Invalid(description: "\(source): the top level must be a mapping of settings")
     }
-    let known = [
-      "listen", "admin_listen", "metrics_listen", "store", "plugins", "default_model", "poll_interval_seconds", "models",
-      "tls_cert", "tls_key", "tls_client_ca", "tls_require_client_cert", "admin_token", "admin_token_file",
-      "drain_seconds", "max_receive_message_bytes", "max_top_k", "max_candidates", "max_history",
-      "experiments", "exposure_log", "exposure_log_max_bytes", "exposure_log_keep", "exposure_log_queue",
-      "feedback_window", "experiment_state", "experiment_state_password_file", "experiment_state_tls_ca",
-      "experiment_state_tls_cert", "experiment_state_tls_key", "experiment_state_prefix", "experiment_state_buffer", "experiment_state_flush_ms", "feedback_ttl_seconds", "feedback_log",
-    ]
-    for key in root.keys.sorted() where !known.contains(key) {
-      throw Invalid(description: "\(source): unknown key \"\(Excerpt.of(key))\" (known: \(known.joined(separator: ", ")))")
+    let known = Self.keys.map(\.yaml) + ["models"]
+    for name in root.keys.sorted() where !known.contains(name) {
+      throw Invalid(description: "\(source): unknown key \"\(Excerpt.of(name))\" (known: \(known.joined(separator: ", ")))")
     }
-    func string(_ key: String) throws -> String? {
-      guard let value = root[key] else { return nil }
-      guard let text = value as? String else { throw Invalid(description: "\(source): \"\(key)\" must be a string") }
-      return text
+    for key in Self.keys {
+      if let value = root[key.yaml] { try set(key, fileValue: value, source: source) }
     }
-    func seconds(_ key: String) throws -> Double? {
-      guard let value = root[key] else { return nil }
-      guard let seconds = (value as? Double) ?? (value as? Int).map(Double.init), seconds >= 0, seconds.isFinite else {
-        throw Invalid(description: "\(source): \"\(key)\" must be a number >= 0")
-      }
-      return seconds
-    }
-    func integer(_ key: String, in range: ClosedRange<Int>) throws -> Int? {
-      guard let value = root[key] else { return nil }
-      guard let number = value as? Int, range.contains(number) else {
-        throw Invalid(description: "\(source): \"\(key)\" must be a whole number from \(range.lowerBound) to \(range.upperBound)")
-      }
-      return number
-    }
-    listen = try string("listen") ?? listen
-    adminListen = try string("admin_listen") ?? adminListen
-    metricsListen = try string("metrics_listen") ?? metricsListen
-    store = try string("store") ?? store
-    plugins = try string("plugins") ?? plugins
-    defaultModel = try string("default_model") ?? defaultModel
-    pollIntervalSeconds = try seconds("poll_interval_seconds") ?? pollIntervalSeconds
-    tlsCert = try string("tls_cert") ?? tlsCert
-    tlsKey = try string("tls_key") ?? tlsKey
-    tlsClientCA = try string("tls_client_ca") ?? tlsClientCA
-    if let value = root["tls_require_client_cert"] {
-      guard let required = value as? Bool else {
-        throw Invalid(description: "\(source): \"tls_require_client_cert\" must be true or false")
-      }
-      tlsRequireClientCert = required
-    }
-    adminToken = try string("admin_token") ?? adminToken
-    adminTokenFile = try string("admin_token_file") ?? adminTokenFile
-    drainSeconds = try seconds("drain_seconds") ?? drainSeconds
-    maxReceiveMessageBytes = try integer("max_receive_message_bytes", in: 1...Int(Int32.max)) ?? maxReceiveMessageBytes
-    limits.maxTopK = try integer("max_top_k", in: 1...Int(Int32.max)) ?? limits.maxTopK
-    limits.maxCandidates = try integer("max_candidates", in: 1...Int(Int32.max)) ?? limits.maxCandidates
-    limits.maxHistory = try integer("max_history", in: 1...Int(Int32.max)) ?? limits.maxHistory
-    experiments = try string("experiments") ?? experiments
-    exposureLog = try string("exposure_log") ?? exposureLog
-    exposureLogMaxBytes = try integer("exposure_log_max_bytes", in: 4_096...Int(Int64.max)) ?? exposureLogMaxBytes
-    exposureLogKeep = try integer("exposure_log_keep", in: 1...1_000) ?? exposureLogKeep
-    exposureLogQueue = try integer("exposure_log_queue", in: 1...(1 << 24)) ?? exposureLogQueue
-    feedbackWindow = try integer("feedback_window", in: 1...(1 << 26)) ?? feedbackWindow
-    experimentState = try string("experiment_state") ?? experimentState
-    experimentStatePasswordFile = try string("experiment_state_password_file") ?? experimentStatePasswordFile
-    experimentStateTLSCA = try string("experiment_state_tls_ca") ?? experimentStateTLSCA
-    experimentStateTLSCert = try string("experiment_state_tls_cert") ?? experimentStateTLSCert
-    experimentStateTLSKey = try string("experiment_state_tls_key") ?? experimentStateTLSKey
-    experimentStatePrefix = try string("experiment_state_prefix") ?? experimentStatePrefix
-    experimentStateBuffer = try integer("experiment_state_buffer", in: 1...(1 << 26)) ?? experimentStateBuffer
-    experimentStateFlushMilliseconds =
-      try integer("experiment_state_flush_ms", in: 1...600_000) ?? experimentStateFlushMilliseconds
-    feedbackTTLSeconds = try integer("feedback_ttl_seconds", in: 1...(366 * 86_400)) ?? feedbackTTLSeconds
-    feedbackLog = try string("feedback_log") ?? feedbackLog
     if let value = root["models"] {
       guard let models = value as? [String: Any] else {
         throw Invalid(description: "\(source): \"models\" must map model names to {pinned, labels}")
@@ -177,10 +114,7 @@ public struct SidecarConfig: Equatable, Sendable {
     if tlsRequireClientCert && tlsClientCA.isEmpty {
       throw Invalid(description: "tls_require_client_cert needs tls_client_ca, the CA client certificates must chain to")
     }
-    if !drainSeconds.isFinite || drainSeconds < 0 { throw Invalid(description: "drain_seconds must be a number >= 0") }
-    if maxReceiveMessageBytes < 1 || maxReceiveMessageBytes > Int(Int32.max) {
-      throw Invalid(description: "max_receive_message_bytes must be from 1 to \(Int32.max)")
-    }
+    try validateKeys()
     let redis = experimentState.hasPrefix("redis://") || experimentState.hasPrefix("rediss://")
     if !(experimentState.isEmpty || redis || (experimentState.hasPrefix("file:") && experimentState.count > 5)) {
       throw Invalid(description: """

@@ -1,6 +1,7 @@
 import Foundation
 import ModelStore
 import Prometheus
+import RecSysStatus
 
 /// The sidecar's Prometheus series, rendered by `exposition()` for GET /metrics.
 ///
@@ -101,15 +102,7 @@ public final class SidecarMetrics: @unchecked Sendable {
 
   private static func versionLabel(_ key: ModelKey) -> String { key.model.isEmpty ? "" : String(key.version) }
 
-  static let codeNames = [
-    "OK", "CANCELLED", "UNKNOWN", "INVALID_ARGUMENT", "DEADLINE_EXCEEDED", "NOT_FOUND", "ALREADY_EXISTS",
-    "PERMISSION_DENIED", "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION", "ABORTED", "OUT_OF_RANGE", "UNIMPLEMENTED",
-    "INTERNAL", "UNAVAILABLE", "DATA_LOSS", "UNAUTHENTICATED",
-  ]
-
-  static func codeName(_ code: Int32) -> String {
-    codeNames.indices.contains(Int(code)) ? codeNames[Int(code)] : String(code)
-  }
+  static func codeName(_ code: Int32) -> String { StatusCode.name(of: code) }
 
   // MARK: Models (the registry's loader queue, or one serial queue)
 

@@ -1,5 +1,6 @@
 import CGRPCShim
 import Foundation
+import RecSysStatus
 
 /// The running gRPC servers: the public Recommender listener and, when configured,
 /// the ModelAdmin listener, wired to their Swift services.
@@ -99,14 +100,14 @@ public final class SidecarServer {
 
 /// The C entry point the shim calls for each Recommend.
 let recommendHandler: rs_recommend_handler = { context, request, response in
-  guard let context, let request, let response else { return Int32(RS_STATUS_INTERNAL) }
+  guard let context, let request, let response else { return StatusCode.internal.rawValue }
   let service = Unmanaged<RecommendService>.fromOpaque(context).takeUnretainedValue()
   return service.handle(request.pointee, response)
 }
 
 /// The C entry point the shim calls for each Feedback.
 private let feedbackHandler: rs_feedback_handler = { context, request, response in
-  guard let context, let request, let response else { return Int32(RS_STATUS_INTERNAL) }
+  guard let context, let request, let response else { return StatusCode.internal.rawValue }
   let service = Unmanaged<FeedbackService>.fromOpaque(context).takeUnretainedValue()
   return service.handle(request.pointee, response)
 }

@@ -1,16 +1,12 @@
 import CGRPCShim
 import Foundation
+import RecSysStatus
 
 /// One unary call through the shim's JSON client.
 struct RPCFailure: Error, CustomStringConvertible {
-  static let codeNames = [
-    1: "CANCELLED", 2: "UNKNOWN", 3: "INVALID_ARGUMENT", 4: "DEADLINE_EXCEEDED", 5: "NOT_FOUND", 6: "ALREADY_EXISTS",
-    7: "PERMISSION_DENIED", 8: "RESOURCE_EXHAUSTED", 9: "FAILED_PRECONDITION", 10: "ABORTED", 11: "OUT_OF_RANGE",
-    12: "UNIMPLEMENTED", 13: "INTERNAL", 14: "UNAVAILABLE", 15: "DATA_LOSS", 16: "UNAUTHENTICATED",
-  ]
   let code: Int32
   let message: String
-  var description: String { "\(Self.codeNames[Int(code)] ?? "status \(code)"): \(message)" }
+  var description: String { "\(StatusCode(rawValue: code)?.name ?? "status \(code)"): \(message)" }
 }
 
 func call(_ address: String, _ method: String, _ request: [String: Any], token: String?, timeoutSeconds: Double)

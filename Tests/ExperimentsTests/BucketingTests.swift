@@ -1,5 +1,5 @@
 import Foundation
-import RecSysKernels
+import SeededRandom
 import XCTest
 
 import Experiments
@@ -57,7 +57,7 @@ final class BucketingTests: XCTestCase {
     XCTAssertEqual(Bucketing.fnv1a64("a"), 0xaf63_dc4c_8601_ec8c)
     XCTAssertEqual(Bucketing.fnv1a64("foobar"), 0x8594_4171_f739_67e8)
     for value: UInt64 in [0, 1, 0xdead_beef, .max] {
-      var generator = Kernels.SplitMix64(seed: value &- 0x9E37_79B9_7F4A_7C15)
+      var generator = SplitMix64(seed: value &- 0x9E37_79B9_7F4A_7C15)
       XCTAssertEqual(Bucketing.mix64(value), generator.next())
     }
   }

@@ -1,4 +1,4 @@
-import CRecSysPlugin
+import RecSysStatus
 import Foundation
 import Logging
 import ModelStore

@@ -1,4 +1,4 @@
-import CRecSysPlugin
+import RecSysStatus
 import Foundation
 import Logging
 import ModelStore
@@ -95,7 +95,7 @@ struct GoldenFixture {
       let label = "\(name)/\(request.name)"
       if let reason = expectedRejection(request) {
         XCTAssertThrowsError(try recommend(request), "\(label): \(reason)", file: file, line: line) { error in
-          XCTAssertEqual((error as? PluginError)?.code, RECSYS_INVALID_ARGUMENT, "\(label): \(error)", file: file, line: line)
+          XCTAssertEqual((error as? PluginError)?.code, .invalidArgument, "\(label): \(error)", file: file, line: line)
         }
         continue
       }
@@ -217,7 +217,7 @@ struct GoldenFixture {
     for request in cases where expectedRejection(request) == nil {
       XCTAssertThrowsError(try recommend(request, cancelled: &flag), "\(name)/\(request.name)", file: file, line: line) {
         error in
-        XCTAssertEqual((error as? PluginError)?.code, RECSYS_CANCELLED, "\(error)", file: file, line: line)
+        XCTAssertEqual((error as? PluginError)?.code, .cancelled, "\(error)", file: file, line: line)
       }
     }
     flag = 0

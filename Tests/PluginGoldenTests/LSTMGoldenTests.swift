@@ -1,4 +1,4 @@
-import CRecSysPlugin
+import RecSysStatus
 import Foundation
 import PluginHost
 import SafeTensors
@@ -38,7 +38,7 @@ final class LSTMGoldenTests: XCTestCase {
     var request = try XCTUnwrap(fixture.cases.first { !$0.history_item_ids.isEmpty })
     request.history_types[0] = 4
     XCTAssertThrowsError(try fixture.recommend(request)) { error in
-      XCTAssertEqual((error as? PluginError)?.code, RECSYS_INVALID_ARGUMENT, "\(error)")
+      XCTAssertEqual((error as? PluginError)?.code, .invalidArgument, "\(error)")
     }
   }
 

@@ -1,5 +1,6 @@
 // gemm, gemv, linear, dot against plain triple loops (Double accumulation).
 
+import COpenBLAS
 import RecSysKernels
 import XCTest
 
@@ -35,8 +36,14 @@ func assertMatrix(
 final class BLASTests: XCTestCase {
   override class func setUp() { Kernels.useSingleThread() }
 
-  func testUseSingleThreadIsIdempotent() {
+  /// setUp already made OpenBLAS single-threaded, so raise the count first: otherwise a
+  /// useSingleThread() that did nothing would pass.
+  func testUseSingleThreadIsIdempotent() throws {
+    openblas_set_num_threads(2)
+    defer { openblas_set_num_threads(1) }
+    guard Kernels.blasThreadCount == 2 else { throw XCTSkip("OpenBLAS here runs at most one thread") }
     Kernels.useSingleThread()
+    XCTAssertEqual(Kernels.blasThreadCount, 1)
     Kernels.useSingleThread()
     XCTAssertEqual(Kernels.blasThreadCount, 1)
   }

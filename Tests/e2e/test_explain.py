@@ -129,7 +129,7 @@ def test_c_plugins_without_explain_load_and_explain_nothing(tmp_path, start_side
     assert all(len(item.because) == 0 for item in reply.items) and len(reply.history_attention) == 0
     listed = {p.path.rsplit("/", 1)[-1]: p
               for p in sidecar.admin.ListPlugins(admin_pb2.ListPluginsRequest(), timeout=30).plugins}
-    assert listed["libconstant.so"].abi_version == ("1.0" if flags else "1.2")
+    assert listed["libconstant.so"].abi_version == ("1.0" if flags else "1.3")
 
 
 def test_exposure_log_records_the_explanations(explaining):

@@ -83,8 +83,10 @@ def cpu_after_idle(pid, timeout=10.0):
 
 
 def run_sidecar_expecting_refusal(*args):
-    """Starts the binary, which must refuse to start; returns its output."""
-    done = subprocess.run([BINARY, "--listen", f"127.0.0.1:{free_port()}", "--plugins", PLUGINS_DIR, *args],
+    """Starts the binary, which must refuse to start; returns its output. No metrics listener and a
+    free admin port (`args` may override them): the defaults 9464 and 50052 may be another run's."""
+    done = subprocess.run([BINARY, "--listen", f"127.0.0.1:{free_port()}", "--plugins", PLUGINS_DIR,
+                           "--metrics-listen", "", "--admin-listen", f"127.0.0.1:{free_port()}", *args],
                           capture_output=True, text=True, timeout=60)
     assert done.returncode != 0, done.stdout + done.stderr
     return done.stdout + done.stderr

@@ -225,7 +225,7 @@ def test_invalid_config_file_fails_fast_naming_the_key(tmp_path):
     from conftest import BINARY
     config = tmp_path / "bad.yaml"
     config.write_text("models:\n  mlp:\n    pined: 1\n")
-    done = subprocess.run([BINARY, "--config", str(config), "--store", str(tmp_path)], capture_output=True, text=True,
-                          timeout=30)
+    done = subprocess.run([BINARY, "--config", str(config), "--store", str(tmp_path), "--metrics-listen", ""],
+                          capture_output=True, text=True, timeout=30)
     assert done.returncode != 0
     assert "pined" in done.stderr and "bad.yaml" in done.stderr

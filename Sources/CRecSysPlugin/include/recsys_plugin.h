@@ -15,6 +15,17 @@
  * appended to a struct, new optional function pointers) bump the minor; a host
  * reads a field only if `struct_size` says the plugin's record has it.
  *
+ * Skew in the other direction (a plugin newer than the host) is safe from ABI 1.3 on: the
+ * host calls the plugin's set_host_abi() (when its record has one) right after registration
+ * with the host's own major/minor, and a plugin reads a field appended to recsys_request
+ * after 1.1 only when the host's minor says the host's struct has it. A plugin never told
+ * (set_host_abi absent or never called: an ABI <= 1.2 host) assumes minor 1.
+ *
+ *   1.0  create/recommend/destroy
+ *   1.1  explain() (optional)
+ *   1.2  recsys_request.excluded_sets / excluded_set_count
+ *   1.3  set_host_abi() (optional); status codes from recsys_status.h
+ *
  * Lifecycle: create() -> recommend() any number of times, from several threads at
  * once (instances are read-only once created) -> destroy(), after the last
  * recommend() returned. The host keeps the tensor memory passed to create() valid
@@ -33,25 +44,29 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "recsys_status.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
 
 #define RECSYS_PLUGIN_ABI_MAJOR 1
-#define RECSYS_PLUGIN_ABI_MINOR 2
+#define RECSYS_PLUGIN_ABI_MINOR 3
 
 /* The name of the one function a plugin exports. */
 #define RECSYS_PLUGIN_ENTRY_SYMBOL "recsys_plugin_entry"
 
-/* Status codes: gRPC's numbers, so the host maps them to the call's status as is. */
+/* Status codes: the shared table's (gRPC's) numbers, so the host maps them to the call's status
+ * as is. A plugin returns one of these; the host turns any other number into INTERNAL naming the
+ * plugin. */
 typedef int32_t recsys_status;
-#define RECSYS_OK 0
-#define RECSYS_CANCELLED 1
-#define RECSYS_INVALID_ARGUMENT 3
-#define RECSYS_NOT_FOUND 5
-#define RECSYS_FAILED_PRECONDITION 9
-#define RECSYS_UNIMPLEMENTED 12
-#define RECSYS_INTERNAL 13
+#define RECSYS_OK RECSYS_STATUS_OK
+#define RECSYS_CANCELLED RECSYS_STATUS_CANCELLED
+#define RECSYS_INVALID_ARGUMENT RECSYS_STATUS_INVALID_ARGUMENT
+#define RECSYS_NOT_FOUND RECSYS_STATUS_NOT_FOUND
+#define RECSYS_FAILED_PRECONDITION RECSYS_STATUS_FAILED_PRECONDITION
+#define RECSYS_UNIMPLEMENTED RECSYS_STATUS_UNIMPLEMENTED
+#define RECSYS_INTERNAL RECSYS_STATUS_INTERNAL
 
 /* Element types, named as in safetensors. */
 typedef enum recsys_dtype {
@@ -199,10 +214,18 @@ typedef struct recsys_plugin {
    * no explanations. */
   recsys_status (*explain)(const recsys_instance *instance, const recsys_request *request,
                            recsys_explanation *explanation, char *error, size_t error_capacity);
+
+  /* ABI 1.3, optional (NULL, or absent when struct_size ends before it): the host calls it once,
+   * right after registration and before any create(), with its own RECSYS_PLUGIN_ABI_MAJOR and
+   * _MINOR. A plugin reads request fields of a minor newer than 1.1 only when host_minor has
+   * them. */
+  void (*set_host_abi)(uint32_t host_major, uint32_t host_minor);
 } recsys_plugin;
 
 /* The size of an ABI 1.0 record (everything before `explain`): the smallest a host accepts. */
 #define RECSYS_PLUGIN_STRUCT_SIZE_1_0 offsetof(recsys_plugin, explain)
+/* The size of an ABI 1.1/1.2 record (everything before `set_host_abi`). */
+#define RECSYS_PLUGIN_STRUCT_SIZE_1_2 offsetof(recsys_plugin, set_host_abi)
 
 /* The entry point's type. */
 typedef const recsys_plugin *(*recsys_plugin_entry_fn)(void);
