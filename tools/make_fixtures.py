@@ -42,7 +42,7 @@ MIN_GAP = 1e-3  # min score gap between neighbours around the top-k cut
 CROSS_TOL = 2e-5  # float32 torch vs float64 numpy
 MUTATION_MIN = 3e-4  # a mutation must move some score by more than this (3x the 1e-4 tolerance)
 
-N_ITEMS, DIM = 300, 16
+N_ITEMS, DIM = 300, 16  # a fixture may set its own "dim"
 
 FIXTURES = [
     dict(name="mlp", kind="mlp", seed=101, hp=dict(context_dim=4, candidate_feature_dim=3, max_history=8),
@@ -67,6 +67,19 @@ FIXTURES = [
     dict(name="two_tower", kind="two_tower", seed=501, hp=dict(context_dim=3, item_feature_dim=2, max_history=8),
          arch=dict(user_hidden=(24,), item_hidden=(20,), tower_dim=12),
          description="golden fixture: two_tower, C=3, item features 2, towers 24 / 20 -> 12"),
+    # Issue 19's shape sweep (bench/sweep.py): one point per kind, at the sweep's factor values and
+    # max_history 50, with N and d kept small where the factor allows (files stay a few hundred KB).
+    dict(name="mlp_sweep_F32", kind="mlp", seed=111, hp=dict(context_dim=16, candidate_feature_dim=32, max_history=50),
+         arch=dict(hidden=(256, 128)),
+         description="golden fixture: mlp, C=16, F=32, hidden 256-128 (sweep point mlp_A_F32 at d 16)"),
+    dict(name="lstm_sweep_layers2", kind="lstm", seed=211, hp=dict(num_layers=2, max_history=50),
+         arch=dict(lstm_hidden=64),
+         description="golden fixture: lstm, 2 layers, hidden 64 (sweep point lstm_B_layers2 at d 16)"),
+    # d 32 (not 16) so that 4 heads keep a head size of 8.
+    dict(name="sasrec_sweep_heads4_blocks3", kind="sasrec", seed=311, dim=32,
+         hp=dict(num_blocks=3, num_heads=4, max_history=50), arch=dict(d_ff=128),
+         description="golden fixture: sasrec, 3 blocks, 4 heads, d 32, d_ff 128 = 4d (sweep points "
+                     "sasrec_A_heads4 and sasrec_A_blocks3 at d 32)"),
 ]
 
 UNKNOWN_POOL = [0, 1, 99999, 100001, 100002, 100003, 100004, 100005, 123456789, 987654321012, 7, 42]
@@ -79,7 +92,7 @@ def f32(x):
 
 def make_module(fx, gen):
     torch.manual_seed(fx["seed"])  # buffers (two_tower's item_features) draw from the global generator
-    m = kind_named(fx["kind"]).make(N_ITEMS, DIM, fx["hp"], fx["arch"])
+    m = kind_named(fx["kind"]).make(N_ITEMS, fx.get("dim", DIM), fx["hp"], fx["arch"])
     return init_nontrivial_(m, gen).eval()
 
 
@@ -470,7 +483,8 @@ def main(argv=None):
               f"numpy64 max diff {base:.1e}{extra}; smallest mutation effect "
               f"{min(muts.values()):.2e} ({min(muts, key=muts.get)})")
         index.append(dict(name=fx["name"], kind=fx["kind"], model_dir=f"{fx['name']}/model/1",
-                          cases=f"{fx['name']}/cases.json", num_cases=len(cases), num_items=N_ITEMS, dim=DIM,
+                          cases=f"{fx['name']}/cases.json", num_cases=len(cases), num_items=N_ITEMS,
+                          dim=fx.get("dim", DIM),
                           **{k: v for k, v in meta.items() if k not in ("kind", "sha256", "created", "description")},
                           **({"propensities": "dqn/propensities.json"} if fx["kind"] == "dqn" else {})))
     dump_json(out / "index.json", index)

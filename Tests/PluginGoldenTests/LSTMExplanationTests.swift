@@ -12,4 +12,9 @@ final class LSTMExplanationTests: XCTestCase {
     let worst = try GoldenFixture("lstm_2layer").checkExplanations(attention: false)
     print("lstm_2layer: explanations, max abs error vs PyTorch \(worst)")
   }
+
+  func testExplanationsMatchPyTorchOcclusion_lstm_sweep_layers2() throws {
+    let worst = try GoldenFixture("lstm_sweep_layers2").checkExplanations(attention: false)
+    print("lstm_sweep_layers2: explanations, max abs error vs PyTorch \(worst)")
+  }
 }

@@ -17,6 +17,11 @@ final class LSTMGoldenTests: XCTestCase {
     print("lstm_2layer: max abs error vs PyTorch \(worst)")
   }
 
+  func testSweepShapeTwoLayersOf64MatchesPyTorch() throws {
+    let worst = try GoldenFixture("lstm_sweep_layers2").checkAllCases()
+    print("lstm_sweep_layers2: max abs error vs PyTorch \(worst)")
+  }
+
   func testRefusesNumLayersTheWeightsDoNotHold() throws {
     XCTAssertNil(try GoldenFixture.createFailure("lstm") { _ in }, "the fixture as is must be accepted")
     let tooMany = try GoldenFixture.createFailure("lstm") { $0["num_layers"] = 2 }

@@ -12,4 +12,9 @@ final class MLPExplanationTests: XCTestCase {
     let worst = try GoldenFixture("mlp_nofeat").checkExplanations(attention: false)
     print("mlp_nofeat: explanations, max abs error vs PyTorch \(worst)")
   }
+
+  func testExplanationsMatchPyTorchOcclusion_mlp_sweep_F32() throws {
+    let worst = try GoldenFixture("mlp_sweep_F32").checkExplanations(attention: false)
+    print("mlp_sweep_F32: explanations, max abs error vs PyTorch \(worst)")
+  }
 }

@@ -11,4 +11,9 @@ final class MLPGoldenTests: XCTestCase {
     let worst = try GoldenFixture("mlp_nofeat").checkAllCases()
     print("mlp_nofeat: max abs error vs PyTorch \(worst)")
   }
+
+  func testSweepShapeF32MatchesPyTorch() throws {
+    let worst = try GoldenFixture("mlp_sweep_F32").checkAllCases()
+    print("mlp_sweep_F32: max abs error vs PyTorch \(worst)")
+  }
 }

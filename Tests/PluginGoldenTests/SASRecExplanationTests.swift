@@ -12,4 +12,9 @@ final class SASRecExplanationTests: XCTestCase {
     let worst = try GoldenFixture("sasrec_1block").checkExplanations(attention: true)
     print("sasrec_1block: explanations, max abs error vs PyTorch \(worst)")
   }
+
+  func testExplanationsMatchPyTorchOcclusion_sasrec_sweep_heads4_blocks3() throws {
+    let worst = try GoldenFixture("sasrec_sweep_heads4_blocks3").checkExplanations(attention: true)
+    print("sasrec_sweep_heads4_blocks3: explanations, max abs error vs PyTorch \(worst)")
+  }
 }

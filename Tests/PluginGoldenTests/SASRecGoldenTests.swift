@@ -13,6 +13,11 @@ final class SASRecGoldenTests: XCTestCase {
     print("sasrec_1block: max abs error vs PyTorch \(worst)")
   }
 
+  func testSweepShapeFourHeadsThreeBlocksMatchesPyTorch() throws {
+    let worst = try GoldenFixture("sasrec_sweep_heads4_blocks3").checkAllCases()
+    print("sasrec_sweep_heads4_blocks3: max abs error vs PyTorch \(worst)")
+  }
+
   func testRefusesManifestsTheWeightsDoNotFit() throws {
     // d = 16 in the fixture.
     XCTAssertNil(try GoldenFixture.createFailure("sasrec") { _ in }, "the fixture as is must be accepted")
