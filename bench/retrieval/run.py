@@ -7,11 +7,17 @@ quantized), one sidecar process serves that one model; measured in the same run:
 
 - load time: process start until the model serves (reading + checksumming the weights, building
   the mode's index, warm-up); index build = load(mode) - load(exact);
-- one call in flight from this Python client: p50 / p99 over --queries requests (random
-  histories of 5-20 catalog items), CPU per call (the sidecar's user + system time / calls);
-- recall@10 of each mode against exact's answers to the same requests;
-- QPS at p99 <= 10 ms: closed-loop clients (1, 2, 4 in flight, --seconds each), the best
-  throughput whose p99 stays within 10 ms;
+- one call in flight from the C++ load generator (tools/loadgen, closed loop, --seconds after a
+  1 s warm-up, requests sent round-robin from --queries random histories of 5-20 catalog items):
+  p50 / p99 of the RPC, and the sidecar's own time per call (its Prometheus histogram
+  recsys_request_duration_seconds scraped before and after: mean = sum / count, p50 interpolated
+  in its buckets), CPU per call (the sidecar's user + system time / calls it counted). The
+  loadgen's client costs microseconds, so these figures are the server's, not a Python client's;
+- recall@10 of each mode against exact's answers to the same requests (this Python client asks
+  each request once: it only checks answers, it times nothing);
+- QPS at p99 <= 10 ms: the loadgen's open-loop search (a fixed schedule of send times, queueing
+  charged), from a closed-loop probe at 2 in flight: the best offered rate that is served with
+  p99 <= 10 ms, no errors and >= 95 % of it achieved (none when one call alone takes over 10 ms);
 - RSS after the run, against the weights plus the mode's index (quantized: the int8 table and
   scales; approximate: FAISS IVF-Flat's copy of the rows, their ids and the list centres);
 - the machine's DRAM read bandwidth on one core (bench/retrieval/read_bandwidth.c, best pass),
@@ -37,8 +43,8 @@ import pathlib
 import platform
 import subprocess
 import sys
-import threading
 import time
+import urllib.request
 
 import numpy as np
 
@@ -47,8 +53,12 @@ from proto_stubs import generate_stubs  # noqa: E402  (tools/, installed with `p
 from recsys_tools import free_port  # noqa: E402
 from recsys_tools.sidecar import SidecarProcess  # noqa: E402
 
+sys.path.insert(0, str(ROOT / "Tests/e2e"))
+from test_metrics import parse as parse_metrics  # noqa: E402  (the e2e tests' Prometheus text parser)
+
 generate_stubs()
 import grpc  # noqa: E402
+from google.protobuf import json_format  # noqa: E402
 from recsys.v1 import recommender_pb2, recommender_pb2_grpc  # noqa: E402
 
 MODES = ["exact", "quantized", "approximate"]
@@ -97,10 +107,11 @@ def memory_kib(pid: int) -> dict:
 class Sidecar:
     def __init__(self, args, store: pathlib.Path):
         self.address = f"127.0.0.1:{free_port()}"
+        self.metrics_address = f"127.0.0.1:{free_port()}"
         started = time.monotonic()
         self.running = SidecarProcess(
-            [args.sidecar, "--listen", self.address, "--store", str(store), "--plugins", args.plugins,
-             "--default-model", "model", "--poll-interval", "0"])
+            [args.sidecar, "--listen", self.address, "--metrics-listen", self.metrics_address, "--admin-listen", "",
+             "--store", str(store), "--plugins", args.plugins, "--default-model", "model", "--poll-interval", "0"])
         self.process = self.running.process
         self.channel = grpc.insecure_channel(self.address)
         self.stub = recommender_pb2_grpc.RecommenderStub(self.channel)
@@ -111,6 +122,25 @@ class Sidecar:
         except RuntimeError as error:
             raise SystemExit(f"sidecar did not serve {store}: {error}") from None
         self.load_seconds = time.monotonic() - started
+
+    def request_time(self) -> dict:
+        """recsys_request_duration_seconds of the model (all versions): {"sum": s, "count": n,
+        "buckets": {upper bound s: cumulative count}}."""
+        with urllib.request.urlopen(f"http://{self.metrics_address}/metrics", timeout=10) as reply:
+            samples = parse_metrics(reply.read().decode())
+        out = {"sum": 0.0, "count": 0.0, "buckets": {}}
+        for (name, labels), value in samples.items():
+            labels = dict(labels)
+            if labels.get("model") != "model":
+                continue
+            if name == "recsys_request_duration_seconds_sum":
+                out["sum"] += value
+            elif name == "recsys_request_duration_seconds_count":
+                out["count"] += value
+            elif name == "recsys_request_duration_seconds_bucket":
+                bound = float(labels["le"])
+                out["buckets"][bound] = out["buckets"].get(bound, 0.0) + value
+        return out
 
     def stop(self):
         self.channel.close()
@@ -127,53 +157,78 @@ def requests_for(n: int, count: int, seed: int = 18):
     return out
 
 
-def sequential(sidecar: Sidecar, requests, warmup: int):
-    for request in requests[:warmup]:
-        sidecar.stub.Recommend(request, timeout=60)
-    cpu_before = cpu_seconds(sidecar.process.pid)
-    latencies, answers = [], []
-    for request in requests:
-        started = time.perf_counter()
-        reply = sidecar.stub.Recommend(request, timeout=60)
-        latencies.append(time.perf_counter() - started)
-        answers.append([item.item_id for item in reply.items])
+def write_request_file(requests, path: pathlib.Path) -> pathlib.Path:
+    """One RecommendRequest a line in proto3 JSON: the loadgen's request set."""
+    path.write_text("".join(json_format.MessageToJson(r, indent=None) + "\n" for r in requests))
+    return path
+
+
+def answers_of(sidecar: Sidecar, requests) -> list:
+    """Each request's item ids, asked once by this Python client (for recall only: timed by the loadgen)."""
+    return [[item.item_id for item in sidecar.stub.Recommend(request, timeout=60).items] for request in requests]
+
+
+def loadgen(args, sidecar: Sidecar, request_file: pathlib.Path, *flags: str) -> dict:
+    done = subprocess.run([args.loadgen, "--target", sidecar.address, "--requests", str(request_file),
+                           "--duration", str(args.seconds), "--warmup", "1", "--drain", "1", *flags],
+                          capture_output=True, text=True, timeout=args.seconds + 120)
+    if done.returncode != 0:
+        raise SystemExit(f"loadgen failed ({done.returncode}): {done.stderr.strip()}")
+    return json.loads(done.stdout)
+
+
+def in_sidecar_ms(before: dict, after: dict) -> dict:
+    """The sidecar's own time per call between two scrapes: mean, and p50 interpolated linearly in
+    the histogram's bucket (its bounds are coarse: 0.5, 1, 2.5, 5, 10, 25 ms ...)."""
+    calls = after["count"] - before["count"]
+    if calls <= 0:
+        return {"calls": 0, "mean_ms": None, "p50_ms": None}
+    half, lower, below = calls / 2, 0.0, 0.0
+    p50 = None
+    for bound in sorted(after["buckets"]):
+        cumulative = after["buckets"][bound] - before["buckets"].get(bound, 0.0)
+        if cumulative >= half:
+            if bound != float("inf"):
+                p50 = 1e3 * (lower + (bound - lower) * (half - below) / max(cumulative - below, 1e-9))
+            break
+        lower, below = bound, cumulative
+    return {"calls": calls, "mean_ms": 1e3 * (after["sum"] - before["sum"]) / calls, "p50_ms": p50}
+
+
+def one_in_flight(args, sidecar: Sidecar, request_file: pathlib.Path) -> dict:
+    """p50 / p99 of the RPC at one call in flight (loadgen), the sidecar's time and CPU per call."""
+    scraped, cpu_before = sidecar.request_time(), cpu_seconds(sidecar.process.pid)
+    measured = loadgen(args, sidecar, request_file, "--mode", "closed", "--concurrency", "1")
     cpu = cpu_seconds(sidecar.process.pid) - cpu_before
-    ms = np.array(latencies) * 1e3
-    return {"p50_ms": float(np.percentile(ms, 50)), "p99_ms": float(np.percentile(ms, 99)),
-            "cpu_ms_per_call": cpu * 1e3 / len(requests)}, answers
+    inside = in_sidecar_ms(scraped, sidecar.request_time())
+    return {"p50_ms": measured["latency_ms"]["p50"], "p99_ms": measured["latency_ms"]["p99"],
+            "calls_per_second": measured["qps"], "errors": measured["errors"],
+            "in_sidecar_mean_ms": inside["mean_ms"], "in_sidecar_p50_ms": inside["p50_ms"],
+            "cpu_ms_per_call": cpu * 1e3 / max(inside["calls"], 1)}
 
 
-def closed_loop(sidecar: Sidecar, requests, clients: int, seconds: float) -> dict:
-    stop = time.monotonic() + seconds
-    latencies, failures = [], [0]
-    lock = threading.Lock()
+def qps_at_p99_target(args, sidecar: Sidecar, request_file: pathlib.Path, latency: dict) -> dict:
+    """Open-loop search: offered rates down from a closed-loop probe's capacity (2 in flight, one per
+    core) until one passes, then one geometric step between it and the failing rate above."""
+    if latency["p50_ms"] > P99_TARGET_MS:  # (not p99: one burst of other tenants' load must not skip it)
+        return {"probe_qps": None, "points": [], "qps_at_p99_10ms": None}  # one call alone is over
+    capacity = loadgen(args, sidecar, request_file, "--mode", "closed", "--concurrency", "2")["qps"]
+    points = []
 
-    def client(offset: int):
-        index = offset
-        mine = []
-        while time.monotonic() < stop:
-            request = requests[index % len(requests)]
-            index += clients
-            started = time.perf_counter()
-            try:
-                sidecar.stub.Recommend(request, timeout=60)
-                mine.append(time.perf_counter() - started)
-            except grpc.RpcError:
-                with lock:
-                    failures[0] += 1
-        with lock:
-            latencies.extend(mine)
+    def passes(rate: float) -> bool:
+        point = loadgen(args, sidecar, request_file, "--mode", "open", "--rate", f"{rate:.3f}")
+        point["passes"] = (point["errors"] == 0 and point["latency_ms"]["p99"] <= P99_TARGET_MS
+                           and point["qps"] >= 0.95 * rate)
+        points.append(point)
+        return point["passes"]
 
-    threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
-    began = time.monotonic()
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    elapsed = time.monotonic() - began
-    ms = np.array(latencies) * 1e3
-    return {"clients": clients, "qps": len(latencies) / elapsed, "p99_ms": float(np.percentile(ms, 99)) if len(ms) else None,
-            "failures": failures[0]}
+    passing = next((capacity * f for f in (1.0, 0.8, 0.6, 0.4, 0.2, 0.1) if passes(capacity * f)), None)
+    if passing is not None and passing < capacity:
+        above = min(p["offered_qps"] for p in points if not p["passes"])
+        middle = (passing * above) ** 0.5
+        if passes(middle):
+            passing = middle
+    return {"probe_qps": capacity, "points": points, "qps_at_p99_10ms": passing}
 
 
 def recall_at_10(answers, exact_answers) -> float:
@@ -227,6 +282,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sidecar", required=True)
     parser.add_argument("--plugins", required=True)
+    parser.add_argument("--loadgen", required=True, help="tools/loadgen built by `make bench-tools`")
     parser.add_argument("--read-bandwidth", required=True, help="the compiled read_bandwidth.c")
     parser.add_argument("--scan-roof", default="", help="the compiled scan_roof.c (optional)")
     parser.add_argument("--torch-python", default="", help="a python with torch for the PyTorch eager peer")
@@ -236,8 +292,7 @@ def main() -> None:
     parser.add_argument("--modes", default=",".join(MODES),
                         help="modes to measure (exact always runs: recall is against it); a subset run")
     parser.add_argument("--queries", type=int, default=200)
-    parser.add_argument("--warmup", type=int, default=20)
-    parser.add_argument("--seconds", type=float, default=4.0, help="per closed-loop point")
+    parser.add_argument("--seconds", type=float, default=4.0, help="per loadgen point (after a 1 s warm-up)")
     parser.add_argument("--out", default="")
     parser.add_argument("--docs", default=str(ROOT / "docs/retrieval.md"))
     parser.add_argument("--note", default="", help="a line for the report (e.g. 'taken under load')")
@@ -260,14 +315,16 @@ def main() -> None:
         for kind in [k for k in args.kinds.split(",") if k]:
             stores = write_stores(work, n, kind)
             requests = requests_for(n, args.queries)
+            request_file = write_request_file(requests, work / f"requests-{n}.jsonl")
             weight_bytes = (stores / "exact/model/1/weights.safetensors").stat().st_size
             run = {"n": n, "kind": kind, "weights_bytes": weight_bytes, "table_bytes": n * DIM * 4, "modes": {}}
             exact_answers = None
             for mode in [m for m in MODES if m == "exact" or m in args.modes.split(",")]:
                 sidecar = Sidecar(args, stores / mode)
                 try:
-                    latency, answers = sequential(sidecar, requests, args.warmup)
-                    sweep = [closed_loop(sidecar, requests, clients, args.seconds) for clients in (1, 2, 4)]
+                    answers = answers_of(sidecar, requests)
+                    latency = one_in_flight(args, sidecar, request_file)
+                    search = qps_at_p99_target(args, sidecar, request_file, latency)
                     memory = memory_kib(sidecar.process.pid)
                 finally:
                     sidecar.stop()
@@ -275,14 +332,15 @@ def main() -> None:
                     exact_answers = answers
                 lists = max(1, min(n, round(2 * n ** 0.5)))  # CatalogRetrieval.defaultLists
                 index_bytes = {"quantized": n * DIM + 4 * n, "approximate": n * (DIM * 4 + 8) + lists * DIM * 4}.get(mode, 0)
-                within = [point for point in sweep if point["p99_ms"] is not None and point["p99_ms"] <= P99_TARGET_MS]
                 run["modes"][mode] = {
                     **latency, "load_seconds": sidecar.load_seconds, "recall_at_10": recall_at_10(answers, exact_answers),
-                    "sweep": sweep, "qps_at_p99_10ms": max((p["qps"] for p in within), default=None),
+                    "qps_search": search, "qps_at_p99_10ms": search["qps_at_p99_10ms"],
                     "rss_kib": memory.get("VmRSS"), "peak_rss_kib": memory.get("VmHWM"), "index_bytes": index_bytes,
                     "rss_over_weights_and_index": memory.get("VmRSS", 0) * 1024 / (weight_bytes + index_bytes),
                 }
-                print(f"N {n} {kind} {mode}: p50 {latency['p50_ms']:.2f} ms p99 {latency['p99_ms']:.2f} ms "
+                print(f"N {n} {kind} {mode}: p50 {latency['p50_ms']:.3f} ms p99 {latency['p99_ms']:.3f} ms "
+                      f"in sidecar {latency['in_sidecar_mean_ms']:.3f} ms (mean) "
+                      f"QPS at p99 <= 10 ms {search['qps_at_p99_10ms'] or 0:.0f} "
                       f"cpu/call {latency['cpu_ms_per_call']:.2f} ms recall@10 {run['modes'][mode]['recall_at_10']:.3f} "
                       f"load {sidecar.load_seconds:.1f} s rss {memory.get('VmRSS', 0) / 1024:.0f} MiB", flush=True)
             exact = run["modes"]["exact"]
@@ -343,22 +401,24 @@ def report(results: dict, note: str) -> str:
         "that structure; the approximate mode's recall does: its default 2 sqrt(N) lists are fewer than the 4096 true",
         "clusters below about 4M items, so a list mixes clusters; the probe count is tuned at load until recall@10 on",
         "test queries reaches 0.97 (CatalogRetrieval.tuneProbes; trained embeddings need their own measurement). p50/p99",
-        "are end to end (Python gRPC client on the same 2 cores, RPC and the model's forward pass included); the scan",
-        "kernel's own rate is the in-process table further down. Index build = load(mode) - load(exact) in the same",
+        "are of the RPC at one call in flight from the C++ load generator on the same 2 cores (RPC and the model's forward",
+        "pass included); \"in sidecar\" is the sidecar's own mean time per call (its request_duration_seconds histogram,",
+        "scraped before and after); the scan kernel's own rate is the in-process table further down. Index build = load(mode) - load(exact) in the same",
         "run: noise of about a second (negative values) at small N.",
     ]
-    lines += ["", "| N | kind | mode | recall@10 | p50 ms | p99 ms | CPU ms/call | QPS at p99 <= 10 ms | RSS MiB | RSS / (weights + index) | load s | index build s |",
-              "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    lines += ["", "| N | kind | mode | recall@10 | p50 ms | p99 ms | in sidecar ms | CPU ms/call | QPS at p99 <= 10 ms | RSS MiB | RSS / (weights + index) | load s | index build s |",
+              "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for run in results["runs"]:
         for mode, m in run["modes"].items():
             qps = f"{m['qps_at_p99_10ms']:.0f}" if m["qps_at_p99_10ms"] else "none (p99 > 10 ms)"
             build = f"{m['index_build_seconds']:.1f}" if "index_build_seconds" in m else "-"
+            inside = f"{m['in_sidecar_mean_ms']:.2f}" if m.get("in_sidecar_mean_ms") is not None else "-"
             lines.append(
-                f"| {run['n']:,} | {run['kind']} | {mode} | {m['recall_at_10']:.3f} | {m['p50_ms']:.2f} | {m['p99_ms']:.2f} | "
+                f"| {run['n']:,} | {run['kind']} | {mode} | {m['recall_at_10']:.3f} | {m['p50_ms']:.2f} | {m['p99_ms']:.2f} | {inside} | "
                 f"{m['cpu_ms_per_call']:.2f} | {qps} | {m['rss_kib'] / 1024:.0f} | {m['rss_over_weights_and_index']:.2f} | "
                 f"{m['load_seconds']:.1f} | {build} |")
     lines += ["", "## exact against the read-bandwidth roof and PyTorch eager", "",
-              "Table bytes / exact's p50 (the p50 includes the RPC and the model's forward pass), against the best",
+              "Table bytes / exact's p50 (the loadgen's p50: it includes the RPC and the model's forward pass), against the best",
               "read bandwidth above (one thread or two: a lone call scans with both cores); PyTorch eager computes",
               "`topk(item_emb @ z, 10)` in-process on the same table.",
               "",
@@ -421,7 +481,8 @@ def targets(results: dict, bandwidth: float) -> list:
         if peers:
             fastest = min(peers)
             out.append(f"- exact faster than PyTorch eager at {n:,}, {kind}: sidecar p50 {exact['p50_ms']:.2f} ms over gRPC "
-                       f"vs PyTorch's best {fastest:.2f} ms in-process: {verdict(exact['p50_ms'] < fastest)}")
+                       + (f"(in sidecar {exact['in_sidecar_mean_ms']:.2f} ms) " if exact.get("in_sidecar_mean_ms") else "")
+                       + f"vs PyTorch's best {fastest:.2f} ms in-process: {verdict(exact['p50_ms'] < fastest)}")
     for kernel in results.get("scan_roof", []):
         # The kernel's best (one core or shared across two) against the best plain read of the same table.
         scan_gbps = max(kernel["scan_gbps"], kernel.get("scan_gbps_2_cores", 0))
