@@ -56,7 +56,7 @@
 #include <vector>
 
 #include "../Sources/CRecSysPlugin/include/recsys_plugin.h"
-#include "retrieval/read_loop.h"  // the AVX2 read loop, shared with bench/retrieval
+#include "retrieval/read_loop.h"  // the read loops (AVX2, AVX-512), shared with bench/retrieval
 
 extern "C" void openblas_set_num_threads(int);
 
@@ -138,23 +138,6 @@ __attribute__((target("avx2,fma"))) float FmaLoop256(long iterations) {
 }
 
 volatile float sink;
-
-__attribute__((target("avx512f"))) float SumFloats(const float *data, size_t count) {
-  __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-  size_t i = 0;
-  for (; i + 64 <= count; i += 64) {
-    a0 = _mm512_add_ps(a0, _mm512_loadu_ps(data + i));
-    a1 = _mm512_add_ps(a1, _mm512_loadu_ps(data + i + 16));
-    a2 = _mm512_add_ps(a2, _mm512_loadu_ps(data + i + 32));
-    a3 = _mm512_add_ps(a3, _mm512_loadu_ps(data + i + 48));
-  }
-  float lanes[16];
-  _mm512_storeu_ps(lanes, _mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3)));
-  float total = 0;
-  for (float lane : lanes) total += lane;
-  for (; i < count; ++i) total += data[i];
-  return total;
-}
 
 double FmaGflops(int lanes) {
   long iterations = kFmaIterations / 4;
@@ -609,7 +592,7 @@ int main(int argc, char **argv) {
       auto data = RandomFloats(bytes / 4, 6);
       bool wide = __builtin_cpu_supports("avx512f");
       double s = BestSecondsPerCall([&] {
-        sink = wide ? SumFloats(data.data(), data.size()) : recsys_read_sum(data.data(), data.size());
+        sink = wide ? recsys_read_sum_avx512(data.data(), data.size()) : recsys_read_sum(data.data(), data.size());
       });
       std::snprintf(buffer, sizeof buffer, "\"read_%zu\": {\"bytes\": %zu, \"seconds\": %.6e, \"gbytes_per_s\": %.2f}",
                     bytes, bytes, s, double(bytes) / s / 1e9);
