@@ -75,6 +75,72 @@ __attribute__((target("avx2,fma"))) static void scan_f32_avx2(const float *rows,
   scan_f32_plain(rows + r * dim, count - r, dim, query, out + r);
 }
 
+/* ---- AVX-512: sixteen rows per step ---- */
+
+/* The sixteen lane-sums of a[0..15], as one vector [sum(a0), ..., sum(a15)]: each step adds
+ * pairs of vectors after interleaving them, so every add does useful work for two rows (15
+ * adds and 30 shuffles for 16 rows instead of a reduction per row). */
+__attribute__((target("avx512f"))) static inline __m512 sum16_ps(const __m512 *a) {
+  __m512 b[8], c[4], d[2];
+  /* b[i]: 8-lane partial sums of rows 2i, 2i+1, interleaved per 128-bit lane pair. */
+  for (int i = 0; i < 8; ++i)
+    b[i] = _mm512_add_ps(_mm512_unpacklo_ps(a[2 * i], a[2 * i + 1]), _mm512_unpackhi_ps(a[2 * i], a[2 * i + 1]));
+  /* c[i]: rows 4i..4i+3, 4 lanes each (one per 128-bit lane). */
+  for (int i = 0; i < 4; ++i) {
+    __m512d lo = _mm512_unpacklo_pd(_mm512_castps_pd(b[2 * i]), _mm512_castps_pd(b[2 * i + 1]));
+    __m512d hi = _mm512_unpackhi_pd(_mm512_castps_pd(b[2 * i]), _mm512_castps_pd(b[2 * i + 1]));
+    c[i] = _mm512_add_ps(_mm512_castpd_ps(lo), _mm512_castpd_ps(hi));
+  }
+  /* Each c[i] holds, in each 128-bit lane L, the lane-L sums of rows 4i..4i+3; add the lanes. */
+  for (int i = 0; i < 2; ++i) {
+    __m512 x = _mm512_shuffle_f32x4(c[2 * i], c[2 * i + 1], 0x88); /* lanes 0,2 of each */
+    __m512 y = _mm512_shuffle_f32x4(c[2 * i], c[2 * i + 1], 0xdd); /* lanes 1,3 of each */
+    d[i] = _mm512_add_ps(x, y); /* rows 8i..8i+7: lane 0 = rows 0-3 (lanes 0+1), lane 1 = rows 0-3 (2+3), ... */
+  }
+  __m512 x = _mm512_shuffle_f32x4(d[0], d[1], 0x88);
+  __m512 y = _mm512_shuffle_f32x4(d[0], d[1], 0xdd);
+  return _mm512_add_ps(x, y);
+}
+
+/* For a table in the cache (no prefetch): rows read in memory order, each row's products in one
+ * register against the query held in registers (DIM / 16 of them), sixteen rows reduced together.
+ * 50k rows of d = 64 (in L3): 64-66 GB/s against 47 for the AVX2 kernel, with the plain read at
+ * 80-90. From DRAM it measured slower than the AVX2 kernel with its prefetches (16-22 vs 18-25
+ * GB/s at 1M rows), so tables that stream from memory keep that one. DIM is a compile-time
+ * constant so the row loop unrolls fully. */
+#define SCAN_F32_AVX512(DIM)                                                                              \
+  __attribute__((target("avx512f"))) static void scan_f32_avx512_##DIM(                                     \
+      const float *rows, size_t count, const float *query, float *out) {                                    \
+    __m512 q[DIM / 16];                                                                                   \
+    for (int j = 0; j < DIM / 16; ++j) q[j] = _mm512_loadu_ps(query + 16 * j);                              \
+    size_t r = 0;                                                                                         \
+    for (; r + 16 <= count; r += 16) {                                                                    \
+      const float *base = rows + r * DIM;                                                                 \
+      __m512 acc[16];                                                                                     \
+      for (int i = 0; i < 16; ++i) {                                                                      \
+        __m512 sum = _mm512_mul_ps(_mm512_loadu_ps(base + i * DIM), q[0]);                                \
+        for (int j = 1; j < DIM / 16; ++j) sum = _mm512_fmadd_ps(_mm512_loadu_ps(base + i * DIM + 16 * j), q[j], sum); \
+        acc[i] = sum;                                                                                     \
+      }                                                                                                   \
+      _mm512_storeu_ps(out + r, sum16_ps(acc));                                                           \
+    }                                                                                                     \
+    scan_f32_plain(rows + r * DIM, count - r, DIM, query, out + r);                                       \
+  }
+SCAN_F32_AVX512(32)
+SCAN_F32_AVX512(64)
+SCAN_F32_AVX512(128)
+
+/* The AVX-512 kernel for the table's width, or NULL (then AVX2 or plain). */
+typedef void (*scan_f32_kernel)(const float *, size_t, const float *, float *);
+static scan_f32_kernel avx512_kernel_for(size_t dim) {
+  switch (dim) {
+    case 32: return scan_f32_avx512_32;
+    case 64: return scan_f32_avx512_64;
+    case 128: return scan_f32_avx512_128;
+    default: return NULL;
+  }
+}
+
 /* dim % 16 == 0 */
 __attribute__((target("avx2,fma"))) static void scan_int8_avx2(const int8_t *rows, const float *scales, size_t count,
                                                                size_t dim, const int8_t *query, float query_scale,
@@ -110,8 +176,20 @@ static int has_avx2_fma(void) {
   return known;
 }
 
+static int has_avx512f(void) {
+  static int known = -1; /* a benign race, as above */
+  if (known < 0) {
+    __builtin_cpu_init();
+    known = __builtin_cpu_supports("avx512f");
+  }
+  return known;
+}
+
 static void scan_f32(const float *rows, size_t count, size_t dim, const float *query, float *out, int prefetch) {
-  if (dim % 8 == 0 && has_avx2_fma()) {
+  scan_f32_kernel wide = !prefetch && has_avx512f() ? avx512_kernel_for(dim) : NULL;
+  if (wide != NULL) {
+    wide(rows, count, query, out);
+  } else if (dim % 8 == 0 && has_avx2_fma()) {
     scan_f32_avx2(rows, count, dim, query, out, prefetch);
   } else {
     scan_f32_plain(rows, count, dim, query, out);

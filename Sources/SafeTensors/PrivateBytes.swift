@@ -85,8 +85,18 @@ final class PrivateBytes: @unchecked Sendable {
       throw SafeTensorsError(
         .cannotOpen, path: path, message: "cannot allocate \(size) bytes for the file (\(systemError()))")
     }
+    // Huge pages where the system offers them on request (THP "madvise", Debian's default): a
+    // whole-catalog scan streams the table, and with 4 KiB pages every 4 KiB costs a TLB miss.
+    // A scan of 1M rows measured 28.7 GB/s on huge pages against 22-27 without (one core,
+    // bench/retrieval/scan_roof.c). Best effort: a refusal leaves ordinary pages.
+    #if os(Linux)
+    if size >= Self.hugePageBytes { _ = madvise(address, size, MADV_HUGEPAGE) }
+    #endif
     return address
   }
+
+  /// x86-64's transparent huge page; smaller buffers gain nothing from the advice.
+  private static let hugePageBytes = 2 << 20
 
   private static func release(_ memory: UnsafeMutableRawPointer?, _ size: Int) {
     if let memory { munmap(memory, size) }

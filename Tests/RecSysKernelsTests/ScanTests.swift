@@ -1,5 +1,6 @@
-// The catalog scans (fp32 and int8, AVX2 kernels eight rows at a time) against plain loops, for row
-// counts around the eight-row step and dims the fast path takes (multiples of 8 / 16) or not.
+// The catalog scans (fp32 and int8; AVX2 kernels eight rows at a time, the cached fp32 AVX-512 ones
+// sixteen) against plain loops, for row counts around those steps and dims the fast paths take
+// (multiples of 8 / 16; 32, 64 and 128 for AVX-512) or not.
 
 import RecSysKernels
 import XCTest
@@ -7,8 +8,8 @@ import XCTest
 final class ScanTests: XCTestCase {
   func testFloatScanMatchesPlainDotProducts() {
     var rng = SeededGenerator(seed: 181)
-    for dim in [1, 7, 8, 16, 64, 100] {
-      for rows in [0, 1, 7, 8, 9, 63, 1000] {
+    for dim in [1, 7, 8, 16, 32, 64, 100, 128] {
+      for rows in [0, 1, 7, 8, 9, 15, 16, 17, 63, 1000] {
         let matrix = rng.floats(rows * dim)
         let query = rng.floats(dim)
         let expected = (0..<rows).map { r in (0..<dim).reduce(Float(0)) { $0 + matrix[r * dim + $1] * query[$1] } }

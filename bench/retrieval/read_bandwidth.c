@@ -51,7 +51,7 @@ int main(int argc, char **argv) {
   size_t mib = argc > 1 ? strtoul(argv[1], NULL, 10) : 1024;
   int passes = argc > 2 ? atoi(argv[2]) : 8;
   size_t bytes = mib << 20, count = bytes / sizeof(float);
-  float *data = aligned_alloc(64, bytes);
+  float *data = recsys_bench_alloc_table(bytes);
   if (!data) return 1;
   for (size_t i = 0; i < count; ++i) data[i] = (float)(i & 1023) * 1e-3f;
   double check = 0;

@@ -3,13 +3,28 @@
  * for read_bandwidth.c, scan_roof.c and bench/kernels.cc, so "the read bandwidth" means the same
  * loop everywhere: AVX2 (what the retrieval scan kernel uses), and an AVX-512 twin that
  * bench/kernels.cc takes where the CPU has it (make bench's roofline: cache-sized buffers read
- * faster with 64-byte loads). Header-only (C and C++): each tool is one compiler call.
+ * faster with 64-byte loads), and the allocation of the buffers they read. Header-only (C and C++):
+ * each tool is one compiler call.
  */
 #ifndef RECSYS_BENCH_READ_LOOP_H
 #define RECSYS_BENCH_READ_LOOP_H
 
 #include <immintrin.h>
 #include <stddef.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+
+/* A buffer on the pages the sidecar's weights get (Sources/SafeTensors/PrivateBytes.swift asks for
+ * transparent huge pages): 2 MiB aligned, advised MADV_HUGEPAGE. Measuring the roof on 4 KiB pages
+ * would put it below what the sidecar's own scans can read (22-27 against 28.7 GB/s at 1M rows).
+ * free() releases it. */
+static inline void *recsys_bench_alloc_table(size_t bytes) {
+  const size_t huge = (size_t)2 << 20;
+  size_t rounded = (bytes + huge - 1) / huge * huge;
+  void *memory = aligned_alloc(huge, rounded > 0 ? rounded : huge);
+  if (memory != NULL) madvise(memory, rounded, MADV_HUGEPAGE);
+  return memory;
+}
 
 __attribute__((target("avx2"))) static inline float recsys_read_sum(const float *data, size_t count) {
   __m256 a = _mm256_setzero_ps(), b = a, c = a, d = a;

@@ -88,7 +88,7 @@ int main(int argc, char **argv) {
   size_t rows = strtoul(argv[1], NULL, 10), dim = argc > 2 ? strtoul(argv[2], NULL, 10) : 64;
   int passes = argc > 3 ? atoi(argv[3]) : 10;
   size_t count = rows * dim, bytes = count * sizeof(float);
-  float *table = aligned_alloc(64, (bytes + 63) / 64 * 64), query[1024];
+  float *table = recsys_bench_alloc_table(bytes), query[1024];
   if (!table || dim > 1024) return 1;
   for (size_t i = 0; i < count; ++i) table[i] = (float)((i * 2654435761u) % 1000) * 1e-3f - 0.5f;
   for (size_t j = 0; j < dim; ++j) query[j] = (float)j / dim - 0.5f;

@@ -5,7 +5,8 @@
  * the table: its speed is the memory's read bandwidth if the arithmetic keeps up. Written in C so
  * each kernel compiles to AVX2 + FMA where the CPU has it (picked once at run time; a plain loop
  * elsewhere): eight rows at a time, each row's products summed in its own register and the eight
- * sums reduced together, so no row pays for a horizontal add of its own.
+ * sums reduced together, so no row pays for a horizontal add of its own. A table that stays in the
+ * cache takes an AVX-512 kernel of sixteen rows a step where the CPU has it (d 32, 64, 128).
  *
  * Both kernels write count scores to `out`; neither allocates nor keeps state.
  */
