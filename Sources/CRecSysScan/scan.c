@@ -102,12 +102,14 @@ __attribute__((target("avx512f"))) static inline __m512 sum16_ps(const __m512 *a
   return _mm512_add_ps(x, y);
 }
 
-/* For a table in the cache (no prefetch): rows read in memory order, each row's products in one
- * register against the query held in registers (DIM / 16 of them), sixteen rows reduced together.
- * 50k rows of d = 64 (in L3): 64-66 GB/s against 47 for the AVX2 kernel, with the plain read at
- * 80-90. From DRAM it measured slower than the AVX2 kernel with its prefetches (16-22 vs 18-25
- * GB/s at 1M rows), so tables that stream from memory keep that one. DIM is a compile-time
- * constant so the row loop unrolls fully. */
+/* Rows read in memory order, each row's products in one register against the query held in
+ * registers (DIM / 16 of them), sixteen rows reduced together; no software prefetch. Measured
+ * in-process against a plain read of the same table (bench/retrieval/scan_roof.c, the table on
+ * huge pages as the sidecar's weights are): 50k rows of d = 64 (in L3) 72-73 GB/s against 35-47
+ * for the AVX2 kernel, read 93; 1M and 5M rows (DRAM) 29-31 GB/s against 23-29 for the AVX2 kernel
+ * with its prefetches, read 30-32. (On 4 KiB pages the AVX2 kernel's prefetches still won at 1M,
+ * 23-25 against 18-23: the weights are advised onto huge pages, PrivateBytes.swift.) DIM is a
+ * compile-time constant so the row loop unrolls fully. */
 #define SCAN_F32_AVX512(DIM)                                                                              \
   __attribute__((target("avx512f"))) static void scan_f32_avx512_##DIM(                                     \
       const float *rows, size_t count, const float *query, float *out) {                                    \
@@ -186,7 +188,7 @@ static int has_avx512f(void) {
 }
 
 static void scan_f32(const float *rows, size_t count, size_t dim, const float *query, float *out, int prefetch) {
-  scan_f32_kernel wide = !prefetch && has_avx512f() ? avx512_kernel_for(dim) : NULL;
+  scan_f32_kernel wide = has_avx512f() ? avx512_kernel_for(dim) : NULL;
   if (wide != NULL) {
     wide(rows, count, query, out);
   } else if (dim % 8 == 0 && has_avx2_fma()) {
