@@ -2,6 +2,7 @@
 
 #include <immintrin.h>
 #include <stdio.h>
+#include <sys/mman.h>
 
 /* ---- plain loops: any CPU, any dim ---- */
 
@@ -233,4 +234,16 @@ void recsys_scan_int8(const int8_t *rows, const float *scales, size_t count, siz
   } else {
     scan_int8_plain(rows, scales, count, dim, query, query_scale, out);
   }
+}
+
+void *recsys_scan_table_alloc(size_t bytes) {
+  if (bytes == 0) return NULL;
+  void *table = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (table == MAP_FAILED) return NULL;
+  if (bytes >= ((size_t)2 << 20)) madvise(table, bytes, MADV_HUGEPAGE); /* best effort */
+  return table;
+}
+
+void recsys_scan_table_free(void *table, size_t bytes) {
+  if (table != NULL && bytes > 0) munmap(table, bytes);
 }

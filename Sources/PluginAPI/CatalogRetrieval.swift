@@ -104,19 +104,25 @@ public final class CatalogRetrieval: @unchecked Sendable {
     }
     switch mode {
     case .exact, .approximate:
-      quantizedRows = .allocate(capacity: 0)
-      rowScales = .allocate(capacity: 0)
+      (quantizedRows, rowScales) = (.init(start: nil, count: 0), .init(start: nil, count: 0))
     case .quantized:
-      quantizedRows = .allocate(capacity: catalog.count * dimension)
-      rowScales = .allocate(capacity: catalog.count)
+      guard let rows = Kernels.allocateScanTable(of: Int8.self, count: catalog.count * dimension),
+        let scales = Kernels.allocateScanTable(of: Float.self, count: catalog.count)
+      else {
+        recsys_ivf_free(ivf)
+        throw ModelError(
+          code: RECSYS_FAILED_PRECONDITION,
+          "retrieval \"quantized\": cannot allocate the int8 copy of \(catalog.count) x \(dimension) rows; use \"exact\" or free memory")
+      }
+      (quantizedRows, rowScales) = (rows, scales)
       Kernels.quantizeRowsInt8(
         itemEmbedding, rows: catalog.count, dim: dimension, into: quantizedRows, scales: rowScales)
     }
   }
 
   deinit {
-    quantizedRows.deallocate()
-    rowScales.deallocate()
+    Kernels.freeScanTable(quantizedRows)
+    Kernels.freeScanTable(rowScales)
     recsys_ivf_free(ivf)
   }
 
@@ -231,8 +237,7 @@ public final class CatalogRetrieval: @unchecked Sendable {
     rerank = other.rerank
     probes = other.probes
     tunedRecall = nil
-    quantizedRows = .allocate(capacity: 0)
-    rowScales = .allocate(capacity: 0)
+    (quantizedRows, rowScales) = (.init(start: nil, count: 0), .init(start: nil, count: 0))
     ivf = nil
   }
 

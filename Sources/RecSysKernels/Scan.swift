@@ -27,6 +27,21 @@ extension Kernels {
     }
   }
 
+  /// Zeroed memory for `count` elements of a table the scans stream, on transparent huge pages
+  /// where the system grants them (recsys_scan.h says why); nil when the memory cannot be had.
+  /// Release with `freeScanTable`.
+  public static func allocateScanTable<Element>(of _: Element.Type, count: Int) -> UnsafeMutableBufferPointer<Element>? {
+    precondition(count >= 0, "negative count")
+    if count == 0 { return UnsafeMutableBufferPointer(start: nil, count: 0) }
+    guard let memory = recsys_scan_table_alloc(count * MemoryLayout<Element>.stride) else { return nil }
+    return UnsafeMutableBufferPointer(start: memory.bindMemory(to: Element.self, capacity: count), count: count)
+  }
+
+  public static func freeScanTable<Element>(_ table: UnsafeMutableBufferPointer<Element>) {
+    guard let start = table.baseAddress else { return }
+    recsys_scan_table_free(start, table.count * MemoryLayout<Element>.stride)
+  }
+
   /// Bytes of the last-level cache; a table of at most half of it counts as `cached`.
   public static var scanCacheBytes: Int { recsys_scan_cache_bytes() }
 

@@ -27,6 +27,22 @@ final class ScanTests: XCTestCase {
     }
   }
 
+  func testScanTablesAreZeroedWritableAndEmptyForNoRows() throws {
+    let empty = try XCTUnwrap(Kernels.allocateScanTable(of: Float.self, count: 0))
+    XCTAssertEqual(empty.count, 0)
+    XCTAssertNil(empty.baseAddress)
+    Kernels.freeScanTable(empty)
+    // 3 MiB: past the 2 MiB from which huge pages are asked for.
+    let count = 3 << 18
+    let table = try XCTUnwrap(Kernels.allocateScanTable(of: Float.self, count: count))
+    defer { Kernels.freeScanTable(table) }
+    XCTAssertEqual(table.count, count)
+    XCTAssertEqual(Int(bitPattern: table.baseAddress) % 4096, 0, "page aligned")
+    XCTAssertTrue(table.allSatisfy { $0 == 0 })
+    table[count - 1] = 2.5
+    XCTAssertEqual(table[count - 1], 2.5)
+  }
+
   func testInt8ScanIsTheExactIntegerProductTimesTheScales() {
     var rng = SeededGenerator(seed: 182)
     for dim in [3, 16, 64, 80] {

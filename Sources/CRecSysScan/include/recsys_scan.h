@@ -40,6 +40,14 @@ size_t recsys_scan_cache_bytes(void);
 void recsys_scan_int8(const int8_t *rows, const float *scales, size_t count, size_t dim, const int8_t *query,
                       float query_scale, float *out);
 
+/*
+ * Memory for a table the scans stream (zeroed, page aligned), on transparent huge pages where the
+ * system grants them on request: with 4 KiB pages a scan takes a TLB miss every 4 KiB. NULL when
+ * it cannot be had. Free with recsys_scan_table_free and the same byte count.
+ */
+void *recsys_scan_table_alloc(size_t bytes);
+void recsys_scan_table_free(void *table, size_t bytes);
+
 #ifdef __cplusplus
 }
 #endif
