@@ -419,7 +419,8 @@ def report(results: dict, note: str) -> str:
         "# Whole-catalog retrieval: modes and eligibility filters (issue 18)",
         "",
         "Written by `make bench-retrieval` (bench/retrieval/run.py; its docstring says what each column measures).",
-        "The modes, filters and how to use them are in README.md, section *Whole-catalog retrieval*.",
+        "The modes, filters and how to use them are in README.md, section *Whole-catalog retrieval*; why the exact scan",
+        "is written the way it is, with earlier measurements: [retrieval-notes.md](retrieval-notes.md).",
         "",
         f"Run {results['started']}, {results['seconds'] / 60:.1f} min, {results['machine']['cpus']} CPUs, "
         f"load average {results['machine']['load_average_start'][0]:.1f} at the start and "
