@@ -65,7 +65,8 @@ let package = Package(
       name: "CFaissIVF",
       linkerSettings: [.linkedLibrary("faiss"), .linkedLibrary("openblas"), .linkedLibrary("gomp"),
                        .unsafeFlags(["-L/usr/lib/gcc/x86_64-linux-gnu/12"])]),
-    // exp/sigmoid/tanh/erf/GELU compiled for AVX-512, AVX2 and SSE2, chosen at run time (issue 19).
+    // exp/sigmoid/tanh/erf/GELU, the fused LSTM step and the candidate-row loops, compiled for AVX-512,
+    // AVX2 and SSE2, chosen at run time (issue 19).
     .target(name: "CRecSysMath"),
     // SplitMix64 and its mix: seeded draws and hashing for plugins (through RecSysKernels) and
     // Experiments (which must not link OpenBLAS for them).

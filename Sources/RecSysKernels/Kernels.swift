@@ -6,7 +6,7 @@
 // `UnsafeBufferPointer<Float>` inputs and write into caller-owned `UnsafeMutableBufferPointer<Float>`
 // outputs; nothing here owns or allocates memory (the two composite kernels, `lstmLayer` and
 // `causalSelfAttention`, take a caller-provided scratch buffer whose size a companion
-// `...ScratchCount` function returns). Plugins keep per-request arenas and hand out slices.
+// `...ScratchCount` function returns; `LSTMRecurrentWeights` owns W_hh repacked once at load). Plugins keep per-request arenas and hand out slices.
 //
 // Layout. Matrices are dense, row-major, float32, exactly as PyTorch stores them in a state_dict:
 // `nn.Linear.weight` is `[outFeatures x inFeatures]`, `nn.Embedding.weight` is `[N x d]`,
@@ -37,7 +37,7 @@
 //   Transcendental.swift exp, sigmoid, tanh, erf over buffers, eight lanes at a time (no libm calls)
 //   LayerNorm.swift      layerNorm
 //   Rows.swift           gatherRows, meanOfRows, dotRows (embedding lookups)
-//   LSTM.swift           lstmLayer (+ lstmScratchCount)
+//   LSTM.swift           lstmLayer (+ lstmScratchCount, LSTMRecurrentWeights): a fused C step per time step
 //   Attention.swift      causalSelfAttention (+ causalSelfAttentionScratchCount)
 //   TopK.swift           topK (bounded heap; descending score, ties to the lower index, NaN lowest)
 //   SplitMix64.swift     Kernels.SplitMix64: SeededRandom's seeded, allocation-free generator (exploration is

@@ -1,6 +1,31 @@
 // One layer of nn.LSTM (batch_first, batch 1, zero initial state).
 
+import CRecSysMath
+
 extension Kernels {
+  /// A layer's `weight_hh` repacked once, at load, for `lstmLayer`'s fused step (CRecSysMath's
+  /// recsys_lstm.h): per block of 16 hidden units and per input unit, the four gates' 16 weights
+  /// side by side, so a step reads W_hh once, front to back, and keeps the gates in registers.
+  /// The one kernel value that owns memory: `4 x H` rounded up to 16 `x H` floats.
+  public struct LSTMRecurrentWeights: Sendable {
+    public let hidden: Int
+    let packed: [Float]
+
+    public init(
+      weightHH: UnsafeBufferPointer<Float>,  // [4H x H]   (lstm.weight_hh_l{k})
+      hidden: Int
+    ) {
+      precondition(hidden >= 0, "negative dimension")
+      requireMatrix(
+        weightHH.count, rows: 4 * hidden, cols: hidden, stride: max(1, hidden), "LSTMRecurrentWeights: weightHH too small")
+      self.hidden = hidden
+      packed = [Float](unsafeUninitializedCapacity: recsys_lstm_packed_count(hidden)) { buffer, count in
+        if hidden > 0 { recsys_lstm_pack(weightHH.baseAddress!, hidden, buffer.baseAddress!) }
+        count = buffer.count
+      }
+    }
+  }
+
   /// Floats of scratch `lstmLayer` needs: the gate pre-activations of every step (`steps x 4H`)
   /// plus the cell state (`H`).
   public static func lstmScratchCount(steps: Int, hidden: Int) -> Int {
@@ -16,9 +41,12 @@ extension Kernels {
   ///                  tanh(gates[2H..<3H]), sigmoid(gates[3H..<4H])
   ///     c_t = f * c_{t-1} + i * g;   h_t = o * tanh(c_t)
   ///
-  /// The input projections of all steps are one GEMM up front; each step then adds one GEMV
-  /// (`weightHH · h_{t-1}`, skipped at t = 0 where h is zero). Stack layers by feeding one layer's
-  /// `output` as the next layer's `input`. `output` may be the same memory as `input` (the input is
+  /// The input projections of all steps are one GEMM up front; each step is then one fused pass
+  /// (`recsys_lstm_step`): `W_hh · h_{t-1}` (skipped at t = 0 where h is zero), the activations and
+  /// the c and h updates, a block of 16 hidden units at a time. Why not a GEMV plus activation passes
+  /// per step: the steps are dependent, and the per-step BLAS call and the five passes over the gates
+  /// were most of an lstm request's distance from its roofline (issue 19). Stack layers by feeding
+  /// one layer's `output` as the next layer's `input`. `output` may be the same memory as `input` (the input is
   /// fully consumed by the first GEMM). `steps == 0` writes nothing.
   ///
   /// `isCancelled` is polled before every step (the recurrence is the long serial part of a
@@ -28,7 +56,7 @@ extension Kernels {
   public static func lstmLayer(
     input: UnsafeBufferPointer<Float>,  // [steps x inputSize]
     weightIH: UnsafeBufferPointer<Float>,  // [4H x inputSize]   (lstm.weight_ih_l{k})
-    weightHH: UnsafeBufferPointer<Float>,  // [4H x H]           (lstm.weight_hh_l{k})
+    recurrent: LSTMRecurrentWeights,  // lstm.weight_hh_l{k}, packed
     biasIH: UnsafeBufferPointer<Float>,  // [4H]
     biasHH: UnsafeBufferPointer<Float>,  // [4H]
     steps: Int, inputSize: Int, hidden: Int,
@@ -41,8 +69,7 @@ extension Kernels {
       input.count, rows: steps, cols: inputSize, stride: max(1, inputSize), "lstmLayer: input too small")
     requireMatrix(
       weightIH.count, rows: h4, cols: inputSize, stride: max(1, inputSize), "lstmLayer: weightIH too small")
-    requireMatrix(
-      weightHH.count, rows: h4, cols: hidden, stride: max(1, hidden), "lstmLayer: weightHH too small")
+    precondition(recurrent.hidden == hidden, "lstmLayer: recurrent weights packed for another hidden size")
     requireCount(biasIH.count, atLeast: h4, "lstmLayer: biasIH too small")
     requireCount(biasHH.count, atLeast: h4, "lstmLayer: biasHH too small")
     requireMatrix(
@@ -59,31 +86,17 @@ extension Kernels {
       rows: steps, inFeatures: inputSize, outFeatures: h4)
     addBias(gates.baseAddress!, biasHH.baseAddress!, rows: steps, cols: h4, stride: h4)
     cell.update(repeating: 0, count: hidden)
+    var finishedSteps = 0
 
     let h0 = output.baseAddress!
-    for t in 0..<steps {
-      if isCancelled() { return false }
-      let g = gates.baseAddress! + t * h4
-      if t > 0 {
-        gemv(
-          matrix: weightHH, vector: UnsafeBufferPointer(start: h0 + (t - 1) * hidden, count: hidden),
-          output: UnsafeMutableBufferPointer(start: g, count: h4),
-          rows: h4, columns: hidden, beta: 1)
+    recurrent.packed.withUnsafeBufferPointer { packed in
+      for t in 0..<steps {
+        if isCancelled() { return }
+        let previous = t == 0 ? nil : UnsafePointer(h0 + (t - 1) * hidden)
+        recsys_lstm_step(packed.baseAddress!, hidden, gates.baseAddress! + t * h4, previous, cell, h0 + t * hidden)
+        finishedSteps = t + 1
       }
-      // Activations a gate block at a time, vectorised (Transcendental.swift): i and f are
-      // contiguous, then g, then o.
-      sigmoid(UnsafeMutableBufferPointer(start: g, count: 2 * hidden))
-      tanh(UnsafeMutableBufferPointer(start: g + 2 * hidden, count: hidden))
-      sigmoid(UnsafeMutableBufferPointer(start: g + 3 * hidden, count: hidden))
-      let h = h0 + t * hidden
-      for j in 0..<hidden {
-        let c = g[hidden + j] * cell[j] + g[j] * g[2 * hidden + j]
-        cell[j] = c
-        h[j] = c
-      }
-      tanh(UnsafeMutableBufferPointer(start: h, count: hidden))
-      for j in 0..<hidden { h[j] *= g[3 * hidden + j] }
     }
-    return true
+    return finishedSteps == steps
   }
 }

@@ -1,5 +1,7 @@
 // Embedding lookups: copy or average selected rows of a table such as item_emb.weight.
 
+import CRecSysMath
+
 extension Kernels {
   /// `output[i, :] = matrix[rowIndices[i], :]` (`nn.Embedding` lookup). Every index must be a row of
   /// `matrix` (`0 <= index < matrix.count / dim`).
@@ -12,13 +14,9 @@ extension Kernels {
     precondition(dim >= 0, "negative dimension")
     requireCount(output.count, atLeast: rowIndices.count * dim, "gatherRows: output too small")
     if dim == 0 || rowIndices.isEmpty { return }
-    let tableRows = matrix.count / dim
-    let source = matrix.baseAddress
-    let destination = output.baseAddress!
-    for (i, index) in rowIndices.enumerated() {
-      precondition(index >= 0 && Int(index) < tableRows, "gatherRows: row index out of range")
-      (destination + i * dim).update(from: source! + Int(index) * dim, count: dim)
-    }
+    requireRows(rowIndices, of: matrix, dim: dim, "gatherRows: row index out of range")
+    // recsys_rows.h: prefetches the rows a few indices ahead (they are scattered cache misses).
+    recsys_gather_rows(matrix.baseAddress!, dim, rowIndices.baseAddress!, rowIndices.count, output.baseAddress!)
   }
 
   /// `output = mean(matrix[rowIndices], dim 0)` (the user vector of a history); zeros when
@@ -36,10 +34,9 @@ extension Kernels {
     let y = output.baseAddress!
     y.update(repeating: 0, count: dim)
     if rowIndices.isEmpty { return }
-    let tableRows = matrix.count / dim
+    requireRows(rowIndices, of: matrix, dim: dim, "meanOfRows: row index out of range")
     let source = matrix.baseAddress
     for index in rowIndices {
-      precondition(index >= 0 && Int(index) < tableRows, "meanOfRows: row index out of range")
       let row = source! + Int(index) * dim
       for j in 0..<dim { y[j] += row[j] }
     }
@@ -52,10 +49,11 @@ extension Kernels {
   /// `output[i] = matrix[rowIndices[i], :] · vector`: scoring a request's candidates against a user
   /// vector. Every index must be a row of `matrix`.
   ///
-  /// Why not one `dot` per row: the candidates' rows are scattered over the table and each row is a
-  /// cache miss; a call per row serialises those misses behind call overhead (sdot was 12 % of a
-  /// sasrec_500 request under load). Here blocks of rows are first copied in a tight loop (the CPU
-  /// overlaps the misses), then scored with one GEMV per block (16 KiB of rows, L1-resident).
+  /// Why in C (recsys_rows.h): the candidates' rows are scattered over the table and each is a
+  /// cache miss. A call per row serialised those misses behind call overhead (sdot, 12 % of a
+  /// sasrec_500 request); copying blocks of rows for one GEMV each cost the copy (the gather's
+  /// memmove was 15-18 % of the candidate points, issue 19). The C loop dots each row where it lies,
+  /// with the rows a few indices ahead prefetched.
   public static func dotRows(
     matrix: UnsafeBufferPointer<Float>,  // [N x dim]
     rowIndices: UnsafeBufferPointer<Int32>,  // [n]
@@ -71,19 +69,18 @@ extension Kernels {
       output.baseAddress!.update(repeating: 0, count: rowIndices.count)
       return
     }
-    let blockRows = max(1, 4096 / dim)
-    withUnsafeTemporaryAllocation(of: Float.self, capacity: blockRows * dim) { block in
-      var start = 0
-      while start < rowIndices.count {
-        let count = min(blockRows, rowIndices.count - start)
-        gatherRows(
-          matrix: matrix, rowIndices: UnsafeBufferPointer(rebasing: rowIndices[start..<start + count]), dim: dim,
-          output: block)
-        gemv(
-          matrix: UnsafeBufferPointer(block), vector: vector,
-          output: UnsafeMutableBufferPointer(rebasing: output[start..<start + count]), rows: count, columns: dim)
-        start += count
-      }
-    }
+    requireRows(rowIndices, of: matrix, dim: dim, "dotRows: row index out of range")
+    recsys_dot_rows(
+      matrix.baseAddress!, dim, rowIndices.baseAddress!, rowIndices.count, vector.baseAddress!, output.baseAddress!)
+  }
+
+  /// Every index is a row of `matrix` (`0 <= index < matrix.count / dim`, dim > 0): the C loops
+  /// trust it.
+  @inline(__always)
+  static func requireRows(
+    _ rowIndices: UnsafeBufferPointer<Int32>, of matrix: UnsafeBufferPointer<Float>, dim: Int, _ name: StaticString
+  ) {
+    let tableRows = matrix.count / dim
+    for index in rowIndices { precondition(index >= 0 && Int(index) < tableRows, "\(name)") }
   }
 }

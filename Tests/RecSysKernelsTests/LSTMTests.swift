@@ -39,18 +39,38 @@ final class LSTMTests: XCTestCase {
 
   struct Layer {
     let wIH, wHH, bIH, bHH: Guarded
+    let recurrent: Kernels.LSTMRecurrentWeights  // wHH packed for the fused step
     init(inputSize: Int, hidden: Int, rng: inout SeededGenerator) {
       let bound = 1 / Float(max(1, hidden)).squareRoot() * 2  // a bit wider than PyTorch's init
       wIH = Guarded(rng.floats(4 * hidden * inputSize, in: -bound...bound))
       wHH = Guarded(rng.floats(4 * hidden * hidden, in: -bound...bound))
       bIH = Guarded(rng.floats(4 * hidden, in: -bound...bound))
       bHH = Guarded(rng.floats(4 * hidden, in: -bound...bound))
+      recurrent = Kernels.LSTMRecurrentWeights(weightHH: wHH.buffer, hidden: hidden)
+      wHH.assertGuardsIntact("packing reads only weightHH")
     }
     func run(_ input: Guarded, steps: Int, inputSize: Int, hidden: Int, output: Guarded, scratch: Guarded) {
       Kernels.lstmLayer(
-        input: input.buffer, weightIH: wIH.buffer, weightHH: wHH.buffer, biasIH: bIH.buffer,
+        input: input.buffer, weightIH: wIH.buffer, recurrent: recurrent, biasIH: bIH.buffer,
         biasHH: bHH.buffer,
         steps: steps, inputSize: inputSize, hidden: hidden, output: output.mutable, scratch: scratch.mutable)
+    }
+    /// The same layer through the BLAS path (input GEMM, then per step a GEMM on W_hh and the
+    /// activations as separate passes: `lstmLayerBatch` with one sequence).
+    func blasPath(_ input: [Float], steps: Int, inputSize: Int, hidden: Int) -> [Float] {
+      let gates = Guarded(count: steps * 4 * hidden)
+      Kernels.linear(
+        input: Guarded(input).buffer, weight: wIH.buffer, bias: bIH.buffer, output: gates.mutable,
+        rows: steps, inFeatures: inputSize, outFeatures: 4 * hidden)
+      for t in 0..<steps {
+        for r in 0..<(4 * hidden) { gates[t * 4 * hidden + r] += bHH[r] }
+      }
+      let output = Guarded(count: steps * hidden)
+      let cell = Guarded(count: hidden)
+      Kernels.lstmLayerBatch(
+        gates: gates.mutable, weightHH: wHH.buffer, steps: steps, batch: 1, hidden: hidden,
+        output: output.mutable, cell: cell.mutable)
+      return output.array
     }
     func naive(_ input: [Double], steps: Int, inputSize: Int, hidden: Int) -> [Double] {
       naiveLSTMLayer(
@@ -77,6 +97,37 @@ final class LSTMTests: XCTestCase {
       assertClose(output.array, expected, label)
       output.assertGuardsIntact(label)
       scratch.assertGuardsIntact(label + " scratch")
+    }
+  }
+
+  /// The fused step (packed W_hh, 16-unit blocks, C per CPU level) against the BLAS path it replaced
+  /// and against float64: hidden sizes around and off the 16-unit blocks, one and two layers. The
+  /// two float32 paths differ only in summation order, so they agree far inside the 1e-4 contract.
+  func testFusedStepMatchesBLASPath() {
+    var rng = SeededGenerator(seed: 43)
+    let shapes = [  // (steps, inputSize, hidden, layers)
+      (1, 4, 1, 1), (6, 5, 15, 2), (9, 16, 16, 1), (11, 7, 17, 2), (50, 64, 64, 1), (30, 32, 33, 2),
+      (20, 24, 100, 1), (8, 64, 130, 2), (50, 64, 256, 1),
+    ]
+    for (steps, inputSize, hidden, layerCount) in shapes {
+      let label = "fused T=\(steps) in=\(inputSize) H=\(hidden) layers=\(layerCount)"
+      let layers = (0..<layerCount).map { k in Layer(inputSize: k == 0 ? inputSize : hidden, hidden: hidden, rng: &rng) }
+      var fusedInput = Guarded(rng.floats(steps * inputSize, in: -2...2))
+      var blasInput = fusedInput.array
+      var naiveInput = fusedInput.array.map(Double.init)
+      let scratch = Guarded(count: Kernels.lstmScratchCount(steps: steps, hidden: hidden))
+      for (k, layer) in layers.enumerated() {
+        let width = k == 0 ? inputSize : hidden
+        let fused = Guarded(count: steps * hidden)
+        layer.run(fusedInput, steps: steps, inputSize: width, hidden: hidden, output: fused, scratch: scratch)
+        fused.assertGuardsIntact(label)
+        scratch.assertGuardsIntact(label + " scratch")
+        blasInput = layer.blasPath(blasInput, steps: steps, inputSize: width, hidden: hidden)
+        naiveInput = layer.naive(naiveInput, steps: steps, inputSize: width, hidden: hidden)
+        assertClose(fused.array, blasInput, tolerance: 2e-6, label + " layer \(k) vs BLAS path")
+        assertClose(fused.array, naiveInput, tolerance: 1e-5, label + " layer \(k) vs float64")
+        fusedInput = fused
+      }
     }
   }
 
@@ -107,14 +158,14 @@ final class LSTMTests: XCTestCase {
     let scratch = Guarded(count: Kernels.lstmScratchCount(steps: steps, hidden: hidden))
     let full = Guarded(count: steps * hidden)
     XCTAssertTrue(Kernels.lstmLayer(
-      input: input.buffer, weightIH: layer.wIH.buffer, weightHH: layer.wHH.buffer, biasIH: layer.bIH.buffer,
+      input: input.buffer, weightIH: layer.wIH.buffer, recurrent: layer.recurrent, biasIH: layer.bIH.buffer,
       biasHH: layer.bHH.buffer, steps: steps, inputSize: d, hidden: hidden, output: full.mutable,
       scratch: scratch.mutable, isCancelled: { false }))
     for stopAt in [0, 1, 5, steps - 1] {
       let partial = Guarded(count: steps * hidden)
       var polls = 0
       let finished = Kernels.lstmLayer(
-        input: input.buffer, weightIH: layer.wIH.buffer, weightHH: layer.wHH.buffer, biasIH: layer.bIH.buffer,
+        input: input.buffer, weightIH: layer.wIH.buffer, recurrent: layer.recurrent, biasIH: layer.bIH.buffer,
         biasHH: layer.bHH.buffer, steps: steps, inputSize: d, hidden: hidden, output: partial.mutable,
         scratch: scratch.mutable, isCancelled: { defer { polls += 1 }; return polls == stopAt })
       XCTAssertFalse(finished, "cancelled before step \(stopAt)")

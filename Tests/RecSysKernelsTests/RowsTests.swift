@@ -54,9 +54,11 @@ final class RowsTests: XCTestCase {
 
   func testDotRows() {
     var rng = SeededGenerator(seed: 32)
-    // Index counts around the kernel's block size (4096 / dim rows), repeated and extreme rows.
+    // Index counts around the prefetch distance (8 rows ahead), dims off the 16-float vector (tails),
+    // repeated and extreme rows.
     let cases: [(rows: Int, dim: Int, indices: [Int32])] = [
       (1, 1, [0]), (5, 3, []), (5, 3, [4, 0, 4, 2]), (7, 9, [6]), (3, 0, [1, 2]),
+      (40, 17, (0..<8).map { Int32($0 * 5) }), (40, 33, (0..<9).map { Int32(39 - $0 * 4) }), (20, 16, [19, 0]),
       (1000, 64, (0..<500).map { Int32($0 * 7 % 1000) }), (300, 64, (0..<64).map { Int32($0) }),
       (300, 64, (0..<65).map { Int32(299 - $0) }), (50, 5000, [49, 0, 1]),
     ]
@@ -74,5 +76,19 @@ final class RowsTests: XCTestCase {
       assertClose(out.array, expected, tolerance: 1e-5, label)
       out.assertGuardsIntact(label)
     }
+  }
+
+  /// A row's score does not depend on where it sits among the candidates (sum order depends only on
+  /// dim): the same row first, after the prefetch distance, and last give bit-identical scores.
+  func testDotRowsScoreIndependentOfPosition() {
+    var rng = SeededGenerator(seed: 33)
+    let (rows, dim) = (64, 100)
+    let table = Guarded(rng.floats(rows * dim))
+    let vector = Guarded(rng.floats(dim))
+    let indices = GuardedIndices([9] + (0..<20).map { Int32($0 * 3) } + [9])  // row 9 at positions 0, 4, 21
+    let out = Guarded(count: 22)
+    Kernels.dotRows(matrix: table.buffer, rowIndices: indices.buffer, vector: vector.buffer, dim: dim, output: out.mutable)
+    XCTAssertEqual(out[0].bitPattern, out[4].bitPattern)
+    XCTAssertEqual(out[0].bitPattern, out[21].bitPattern)
   }
 }

@@ -33,7 +33,8 @@ public final class LSTMSequenceModel: RecommenderModel {
   /// One nn.LSTM layer's parameters (`lstm.*_l{k}`), gate order i, f, g, o.
   struct Layer {
     let weightIH: UnsafeBufferPointer<Float>  // [4H x inputs]
-    let weightHH: UnsafeBufferPointer<Float>  // [4H x H]
+    let weightHH: UnsafeBufferPointer<Float>  // [4H x H] (explanations' batched GEMM)
+    let recurrent: Kernels.LSTMRecurrentWeights  // weightHH packed for lstmLayer's fused step
     let biasIH: UnsafeBufferPointer<Float>  // [4H]
     let biasHH: UnsafeBufferPointer<Float>  // [4H]
     let inputs: Int  // d for layer 0, H above
@@ -74,9 +75,10 @@ public final class LSTMSequenceModel: RecommenderModel {
       layers: "layers l0 ..< l\(count)", parts: "weight_ih, weight_hh, bias_ih and bias_hh")
     return try (0..<count).map { k in
       let inputs = k == 0 ? dimension : hidden
+      let weightHH = try tensors.floats("lstm.weight_hh_l\(k)", shape: [4 * hidden, hidden])
       return Layer(
         weightIH: try tensors.floats("lstm.weight_ih_l\(k)", shape: [4 * hidden, inputs]),
-        weightHH: try tensors.floats("lstm.weight_hh_l\(k)", shape: [4 * hidden, hidden]),
+        weightHH: weightHH, recurrent: Kernels.LSTMRecurrentWeights(weightHH: weightHH, hidden: hidden),
         biasIH: try tensors.floats("lstm.bias_ih_l\(k)", shape: [4 * hidden]),
         biasHH: try tensors.floats("lstm.bias_hh_l\(k)", shape: [4 * hidden]),
         inputs: inputs)
@@ -119,7 +121,7 @@ public final class LSTMSequenceModel: RecommenderModel {
       // (and writes nothing for an empty history).
       for layer in layers {
         let finished = Kernels.lstmLayer(
-          input: UnsafeBufferPointer(sequence), weightIH: layer.weightIH, weightHH: layer.weightHH,
+          input: UnsafeBufferPointer(sequence), weightIH: layer.weightIH, recurrent: layer.recurrent,
           biasIH: layer.biasIH, biasHH: layer.biasHH, steps: steps, inputSize: layer.inputs, hidden: hidden,
           output: sequence, scratch: lstmScratch, isCancelled: { request.isCancelled })
         if !finished || request.isCancelled { throw ModelError.cancelled }
