@@ -5,27 +5,32 @@ import RecSysKernels
 /// ([N x h1], computed once at load). A candidate's item block is then one row read instead of
 /// a d x h1 product.
 final class ItemBlockCache {
-  /// The cache's size bound, in multiples of the item table it is derived from (N·h1 vs N·d
-  /// floats): h1 <= 4d.
-  static let maxTableMultiple = 4
-  /// The cache's absolute size bound per model version: this machine's last-level cache (32 MiB),
+  /// The FLOPs a cached candidate must save per extra byte it reads: this machine's sgemm rate
+  /// (~80 GFLOP/s) over the rate of scattered row reads under load (~2.5 GB/s).
+  static let minSavedFlopsPerExtraByte = 32
+  /// The cache's absolute size bound per model version: this machine's last-level cache (32 MiB);
   /// the largest table measured (20 MB) stays under it.
   static let maxBytes = 32 << 20
 
   /// When the cache is built: model.json `layer1_item_cache` "on" / "off" forces it; "auto" (the
-  /// default) builds it when it is at most `maxTableMultiple` x the item table and `maxBytes`.
+  /// default) builds it when the 2·d·h1 FLOPs it saves per candidate are at least
+  /// `minSavedFlopsPerExtraByte` per extra byte read ((h1 - d)·4: a cache row instead of an
+  /// embedding row), and the table is at most `maxBytes`.
   ///
   /// Why that rule (in process, 16 mlp sweep points, cache on vs off, docs/bench-sweep-notes.md):
-  /// per candidate the cache saves 2 d h1 FLOPs and reads h1 scattered floats instead of d. At
-  /// h1 <= 2d it won 1.3-1.7x, at h1 = 4d 1.0-1.15x, at h1 = 8d and 16d it lost (0.93-1.0x): the
-  /// extra cache lines per candidate then cost more than the GEMM they save.
+  /// the cache won 1.3-1.7x at 64-128 FLOPs per extra byte (d 64 h1 128, d 128), 1.08-1.14x at 43
+  /// (d 64 h1 256, issue 19's mlp_A), tied at 18-21 (d 32 with h1 128 or 256: the bench model's
+  /// shape, where a server-load A/B had it 9 % slower) and lost at 17 (d 32 h1 512). Under 32 the
+  /// extra cache lines per candidate cost as much as the GEMM they save.
   static func isUsed(setting: String, catalogSize: Int, dimension: Int, firstHidden: Int) -> Bool {
     switch setting {
     case "on": return true
     case "off": return false
     default:
+      let savedFlops = 2 * dimension * firstHidden
+      let extraBytes = (firstHidden - dimension) * MemoryLayout<Float>.size
       let (bytes, overflow) = catalogSize.multipliedReportingOverflow(by: firstHidden * MemoryLayout<Float>.size)
-      return firstHidden <= maxTableMultiple * dimension && !overflow && bytes <= maxBytes
+      return savedFlops >= minSavedFlopsPerExtraByte * extraBytes && !overflow && bytes <= maxBytes
     }
   }
 
