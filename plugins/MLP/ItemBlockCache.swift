@@ -11,6 +11,8 @@ final class ItemBlockCache {
   /// The cache's absolute size bound per model version: this machine's last-level cache (32 MiB);
   /// the largest table measured (20 MB) stays under it.
   static let maxBytes = 32 << 20
+  /// The bound when model.json forces the cache on.
+  static let maxForcedBytes = 1 << 30
 
   /// When the cache is built: model.json `layer1_item_cache` "on" / "off" forces it; "auto" (the
   /// default) builds it when the 2·d·h1 FLOPs it saves per candidate are at least
@@ -22,14 +24,22 @@ final class ItemBlockCache {
   /// (d 64 h1 256, issue 19's mlp_A), tied at 18-21 (d 32 with h1 128 or 256: the bench model's
   /// shape, where a server-load A/B had it 9 % slower) and lost at 17 (d 32 h1 512). Under 32 the
   /// extra cache lines per candidate cost as much as the GEMM they save.
-  static func isUsed(setting: String, catalogSize: Int, dimension: Int, firstHidden: Int) -> Bool {
+  static func isUsed(setting: String, catalogSize: Int, dimension: Int, firstHidden: Int) throws -> Bool {
+    let (bytes, overflow) = catalogSize.multipliedReportingOverflow(by: firstHidden * MemoryLayout<Float>.size)
     switch setting {
-    case "on": return true
+    case "on":
+      // Forced on, the table is still bounded: a load that cannot allocate it must fail with a
+      // reason, not trap.
+      guard !overflow && bytes <= maxForcedBytes else {
+        throw ModelError.invalidArgument(
+          "model.json: \"layer1_item_cache\" \"on\" needs N x h1 = \(catalogSize) x \(firstHidden) floats; "
+            + "at most \(maxForcedBytes >> 20) MiB")
+      }
+      return true
     case "off": return false
     default:
       let savedFlops = 2 * dimension * firstHidden
       let extraBytes = (firstHidden - dimension) * MemoryLayout<Float>.size
-      let (bytes, overflow) = catalogSize.multipliedReportingOverflow(by: firstHidden * MemoryLayout<Float>.size)
       return savedFlops >= minSavedFlopsPerExtraByte * extraBytes && !overflow && bytes <= maxBytes
     }
   }

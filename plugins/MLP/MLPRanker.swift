@@ -40,7 +40,7 @@ public final class MLPRanker: RecommenderModel {
     }
     widest = layers.map(\.outputs).max()!
     let setting = try manifest.choice("layer1_item_cache", among: ["auto", "on", "off"], default: "auto")
-    itemBlocks = ItemBlockCache.isUsed(
+    itemBlocks = try ItemBlockCache.isUsed(
       setting: setting, catalogSize: items.catalog.count, dimension: items.dimension, firstHidden: layers[0].outputs)
       ? ItemBlockCache(items: items, firstLayer: layers[0]) : nil
   }
