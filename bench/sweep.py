@@ -11,6 +11,10 @@ catalog size N when the request has none; weights are float32):
   mlp     once per call: mean of n history rows (n d), layer 1's user+context block as a GEMV
           (2 h1 (d + C)); per candidate: layer 1's item+feature block (2 (d + F) h1) and the later
           layers (2 sum h_l h_(l+1)). Bytes: every weight once, the M item rows and M F features.
+          With the layer-1 item-block cache (`mlp_item_cache`, the plugin's "auto" rule: 2 d h1 >=
+          32 (h1 - d) 4 and N h1 4 bytes <= 32 MiB) the item block is not computed per call but read: per
+          candidate 2 F h1 + h1 (the add) instead of 2 (d + F) h1, and the M rows read are the
+          cache's h1 floats instead of the embedding's d (what the plugin executes and reads).
   lstm    once per call: n steps of each layer (2 * 4h (in + h) per step, in = d for layer 0, h
           after), proj (2 h d); per catalog item / candidate: one dot product (2 d). Bytes: the
           LSTM and proj weights once, n history rows, the M item rows.
@@ -108,6 +112,14 @@ def module_options(kind: str, shape: dict) -> dict:
     return {"lstm_hidden": shape["hidden"]} if kind == "lstm" else {"d_ff": shape["d_ff"]}
 
 
+def mlp_item_cache(shape: dict) -> bool:
+    """Whether the mlp plugin builds its layer-1 item-block cache for this shape (model.json
+    layer1_item_cache "auto", plugins/MLP/ItemBlockCache.swift): the 2 d h1 FLOPs saved per candidate
+    are at least 32 per extra byte read ((h1 - d) 4), and N h1 4 bytes <= 32 MiB."""
+    h1, d = shape["hidden"][0], shape["d"]
+    return 2 * d * h1 >= 32 * (h1 - d) * 4 and shape["N"] * h1 * 4 <= 32 << 20
+
+
 def roofline(kind: str, shape: dict, history: int = HISTORY) -> dict:
     """FLOPs and compulsory bytes of one call (module docstring), and how they split."""
     d, n = shape["d"], history
@@ -116,9 +128,11 @@ def roofline(kind: str, shape: dict, history: int = HISTORY) -> dict:
         widths = [2 * d + shape["C"] + shape["F"], *shape["hidden"], 1]
         h1 = widths[1]
         once = n * d + 2 * h1 * (d + shape["C"])
-        per_item = 2 * (d + shape["F"]) * h1 + sum(2 * widths[i] * widths[i + 1] for i in range(1, len(widths) - 1))
+        cached = mlp_item_cache(shape)
+        item_block = h1 if cached else 2 * d * h1
+        per_item = item_block + 2 * shape["F"] * h1 + sum(2 * widths[i] * widths[i + 1] for i in range(1, len(widths) - 1))
         weights = sum(widths[i] * widths[i + 1] + widths[i + 1] for i in range(len(widths) - 1))
-        data = scored * (d + shape["F"]) + n * d + shape["C"]
+        data = scored * ((h1 if cached else d) + shape["F"]) + n * d + shape["C"]
     elif kind == "lstm":
         h = shape["hidden"]
         layers = [(d if layer == 0 else h, h) for layer in range(shape["layers"])]

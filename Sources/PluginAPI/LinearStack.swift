@@ -58,19 +58,20 @@ extension LinearLayer {
     UnsafeBufferPointer(rebasing: weight[min(column, weight.count)...])
   }
 
-  /// `output [rows x outputs] = input [rows x inputs] · Wᵀ + b`, then ReLU when `relu`: one GEMM,
-  /// or for a single row one GEMV on top of the bias (BLAS's GEMV path is the cheaper one there).
+  /// `output [rows x outputs] = input [rows x inputs] · Wᵀ + b`, then ReLU when `relu`: one GEMM
+  /// (bias and ReLU in one pass after it), or for a single row one GEMV on top of the bias (BLAS's
+  /// GEMV path is the cheaper one there).
   public func forward(
     _ input: UnsafeBufferPointer<Float>, rows: Int, into output: UnsafeMutableBufferPointer<Float>, relu: Bool
   ) {
     if rows == 1 {
       _ = UnsafeMutableBufferPointer(rebasing: output[0..<outputs]).initialize(from: bias)
       Kernels.gemv(matrix: weight, vector: input, output: output, rows: outputs, columns: inputs, beta: 1)
+      if relu { Kernels.relu(UnsafeMutableBufferPointer(rebasing: output[0..<outputs])) }
     } else {
       Kernels.linear(input: input, weight: weight, bias: bias, output: output, rows: rows, inFeatures: inputs,
-                     outFeatures: outputs)
+                     outFeatures: outputs, relu: relu)
     }
-    if relu { Kernels.relu(UnsafeMutableBufferPointer(rebasing: output[0..<rows * outputs])) }
   }
 
   /// Runs `layers` over `rows` rows held in `activations` (an `nn.Sequential` of Linear/ReLU pairs:

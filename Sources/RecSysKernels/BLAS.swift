@@ -71,8 +71,10 @@ extension Kernels {
   }
 
   /// `nn.Linear`: `output = input · weight^T + bias`, one `cblas_sgemm` (B transposed) for all rows,
-  /// then the bias add. With `accumulate`, the product is added to `output` instead of replacing it
-  /// (so a layer can be applied block by block: `W[:, 0..<a] x1 + W[:, a..<b] x2 + bias`).
+  /// then the bias add, and with `relu` the ReLU in the same pass (one pass over the output while
+  /// the GEMM left it in cache, not two). With `accumulate`, the product is added to `output`
+  /// instead of replacing it (so a layer can be applied block by block:
+  /// `W[:, 0..<a] x1 + W[:, a..<b] x2 + bias`).
   ///
   /// The strides default to the packed widths (`inFeatures`, `inFeatures`, `outFeatures`); pass a
   /// larger `weightStride` to use a column block of a wider weight (start `weight` at the block's
@@ -85,21 +87,26 @@ extension Kernels {
     output: UnsafeMutableBufferPointer<Float>,  // [rows x outFeatures], row stride outputStride
     rows: Int, inFeatures: Int, outFeatures: Int,
     inputStride: Int? = nil, weightStride: Int? = nil, outputStride: Int? = nil,
-    accumulate: Bool = false
+    accumulate: Bool = false, relu applyingReLU: Bool = false
   ) {
     let outStride = outputStride ?? outFeatures
-    gemm(
-      transposeA: false, transposeB: true,
-      m: rows, n: outFeatures, k: inFeatures,
-      a: input, lda: inputStride ?? inFeatures,
-      b: weight, ldb: weightStride ?? inFeatures,
-      beta: accumulate ? 1 : 0,
-      c: output, ldc: outStride)
-    if let bias {
-      requireCount(bias.count, atLeast: outFeatures, "linear: bias too small")
-      if rows > 0 && outFeatures > 0 {
-        addBias(output.baseAddress!, bias.baseAddress!, rows: rows, cols: outFeatures, stride: outStride)
-      }
+    if outFeatures == 1 && outStride == 1 {
+      // One output (a ranker's score layer): a GEMV over the rows; sgemm with n = 1 spends more
+      // on packing than on the product.
+      gemv(matrix: input, vector: weight, output: output, rows: rows, columns: inFeatures,
+           matrixStride: inputStride ?? inFeatures, beta: accumulate ? 1 : 0)
+    } else {
+      gemm(
+        transposeA: false, transposeB: true,
+        m: rows, n: outFeatures, k: inFeatures,
+        a: input, lda: inputStride ?? inFeatures,
+        b: weight, ldb: weightStride ?? inFeatures,
+        beta: accumulate ? 1 : 0,
+        c: output, ldc: outStride)
+    }
+    if let bias { requireCount(bias.count, atLeast: outFeatures, "linear: bias too small") }
+    if rows > 0 && outFeatures > 0 && (bias != nil || applyingReLU) {
+      addBias(output.baseAddress!, bias?.baseAddress, rows: rows, cols: outFeatures, stride: outStride, relu: applyingReLU)
     }
   }
 }
@@ -122,14 +129,25 @@ extension Kernels {
     }
   }
 
-  /// `m[r, :] += bias` for a strided block.
+  /// `m[r, :] += bias` for a strided block (no add when `bias` is nil), then `max(·, 0)` when
+  /// `relu` (a select: NaN stays NaN, as `Kernels.relu`).
   @inline(__always)
   static func addBias(
-    _ m: UnsafeMutablePointer<Float>, _ bias: UnsafePointer<Float>, rows: Int, cols: Int, stride: Int
+    _ m: UnsafeMutablePointer<Float>, _ bias: UnsafePointer<Float>?, rows: Int, cols: Int, stride: Int,
+    relu: Bool = false
   ) {
     for r in 0..<rows {
       let row = m + r * stride
-      for j in 0..<cols { row[j] += bias[j] }
+      switch (bias, relu) {
+      case (let bias?, false): for j in 0..<cols { row[j] += bias[j] }
+      case (let bias?, true):
+        for j in 0..<cols {
+          let value = row[j] + bias[j]
+          row[j] = value < 0 ? 0 : value
+        }
+      case (nil, true): for j in 0..<cols { row[j] = row[j] < 0 ? 0 : row[j] }
+      case (nil, false): return
+      }
     }
   }
 }

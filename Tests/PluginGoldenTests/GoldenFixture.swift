@@ -56,10 +56,13 @@ struct GoldenFixture {
   let catalogItemIDs: [Int64]
   let manifest: ModelManifest
 
-  /// Loads the fixture's model through the real store + plugin path.
-  init(_ name: String) throws {
+  /// Loads the fixture's model through the real store + plugin path. With `manifestChanges`, from a
+  /// temporary copy of the fixture whose model.json has those keys set (the weights are the same,
+  /// so PyTorch's expected scores still hold).
+  init(_ name: String, manifestChanges: [String: Any] = [:]) throws {
     self.name = name
-    let store = Self.root.appendingPathComponent(name)
+    let store = manifestChanges.isEmpty ? Self.root.appendingPathComponent(name)
+      : try Self.copy(of: name, manifestChanges: manifestChanges)
     let registry = ModelRegistry(storePath: store.path, plugins: Self.plugins, logger: Logger(label: "golden-tests"))
     registry.reload(retryFailed: false)
     model = try registry.resolve(ModelSelector(model: "model"))
@@ -68,6 +71,18 @@ struct GoldenFixture {
     let weights = try SafeTensorsFile(path: version.appendingPathComponent("weights.safetensors").path)
     catalogItemIDs = Array(weights.tensor(named: "item_ids")!.int64s)
     cases = try JSONDecoder().decode([Case].self, from: Data(contentsOf: store.appendingPathComponent("cases.json")))
+  }
+
+  /// A copy of fixture `name` in a temporary folder, with model.json's `changes` applied.
+  private static func copy(of name: String, manifestChanges changes: [String: Any]) throws -> URL {
+    let copy = FileManager.default.temporaryDirectory.appendingPathComponent("golden-\(name)-\(UUID().uuidString)")
+    try FileManager.default.copyItem(at: root.appendingPathComponent(name), to: copy)
+    let manifestURL = copy.appendingPathComponent("model/1/model.json")
+    var manifest = try XCTUnwrap(
+      JSONSerialization.jsonObject(with: Data(contentsOf: manifestURL)) as? [String: Any], "\(name)'s model.json")
+    manifest.merge(changes) { _, new in new }
+    try JSONSerialization.data(withJSONObject: manifest, options: [.sortedKeys]).write(to: manifestURL)
+    return copy
   }
 
   /// Runs one request through the plugin's C entry point.

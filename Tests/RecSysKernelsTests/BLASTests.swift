@@ -162,7 +162,7 @@ final class BLASTests: XCTestCase {
     // a wider weight (a column block, as an MLP's first layer split by input part).
     struct Case {
       var rows, inFeatures, outFeatures: Int
-      var bias = true, accumulate = false
+      var bias = true, accumulate = false, relu = false
       var inputPad = 0, outputPad = 0
       var weightWidth: Int? = nil, columnOffset = 0
     }
@@ -178,6 +178,15 @@ final class BLASTests: XCTestCase {
         rows: 6, inFeatures: 8, outFeatures: 4, bias: true, accumulate: true, inputPad: 3, outputPad: 5,
         weightWidth: 20, columnOffset: 12),
       Case(rows: 100, inFeatures: 136, outFeatures: 64),
+      // ReLU fused into the bias pass, with and without a bias, after accumulating.
+      Case(rows: 9, inFeatures: 12, outFeatures: 10, relu: true),
+      Case(rows: 9, inFeatures: 12, outFeatures: 10, bias: false, relu: true),
+      Case(rows: 7, inFeatures: 6, outFeatures: 5, accumulate: true, relu: true, outputPad: 2),
+      // One output with a packed output: the GEMV path (also after accumulating, on a strided input).
+      Case(rows: 50, inFeatures: 64, outFeatures: 1),
+      Case(rows: 11, inFeatures: 6, outFeatures: 1, accumulate: true, inputPad: 3, weightWidth: 15, columnOffset: 4),
+      Case(rows: 4, inFeatures: 0, outFeatures: 1, inputPad: 1),  // k = 0: the bias alone
+      Case(rows: 5, inFeatures: 3, outFeatures: 1, outputPad: 2),  // strided: the GEMM path
     ]
     var rng = SeededGenerator(seed: 3)
     for (n, t) in cases.enumerated() {
@@ -203,7 +212,7 @@ final class BLASTests: XCTestCase {
             sum += Double(input[r * inputStride + c]) * Double(weight[o * width + t.columnOffset + c])
           }
           if t.accumulate { sum += Double(y0[r * outputStride + o]) }
-          expected.append(sum)
+          expected.append(t.relu ? max(sum, 0) : sum)
         }
       }
       let weightBlock = UnsafeBufferPointer(rebasing: weight.buffer[t.columnOffset...])
@@ -211,7 +220,7 @@ final class BLASTests: XCTestCase {
         input: input.buffer, weight: weightBlock, bias: t.bias ? bias.buffer : nil,
         output: output.mutable, rows: t.rows, inFeatures: t.inFeatures, outFeatures: t.outFeatures,
         inputStride: inputStride, weightStride: width, outputStride: outputStride,
-        accumulate: t.accumulate)
+        accumulate: t.accumulate, relu: t.relu)
       assertMatrix(output, rows: t.rows, cols: t.outFeatures, stride: outputStride, expected: expected, label)
     }
   }

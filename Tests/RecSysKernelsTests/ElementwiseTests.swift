@@ -1,4 +1,4 @@
-// relu, gelu, addBias, add, scale, softmax against plain loops.
+// relu, gelu, addBias, add, scale, softmax, gatherRowsAdding against plain loops.
 
 import Foundation
 import RecSysKernels
@@ -94,5 +94,45 @@ final class ElementwiseTests: XCTestCase {
     Kernels.softmax(withNaN.mutable)
     XCTAssertTrue(withNaN.array.allSatisfy(\.isNaN), "NaN input gives NaNs, as torch.softmax")
     Kernels.softmax(UnsafeMutableBufferPointer(start: nil, count: 0))
+  }
+
+  func testGatherRowsAdding() {
+    var rng = SeededGenerator(seed: 14)
+    let tableRows = 9
+    for dim in [0, 1, 5, 64] {
+      for indices in [[Int32](), [3], [8, 0, 8, 2, 5]] {
+        for relu in [false, true] {
+          let label = "gatherRowsAdding dim \(dim) rows \(indices) relu \(relu)"
+          let table = Guarded(rng.floats(tableRows * dim, in: -2...2))
+          let vector = Guarded(rng.floats(dim))
+          let rows = GuardedIndices(indices)
+          let output = Guarded(count: indices.count * dim)
+          var expected: [Double] = []
+          for index in indices {
+            for j in 0..<dim {
+              let sum = Double(table[Int(index) * dim + j] + vector[j])
+              expected.append(relu ? max(sum, 0) : sum)
+            }
+          }
+          withExtendedLifetime((table, vector, rows)) {
+            Kernels.gatherRowsAdding(
+              matrix: table.buffer, rowIndices: rows.buffer, vector: vector.buffer, dim: dim, output: output.mutable,
+              relu: relu)
+          }
+          assertClose(output.array, expected, tolerance: 0, label)
+          output.assertGuardsIntact(label)
+        }
+      }
+    }
+    // ReLU keeps NaN, as torch.relu; without it a NaN in the table passes through.
+    let table = Guarded([.nan, -1, 2])
+    let (first, zeros) = (GuardedIndices([0]), Guarded([0, 0, 0]))
+    let output = Guarded(count: 3)
+    withExtendedLifetime((table, first, zeros)) {
+      Kernels.gatherRowsAdding(
+        matrix: table.buffer, rowIndices: first.buffer, vector: zeros.buffer, dim: 3, output: output.mutable, relu: true)
+    }
+    XCTAssertTrue(output[0].isNaN)
+    XCTAssertEqual(Array(output.array[1...]), [0, 2])
   }
 }

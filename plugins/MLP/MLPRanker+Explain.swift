@@ -5,7 +5,8 @@ import RecSysKernels
 ///
 /// The user vector is a mean, so removing kept event j has a closed form: u_j = (Σe − e_j)/(n − 1)
 /// (zeros when n = 1). Layer 1 splits as in `recommend`: the user+context block per history
-/// variant (one GEMM over the 1 + n variants), the item+feature block per returned item; the sums
+/// variant (one GEMM over the 1 + n variants), the item+feature block per returned item (its item
+/// part from the per-item cache when the model has one); the sums
 /// then run through the remaining layers as (1 + n) x items rows. Only the returned items are scored.
 extension MLPRanker {
   public static let explains = true
@@ -59,11 +60,15 @@ extension MLPRanker {
       Kernels.linear(input: UnsafeBufferPointer(userVectors), weight: first.weight, bias: UnsafeBufferPointer(sharedBias),
                      output: userBlock, rows: variants, inFeatures: d, outFeatures: hidden, weightStride: first.inputs)
       // itemBlock [k x h] = item_emb[items] · W1[:, d..<2d]ᵀ + features[items] · W1[:, 2d+C...]ᵀ.
-      input.itemRows.withUnsafeBufferPointer {
-        Kernels.gatherRows(matrix: embedding, rowIndices: $0, dim: d, output: gathered)
+      input.itemRows.withUnsafeBufferPointer { itemRows in
+        if let itemBlocks {
+          Kernels.gatherRows(matrix: itemBlocks.table, rowIndices: itemRows, dim: hidden, output: itemBlock)
+        } else {
+          Kernels.gatherRows(matrix: embedding, rowIndices: itemRows, dim: d, output: gathered)
+          Kernels.linear(input: UnsafeBufferPointer(gathered), weight: first.columns(from: d), bias: nil,
+                         output: itemBlock, rows: k, inFeatures: d, outFeatures: hidden, weightStride: first.inputs)
+        }
       }
-      Kernels.linear(input: UnsafeBufferPointer(gathered), weight: first.columns(from: d), bias: nil,
-                     output: itemBlock, rows: k, inFeatures: d, outFeatures: hidden, weightStride: first.inputs)
       if featureDimension > 0 {
         candidateIndices.withUnsafeBufferPointer {
           Kernels.gatherRows(matrix: request.candidateFeatures, rowIndices: $0, dim: featureDimension, output: gathered)
@@ -73,11 +78,16 @@ extension MLPRanker {
                        weightStride: first.inputs, accumulate: true)
       }
 
-      // Layer 1 for every (variant, item), then the other layers over all those rows.
+      // Layer 1 (with its ReLU when more layers follow) for every (variant, item), then the other
+      // layers over all those rows.
+      let relu = layers.count > 1
       for v in 0..<variants {
         for i in 0..<k {
           let out = (v * k + i) * hidden
-          for unit in 0..<hidden { activations[out + unit] = userBlock[v * hidden + unit] + itemBlock[i * hidden + unit] }
+          for unit in 0..<hidden {
+            let value = userBlock[v * hidden + unit] + itemBlock[i * hidden + unit]
+            activations[out + unit] = relu && value < 0 ? 0 : value
+          }
         }
       }
       let scores = try forwardAfterFirstLayer(activations, next: next, rows: rows, request: request)

@@ -4,16 +4,14 @@ import RecSysKernels
 /// The `mlp` kind (models.md): score = mlp(concat(mean(history), item, context, features)).
 ///
 /// Layer 1 is applied block by block: the user/context block is the same for every candidate, so
-/// it is one GEMV per request (`shared`), added as the bias of the item block's GEMM over the
-/// gathered candidate embeddings; the feature block is one more GEMM accumulated on top.
+/// it is one GEMV per request (`shared`); the item block comes from the per-item cache (below) or
+/// from a GEMM over the gathered candidate embeddings with `shared` as its bias; the feature block
+/// is one more GEMM accumulated on top. Bias and ReLU are fused into one pass after each GEMM.
 ///
-/// Why not precompute the item block per catalog item at load (N x h1 floats, tried): a request
-/// then reads h1 floats per candidate from a table of N·h1·4 bytes (10 MB for the bench model)
-/// instead of d floats from the 4x smaller embedding. Under load those scattered reads miss the
-/// cache (perf: ~27 % of the server's CPU sat on the first load of each row, huge pages did not
-/// help) and cost more than the GEMM they save: the GEMM form took ~9 % less server CPU per
-/// request in a closed-loop A/B and 10 % less in-process over 200 different requests (only a single
-/// request repeated, fully cached, favoured the table), and it saves the table's 10 MB per version.
+/// The layer-1 item-block cache (`itemBlocks`, issue 19): item_emb · W1[:, d..<2d]ᵀ for every
+/// catalog item, computed at load, turns the largest per-candidate GEMM into a row gather + add.
+/// It trades 2 d h1 FLOPs per candidate for reading h1 floats per candidate (instead of d) from a
+/// table of N·h1·4 bytes. See `ItemBlockCache.isUsed` for when it is on.
 public final class MLPRanker: RecommenderModel {
   public static let kind = "mlp"
   public static let version = "1.0.0"
@@ -25,6 +23,7 @@ public final class MLPRanker: RecommenderModel {
   let maxHistory: Int  // L
   let layers: [LinearLayer]
   let widest: Int  // the widest layer's outputs
+  let itemBlocks: ItemBlockCache?  // layer 1's item block per catalog item, when it pays
 
   var catalog: Catalog { items.catalog }
 
@@ -40,6 +39,10 @@ public final class MLPRanker: RecommenderModel {
       throw ModelError.invalidArgument("an mlp must end in a Linear with 1 output; the last layer has \(layers.last!.outputs)")
     }
     widest = layers.map(\.outputs).max()!
+    let setting = try manifest.choice("layer1_item_cache", among: ["auto", "on", "off"], default: "auto")
+    itemBlocks = try ItemBlockCache.isUsed(
+      setting: setting, catalogSize: items.catalog.count, dimension: items.dimension, firstHidden: layers[0].outputs)
+      ? ItemBlockCache(items: items, firstLayer: layers[0]) : nil
   }
 
   public func recommend(_ request: Request, into result: inout Recommendations) throws {
@@ -73,21 +76,28 @@ public final class MLPRanker: RecommenderModel {
         Kernels.gemv(matrix: first.columns(from: 2 * d), vector: request.context, output: shared,
                      rows: hidden, columns: contextDimension, matrixStride: first.inputs, beta: 1)
       }
-      // Layer 1 over all candidates: item_emb[rows] · W1[:, d..<2d]ᵀ + shared (as the bias), then
-      // + features[known] · W1[:, 2d+C...]ᵀ.
+      // Layer 1 over all candidates: item block + shared, then + features[known] · W1[:, 2d+C...]ᵀ;
+      // ReLU in the last of those passes (when more layers follow).
+      let relu = layers.count > 1
+      let reluAfterItemBlock = relu && featureDimension == 0
       rows.withUnsafeBufferPointer { rows in
-        Kernels.gatherRows(matrix: items.embedding, rowIndices: rows, dim: d, output: gathered)
+        if let itemBlocks {
+          Kernels.gatherRowsAdding(matrix: itemBlocks.table, rowIndices: rows, vector: UnsafeBufferPointer(shared),
+                                   dim: hidden, output: activations, relu: reluAfterItemBlock)
+        } else {
+          Kernels.gatherRows(matrix: items.embedding, rowIndices: rows, dim: d, output: gathered)
+          Kernels.linear(input: UnsafeBufferPointer(gathered), weight: first.columns(from: d),
+                         bias: UnsafeBufferPointer(shared), output: activations, rows: candidateCount,
+                         inFeatures: d, outFeatures: hidden, weightStride: first.inputs, relu: reluAfterItemBlock)
+        }
       }
-      Kernels.linear(input: UnsafeBufferPointer(gathered), weight: first.columns(from: d),
-                     bias: UnsafeBufferPointer(shared), output: activations, rows: candidateCount,
-                     inFeatures: d, outFeatures: hidden, weightStride: first.inputs)
       if featureDimension > 0 {
         positions.withUnsafeBufferPointer { positions in
           Kernels.gatherRows(matrix: request.candidateFeatures, rowIndices: positions, dim: featureDimension, output: gathered)
         }
         Kernels.linear(input: UnsafeBufferPointer(gathered), weight: first.columns(from: 2 * d + contextDimension),
                        bias: nil, output: activations, rows: candidateCount, inFeatures: featureDimension,
-                       outFeatures: hidden, weightStride: first.inputs, accumulate: true)
+                       outFeatures: hidden, weightStride: first.inputs, accumulate: true, relu: relu)
       }
       let scores = try forwardAfterFirstLayer(activations, next: next, rows: candidateCount, request: request)
       Ranking.writeTopCandidates(
@@ -95,13 +105,12 @@ public final class MLPRanker: RecommenderModel {
     }
   }
 
-  /// Layer 1's ReLU (when more layers follow) and the layers after it, over `rows` rows of layer 1's
-  /// pre-activations in `activations`: the scores, one per row.
+  /// The layers after the first, over `rows` rows of layer 1's outputs (ReLU applied) in
+  /// `activations`: the scores, one per row.
   func forwardAfterFirstLayer(
     _ activations: UnsafeMutableBufferPointer<Float>, next: UnsafeMutableBufferPointer<Float>, rows: Int,
     request: Request
   ) throws -> UnsafeBufferPointer<Float> {
-    if layers.count > 1 { Kernels.relu(UnsafeMutableBufferPointer(rebasing: activations[0..<rows * layers[0].outputs])) }
     let output = try LinearLayer.forward(
       layers.dropFirst(), rows: rows, activations: activations, next: next, isCancelled: { request.isCancelled })
     return UnsafeBufferPointer(rebasing: output[0..<rows])

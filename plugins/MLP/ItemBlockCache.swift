@@ -1,0 +1,59 @@
+import PluginAPI
+import RecSysKernels
+
+/// Layer 1's item block for every catalog item: `table[r, :] = item_emb[r] · W1[:, d..<2d]ᵀ`
+/// ([N x h1], computed once at load). A candidate's item block is then one row read instead of
+/// a d x h1 product.
+final class ItemBlockCache {
+  /// The FLOPs a cached candidate must save per extra byte it reads: this machine's sgemm rate
+  /// (~80 GFLOP/s) over the rate of scattered row reads under load (~2.5 GB/s).
+  static let minSavedFlopsPerExtraByte = 32
+  /// The cache's absolute size bound per model version: this machine's last-level cache (32 MiB);
+  /// the largest table measured (20 MB) stays under it.
+  static let maxBytes = 32 << 20
+  /// The bound when model.json forces the cache on.
+  static let maxForcedBytes = 1 << 30
+
+  /// When the cache is built: model.json `layer1_item_cache` "on" / "off" forces it; "auto" (the
+  /// default) builds it when the 2·d·h1 FLOPs it saves per candidate are at least
+  /// `minSavedFlopsPerExtraByte` per extra byte read ((h1 - d)·4: a cache row instead of an
+  /// embedding row), and the table is at most `maxBytes`.
+  ///
+  /// Why that rule (in process, 16 mlp sweep points, cache on vs off, docs/bench-sweep-notes.md):
+  /// the cache won 1.3-1.7x at 64-128 FLOPs per extra byte (d 64 h1 128, d 128), 1.08-1.14x at 43
+  /// (d 64 h1 256, issue 19's mlp_A), tied at 18-21 (d 32 with h1 128 or 256: the bench model's
+  /// shape, where a server-load A/B had it 9 % slower) and lost at 17 (d 32 h1 512). Under 32 the
+  /// extra cache lines per candidate cost as much as the GEMM they save.
+  static func isUsed(setting: String, catalogSize: Int, dimension: Int, firstHidden: Int) throws -> Bool {
+    let (bytes, overflow) = catalogSize.multipliedReportingOverflow(by: firstHidden * MemoryLayout<Float>.size)
+    switch setting {
+    case "on":
+      // Forced on, the table is still bounded: a load that cannot allocate it must fail with a
+      // reason, not trap.
+      guard !overflow && bytes <= maxForcedBytes else {
+        throw ModelError.invalidArgument(
+          "model.json: \"layer1_item_cache\" \"on\" needs N x h1 = \(catalogSize) x \(firstHidden) floats; "
+            + "at most \(maxForcedBytes >> 20) MiB")
+      }
+      return true
+    case "off": return false
+    default:
+      let savedFlops = 2 * dimension * firstHidden
+      let extraBytes = (firstHidden - dimension) * MemoryLayout<Float>.size
+      return savedFlops >= minSavedFlopsPerExtraByte * extraBytes && !overflow && bytes <= maxBytes
+    }
+  }
+
+  let table: UnsafeBufferPointer<Float>  // [N x h1]
+
+  init(items: EmbeddedCatalog, firstLayer: LinearLayer) {
+    let d = items.dimension
+    let rows = items.catalog.count
+    let storage = UnsafeMutableBufferPointer<Float>.allocate(capacity: rows * firstLayer.outputs)
+    Kernels.linear(input: items.embedding, weight: firstLayer.columns(from: d), bias: nil, output: storage,
+                   rows: rows, inFeatures: d, outFeatures: firstLayer.outputs, weightStride: firstLayer.inputs)
+    table = UnsafeBufferPointer(storage)
+  }
+
+  deinit { UnsafeMutableBufferPointer(mutating: table).deallocate() }
+}
