@@ -74,9 +74,26 @@ extension Kernels {
     let weights = base + steps * d3  // [queries x steps], one head at a time
     let context = UnsafeMutableBufferPointer(start: weights + steps * steps, count: queries * dim)
 
-    linear(
-      input: input, weight: inProjWeight, bias: inProjBias, output: qkv,
-      rows: steps, inFeatures: dim, outFeatures: d3)
+    if firstQuery == 0 {
+      linear(
+        input: input, weight: inProjWeight, bias: inProjBias, output: qkv,
+        rows: steps, inFeatures: dim, outFeatures: d3)
+    } else {
+      // Keys and values for every position, queries only for the rows asked for: SASRec's last
+      // block asks for one row, so this skips a third of its input projection.
+      let base = qkv.baseAddress!
+      linear(
+        input: input, weight: UnsafeBufferPointer(rebasing: inProjWeight[dim * dim..<d3 * dim]),
+        bias: UnsafeBufferPointer(rebasing: inProjBias[dim..<d3]),
+        output: UnsafeMutableBufferPointer(start: base + dim, count: steps * d3 - dim),
+        rows: steps, inFeatures: dim, outFeatures: 2 * dim, outputStride: d3)
+      linear(
+        input: UnsafeBufferPointer(rebasing: input[firstQuery * dim..<steps * dim]),
+        weight: UnsafeBufferPointer(rebasing: inProjWeight[0..<dim * dim]),
+        bias: UnsafeBufferPointer(rebasing: inProjBias[0..<dim]),
+        output: UnsafeMutableBufferPointer(start: base + firstQuery * d3, count: (steps - firstQuery) * d3),
+        rows: steps - firstQuery, inFeatures: dim, outFeatures: dim, outputStride: d3)
+    }
     causalAttentionHeads(
       qkv: UnsafeBufferPointer(qkv), heads: heads, steps: steps, dim: dim, firstQuery: firstQuery,
       context: context, weightsScratch: UnsafeMutableBufferPointer(start: weights, count: steps * steps),
