@@ -40,6 +40,27 @@ public final class SASRecModel: RecommenderModel {
     let ffnOutWeight: UnsafeBufferPointer<Float>  // [d x d_ff]   (ffn.2)
     let ffnOutBias: UnsafeBufferPointer<Float>  // [d]
     let ffnWidth: Int  // d_ff
+    /// The four projections above, prepared once at load for the encoder's GEMMs (`PreparedLinear`).
+    let inProjection, outProjection, ffnIn, ffnOut: PreparedLinear
+
+    init(
+      ln1Weight: UnsafeBufferPointer<Float>, ln1Bias: UnsafeBufferPointer<Float>,
+      inProjWeight: UnsafeBufferPointer<Float>, inProjBias: UnsafeBufferPointer<Float>,
+      outProjWeight: UnsafeBufferPointer<Float>, outProjBias: UnsafeBufferPointer<Float>,
+      ln2Weight: UnsafeBufferPointer<Float>, ln2Bias: UnsafeBufferPointer<Float>,
+      ffnInWeight: UnsafeBufferPointer<Float>, ffnInBias: UnsafeBufferPointer<Float>,
+      ffnOutWeight: UnsafeBufferPointer<Float>, ffnOutBias: UnsafeBufferPointer<Float>, ffnWidth: Int, dimension d: Int
+    ) {
+      (self.ln1Weight, self.ln1Bias, self.ln2Weight, self.ln2Bias) = (ln1Weight, ln1Bias, ln2Weight, ln2Bias)
+      (self.inProjWeight, self.inProjBias, self.outProjWeight, self.outProjBias) =
+        (inProjWeight, inProjBias, outProjWeight, outProjBias)
+      (self.ffnInWeight, self.ffnInBias, self.ffnOutWeight, self.ffnOutBias, self.ffnWidth) =
+        (ffnInWeight, ffnInBias, ffnOutWeight, ffnOutBias, ffnWidth)
+      inProjection = PreparedLinear(weight: inProjWeight, bias: inProjBias, inFeatures: d, outFeatures: 3 * d)
+      outProjection = PreparedLinear(weight: outProjWeight, bias: outProjBias, inFeatures: d, outFeatures: d)
+      ffnIn = PreparedLinear(weight: ffnInWeight, bias: ffnInBias, inFeatures: d, outFeatures: ffnWidth)
+      ffnOut = PreparedLinear(weight: ffnOutWeight, bias: ffnOutBias, inFeatures: ffnWidth, outFeatures: d)
+    }
   }
 
   let catalog: Catalog
@@ -99,7 +120,7 @@ public final class SASRecModel: RecommenderModel {
         ffnInBias: try tensors.floats(prefix + "ffn.0.bias", shape: [width]),
         ffnOutWeight: try tensors.floats(prefix + "ffn.2.weight", shape: [d, width]),
         ffnOutBias: try tensors.floats(prefix + "ffn.2.bias", shape: [d]),
-        ffnWidth: width)
+        ffnWidth: width, dimension: d)
     }
   }
 
@@ -157,8 +178,7 @@ public final class SASRecModel: RecommenderModel {
         // last covers all rows, so the pending FFN output spans the whole x here.)
         normalize(x, count: steps, weight: block.ln1Weight, bias: block.ln1Bias, into: branch)
         Kernels.causalSelfAttention(
-          input: UnsafeBufferPointer(branch), inProjWeight: block.inProjWeight, inProjBias: block.inProjBias,
-          outProjWeight: block.outProjWeight, outProjBias: block.outProjBias,
+          input: UnsafeBufferPointer(branch), inProjection: block.inProjection, outProjection: block.outProjection,
           heads: heads, steps: steps, dim: d, output: UnsafeMutableBufferPointer(rebasing: branch[0..<count * d]),
           scratch: attentionScratch, firstQuery: first)
 
@@ -168,13 +188,9 @@ public final class SASRecModel: RecommenderModel {
         Kernels.addLayerNorm(
           residual: tail, adding: UnsafeBufferPointer(normed), rows: count, dim: d, weight: block.ln2Weight,
           bias: block.ln2Bias, output: normed)
-        Kernels.linear(
-          input: UnsafeBufferPointer(normed), weight: block.ffnInWeight, bias: block.ffnInBias, output: hiddenLayer,
-          rows: count, inFeatures: d, outFeatures: block.ffnWidth)
+        block.ffnIn.apply(input: UnsafeBufferPointer(normed), rows: count, output: hiddenLayer)
         Kernels.gelu(hiddenLayer)
-        Kernels.linear(
-          input: UnsafeBufferPointer(hiddenLayer), weight: block.ffnOutWeight, bias: block.ffnOutBias, output: normed,
-          rows: count, inFeatures: block.ffnWidth, outFeatures: d)
+        block.ffnOut.apply(input: UnsafeBufferPointer(hiddenLayer), rows: count, output: normed)
         pendingFFN = UnsafeBufferPointer(normed)
       }
 
