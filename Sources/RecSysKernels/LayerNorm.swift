@@ -19,10 +19,7 @@ extension Kernels {
     output: UnsafeMutableBufferPointer<Float>  // [rows x dim]
   ) {
     requireMatrix(input.count, rows: rows, cols: dim, stride: max(1, dim), "layerNorm: input too small")
-    requireMatrix(output.count, rows: rows, cols: dim, stride: max(1, dim), "layerNorm: output too small")
-    requireCount(weight.count, atLeast: dim, "layerNorm: weight too small")
-    requireCount(bias.count, atLeast: dim, "layerNorm: bias too small")
-    if rows == 0 || dim == 0 { return }
+    if !requireNormOperands(rows: rows, dim: dim, weight: weight, bias: bias, output: output) { return }
     for r in 0..<rows {
       normalizeRow(
         input.baseAddress! + r * dim, dim: dim, weight: weight.baseAddress!, bias: bias.baseAddress!, eps: eps,
@@ -45,10 +42,7 @@ extension Kernels {
   ) {
     requireMatrix(residual.count, rows: rows, cols: dim, stride: max(1, dim), "addLayerNorm: residual too small")
     requireMatrix(delta.count, rows: rows, cols: dim, stride: max(1, dim), "addLayerNorm: delta too small")
-    requireMatrix(output.count, rows: rows, cols: dim, stride: max(1, dim), "addLayerNorm: output too small")
-    requireCount(weight.count, atLeast: dim, "addLayerNorm: weight too small")
-    requireCount(bias.count, atLeast: dim, "addLayerNorm: bias too small")
-    if rows == 0 || dim == 0 { return }
+    if !requireNormOperands(rows: rows, dim: dim, weight: weight, bias: bias, output: output) { return }
     for r in 0..<rows {
       let x = residual.baseAddress! + r * dim
       let d = delta.baseAddress! + r * dim
@@ -57,6 +51,17 @@ extension Kernels {
         x, dim: dim, weight: weight.baseAddress!, bias: bias.baseAddress!, eps: eps,
         output: output.baseAddress! + r * dim)
     }
+  }
+
+  /// The checks `layerNorm` and `addLayerNorm` share; false when there is nothing to compute.
+  static func requireNormOperands(
+    rows: Int, dim: Int, weight: UnsafeBufferPointer<Float>, bias: UnsafeBufferPointer<Float>,
+    output: UnsafeMutableBufferPointer<Float>
+  ) -> Bool {
+    requireMatrix(output.count, rows: rows, cols: dim, stride: max(1, dim), "layerNorm: output too small")
+    requireCount(weight.count, atLeast: dim, "layerNorm: weight too small")
+    requireCount(bias.count, atLeast: dim, "layerNorm: bias too small")
+    return rows > 0 && dim > 0
   }
 
   /// One row of `layerNorm`: reads `x` completely before writing `y` (they may be the same memory).

@@ -52,14 +52,7 @@ final class PreparedLinearTests: XCTestCase {
   func testAttentionWithPreparedProjections() {
     var rng = SeededGenerator(seed: 61)
     for (steps, dim, heads) in [(1, 4, 2), (7, 12, 3), (50, 64, 2), (50, 64, 4), (21, 128, 2)] {
-      let x = Guarded(rng.floats(steps * dim))
-      let inW = Guarded(rng.floats(3 * dim * dim, in: -0.5...0.5))
-      let inB = Guarded(rng.floats(3 * dim))
-      let outW = Guarded(rng.floats(dim * dim, in: -0.5...0.5))
-      let outB = Guarded(rng.floats(dim))
-      let expected = naiveCausalSelfAttention(
-        x: x.array, steps: steps, dim: dim, heads: heads, inW: inW.array, inB: inB.array, outW: outW.array,
-        outB: outB.array)
+      let (x, inW, inB, outW, outB, expected) = randomAttention(steps: steps, dim: dim, heads: heads, &rng)
       let inProjection = PreparedLinear(weight: inW.buffer, bias: inB.buffer, inFeatures: dim, outFeatures: 3 * dim)
       let outProjection = PreparedLinear(weight: outW.buffer, bias: outB.buffer, inFeatures: dim, outFeatures: dim)
       let scratch = Guarded(count: Kernels.causalSelfAttentionScratchCount(steps: steps, dim: dim))
