@@ -44,19 +44,40 @@ extension Kernels {
     firstQuery: Int = 0,
     lastQueryWeights: UnsafeMutableBufferPointer<Float>? = nil  // [steps]
   ) {
+    // Not transposed: preparing per call would cost more than the faster kernel saves.
+    causalSelfAttention(
+      input: input,
+      inProjection: PreparedLinear(
+        weight: inProjWeight, bias: inProjBias, inFeatures: dim, outFeatures: 3 * dim, transposed: false),
+      outProjection: PreparedLinear(
+        weight: outProjWeight, bias: outProjBias, inFeatures: dim, outFeatures: dim, transposed: false),
+      heads: heads, steps: steps, dim: dim, output: output, scratch: scratch, firstQuery: firstQuery,
+      lastQueryWeights: lastQueryWeights)
+  }
+
+  /// `causalSelfAttention` with the projections prepared at load (`PreparedLinear` of
+  /// `attn.in_proj_*`, `[3dim x dim]`, and `attn.out_proj.*`, `[dim x dim]`).
+  public static func causalSelfAttention(
+    input: UnsafeBufferPointer<Float>,  // [steps x dim]
+    inProjection: PreparedLinear,  // dim -> 3dim
+    outProjection: PreparedLinear,  // dim -> dim
+    heads: Int, steps: Int, dim: Int,
+    output: UnsafeMutableBufferPointer<Float>,  // [(steps - firstQuery) x dim]
+    scratch: UnsafeMutableBufferPointer<Float>,  // [causalSelfAttentionScratchCount(steps:dim:)]
+    firstQuery: Int = 0,
+    lastQueryWeights: UnsafeMutableBufferPointer<Float>? = nil  // [steps]
+  ) {
     precondition(heads > 0 && dim % heads == 0, "causalSelfAttention: heads must divide dim")
     precondition(firstQuery >= 0 && (firstQuery < steps || steps == 0), "causalSelfAttention: firstQuery out of range")
+    precondition(
+      inProjection.inFeatures == dim && inProjection.outFeatures == 3 * dim,
+      "causalSelfAttention: in projection must map dim to 3 * dim")
+    precondition(
+      outProjection.inFeatures == dim && outProjection.outFeatures == dim,
+      "causalSelfAttention: out projection must map dim to dim")
     let d3 = 3 * dim
     requireMatrix(
       input.count, rows: steps, cols: dim, stride: max(1, dim), "causalSelfAttention: input too small")
-    requireMatrix(
-      inProjWeight.count, rows: d3, cols: dim, stride: max(1, dim),
-      "causalSelfAttention: inProjWeight too small")
-    requireCount(inProjBias.count, atLeast: d3, "causalSelfAttention: inProjBias too small")
-    requireMatrix(
-      outProjWeight.count, rows: dim, cols: dim, stride: max(1, dim),
-      "causalSelfAttention: outProjWeight too small")
-    requireCount(outProjBias.count, atLeast: dim, "causalSelfAttention: outProjBias too small")
     let queries = steps - firstQuery
     requireMatrix(
       output.count, rows: queries, cols: dim, stride: max(1, dim), "causalSelfAttention: output too small")
@@ -74,17 +95,25 @@ extension Kernels {
     let weights = base + steps * d3  // [queries x steps], one head at a time
     let context = UnsafeMutableBufferPointer(start: weights + steps * steps, count: queries * dim)
 
-    linear(
-      input: input, weight: inProjWeight, bias: inProjBias, output: qkv,
-      rows: steps, inFeatures: dim, outFeatures: d3)
+    if firstQuery == 0 {
+      inProjection.apply(input: input, rows: steps, output: qkv)
+    } else {
+      // Keys and values for every position, queries only for the rows asked for: SASRec's last
+      // block asks for one row, so this skips a third of its input projection.
+      inProjection.apply(
+        input: input, rows: steps, output: UnsafeMutableBufferPointer(start: base + dim, count: steps * d3 - dim),
+        columns: dim..<d3, outputStride: d3)
+      inProjection.apply(
+        input: UnsafeBufferPointer(rebasing: input[firstQuery * dim..<steps * dim]), rows: queries,
+        output: UnsafeMutableBufferPointer(start: base + firstQuery * d3, count: queries * d3),
+        columns: 0..<dim, outputStride: d3)
+    }
     causalAttentionHeads(
       qkv: UnsafeBufferPointer(qkv), heads: heads, steps: steps, dim: dim, firstQuery: firstQuery,
       context: context, weightsScratch: UnsafeMutableBufferPointer(start: weights, count: steps * steps),
       lastQueryWeights: lastQueryWeights)
 
-    linear(
-      input: UnsafeBufferPointer(context), weight: outProjWeight, bias: outProjBias, output: output,
-      rows: queries, inFeatures: dim, outFeatures: dim)
+    outProjection.apply(input: UnsafeBufferPointer(context), rows: queries, output: output)
   }
 }
 

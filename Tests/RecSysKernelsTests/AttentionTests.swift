@@ -47,6 +47,21 @@ func naiveCausalSelfAttention(
   return out
 }
 
+/// Random input and weights of one attention (uniform, weights in -0.5...0.5) and the reference output.
+func randomAttention(steps: Int, dim: Int, heads: Int, _ rng: inout SeededGenerator) -> (
+  x: Guarded, inW: Guarded, inB: Guarded, outW: Guarded, outB: Guarded, expected: [Double]
+) {
+  let x = Guarded(rng.floats(steps * dim))
+  let inW = Guarded(rng.floats(3 * dim * dim, in: -0.5...0.5))
+  let inB = Guarded(rng.floats(3 * dim))
+  let outW = Guarded(rng.floats(dim * dim, in: -0.5...0.5))
+  let outB = Guarded(rng.floats(dim))
+  let expected = naiveCausalSelfAttention(
+    x: x.array, steps: steps, dim: dim, heads: heads, inW: inW.array, inB: inB.array, outW: outW.array,
+    outB: outB.array)
+  return (x, inW, inB, outW, outB, expected)
+}
+
 final class AttentionTests: XCTestCase {
   override class func setUp() { Kernels.useSingleThread() }
 
@@ -128,14 +143,7 @@ final class AttentionTests: XCTestCase {
   func testFirstQueryComputesTheTailRowsOnly() {
     var rng = SeededGenerator(seed: 53)
     for (steps, dim, heads) in [(1, 4, 2), (6, 8, 2), (50, 64, 2), (13, 12, 3)] {
-      let x = Guarded(rng.floats(steps * dim))
-      let inW = Guarded(rng.floats(3 * dim * dim, in: -0.5...0.5))
-      let inB = Guarded(rng.floats(3 * dim))
-      let outW = Guarded(rng.floats(dim * dim, in: -0.5...0.5))
-      let outB = Guarded(rng.floats(dim))
-      let expected = naiveCausalSelfAttention(
-        x: x.array, steps: steps, dim: dim, heads: heads, inW: inW.array, inB: inB.array, outW: outW.array,
-        outB: outB.array)
+      let (x, inW, inB, outW, outB, expected) = randomAttention(steps: steps, dim: dim, heads: heads, &rng)
       let scratch = Guarded(count: Kernels.causalSelfAttentionScratchCount(steps: steps, dim: dim))
       for first in Set([0, steps / 2, steps - 1]) {
         let label = "attention T=\(steps) d=\(dim) firstQuery=\(first)"

@@ -1,4 +1,4 @@
-// layerNorm against a plain two-pass reference.
+// layerNorm and addLayerNorm against a plain two-pass reference.
 
 import Foundation
 import RecSysKernels
@@ -50,5 +50,32 @@ final class LayerNormTests: XCTestCase {
     Kernels.layerNorm(input: x.buffer, rows: 2, dim: dim, weight: w.buffer, bias: b.buffer, output: x.mutable)
     assertClose(x.array, expected, "layerNorm in place")
     x.assertGuardsIntact("layerNorm in place")
+  }
+
+  /// addLayerNorm = add, then layerNorm: the stream holds the sum, the output its norm, with the
+  /// output in fresh memory, over the delta (the SASRec plugin's use) and over the stream.
+  func testAddLayerNormIsAddThenLayerNorm() {
+    var rng = SeededGenerator(seed: 21)
+    for (rows, dim) in [(0, 4), (1, 1), (1, 3), (3, 5), (7, 64), (50, 64), (2, 257)] {
+      let x = rng.floats(rows * dim, in: -3...5)
+      let delta = rng.floats(rows * dim, in: -2...2)
+      let w = Guarded(rng.floats(dim, in: 0.5...1.5))
+      let b = Guarded(rng.floats(dim))
+      let sum = zip(x, delta).map { $0 + $1 }
+      let expected = naiveLayerNorm(sum, rows: rows, dim: dim, w.array, b.array, eps: 1e-5)
+      for target in ["fresh", "delta", "residual"] {
+        let label = "addLayerNorm \(rows)x\(dim) output over \(target)"
+        let residual = Guarded(x)
+        let added = Guarded(delta)
+        let fresh = Guarded(count: rows * dim)
+        let output = target == "delta" ? added : target == "residual" ? residual : fresh
+        Kernels.addLayerNorm(
+          residual: residual.mutable, adding: added.buffer, rows: rows, dim: dim, weight: w.buffer, bias: b.buffer,
+          output: output.mutable)
+        assertClose(output.array, expected, label)
+        if target != "residual" { XCTAssertEqual(residual.array, sum, label + ": stream") }
+        for buffer in [residual, added, fresh] { buffer.assertGuardsIntact(label) }
+      }
+    }
   }
 }

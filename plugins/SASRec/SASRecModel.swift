@@ -40,6 +40,27 @@ public final class SASRecModel: RecommenderModel {
     let ffnOutWeight: UnsafeBufferPointer<Float>  // [d x d_ff]   (ffn.2)
     let ffnOutBias: UnsafeBufferPointer<Float>  // [d]
     let ffnWidth: Int  // d_ff
+    /// The four projections above, prepared once at load for the encoder's GEMMs (`PreparedLinear`).
+    let inProjection, outProjection, ffnIn, ffnOut: PreparedLinear
+
+    init(
+      ln1Weight: UnsafeBufferPointer<Float>, ln1Bias: UnsafeBufferPointer<Float>,
+      inProjWeight: UnsafeBufferPointer<Float>, inProjBias: UnsafeBufferPointer<Float>,
+      outProjWeight: UnsafeBufferPointer<Float>, outProjBias: UnsafeBufferPointer<Float>,
+      ln2Weight: UnsafeBufferPointer<Float>, ln2Bias: UnsafeBufferPointer<Float>,
+      ffnInWeight: UnsafeBufferPointer<Float>, ffnInBias: UnsafeBufferPointer<Float>,
+      ffnOutWeight: UnsafeBufferPointer<Float>, ffnOutBias: UnsafeBufferPointer<Float>, ffnWidth: Int, dimension d: Int
+    ) {
+      (self.ln1Weight, self.ln1Bias, self.ln2Weight, self.ln2Bias) = (ln1Weight, ln1Bias, ln2Weight, ln2Bias)
+      (self.inProjWeight, self.inProjBias, self.outProjWeight, self.outProjBias) =
+        (inProjWeight, inProjBias, outProjWeight, outProjBias)
+      (self.ffnInWeight, self.ffnInBias, self.ffnOutWeight, self.ffnOutBias, self.ffnWidth) =
+        (ffnInWeight, ffnInBias, ffnOutWeight, ffnOutBias, ffnWidth)
+      inProjection = PreparedLinear(weight: inProjWeight, bias: inProjBias, inFeatures: d, outFeatures: 3 * d)
+      outProjection = PreparedLinear(weight: outProjWeight, bias: outProjBias, inFeatures: d, outFeatures: d)
+      ffnIn = PreparedLinear(weight: ffnInWeight, bias: ffnInBias, inFeatures: d, outFeatures: ffnWidth)
+      ffnOut = PreparedLinear(weight: ffnOutWeight, bias: ffnOutBias, inFeatures: ffnWidth, outFeatures: d)
+    }
   }
 
   let catalog: Catalog
@@ -99,7 +120,7 @@ public final class SASRecModel: RecommenderModel {
         ffnInBias: try tensors.floats(prefix + "ffn.0.bias", shape: [width]),
         ffnOutWeight: try tensors.floats(prefix + "ffn.2.weight", shape: [d, width]),
         ffnOutBias: try tensors.floats(prefix + "ffn.2.bias", shape: [d]),
-        ffnWidth: width)
+        ffnWidth: width, dimension: d)
     }
   }
 
@@ -128,6 +149,22 @@ public final class SASRecModel: RecommenderModel {
       Kernels.scale(x, by: Float(Double(d).squareRoot()))
       Kernels.add(x, UnsafeBufferPointer(rebasing: positionEmbedding[0..<steps * d]))
 
+      // The previous sub-layer's output not yet added to x (rows `first..<steps` of the stream): the
+      // add is fused with the layer norm that reads x next (ln1 of the next block, or ln_f).
+      var pendingFFN: UnsafeBufferPointer<Float>? = nil
+      func normalize(
+        _ rows: UnsafeMutableBufferPointer<Float>, count: Int, weight: UnsafeBufferPointer<Float>,
+        bias: UnsafeBufferPointer<Float>, into output: UnsafeMutableBufferPointer<Float>
+      ) {
+        if let pending = pendingFFN {
+          Kernels.addLayerNorm(
+            residual: rows, adding: pending, rows: count, dim: d, weight: weight, bias: bias, output: output)
+        } else {
+          Kernels.layerNorm(input: UnsafeBufferPointer(rows), rows: count, dim: d, weight: weight, bias: bias, output: output)
+        }
+        pendingFFN = nil
+      }
+
       // An empty history has no positions to run the blocks on (z is then ln_f(zeros), below).
       for (index, block) in blocks.enumerated() where steps > 0 {
         if request.isCancelled { throw ModelError.cancelled }
@@ -137,35 +174,30 @@ public final class SASRecModel: RecommenderModel {
         let count = steps - first
         let tail = UnsafeMutableBufferPointer(rebasing: x[first * d..<steps * d])
 
-        // x = x + attn(ln1(x)); the kernel may write its output over its input.
-        Kernels.layerNorm(
-          input: UnsafeBufferPointer(x), rows: steps, dim: d, weight: block.ln1Weight, bias: block.ln1Bias, output: branch)
+        // x = x + attn(ln1(x)); the kernel may write its output over its input. (Every block but the
+        // last covers all rows, so the pending FFN output spans the whole x here.)
+        normalize(x, count: steps, weight: block.ln1Weight, bias: block.ln1Bias, into: branch)
         Kernels.causalSelfAttention(
-          input: UnsafeBufferPointer(branch), inProjWeight: block.inProjWeight, inProjBias: block.inProjBias,
-          outProjWeight: block.outProjWeight, outProjBias: block.outProjBias,
+          input: UnsafeBufferPointer(branch), inProjection: block.inProjection, outProjection: block.outProjection,
           heads: heads, steps: steps, dim: d, output: UnsafeMutableBufferPointer(rebasing: branch[0..<count * d]),
           scratch: attentionScratch, firstQuery: first)
-        Kernels.add(tail, UnsafeBufferPointer(rebasing: branch[0..<count * d]))
 
-        // x = x + ffn(ln2(x)), row by row.
+        // x = x + ffn(ln2(x)), row by row; the attention's output is added here, the FFN's by the next norm.
         let normed = UnsafeMutableBufferPointer(rebasing: branch[0..<count * d])
         let hiddenLayer = UnsafeMutableBufferPointer(rebasing: ffnHidden[0..<count * block.ffnWidth])
-        Kernels.layerNorm(
-          input: UnsafeBufferPointer(tail), rows: count, dim: d, weight: block.ln2Weight, bias: block.ln2Bias,
-          output: normed)
-        Kernels.linear(
-          input: UnsafeBufferPointer(normed), weight: block.ffnInWeight, bias: block.ffnInBias, output: hiddenLayer,
-          rows: count, inFeatures: d, outFeatures: block.ffnWidth)
+        Kernels.addLayerNorm(
+          residual: tail, adding: UnsafeBufferPointer(normed), rows: count, dim: d, weight: block.ln2Weight,
+          bias: block.ln2Bias, output: normed)
+        block.ffnIn.apply(input: UnsafeBufferPointer(normed), rows: count, output: hiddenLayer)
         Kernels.gelu(hiddenLayer)
-        Kernels.linear(
-          input: UnsafeBufferPointer(hiddenLayer), weight: block.ffnOutWeight, bias: block.ffnOutBias, output: normed,
-          rows: count, inFeatures: block.ffnWidth, outFeatures: d)
-        Kernels.add(tail, UnsafeBufferPointer(normed))
+        block.ffnOut.apply(input: UnsafeBufferPointer(hiddenLayer), rows: count, output: normed)
+        pendingFFN = UnsafeBufferPointer(normed)
       }
 
-      // z = ln_f(x[last]), or ln_f(zeros) for an empty history.
-      let last = SequenceState.last(of: x, steps: steps, width: d, orZeros: userVector)
-      Kernels.layerNorm(input: last, rows: 1, dim: d, weight: finalNormWeight, bias: finalNormBias, output: userVector)
+      // z = ln_f(x[last] + the last FFN output), or ln_f(zeros) for an empty history.
+      if steps == 0 { userVector.update(repeating: 0) }
+      let last = steps == 0 ? userVector : UnsafeMutableBufferPointer(rebasing: x[(steps - 1) * d..<steps * d])
+      normalize(last, count: 1, weight: finalNormWeight, bias: finalNormBias, into: userVector)
 
       if request.isCancelled { throw ModelError.cancelled }
       try Ranking.writeTopDotProducts(
