@@ -34,7 +34,7 @@
 //   Kernels.swift        this overview, the namespace, threading, size checks
 //   BLAS.swift           gemm, gemv, linear (bias and ReLU fused; one output as a GEMV), dot
 //   PreparedLinear.swift PreparedLinear: nn.Linear on weights transposed once at load (AVX-512 kernel)
-//   Elementwise.swift    relu, gelu, addBias, add, scale, softmax
+//   Elementwise.swift    relu, gelu, addBias, add, scale, softmax, gatherRowsAdding
 //   Transcendental.swift exp, sigmoid, tanh, erf over buffers, eight lanes at a time (no libm calls)
 //   LayerNorm.swift      layerNorm, addLayerNorm (residual add fused with the norm that reads it)
 //   Rows.swift           gatherRows, meanOfRows, dotRows (embedding lookups)
