@@ -353,7 +353,11 @@ def main() -> None:
                 sidecar = Sidecar(args, stores / mode)
                 try:
                     answers = answers_of(sidecar, requests)
+                    if mode == "exact":  # the roof this run is judged against: read just before and after
+                        run["read_around_exact"] = [read_bandwidth(args.read_bandwidth)]
                     latency = one_in_flight(args, sidecar, request_file)
+                    if mode == "exact":
+                        run["read_around_exact"].append(read_bandwidth(args.read_bandwidth))
                     search = qps_at_p99_target(args, sidecar, request_file, latency)
                     memory = memory_kib(sidecar.process.pid)
                 finally:
@@ -379,9 +383,6 @@ def main() -> None:
             exact["table_gbps_at_p50"] = run["table_bytes"] / (exact["p50_ms"] / 1e3) / 1e9
             run["torch"] = torch_peer(args.torch_python, stores / "exact/model/1/weights.safetensors", n, 50)
             results["runs"].append(run)
-        # A read pass after every N too: this VM's read bandwidth moves between passes (31 and 52
-        # GB/s on two threads, minutes apart), and the roof is the best of all of them.
-        results["read"].append(read_bandwidth(args.read_bandwidth))
     results["scan_roof"] = []
     for n in [int(s) for s in args.sizes.split(",") if s]:
         if args.scan_roof:
@@ -397,11 +398,20 @@ def main() -> None:
 
 
 def roof(results: dict) -> float:
-    """The read bandwidth exact is judged against: the best plain read of the run, one thread or two
-    (a lone call scans with both cores). Runs before the two-thread read kept one figure a pass."""
+    """The best plain read of the whole run, one thread or two (a lone call scans with both cores).
+    Runs before the two-thread read kept one figure a pass."""
     if "read" in results:
-        return max(r["read_gbps"] for r in results["read"])
+        return max(r["read_gbps"] for r in results["read"] + [p for run in results["runs"] for p in run.get("read_around_exact", [])])
     return max(results["read_gbps"])
+
+
+def run_roof(results: dict, run: dict) -> float:
+    """The read bandwidth one N and kind's exact is judged against: the better of the plain reads
+    taken just before and just after its one-in-flight timing (this VM's read bandwidth moved by
+    two thirds between passes minutes apart, so the same minute is the fair comparison). Runs
+    before those passes existed: the run's best read."""
+    around = run.get("read_around_exact")
+    return max(r["read_gbps"] for r in around) if around else roof(results)
 
 
 def bandwidth_line(results: dict) -> str:
@@ -409,8 +419,9 @@ def bandwidth_line(results: dict) -> str:
         return (f"DRAM read bandwidth of one core: {', '.join(f'{g:.1f}' for g in results['read_gbps'])} GB/s "
                 "(before, after).")
     passes = ", ".join(f"{r['read_gbps_1_thread']:.1f} / {r['read_gbps_2_threads']:.1f}" for r in results["read"])
-    return (f"DRAM read bandwidth, one thread / two threads: {passes} GB/s (before the run, after each N, at the end); "
-            f"the roof below is the best of them, {roof(results):.1f} GB/s.")
+    return (f"DRAM read bandwidth, one thread / two threads: {passes} GB/s (before and after the run); each N and kind's "
+            f"exact is judged against reads taken just before and after its own timing (the table below); the best "
+            f"read of the whole run was {roof(results):.1f} GB/s.")
 
 
 def report(results: dict, note: str) -> str:
@@ -452,14 +463,15 @@ def report(results: dict, note: str) -> str:
                 f"{m['cpu_ms_per_call']:.2f} | {qps} | {m['rss_kib'] / 1024:.0f} | {m['rss_over_weights_and_index']:.2f} | "
                 f"{m['load_seconds']:.1f} | {build} |")
     lines += ["", "## exact against the read-bandwidth roof and PyTorch eager", "",
-              "Table bytes / exact's p50 (the loadgen's p50: it includes the RPC and the model's forward pass), against the best",
-              "read bandwidth above (one thread or two: a lone call scans with both cores). PyTorch eager in-process on the",
+              "Table bytes / exact's p50 (the loadgen's p50: it includes the RPC and the model's forward pass), against the better",
+              "of two plain reads (one thread or two: a lone call scans with both cores) taken just before and just after that",
+              "p50 was timed (\"read GB/s\"). PyTorch eager in-process on the",
               "same weights: *whole model* = the kind's encoder over a 50-event history (tools/recsys_ref) then",
               "`topk(item_emb @ z, 10)`, what the sidecar computes per call; *scan only* = `topk(item_emb @ z, 10)` for a given z",
               "(no encoder: a stricter peer than the issue's). Best of the default thread count and 1 thread.",
               "",
-              "| N | kind | table MB | exact p50 ms | table GB/s at p50 | % of read bandwidth | quantized CPU / exact CPU | PyTorch whole model p50 ms | PyTorch scan only p50 ms (threads) | PyTorch scan only 1-thread p50 ms |",
-              "|---|---|---|---|---|---|---|---|---|---|"]
+              "| N | kind | table MB | exact p50 ms | table GB/s at p50 | read GB/s | % of read bandwidth | quantized CPU / exact CPU | PyTorch whole model p50 ms | PyTorch scan only p50 ms (threads) | PyTorch scan only 1-thread p50 ms |",
+              "|---|---|---|---|---|---|---|---|---|---|---|"]
     for run in results["runs"]:
         exact, quantized = run["modes"]["exact"], run["modes"].get("quantized")
         torch = run.get("torch") or {}
@@ -471,7 +483,7 @@ def report(results: dict, note: str) -> str:
         peer_whole = "%.2f" % whole if whole is not None else "-"
         lines.append(
             f"| {run['n']:,} | {run['kind']} | {run['table_bytes'] / 1e6:.0f} | {exact['p50_ms']:.2f} | "
-            f"{exact['table_gbps_at_p50']:.1f} | {100 * exact['table_gbps_at_p50'] / bandwidth:.0f} % | "
+            f"{exact['table_gbps_at_p50']:.1f} | {run_roof(results, run):.1f} | {100 * exact['table_gbps_at_p50'] / run_roof(results, run):.0f} % | "
             + (f"{quantized['cpu_ms_per_call'] / exact['cpu_ms_per_call']:.2f}" if quantized else "-")
             + f" | {peer_whole} | {peer} | {peer_single} |")
     if results.get("scan_roof"):
@@ -517,9 +529,12 @@ def targets(results: dict, bandwidth: float) -> list:
         if n >= 1_000_000:
             worst = max(m["rss_over_weights_and_index"] for m in modes.values())
             out.append(f"- RSS <= 1.3x (weights + index) at {n:,}, {kind}: worst mode {worst:.2f}x: {verdict(worst <= 1.3)}")
-            share = run["table_bytes"] / (exact["p50_ms"] / 1e3) / 1e9 / bandwidth
+            here = run_roof(results, run)
+            share = run["table_bytes"] / (exact["p50_ms"] / 1e3) / 1e9 / here
             out.append(f"- exact at the read roof at {n:,}, {kind}, end to end (table bytes / p50 over gRPC): "
-                       f"{100 * share:.0f} % of {bandwidth:.1f} GB/s (>= 70 %): {verdict(share >= 0.7)}")
+                       f"{100 * share:.0f} % of {here:.1f} GB/s "
+                       f"{'read just before and after' if run.get('read_around_exact') else 'the run’s best read'} (>= 70 %): {verdict(share >= 0.7)}"
+                       + (f"; {100 * share * here / bandwidth:.0f} % of the run's best read, {bandwidth:.1f}" if bandwidth > here else ""))
         torch = run.get("torch") or {}
         sidecar = (f"sidecar p50 {exact['p50_ms']:.2f} ms over gRPC "
                    + (f"(in sidecar {exact['in_sidecar_mean_ms']:.2f} ms) " if exact.get("in_sidecar_mean_ms") else ""))
