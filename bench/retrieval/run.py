@@ -170,10 +170,12 @@ def answers_of(sidecar: Sidecar, requests) -> list:
     return [[item.item_id for item in sidecar.stub.Recommend(request, timeout=60).items] for request in requests]
 
 
-def loadgen(args, sidecar: Sidecar, request_file: pathlib.Path, *flags: str) -> dict:
+def loadgen(args, sidecar: Sidecar, request_file: pathlib.Path, *flags: str, seconds: float | None = None,
+            warmup: float = 1) -> dict:
+    seconds = args.seconds if seconds is None else seconds
     done = subprocess.run([args.loadgen, "--target", sidecar.address, "--requests", str(request_file),
-                           "--duration", str(args.seconds), "--warmup", "1", "--drain", "1", *flags],
-                          capture_output=True, text=True, timeout=args.seconds + 120)
+                           "--duration", str(seconds), "--warmup", str(warmup), "--drain", "1", *flags],
+                          capture_output=True, text=True, timeout=seconds + 120)
     if done.returncode != 0:
         raise SystemExit(f"loadgen failed ({done.returncode}): {done.stderr.strip()}")
     return json.loads(done.stdout)
@@ -207,6 +209,23 @@ def one_in_flight(args, sidecar: Sidecar, request_file: pathlib.Path) -> dict:
             "calls_per_second": measured["qps"], "errors": measured["errors"],
             "in_sidecar_mean_ms": inside["mean_ms"], "in_sidecar_p50_ms": inside["p50_ms"],
             "cpu_ms_per_call": cpu * 1e3 / max(inside["calls"], 1)}
+
+
+def roof_rounds(args, sidecar: Sidecar, request_file: pathlib.Path, table_bytes: int, rounds: int = 5) -> dict:
+    """exact against the read roof at the same moment: rounds of a plain read (read_bandwidth.c,
+    one thread and two) followed at once by 1.5 s of one call in flight; each round's ratio is the
+    table read at that round's p50 over that round's best read, and the median ratio is the figure.
+    Why rounds: this VM's two-thread read is bimodal (about 35 or about 60 GB/s, as the
+    hypervisor places the two vCPUs), and it flips between passes minutes apart."""
+    out = []
+    for _ in range(rounds):
+        read = read_bandwidth(args.read_bandwidth)
+        measured = loadgen(args, sidecar, request_file, "--mode", "closed", "--concurrency", "1", seconds=1.5, warmup=0.3)
+        p50 = measured["latency_ms"]["p50"]
+        out.append({"read_gbps": read["read_gbps"], "read_gbps_1_thread": read["read_gbps_1_thread"],
+                    "read_gbps_2_threads": read["read_gbps_2_threads"], "p50_ms": p50,
+                    "ratio": table_bytes / (p50 / 1e3) / 1e9 / read["read_gbps"]})
+    return {"rounds": out, "median_ratio": float(np.median([r["ratio"] for r in out]))}
 
 
 def qps_at_p99_target(args, sidecar: Sidecar, request_file: pathlib.Path, latency: dict) -> dict:
@@ -353,11 +372,9 @@ def main() -> None:
                 sidecar = Sidecar(args, stores / mode)
                 try:
                     answers = answers_of(sidecar, requests)
-                    if mode == "exact":  # the roof this run is judged against: read just before and after
-                        run["read_around_exact"] = [read_bandwidth(args.read_bandwidth)]
                     latency = one_in_flight(args, sidecar, request_file)
-                    if mode == "exact":
-                        run["read_around_exact"].append(read_bandwidth(args.read_bandwidth))
+                    if mode == "exact":  # the roof it is judged against, read in the same minutes
+                        run["roof"] = roof_rounds(args, sidecar, request_file, n * DIM * 4)
                     search = qps_at_p99_target(args, sidecar, request_file, latency)
                     memory = memory_kib(sidecar.process.pid)
                 finally:
@@ -401,17 +418,25 @@ def roof(results: dict) -> float:
     """The best plain read of the whole run, one thread or two (a lone call scans with both cores).
     Runs before the two-thread read kept one figure a pass."""
     if "read" in results:
-        return max(r["read_gbps"] for r in results["read"] + [p for run in results["runs"] for p in run.get("read_around_exact", [])])
+        return max(r["read_gbps"] for r in results["read"] + [p for run in results["runs"] for p in run.get("roof", {}).get("rounds", [])])
     return max(results["read_gbps"])
 
 
-def run_roof(results: dict, run: dict) -> float:
-    """The read bandwidth one N and kind's exact is judged against: the better of the plain reads
-    taken just before and just after its one-in-flight timing (this VM's read bandwidth moved by
-    two thirds between passes minutes apart, so the same minute is the fair comparison). Runs
-    before those passes existed: the run's best read."""
-    around = run.get("read_around_exact")
-    return max(r["read_gbps"] for r in around) if around else roof(results)
+def read_range(results: dict, run: dict) -> str:
+    reads = [r["read_gbps"] for r in run.get("roof", {}).get("rounds", [])]
+    return f"{min(reads):.1f}-{max(reads):.1f}" if reads else f"{roof(results):.1f}"
+
+
+def roof_share(results: dict, run: dict) -> tuple:
+    """exact's share of the read roof end to end, and what it was measured against: the median of
+    roof_rounds' same-moment ratios, or (runs before those rounds) table bytes / p50 over the run's
+    best read."""
+    if run.get("roof"):
+        reads = [r["read_gbps"] for r in run["roof"]["rounds"]]
+        return run["roof"]["median_ratio"], (f"median of {len(reads)} rounds, each against a read taken just "
+                                               f"before it ({min(reads):.1f}-{max(reads):.1f} GB/s)")
+    exact = run["modes"]["exact"]
+    return run["table_bytes"] / (exact["p50_ms"] / 1e3) / 1e9 / roof(results), f"the run's best read, {roof(results):.1f} GB/s"
 
 
 def bandwidth_line(results: dict) -> str:
@@ -420,7 +445,7 @@ def bandwidth_line(results: dict) -> str:
                 "(before, after).")
     passes = ", ".join(f"{r['read_gbps_1_thread']:.1f} / {r['read_gbps_2_threads']:.1f}" for r in results["read"])
     return (f"DRAM read bandwidth, one thread / two threads: {passes} GB/s (before and after the run); each N and kind's "
-            f"exact is judged against reads taken just before and after its own timing (the table below); the best "
+            f"exact is judged against reads taken in the same minutes (rounds: the table below); the best "
             f"read of the whole run was {roof(results):.1f} GB/s.")
 
 
@@ -463,9 +488,10 @@ def report(results: dict, note: str) -> str:
                 f"{m['cpu_ms_per_call']:.2f} | {qps} | {m['rss_kib'] / 1024:.0f} | {m['rss_over_weights_and_index']:.2f} | "
                 f"{m['load_seconds']:.1f} | {build} |")
     lines += ["", "## exact against the read-bandwidth roof and PyTorch eager", "",
-              "Table bytes / exact's p50 (the loadgen's p50: it includes the RPC and the model's forward pass), against the better",
-              "of two plain reads (one thread or two: a lone call scans with both cores) taken just before and just after that",
-              "p50 was timed (\"read GB/s\"). PyTorch eager in-process on the",
+              "Table bytes / exact's p50 (the loadgen's p50: it includes the RPC and the model's forward pass) against the read",
+              "bandwidth, measured in rounds at the same moment: a plain read (one thread or two, the better: a lone call scans",
+              "with both cores), then 1.5 s of one call in flight; \"% of read bandwidth\" is the median of the rounds' ratios,",
+              "\"read GB/s\" the range of the rounds' reads. PyTorch eager in-process on the",
               "same weights: *whole model* = the kind's encoder over a 50-event history (tools/recsys_ref) then",
               "`topk(item_emb @ z, 10)`, what the sidecar computes per call; *scan only* = `topk(item_emb @ z, 10)` for a given z",
               "(no encoder: a stricter peer than the issue's). Best of the default thread count and 1 thread.",
@@ -483,7 +509,7 @@ def report(results: dict, note: str) -> str:
         peer_whole = "%.2f" % whole if whole is not None else "-"
         lines.append(
             f"| {run['n']:,} | {run['kind']} | {run['table_bytes'] / 1e6:.0f} | {exact['p50_ms']:.2f} | "
-            f"{exact['table_gbps_at_p50']:.1f} | {run_roof(results, run):.1f} | {100 * exact['table_gbps_at_p50'] / run_roof(results, run):.0f} % | "
+            f"{exact['table_gbps_at_p50']:.1f} | {read_range(results, run)} | {100 * roof_share(results, run)[0]:.0f} % | "
             + (f"{quantized['cpu_ms_per_call'] / exact['cpu_ms_per_call']:.2f}" if quantized else "-")
             + f" | {peer_whole} | {peer} | {peer_single} |")
     if results.get("scan_roof"):
@@ -529,12 +555,9 @@ def targets(results: dict, bandwidth: float) -> list:
         if n >= 1_000_000:
             worst = max(m["rss_over_weights_and_index"] for m in modes.values())
             out.append(f"- RSS <= 1.3x (weights + index) at {n:,}, {kind}: worst mode {worst:.2f}x: {verdict(worst <= 1.3)}")
-            here = run_roof(results, run)
-            share = run["table_bytes"] / (exact["p50_ms"] / 1e3) / 1e9 / here
+            share, against = roof_share(results, run)
             out.append(f"- exact at the read roof at {n:,}, {kind}, end to end (table bytes / p50 over gRPC): "
-                       f"{100 * share:.0f} % of {here:.1f} GB/s "
-                       f"{'read just before and after' if run.get('read_around_exact') else 'the run’s best read'} (>= 70 %): {verdict(share >= 0.7)}"
-                       + (f"; {100 * share * here / bandwidth:.0f} % of the run's best read, {bandwidth:.1f}" if bandwidth > here else ""))
+                       f"{100 * share:.0f} % ({against}; >= 70 %): {verdict(share >= 0.7)}")
         torch = run.get("torch") or {}
         sidecar = (f"sidecar p50 {exact['p50_ms']:.2f} ms over gRPC "
                    + (f"(in sidecar {exact['in_sidecar_mean_ms']:.2f} ms) " if exact.get("in_sidecar_mean_ms") else ""))
