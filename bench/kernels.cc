@@ -158,12 +158,12 @@ std::vector<float> RandomFloats(size_t count, unsigned seed) {
 
 // ---------------------------------------------------------------- plugin cases
 
-struct MappedFile {  // the whole file in memory (never released: the process is short-lived)
+struct LoadedFile {  // the whole file in memory (never released: the process is short-lived)
   void *data = nullptr;
   size_t size = 0;
 };
 
-MappedFile Map(const std::string &path) {
+LoadedFile Load(const std::string &path) {
   int fd = open(path.c_str(), O_RDONLY);
   if (fd < 0) {
     std::fprintf(stderr, "kernels: cannot open %s\n", path.c_str());
@@ -171,7 +171,7 @@ MappedFile Map(const std::string &path) {
   }
   struct stat st {};
   fstat(fd, &st);
-  MappedFile f;
+  LoadedFile f;
   f.size = static_cast<size_t>(st.st_size);
   // Read into private memory on huge pages, as the sidecar holds weights (PrivateBytes.swift):
   // a file mapping's 4 KiB page-cache pages would make the plugin's scans slower here than there.
@@ -237,7 +237,7 @@ PluginCase RunPlugin(const std::string &spec) {
   std::ifstream table(parts[2]);
   std::string weights_path;
   std::getline(table, weights_path);
-  MappedFile weights = Map(weights_path);
+  LoadedFile weights = Load(weights_path);
   std::vector<std::string> names;
   std::vector<std::vector<int64_t>> shapes;
   std::vector<recsys_tensor> tensors;

@@ -109,7 +109,6 @@ public final class CatalogRetrieval: @unchecked Sendable {
       guard let rows = Kernels.allocateScanTable(of: Int8.self, count: catalog.count * dimension),
         let scales = Kernels.allocateScanTable(of: Float.self, count: catalog.count)
       else {
-        recsys_ivf_free(ivf)
         throw ModelError(
           code: RECSYS_FAILED_PRECONDITION,
           "retrieval \"quantized\": cannot allocate the int8 copy of \(catalog.count) x \(dimension) rows; use \"exact\" or free memory")

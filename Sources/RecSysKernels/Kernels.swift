@@ -34,10 +34,10 @@
 //   Kernels.swift        this overview, the namespace, threading, size checks
 //   BLAS.swift           gemm, gemv, linear (bias and ReLU fused; one output as a GEMV), dot
 //   PreparedLinear.swift PreparedLinear: nn.Linear on weights transposed once at load (AVX-512 kernel)
-//   Elementwise.swift    relu, gelu, addBias, add, scale, softmax, gatherRowsAdding
+//   Elementwise.swift    relu, gelu, addBias, add, scale, softmax
 //   Transcendental.swift exp, sigmoid, tanh, erf over buffers, eight lanes at a time (no libm calls)
 //   LayerNorm.swift      layerNorm, addLayerNorm (residual add fused with the norm that reads it)
-//   Rows.swift           gatherRows, meanOfRows, dotRows (embedding lookups)
+//   Rows.swift           gatherRows, gatherRowsAdding, meanOfRows, dotRows (embedding lookups)
 //   LSTM.swift           lstmLayer (+ lstmScratchCount, LSTMRecurrentWeights): a fused C step per time step
 //   Attention.swift      causalSelfAttention (+ causalSelfAttentionScratchCount), raw or prepared projections
 //   Scan.swift           scanDotProducts, int8Scores (whole-catalog scans), allocateScanTable (huge pages)

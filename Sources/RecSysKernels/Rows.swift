@@ -84,3 +84,36 @@ extension Kernels {
     for index in rowIndices { precondition(index >= 0 && Int(index) < tableRows, "\(name)") }
   }
 }
+
+extension Kernels {
+  /// `output[i, :] = matrix[rowIndices[i], :] + vector`, then `max(·, 0)` when `relu`: a gather
+  /// and a broadcast add in one pass (mlp's layer 1 from its per-item cache: the item block of
+  /// each candidate plus the block shared by all). Every index must be a row of `matrix`.
+  public static func gatherRowsAdding(
+    matrix: UnsafeBufferPointer<Float>,  // [N x dim]
+    rowIndices: UnsafeBufferPointer<Int32>,  // [n]
+    vector: UnsafeBufferPointer<Float>,  // [dim]
+    dim: Int,
+    output: UnsafeMutableBufferPointer<Float>,  // [n x dim]
+    relu applyingReLU: Bool = false
+  ) {
+    precondition(dim >= 0, "negative dimension")
+    requireCount(vector.count, atLeast: dim, "gatherRowsAdding: vector too small")
+    requireCount(output.count, atLeast: rowIndices.count * dim, "gatherRowsAdding: output too small")
+    if dim == 0 || rowIndices.isEmpty { return }
+    requireRows(rowIndices, of: matrix, dim: dim, "gatherRowsAdding: row index out of range")
+    let shared = vector.baseAddress!
+    for (i, index) in rowIndices.enumerated() {
+      let source = matrix.baseAddress! + Int(index) * dim
+      let destination = output.baseAddress! + i * dim
+      if applyingReLU {
+        for j in 0..<dim {
+          let value = source[j] + shared[j]
+          destination[j] = value < 0 ? 0 : value
+        }
+      } else {
+        for j in 0..<dim { destination[j] = source[j] + shared[j] }
+      }
+    }
+  }
+}

@@ -278,17 +278,22 @@ rng = np.random.default_rng(5)
 queries = [torch.from_numpy(rng.standard_normal(d, dtype=np.float32)) for _ in range(calls + 5)]
 out = {}
 default_threads = torch.get_num_threads()
-for threads in (default_threads, 1):
-    torch.set_num_threads(threads)
-    times = []
-    with torch.inference_mode():
-        for i, z in enumerate(queries):
-            t = time.perf_counter()
-            torch.topk(table @ z, 10)
-            if i >= 5:
-                times.append(time.perf_counter() - t)
-    ms = np.array(times) * 1e3
-    out[f"threads_{threads}"] = {"threads": threads, "p50_ms": float(np.percentile(ms, 50)), "p99_ms": float(np.percentile(ms, 99))}
+
+def timed(name, call, inputs):
+    """p50 / p99 of call(x) over inputs (the first 5 as warm-up), at the default thread count and at 1."""
+    for threads in (default_threads, 1):
+        torch.set_num_threads(threads)
+        times = []
+        with torch.inference_mode():
+            for i, x in enumerate(inputs):
+                t = time.perf_counter()
+                call(x)
+                if i >= 5:
+                    times.append(time.perf_counter() - t)
+        ms = np.array(times) * 1e3
+        out[f"{name}{threads}"] = {"threads": threads, "p50_ms": float(np.percentile(ms, 50)), "p99_ms": float(np.percentile(ms, 99))}
+
+timed("threads_", lambda z: torch.topk(table @ z, 10), queries)
 # The whole model as the sidecar runs it: the encoder over a history of max_history events (the
 # kinds' PyTorch modules, tools/recsys_ref), then the same scores and top-k.
 try:
@@ -301,18 +306,9 @@ try:
     steps = int(meta["max_history"])
     histories = [(torch.from_numpy(rng.integers(0, n, steps)), torch.from_numpy(rng.integers(0, 4, steps)))
                  for _ in range(calls + 5)]
-    for threads in (default_threads, 1):
-        torch.set_num_threads(threads)
-        times = []
-        with torch.inference_mode():
-            for i, (rows, types) in enumerate(histories):
-                t = time.perf_counter()
-                z = module.user_vector(rows, types) if meta["kind"] == "lstm" else module.user_vector(rows)
-                torch.topk(module.item_emb.weight @ z, 10)
-                if i >= 5:
-                    times.append(time.perf_counter() - t)
-        ms = np.array(times) * 1e3
-        out[f"model_threads_{threads}"] = {"threads": threads, "p50_ms": float(np.percentile(ms, 50)), "p99_ms": float(np.percentile(ms, 99))}
+    encode = ((lambda h: module.user_vector(h[0], h[1])) if meta["kind"] == "lstm"
+              else (lambda h: module.user_vector(h[0])))
+    timed("model_threads_", lambda h: torch.topk(module.item_emb.weight @ encode(h), 10), histories)
 except ImportError as error:
     out["model_error"] = f"no whole-model peer: {error} (pip install -e tools into this python)"
 out["torch"] = torch.__version__
