@@ -148,6 +148,51 @@ static scan_f32_kernel avx512_kernel_for(size_t dim) {
   }
 }
 
+/* ---- one row as a block scan scores it ---- */
+
+/* Every add of sum16_ps / sum8_ps combines lanes of one row, so a row's result depends only on
+ * its own accumulator and its place in the step: the row alone in that place, zeros in the
+ * others, gives the same bits as the block scan, from one row's bytes instead of sixteen. */
+#define SCAN_F32_AVX512_ROW(DIM)                                                                          \
+  __attribute__((target("avx512f"))) static float scan_f32_avx512_row_##DIM(const float *row, size_t place, \
+                                                                          const float *query) {           \
+    __m512 sum = _mm512_mul_ps(_mm512_loadu_ps(row), _mm512_loadu_ps(query));                             \
+    for (int j = 1; j < DIM / 16; ++j)                                                                    \
+      sum = _mm512_fmadd_ps(_mm512_loadu_ps(row + 16 * j), _mm512_loadu_ps(query + 16 * j), sum);         \
+    __m512 acc[16];                                                                                       \
+    for (int i = 0; i < 16; ++i) acc[i] = _mm512_setzero_ps();                                            \
+    acc[place] = sum;                                                                                     \
+    float sums[16];                                                                                       \
+    _mm512_storeu_ps(sums, sum16_ps(acc));                                                                \
+    return sums[place];                                                                                   \
+  }
+SCAN_F32_AVX512_ROW(32)
+SCAN_F32_AVX512_ROW(64)
+SCAN_F32_AVX512_ROW(128)
+
+typedef float (*scan_f32_row_kernel)(const float *, size_t, const float *);
+static scan_f32_row_kernel avx512_row_kernel_for(size_t dim) {
+  switch (dim) {
+    case 32: return scan_f32_avx512_row_32;
+    case 64: return scan_f32_avx512_row_64;
+    case 128: return scan_f32_avx512_row_128;
+    default: return NULL;
+  }
+}
+
+/* scan_f32_avx2's step for one row in place `place` of its eight (dim % 8 == 0). */
+__attribute__((target("avx2,fma"))) static float scan_f32_avx2_row(const float *row, size_t dim, size_t place,
+                                                                   const float *query) {
+  __m256 acc[8];
+  for (int i = 0; i < 8; ++i) acc[i] = _mm256_setzero_ps();
+  __m256 sum = _mm256_setzero_ps();
+  for (size_t j = 0; j < dim; j += 8) sum = _mm256_fmadd_ps(_mm256_loadu_ps(row + j), _mm256_loadu_ps(query + j), sum);
+  acc[place] = sum;
+  float sums[8];
+  _mm256_storeu_ps(sums, sum8_ps(acc));
+  return sums[place];
+}
+
 /* dim % 16 == 0 */
 __attribute__((target("avx2,fma"))) static void scan_int8_avx2(const int8_t *rows, const float *scales, size_t count,
                                                                size_t dim, const int8_t *query, float query_scale,
@@ -246,6 +291,27 @@ static void scan_f32(const float *rows, size_t count, size_t dim, const float *q
     scan_f32_avx2(rows, count, dim, query, out, prefetch);
   } else {
     scan_f32_plain(rows, count, dim, query, out);
+  }
+}
+
+void recsys_scan_f32_rows_of_block(const float *block, size_t count, size_t dim, const float *query,
+                                   const int32_t *positions, size_t n, float *out) {
+  scan_f32_kernel wide = has_avx512f() ? avx512_kernel_for(dim) : NULL;
+  const int narrow = wide == NULL && dim % 8 == 0 && has_avx2_fma();
+  for (size_t i = 0; i < n; ++i) {
+    const size_t p = (size_t)positions[i];
+    const float *row = block + p * dim;
+    if (wide != NULL && p < count / 16 * 16) {
+      out[i] = avx512_row_kernel_for(dim)(row, p % 16, query);
+    } else if (wide != NULL) {
+      wide(row, 1, query, out + i); /* the kernel's own tail loop, as in the block scan */
+    } else if (narrow && p < count / 8 * 8) {
+      out[i] = scan_f32_avx2_row(row, dim, p % 8, query);
+    } else if (narrow) {
+      scan_f32_avx2(row, 1, dim, query, out + i, 0);
+    } else {
+      scan_f32_plain(row, 1, dim, query, out + i);
+    }
   }
 }
 

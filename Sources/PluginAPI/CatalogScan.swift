@@ -118,14 +118,10 @@ extension CatalogRetrieval {
     let residualNorm: Float
   }
 
-  /// The rows of one fp32 kernel call of the plain scan: it scores 16-row groups from the first
-  /// row of its block (a multiple of 16), the last few rows on their own. A row re-scored with
-  /// exactly its group goes through the same instructions, so its score has the same bits.
-  static let scanGroupRows = 16
-
   /// `scan(claiming:)` for the exact mode with its int8 pre-pass: per block, bounds on every
   /// row's fp32 score (`Kernels.int8ScoreBounds`); only rows whose upper bound reaches the
-  /// threshold are re-scored in fp32, each with its whole scan group, and offered. The threshold is
+  /// threshold are re-scored in fp32 (with the bits the plain scan of the block gives them:
+  /// `scanDotProducts(ofRows:)`) and offered. The threshold is
   /// the larger of what the final k-th score provably reaches: the k-th best exact score kept (a
   /// row below it cannot enter) and the k-th best lower bound of the eligible rows seen (k rows
   /// score at least that). A row whose upper bound is below it scores below k others, so the
@@ -167,27 +163,30 @@ extension CatalogRetrieval {
                   queryResidualNorm: query.residualNorm, rows: rows, dim: d, cached: tableStaysInCache,
                   upper: UnsafeMutableBufferPointer(rebasing: upper[0..<rows]),
                   lower: UnsafeMutableBufferPointer(rebasing: lower[0..<rows]))
-                Self.offer(UnsafeBufferPointer(rebasing: lower[0..<rows]), firstRow: start, exclusion, to: &lowerBest)
+                // Once k exact scores are kept, they already reach the k-th lower bound of the rows
+                // before (those rows were offered, or their upper bounds were below the threshold):
+                // only the first blocks need the lower bounds, the rest would pay for nothing.
+                if best.count < k {
+                  Self.offer(UnsafeBufferPointer(rebasing: lower[0..<rows]), firstRow: start, exclusion, to: &lowerBest)
+                }
                 let selected = Kernels.positions(
                   of: UnsafeBufferPointer(rebasing: upper[0..<rows]), notBelow: max(lowerBest.worstKept, best.worstKept),
                   into: candidates)
-                // Candidates in more than about half the groups: re-scoring them one group at a time
-                // would cost more than the plain scan of the block.
+                // Many candidates (ties, a weak bound): the plain scan of the block costs less.
                 if selected * 8 > rows {
                   scoreExactly(start, start + rows)
                   continue
                 }
-                var offeredEnd = start  // rows below it were offered with their group
+                let block = UnsafeBufferPointer(rebasing: itemEmbedding[(start * d)..<((start + rows) * d)])
+                Kernels.scanDotProducts(
+                  ofRows: UnsafeBufferPointer(rebasing: candidates[0..<selected]), inBlock: block, query: query.z,
+                  rows: rows, dim: d, output: UnsafeMutableBufferPointer(rebasing: lower[0..<selected]))
                 for slot in 0..<selected {
-                  let position = Int(candidates[slot])
-                  let row = start + position
-                  // The threshold rises as groups are offered; re-checked per candidate.
-                  if row < offeredEnd || upper[position] < max(lowerBest.worstKept, best.worstKept) { continue }
-                  let groupStart = row - row % Self.scanGroupRows
-                  let groupEnd = min(groupStart + Self.scanGroupRows, start + rows)
-                  scoreExactly(groupStart, groupEnd)
-                  offeredEnd = groupEnd
+                  Self.offer(
+                    UnsafeBufferPointer(rebasing: lower[slot..<slot + 1]), firstRow: start + Int(candidates[slot]), exclusion,
+                    to: &best)
                 }
+                rescored += selected
               }
             }
           }

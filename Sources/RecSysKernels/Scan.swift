@@ -27,6 +27,24 @@ extension Kernels {
     }
   }
 
+  /// `output[i]` = the score `scanDotProducts` over the whole `matrix` (a block of the table) gives
+  /// row `positions[i]`, bit for bit, reading only those rows (recsys_scan.h says how).
+  public static func scanDotProducts(
+    ofRows positions: UnsafeBufferPointer<Int32>,  // [n], each in 0..<rows
+    inBlock matrix: UnsafeBufferPointer<Float>,  // [rows x dim]
+    query: UnsafeBufferPointer<Float>,  // [dim]
+    rows: Int, dim: Int,
+    output: UnsafeMutableBufferPointer<Float>  // [n]
+  ) {
+    requireCount(matrix.count, atLeast: rows * dim, "scanDotProducts(ofRows:): matrix too small")
+    requireCount(query.count, atLeast: dim, "scanDotProducts(ofRows:): query too small")
+    requireCount(output.count, atLeast: positions.count, "scanDotProducts(ofRows:): output too small")
+    for position in positions { precondition(position >= 0 && Int(position) < rows, "scanDotProducts(ofRows:): row out of range") }
+    if positions.isEmpty { return }
+    recsys_scan_f32_rows_of_block(
+      matrix.baseAddress, rows, dim, query.baseAddress, positions.baseAddress, positions.count, output.baseAddress)
+  }
+
   /// Zeroed memory for `count` elements of a table the scans stream, on transparent huge pages
   /// where the system grants them (recsys_scan.h says why); nil when the memory cannot be had.
   /// Release with `freeScanTable`.

@@ -29,6 +29,14 @@ void recsys_scan_f32(const float *rows, size_t count, size_t dim, const float *q
  */
 void recsys_scan_f32_cached(const float *rows, size_t count, size_t dim, const float *query, float *out);
 
+/*
+ * out[i] = the score recsys_scan_f32 (or _cached) over the block [block, block + count) gives row
+ * positions[i], bit for bit (the same step, place in the step, or tail loop), reading only that
+ * row: the exact mode's pre-pass re-scores its few candidates with it.
+ */
+void recsys_scan_f32_rows_of_block(const float *block, size_t count, size_t dim, const float *query,
+                                   const int32_t *positions, size_t n, float *out);
+
 /* Bytes of the L3 cache (0 when the system does not say). */
 size_t recsys_scan_cache_bytes(void);
 
