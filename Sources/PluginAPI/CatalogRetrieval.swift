@@ -282,7 +282,7 @@ public final class CatalogRetrieval: @unchecked Sendable {
       else { return false }
       let query = PrefilterQuery(
         z: z, codes: UnsafeBufferPointer(codes), scale: scale, norm: norm, residualNorm: residualNorm)
-      try withBestOfCatalog(k, scanning: { next, best in
+      try withBestOfCatalog(k, sharingFrom: Self.sharedPrefilterBytes, scanning: { next, best in
         try scanPrefiltered(claiming: next, request, exclusion, query, into: &best)
       }) { rows, scores in
         for slot in rows.indices { result.append(itemID: catalog.itemIDs[Int(rows[slot])], score: scores[slot]) }

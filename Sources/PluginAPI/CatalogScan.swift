@@ -14,6 +14,10 @@ extension CatalogRetrieval {
   /// scans in about 25-50 µs, the helper's wake-up takes tens of µs: below this the hand-off
   /// costs more than it can save.
   public static let sharedScanFloats = 1 << 18
+  /// The same for the exact mode's int8 pre-pass, in bytes of int8 codes: it reads about a third
+  /// of the bytes, and the hand-off did not pay at 50k rows (d 64 and 128: 151 µs a call alone,
+  /// 158 shared, sasrec; lstm alike) but did at 200k of d 64 (662 -> 555 µs, lstm): 8 MiB.
+  public static let sharedPrefilterBytes = 1 << 23
 
   /// A scorer of `rows` rows from `firstRow` into `output` (a block of the table).
   typealias BlockScorer = (_ firstRow: Int, _ rows: Int, _ output: UnsafeMutableBufferPointer<Float>) -> Void
@@ -27,17 +31,19 @@ extension CatalogRetrieval {
     _ k: Int, _ request: Request, _ exclusion: ExclusionSet, score: BlockScorer,
     found: (UnsafeMutableBufferPointer<Int32>, UnsafeBufferPointer<Float>) -> Void
   ) throws {
-    try withBestOfCatalog(k, scanning: { next, best in
+    try withBestOfCatalog(k, sharingFrom: Self.sharedScanFloats, scanning: { next, best in
       try scan(claiming: next, request, exclusion, into: &best, score: score)
     }, found: found)
   }
 
-  /// The same with each thread's share scanned by `scanning` (the prefiltered exact scan's).
+  /// The same with each thread's share scanned by `scanning` (the prefiltered exact scan's),
+  /// shared from `sharingFrom` table elements (N x d).
   func withBestOfCatalog(
-    _ k: Int, scanning: ShareScan, found: (UnsafeMutableBufferPointer<Int32>, UnsafeBufferPointer<Float>) -> Void
+    _ k: Int, sharingFrom elements: Int, scanning: ShareScan,
+    found: (UnsafeMutableBufferPointer<Int32>, UnsafeBufferPointer<Float>) -> Void
   ) throws {
     guard k > 0 else { return }
-    guard catalog.count * dimension >= Self.sharedScanFloats else {
+    guard catalog.count * dimension >= elements else {
       var next = 0
       try withBest(k, found) { best in try scanning(&next, &best) }
       return

@@ -431,13 +431,13 @@ final class CatalogPrefilterTests: XCTestCase {
   }
 
   func testSharedPrefilteredScanEqualsTheSingleCoreOne() throws {
-    // More than sharedScanFloats: a lone call offers a share to the helper thread.
-    let dim = 32, rows = CatalogRetrieval.sharedScanFloats / dim * 3 + 123
+    // More than sharedPrefilterBytes of codes: a lone call offers a share to the helper thread.
+    let dim = 32, rows = CatalogRetrieval.sharedPrefilterBytes / dim + 123
     var random = Random(state: 5)
     let fixture = try Fixture((0..<rows * dim).map { _ in random.uniform() }, rows: rows, dim: dim)
     defer { fixture.release() }
     let jobsBefore = recsys_second_core_jobs_run()
-    for call in 0..<30 {
+    for call in 0..<20 {
       let z = (0..<dim).map { _ in random.uniform() }
       try fixture.assertSame(z: z, k: 25, excludedIDs: Array(fixture.ids[100..<400]), "call \(call)")
     }
