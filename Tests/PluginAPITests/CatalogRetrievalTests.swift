@@ -458,6 +458,18 @@ final class CatalogPrefilterTests: XCTestCase {
     XCTAssertFalse(try retrieval(#"{"retrieval":"quantized","retrieval_prefilter":"int8"}"#).prefiltered, "exact only")
     XCTAssertEqual(try retrieval(#"{"retrieval_prefilter":"int8"}"#).indexByteCount, rows * dim + 12 * rows)
     XCTAssertEqual(try retrieval(#"{"retrieval_prefilter":"off"}"#).indexByteCount, 0)
+    // auto: off past 64 MiB of fp32 table (the docs' 1M/5M figures were measured without it).
+    let bigDim = 64, bigRows = CatalogRetrieval.autoPrefilterTableBytes / (4 * bigDim) + 1
+    let bigTable = UnsafeMutableBufferPointer<Float>.allocate(capacity: bigRows * bigDim)
+    bigTable.initialize(repeating: 0.5)
+    defer { bigTable.deallocate() }
+    let bigIDs = (0..<bigRows).map { Int64($0) }
+    try bigIDs.withUnsafeBufferPointer { idBuffer in
+      let catalog = try Catalog(itemIDs: idBuffer)
+      XCTAssertFalse(try CatalogRetrieval(
+        manifest: Manifest(json: #"{}"#), catalog: catalog, itemEmbedding: UnsafeBufferPointer(bigTable), dimension: bigDim
+      ).prefiltered)
+    }
     for json in [#"{"retrieval_prefilter":"fast"}"#, #"{"retrieval_prefilter":1}"#] {
       XCTAssertThrowsError(try retrieval(json), json) { error in
         XCTAssertTrue("\(error)".contains(#""retrieval_prefilter" must be one of "auto", "int8", "off""#), "\(json): \(error)")
