@@ -1,11 +1,15 @@
 import CFaissIVF
+import CRecSysScan
 import CRecSysPlugin
 import RecSysKernels
 
 /// How a dot-product kind (`lstm`, `sasrec`) finds the best items of the whole catalog for a
 /// user vector z, per model version (model.json `"retrieval"`):
 /// - `"exact"` (default): every row's fp32 `item_emb[r] · z` (an AVX2 scan at the memory's read
-///   bandwidth), streamed into a running top-k;
+///   bandwidth), streamed into a running top-k. With the int8 pre-pass (`retrieval_prefilter`,
+///   on by default for tables up to 64 MiB) a scan reads an int8 copy of the table instead and
+///   re-scores in fp32 only the rows whose rigorous score bound can reach the top-k: the same
+///   items and the same score bits from about a quarter of the bytes (`scanPrefiltered`);
 /// - `"quantized"`: an int8 copy of the table (one scale per row) is scanned for the best
 ///   `retrieval_rerank` rows (default 200, at least top_k), which are then re-scored in fp32: the
 ///   scan reads a quarter of the bytes, and the returned scores are the exact ones;
@@ -31,6 +35,14 @@ public final class CatalogRetrieval: @unchecked Sendable {
   public enum Mode: String, CaseIterable, Sendable {
     case exact, quantized, approximate
   }
+
+  /// `retrieval_prefilter` (exact mode only; other modes ignore it): the int8 pre-pass `auto` (on
+  /// for fp32 tables of at most `autoPrefilterTableBytes`), `int8` (on at any size) or `off`.
+  public enum Prefilter: String, CaseIterable, Sendable {
+    case auto, int8, off
+  }
+  /// The largest fp32 table `auto` gives an int8 copy (at most a quarter of this more memory).
+  public static let autoPrefilterTableBytes = 64 << 20
 
   /// Rows of one block of a whole-catalog scan between cancellation checks (4096 x d=64 floats =
   /// 1 MiB of table; the block's 16 KiB of scores stay in L1 while the top-k reads them).
@@ -73,8 +85,14 @@ public final class CatalogRetrieval: @unchecked Sendable {
   let itemEmbedding: UnsafeBufferPointer<Float>  // [N x d]
   let dimension: Int
   let rerank: Int
-  private let quantizedRows: UnsafeMutableBufferPointer<Int8>  // [N x d] in quantized mode, else empty
-  private let rowScales: UnsafeMutableBufferPointer<Float>  // [N] in quantized mode, else empty
+  /// The exact mode scans through its int8 pre-pass (`retrieval_prefilter`).
+  public let prefiltered: Bool
+  let quantizedRows: UnsafeMutableBufferPointer<Int8>  // [N x d] quantized or prefiltered, else empty
+  let rowScales: UnsafeMutableBufferPointer<Float>  // [N] quantized or prefiltered, else empty
+  let residualNorms: UnsafeMutableBufferPointer<Float>  // [N] prefiltered, else empty (Int8.swift)
+  let codeNorms: UnsafeMutableBufferPointer<Float>  // [N] prefiltered, else empty
+  /// The largest norm of a row with finite values (prefiltered: rules out overflow per call).
+  let largestRowNorm: Float
   private let ivf: OpaquePointer?  // recsys_ivf in approximate mode
   /// Lists an approximate search probes (`retrieval_probes`, or tuned at load).
   public let probes: Int
@@ -85,6 +103,8 @@ public final class CatalogRetrieval: @unchecked Sendable {
   public init(manifest: Manifest, catalog: Catalog, itemEmbedding: UnsafeBufferPointer<Float>, dimension: Int) throws {
     let name = try manifest.choice("retrieval", among: Mode.allCases.map(\.rawValue), default: Mode.exact.rawValue)
     mode = Mode(rawValue: name)!
+    let prefilter = Prefilter(rawValue: try manifest.choice(
+      "retrieval_prefilter", among: Prefilter.allCases.map(\.rawValue), default: Prefilter.auto.rawValue))!
     rerank = try manifest.integer("retrieval_rerank", default: Self.defaultRerank, in: Self.rerankRange)
     let lists = try manifest.integer(
       "retrieval_lists", default: Self.defaultLists(catalog.count), in: Self.listsRange)
@@ -102,9 +122,31 @@ public final class CatalogRetrieval: @unchecked Sendable {
     } else {
       (probes, tunedRecall) = (max(givenProbes, 1), nil)
     }
+    let wantsPrefilter = mode == .exact && (prefilter == .int8 || prefilter == .auto
+      && catalog.count * dimension * MemoryLayout<Float>.size <= Self.autoPrefilterTableBytes)
+    let none = (UnsafeMutableBufferPointer<Float>(start: nil, count: 0), UnsafeMutableBufferPointer<Float>(start: nil, count: 0))
     switch mode {
+    case .exact where wantsPrefilter:
+      if let table = Self.allocatePrefilterTable(rows: catalog.count, dim: dimension) {
+        (quantizedRows, rowScales, residualNorms, codeNorms) = table
+        Kernels.quantizeRowsInt8(
+          itemEmbedding, rows: catalog.count, dim: dimension, into: quantizedRows, scales: rowScales)
+        largestRowNorm = Kernels.int8ErrorNorms(
+          itemEmbedding, quantized: UnsafeBufferPointer(quantizedRows), scales: UnsafeBufferPointer(rowScales),
+          rows: catalog.count, dim: dimension, residualNorms: residualNorms, codeNorms: codeNorms)
+        prefiltered = true
+      } else if prefilter == .auto {
+        // `auto` only saves time: without the memory the plain scan gives the same answers.
+        (quantizedRows, rowScales) = (.init(start: nil, count: 0), .init(start: nil, count: 0))
+        (residualNorms, codeNorms, largestRowNorm, prefiltered) = (none.0, none.1, 0, false)
+      } else {
+        throw ModelError(
+          code: RECSYS_FAILED_PRECONDITION,
+          "retrieval_prefilter \"int8\": cannot allocate the int8 copy of \(catalog.count) x \(dimension) rows; use \"auto\" or \"off\", or free memory")
+      }
     case .exact, .approximate:
       (quantizedRows, rowScales) = (.init(start: nil, count: 0), .init(start: nil, count: 0))
+      (residualNorms, codeNorms, largestRowNorm, prefiltered) = (none.0, none.1, 0, false)
     case .quantized:
       guard let rows = Kernels.allocateScanTable(of: Int8.self, count: catalog.count * dimension),
         let scales = Kernels.allocateScanTable(of: Float.self, count: catalog.count)
@@ -114,14 +156,32 @@ public final class CatalogRetrieval: @unchecked Sendable {
           "retrieval \"quantized\": cannot allocate the int8 copy of \(catalog.count) x \(dimension) rows; use \"exact\" or free memory")
       }
       (quantizedRows, rowScales) = (rows, scales)
+      (residualNorms, codeNorms, largestRowNorm, prefiltered) = (none.0, none.1, 0, false)
       Kernels.quantizeRowsInt8(
         itemEmbedding, rows: catalog.count, dim: dimension, into: quantizedRows, scales: rowScales)
     }
   }
 
+  /// The pre-pass's int8 codes, scales and row norms, all or nothing.
+  private static func allocatePrefilterTable(rows: Int, dim: Int) -> (
+    UnsafeMutableBufferPointer<Int8>, UnsafeMutableBufferPointer<Float>, UnsafeMutableBufferPointer<Float>,
+    UnsafeMutableBufferPointer<Float>
+  )? {
+    let codes = Kernels.allocateScanTable(of: Int8.self, count: rows * dim)
+    let floats = (0..<3).map { _ in Kernels.allocateScanTable(of: Float.self, count: rows) }
+    if let codes, let scales = floats[0], let residuals = floats[1], let norms = floats[2] {
+      return (codes, scales, residuals, norms)
+    }
+    if let codes { Kernels.freeScanTable(codes) }
+    for case let table? in floats { Kernels.freeScanTable(table) }
+    return nil
+  }
+
   deinit {
     Kernels.freeScanTable(quantizedRows)
     Kernels.freeScanTable(rowScales)
+    Kernels.freeScanTable(residualNorms)
+    Kernels.freeScanTable(codeNorms)
     recsys_ivf_free(ivf)
   }
 
@@ -158,9 +218,11 @@ public final class CatalogRetrieval: @unchecked Sendable {
     return (probes, recall)
   }
 
-  /// Bytes of index this mode holds besides the weights (the int8 table and its scales, or the
-  /// IVF index's copy of the rows).
-  public var indexByteCount: Int { quantizedRows.count + 4 * rowScales.count + recsys_ivf_byte_count(ivf) }
+  /// Bytes of index this mode holds besides the weights (the int8 table and its scales, with the
+  /// pre-pass's row norms; or the IVF index's copy of the rows).
+  public var indexByteCount: Int {
+    quantizedRows.count + 4 * (rowScales.count + residualNorms.count + codeNorms.count) + recsys_ivf_byte_count(ivf)
+  }
 
   /// Writes the best `result.capacity` eligible catalog items for `userVector`, best first (ties
   /// to the lower row). The scan scores one block of `blockRows` rows at a time into a small
@@ -173,6 +235,7 @@ public final class CatalogRetrieval: @unchecked Sendable {
   ) throws {
     switch mode {
     case .exact:
+      if prefiltered, try writeTopPrefiltered(userVector, request, exclusion, into: &result) { return }
       try withBestOfCatalog(min(result.capacity, catalog.count), request, exclusion) { start, rows, output in
         Kernels.scanDotProducts(
           matrix: UnsafeBufferPointer(rebasing: itemEmbedding[(start * dimension)..<((start + rows) * dimension)]),
@@ -198,6 +261,34 @@ public final class CatalogRetrieval: @unchecked Sendable {
         // The probed lists held fewer eligible rows than asked for (a heavy filter): scan them all.
         try Self(exactFrom: self).writeTop(userVector: userVector, request: request, excluding: exclusion, into: &result)
       }
+    }
+  }
+
+  /// The exact mode through its int8 pre-pass (`scanPrefiltered`); false (writing nothing) when no
+  /// bound holds for this z (a non-finite value, or scores that could overflow): then the plain
+  /// scan answers.
+  private func writeTopPrefiltered(
+    _ userVector: UnsafeBufferPointer<Float>, _ request: Request, _ exclusion: ExclusionSet,
+    into result: inout Recommendations
+  ) throws -> Bool {
+    let k = min(result.capacity, catalog.count)
+    guard k > 0 else { return true }
+    let z = UnsafeBufferPointer(rebasing: userVector[0..<dimension])
+    return try withUnsafeTemporaryAllocation(of: Int8.self, capacity: dimension) { codes in
+      let scale = Kernels.quantizeInt8(z, into: codes)
+      // |score|, its bound and every partial sum stay below 64 ||x|| ||z|| (Int8.swift).
+      guard let (norm, residualNorm) = Kernels.int8QueryNorms(z, codes: UnsafeBufferPointer(codes), scale: scale),
+        (largestRowNorm * norm * 64).isFinite
+      else { return false }
+      let query = PrefilterQuery(
+        z: z, codes: UnsafeBufferPointer(codes), scale: scale, norm: norm, residualNorm: residualNorm)
+      try withBestOfCatalog(k, sharingFrom: Self.sharedPrefilterBytes, scanning: { next, best in
+        try scanPrefiltered(claiming: next, request, exclusion, query, into: &best)
+      }) { rows, scores in
+        for slot in rows.indices { result.append(itemID: catalog.itemIDs[Int(rows[slot])], score: scores[slot]) }
+      }
+      recsys_scan_prefilter_count(1, 0)
+      return true
     }
   }
 
@@ -236,7 +327,10 @@ public final class CatalogRetrieval: @unchecked Sendable {
     rerank = other.rerank
     probes = other.probes
     tunedRecall = nil
+    prefiltered = false
     (quantizedRows, rowScales) = (.init(start: nil, count: 0), .init(start: nil, count: 0))
+    (residualNorms, codeNorms) = (.init(start: nil, count: 0), .init(start: nil, count: 0))
+    largestRowNorm = 0
     ivf = nil
   }
 

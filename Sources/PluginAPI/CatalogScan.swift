@@ -14,9 +14,16 @@ extension CatalogRetrieval {
   /// scans in about 25-50 µs, the helper's wake-up takes tens of µs: below this the hand-off
   /// costs more than it can save.
   public static let sharedScanFloats = 1 << 18
+  /// The same for the exact mode's int8 pre-pass, in bytes of int8 codes: it reads about a third
+  /// of the bytes, and the hand-off did not pay at 50k rows (d 64 and 128: 151 µs a call alone,
+  /// 158 shared, sasrec; lstm alike) but did at 200k of d 64 (662 -> 555 µs, lstm): 8 MiB.
+  public static let sharedPrefilterBytes = 1 << 23
 
   /// A scorer of `rows` rows from `firstRow` into `output` (a block of the table).
   typealias BlockScorer = (_ firstRow: Int, _ rows: Int, _ output: UnsafeMutableBufferPointer<Float>) -> Void
+  /// One thread's share of a scan: claims blocks from `next` until none is left, offering rows to
+  /// `best` in ascending order.
+  typealias ShareScan = (_ next: UnsafeMutablePointer<Int>, _ best: inout Kernels.RunningTopK) throws -> Void
 
   /// Scans the whole catalog with `score`, keeping the best `k` eligible rows, and hands `found`
   /// their rows and scores, best first.
@@ -24,10 +31,21 @@ extension CatalogRetrieval {
     _ k: Int, _ request: Request, _ exclusion: ExclusionSet, score: BlockScorer,
     found: (UnsafeMutableBufferPointer<Int32>, UnsafeBufferPointer<Float>) -> Void
   ) throws {
+    try withBestOfCatalog(k, sharingFrom: Self.sharedScanFloats, scanning: { next, best in
+      try scan(claiming: next, request, exclusion, into: &best, score: score)
+    }, found: found)
+  }
+
+  /// The same with each thread's share scanned by `scanning` (the prefiltered exact scan's),
+  /// shared from `sharingFrom` table elements (N x d).
+  func withBestOfCatalog(
+    _ k: Int, sharingFrom elements: Int, scanning: ShareScan,
+    found: (UnsafeMutableBufferPointer<Int32>, UnsafeBufferPointer<Float>) -> Void
+  ) throws {
     guard k > 0 else { return }
-    guard catalog.count * dimension >= Self.sharedScanFloats else {
+    guard catalog.count * dimension >= elements else {
       var next = 0
-      try withBest(k, found) { best in try scan(claiming: &next, request, exclusion, into: &best, score: score) }
+      try withBest(k, found) { best in try scanning(&next, &best) }
       return
     }
     recsys_second_core_enter()
@@ -35,11 +53,10 @@ extension CatalogRetrieval {
     try withUnsafeTemporaryAllocation(of: Int32.self, capacity: k) { helperRows in
       try withUnsafeTemporaryAllocation(of: Float.self, capacity: k) { helperScores in
         try withUnsafeTemporaryAllocation(of: Int.self, capacity: 1) { next in
-        try withoutActuallyEscaping(score) { score in
+        try withoutActuallyEscaping(scanning) { scanning in
           next[0] = 0
           let share = HelperShare(
-            retrieval: self, k: k, request: request, exclusion: exclusion, score: score, next: next.baseAddress!,
-            resultRows: helperRows, resultScores: helperScores)
+            k: k, scanning: scanning, next: next.baseAddress!, resultRows: helperRows, resultScores: helperScores)
           let posted = recsys_second_core_start(helperShareJob, Unmanaged.passUnretained(share).toOpaque()) != 0
           var closed = !posted
           defer { if !closed { recsys_second_core_finish() } }
@@ -52,7 +69,7 @@ extension CatalogRetrieval {
               rows, scores, UnsafeMutableBufferPointer(rebasing: helperRows[0..<share.count]),
               UnsafeBufferPointer(rebasing: helperScores[0..<share.count]), k: k, found: found)
           }) { best in
-            try scan(claiming: next.baseAddress!, request, exclusion, into: &best, score: score)
+            try scanning(next.baseAddress!, &best)
           }
         }
         }
@@ -93,12 +110,106 @@ extension CatalogRetrieval {
         let rows = min(Self.blockRows, count - start)
         let output = UnsafeMutableBufferPointer(rebasing: block[0..<rows])
         score(start, rows, output)
-        if exclusion.isEmpty {
-          best.offer(UnsafeBufferPointer(output), firstRow: start, excluded: { _ in false })
-        } else {
-          best.offer(UnsafeBufferPointer(output), firstRow: start, excluded: { exclusion.excludes(row: $0) })
+        Self.offer(UnsafeBufferPointer(output), firstRow: start, exclusion, to: &best)
+      }
+    }
+  }
+
+  /// What a prefiltered call's threads share: z, its int8 codes and the bound's query terms.
+  struct PrefilterQuery {
+    let z: UnsafeBufferPointer<Float>  // [d]
+    let codes: UnsafeBufferPointer<Int8>  // [d]
+    let scale: Float
+    let norm: Float
+    let residualNorm: Float
+  }
+
+  /// `scan(claiming:)` for the exact mode with its int8 pre-pass: per block, bounds on every
+  /// row's fp32 score (`Kernels.int8ScoreBounds`); only rows whose upper bound reaches the
+  /// threshold are re-scored in fp32 (with the bits the plain scan of the block gives them:
+  /// `scanDotProducts(ofRows:)`) and offered. The threshold is
+  /// the larger of what the final k-th score provably reaches: the k-th best exact score kept (a
+  /// row below it cannot enter) and the k-th best lower bound of the eligible rows seen (k rows
+  /// score at least that). A row whose upper bound is below it scores below k others, so the
+  /// kept rows are those of the plain scan. A block with too many candidates (ties, a weak bound)
+  /// is scored whole, as the plain scan does.
+  func scanPrefiltered(
+    claiming next: UnsafeMutablePointer<Int>, _ request: Request, _ exclusion: ExclusionSet, _ query: PrefilterQuery,
+    into best: inout Kernels.RunningTopK
+  ) throws {
+    let count = catalog.count, k = best.capacity, d = dimension
+    var rescored = 0
+    defer { recsys_scan_prefilter_count(0, rescored) }
+    try withUnsafeTemporaryAllocation(of: Float.self, capacity: Self.blockRows) { upper in
+      try withUnsafeTemporaryAllocation(of: Float.self, capacity: Self.blockRows) { lower in
+        try withUnsafeTemporaryAllocation(of: Int32.self, capacity: Self.blockRows) { candidates in
+          try withUnsafeTemporaryAllocation(of: Int32.self, capacity: k) { lowerRows in
+            try withUnsafeTemporaryAllocation(of: Float.self, capacity: k) { lowerScores in
+              var lowerBest = Kernels.RunningTopK(k: k, rows: lowerRows, scores: lowerScores)
+              // Scores rows [first, end) in fp32 (into `lower`, spent by then) and offers them.
+              func scoreExactly(_ first: Int, _ end: Int) {
+                let scores = UnsafeMutableBufferPointer(rebasing: lower[0..<(end - first)])
+                Kernels.scanDotProducts(
+                  matrix: UnsafeBufferPointer(rebasing: itemEmbedding[(first * d)..<(end * d)]), query: query.z,
+                  rows: end - first, dim: d, output: scores, cached: tableStaysInCache)
+                Self.offer(UnsafeBufferPointer(scores), firstRow: first, exclusion, to: &best)
+                rescored += end - first
+              }
+              while true {
+                if request.isCancelled { throw ModelError.cancelled }
+                let start = recsys_second_core_claim(next, Self.blockRows)
+                if start >= count { return }
+                let rows = min(Self.blockRows, count - start)
+                Kernels.int8ScoreBounds(
+                  quantized: UnsafeBufferPointer(rebasing: quantizedRows[(start * d)..<((start + rows) * d)]),
+                  scales: UnsafeBufferPointer(rebasing: rowScales[start..<start + rows]),
+                  residualNorms: UnsafeBufferPointer(rebasing: residualNorms[start..<start + rows]),
+                  codeNorms: UnsafeBufferPointer(rebasing: codeNorms[start..<start + rows]),
+                  query: query.codes, queryScale: query.scale, queryNorm: query.norm,
+                  queryResidualNorm: query.residualNorm, rows: rows, dim: d, cached: tableStaysInCache,
+                  upper: UnsafeMutableBufferPointer(rebasing: upper[0..<rows]),
+                  lower: UnsafeMutableBufferPointer(rebasing: lower[0..<rows]))
+                // Once k exact scores are kept, they already reach the k-th lower bound of the rows
+                // before (those rows were offered, or their upper bounds were below the threshold):
+                // only the first blocks need the lower bounds, the rest would pay for nothing.
+                if best.count < k {
+                  Self.offer(UnsafeBufferPointer(rebasing: lower[0..<rows]), firstRow: start, exclusion, to: &lowerBest)
+                }
+                let selected = Kernels.positions(
+                  of: UnsafeBufferPointer(rebasing: upper[0..<rows]), notBelow: max(lowerBest.worstKept, best.worstKept),
+                  into: candidates)
+                // Many candidates (ties, a weak bound): the plain scan of the block costs less.
+                if selected * 8 > rows {
+                  scoreExactly(start, start + rows)
+                  continue
+                }
+                let block = UnsafeBufferPointer(rebasing: itemEmbedding[(start * d)..<((start + rows) * d)])
+                Kernels.scanDotProducts(
+                  ofRows: UnsafeBufferPointer(rebasing: candidates[0..<selected]), inBlock: block, query: query.z,
+                  rows: rows, dim: d, output: UnsafeMutableBufferPointer(rebasing: lower[0..<selected]))
+                for slot in 0..<selected {
+                  Self.offer(
+                    UnsafeBufferPointer(rebasing: lower[slot..<slot + 1]), firstRow: start + Int(candidates[slot]), exclusion,
+                    to: &best)
+                }
+                rescored += selected
+              }
+            }
+          }
         }
       }
+    }
+  }
+
+  /// Offers `scores` (rows from `firstRow`) to `best`, leaving out the excluded rows.
+  @inline(__always)
+  static func offer(
+    _ scores: UnsafeBufferPointer<Float>, firstRow: Int, _ exclusion: ExclusionSet, to best: inout Kernels.RunningTopK
+  ) {
+    if exclusion.isEmpty {
+      best.offer(scores, firstRow: firstRow, excluded: { _ in false })
+    } else {
+      best.offer(scores, firstRow: firstRow, excluded: { exclusion.excludes(row: $0) })
     }
   }
 
@@ -139,11 +250,8 @@ extension CatalogRetrieval {
 
 /// What the helper thread needs for its share of a scan, and its result.
 private final class HelperShare {
-  let retrieval: CatalogRetrieval
   let k: Int
-  let request: Request
-  let exclusion: ExclusionSet
-  let score: CatalogRetrieval.BlockScorer
+  let scanning: CatalogRetrieval.ShareScan
   let resultRows: UnsafeMutableBufferPointer<Int32>
   let resultScores: UnsafeMutableBufferPointer<Float>
   /// The first row no thread has claimed yet (claimed atomically by both threads).
@@ -152,15 +260,11 @@ private final class HelperShare {
   var count = 0
 
   init(
-    retrieval: CatalogRetrieval, k: Int, request: Request, exclusion: ExclusionSet,
-    score: @escaping CatalogRetrieval.BlockScorer, next: UnsafeMutablePointer<Int>, resultRows: UnsafeMutableBufferPointer<Int32>,
-    resultScores: UnsafeMutableBufferPointer<Float>
+    k: Int, scanning: @escaping CatalogRetrieval.ShareScan, next: UnsafeMutablePointer<Int>,
+    resultRows: UnsafeMutableBufferPointer<Int32>, resultScores: UnsafeMutableBufferPointer<Float>
   ) {
-    self.retrieval = retrieval
     self.k = k
-    self.request = request
-    self.exclusion = exclusion
-    self.score = score
+    self.scanning = scanning
     self.next = next
     self.resultRows = resultRows
     self.resultScores = resultScores
@@ -169,7 +273,7 @@ private final class HelperShare {
   func run() {
     var best = Kernels.RunningTopK(k: k, rows: resultRows, scores: resultScores)
     // A cancelled call stops claiming; the caller sees the flag too and throws.
-    try? retrieval.scan(claiming: next, request, exclusion, into: &best, score: score)
+    try? scanning(next, &best)
     count = best.finish()
   }
 }

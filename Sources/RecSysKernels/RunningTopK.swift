@@ -19,6 +19,12 @@ extension Kernels {
       self.scores = scores.baseAddress ?? UnsafeMutablePointer(bitPattern: 8)!
     }
 
+    /// The worst kept score once `k` are kept: a row scoring below it cannot enter (a tie with a
+    /// higher row cannot either). -infinity while fewer are kept or the worst kept is NaN.
+    public var worstKept: Float {
+      count < capacity || capacity == 0 || scores[0].isNaN ? -.infinity : scores[0]
+    }
+
     /// Offers `block[i]` as the score of row `firstRow + i`, for every i, leaving out rows
     /// `excluded` says so of. `excluded` is asked only about a row that would enter.
     public mutating func offer(

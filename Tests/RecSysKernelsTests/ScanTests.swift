@@ -27,6 +27,31 @@ final class ScanTests: XCTestCase {
     }
   }
 
+  func testSelectedRowsGetTheBlockScansBitsExactly() {
+    var rng = SeededGenerator(seed: 184)
+    for dim in [1, 7, 8, 16, 32, 48, 64, 100, 128] {
+      for rows in [1, 7, 8, 9, 15, 16, 17, 31, 33, 100] {
+        let matrix = rng.floats(rows * dim, in: -3...3)
+        let query = rng.floats(dim, in: -3...3)
+        let block = Guarded(count: rows)
+        let positions = (0..<rows).reversed().map { Int32($0) } + [0, Int32(rows - 1)]  // any order, repeats
+        let selected = Guarded(count: positions.count)
+        matrix.withUnsafeBufferPointer { m in
+          query.withUnsafeBufferPointer { q in
+            Kernels.scanDotProducts(matrix: m, query: q, rows: rows, dim: dim, output: block.mutable, cached: true)
+            positions.withUnsafeBufferPointer { p in
+              Kernels.scanDotProducts(ofRows: p, inBlock: m, query: q, rows: rows, dim: dim, output: selected.mutable)
+            }
+          }
+        }
+        for (i, position) in positions.enumerated() {
+          XCTAssertEqual(selected[i].bitPattern, block[Int(position)].bitPattern, "dim=\(dim) rows=\(rows) row \(position)")
+        }
+        selected.assertGuardsIntact("dim=\(dim) rows=\(rows)")
+      }
+    }
+  }
+
   func testScanTablesAreZeroedWritableAndEmptyForNoRows() throws {
     let empty = try XCTUnwrap(Kernels.allocateScanTable(of: Float.self, count: 0))
     XCTAssertEqual(empty.count, 0)

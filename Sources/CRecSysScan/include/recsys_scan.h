@@ -29,6 +29,14 @@ void recsys_scan_f32(const float *rows, size_t count, size_t dim, const float *q
  */
 void recsys_scan_f32_cached(const float *rows, size_t count, size_t dim, const float *query, float *out);
 
+/*
+ * out[i] = the score recsys_scan_f32 (or _cached) over the block [block, block + count) gives row
+ * positions[i], bit for bit (the same step, place in the step, or tail loop), reading only that
+ * row: the exact mode's pre-pass re-scores its few candidates with it.
+ */
+void recsys_scan_f32_rows_of_block(const float *block, size_t count, size_t dim, const float *query,
+                                   const int32_t *positions, size_t n, float *out);
+
 /* Bytes of the L3 cache (0 when the system does not say). */
 size_t recsys_scan_cache_bytes(void);
 
@@ -39,6 +47,30 @@ size_t recsys_scan_cache_bytes(void);
  */
 void recsys_scan_int8(const int8_t *rows, const float *scales, size_t count, size_t dim, const int8_t *query,
                       float query_scale, float *out);
+
+/*
+ * The int8 pre-pass of the `exact` mode (CatalogRetrieval's prefilter): for every row, bounds on
+ * its fp32 score from its int8 one, upper[r] >= fl(rows_f32[r] . z) >= lower[r] (a NaN bound for a
+ * row with non-finite values). With a[r] as recsys_scan_int8 computes it,
+ *   e[r] = residual_norms[r] * query_norm + code_norms[r] * query_residual_norm
+ *          + |a[r]| * 2^-16 + absolute_slack,   upper = a + e, lower = a - e,
+ * where the caller derives the per-row norms and the query's terms (Int8.swift says how and why
+ * that bounds the error). `cached`: the codes stay in the cache (no prefetches). Where the CPU has
+ * AVX-512 VNNI and dim % 32 == 0, both int8 scans run vpdpbusd (same integer sums, same result).
+ */
+void recsys_scan_int8_bounds(const int8_t *rows, const float *scales, const float *residual_norms,
+                             const float *code_norms, size_t count, size_t dim, const int8_t *query, float query_scale,
+                             float query_norm, float query_residual_norm, float absolute_slack, int cached,
+                             float *upper, float *lower);
+
+/* Writes, in ascending order, every i with !(values[i] < threshold) (NaN values included) to
+ * `indices` (room for count) and returns how many. */
+size_t recsys_scan_select_not_below(const float *values, size_t count, float threshold, int32_t *indices);
+
+/* Counts `calls` prefiltered calls and the rows they re-scored in fp32 (all threads); with
+ * RECSYS_PREFILTER_STATS=1 the running average goes to stderr every 1000 calls. */
+void recsys_scan_prefilter_count(size_t calls, size_t rows_rescored);
+size_t recsys_scan_prefilter_rows_rescored(void);
 
 /*
  * Memory for a table the scans stream (zeroed, page aligned), on transparent huge pages where the
