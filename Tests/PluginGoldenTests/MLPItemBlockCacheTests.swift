@@ -23,7 +23,7 @@ final class MLPItemBlockCacheTests: XCTestCase {
     }
   }
 
-  /// On and off score every candidate alike (the cached sum is only reassociated).
+  /// On and off score every candidate alike (the cached sums are only reassociated).
   func testOnAndOffAgree() throws {
     let on = try GoldenFixture("mlp_sweep_F32", manifestChanges: ["layer1_item_cache": "on"])
     let off = try GoldenFixture("mlp_sweep_F32", manifestChanges: ["layer1_item_cache": "off"])
@@ -34,7 +34,9 @@ final class MLPItemBlockCacheTests: XCTestCase {
       let a = try on.recommend(request, topK: every)
       let b = try off.recommend(request, topK: every)
       XCTAssertEqual(a.itemIDs, b.itemIDs, request.name)
-      for (x, y) in zip(a.scores, b.scores) { XCTAssertEqual(x, y, accuracy: 1e-5, request.name) }
+      // 1e-5, relative above 1: scores reach ~30 here (a float step is 2e-6), and the on path sums the
+      // feature block per element in the gather (off: a GEMM), so it rounds differently.
+      for (x, y) in zip(a.scores, b.scores) { XCTAssertEqual(x, y, accuracy: 1e-5 * max(1, abs(y)), request.name) }
     }
     XCTAssertGreaterThan(compared, 0)
   }

@@ -45,15 +45,35 @@ final class ItemBlockCache {
   }
 
   let table: UnsafeBufferPointer<Float>  // [N x h1]
+  /// W1's candidate-feature columns transposed, [F x h1]: the gather adds the feature block in the
+  /// same pass (Kernels.FeatureBlock) instead of a GEMM of K = F.
+  let featureWeights: UnsafeBufferPointer<Float>
+  private let storage: UnsafeMutableBufferPointer<Float>
+  private let onHugePages: Bool
 
-  init(items: EmbeddedCatalog, firstLayer: LinearLayer) {
+  init(items: EmbeddedCatalog, firstLayer: LinearLayer, featureColumn: Int, featureCount: Int) {
     let d = items.dimension
     let rows = items.catalog.count
-    let storage = UnsafeMutableBufferPointer<Float>.allocate(capacity: rows * firstLayer.outputs)
+    let h1 = firstLayer.outputs
+    // Huge pages where the system grants them: candidates' rows are scattered over the table, and
+    // with 4 KiB pages nearly every one is a TLB miss as well as a cache miss.
+    if let table = Kernels.allocateScanTable(of: Float.self, count: rows * h1) {
+      (storage, onHugePages) = (table, true)
+    } else {
+      (storage, onHugePages) = (.allocate(capacity: rows * h1), false)
+    }
     Kernels.linear(input: items.embedding, weight: firstLayer.columns(from: d), bias: nil, output: storage,
-                   rows: rows, inFeatures: d, outFeatures: firstLayer.outputs, weightStride: firstLayer.inputs)
+                   rows: rows, inFeatures: d, outFeatures: h1, weightStride: firstLayer.inputs)
     table = UnsafeBufferPointer(storage)
+    let transposed = UnsafeMutableBufferPointer<Float>.allocate(capacity: featureCount * h1)
+    for f in 0..<featureCount {
+      for o in 0..<h1 { transposed[f * h1 + o] = firstLayer.weight[o * firstLayer.inputs + featureColumn + f] }
+    }
+    featureWeights = UnsafeBufferPointer(transposed)
   }
 
-  deinit { UnsafeMutableBufferPointer(mutating: table).deallocate() }
+  deinit {
+    if onHugePages { Kernels.freeScanTable(storage) } else { storage.deallocate() }
+    UnsafeMutableBufferPointer(mutating: featureWeights).deallocate()
+  }
 }
