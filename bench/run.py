@@ -626,6 +626,10 @@ class Bench:
                 caches = {}
                 if model["kind"] == "dqn":
                     caches["item advantage N x h_adv"] = n * shapes["adv.0.weight"][0] * 4
+                h1 = shapes.get("mlp.0.weight", [0])[0]
+                if model["kind"] == "mlp" and sweep.mlp_item_cache(
+                        {"d": shapes["item_emb.weight"][1], "hidden": [h1], "N": n}):
+                    caches["layer-1 item block N x h1"] = n * h1 * 4
                 # PluginAPI's ItemRowTable: power-of-two buckets at most 80 % full, 4 bytes each.
                 buckets = 1 << max(1, math.ceil(math.log2(max(n / 0.8, 1))))
                 result[name] = {

@@ -12,7 +12,7 @@ catalog size N when the request has none; weights are float32):
           (2 h1 (d + C)); per candidate: layer 1's item+feature block (2 (d + F) h1) and the later
           layers (2 sum h_l h_(l+1)). Bytes: every weight once, the M item rows and M F features.
           With the layer-1 item-block cache (`mlp_item_cache`, the plugin's "auto" rule: 2 d h1 >=
-          32 (h1 - d) 4 and N h1 4 bytes <= 32 MiB) the item block is not computed per call but read: per
+          16 (h1 - d) 4 and N h1 4 bytes <= 32 MiB) the item block is not computed per call but read: per
           candidate 2 F h1 + h1 (the add) instead of 2 (d + F) h1, and the M rows read are the
           cache's h1 floats instead of the embedding's d (what the plugin executes and reads).
   lstm    once per call: n steps of each layer (2 * 4h (in + h) per step, in = d for layer 0, h
@@ -117,9 +117,9 @@ def module_options(kind: str, shape: dict) -> dict:
 def mlp_item_cache(shape: dict) -> bool:
     """Whether the mlp plugin builds its layer-1 item-block cache for this shape (model.json
     layer1_item_cache "auto", plugins/MLP/ItemBlockCache.swift): the 2 d h1 FLOPs saved per candidate
-    are at least 32 per extra byte read ((h1 - d) 4), and N h1 4 bytes <= 32 MiB."""
+    are at least 16 per extra byte read ((h1 - d) 4), and N h1 4 bytes <= 32 MiB."""
     h1, d = shape["hidden"][0], shape["d"]
-    return 2 * d * h1 >= 32 * (h1 - d) * 4 and shape["N"] * h1 * 4 <= 32 << 20
+    return 2 * d * h1 >= 16 * (h1 - d) * 4 and shape["N"] * h1 * 4 <= 32 << 20
 
 
 def roofline_terms(kind: str, shape: dict, history: int = HISTORY) -> dict:

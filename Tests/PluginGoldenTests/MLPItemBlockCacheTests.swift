@@ -3,7 +3,7 @@ import XCTest
 
 /// mlp's layer-1 item-block cache (model.json `layer1_item_cache`, plugins/MLP/ItemBlockCache.swift):
 /// forced on and off, every fixture still matches PyTorch, scores and explanations ("auto", the
-/// default, leaves it off for all three: d 16 saves too few FLOPs per extra byte).
+/// default, builds it for `mlp` and `mlp_nofeat` (d 16, h1 <= 2d) and not for `mlp_sweep_F32` (h1 256)).
 final class MLPItemBlockCacheTests: XCTestCase {
   static let fixtures = ["mlp", "mlp_nofeat", "mlp_sweep_F32"]
 

@@ -5,9 +5,10 @@ import RecSysKernels
 /// ([N x h1], computed once at load). A candidate's item block is then one row read instead of
 /// a d x h1 product.
 final class ItemBlockCache {
-  /// The FLOPs a cached candidate must save per extra byte it reads: this machine's sgemm rate
-  /// (~80 GFLOP/s) over the rate of scattered row reads under load (~2.5 GB/s).
-  static let minSavedFlopsPerExtraByte = 32
+  /// The FLOPs a cached candidate must save per extra byte it reads. 32 while the gather was a
+  /// Swift loop over 4 KiB pages (~2.5 GB/s of scattered rows under load); with the prefetching C
+  /// pass on huge pages the cache won at every mlp sweep point from 17 FLOPs per byte up (below).
+  static let minSavedFlopsPerExtraByte = 16
   /// The cache's absolute size bound per model version: this machine's last-level cache (32 MiB);
   /// the largest table measured (20 MB) stays under it.
   static let maxBytes = 32 << 20
@@ -19,11 +20,11 @@ final class ItemBlockCache {
   /// `minSavedFlopsPerExtraByte` per extra byte read ((h1 - d)·4: a cache row instead of an
   /// embedding row), and the table is at most `maxBytes`.
   ///
-  /// Why that rule (in process, 16 mlp sweep points, cache on vs off, docs/bench-sweep-notes.md):
-  /// the cache won 1.3-1.7x at 64-128 FLOPs per extra byte (d 64 h1 128, d 128), 1.08-1.14x at 43
-  /// (d 64 h1 256, issue 19's mlp_A), tied at 18-21 (d 32 with h1 128 or 256: the bench model's
-  /// shape, where a server-load A/B had it 9 % slower) and lost at 17 (d 32 h1 512). Under 32 the
-  /// extra cache lines per candidate cost as much as the GEMM they save.
+  /// Why that rule (in process, mlp sweep points, cache on vs off, docs/bench-sweep-notes.md): with
+  /// the Swift gather the cache won 1.3-1.7x at 64-128 FLOPs per extra byte (d 64 h1 128, d 128),
+  /// 1.08-1.14x at 43 (d 64 h1 256, issue 19's mlp_A), tied at 18-21 and lost at 17. With the C
+  /// gather (recsys_gather_rows_add) it won 1.15-1.3x at 21 (d 32 h1 128: mlp_B, mlp_B_C16,
+  /// mlp_B_candidates2000), 1.09x at 18 (mlp_A_d32) and 1.02x at 17 (d 32 h1 512).
   static func isUsed(setting: String, catalogSize: Int, dimension: Int, firstHidden: Int) throws -> Bool {
     let (bytes, overflow) = catalogSize.multipliedReportingOverflow(by: firstHidden * MemoryLayout<Float>.size)
     switch setting {
