@@ -517,27 +517,30 @@ class Bench:
 
     def profile(self, w: dict, env: dict) -> list[dict]:
         """Where a point's in-process time goes: `perf record` (cycles sampled at 4 kHz) of the
-        plugin called as above for --profile-seconds, the symbols with >= 2 % of the user-space
+        plugin called as above for --profile-seconds, the symbols with >= 2 % of the plugin's
         samples (Swift names demangled and shortened). Empty when perf is missing or refuses."""
         if not shutil.which("perf"):
             return []
         with tempfile.TemporaryDirectory() as tmp:
-            data = Path(tmp) / "perf.data"
+            data, control = Path(tmp) / "perf.data", Path(tmp) / "control"
+            os.mkfifo(control)
+            # Sampling off until the harness starts the timed calls (kernels.cc StartPerfSampling).
             recorded = subprocess.run(
-                ["perf", "record", "-q", "-F", "4000", "-o", str(data), "--", str(self.a.kernels), "--seconds",
-                 str(self.a.profile_seconds), "--plugin", self.plugin_case(w)],
-                capture_output=True, text=True, timeout=300, env=env)
+                ["perf", "record", "-q", "-F", "4000", "-D", "-1", "--control", f"fifo:{control}", "-o", str(data),
+                 "--", str(self.a.kernels), "--seconds", str(self.a.profile_seconds), "--plugin", self.plugin_case(w)],
+                capture_output=True, text=True, timeout=300, env={**env, "RECSYS_PERF_CONTROL": str(control)})
             if recorded.returncode != 0:
                 log(f"perf record failed for {w['name']}: {recorded.stderr.strip()[:200]}")
                 return []
-            report = subprocess.run(["perf", "report", "-i", str(data), "--stdio", "--sort", "symbol"],
+            report = subprocess.run(["perf", "report", "-i", str(data), "--stdio", "--sort", "dso,symbol"],
                                     capture_output=True, text=True, timeout=300)
-        # User-space samples only: the kernel's are mostly the harness reading the table in at start.
+        # The plugin's samples: the harness's own loop around the calls (its binary) left out.
         rows = []
         for line in report.stdout.splitlines():
-            parts = line.split(None, 2)
-            if len(parts) == 3 and parts[0].endswith("%") and parts[1] == "[.]":
-                rows.append({"share": float(parts[0].rstrip("%")), "symbol": parts[2].split("  ")[0].strip()})
+            parts = line.split(None, 3)
+            if len(parts) == 4 and parts[0].endswith("%") and parts[2] in ("[.]", "[k]") \
+                    and parts[1] != Path(self.a.kernels).name:
+                rows.append({"share": float(parts[0].rstrip("%")), "symbol": parts[3].split("  ")[0].strip()})
         user = sum(row["share"] for row in rows) or 1.0
         rows = [{**row, "share": row["share"] / user} for row in rows if row["share"] / user >= 0.02]
         names = demangle([row["symbol"] for row in rows])
