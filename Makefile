@@ -156,7 +156,7 @@ BENCH_BIN = $(abspath $(BENCH_SCRATCH))/$(CONFIG)
 BENCH_PLUGINS := $(abspath $(BENCH_SCRATCH))/plugins
 endif
 
-.PHONY: bench bench-swift bench-venv bench-tools bench-experiments bench-fleet bench-retrieval
+.PHONY: bench bench-swift bench-venv bench-deps bench-tools bench-experiments bench-fleet bench-retrieval
 
 # The Swift build, the PyTorch download and the C++ tools run in parallel; then prepare, measure, report.
 bench:
@@ -221,8 +221,13 @@ bench-venv:
 	  $(BENCH_VENV)/bin/pip install -q --disable-pip-version-check -e tools && touch $(BENCH_VENV)/.ready; \
 	fi
 
+# perf (Debian's linux-perf): bench/run.py profiles the sweep points above 1.5x their roofline.
+bench-deps: deps
+	@dpkg -s linux-perf >/dev/null 2>&1 || { echo "installing: linux-perf"; apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq linux-perf; }
+
 # Rebuilt only when a file they are built from is newer than the binary.
-bench-tools: deps
+bench-tools: bench-deps
 	@mkdir -p $(BENCH_TOOLS)
 	@set -e; compile() { out=$$1; deps=$$2; shift 2; \
 	  if [ ! -x $$out ] || [ -n "$$(find $$deps -newer $$out 2>/dev/null)" ]; then echo "c++ -> $$out"; \

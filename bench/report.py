@@ -163,7 +163,7 @@ def plot_sweep(kind: str, rows: list[dict], out: Path) -> None:
     top.bar(x, [row["roof_ratio"] or 0 for row in rows], color=["tab:blue" if (row["roof_ratio"] or 99) <= 1.5
                                                                   else "tab:red" for row in rows])
     top.axhline(1.5, color="black", linewidth=0.8, linestyle=":")
-    top.set_ylabel("in-process time ÷ roofline floor")
+    top.set_ylabel("in-process time ÷ stage floor")
     top.set_yscale("log")
     top.set_title(f"{kind}: shape sweep (one factor at a time around bases A and B)", fontsize=10)
     bottom.bar(x, [row["vs_peer"] or 0 for row in rows],
@@ -191,20 +191,31 @@ def shape_sweep_section(r: dict, add, docs: Path) -> None:
         f"Short timing so that the sweep fits in `make bench`: per point every server (sidecar and the four "
         f"peers) gets a {0.6 * float(settings.get('sweep_seconds', 0.8)):.2f} s closed-loop probe (8 in flight), "
         "then the sidecar and the best peer by probe an open-loop search from 0.7 × their probe capacity, up "
-        "by × 1.4 while points pass, or down by halves until one does, "
-        f"{settings.get('sweep_seconds', 0.8)} s per step (+ 0.2 s warm-up). Coarser than the fixed workloads "
-        "above (steps of 40 %): read ratios within ±40 % as ties.")
+        "by × 1.4 while points pass, or down by halves until one does, then one point bisecting (geometric "
+        "mean) the last passing and the first failing rate, "
+        f"{settings.get('sweep_seconds', 0.8)} s per point (+ 0.2 s warm-up): steps of about 18 %, so read "
+        "ratios within ±20 % as ties. The three issue cases get the fixed workloads' point length "
+        f"({settings.get('seconds')} s + {settings.get('warmup')} s), one retry of a failing point and "
+        "bisections down to 8 %.")
     add("")
     add(f"Roofline (rates: the better of a measurement before and one after the plugin calls): sgemm "
         f"{roof.get('sgemm_gflops', 0):.1f} GFLOP/s (OpenBLAS 1024³, one core); read bandwidth "
-        + ", ".join(f"{int(size) >> 20} MiB {rate:.1f} GB/s" for size, rate in roof.get("read_gbytes_per_s", {}).items())
-        + " (each point uses the smallest buffer ≥ its bytes). FLOPs and bytes per call as bench/sweep.py "
-          "documents (what is done once per call vs per candidate or catalog item); in-process time = the "
-          "plugin's `recommend` called through its C ABI by bench/kernels.cc `--plugin`, one thread, cycling "
-          "through the point's request set; floor = max(FLOPs ÷ sgemm rate, bytes ÷ read bandwidth).")
+        + ", ".join(f"{int(size) / 2**20:g} MiB {rate:.1f} GB/s" for size, rate in roof.get("read_gbytes_per_s", {}).items())
+        + ". In-process time = the plugin's `recommend` called through its C ABI by bench/kernels.cc `--plugin`, "
+          "one thread (the scan's second-core share off, `RECSYS_SCAN_SHARE=0`), cycling through the point's "
+          "request set. FLOPs and bytes as bench/sweep.py documents. Two floors: the **call floor** = "
+          "max(FLOPs ÷ sgemm rate, bytes ÷ read bandwidth of the smallest buffer ≥ the bytes) over the whole "
+          "call, and the **stage floor** = the sum over the call's dependent stages (encoder or input "
+          "projections, the LSTM recurrence, scoring) of max(FLOPs ÷ sgemm rate, bytes ÷ read bandwidth of "
+          "the stage's working set). One thread runs the stages in sequence (the scan needs the encoder's "
+          "output), and each LSTM step reads all of W_hh again (from L2 beyond h 32), so the stage floor is "
+          "the bound one core can reach; the roofline ratio is in-process time ÷ stage floor. Where it is "
+          "above 1.5×, the profile table under each kind says where the time goes (`perf record` of the same "
+          "in-process calls, user-space samples). A ratio below 1 means the plugin reads less than the "
+          "formula counts (e.g. whole-catalog scans that skip rows the int8 pre-pass rules out).")
     add("")
-    add("What bounds the points off their roofline (perf profiles) and the kernel changes with their "
-        "before/after measurements: [bench-sweep-notes.md](bench-sweep-notes.md).")
+    add("Measurements of the kernel changes, before and after, and notes on each off-roof point: "
+        "[bench-sweep-notes.md](bench-sweep-notes.md).")
     add("")
     per_kind: dict = {}
     for w in sweep_prepared["workloads"]:
@@ -222,9 +233,9 @@ def shape_sweep_section(r: dict, add, docs: Path) -> None:
     for kind, rows in per_kind.items():
         add(f"### {kind}")
         add("")
-        add("| point | shape | sidecar QPS | best peer | QPS | ÷ best peer | MFLOP | MB | in-process µs | floor µs "
-            "| roofline ratio | top-k = PyTorch (max Δscore) |")
-        add("|---|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---|")
+        add("| point | shape | sidecar QPS | best peer | QPS | ÷ best peer | MFLOP | MB | in-process µs | call floor µs "
+            "| stage floor µs | roofline ratio | top-k = PyTorch (max Δscore) |")
+        add("|---|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---|")
         for row in rows:
             rp = row["roof"]
             agree = row["agreement"]
@@ -232,10 +243,24 @@ def shape_sweep_section(r: dict, add, docs: Path) -> None:
                 f"{SHORT_LABEL.get(row['best_peer'], '–')} | {fmt_qps(row['peer'])} | {fmt_ratio(row['vs_peer'])}"
                 f"{'' if (row['vs_peer'] or 0) >= 2 else ' ✗'} | "
                 + (f"{rp['flops'] / 1e6:.2f} | {rp['bytes'] / 1e6:.2f} | {rp['seconds'] * 1e6:.0f} | "
-                   f"{rp['floor_seconds'] * 1e6:.0f} ({rp['bound'][:3]}) | {fmt_ratio(rp['ratio'])}"
-                   f"{'' if (rp['ratio'] or 99) <= 1.5 else ' ✗'}" if rp else "– | – | – | – | –")
+                   f"{rp['floor_seconds'] * 1e6:.0f} ({rp['bound'][:3]}) | {rp['stage_floor_seconds'] * 1e6:.0f} | "
+                   f"{fmt_ratio(rp['ratio'])}{'' if (rp['ratio'] or 99) <= 1.5 else ' ✗'}"
+                   if rp else "– | – | – | – | – | –")
                 + f" | {'yes' if agree['same_top_k'] else '**no**'} ({agree['max_abs_score_diff']:.1e}) |")
         add("")
+        off = [row for row in rows if (row["roof_ratio"] or 0) > 1.5]
+        if off:
+            add("Where the time goes at the points above 1.5× (share of the in-process samples; stage floors in µs):")
+            add("")
+            add("| point | ratio | stage floors | profile |")
+            add("|---|---:|---|---|")
+            for row in off:
+                rp = row["roof"]
+                stages = ", ".join(f"{st['stage']} {st['floor_seconds'] * 1e6:.0f} ({st['bound'][:3]})"
+                                   for st in rp.get("stages", []))
+                profile = ", ".join(f"`{x['name']}` {x['share']:.0%}" for x in rp.get("profile", [])[:5])
+                add(f"| `{row['name']}` | {fmt_ratio(row['roof_ratio'])} | {stages} | {profile or 'perf not available'} |")
+            add("")
         png = docs / f"bench-sweep-{kind}.png"
         plot_sweep(kind, rows, png)
         add(f"![sweep {kind}]({png.name})")
@@ -244,7 +269,7 @@ def shape_sweep_section(r: dict, add, docs: Path) -> None:
     if rows:
         add(f"Summary: {sum((row['vs_peer'] or 0) >= 2 for row in rows)} of {len(rows)} points at ≥ 2× the best "
             f"peer; {sum((row['roof_ratio'] or 99) <= 1.5 for row in rows)} of {len(rows)} within 1.5× of their "
-            "roofline floor (✗ marks the others).")
+            "stage floor (✗ marks the others; their profiles are in the tables under each kind).")
         add("")
         add("| issue 19 case | target | sidecar ÷ best peer | roofline ratio | met |")
         add("|---|---:|---:|---:|:-:|")
@@ -659,14 +684,16 @@ def main(argv=None) -> int:
         "points bisecting (geometric mean) between the best passing and the first failing rate above it "
         "while they are > 8 % apart. A failing point "
         "that was not plainly overloaded (≥ 80 % of the offered rate achieved) is measured twice and the "
-        "better run kept, at most four times per sweep (background load only ever makes a run worse). The servers of one workload run back to back in "
+        "better run kept, at most twice per sweep (background load only ever makes a run worse). The floor "
+        "(echo server) gets the shape sweep's short search with two bisections: its capacity varies little. "
+        "The servers of one workload run back to back in "
         "an order that rotates between workloads. Before each sweep the harness waits (at most "
         f"{float(st.get('quiet_wait', 0)):.0f} s per run in all) while other tenants keep more than "
         f"{st.get('quiet_cores')} cores busy; this run waited {waited:.0f} s.")
     add("")
-    add("Reproduce: `make bench`. With the Swift build and `.venv-bench` already in place it takes the time "
-        "stated at the top; on a fresh machine the Swift build and the PyTorch download (~5 GB of wheels "
-        "with CUDA libraries from PyPI) run in parallel before it, a few minutes more. Raw results: "
+    add("Reproduce: `make bench`: the Swift build, the bench venv (torch, onnxruntime from PyPI) and the C++ "
+        "tools in parallel, then bench/prepare.py (stores, request sets, ONNX exports), the measurements and "
+        "this report; the time of the whole command is stated at the top. Raw results: "
         "`out/bench/results.json` (not committed).")
     add("")
     (a.docs / "benchmarks.md").write_text("\n".join(lines))

@@ -22,11 +22,12 @@ it): "the best peer" of a row is the best of the four peers at p99 <= 10 ms amon
 
 Sweep per (workload, server): a closed-loop probe (8 in flight) gives the capacity C; open-loop
 points then step through 0.2 C, 0.5 C, 0.8 C, 1.0 C, 1.2 C, ... until one fails (or, when 0.5 C
-already fails, down through 0.2 C, 0.08 C, ...), plus one point between the best passing and the
-first failing rate when they are more than 15 % apart. A point passes when p99 <= 10 ms, no call
-failed and the achieved rate is >= 95 % of the offered one; a failing point that was not plainly
-overloaded (>= 80 % of the offered rate achieved) is measured once more and the better run kept
-(at most twice per sweep), since other tenants' bursts only ever make a run worse. "QPS at p99 <= 10 ms" is
+already fails, down through 0.2 C, 0.08 C, ...), then points bisecting the best passing and the
+first failing rate while they are more than 8 % apart (at most three). A point passes when p99 <=
+10 ms, no call failed and the achieved rate is >= 95 % of the offered one; a failing point that was
+not plainly overloaded (>= 80 % of the offered rate achieved) is measured once more and the better
+run kept (at most twice per sweep), since other tenants' bursts only ever make a run worse. The
+floor and issue 19's shape sweep use a shorter search (see Bench.sweep and shape_sweep). "QPS at p99 <= 10 ms" is
 the highest passing offered rate.
 """
 
@@ -99,6 +100,25 @@ def same_replies(mine: list[dict], theirs: list[dict], top_k: int) -> dict:
     return {"same_top_k": same, "max_abs_score_diff": diff}
 
 
+def demangle(symbols: list[str]) -> list[str]:
+    """Short readable names for perf's symbols: Swift ones through `swift demangle --simplified`
+    (module, type and function, no signature), others as they are."""
+    try:
+        done = subprocess.run(["swift", "demangle", "--simplified", "--compact"], input="\n".join(symbols),
+                              capture_output=True, text=True, timeout=60)
+        plain = done.stdout.splitlines() if done.returncode == 0 else symbols
+    except OSError:
+        plain = symbols
+    if len(plain) != len(symbols):
+        plain = symbols
+    out = []
+    for name in plain:
+        name = name.split(" in ")[-1] if name.startswith(("closure", "partial apply", "specialized")) else name
+        head = name.split("(")[0].strip()
+        out.append(".".join(head.split(".")[-3:])[:60] or name[:60])
+    return out
+
+
 class Server:
     """One server: `processes` copies of argv on one port (the peers' two-process form shares it
     with SO_REUSEPORT), started by this script and only ever stopped by their own handles."""
@@ -161,7 +181,11 @@ class Bench:
         self.cpus = os.cpu_count() or 1
         self.quiet_budget = a.quiet_wait
         self.timing = {"seconds": a.seconds, "warmup": a.warmup, "probe_seconds": a.probe_seconds,
-                       "retries": 4, "bisections": 3}
+                       "retries": 2, "bisections": 3}
+        # The shape sweep's short timing (see shape_sweep), and the floor's: the echo server's
+        # capacity is the same in every run to a few percent, so it needs no long points.
+        self.short_timing = {"seconds": a.sweep_seconds, "warmup": 0.2, "probe_seconds": 0.6 * a.sweep_seconds,
+                             "retries": 0, "bisections": 1, "short": True}
 
     # -------------------------------------------------------------------- processes
 
@@ -391,7 +415,8 @@ class Bench:
         for name in order:
             if name == "floor":
                 if floors is None or w["request_set"] not in floors:
-                    floor = self.sweep(servers["floor"], {**w, "model": "echo"}, timing=timing)
+                    floor = self.sweep(servers["floor"], {**w, "model": "echo"},
+                                       timing=timing or {**self.short_timing, "bisections": 2})
                     if floors is not None:
                         floors[w["request_set"]] = floor
                 out["floor"] = floors[w["request_set"]] if floors is not None else floor
@@ -416,8 +441,10 @@ class Bench:
         """Issue 19's points (bench/sweep.py) with the short timing: every peer probed, then the
         open-loop search for the sidecar and the best peer; the sidecar's top-k checked against the
         PyTorch peer's first."""
-        timing = {"seconds": self.a.sweep_seconds, "warmup": 0.2, "probe_seconds": 0.6 * self.a.sweep_seconds,
-                  "retries": 0, "bisections": 0, "short": True}
+        # The three shapes issue 19 names get the fixed workloads' point length, one retry and
+        # bisections down to 8 %: their ratios carry targets.
+        case_timing = {**self.short_timing, "seconds": self.a.seconds, "warmup": self.a.warmup, "retries": 1,
+                       "bisections": 3}
         order = ["sidecar", *PEERS]
         out = {}
         started = time.monotonic()
@@ -427,6 +454,7 @@ class Bench:
             agreement = same_replies(got["sidecar"], got["torch"], w["top_k"])
             same, diff = agreement["same_top_k"], agreement["max_abs_score_diff"]
             rotated = order[index % len(order):] + order[:index % len(order)]
+            timing = case_timing if w["point"]["name"] in sweep.ISSUE_CASES else self.short_timing
             out[w["name"]] = {"agreement": agreement, "servers": self.compare(servers, w, rotated, timing)}
             log(f"sweep {index + 1}/{len(self.sweep_workloads)} {w['name']}: top-k vs torch "
                 f"{'same' if same else 'DIFFER'} (max |dscore| {diff:.1e}), {time.monotonic() - started:.0f} s so far")
@@ -434,9 +462,14 @@ class Bench:
 
     def roofline(self) -> dict:
         """The machine's sgemm rate and read bandwidth, and every sweep point's plugin called in
-        process (bench/kernels.cc --plugin over the point's request set, one thread)."""
+        process (bench/kernels.cc --plugin over the point's request set, one thread, the scan's
+        second-core share off: the floors are one core's), then a perf profile of every point more
+        than 1.5x above its stage floor."""
+        one_core = {**os.environ, "RECSYS_SCAN_SHARE": "0"}
+
         def kernels(*flags: str) -> dict:
-            done = subprocess.run([str(self.a.kernels), *flags], capture_output=True, text=True, timeout=1800)
+            done = subprocess.run([str(self.a.kernels), *flags], capture_output=True, text=True, timeout=1800,
+                                  env=one_core)
             if done.returncode != 0:
                 raise RuntimeError(f"kernels failed: {done.stderr}")
             return json.loads(done.stdout)
@@ -445,9 +478,7 @@ class Bench:
         roofs = ["--seconds", "0.4", "--sgemm", "1024", *roofs]
         argv = ["--seconds", str(self.a.roofline_seconds)]
         for w in self.sweep_workloads:
-            c = self.sweep_cases[w["name"]]
-            library = Path(self.a.plugins) / f"librecsys-{c['kind']}.so"
-            argv += ["--plugin", f"{w['name']}:{library}:{c['table']}:{c['manifest']}:{c['requests']}"]
+            argv += ["--plugin", self.plugin_case(w)]
         # The machine's rates before and after the plugin calls, the better of the two kept: on a
         # shared machine a neighbour's burst only ever lowers a rate, and a roof measured low
         # would flatter every ratio.
@@ -461,16 +492,62 @@ class Bench:
             roof = sweep.roofline(point["kind"], point["shape"])
             bandwidth = sweep.bandwidth_for(roof["bytes"], reads)
             floor = max(roof["flops"] / sgemm, roof["bytes"] / bandwidth)
+            stage_floor, stages = sweep.stage_floor(roof.pop("stages"), sgemm, reads)
             seconds = call["seconds_per_call"]
+            ok = seconds > 0 and not call["error"]
             points[w["name"]] = {**roof, "seconds": seconds, "error": call["error"],
                                  "floor_seconds": floor, "bound": "compute" if roof["flops"] / sgemm >= roof["bytes"] / bandwidth else "memory",
-                                 "read_gbytes_per_s": bandwidth / 1e9,
-                                 "ratio": seconds / floor if seconds > 0 and not call["error"] else None}
+                                 "read_gbytes_per_s": bandwidth / 1e9, "ratio_call": seconds / floor if ok else None,
+                                 "stage_floor_seconds": stage_floor, "stages": stages,
+                                 "ratio": seconds / stage_floor if ok else None}
             log(f"roofline {w['name']:28s} {roof['flops'] / 1e6:8.2f} MFLOP {roof['bytes'] / 1e6:7.2f} MB "
-                f"{seconds * 1e6:8.0f} us, floor {floor * 1e6:7.0f} us ({points[w['name']]['bound']}): "
-                f"{points[w['name']]['ratio'] or 0:.2f}x")
+                f"{seconds * 1e6:8.0f} us, floor {floor * 1e6:7.0f} us ({points[w['name']]['bound']}), stages "
+                f"{stage_floor * 1e6:7.0f} us: {points[w['name']]['ratio'] or 0:.2f}x")
+        for w in self.sweep_workloads:
+            if (points[w["name"]]["ratio"] or 0) > 1.5:
+                points[w["name"]]["profile"] = self.profile(w, one_core)
         return {"sgemm_gflops": sgemm / 1e9, "read_gbytes_per_s": {str(s): r / 1e9 for s, r in reads.items()},
                 "points": points}
+
+    def plugin_case(self, w: dict) -> str:
+        """bench/kernels.cc's --plugin argument for a sweep point."""
+        c = self.sweep_cases[w["name"]]
+        library = Path(self.a.plugins) / f"librecsys-{c['kind']}.so"
+        return f"{w['name']}:{library}:{c['table']}:{c['manifest']}:{c['requests']}"
+
+    def profile(self, w: dict, env: dict) -> list[dict]:
+        """Where a point's in-process time goes: `perf record` (cycles sampled at 4 kHz) of the
+        plugin called as above for --profile-seconds, the symbols with >= 2 % of the plugin's
+        samples (Swift names demangled and shortened). Empty when perf is missing or refuses."""
+        if not shutil.which("perf"):
+            return []
+        with tempfile.TemporaryDirectory() as tmp:
+            data, control = Path(tmp) / "perf.data", Path(tmp) / "control"
+            os.mkfifo(control)
+            # Sampling off until the harness starts the timed calls (kernels.cc StartPerfSampling).
+            recorded = subprocess.run(
+                ["perf", "record", "-q", "-F", "4000", "-D", "-1", "--control", f"fifo:{control}", "-o", str(data),
+                 "--", str(self.a.kernels), "--seconds", str(self.a.profile_seconds), "--plugin", self.plugin_case(w)],
+                capture_output=True, text=True, timeout=300, env={**env, "RECSYS_PERF_CONTROL": str(control)})
+            if recorded.returncode != 0:
+                log(f"perf record failed for {w['name']}: {recorded.stderr.strip()[:200]}")
+                return []
+            report = subprocess.run(["perf", "report", "-i", str(data), "--stdio", "--sort", "dso,symbol"],
+                                    capture_output=True, text=True, timeout=300)
+        # The plugin's samples: the harness's own loop around the calls (its binary) left out.
+        rows = []
+        for line in report.stdout.splitlines():
+            parts = line.split(None, 3)
+            if len(parts) == 4 and parts[0].endswith("%") and parts[2] in ("[.]", "[k]") \
+                    and parts[1] != Path(self.a.kernels).name:
+                rows.append({"share": float(parts[0].rstrip("%")), "symbol": parts[3].split("  ")[0].strip()})
+        user = sum(row["share"] for row in rows) or 1.0
+        rows = [{**row, "share": row["share"] / user} for row in rows if row["share"] / user >= 0.02]
+        names = demangle([row["symbol"] for row in rows])
+        for row, name in zip(rows, names):
+            row["name"] = name
+        log(f"profile {w['name']:28s} " + ", ".join(f"{r['name']} {r['share']:.0%}" for r in rows[:4]))
+        return rows
 
     # ---------------------------------------------------------------------- kernels
 
@@ -552,6 +629,10 @@ class Bench:
                 caches = {}
                 if model["kind"] == "dqn":
                     caches["item advantage N x h_adv"] = n * shapes["adv.0.weight"][0] * 4
+                h1 = shapes.get("mlp.0.weight", [0])[0]
+                if model["kind"] == "mlp" and sweep.mlp_item_cache(
+                        {"d": shapes["item_emb.weight"][1], "hidden": [h1], "N": n}):
+                    caches["layer-1 item block N x h1"] = n * h1 * 4
                 # PluginAPI's ItemRowTable: power-of-two buckets at most 80 % full, 4 bytes each.
                 buckets = 1 << max(1, math.ceil(math.log2(max(n / 0.8, 1))))
                 result[name] = {
@@ -642,9 +723,9 @@ def main(argv=None) -> int:
     ap.add_argument("--loadgen", type=Path, required=True)
     ap.add_argument("--echo-server", type=Path, required=True)
     ap.add_argument("--kernels", type=Path, required=True)
-    ap.add_argument("--seconds", type=float, default=2.5, help="measured seconds per open-loop point")
-    ap.add_argument("--warmup", type=float, default=0.5, help="unmeasured seconds before each point")
-    ap.add_argument("--probe-seconds", type=float, default=2.0)
+    ap.add_argument("--seconds", type=float, default=1.2, help="measured seconds per open-loop point")
+    ap.add_argument("--warmup", type=float, default=0.3, help="unmeasured seconds before each point")
+    ap.add_argument("--probe-seconds", type=float, default=1.0)
     ap.add_argument("--channels", type=int, default=2, help="TCP connections the load generator opens")
     ap.add_argument("--peer-workers", type=int, default=4)
     ap.add_argument("--check", type=int, default=3, help="requests compared between sidecar and peers")
@@ -660,6 +741,8 @@ def main(argv=None) -> int:
     ap.add_argument("--sweep-seconds", type=float, default=0.8,
                     help="measured seconds per open-loop step of a sweep point (its probes: 0.6 x this)")
     ap.add_argument("--roofline-seconds", type=float, default=0.3, help="in-process timing budget per sweep point")
+    ap.add_argument("--profile-seconds", type=float, default=0.6,
+                    help="in-process seconds perf records per sweep point above 1.5x its stage floor")
     ap.add_argument("--out", type=Path, default=ROOT / "out/bench/results.json")
     a = ap.parse_args(argv)
     results = Bench(a).run()

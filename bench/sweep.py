@@ -12,7 +12,7 @@ catalog size N when the request has none; weights are float32):
           (2 h1 (d + C)); per candidate: layer 1's item+feature block (2 (d + F) h1) and the later
           layers (2 sum h_l h_(l+1)). Bytes: every weight once, the M item rows and M F features.
           With the layer-1 item-block cache (`mlp_item_cache`, the plugin's "auto" rule: 2 d h1 >=
-          32 (h1 - d) 4 and N h1 4 bytes <= 32 MiB) the item block is not computed per call but read: per
+          16 (h1 - d) 4 and N h1 4 bytes <= 32 MiB) the item block is not computed per call but read: per
           candidate 2 F h1 + h1 (the add) instead of 2 (d + F) h1, and the M rows read are the
           cache's h1 floats instead of the embedding's d (what the plugin executes and reads).
   lstm    once per call: n steps of each layer (2 * 4h (in + h) per step, in = d for layer 0, h
@@ -23,9 +23,11 @@ catalog size N when the request has none; weights are float32):
           block only at the last position (what the plugin executes: z depends on it alone): in_proj
           of every position (keys, values) 2 n d 3d, then 4 n d + 2 d d + 4 d d_ff; per item: 2 d.
           Bytes: the block weights once, n history rows and n positions, the M item rows.
-Floor = max(flops / sgemm rate, bytes / read bandwidth), both measured in the same run (sgemm:
+Call floor = max(flops / sgemm rate, bytes / read bandwidth), both measured in the same run (sgemm:
 OpenBLAS 1024^3 on one core; read: the read-only sum over a buffer at least as large as `bytes`,
-so a working set that fits a cache gets that cache's rate). Ratio = in-process time / floor.
+so a working set that fits a cache gets that cache's rate). Stage floor (`stages`) = the sum of
+that max over the call's dependent stages, each with its own working set; the LSTM recurrence
+reads W_hh once per step. Ratio = in-process time (one core) / stage floor.
 """
 
 from __future__ import annotations
@@ -115,14 +117,16 @@ def module_options(kind: str, shape: dict) -> dict:
 def mlp_item_cache(shape: dict) -> bool:
     """Whether the mlp plugin builds its layer-1 item-block cache for this shape (model.json
     layer1_item_cache "auto", plugins/MLP/ItemBlockCache.swift): the 2 d h1 FLOPs saved per candidate
-    are at least 32 per extra byte read ((h1 - d) 4), and N h1 4 bytes <= 32 MiB."""
+    are at least 16 per extra byte read ((h1 - d) 4), and N h1 4 bytes <= 32 MiB."""
     h1, d = shape["hidden"][0], shape["d"]
-    return 2 * d * h1 >= 32 * (h1 - d) * 4 and shape["N"] * h1 * 4 <= 32 << 20
+    return 2 * d * h1 >= 16 * (h1 - d) * 4 and shape["N"] * h1 * 4 <= 32 << 20
 
 
-def roofline(kind: str, shape: dict, history: int = HISTORY) -> dict:
-    """FLOPs and compulsory bytes of one call (module docstring), and how they split."""
+def roofline_terms(kind: str, shape: dict, history: int = HISTORY) -> dict:
+    """The module docstring's formulas: FLOPs once per call and per scored item, weight and data
+    floats (h1: the mlp's first hidden width)."""
     d, n = shape["d"], history
+    h1 = 0
     scored = shape["candidates"] or shape["N"]
     if kind == "mlp":
         widths = [2 * d + shape["C"] + shape["F"], *shape["hidden"], 1]
@@ -150,13 +154,65 @@ def roofline(kind: str, shape: dict, history: int = HISTORY) -> dict:
         per_item = 2 * d
         weights = shape["blocks"] * (3 * d * d + 3 * d + d * d + d + 2 * d * d_ff + d_ff + d + 4 * d) + 2 * d
         data = scored * d + 2 * n * d
-    return {"flops": once + scored * per_item, "flops_once": once, "flops_per_item": per_item, "items": scored,
-            "bytes": 4 * (weights + data), "weight_bytes": 4 * weights}
+    return {"once": once, "per_item": per_item, "weights": weights, "data": data, "scored": scored, "h1": h1}
+
+
+def roofline(kind: str, shape: dict, history: int = HISTORY) -> dict:
+    """FLOPs and compulsory bytes of one call (module docstring), how they split, and its stages."""
+    t = roofline_terms(kind, shape, history)
+    return {"flops": t["once"] + t["scored"] * t["per_item"], "flops_once": t["once"], "flops_per_item": t["per_item"],
+            "items": t["scored"], "bytes": 4 * (t["weights"] + t["data"]), "weight_bytes": 4 * t["weights"],
+            "stages": stages(kind, shape, history)}
+
+
+def stages(kind: str, shape: dict, history: int = HISTORY) -> list[dict]:
+    """The call as the dependent stages one thread runs one after another, each with its FLOPs, the
+    bytes it reads and the working set those bytes come from (which cache's read rate applies).
+
+    The call floor above takes max(compute, memory) over the whole call, as if the encoder's
+    arithmetic could overlap the catalog scan's reads; on one thread they run in sequence (the scan
+    needs the encoder's output), so the stage floor sums max(compute, memory) per stage. And the
+    LSTM's recurrence is n dependent steps, each of which reads the whole W_hh (4h x h floats: more
+    than L1 from h 64 on) again, so its bytes are n x W_hh from the cache that holds W_hh, not W_hh
+    once."""
+    d, n = shape["d"], history
+    scored = shape["candidates"] or shape["N"]
+    # Candidate rows are scattered over the whole table, so they come from wherever it lives.
+    score_bytes, table_bytes = 4 * scored * d, 4 * shape["N"] * d
+    if kind == "mlp":
+        roof = roofline_terms(kind, shape, history)
+        once_bytes = 4 * (n * d + roof["h1"] * (d + shape["C"]))
+        return [{"stage": "history + user block", "flops": roof["once"], "bytes": once_bytes, "working_set": once_bytes},
+                {"stage": "candidates", "flops": scored * roof["per_item"],
+                 "bytes": 4 * (roof["weights"] + roof["data"]) - once_bytes,
+                 "working_set": 4 * (roof["weights"] + roof["data"]) - once_bytes}]
+    if kind == "lstm":
+        h = shape["hidden"]
+        layers = [(d if layer == 0 else h, h) for layer in range(shape["layers"])]
+        w_hh = 4 * 4 * h * h
+        return [{"stage": "input projections", "flops": sum(n * 2 * 4 * h * i for i, h in layers) + 2 * h * d,
+                 "bytes": 4 * sum(4 * h * i + n * i for i, h in layers), "working_set": 4 * sum(4 * h * i + n * i for i, h in layers)},
+                {"stage": "recurrence", "flops": sum(n * 2 * 4 * h * h for _, h in layers),
+                 "bytes": len(layers) * n * w_hh, "working_set": w_hh},
+                {"stage": "scoring", "flops": 2 * scored * d, "bytes": score_bytes, "working_set": table_bytes}]
+    roof = roofline_terms(kind, shape, history)
+    encoder_bytes = 4 * (roof["weights"] + 2 * n * d)
+    return [{"stage": "encoder", "flops": roof["once"], "bytes": encoder_bytes, "working_set": encoder_bytes},
+            {"stage": "scoring", "flops": 2 * scored * d, "bytes": score_bytes, "working_set": table_bytes}]
+
+
+def stage_floor(stage_list: list[dict], sgemm: float, read_rates: dict) -> tuple[float, list[dict]]:
+    """Sum over stages of max(FLOPs / sgemm, bytes / read rate of the stage's working set)."""
+    out = []
+    for s in stage_list:
+        compute, memory = s["flops"] / sgemm, s["bytes"] / bandwidth_for(s["working_set"], read_rates)
+        out.append({**s, "floor_seconds": max(compute, memory), "bound": "compute" if compute >= memory else "memory"})
+    return sum(s["floor_seconds"] for s in out), out
 
 
 def read_sizes() -> list[int]:
     """Buffer sizes the run measures read bandwidth on (a point uses the smallest >= its bytes)."""
-    return [1 << 20, 4 << 20, 16 << 20, 64 << 20, 256 << 20]
+    return [1 << 18, 1 << 20, 4 << 20, 16 << 20, 64 << 20, 256 << 20]
 
 
 def bandwidth_for(bytes_: int, read_rates: dict) -> float:

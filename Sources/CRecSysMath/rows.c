@@ -54,6 +54,59 @@ DOT_VARIANT(avx512, __attribute__((target("avx512f,avx512dq,avx512vl,avx2,fma"))
 DOT_VARIANT(avx2, __attribute__((target("avx2,fma"))))
 DOT_VARIANT(sse2, )
 
+// Lanes of 16 floats, then the tail one float at a time; the sum order (row + shared, then the
+// features in order) is the same in every variant.
+typedef int32_t mask_lanes __attribute__((vector_size(LANES * sizeof(int32_t))));
+#define GATHER_ADD_VARIANT(suffix, attributes)                                                          \
+  attributes static void gather_rows_add_##suffix(                                                     \
+      const float *matrix, size_t dim, const int32_t *indices, size_t count, const float *shared,      \
+      const float *features, const int32_t *feature_rows, size_t feature_dim, const float *weights,    \
+      int relu, float *output) {                                                                       \
+    for (size_t i = 0; i < PREFETCH_AHEAD && i < count; ++i) prefetch_row(matrix, dim, indices, i, count); \
+    const lanes zero = {0};                                                                            \
+    for (size_t i = 0; i < count; ++i) {                                                               \
+      prefetch_row(matrix, dim, indices, i + PREFETCH_AHEAD, count);                                   \
+      const float *row = matrix + (size_t)indices[i] * dim;                                            \
+      const float *feature = feature_dim ? features + (size_t)feature_rows[i] * feature_dim : NULL;    \
+      float *out = output + i * dim;                                                                   \
+      size_t j = 0;                                                                                    \
+      for (; j + LANES <= dim; j += LANES) {                                                           \
+        lanes value = LOAD(row + j) + LOAD(shared + j);                                                \
+        for (size_t f = 0; f < feature_dim; ++f) value += feature[f] * LOAD(weights + f * dim + j);    \
+        if (relu) value = (lanes)((mask_lanes)value & ~(mask_lanes)(value < zero)); /* NaN stays NaN */ \
+        memcpy(out + j, &value, sizeof value);                                                         \
+      }                                                                                                \
+      for (; j < dim; ++j) {                                                                           \
+        float value = row[j] + shared[j];                                                              \
+        for (size_t f = 0; f < feature_dim; ++f) value += feature[f] * weights[f * dim + j];           \
+        out[j] = relu && value < 0 ? 0 : value;                                                        \
+      }                                                                                                \
+    }                                                                                                  \
+  }
+
+GATHER_ADD_VARIANT(avx512, __attribute__((target("avx512f,avx512dq,avx512vl,avx2,fma"))))
+GATHER_ADD_VARIANT(avx2, __attribute__((target("avx2,fma"))))
+GATHER_ADD_VARIANT(sse2, )
+
+void recsys_gather_rows_add(const float *matrix, size_t dim, const int32_t *indices, size_t count, const float *shared,
+                            const float *features, const int32_t *feature_rows, size_t feature_dim,
+                            const float *feature_weights, int relu, float *output) {
+  switch (recsys_math_cpu_level()) {
+  case RECSYS_CPU_AVX512:
+    gather_rows_add_avx512(matrix, dim, indices, count, shared, features, feature_rows, feature_dim, feature_weights,
+                           relu, output);
+    break;
+  case RECSYS_CPU_AVX2:
+    gather_rows_add_avx2(matrix, dim, indices, count, shared, features, feature_rows, feature_dim, feature_weights,
+                         relu, output);
+    break;
+  default:
+    gather_rows_add_sse2(matrix, dim, indices, count, shared, features, feature_rows, feature_dim, feature_weights,
+                         relu, output);
+    break;
+  }
+}
+
 void recsys_dot_rows(const float *matrix, size_t dim, const int32_t *indices, size_t count, const float *vector,
                      float *output) {
   switch (recsys_math_cpu_level()) {

@@ -86,15 +86,33 @@ extension Kernels {
 }
 
 extension Kernels {
-  /// `output[i, :] = matrix[rowIndices[i], :] + vector`, then `max(·, 0)` when `relu`: a gather
-  /// and a broadcast add in one pass (mlp's layer 1 from its per-item cache: the item block of
-  /// each candidate plus the block shared by all). Every index must be a row of `matrix`.
+  /// Layer 1's per-candidate feature block for `gatherRowsAdding`: candidate i adds
+  /// `values[rows[i]] · weights`, a [width] row times [width x dim].
+  public struct FeatureBlock {
+    public let values: UnsafeBufferPointer<Float>  // [M x width]: the request's candidate features
+    public let rows: UnsafeBufferPointer<Int32>  // [n]: candidate i's row of `values`
+    public let width: Int
+    public let weights: UnsafeBufferPointer<Float>  // [width x dim]: the layer's feature columns, transposed
+
+    public init(
+      values: UnsafeBufferPointer<Float>, rows: UnsafeBufferPointer<Int32>, width: Int, weights: UnsafeBufferPointer<Float>
+    ) {
+      (self.values, self.rows, self.width, self.weights) = (values, rows, width, weights)
+    }
+  }
+
+  /// `output[i] = matrix[rowIndices[i]] + vector (+ features.values[features.rows[i]] · features.weights)`,
+  /// then ReLU when `relu`: a first layer's rows from a table of precomputed item blocks, in one
+  /// pass with the rows a few indices ahead prefetched (recsys_rows.h). The feature block's few
+  /// products (K of 8 or 32) are summed where the row is loaded: as a GEMM of K = 8 they cost a
+  /// call and a second pass over the output.
   public static func gatherRowsAdding(
     matrix: UnsafeBufferPointer<Float>,  // [N x dim]
     rowIndices: UnsafeBufferPointer<Int32>,  // [n]
     vector: UnsafeBufferPointer<Float>,  // [dim]
     dim: Int,
     output: UnsafeMutableBufferPointer<Float>,  // [n x dim]
+    features: FeatureBlock? = nil,
     relu applyingReLU: Bool = false
   ) {
     precondition(dim >= 0, "negative dimension")
@@ -102,18 +120,15 @@ extension Kernels {
     requireCount(output.count, atLeast: rowIndices.count * dim, "gatherRowsAdding: output too small")
     if dim == 0 || rowIndices.isEmpty { return }
     requireRows(rowIndices, of: matrix, dim: dim, "gatherRowsAdding: row index out of range")
-    let shared = vector.baseAddress!
-    for (i, index) in rowIndices.enumerated() {
-      let source = matrix.baseAddress! + Int(index) * dim
-      let destination = output.baseAddress! + i * dim
-      if applyingReLU {
-        for j in 0..<dim {
-          let value = source[j] + shared[j]
-          destination[j] = value < 0 ? 0 : value
-        }
-      } else {
-        for j in 0..<dim { destination[j] = source[j] + shared[j] }
-      }
+    let width = features?.width ?? 0
+    if let features, width > 0 {
+      precondition(features.rows.count == rowIndices.count, "gatherRowsAdding: one feature row per index")
+      requireRows(features.rows, of: features.values, dim: width, "gatherRowsAdding: feature row out of range")
+      requireCount(features.weights.count, atLeast: width * dim, "gatherRowsAdding: feature weights too small")
     }
+    recsys_gather_rows_add(
+      matrix.baseAddress!, dim, rowIndices.baseAddress!, rowIndices.count, vector.baseAddress!,
+      width > 0 ? features!.values.baseAddress : nil, width > 0 ? features!.rows.baseAddress : nil, width,
+      width > 0 ? features!.weights.baseAddress : nil, applyingReLU ? 1 : 0, output.baseAddress!)
   }
 }

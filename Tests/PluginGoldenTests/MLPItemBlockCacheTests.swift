@@ -3,7 +3,7 @@ import XCTest
 
 /// mlp's layer-1 item-block cache (model.json `layer1_item_cache`, plugins/MLP/ItemBlockCache.swift):
 /// forced on and off, every fixture still matches PyTorch, scores and explanations ("auto", the
-/// default, leaves it off for all three: d 16 saves too few FLOPs per extra byte).
+/// default, builds it for `mlp` and `mlp_nofeat` (d 16, h1 <= 2d) and not for `mlp_sweep_F32` (h1 256)).
 final class MLPItemBlockCacheTests: XCTestCase {
   static let fixtures = ["mlp", "mlp_nofeat", "mlp_sweep_F32"]
 
@@ -23,7 +23,7 @@ final class MLPItemBlockCacheTests: XCTestCase {
     }
   }
 
-  /// On and off score every candidate alike (the cached sum is only reassociated).
+  /// On and off score every candidate alike (the cached sums are only reassociated).
   func testOnAndOffAgree() throws {
     let on = try GoldenFixture("mlp_sweep_F32", manifestChanges: ["layer1_item_cache": "on"])
     let off = try GoldenFixture("mlp_sweep_F32", manifestChanges: ["layer1_item_cache": "off"])
@@ -34,7 +34,9 @@ final class MLPItemBlockCacheTests: XCTestCase {
       let a = try on.recommend(request, topK: every)
       let b = try off.recommend(request, topK: every)
       XCTAssertEqual(a.itemIDs, b.itemIDs, request.name)
-      for (x, y) in zip(a.scores, b.scores) { XCTAssertEqual(x, y, accuracy: 1e-5, request.name) }
+      // 1e-5, relative above 1: scores reach ~30 here (a float step is 2e-6), and the on path sums the
+      // feature block per element in the gather (off: a GEMM), so it rounds differently.
+      for (x, y) in zip(a.scores, b.scores) { XCTAssertEqual(x, y, accuracy: 1e-5 * max(1, abs(y)), request.name) }
     }
     XCTAssertGreaterThan(compared, 0)
   }

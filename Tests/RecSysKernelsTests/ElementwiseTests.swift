@@ -1,4 +1,4 @@
-// relu, gelu, addBias, add, scale, softmax, gatherRowsAdding against plain loops.
+// relu, gelu, addBias, add, scale, softmax, gatherRowsAdding (with and without a feature block) against plain loops.
 
 import Foundation
 import RecSysKernels
@@ -120,6 +120,39 @@ final class ElementwiseTests: XCTestCase {
               relu: relu)
           }
           assertClose(output.array, expected, tolerance: 0, label)
+          output.assertGuardsIntact(label)
+        }
+      }
+    }
+    // With a feature block: + features[featureRows[i]] · weights ([width] x [width x dim]), summed
+    // in the pass, for dims across the 16-float lanes and their tails.
+    for dim in [1, 5, 16, 17, 64, 70] {
+      for width in [1, 3, 8] {
+        for relu in [false, true] {
+          let indices: [Int32] = [8, 0, 8, 2, 5, 7, 1]
+          let featureRows: [Int32] = [6, 0, 3, 3, 1, 2, 5]
+          let label = "gatherRowsAdding dim \(dim) features \(width) relu \(relu)"
+          let table = Guarded(rng.floats(tableRows * dim, in: -2...2))
+          let vector = Guarded(rng.floats(dim))
+          let values = Guarded(rng.floats(7 * width, in: -3...3))
+          let weights = Guarded(rng.floats(width * dim, in: -1...1))
+          let (rows, fRows) = (GuardedIndices(indices), GuardedIndices(featureRows))
+          let output = Guarded(count: indices.count * dim)
+          var expected: [Double] = []
+          for (i, index) in indices.enumerated() {
+            for j in 0..<dim {
+              var sum = Double(table[Int(index) * dim + j]) + Double(vector[j])
+              for f in 0..<width { sum += Double(values[Int(featureRows[i]) * width + f]) * Double(weights[f * dim + j]) }
+              expected.append(relu ? max(sum, 0) : sum)
+            }
+          }
+          withExtendedLifetime((table, vector, values, weights, rows, fRows)) {
+            let features = Kernels.FeatureBlock(values: values.buffer, rows: fRows.buffer, width: width, weights: weights.buffer)
+            Kernels.gatherRowsAdding(
+              matrix: table.buffer, rowIndices: rows.buffer, vector: vector.buffer, dim: dim, output: output.mutable,
+              features: features, relu: relu)
+          }
+          assertClose(output.array, expected, tolerance: 1e-5, label)
           output.assertGuardsIntact(label)
         }
       }

@@ -5,9 +5,10 @@ import RecSysKernels
 /// ([N x h1], computed once at load). A candidate's item block is then one row read instead of
 /// a d x h1 product.
 final class ItemBlockCache {
-  /// The FLOPs a cached candidate must save per extra byte it reads: this machine's sgemm rate
-  /// (~80 GFLOP/s) over the rate of scattered row reads under load (~2.5 GB/s).
-  static let minSavedFlopsPerExtraByte = 32
+  /// The FLOPs a cached candidate must save per extra byte it reads. 32 while the gather was a
+  /// Swift loop over 4 KiB pages (~2.5 GB/s of scattered rows under load); with the prefetching C
+  /// pass on huge pages the cache won at every mlp sweep point from 17 FLOPs per byte up (below).
+  static let minSavedFlopsPerExtraByte = 16
   /// The cache's absolute size bound per model version: this machine's last-level cache (32 MiB);
   /// the largest table measured (20 MB) stays under it.
   static let maxBytes = 32 << 20
@@ -19,11 +20,11 @@ final class ItemBlockCache {
   /// `minSavedFlopsPerExtraByte` per extra byte read ((h1 - d)·4: a cache row instead of an
   /// embedding row), and the table is at most `maxBytes`.
   ///
-  /// Why that rule (in process, 16 mlp sweep points, cache on vs off, docs/bench-sweep-notes.md):
-  /// the cache won 1.3-1.7x at 64-128 FLOPs per extra byte (d 64 h1 128, d 128), 1.08-1.14x at 43
-  /// (d 64 h1 256, issue 19's mlp_A), tied at 18-21 (d 32 with h1 128 or 256: the bench model's
-  /// shape, where a server-load A/B had it 9 % slower) and lost at 17 (d 32 h1 512). Under 32 the
-  /// extra cache lines per candidate cost as much as the GEMM they save.
+  /// Why that rule (in process, mlp sweep points, cache on vs off, docs/bench-sweep-notes.md): with
+  /// the Swift gather the cache won 1.3-1.7x at 64-128 FLOPs per extra byte (d 64 h1 128, d 128),
+  /// 1.08-1.14x at 43 (d 64 h1 256, issue 19's mlp_A), tied at 18-21 and lost at 17. With the C
+  /// gather (recsys_gather_rows_add) it won 1.15-1.3x at 21 (d 32 h1 128: mlp_B, mlp_B_C16,
+  /// mlp_B_candidates2000), 1.09x at 18 (mlp_A_d32) and 1.02x at 17 (d 32 h1 512).
   static func isUsed(setting: String, catalogSize: Int, dimension: Int, firstHidden: Int) throws -> Bool {
     let (bytes, overflow) = catalogSize.multipliedReportingOverflow(by: firstHidden * MemoryLayout<Float>.size)
     switch setting {
@@ -45,15 +46,35 @@ final class ItemBlockCache {
   }
 
   let table: UnsafeBufferPointer<Float>  // [N x h1]
+  /// W1's candidate-feature columns transposed, [F x h1]: the gather adds the feature block in the
+  /// same pass (Kernels.FeatureBlock) instead of a GEMM of K = F.
+  let featureWeights: UnsafeBufferPointer<Float>
+  private let storage: UnsafeMutableBufferPointer<Float>
+  private let onHugePages: Bool
 
-  init(items: EmbeddedCatalog, firstLayer: LinearLayer) {
+  init(items: EmbeddedCatalog, firstLayer: LinearLayer, featureColumn: Int, featureCount: Int) {
     let d = items.dimension
     let rows = items.catalog.count
-    let storage = UnsafeMutableBufferPointer<Float>.allocate(capacity: rows * firstLayer.outputs)
+    let h1 = firstLayer.outputs
+    // Huge pages where the system grants them: candidates' rows are scattered over the table, and
+    // with 4 KiB pages nearly every one is a TLB miss as well as a cache miss.
+    if let table = Kernels.allocateScanTable(of: Float.self, count: rows * h1) {
+      (storage, onHugePages) = (table, true)
+    } else {
+      (storage, onHugePages) = (.allocate(capacity: rows * h1), false)
+    }
     Kernels.linear(input: items.embedding, weight: firstLayer.columns(from: d), bias: nil, output: storage,
-                   rows: rows, inFeatures: d, outFeatures: firstLayer.outputs, weightStride: firstLayer.inputs)
+                   rows: rows, inFeatures: d, outFeatures: h1, weightStride: firstLayer.inputs)
     table = UnsafeBufferPointer(storage)
+    let transposed = UnsafeMutableBufferPointer<Float>.allocate(capacity: featureCount * h1)
+    for f in 0..<featureCount {
+      for o in 0..<h1 { transposed[f * h1 + o] = firstLayer.weight[o * firstLayer.inputs + featureColumn + f] }
+    }
+    featureWeights = UnsafeBufferPointer(transposed)
   }
 
-  deinit { UnsafeMutableBufferPointer(mutating: table).deallocate() }
+  deinit {
+    if onHugePages { Kernels.freeScanTable(storage) } else { storage.deallocate() }
+    UnsafeMutableBufferPointer(mutating: featureWeights).deallocate()
+  }
 }

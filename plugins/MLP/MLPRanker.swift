@@ -6,7 +6,9 @@ import RecSysKernels
 /// Layer 1 is applied block by block: the user/context block is the same for every candidate, so
 /// it is one GEMV per request (`shared`); the item block comes from the per-item cache (below) or
 /// from a GEMM over the gathered candidate embeddings with `shared` as its bias; the feature block
-/// is one more GEMM accumulated on top. Bias and ReLU are fused into one pass after each GEMM.
+/// is one more GEMM accumulated on top, or, from the cache, summed in the same pass as the gather
+/// (a GEMM of K = F = 8 costs more than its arithmetic). Bias and ReLU are fused into one pass
+/// after each GEMM.
 ///
 /// The layer-1 item-block cache (`itemBlocks`, issue 19): item_emb · W1[:, d..<2d]ᵀ for every
 /// catalog item, computed at load, turns the largest per-candidate GEMM into a row gather + add.
@@ -42,7 +44,9 @@ public final class MLPRanker: RecommenderModel {
     let setting = try manifest.choice("layer1_item_cache", among: ["auto", "on", "off"], default: "auto")
     itemBlocks = try ItemBlockCache.isUsed(
       setting: setting, catalogSize: items.catalog.count, dimension: items.dimension, firstHidden: layers[0].outputs)
-      ? ItemBlockCache(items: items, firstLayer: layers[0]) : nil
+      ? ItemBlockCache(
+        items: items, firstLayer: layers[0], featureColumn: 2 * items.dimension + contextDimension,
+        featureCount: featureDimension) : nil
   }
 
   public func recommend(_ request: Request, into result: inout Recommendations) throws {
@@ -77,21 +81,29 @@ public final class MLPRanker: RecommenderModel {
                      rows: hidden, columns: contextDimension, matrixStride: first.inputs, beta: 1)
       }
       // Layer 1 over all candidates: item block + shared, then + features[known] · W1[:, 2d+C...]ᵀ;
-      // ReLU in the last of those passes (when more layers follow).
+      // ReLU in the last of those passes (when more layers follow). From the cache it is one pass.
       let relu = layers.count > 1
       let reluAfterItemBlock = relu && featureDimension == 0
+      if let itemBlocks {
+        rows.withUnsafeBufferPointer { rows in
+          positions.withUnsafeBufferPointer { positions in
+            let features = Kernels.FeatureBlock(
+              values: request.candidateFeatures, rows: positions, width: featureDimension,
+              weights: itemBlocks.featureWeights)
+            Kernels.gatherRowsAdding(matrix: itemBlocks.table, rowIndices: rows, vector: UnsafeBufferPointer(shared),
+                                     dim: hidden, output: activations, features: features, relu: relu)
+          }
+        }
+      }
       rows.withUnsafeBufferPointer { rows in
-        if let itemBlocks {
-          Kernels.gatherRowsAdding(matrix: itemBlocks.table, rowIndices: rows, vector: UnsafeBufferPointer(shared),
-                                   dim: hidden, output: activations, relu: reluAfterItemBlock)
-        } else {
+        if itemBlocks == nil {
           Kernels.gatherRows(matrix: items.embedding, rowIndices: rows, dim: d, output: gathered)
           Kernels.linear(input: UnsafeBufferPointer(gathered), weight: first.columns(from: d),
                          bias: UnsafeBufferPointer(shared), output: activations, rows: candidateCount,
                          inFeatures: d, outFeatures: hidden, weightStride: first.inputs, relu: reluAfterItemBlock)
         }
       }
-      if featureDimension > 0 {
+      if featureDimension > 0 && itemBlocks == nil {
         positions.withUnsafeBufferPointer { positions in
           Kernels.gatherRows(matrix: request.candidateFeatures, rowIndices: positions, dim: featureDimension, output: gathered)
         }

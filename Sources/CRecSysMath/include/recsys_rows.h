@@ -26,6 +26,16 @@ void recsys_gather_rows(const float *matrix, size_t dim, const int32_t *indices,
 void recsys_dot_rows(const float *matrix, size_t dim, const int32_t *indices, size_t count, const float *vector,
                      float *output);
 
+/// A first layer's rows for a list of candidates from a table of precomputed per-item blocks:
+///   output[i] = matrix[indices[i]] + shared + sum_f features[feature_rows[i] * feature_dim + f] * feature_weights[f],
+/// with feature_weights [feature_dim x dim] (W's feature columns, transposed) and ReLU applied when
+/// `relu` is non-zero. One pass: the row, the shared part and the features' few products (K of 8
+/// or 32, where a GEMM call costs more than the arithmetic) are summed where the row is loaded.
+/// feature_dim 0: features, feature_rows and feature_weights may be NULL.
+void recsys_gather_rows_add(const float *matrix, size_t dim, const int32_t *indices, size_t count, const float *shared,
+                            const float *features, const int32_t *feature_rows, size_t feature_dim,
+                            const float *feature_weights, int relu, float *output);
+
 #ifdef __cplusplus
 }
 #endif
