@@ -62,3 +62,46 @@ void recsys_dot_rows(const float *matrix, size_t dim, const int32_t *indices, si
   default: dot_rows_sse2(matrix, dim, indices, count, vector, output); break;
   }
 }
+
+typedef int32_t lane_bits __attribute__((vector_size(LANES * sizeof(int32_t))));
+
+// ReLU as a mask: the sign test clears a negative lane's bits to +0; NaN compares false and stays.
+#define GATHER_ADDING_VARIANT(suffix, attributes)                                                     \
+  attributes static void gather_rows_adding_##suffix(const float *matrix, size_t dim, const int32_t *indices, \
+                                                     size_t count, const float *vector, int relu,     \
+                                                     float *output) {                                 \
+    for (size_t i = 0; i < PREFETCH_AHEAD && i < count; ++i) prefetch_row(matrix, dim, indices, i, count); \
+    for (size_t i = 0; i < count; ++i) {                                                               \
+      prefetch_row(matrix, dim, indices, i + PREFETCH_AHEAD, count);                                   \
+      const float *row = matrix + (size_t)indices[i] * dim;                                            \
+      float *out = output + i * dim;                                                                   \
+      size_t j = 0;                                                                                    \
+      for (; j + LANES <= dim; j += LANES) {                                                           \
+        lanes v = LOAD(row + j) + LOAD(vector + j);                                                    \
+        if (relu) v = (lanes)((lane_bits)v & ~(lane_bits)(v < 0.0f));                                  \
+        memcpy(out + j, &v, sizeof v);                                                                 \
+      }                                                                                                \
+      for (; j < dim; ++j) {                                                                           \
+        float v = row[j] + vector[j];                                                                  \
+        out[j] = relu && v < 0.0f ? 0.0f : v;                                                          \
+      }                                                                                                \
+    }                                                                                                  \
+  }
+
+GATHER_ADDING_VARIANT(avx512, __attribute__((target("avx512f,avx512dq,avx512vl,avx2,fma"))))
+GATHER_ADDING_VARIANT(avx2, __attribute__((target("avx2,fma"))))
+GATHER_ADDING_VARIANT(sse2, )
+
+void recsys_gather_rows_adding(const float *matrix, size_t dim, const int32_t *indices, size_t count,
+                               const float *vector, int relu, float *output) {
+  switch (recsys_math_cpu_level()) {
+  case RECSYS_CPU_AVX512: gather_rows_adding_avx512(matrix, dim, indices, count, vector, relu, output); break;
+  case RECSYS_CPU_AVX2: gather_rows_adding_avx2(matrix, dim, indices, count, vector, relu, output); break;
+  default: gather_rows_adding_sse2(matrix, dim, indices, count, vector, relu, output); break;
+  }
+}
+
+void recsys_gather_rows_adding_baseline(const float *matrix, size_t dim, const int32_t *indices, size_t count,
+                                        const float *vector, int relu, float *output) {
+  gather_rows_adding_sse2(matrix, dim, indices, count, vector, relu, output);
+}

@@ -102,18 +102,8 @@ extension Kernels {
     requireCount(output.count, atLeast: rowIndices.count * dim, "gatherRowsAdding: output too small")
     if dim == 0 || rowIndices.isEmpty { return }
     requireRows(rowIndices, of: matrix, dim: dim, "gatherRowsAdding: row index out of range")
-    let shared = vector.baseAddress!
-    for (i, index) in rowIndices.enumerated() {
-      let source = matrix.baseAddress! + Int(index) * dim
-      let destination = output.baseAddress! + i * dim
-      if applyingReLU {
-        for j in 0..<dim {
-          let value = source[j] + shared[j]
-          destination[j] = value < 0 ? 0 : value
-        }
-      } else {
-        for j in 0..<dim { destination[j] = source[j] + shared[j] }
-      }
-    }
+    recsys_gather_rows_adding(
+      matrix.baseAddress!, dim, rowIndices.baseAddress!, rowIndices.count, vector.baseAddress!,
+      applyingReLU ? 1 : 0, output.baseAddress!)
   }
 }

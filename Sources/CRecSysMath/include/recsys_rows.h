@@ -26,6 +26,17 @@ void recsys_gather_rows(const float *matrix, size_t dim, const int32_t *indices,
 void recsys_dot_rows(const float *matrix, size_t dim, const int32_t *indices, size_t count, const float *vector,
                      float *output);
 
+/// output[i * dim + j] = matrix[indices[i] * dim + j] + vector[j], then max(·, 0) when relu != 0
+/// (NaN stays NaN): mlp's first layer from its per-item cache, a gather and a broadcast add in one
+/// pass (as a Swift loop for the SSE2 baseline it was a quarter of mlp_A_hidden128-64, issue 19).
+void recsys_gather_rows_adding(const float *matrix, size_t dim, const int32_t *indices, size_t count,
+                               const float *vector, int relu, float *output);
+
+/// The same, always the baseline (SSE2) variant, whatever the CPU: lets tests check the code that
+/// runs on machines without AVX-512 or AVX2.
+void recsys_gather_rows_adding_baseline(const float *matrix, size_t dim, const int32_t *indices, size_t count,
+                                        const float *vector, int relu, float *output);
+
 #ifdef __cplusplus
 }
 #endif
