@@ -79,11 +79,58 @@ extension Kernels {
     if steps == 0 || hidden == 0 { return true }
 
     let gates = UnsafeMutableBufferPointer(start: scratch.baseAddress!, count: steps * h4)
-    let cell = scratch.baseAddress! + steps * h4
     // All input projections at once: gates = input · W_ih^T + b_ih, then + b_hh.
     linear(
       input: input, weight: weightIH, bias: biasIH, output: gates,
       rows: steps, inFeatures: inputSize, outFeatures: h4)
+    return lstmRecurrence(
+      gates: gates, recurrent: recurrent, biasHH: biasHH, steps: steps, hidden: hidden, output: output,
+      cell: scratch.baseAddress! + steps * h4, isCancelled: isCancelled)
+  }
+
+  /// `lstmLayer` with the input projection prepared at load (`PreparedLinear` over `weight_ih` and
+  /// `bias_ih`, `inputSize -> 4H`): the same layer, its one up-front GEMM on the register-tiled
+  /// kernel instead of OpenBLAS, which packs both operands on every call (most of that GEMM at
+  /// 50 steps x 64 inputs, lstm_B's profile, issue 19).
+  @discardableResult
+  public static func lstmLayer(
+    input: UnsafeBufferPointer<Float>,  // [steps x inputSize]
+    inputProjection: PreparedLinear,  // inputSize -> 4H (lstm.weight_ih_l{k}, lstm.bias_ih_l{k})
+    recurrent: LSTMRecurrentWeights,  // lstm.weight_hh_l{k}, packed
+    biasHH: UnsafeBufferPointer<Float>,  // [4H]
+    steps: Int, hidden: Int,
+    output: UnsafeMutableBufferPointer<Float>,  // [steps x H]
+    scratch: UnsafeMutableBufferPointer<Float>,  // [lstmScratchCount(steps:hidden:)]
+    isCancelled: () -> Bool = { false }
+  ) -> Bool {
+    let h4 = 4 * hidden
+    let inputSize = inputProjection.inFeatures
+    precondition(inputProjection.outFeatures == h4, "lstmLayer: input projection must map to 4 * hidden")
+    requireMatrix(
+      input.count, rows: steps, cols: inputSize, stride: max(1, inputSize), "lstmLayer: input too small")
+    precondition(recurrent.hidden == hidden, "lstmLayer: recurrent weights packed for another hidden size")
+    requireCount(biasHH.count, atLeast: h4, "lstmLayer: biasHH too small")
+    requireMatrix(
+      output.count, rows: steps, cols: hidden, stride: max(1, hidden), "lstmLayer: output too small")
+    requireCount(
+      scratch.count, atLeast: lstmScratchCount(steps: steps, hidden: hidden), "lstmLayer: scratch too small")
+    if steps == 0 || hidden == 0 { return true }
+
+    let gates = UnsafeMutableBufferPointer(start: scratch.baseAddress!, count: steps * h4)
+    inputProjection.apply(input: input, rows: steps, output: gates)
+    return lstmRecurrence(
+      gates: gates, recurrent: recurrent, biasHH: biasHH, steps: steps, hidden: hidden, output: output,
+      cell: scratch.baseAddress! + steps * h4, isCancelled: isCancelled)
+  }
+
+  /// Both `lstmLayer`s after their input projection: adds b_hh to `gates` (`[steps x 4H]`, x_t · W_ih^T
+  /// + b_ih) and runs the fused steps.
+  private static func lstmRecurrence(
+    gates: UnsafeMutableBufferPointer<Float>, recurrent: LSTMRecurrentWeights, biasHH: UnsafeBufferPointer<Float>,
+    steps: Int, hidden: Int, output: UnsafeMutableBufferPointer<Float>, cell: UnsafeMutablePointer<Float>,
+    isCancelled: () -> Bool
+  ) -> Bool {
+    let h4 = 4 * hidden
     addBias(gates.baseAddress!, biasHH.baseAddress!, rows: steps, cols: h4, stride: h4)
     cell.update(repeating: 0, count: hidden)
     var finishedSteps = 0

@@ -1,6 +1,8 @@
 // Top-k over a stream of score blocks (a whole-catalog scan), so no call holds a score per
 // catalog row: the scan writes one small block at a time (it stays in L1) and offers it here.
 
+import CRecSysMath
+
 extension Kernels {
   /// The best `k` (row, score) pairs seen so far, in caller memory. Same order as `topK`:
   /// descending score, ties to the lower row, NaN below every number. Rows must be offered in
@@ -43,23 +45,14 @@ extension Kernels {
         if !s[i].isNaN { replaceRoot(Int32(truncatingIfNeeded: firstRow + i), s[i], excluded) }
         i += 1
       }
-      // Only a block of 8 whose maximum beats the worst kept score is looked at score by score.
+      // Only a score above the worst kept one can enter: jump from one to the next with the C
+      // kernel's vector compares (few of a catalog's scores ever do).
       var threshold = scores[0]
-      let lanes = 8
-      while i + lanes <= n {
-        if Kernels.maximumOf8(s + i, atLeast: threshold) > threshold {
-          for j in i..<(i + lanes) where s[j] > threshold {
-            replaceRoot(Int32(truncatingIfNeeded: firstRow + j), s[j], excluded)
-            threshold = scores[0]
-          }
-        }
-        i += lanes
-      }
       while i < n {
-        if s[i] > threshold {
-          replaceRoot(Int32(truncatingIfNeeded: firstRow + i), s[i], excluded)
-          threshold = scores[0]
-        }
+        i += recsys_first_above(s + i, n - i, threshold)
+        if i == n { break }
+        replaceRoot(Int32(truncatingIfNeeded: firstRow + i), s[i], excluded)
+        threshold = scores[0]
         i += 1
       }
     }

@@ -2,6 +2,8 @@
 // k · ln(count / k) heap updates (each O(log k)) on random input, no sort of the whole vector, no
 // allocation (the heap lives in the caller's result buffer).
 
+import CRecSysMath
+
 extension Kernels {
   /// Writes the indices of the `k` best scores into `result`, best first, and returns how many it
   /// wrote: `min(k, scores.count - number of distinct valid exclusions)`.
@@ -71,20 +73,12 @@ extension Kernels {
         if !s[i].isNaN { offer(i, heap, size, s, excluded, &threshold) }
         i += 1
       }
-      // The root is now a number and stays one. Take the maximum of 8 scores at a time without
-      // branches (`v > m ? v : m` skips NaN); only a block whose maximum beats the threshold is
-      // looked at score by score.
-      let lanes = 8
-      while i + lanes <= count {
-        if maximumOf8(s + i, atLeast: threshold) > threshold {
-          for j in i..<(i + lanes) where s[j] > threshold {
-            offer(j, heap, size, s, excluded, &threshold)
-          }
-        }
-        i += lanes
-      }
+      // The root is now a number and stays one. Only a score above it can enter: jump from one to
+      // the next with the C kernel's vector compares (NaN is never above).
       while i < count {
-        if s[i] > threshold { offer(i, heap, size, s, excluded, &threshold) }
+        i += recsys_first_above(s + i, count - i, threshold)
+        if i == count { break }
+        offer(i, heap, size, s, excluded, &threshold)
         i += 1
       }
     }
@@ -97,18 +91,6 @@ extension Kernels {
       end -= 1
     }
     return size
-  }
-
-  /// The largest of `p[0..<8]` and `floor`, without branches (`v > m ? v : m` skips NaN): the
-  /// top-k kernels look at a block of 8 scores one by one only when this beats their threshold.
-  @inline(__always)
-  static func maximumOf8(_ p: UnsafePointer<Float>, atLeast floor: Float) -> Float {
-    var m = floor
-    for j in 0..<8 {
-      let v = p[j]
-      m = v > m ? v : m
-    }
-    return m
   }
 
   /// Replaces the heap's root with score index `i` unless it is excluded.

@@ -1,6 +1,7 @@
 // relu, gelu, addBias, add, scale, softmax, gatherRowsAdding (with and without a feature block) against plain loops.
 
 import Foundation
+import CRecSysMath
 import RecSysKernels
 import XCTest
 
@@ -99,7 +100,9 @@ final class ElementwiseTests: XCTestCase {
   func testGatherRowsAdding() {
     var rng = SeededGenerator(seed: 14)
     let tableRows = 9
-    for dim in [0, 1, 5, 64] {
+    // Dims around the C kernel's 16-float vectors (its scalar tail), with the dispatched variant
+    // (Kernels) and the baseline SSE2 one (what runs without AVX-512 or AVX2) checked alike.
+    for dim in [0, 1, 5, 15, 16, 17, 64, 100] {
       for indices in [[Int32](), [3], [8, 0, 8, 2, 5]] {
         for relu in [false, true] {
           let label = "gatherRowsAdding dim \(dim) rows \(indices) relu \(relu)"
@@ -121,6 +124,16 @@ final class ElementwiseTests: XCTestCase {
           }
           assertClose(output.array, expected, tolerance: 0, label)
           output.assertGuardsIntact(label)
+          if dim > 0 && !indices.isEmpty {
+            let baseline = Guarded(count: indices.count * dim)
+            withExtendedLifetime((table, vector, rows)) {
+              recsys_gather_rows_add_baseline(
+                table.buffer.baseAddress!, dim, rows.buffer.baseAddress!, indices.count, vector.buffer.baseAddress!,
+                nil, nil, 0, nil, relu ? 1 : 0, baseline.mutable.baseAddress!)
+            }
+            assertClose(baseline.array, expected, tolerance: 0, label + " baseline")
+            baseline.assertGuardsIntact(label + " baseline")
+          }
         }
       }
     }
@@ -154,6 +167,15 @@ final class ElementwiseTests: XCTestCase {
           }
           assertClose(output.array, expected, tolerance: 1e-5, label)
           output.assertGuardsIntact(label)
+          let baseline = Guarded(count: indices.count * dim)
+          withExtendedLifetime((table, vector, values, weights, rows, fRows)) {
+            recsys_gather_rows_add_baseline(
+              table.buffer.baseAddress!, dim, rows.buffer.baseAddress!, indices.count, vector.buffer.baseAddress!,
+              values.buffer.baseAddress!, fRows.buffer.baseAddress!, width, weights.buffer.baseAddress!, relu ? 1 : 0,
+              baseline.mutable.baseAddress!)
+          }
+          assertClose(baseline.array, expected, tolerance: 1e-5, label + " baseline")
+          baseline.assertGuardsIntact(label + " baseline")
         }
       }
     }
@@ -167,5 +189,20 @@ final class ElementwiseTests: XCTestCase {
     }
     XCTAssertTrue(output[0].isNaN)
     XCTAssertEqual(Array(output.array[1...]), [0, 2])
+    // The same in the vector part (16 wide), where ReLU is a mask: NaN kept, -0 and negatives +0.
+    var wide = [Float](repeating: 1, count: 16)
+    (wide[0], wide[1], wide[2]) = (.nan, -1, -0.0)
+    let wideTable = Guarded(wide)
+    let wideZeros = Guarded([Float](repeating: 0, count: 16))
+    let wideOutput = Guarded(count: 16)
+    withExtendedLifetime((wideTable, first, wideZeros)) {
+      Kernels.gatherRowsAdding(
+        matrix: wideTable.buffer, rowIndices: first.buffer, vector: wideZeros.buffer, dim: 16, output: wideOutput.mutable,
+        relu: true)
+    }
+    XCTAssertTrue(wideOutput[0].isNaN)
+    XCTAssertEqual(wideOutput[1].bitPattern, Float(0).bitPattern)
+    XCTAssertEqual(wideOutput[2].bitPattern, Float(0).bitPattern)
+    XCTAssertEqual(Array(wideOutput.array[3...]), [Float](repeating: 1, count: 13))
   }
 }

@@ -177,4 +177,34 @@ final class LSTMTests: XCTestCase {
       partial.assertGuardsIntact("cancelled lstm")
     }
   }
+
+  /// lstmLayer with the input projection prepared at load (PreparedLinear: the register-tiled kernel
+  /// with AVX-512, else OpenBLAS) against the plain layer and float64: input widths and hidden sizes
+  /// off the kernel's 64/32/16-column panels, two layers with the second in place.
+  func testPreparedInputProjectionMatchesLayer() {
+    var rng = SeededGenerator(seed: 44)
+    let shapes = [(1, 4, 1), (6, 5, 15), (11, 7, 17), (50, 64, 64), (30, 32, 33), (8, 24, 100)]  // (steps, in, H)
+    for (steps, inputSize, hidden) in shapes {
+      let label = "prepared T=\(steps) in=\(inputSize) H=\(hidden)"
+      let layers = [Layer(inputSize: inputSize, hidden: hidden, rng: &rng), Layer(inputSize: hidden, hidden: hidden, rng: &rng)]
+      let input = Guarded(rng.floats(steps * inputSize, in: -2...2))
+      let scratch = Guarded(count: Kernels.lstmScratchCount(steps: steps, hidden: hidden))
+      let plain = Guarded(count: steps * hidden)
+      let prepared = Guarded(count: steps * hidden)
+      var naive = input.array.map(Double.init)
+      for (k, layer) in layers.enumerated() {
+        let width = k == 0 ? inputSize : hidden
+        layer.run(k == 0 ? input : plain, steps: steps, inputSize: width, hidden: hidden, output: plain, scratch: scratch)
+        let projection = PreparedLinear(weight: layer.wIH.buffer, bias: layer.bIH.buffer, inFeatures: width, outFeatures: 4 * hidden)
+        XCTAssertTrue(Kernels.lstmLayer(
+          input: (k == 0 ? input : prepared).buffer, inputProjection: projection, recurrent: layer.recurrent,
+          biasHH: layer.bHH.buffer, steps: steps, hidden: hidden, output: prepared.mutable, scratch: scratch.mutable))
+        naive = layer.naive(naive, steps: steps, inputSize: width, hidden: hidden)
+        assertClose(prepared.array, plain.array, tolerance: 2e-6, label + " layer \(k) vs plain layer")
+        assertClose(prepared.array, naive, tolerance: 1e-5, label + " layer \(k) vs float64")
+        prepared.assertGuardsIntact(label)
+        scratch.assertGuardsIntact(label + " scratch")
+      }
+    }
+  }
 }

@@ -7,7 +7,7 @@ import XCTest
 final class PreparedLinearTests: XCTestCase {
   override class func setUp() { Kernels.useSingleThread() }
 
-  /// Odd shapes around the kernel's 4-row x 64-column tile (row and column tails, one row, K 1),
+  /// Odd shapes around the kernel's 4-row x 64/32/16-column tiles and masked tail (row and column tails, one row, K 1),
   /// output column blocks, and strided input / output, each equal to Kernels.linear on the same
   /// weight rows; the output outside its block is left as it was.
   func testApplyEqualsLinear() {
@@ -15,6 +15,8 @@ final class PreparedLinearTests: XCTestCase {
     let shapes: [(rows: Int, inFeatures: Int, outFeatures: Int)] = [
       (0, 4, 4), (1, 1, 1), (1, 64, 192), (3, 5, 7), (4, 64, 64), (5, 13, 65), (50, 64, 192), (50, 256, 64),
       (9, 33, 130), (50, 64, 256),
+      // Narrow panels and the masked tail (d 32: 32-wide out projection and FFN output, 96-wide q|k|v).
+      (50, 128, 32), (7, 32, 96), (5, 20, 48), (6, 9, 23), (3, 8, 40), (4, 16, 16), (2, 3, 15),
     ]
     for shape in shapes {
       let (rows, inFeatures, outFeatures) = shape

@@ -35,6 +35,7 @@ public final class LSTMSequenceModel: RecommenderModel {
     let weightIH: UnsafeBufferPointer<Float>  // [4H x inputs]
     let weightHH: UnsafeBufferPointer<Float>  // [4H x H] (explanations' batched GEMM)
     let recurrent: Kernels.LSTMRecurrentWeights  // weightHH packed for lstmLayer's fused step
+    let inputProjection: PreparedLinear  // weightIH and biasIH prepared for lstmLayer's input GEMM
     let biasIH: UnsafeBufferPointer<Float>  // [4H]
     let biasHH: UnsafeBufferPointer<Float>  // [4H]
     let inputs: Int  // d for layer 0, H above
@@ -76,10 +77,13 @@ public final class LSTMSequenceModel: RecommenderModel {
     return try (0..<count).map { k in
       let inputs = k == 0 ? dimension : hidden
       let weightHH = try tensors.floats("lstm.weight_hh_l\(k)", shape: [4 * hidden, hidden])
+      let weightIH = try tensors.floats("lstm.weight_ih_l\(k)", shape: [4 * hidden, inputs])
+      let biasIH = try tensors.floats("lstm.bias_ih_l\(k)", shape: [4 * hidden])
       return Layer(
-        weightIH: try tensors.floats("lstm.weight_ih_l\(k)", shape: [4 * hidden, inputs]),
+        weightIH: weightIH,
         weightHH: weightHH, recurrent: Kernels.LSTMRecurrentWeights(weightHH: weightHH, hidden: hidden),
-        biasIH: try tensors.floats("lstm.bias_ih_l\(k)", shape: [4 * hidden]),
+        inputProjection: PreparedLinear(weight: weightIH, bias: biasIH, inFeatures: inputs, outFeatures: 4 * hidden),
+        biasIH: biasIH,
         biasHH: try tensors.floats("lstm.bias_hh_l\(k)", shape: [4 * hidden]),
         inputs: inputs)
     }
@@ -121,8 +125,8 @@ public final class LSTMSequenceModel: RecommenderModel {
       // (and writes nothing for an empty history).
       for layer in layers {
         let finished = Kernels.lstmLayer(
-          input: UnsafeBufferPointer(sequence), weightIH: layer.weightIH, recurrent: layer.recurrent,
-          biasIH: layer.biasIH, biasHH: layer.biasHH, steps: steps, inputSize: layer.inputs, hidden: hidden,
+          input: UnsafeBufferPointer(sequence), inputProjection: layer.inputProjection, recurrent: layer.recurrent,
+          biasHH: layer.biasHH, steps: steps, hidden: hidden,
           output: sequence, scratch: lstmScratch, isCancelled: { request.isCancelled })
         if !finished || request.isCancelled { throw ModelError.cancelled }
       }

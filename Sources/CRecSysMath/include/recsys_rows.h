@@ -36,6 +36,12 @@ void recsys_gather_rows_add(const float *matrix, size_t dim, const int32_t *indi
                             const float *features, const int32_t *feature_rows, size_t feature_dim,
                             const float *feature_weights, int relu, float *output);
 
+/// The same, always the baseline (SSE2) variant, whatever the CPU: lets tests check the code that
+/// runs on machines without AVX-512 or AVX2.
+void recsys_gather_rows_add_baseline(const float *matrix, size_t dim, const int32_t *indices, size_t count,
+                                     const float *shared, const float *features, const int32_t *feature_rows,
+                                     size_t feature_dim, const float *feature_weights, int relu, float *output);
+
 #ifdef __cplusplus
 }
 #endif
