@@ -119,6 +119,27 @@ def demangle(symbols: list[str]) -> list[str]:
     return out
 
 
+def stated_caches(model: dict) -> dict:
+    """Bytes a loaded version holds besides its weights, derived from them at load (the memory
+    table states them beside the weights): dqn's per-item advantage inputs, mlp's layer-1 item-block
+    cache where the plugin's "auto" builds it, the int8 pre-pass copy of exact retrieval where
+    "auto" builds it (fp32 table <= 64 MiB; d + 12 bytes a row: codes, scale, two norms)."""
+    shapes, n, kind = model["shapes"], model["num_items"], model["kind"]
+    caches = {}
+    if kind == "dqn":
+        caches["item advantage N x h_adv"] = n * shapes["adv.0.weight"][0] * 4
+    if kind == "mlp":
+        h1 = shapes["mlp.0.weight"][0]
+        if sweep.mlp_item_cache({"d": shapes["item_emb.weight"][1], "hidden": [h1], "N": n}):
+            caches["layer-1 item block N x h1"] = n * h1 * 4
+    if kind in ("lstm", "sasrec") and model.get("meta", {}).get("retrieval", "exact") == "exact" \
+            and model.get("meta", {}).get("retrieval_prefilter", "auto") != "off":
+        d = shapes["item_emb.weight"][1]
+        if n * d * 4 <= 64 << 20 or model["meta"].get("retrieval_prefilter") == "int8":
+            caches["int8 pre-pass copy N x (d + 12)"] = n * (d + 12)
+    return caches
+
+
 class Server:
     """One server: `processes` copies of argv on one port (the peers' two-process form shares it
     with SO_REUSEPORT), started by this script and only ever stopped by their own handles."""
@@ -626,13 +647,7 @@ class Bench:
                     finally:
                         sidecar.stop()
                 shapes, n = model["shapes"], model["num_items"]
-                caches = {}
-                if model["kind"] == "dqn":
-                    caches["item advantage N x h_adv"] = n * shapes["adv.0.weight"][0] * 4
-                h1 = shapes.get("mlp.0.weight", [0])[0]
-                if model["kind"] == "mlp" and sweep.mlp_item_cache(
-                        {"d": shapes["item_emb.weight"][1], "hidden": [h1], "N": n}):
-                    caches["layer-1 item block N x h1"] = n * h1 * 4
+                caches = stated_caches(model)
                 # PluginAPI's ItemRowTable: power-of-two buckets at most 80 % full, 4 bytes each.
                 buckets = 1 << max(1, math.ceil(math.log2(max(n / 0.8, 1))))
                 result[name] = {
