@@ -66,16 +66,11 @@ extension Kernels {
   ) -> Bool {
     let h4 = 4 * hidden
     requireMatrix(
-      input.count, rows: steps, cols: inputSize, stride: max(1, inputSize), "lstmLayer: input too small")
-    requireMatrix(
       weightIH.count, rows: h4, cols: inputSize, stride: max(1, inputSize), "lstmLayer: weightIH too small")
-    precondition(recurrent.hidden == hidden, "lstmLayer: recurrent weights packed for another hidden size")
     requireCount(biasIH.count, atLeast: h4, "lstmLayer: biasIH too small")
-    requireCount(biasHH.count, atLeast: h4, "lstmLayer: biasHH too small")
-    requireMatrix(
-      output.count, rows: steps, cols: hidden, stride: max(1, hidden), "lstmLayer: output too small")
-    requireCount(
-      scratch.count, atLeast: lstmScratchCount(steps: steps, hidden: hidden), "lstmLayer: scratch too small")
+    requireLayerBuffers(
+      input: input, inputSize: inputSize, recurrent: recurrent, biasHH: biasHH, steps: steps, hidden: hidden,
+      output: output, scratch: scratch)
     if steps == 0 || hidden == 0 { return true }
 
     let gates = UnsafeMutableBufferPointer(start: scratch.baseAddress!, count: steps * h4)
@@ -104,16 +99,10 @@ extension Kernels {
     isCancelled: () -> Bool = { false }
   ) -> Bool {
     let h4 = 4 * hidden
-    let inputSize = inputProjection.inFeatures
     precondition(inputProjection.outFeatures == h4, "lstmLayer: input projection must map to 4 * hidden")
-    requireMatrix(
-      input.count, rows: steps, cols: inputSize, stride: max(1, inputSize), "lstmLayer: input too small")
-    precondition(recurrent.hidden == hidden, "lstmLayer: recurrent weights packed for another hidden size")
-    requireCount(biasHH.count, atLeast: h4, "lstmLayer: biasHH too small")
-    requireMatrix(
-      output.count, rows: steps, cols: hidden, stride: max(1, hidden), "lstmLayer: output too small")
-    requireCount(
-      scratch.count, atLeast: lstmScratchCount(steps: steps, hidden: hidden), "lstmLayer: scratch too small")
+    requireLayerBuffers(
+      input: input, inputSize: inputProjection.inFeatures, recurrent: recurrent, biasHH: biasHH, steps: steps,
+      hidden: hidden, output: output, scratch: scratch)
     if steps == 0 || hidden == 0 { return true }
 
     let gates = UnsafeMutableBufferPointer(start: scratch.baseAddress!, count: steps * h4)
@@ -121,6 +110,22 @@ extension Kernels {
     return lstmRecurrence(
       gates: gates, recurrent: recurrent, biasHH: biasHH, steps: steps, hidden: hidden, output: output,
       cell: scratch.baseAddress! + steps * h4, isCancelled: isCancelled)
+  }
+
+  /// What both `lstmLayer`s need besides their input projection's weights.
+  private static func requireLayerBuffers(
+    input: UnsafeBufferPointer<Float>, inputSize: Int, recurrent: LSTMRecurrentWeights,
+    biasHH: UnsafeBufferPointer<Float>, steps: Int, hidden: Int, output: UnsafeMutableBufferPointer<Float>,
+    scratch: UnsafeMutableBufferPointer<Float>
+  ) {
+    requireMatrix(
+      input.count, rows: steps, cols: inputSize, stride: max(1, inputSize), "lstmLayer: input too small")
+    precondition(recurrent.hidden == hidden, "lstmLayer: recurrent weights packed for another hidden size")
+    requireCount(biasHH.count, atLeast: 4 * hidden, "lstmLayer: biasHH too small")
+    requireMatrix(
+      output.count, rows: steps, cols: hidden, stride: max(1, hidden), "lstmLayer: output too small")
+    requireCount(
+      scratch.count, atLeast: lstmScratchCount(steps: steps, hidden: hidden), "lstmLayer: scratch too small")
   }
 
   /// Both `lstmLayer`s after their input projection: adds b_hh to `gates` (`[steps x 4H]`, x_t · W_ih^T
