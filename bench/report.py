@@ -16,6 +16,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
+import sweep as design  # noqa: E402  (bench/sweep.py: the shape sweep's design and rules)
+
 SERVER_LABEL = {"sidecar": "sidecar", "torch": "PyTorch peer (1 process)", "torch2": "PyTorch peer (2 processes)",
                 "onnx": "ONNX Runtime peer (1 process)", "onnx2": "ONNX Runtime peer (2 processes)",
                 "floor": "grpc++ echo floor"}
@@ -181,7 +183,6 @@ def plot_sweep(kind: str, rows: list[dict], out: Path) -> None:
 
 def shape_sweep_section(r: dict, add, docs: Path) -> None:
     """Issue 19: per sweep point, sidecar vs the best of four peers and the in-process roofline."""
-    import sweep as design  # bench/sweep.py, beside this file
     sweep_prepared, results, roof = r["prepared"]["sweep"], r["shape_sweep"], r.get("roofline", {})
     settings = r["settings"]
     add("## Shape sweep (issue 19)")
@@ -441,7 +442,6 @@ def main(argv=None) -> int:
     # Layer 1 as the plugin runs it: one GEMV for the user+context block, GEMMs over the candidates'
     # item (and feature) blocks, the shared row added as their bias; with the layer-1 item-block
     # cache (bench/sweep.py mirrors the plugin's "auto" rule) the item block is read, not computed.
-    import sweep as design  # bench/sweep.py, beside this file
     cached = design.mlp_item_cache({"d": d, "hidden": [h1], "N": prepared["models"]["mlp"]["num_items"]})
     executed = later + 2.0 * h1 * (d + c_dim) + 2.0 * mcount * ((0 if cached else d) + f_dim) * h1 + mcount * h1
     plugin_mlp = k.get("plugin_mlp", {}).get("seconds_per_call", 0)

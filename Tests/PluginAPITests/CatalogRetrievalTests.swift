@@ -33,47 +33,7 @@ final class CatalogRetrievalTests: XCTestCase {
         let catalog = try Catalog(itemIDs: idBuffer)
         let retrieval = try CatalogRetrieval(
           manifest: try Manifest(json: manifestJSON), catalog: catalog, itemEmbedding: tableBuffer, dimension: dim)
-        var itemIDs = [Int64](repeating: 0, count: k)
-        var scores = [Float](repeating: 0, count: k)
-        var propensities = [Float](repeating: 0, count: k)
-        let sortedExcluded = excludedIDs.sorted()
-        return try history.withUnsafeBufferPointer { historyBuffer in
-          try sortedExcluded.withUnsafeBufferPointer { excludedBuffer in
-            var set = recsys_item_set(item_ids: excludedBuffer.baseAddress, count: excludedBuffer.count)
-            let types = [Int32](repeating: 0, count: history.count)
-            return try types.withUnsafeBufferPointer { typeBuffer in
-              var raw = recsys_request()
-              raw.history_item_ids = historyBuffer.baseAddress
-              raw.history_types = typeBuffer.baseAddress
-              raw.history_count = history.count
-              raw.top_k = UInt32(k)
-              raw.exclude_history = history.isEmpty ? 0 : 1
-              return try withUnsafePointer(to: &set) { setPointer in
-                raw.excluded_sets = sortedExcluded.isEmpty ? nil : setPointer
-                raw.excluded_set_count = sortedExcluded.isEmpty ? 0 : 1
-                let request = Request(raw)
-                return try itemIDs.withUnsafeMutableBufferPointer { i in
-                  try scores.withUnsafeMutableBufferPointer { s in
-                    try propensities.withUnsafeMutableBufferPointer { p in
-                      var result = recsys_result(
-                        item_ids: i.baseAddress, scores: s.baseAddress, propensities: p.baseAddress, capacity: k, count: 0,
-                        unknown_item_ids: nil, unknown_count: 0)
-                      try withUnsafeMutablePointer(to: &result) { resultPointer in
-                        var recommendations = Recommendations(resultPointer)
-                        try z.withUnsafeBufferPointer { zBuffer in
-                          try retrieval.writeTop(
-                            userVector: zBuffer, request: request, excluding: ExclusionSet(request, catalog: catalog),
-                            into: &recommendations)
-                        }
-                      }
-                      return (0..<result.count).map { (i[$0], s[$0]) }
-                    }
-                  }
-                }
-              }
-            }
-          }
-        }
+        return try writeTop(retrieval, catalog: catalog, z: z, k: k, history: history, excludedIDs: excludedIDs)
       }
     }
   }
@@ -280,38 +240,7 @@ final class CatalogPrefilterTests: XCTestCase {
 
     /// Top `k` for `z`, excluding `excludedIDs`, as (id, score bits).
     func top(_ retrieval: CatalogRetrieval, z: [Float], k: Int, excludedIDs: [Int64]) throws -> [(Int64, UInt32)] {
-      var itemIDs = [Int64](repeating: 0, count: k)
-      var scores = [Float](repeating: 0, count: k)
-      var propensities = [Float](repeating: 0, count: k)
-      let sortedExcluded = excludedIDs.sorted()
-      return try sortedExcluded.withUnsafeBufferPointer { excludedBuffer in
-        var set = recsys_item_set(item_ids: excludedBuffer.baseAddress, count: excludedBuffer.count)
-        return try withUnsafePointer(to: &set) { setPointer in
-          var raw = recsys_request()
-          raw.top_k = UInt32(k)
-          raw.excluded_sets = sortedExcluded.isEmpty ? nil : setPointer
-          raw.excluded_set_count = sortedExcluded.isEmpty ? 0 : 1
-          let request = Request(raw)
-          return try itemIDs.withUnsafeMutableBufferPointer { i in
-            try scores.withUnsafeMutableBufferPointer { s in
-              try propensities.withUnsafeMutableBufferPointer { p in
-                var result = recsys_result(
-                  item_ids: i.baseAddress, scores: s.baseAddress, propensities: p.baseAddress, capacity: k, count: 0,
-                  unknown_item_ids: nil, unknown_count: 0)
-                try withUnsafeMutablePointer(to: &result) { resultPointer in
-                  var recommendations = Recommendations(resultPointer)
-                  try z.withUnsafeBufferPointer { zBuffer in
-                    try retrieval.writeTop(
-                      userVector: zBuffer, request: request, excluding: ExclusionSet(request, catalog: catalog),
-                      into: &recommendations)
-                  }
-                }
-                return (0..<result.count).map { (i[$0], s[$0].bitPattern) }
-              }
-            }
-          }
-        }
-      }
+      try writeTop(retrieval, catalog: catalog, z: z, k: k, excludedIDs: excludedIDs).map { ($0.0, $0.1.bitPattern) }
     }
 
     /// Asserts the pre-pass returns exactly the plain scan's ids and score bits.
@@ -473,6 +402,54 @@ final class CatalogPrefilterTests: XCTestCase {
     for json in [#"{"retrieval_prefilter":"fast"}"#, #"{"retrieval_prefilter":1}"#] {
       XCTAssertThrowsError(try retrieval(json), json) { error in
         XCTAssertTrue("\(error)".contains(#""retrieval_prefilter" must be one of "auto", "int8", "off""#), "\(json): \(error)")
+      }
+    }
+  }
+}
+
+/// `retrieval.writeTop` for query z with `k` slots through a real request: `history` excluded
+/// (exclude_history) and `excludedIDs` as one excluded set. (id, score) best first.
+func writeTop(
+  _ retrieval: CatalogRetrieval, catalog: Catalog, z: [Float], k: Int, history: [Int64] = [], excludedIDs: [Int64] = []
+) throws -> [(Int64, Float)] {
+  var itemIDs = [Int64](repeating: 0, count: k)
+  var scores = [Float](repeating: 0, count: k)
+  var propensities = [Float](repeating: 0, count: k)
+  let sortedExcluded = excludedIDs.sorted()
+  let types = [Int32](repeating: 0, count: history.count)
+  return try history.withUnsafeBufferPointer { historyBuffer in
+    try types.withUnsafeBufferPointer { typeBuffer in
+      try sortedExcluded.withUnsafeBufferPointer { excludedBuffer in
+        var set = recsys_item_set(item_ids: excludedBuffer.baseAddress, count: excludedBuffer.count)
+        return try withUnsafePointer(to: &set) { setPointer in
+          var raw = recsys_request()
+          raw.history_item_ids = historyBuffer.baseAddress
+          raw.history_types = typeBuffer.baseAddress
+          raw.history_count = history.count
+          raw.top_k = UInt32(k)
+          raw.exclude_history = history.isEmpty ? 0 : 1
+          raw.excluded_sets = sortedExcluded.isEmpty ? nil : setPointer
+          raw.excluded_set_count = sortedExcluded.isEmpty ? 0 : 1
+          let request = Request(raw)
+          return try itemIDs.withUnsafeMutableBufferPointer { i in
+            try scores.withUnsafeMutableBufferPointer { s in
+              try propensities.withUnsafeMutableBufferPointer { p in
+                var result = recsys_result(
+                  item_ids: i.baseAddress, scores: s.baseAddress, propensities: p.baseAddress, capacity: k, count: 0,
+                  unknown_item_ids: nil, unknown_count: 0)
+                try withUnsafeMutablePointer(to: &result) { resultPointer in
+                  var recommendations = Recommendations(resultPointer)
+                  try z.withUnsafeBufferPointer { zBuffer in
+                    try retrieval.writeTop(
+                      userVector: zBuffer, request: request, excluding: ExclusionSet(request, catalog: catalog),
+                      into: &recommendations)
+                  }
+                }
+                return (0..<result.count).map { (i[$0], s[$0]) }
+              }
+            }
+          }
+        }
       }
     }
   }

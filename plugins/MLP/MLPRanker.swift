@@ -80,36 +80,32 @@ public final class MLPRanker: RecommenderModel {
         Kernels.gemv(matrix: first.columns(from: 2 * d), vector: request.context, output: shared,
                      rows: hidden, columns: contextDimension, matrixStride: first.inputs, beta: 1)
       }
-      // Layer 1 over all candidates: item block + shared, then + features[known] · W1[:, 2d+C...]ᵀ;
-      // ReLU in the last of those passes (when more layers follow). From the cache it is one pass.
+      // Layer 1 over all candidates: item block + shared + features[known] · W1[:, 2d+C...]ᵀ, ReLU
+      // when more layers follow. From the cache it is one pass; else a GEMM over the gathered
+      // embeddings (shared as its bias), then one over the gathered features accumulated on top.
       let relu = layers.count > 1
-      let reluAfterItemBlock = relu && featureDimension == 0
-      if let itemBlocks {
-        rows.withUnsafeBufferPointer { rows in
-          positions.withUnsafeBufferPointer { positions in
+      rows.withUnsafeBufferPointer { rows in
+        positions.withUnsafeBufferPointer { positions in
+          if let itemBlocks {
             let features = Kernels.FeatureBlock(
               values: request.candidateFeatures, rows: positions, width: featureDimension,
               weights: itemBlocks.featureWeights)
             Kernels.gatherRowsAdding(matrix: itemBlocks.table, rowIndices: rows, vector: UnsafeBufferPointer(shared),
                                      dim: hidden, output: activations, features: features, relu: relu)
+            return
           }
-        }
-      }
-      rows.withUnsafeBufferPointer { rows in
-        if itemBlocks == nil {
           Kernels.gatherRows(matrix: items.embedding, rowIndices: rows, dim: d, output: gathered)
           Kernels.linear(input: UnsafeBufferPointer(gathered), weight: first.columns(from: d),
                          bias: UnsafeBufferPointer(shared), output: activations, rows: candidateCount,
-                         inFeatures: d, outFeatures: hidden, weightStride: first.inputs, relu: reluAfterItemBlock)
+                         inFeatures: d, outFeatures: hidden, weightStride: first.inputs,
+                         relu: relu && featureDimension == 0)
+          if featureDimension > 0 {
+            Kernels.gatherRows(matrix: request.candidateFeatures, rowIndices: positions, dim: featureDimension, output: gathered)
+            Kernels.linear(input: UnsafeBufferPointer(gathered), weight: first.columns(from: 2 * d + contextDimension),
+                           bias: nil, output: activations, rows: candidateCount, inFeatures: featureDimension,
+                           outFeatures: hidden, weightStride: first.inputs, accumulate: true, relu: relu)
+          }
         }
-      }
-      if featureDimension > 0 && itemBlocks == nil {
-        positions.withUnsafeBufferPointer { positions in
-          Kernels.gatherRows(matrix: request.candidateFeatures, rowIndices: positions, dim: featureDimension, output: gathered)
-        }
-        Kernels.linear(input: UnsafeBufferPointer(gathered), weight: first.columns(from: 2 * d + contextDimension),
-                       bias: nil, output: activations, rows: candidateCount, inFeatures: featureDimension,
-                       outFeatures: hidden, weightStride: first.inputs, accumulate: true, relu: relu)
       }
       let scores = try forwardAfterFirstLayer(activations, next: next, rows: candidateCount, request: request)
       Ranking.writeTopCandidates(
