@@ -419,19 +419,19 @@ class Bench:
         return result
 
     @staticmethod
-    def peers_to_search(probes: dict, most: int = 2) -> list[str]:
-        """The best peer by closed-loop capacity, and (most = 2) the second when within 15 % of it
-        (the probe's order at 8 in flight need not be the order at p99 <= 10 ms when that close)."""
+    def peers_to_search(probes: dict) -> list[str]:
+        """The best peer by closed-loop capacity, and the second when within 15 % of it (the probe's
+        order at 8 in flight need not be the order at p99 <= 10 ms when that close)."""
         ranked = sorted(probes, key=lambda name: -probes[name]["capacity_closed_loop"])
         top = probes[ranked[0]]["capacity_closed_loop"] if ranked else 0
-        return [name for name in ranked[:most] if probes[name]["capacity_closed_loop"] >= 0.85 * top]
+        return [name for name in ranked[:2] if probes[name]["capacity_closed_loop"] >= 0.85 * top]
 
     def compare(self, servers: dict, w: dict, order: list[str], timing: dict | None = None,
                 floors: dict | None = None) -> dict:
         """One workload on every server of `order`: all peers probed, the sidecar, the floor and the
         peers_to_search searched."""
         probes = {name: self.probe(servers[name], w, timing) for name in order if name in PEERS}
-        searched = self.peers_to_search(probes, 1 if timing and timing.get("short") else 2)
+        searched = self.peers_to_search(probes)
         out = {}
         for name in order:
             if name == "floor":
